@@ -1,0 +1,114 @@
+"""The ``scripted`` backend: returns given outputs in order. For tests and docs.
+
+Like python-chess's ``MockTransport``: script what the model says, run the code, then
+:meth:`ScriptedBackend.assert_done` checks every scripted output was consumed. Every request
+is recorded, so a test can assert the whole transcript.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+
+from redraft.agent.backends._protocol import ConstraintKind, Generation, GenerationRequest
+from redraft.tools import BadInputError, Cost
+
+__all__ = ["ScriptExhaustedError", "ScriptedBackend"]
+
+Output = str | Callable[[GenerationRequest], str]
+
+
+class ScriptExhaustedError(AssertionError):
+    """The code asked the scripted backend for more outputs than were scripted."""
+
+
+class ScriptedBackend:
+    """Return scripted outputs in order, one per request, across batches.
+
+    Args:
+        outputs: texts, or callables computing a text from the request.
+        name: the model string shown in records.
+        constraint_kinds: constraint kinds to claim support for; a scripted output that
+            breaks a ``choice`` constraint raises, so tests notice.
+    """
+
+    def __init__(
+        self,
+        outputs: Iterable[Output] = (),
+        *,
+        name: str = "scripted/inline",
+        constraint_kinds: frozenset[ConstraintKind] = frozenset({"choice"}),
+    ) -> None:
+        self.name = name
+        self.constraint_kinds = constraint_kinds
+        self._outputs: list[Output] = list(outputs)
+        self._next = 0
+        self.requests: list[GenerationRequest] = []
+        """Every request received, in order."""
+        self.calls = 0
+        """How many times :meth:`generate` was called (one per batch)."""
+
+    @classmethod
+    def from_spec(cls, spec: str) -> ScriptedBackend:
+        """Build from a JSONL file: each line a JSON string or ``{"text": ...}``."""
+        path = Path(spec)
+        if not path.is_file():
+            raise BadInputError(f"scripted backend: no such file {spec!r} (one output per line)")
+        outputs: list[Output] = []
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                value = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise BadInputError(f"{spec}:{number}: not JSON ({exc.msg})") from exc
+            text = value.get("text") if isinstance(value, dict) else value
+            if not isinstance(text, str):
+                raise BadInputError(f'{spec}:{number}: expected a string or {{"text": ...}}')
+            outputs.append(text)
+        return cls(outputs, name=f"scripted/{spec}")
+
+    def extend(self, outputs: Iterable[Output]) -> None:
+        """Script more outputs."""
+        self._outputs.extend(outputs)
+
+    @property
+    def remaining(self) -> int:
+        """Scripted outputs not yet consumed."""
+        return len(self._outputs) - self._next
+
+    async def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
+        """Return the next scripted output for each request."""
+        self.calls += 1
+        results = []
+        for request in requests:
+            self.requests.append(request)
+            if self._next >= len(self._outputs):
+                raise ScriptExhaustedError(
+                    f"scripted backend exhausted after {len(self._outputs)} outputs; "
+                    f"unexpected {request.purpose} request: {request.messages[-1].content[:200]!r}"
+                )
+            output = self._outputs[self._next]
+            self._next += 1
+            text = output(request) if callable(output) else output
+            constraint = request.constraint
+            if constraint is not None and constraint.kind == "choice":
+                if text not in constraint.choices:
+                    raise AssertionError(f"scripted output {text!r} breaks the choice constraint")
+            prompt_tokens = sum(len(m.content.split()) for m in request.messages)
+            results.append(
+                Generation(
+                    text=text,
+                    usage=Cost(prompt_tokens=prompt_tokens, completion_tokens=len(text.split())),
+                )
+            )
+        return results
+
+    def assert_done(self) -> None:
+        """Raise ``AssertionError`` unless every scripted output was consumed."""
+        if self.remaining:
+            raise AssertionError(f"{self.remaining} scripted outputs were never requested")
+
+    async def aclose(self) -> None:
+        """Nothing to release."""

@@ -1,0 +1,145 @@
+"""The ``simulated`` backend: a task-aware policy with known error rates.
+
+It is the ground truth that calibrates the statistics. Given a task's simulation hint (a
+correct and some wrong answers for the step) it answers:
+
+- **propose**: wrong with probability ``e_t = min(0.999, e·(1+growth)^t + selfcond·[an
+  earlier committed error])``;
+- **critique**: flags a wrong proposal with probability ``tpr`` and a right one with
+  probability ``fpr`` (both 1 by default: the critic always asks for a revision, so that
+  ``r`` and ``h`` are what a revision does);
+- **revise**: turns a wrong proposal right with probability ``r`` (recovery) and a right one
+  wrong with probability ``h`` (harm).
+
+Model string: ``simulated/e=0.1,r=0.5,h=0.05[,growth=G][,selfcond=C][,tpr=T][,fpr=F][,seed=S]``.
+Draws are keyed by (seed, episode stream, step, purpose, request seed, draw count), so results
+do not depend on how episodes are batched.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from collections import defaultdict
+from collections.abc import Sequence
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from redraft.agent.backends._protocol import ConstraintKind, Generation, GenerationRequest
+from redraft.tools import BadInputError, Cost
+
+__all__ = ["SimulatedBackend", "SimulationParams"]
+
+CORRECT_WORD = "CORRECT"
+INCORRECT_WORD = "INCORRECT"
+
+
+class SimulationParams(BaseModel):
+    """The known truth a simulated run is measured against."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    e: float = Field(0.1, ge=0.0, le=1.0)
+    """Base per-step error probability of a first proposal."""
+    r: float = Field(0.5, ge=0.0, le=1.0)
+    """Recovery: P(a revision of a wrong proposal is right)."""
+    h: float = Field(0.0, ge=0.0, le=1.0)
+    """Harm: P(a revision of a right proposal is wrong)."""
+    growth: float = Field(0.0, ge=-1.0)
+    """Per-step relative hazard growth: ``e_t = e·(1+growth)^t``."""
+    selfcond: float = Field(0.0, ge=0.0, le=1.0)
+    """Extra error probability once the episode holds a committed error."""
+    tpr: float = Field(1.0, ge=0.0, le=1.0)
+    """P(self-critique flags a wrong proposal)."""
+    fpr: float = Field(1.0, ge=0.0, le=1.0)
+    """P(self-critique flags a right proposal)."""
+    seed: int = 0
+    """Base seed of every draw."""
+
+    def error_rate(self, step: int, prior_errors: int) -> float:
+        """The probability that a first proposal at ``step`` is wrong."""
+        rate = self.e * (1.0 + self.growth) ** step
+        if prior_errors:
+            rate += self.selfcond
+        return min(0.999, max(0.0, rate))
+
+
+class SimulatedBackend:
+    """Play a task with known ``e``, ``r``, ``h``; see the module docstring."""
+
+    constraint_kinds: frozenset[ConstraintKind] = frozenset()
+
+    def __init__(self, params: SimulationParams | None = None, *, name: str | None = None) -> None:
+        self.params = params or SimulationParams()
+        self.name = name or "simulated/" + ",".join(
+            f"{k}={v}" for k, v in self.params.model_dump().items()
+        )
+        self._draws: defaultdict[tuple[object, ...], int] = defaultdict(int)
+        self.calls = 0
+
+    @classmethod
+    def from_spec(cls, spec: str) -> SimulatedBackend:
+        """Parse ``e=0.1,r=0.5,h=0.05,...``."""
+        values: dict[str, str] = {}
+        for part in filter(None, (p.strip() for p in spec.split(","))):
+            key, sep, value = part.partition("=")
+            if not sep:
+                raise BadInputError(f"simulated model {spec!r}: {part!r} is not KEY=VALUE")
+            values[key.strip()] = value.strip()
+        try:
+            params = SimulationParams.model_validate(
+                {k: (int(v) if k == "seed" else float(v)) for k, v in values.items()}
+            )
+        except (ValueError, ValidationError) as exc:
+            first = exc.errors()[0] if isinstance(exc, ValidationError) else None
+            what = f"{first['loc'][0]}: {first['msg']}" if first else str(exc)
+            raise BadInputError(
+                f"simulated model {spec!r}: {what} (keys: e, r, h, growth, selfcond, tpr, fpr, "
+                "seed)"
+            ) from exc
+        return cls(params, name=f"simulated/{spec}")
+
+    def _rng(self, request: GenerationRequest) -> random.Random:
+        hint = request.hint
+        if hint is None:  # pragma: no cover - guarded in generate
+            raise BadInputError("no hint")
+        key = (hint.stream, hint.step, request.purpose, request.params.seed)
+        count = self._draws[key]
+        self._draws[key] += 1
+        digest = hashlib.blake2b(repr((self.params.seed, *key, count)).encode(), digest_size=8)
+        return random.Random(int.from_bytes(digest.digest(), "big"))
+
+    def _answer(self, request: GenerationRequest) -> str:
+        hint = request.hint
+        if hint is None:
+            raise BadInputError(
+                "the simulated backend needs a task that provides simulation hints "
+                "(correct and wrong answers per step); use it through a redraft task"
+            )
+        if not hint.wrong:
+            raise BadInputError("a simulation hint needs at least one wrong answer")
+        rng = self._rng(request)
+        previous_right = request.previous is not None and request.previous.strip() == hint.correct
+        p = self.params
+        if request.purpose == "propose":
+            wrong = rng.random() < p.error_rate(hint.step, hint.prior_errors)
+        elif request.purpose == "revise":
+            wrong = rng.random() < p.h if previous_right else rng.random() >= p.r
+        else:  # critique
+            flag = rng.random() < (p.fpr if previous_right else p.tpr)
+            if flag:
+                return f"{INCORRECT_WORD}: the answer {request.previous!r} looks wrong."
+            return CORRECT_WORD
+        return rng.choice(hint.wrong) if wrong else hint.correct
+
+    async def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
+        """Answer each request per the policy in the module docstring."""
+        self.calls += 1
+        out = []
+        for request in requests:
+            text = self._answer(request)
+            out.append(Generation(text=text, usage=Cost(completion_tokens=1)))
+        return out
+
+    async def aclose(self) -> None:
+        """Nothing to release."""

@@ -1,0 +1,1 @@
+"""Evals: tasks, runner, event log, statistics, reports, command line."""

@@ -1,0 +1,1 @@
+"""Tasks: the episodic environments evals run."""

@@ -1,0 +1,129 @@
+"""The verifier registry: built-ins register by decorator, plug-ins by entry point."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from importlib import import_module
+from importlib.metadata import entry_points
+from typing import Any, TypeVar
+
+from redraft.tools._errors import UnknownPluginError
+
+__all__ = ["Registry", "register_verifier", "verifiers"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Registry:
+    """Named factories of one kind, from decorators, lazy module paths and entry points.
+
+    Args:
+        kind: what is registered ("verifier", "backend", "task"); used in error messages.
+        group: the entry point group third parties register in.
+    """
+
+    def __init__(self, kind: str, group: str) -> None:
+        self.kind = kind
+        self.group = group
+        self._factories: dict[str, Callable[..., Any]] = {}
+        self._lazy: dict[str, str] = {}
+        self._plugins_loaded = False
+        self._lock = threading.Lock()
+
+    def register(self, name: str) -> Callable[[F], F]:
+        """Decorator: register ``factory`` under ``name``."""
+
+        def decorate(factory: F) -> F:
+            self.add(name, factory)
+            return factory
+
+        return decorate
+
+    def add(self, name: str, factory: Callable[..., Any]) -> None:
+        """Register a factory under ``name`` (re-registering the same object is allowed)."""
+        with self._lock:
+            known = self._factories.get(name)
+            if known is not None and known is not factory and _qualname(known) != _qualname(
+                factory
+            ):
+                raise ValueError(f"{self.kind} {name!r} is already registered by {known!r}")
+            self._factories[name] = factory
+
+    def add_lazy(self, name: str, target: str) -> None:
+        """Register ``"module:attribute"`` to import only when ``name`` is first used."""
+        self._lazy[name] = target
+
+    def _load_plugins(self) -> None:
+        if self._plugins_loaded:
+            return
+        self._plugins_loaded = True
+        for ep in entry_points(group=self.group):
+            if ep.name not in self._factories and ep.name not in self._lazy:
+                self._lazy[ep.name] = ep.value
+
+    def names(self) -> list[str]:
+        """Every name available: registered, lazy built-ins and entry points."""
+        self._load_plugins()
+        return sorted(set(self._factories) | set(self._lazy))
+
+    def origin(self, name: str) -> str:
+        """Where ``name`` comes from (a module path), for listings."""
+        self._load_plugins()
+        if name in self._factories:
+            return _qualname(self._factories[name])
+        return self._lazy.get(name, "?")
+
+    def get(self, name: str) -> Callable[..., Any]:
+        """The factory registered under ``name``.
+
+        Raises:
+            UnknownPluginError: if no registry entry or entry point provides ``name``.
+        """
+        factory = self._factories.get(name)
+        if factory is not None:
+            return factory
+        self._load_plugins()
+        target = self._lazy.get(name)
+        if target is None:
+            raise UnknownPluginError(self.kind, name, self.names())
+        module_name, _, attribute = target.partition(":")
+        module = import_module(module_name)
+        factory = self._factories.get(name)  # the import may have registered it
+        if factory is None:
+            obj: Any = module
+            for part in attribute.split(".") if attribute else []:
+                obj = getattr(obj, part)
+            factory = obj
+            self._factories[name] = factory
+        return factory
+
+    def create(self, name: str, /, **options: Any) -> Any:
+        """Build the object registered under ``name`` with ``options``."""
+        return self.get(name)(**options)
+
+
+def _qualname(obj: Any) -> str:
+    return f"{getattr(obj, '__module__', '?')}:{getattr(obj, '__qualname__', repr(obj))}"
+
+
+verifiers = Registry("verifier", "redraft.verifiers")
+"""The verifier registry (entry point group ``redraft.verifiers``)."""
+
+register_verifier = verifiers.register
+"""Decorator registering a verifier factory under a name."""
+
+
+def _register_builtins() -> None:
+    # Built-in verifiers are imported on first use only (chess pulls python-chess in).
+    for name, target in {
+        "chess": "redraft.tools.chess:ChessVerifier",
+        "addition": "redraft.tools.arithmetic:AdditionVerifier",
+        "running_sum": "redraft.tools.arithmetic:RunningSumVerifier",
+        "tracking": "redraft.tools.tracking:TrackingVerifier",
+        "schema": "redraft.tools.schema:SchemaVerifier",
+    }.items():
+        verifiers.add_lazy(name, target)
+
+
+_register_builtins()

@@ -1,0 +1,152 @@
+"""A conformance suite every verifier (built-in or third-party) can run against itself.
+
+Use it from pytest by subclassing :class:`VerifierConformance`::
+
+    class TestMyVerifier(VerifierConformance):
+        def make_verifier(self): return MyVerifier()
+        def accepted_cases(self): return [(ctx, "good answer")]
+        def rejected_cases(self): return [(ctx, "bad answer", "wrong_value")]
+
+or call :func:`check_verifier` directly; it raises ``ConformanceError`` on the first breach.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from redraft.tools._verdict import VERDICT_CODES, Verdict
+from redraft.tools._verifier import Verifier, ensure_verifier
+
+__all__ = ["GARBAGE", "ConformanceError", "VerifierConformance", "check_verifier"]
+
+#: Outputs every verifier must survive without raising: empty, whitespace, control bytes,
+#: unicode, enormous output, JSON and markup noise.
+GARBAGE: tuple[str, ...] = (
+    "",
+    "   \n\t ",
+    "\x00\x01\x02\x1b[31m",
+    "🙂" * 50,
+    "null",
+    "{\"answer\": [1, 2, {\"x\": null}]}",
+    "<script>alert(1)</script>",
+    "I cannot answer that.",
+    "9" * 5000,
+    "lorem ipsum " * 20000,
+)
+
+
+class ConformanceError(AssertionError):
+    """A verifier broke the verifier contract."""
+
+
+def _check_verdict(verifier: Verifier[Any], verdict: object, what: str) -> Verdict:
+    if not isinstance(verdict, Verdict):
+        raise ConformanceError(f"{verifier.name}: {what} returned {type(verdict).__name__}")
+    if verdict.code not in VERDICT_CODES:
+        raise ConformanceError(f"{verifier.name}: {what} used unregistered code {verdict.code!r}")
+    if not verdict.ok and not verdict.message.strip():
+        raise ConformanceError(f"{verifier.name}: {what} rejected without a message")
+    try:
+        json.dumps(verdict.model_dump(mode="json"))
+    except (TypeError, ValueError) as exc:
+        raise ConformanceError(f"{verifier.name}: {what} verdict is not JSON-able: {exc}") from exc
+    if len(verdict.message) > 20000:
+        raise ConformanceError(f"{verifier.name}: {what} message is over 20000 characters")
+    return verdict
+
+
+async def _acheck(
+    verifier: Verifier[Any],
+    accepted: Sequence[tuple[Any, str]],
+    rejected: Sequence[tuple[Any, str, str | None]],
+    garbage_context: Any,
+) -> None:
+    ensure_verifier(verifier)
+    if not isinstance(verifier.name, str) or not verifier.name:
+        raise ConformanceError("a verifier needs a non-empty string name")
+    for context, proposal in accepted:
+        verdict = _check_verdict(verifier, await verifier.verify(context, proposal), repr(proposal))
+        if not verdict.ok:
+            raise ConformanceError(f"{verifier.name}: rejected valid {proposal!r}: {verdict}")
+    for context, proposal, code in rejected:
+        verdict = _check_verdict(verifier, await verifier.verify(context, proposal), repr(proposal))
+        if verdict.ok:
+            raise ConformanceError(f"{verifier.name}: accepted invalid {proposal!r}")
+        if code is not None and verdict.code != code:
+            raise ConformanceError(
+                f"{verifier.name}: {proposal!r} gave code {verdict.code!r}, expected {code!r}"
+            )
+    for junk in GARBAGE:
+        try:
+            verdict = await verifier.verify(garbage_context, junk)
+        except Exception as exc:
+            raise ConformanceError(
+                f"{verifier.name}: raised {type(exc).__name__} on garbage {junk[:40]!r}"
+            ) from exc
+        _check_verdict(verifier, verdict, f"garbage {junk[:40]!r}")
+        if verdict.ok and junk.strip() == "":
+            raise ConformanceError(f"{verifier.name}: accepted an empty output")
+    # Deterministic, and safe to call concurrently on one instance.
+    cases: list[tuple[Any, str]] = [(c, p) for c, p in accepted] + [
+        (c, p) for c, p, _ in rejected
+    ]
+    first = [await verifier.verify(c, p) for c, p in cases]
+    again = await asyncio.gather(*(verifier.verify(c, p) for c, p in cases))
+    for (_, proposal), a, b in zip(cases, first, again, strict=True):
+        if (a.ok, a.code) != (b.ok, b.code):
+            raise ConformanceError(f"{verifier.name}: {proposal!r} is judged differently twice")
+
+
+def check_verifier(
+    verifier: Verifier[Any],
+    accepted: Sequence[tuple[Any, str]],
+    rejected: Sequence[tuple[Any, str, str | None]],
+    garbage_context: Any = None,
+) -> None:
+    """Check the verifier contract; raise :class:`ConformanceError` on the first breach.
+
+    Args:
+        verifier: the verifier under test.
+        accepted: ``(context, proposal)`` pairs it must accept.
+        rejected: ``(context, proposal, code)`` triples it must reject, with that code
+            (``None`` accepts any rejecting code).
+        garbage_context: the context in which :data:`GARBAGE` outputs are checked; defaults
+            to the first case's context.
+    """
+    if garbage_context is None:
+        pool = [c for c, _ in accepted] + [c for c, _, _ in rejected]
+        if not pool:
+            raise ConformanceError("give at least one accepted or rejected case")
+        garbage_context = pool[0]
+    asyncio.run(_acheck(verifier, accepted, rejected, garbage_context))
+
+
+class VerifierConformance:
+    """Pytest mix-in: subclass it as ``TestSomething`` and fill in the three methods."""
+
+    def make_verifier(self) -> Verifier[Any]:
+        """The verifier under test."""
+        raise NotImplementedError
+
+    def accepted_cases(self) -> Sequence[tuple[Any, str]]:
+        """``(context, proposal)`` pairs the verifier must accept."""
+        raise NotImplementedError
+
+    def rejected_cases(self) -> Sequence[tuple[Any, str, str | None]]:
+        """``(context, proposal, expected_code)`` triples the verifier must reject."""
+        raise NotImplementedError
+
+    def test_conformance(self) -> None:
+        """The whole contract in one test."""
+        check_verifier(self.make_verifier(), self.accepted_cases(), self.rejected_cases())
+
+    def test_is_not_an_oracle(self) -> None:
+        """A verifier is not usable as ground truth without an explicit adapter."""
+        from redraft.tools._verifier import Oracle
+
+        verifier = self.make_verifier()
+        if isinstance(verifier, Oracle):
+            raise ConformanceError(f"{verifier.name} also implements judge(): split it")
