@@ -1,5 +1,14 @@
-"""The self-correcting graph: items, rounds, critic modes, backends."""
+"""The self-correcting graph: items, rounds, critic modes, backends.
 
+Embed it with :func:`correct` / :func:`acorrect`, or build the graph with
+:func:`build_corrector` and use it on its own or as a subgraph.
+"""
+
+from redraft.agent._config import MAX_ROUNDS_LIMIT, CorrectorConfig
+from redraft.agent._correct import DEFAULT_MODEL, acorrect, arun_items, correct
+from redraft.agent._critique import parse_critique
+from redraft.agent._graph import CorrectorInput, CorrectorOutput, CorrectorState, build_corrector
+from redraft.agent._prompts import DEFAULT_CRITIQUE_TEMPLATE, DEFAULT_REVISE_TEMPLATE
 from redraft.agent._records import (
     CRITIC_MODES,
     Correction,
@@ -13,11 +22,24 @@ from redraft.agent._records import (
 
 __all__ = [
     "CRITIC_MODES",
+    "DEFAULT_CRITIQUE_TEMPLATE",
+    "DEFAULT_MODEL",
+    "DEFAULT_REVISE_TEMPLATE",
+    "MAX_ROUNDS_LIMIT",
     "Correction",
+    "CorrectorConfig",
+    "CorrectorInput",
+    "CorrectorOutput",
+    "CorrectorState",
     "CriticMode",
     "Item",
     "Outcome",
     "RetryContext",
     "RoundRecord",
     "StopReason",
+    "acorrect",
+    "arun_items",
+    "build_corrector",
+    "correct",
+    "parse_critique",
 ]

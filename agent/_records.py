@@ -32,7 +32,9 @@ CRITIC_MODES: tuple[CriticMode, ...] = (
 RetryContext = Literal["full", "last"]
 """What a revision sees: every earlier attempt and its feedback, or only the last one."""
 
-StopReason = Literal["accepted", "rounds_exhausted", "repeated_error", "no_critic", "verifier_failed"]
+StopReason = Literal[
+    "accepted", "rounds_exhausted", "repeated_error", "no_critic", "verifier_failed"
+]
 """Why an item's rounds ended. Never decided by the oracle."""
 
 Outcome = Literal["kept_right", "recovered", "harmed", "stayed_wrong"]

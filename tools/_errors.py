@@ -42,7 +42,9 @@ class MissingDependencyError(RedraftError, ImportError):
 
     def __init__(self, what: str, extra: str, cause: BaseException | None = None) -> None:
         detail = f" ({cause})" if cause is not None else ""
-        super().__init__(f"{what} needs the '{extra}' extra: pip install 'redraft[{extra}]'{detail}")
+        super().__init__(
+            f"{what} needs the '{extra}' extra: pip install 'redraft[{extra}]'{detail}"
+        )
         self.extra = extra
 
 

@@ -93,9 +93,9 @@ class ScriptedBackend:
             self._next += 1
             text = output(request) if callable(output) else output
             constraint = request.constraint
-            if constraint is not None and constraint.kind == "choice":
-                if text not in constraint.choices:
-                    raise AssertionError(f"scripted output {text!r} breaks the choice constraint")
+            allowed = constraint.choices if constraint and constraint.kind == "choice" else None
+            if allowed is not None and text not in allowed:
+                raise AssertionError(f"scripted output {text!r} breaks the choice constraint")
             prompt_tokens = sum(len(m.content.split()) for m in request.messages)
             results.append(
                 Generation(

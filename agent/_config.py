@@ -1,0 +1,51 @@
+"""The corrector's configuration."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from redraft.agent._prompts import DEFAULT_CRITIQUE_TEMPLATE, DEFAULT_REVISE_TEMPLATE
+from redraft.agent._records import CriticMode, RetryContext
+from redraft.agent.backends import SamplingParams
+
+__all__ = ["MAX_ROUNDS_LIMIT", "CorrectorConfig"]
+
+MAX_ROUNDS_LIMIT = 16
+"""The largest revision budget; the graph's recursion limit is set from it."""
+
+
+class CorrectorConfig(BaseModel):
+    """How the corrector proposes, critiques and revises. Recorded in every run."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    critic: CriticMode = "tool"
+    """Where feedback comes from; see :data:`redraft.agent.CriticMode`."""
+    max_rounds: int = Field(2, ge=0, le=MAX_ROUNDS_LIMIT)
+    """Revisions allowed after the first proposal (round 0 is not counted)."""
+    retry_context: RetryContext = "full"
+    """What a revision sees: every earlier attempt (``full``) or only the last (``last``)."""
+    repeat_limit: int | None = Field(2, ge=2)
+    """Stop once this many consecutive rounds get the same rejection (code and message);
+    None never stops early. Not applied to ``resample``, whose draws are independent."""
+    sampling: SamplingParams = Field(default_factory=SamplingParams)
+    """Sampling for proposals, revisions and critiques."""
+    resample_temperature: float = Field(0.7, gt=0.0)
+    """Temperature of the extra samples in ``resample`` mode when ``sampling`` is greedy
+    (greedy resampling would repeat the first answer)."""
+    critique_template: str = DEFAULT_CRITIQUE_TEMPLATE
+    """The self-critique request."""
+    revise_template: str = DEFAULT_REVISE_TEMPLATE
+    """The revision request; must contain ``{feedback}``."""
+    verify_concurrency: int = Field(64, ge=1)
+    """How many verifier and oracle calls run at once."""
+
+    @property
+    def leaky(self) -> bool:
+        """True when ground truth feeds the loop."""
+        return self.critic == "oracle"
+
+    @property
+    def revisions_allowed(self) -> int:
+        """The effective revision budget (0 without a critic)."""
+        return 0 if self.critic == "none" else self.max_rounds

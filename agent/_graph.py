@@ -1,0 +1,404 @@
+"""The corrector: a LangGraph ``StateGraph`` over a batch of items.
+
+``propose`` → ``verify`` → (``revise`` → ``verify``)* → ``finish``. Each node handles every
+item waiting for it with one backend call, so a batch of 256 items costs one graph step per
+round. Items move in lockstep: after ``verify`` an item is either done or waiting to be
+revised, so every unfinished item is always at the same node. The router only reads the
+critic's feedback and the round count, never the oracle.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from typing import Any, Literal, TypedDict, TypeVar
+
+from langchain_core.runnables import RunnableLambda
+from langgraph.graph import END, START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
+from pydantic import BaseModel, ConfigDict
+
+from redraft.agent._config import CorrectorConfig
+from redraft.agent._critique import parse_critique
+from redraft.agent._records import Correction, Item, RoundRecord, StopReason
+from redraft.agent.backends import (
+    Backend,
+    GenerationRequest,
+    Message,
+    Purpose,
+    SamplingParams,
+)
+from redraft.tools import (
+    BadInputError,
+    ConstraintNotSupportedError,
+    Judgement,
+    Oracle,
+    Verdict,
+    Verifier,
+    ensure_oracle,
+    ensure_verifier,
+    oracle_as_verifier,
+    safe_judge,
+    safe_verify,
+)
+
+__all__ = ["CorrectorInput", "CorrectorOutput", "CorrectorState", "build_corrector"]
+
+T = TypeVar("T")
+Status = Literal["verify", "revise", "done"]
+_NEEDS_VERIFIER = ("tool", "self+tool", "resample", "constrained")
+
+
+class _Work(BaseModel):
+    """One item's progress through the graph."""
+
+    model_config = ConfigDict(frozen=True)
+
+    item: Item
+    rounds: tuple[RoundRecord, ...]
+    status: Status
+    stop_reason: StopReason | None = None
+
+
+class CorrectorInput(TypedDict):
+    """What the graph takes: the batch."""
+
+    items: list[Item]
+
+
+class CorrectorOutput(TypedDict):
+    """What the graph returns: one correction per item, in input order."""
+
+    results: list[Correction]
+
+
+class CorrectorState(TypedDict, total=False):
+    """The graph's state."""
+
+    items: list[Item]
+    work: list[_Work]
+    results: list[Correction]
+
+
+class _LoopThread:
+    """One event loop in a daemon thread, for the synchronous ``invoke`` path.
+
+    Backends with async clients (HTTP pools) are bound to the loop they first ran on, so all
+    synchronous calls of one corrector share a loop instead of making a new one each time.
+    """
+
+    def __init__(self) -> None:
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._lock = threading.Lock()
+
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        with self._lock:
+            if self._loop is None:
+                self._loop = asyncio.new_event_loop()
+                threading.Thread(target=self._loop.run_forever, daemon=True).start()
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
+
+
+def _node(
+    loop: _LoopThread, afunc: Callable[[CorrectorState], Awaitable[CorrectorState]]
+) -> RunnableLambda[CorrectorState, CorrectorState]:
+    async def run_async(state: CorrectorState) -> CorrectorState:
+        return await afunc(state)
+
+    def run_sync(state: CorrectorState) -> CorrectorState:
+        return loop.run(run_async(state))
+
+    return RunnableLambda(run_sync, afunc=run_async, name=getattr(afunc, "__name__", None))
+
+
+class _Corrector:
+    """The node functions, closed over the backend, the critics and the config."""
+
+    def __init__(
+        self,
+        backend: Backend,
+        verifier: Verifier[Any] | None,
+        oracle: Oracle[Any] | None,
+        config: CorrectorConfig,
+    ) -> None:
+        self.backend = backend
+        self.oracle = oracle
+        self.config = config
+        self.feedback_source: Verifier[Any] | None = (
+            oracle_as_verifier(oracle) if config.critic == "oracle" and oracle else verifier
+        )
+        self._semaphore: asyncio.Semaphore | None = None
+
+    # -- helpers -----------------------------------------------------------------------
+
+    def _params(self, round_: int, resample: bool) -> SamplingParams:
+        params = self.config.sampling
+        update: dict[str, Any] = {}
+        if params.seed is not None:
+            update["seed"] = params.seed + round_
+        if resample and round_ > 0 and params.temperature == 0.0:
+            update["temperature"] = self.config.resample_temperature
+        return params.model_copy(update=update) if update else params
+
+    def _request(
+        self, work: _Work, messages: tuple[Message, ...], purpose: Purpose, round_: int
+    ) -> GenerationRequest:
+        item = work.item
+        constraint = None
+        if self.config.critic == "constrained" and purpose != "critique":
+            constraint = item.constraint
+            if constraint is None:
+                raise BadInputError(
+                    f"critic 'constrained' needs items with a constraint; item {item.id!r} has "
+                    "none (the task must list its valid answers)"
+                )
+            if constraint.kind not in self.backend.constraint_kinds:
+                raise ConstraintNotSupportedError(
+                    f"backend {self.backend.name!r} cannot enforce {constraint.kind!r} "
+                    f"constraints (it supports: {sorted(self.backend.constraint_kinds) or 'none'})"
+                )
+        previous = work.rounds[-1].output if work.rounds and purpose != "propose" else None
+        return GenerationRequest(
+            messages=messages,
+            params=self._params(round_, self.config.critic == "resample"),
+            constraint=constraint,
+            purpose=purpose,
+            previous=previous,
+            hint=item.hint,
+            cache_key=item.cache_key,
+        )
+
+    async def _bounded(self, coro: Awaitable[T]) -> T:
+        if self._semaphore is None:
+            self._semaphore = asyncio.Semaphore(self.config.verify_concurrency)
+        async with self._semaphore:
+            return await coro
+
+    async def _verify_all(
+        self, verifier: Verifier[Any], pairs: Sequence[tuple[Any, str]]
+    ) -> list[Verdict]:
+        return list(
+            await asyncio.gather(
+                *(self._bounded(safe_verify(verifier, c, out)) for c, out in pairs)
+            )
+        )
+
+    def _revision_messages(self, work: _Work) -> tuple[Message, ...]:
+        if self.config.critic == "resample":
+            return work.item.messages
+        history = work.rounds if self.config.retry_context == "full" else work.rounds[-1:]
+        messages = list(work.item.messages)
+        for record in history:
+            feedback = record.feedback
+            text = feedback.feedback() if feedback is not None else ""
+            messages.append(Message(role="assistant", content=record.output))
+            messages.append(
+                Message(role="user", content=self.config.revise_template.format(feedback=text))
+            )
+        return tuple(messages)
+
+    def _repeated(self, rounds: Sequence[RoundRecord]) -> bool:
+        limit = self.config.repeat_limit
+        if limit is None or self.config.critic == "resample" or len(rounds) < limit:
+            return False
+        keys = {
+            (r.feedback.code, r.feedback.message) if r.feedback is not None else None
+            for r in rounds[-limit:]
+        }
+        return len(keys) == 1 and None not in keys
+
+    def _decide(self, work: _Work) -> _Work:
+        record = work.rounds[-1]
+        feedback = record.feedback
+        reason: StopReason | None = None
+        if self.config.critic == "none" or feedback is None:
+            reason = "no_critic"
+        elif feedback.ok:
+            reason = "accepted"
+        elif feedback.code == "verifier_error":
+            reason = "verifier_failed"
+        elif record.round >= self.config.max_rounds:
+            reason = "rounds_exhausted"
+        elif self._repeated(work.rounds):
+            reason = "repeated_error"
+        if reason is None:
+            return work.model_copy(update={"status": "revise"})
+        return work.model_copy(update={"status": "done", "stop_reason": reason})
+
+    # -- nodes -------------------------------------------------------------------------
+
+    async def propose(self, state: CorrectorState) -> CorrectorState:
+        items = list(state.get("items") or [])
+        ids = [item.id for item in items]
+        if len(set(ids)) != len(ids):
+            raise BadInputError("item ids must be unique within a batch")
+        work = [_Work(item=item, rounds=(), status="verify") for item in items]
+        requests = [self._request(w, w.item.messages, "propose", 0) for w in work]
+        generations = await self.backend.generate(requests) if requests else []
+        if len(generations) != len(requests):
+            raise RuntimeError(
+                f"backend {self.backend.name!r} returned {len(generations)} texts for "
+                f"{len(requests)} requests"
+            )
+        work = [
+            w.model_copy(
+                update={
+                    "rounds": (
+                        RoundRecord(
+                            round=0,
+                            purpose="propose",
+                            messages=r.messages,
+                            output=g.text,
+                            usage=g.usage,
+                        ),
+                    )
+                }
+            )
+            for w, r, g in zip(work, requests, generations, strict=True)
+        ]
+        return {"work": work}
+
+    async def verify(self, state: CorrectorState) -> CorrectorState:
+        work = list(state["work"])
+        pending = [i for i, w in enumerate(work) if w.status == "verify"]
+        outputs = [(work[i].item.context, work[i].rounds[-1].output) for i in pending]
+        feedback: list[Verdict | None] = [None] * len(pending)
+        critiques: dict[int, tuple[str, Any]] = {}
+        critic = self.config.critic
+        if critic != "none" and critic != "self":
+            if self.feedback_source is None:  # guarded in build_corrector
+                raise BadInputError(f"critic {critic!r} needs a verifier")
+            feedback = list(await self._verify_all(self.feedback_source, outputs))
+        if critic in ("self", "self+tool"):
+            ask = [j for j, f in enumerate(feedback) if f is None or f.ok]
+            requests = []
+            for j in ask:
+                w = work[pending[j]]
+                messages = (
+                    *w.item.messages,
+                    Message(role="assistant", content=w.rounds[-1].output),
+                    Message(role="user", content=self.config.critique_template),
+                )
+                requests.append(self._request(w, messages, "critique", w.rounds[-1].round))
+            generations = await self.backend.generate(requests) if requests else []
+            for j, generation in zip(ask, generations, strict=True):
+                critiques[j] = (generation.text, generation.usage)
+                feedback[j] = parse_critique(generation.text)
+        judgements: list[Judgement | None] = [None] * len(pending)
+        if self.oracle is not None:
+            oracle = self.oracle
+            judgements = list(
+                await asyncio.gather(
+                    *(self._bounded(safe_judge(oracle, c, out)) for c, out in outputs)
+                )
+            )
+        for j, i in enumerate(pending):
+            w = work[i]
+            update: dict[str, Any] = {"feedback": feedback[j], "judgement": judgements[j]}
+            if j in critiques:
+                update["critique"], update["critique_usage"] = critiques[j]
+            record = w.rounds[-1].model_copy(update=update)
+            work[i] = self._decide(w.model_copy(update={"rounds": (*w.rounds[:-1], record)}))
+        return {"work": work}
+
+    async def revise(self, state: CorrectorState) -> CorrectorState:
+        work = list(state["work"])
+        pending = [i for i, w in enumerate(work) if w.status == "revise"]
+        resample = self.config.critic == "resample"
+        purpose: Purpose = "propose" if resample else "revise"
+        requests = [
+            self._request(
+                work[i], self._revision_messages(work[i]), purpose, work[i].rounds[-1].round + 1
+            )
+            for i in pending
+        ]
+        generations = await self.backend.generate(requests)
+        for i, request, generation in zip(pending, requests, generations, strict=True):
+            w = work[i]
+            record = RoundRecord(
+                round=w.rounds[-1].round + 1,
+                purpose=purpose,
+                messages=request.messages,
+                output=generation.text,
+                usage=generation.usage,
+            )
+            work[i] = w.model_copy(update={"rounds": (*w.rounds, record), "status": "verify"})
+        return {"work": work}
+
+    async def finish(self, state: CorrectorState) -> CorrectorState:
+        results = [
+            Correction(
+                item_id=w.item.id,
+                critic=self.config.critic,
+                leaky=self.config.leaky,
+                max_rounds=self.config.revisions_allowed,
+                retry_context=self.config.retry_context,
+                rounds=w.rounds,
+                stop_reason=w.stop_reason or "no_critic",
+            )
+            for w in state.get("work", [])
+        ]
+        return {"results": results}
+
+
+def _route(state: CorrectorState) -> Literal["revise", "finish"]:
+    return "revise" if any(w.status == "revise" for w in state["work"]) else "finish"
+
+
+def build_corrector(
+    backend: Backend,
+    verifier: Verifier[Any] | None = None,
+    *,
+    oracle: Oracle[Any] | None = None,
+    config: CorrectorConfig | None = None,
+    **overrides: Any,
+) -> CompiledStateGraph[CorrectorState, None, CorrectorInput, CorrectorOutput]:
+    """Build the corrector graph.
+
+    Args:
+        backend: generates proposals, critiques and revisions (one call per node per round).
+        verifier: the feedback source for ``tool``, ``self+tool``, ``resample`` and
+            ``constrained``; never an oracle.
+        oracle: ground truth, for measurement (each round's ``judgement``); it feeds the
+            loop only with ``critic='oracle'``, and then the results say ``leaky=True``.
+        config: the full configuration.
+        **overrides: fields replacing the config's, e.g. ``critic="self", max_rounds=3``.
+
+    Returns:
+        A compiled graph: ``invoke({"items": [Item, ...]})`` returns
+        ``{"results": [Correction, ...]}``; usable as a subgraph with the same keys.
+
+    Raises:
+        TypeError: an oracle passed as the verifier, or a verifier as the oracle.
+        BadInputError: a critic mode without the feedback source it needs.
+    """
+    config = (config or CorrectorConfig()).model_copy(update=overrides)
+    config = CorrectorConfig.model_validate(config.model_dump())
+    if verifier is not None:
+        ensure_verifier(verifier)
+    if oracle is not None:
+        ensure_oracle(oracle)
+    if config.critic in _NEEDS_VERIFIER and verifier is None:
+        raise BadInputError(f"critic {config.critic!r} needs a verifier")
+    if config.critic == "oracle" and oracle is None:
+        raise BadInputError("critic 'oracle' needs an oracle (it is the leaky upper bound)")
+    if "{feedback}" not in config.revise_template:
+        raise BadInputError("revise_template must contain '{feedback}'")
+    corrector = _Corrector(backend, verifier, oracle, config)
+    loop = _LoopThread()
+    graph: StateGraph[CorrectorState, None, CorrectorInput, CorrectorOutput] = StateGraph(
+        CorrectorState, input_schema=CorrectorInput, output_schema=CorrectorOutput
+    )
+    graph.add_node("propose", _node(loop, corrector.propose))
+    graph.add_node("verify", _node(loop, corrector.verify))
+    graph.add_node("revise", _node(loop, corrector.revise))
+    graph.add_node("finish", _node(loop, corrector.finish))
+    graph.add_edge(START, "propose")
+    graph.add_edge("propose", "verify")
+    graph.add_conditional_edges("verify", _route, {"revise": "revise", "finish": "finish"})
+    graph.add_edge("revise", "verify")
+    graph.add_edge("finish", END)
+    compiled = graph.compile(name="redraft-corrector")
+    # propose + (k+1) verify + k revise + finish, with room to spare.
+    return compiled.with_config(recursion_limit=2 * config.max_rounds + 8)

@@ -1,0 +1,249 @@
+"""The corrector graph, driven by the scripted backend: transcripts, modes, budgets."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, TypedDict
+
+import pytest
+from langgraph.graph import END, START, StateGraph
+
+from redraft.agent import (
+    DEFAULT_CRITIQUE_TEMPLATE,
+    Correction,
+    CorrectorConfig,
+    Item,
+    arun_items,
+    build_corrector,
+)
+from redraft.agent.backends import Constraint, Message, SamplingParams, ScriptedBackend
+from redraft.tools import (
+    BadInputError,
+    ConstraintNotSupportedError,
+    FunctionVerifier,
+    Judgement,
+    Verdict,
+    verifier_as_oracle,
+)
+
+SECRET = "ORACLE-SECRET-7f3a"
+
+
+def is_42(_: Any, output: str) -> Verdict:
+    if output.strip() == "42":
+        return Verdict.accept()
+    return Verdict.reject("wrong_value", f"{output.strip()!r} is not 6 times 7", hint="Multiply.")
+
+
+class SecretOracle:
+    """Ground truth whose messages carry a sentinel, to detect leaks into prompts."""
+
+    name = "secret"
+
+    async def judge(self, context: Any, proposal: str) -> Judgement:
+        ok = proposal.strip() == "42"
+        verdict = Verdict.accept() if ok else Verdict.reject("wrong_value", f"{SECRET}: no")
+        return Judgement(local=verdict)
+
+
+def user(text: str) -> Message:
+    return Message(role="user", content=text)
+
+
+def assistant(text: str) -> Message:
+    return Message(role="assistant", content=text)
+
+
+ITEM = Item(id="q", messages=(user("What is 6*7? Answer with a number."),))
+
+
+def run(backend: ScriptedBackend, items: list[Item] | None = None, **kw: Any) -> list[Correction]:
+    verifier = kw.pop("verifier", FunctionVerifier(is_42))
+    return asyncio.run(arun_items(backend, items or [ITEM], verifier, **kw))
+
+
+def test_two_round_correction_full_transcript() -> None:
+    # Round 0: the tool rejects. Round 1: the tool accepts but the self-critique objects.
+    # Round 2: both accept.
+    backend = ScriptedBackend(["41", "42.", "INCORRECT: keep only the digits", "42", "CORRECT"])
+    verifier = FunctionVerifier(
+        lambda _, out: is_42(None, out.rstrip(".")), name="is42"
+    )
+    (result,) = run(
+        backend, verifier=verifier, oracle=SecretOracle(), critic="self+tool", max_rounds=2
+    )
+    backend.assert_done()
+    prompt = ITEM.messages
+    fix_41 = "Your answer was checked and rejected:\n'41' is not 6 times 7\nMultiply.\n"
+    fix_41 += "Give a corrected answer, in the same format as asked."
+    fix_digits = "Your answer was checked and rejected:\nINCORRECT: keep only the digits\n"
+    fix_digits += "Give a corrected answer, in the same format as asked."
+    seen = [(r.purpose, r.messages) for r in backend.requests]
+    assert seen == [
+        ("propose", prompt),
+        ("revise", (*prompt, assistant("41"), user(fix_41))),
+        # The critic sees the original request and the current answer only (fresh eyes).
+        ("critique", (*prompt, assistant("42."), user(DEFAULT_CRITIQUE_TEMPLATE))),
+        ("revise", (*prompt, assistant("41"), user(fix_41), assistant("42."), user(fix_digits))),
+        ("critique", (*prompt, assistant("42"), user(DEFAULT_CRITIQUE_TEMPLATE))),
+    ]
+    r0, r1, r2 = result.rounds
+    assert (r0.output, r0.feedback and r0.feedback.code, r0.critique) == ("41", "wrong_value", None)
+    assert (r1.output, r1.feedback and r1.feedback.code) == ("42.", "self_rejected")
+    assert r1.critique == "INCORRECT: keep only the digits"
+    assert (r2.output, r2.feedback and r2.feedback.ok, r2.critique) == ("42", True, "CORRECT")
+    assert [r.judgement and r.judgement.ok for r in result.rounds] == [False, False, True]
+    assert result.final == "42"
+    assert result.stop_reason == "accepted"
+    assert result.outcome == "recovered"
+    assert result.revisions == 2
+    assert not result.leaky
+
+
+def test_self_critique_breaking_a_right_answer_is_harm() -> None:
+    backend = ScriptedBackend(["42", "INCORRECT: it is 41", "41", "CORRECT"])
+    (result,) = run(backend, verifier=None, oracle=SecretOracle(), critic="self", max_rounds=1)
+    backend.assert_done()
+    assert result.initial_correct is True
+    assert result.final_correct is False
+    assert result.outcome == "harmed"
+    assert result.final == "41"
+
+
+@pytest.mark.parametrize("critic", ["none", "self", "tool", "self+tool", "resample", "oracle"])
+def test_oracle_never_reaches_the_backend_except_in_oracle_mode(critic: str) -> None:
+    backend = ScriptedBackend(["7", "INCORRECT: no", "8", "INCORRECT: no", "9", "INCORRECT"] * 2)
+    (result,) = run(backend, oracle=SecretOracle(), critic=critic, max_rounds=2, repeat_limit=None)
+    prompts = "\n".join(m.content for r in backend.requests for m in r.messages)
+    assert all(r.judgement is not None for r in result.rounds)
+    if critic == "oracle":
+        assert SECRET in prompts
+        assert result.leaky
+    else:
+        assert SECRET not in prompts
+        assert not result.leaky
+
+
+def test_batch_of_256_costs_one_backend_call_per_node_per_round() -> None:
+    items = [Item(id=str(i), messages=(user(f"item {i}"),)) for i in range(256)]
+    # Even items are right at once, items divisible by 3 need a second revision.
+    answers: dict[str, list[str]] = {
+        str(i): (["42"] if i % 2 == 0 else ["1", "2", "42"] if i % 3 == 0 else ["1", "42"])
+        for i in range(256)
+    }
+
+    def answer(request: Any) -> str:
+        item_text = request.messages[0].content.split()[-1]
+        return answers[item_text].pop(0)
+
+    backend = ScriptedBackend([answer] * 10_000)
+    results = run(backend, items, critic="tool", max_rounds=3)
+    assert backend.calls == 3  # propose, revise, revise
+    assert [r.item_id for r in results] == [str(i) for i in range(256)]
+    assert {r.final for r in results} == {"42"}
+    # 43 odd multiples of 3 need two revisions, the other 85 odd items one.
+    assert sum(r.revisions for r in results) == 2 * 43 + 85
+    assert all(not answers[k] for k in answers)
+
+
+def test_verifier_that_raises_is_a_verifier_failure_not_acceptance() -> None:
+    def broken(_: Any, __: str) -> Verdict:
+        raise RuntimeError("verifier database is down")
+
+    backend = ScriptedBackend(["41"])
+    (result,) = run(backend, verifier=FunctionVerifier(broken), critic="tool")
+    feedback = result.rounds[0].feedback
+    assert feedback is not None and not feedback.ok
+    assert feedback.code == "verifier_error"
+    assert "verifier database is down" in feedback.message
+    assert result.stop_reason == "verifier_failed"
+
+
+def test_an_oracle_cannot_be_passed_as_the_verifier() -> None:
+    with pytest.raises(TypeError, match="oracle"):
+        build_corrector(ScriptedBackend(), SecretOracle())  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="verifier"):
+        build_corrector(ScriptedBackend(), oracle=FunctionVerifier(is_42))  # type: ignore[arg-type]
+    # The explicit adapter is allowed.
+    build_corrector(
+        ScriptedBackend(), oracle=verifier_as_oracle(FunctionVerifier(is_42)), critic="none"
+    )
+
+
+def test_repeated_error_stops_early_and_max_rounds_counts_revisions() -> None:
+    backend = ScriptedBackend(["41", "41", "41"])
+    (result,) = run(backend, critic="tool", max_rounds=5, repeat_limit=2)
+    assert result.stop_reason == "repeated_error"
+    assert result.revisions == 1
+    backend = ScriptedBackend(["1", "2", "3"])
+    (result,) = run(backend, critic="tool", max_rounds=2)
+    assert result.stop_reason == "rounds_exhausted"
+    assert [r.round for r in result.rounds] == [0, 1, 2]
+
+
+def test_retry_context_last_shows_only_the_last_attempt() -> None:
+    backend = ScriptedBackend(["1", "2", "42"])
+    run(backend, critic="tool", max_rounds=2, retry_context="last")
+    last = backend.requests[-1].messages
+    assert [m.content for m in last if m.role == "assistant"] == ["2"]
+    assert len(last) == 3
+
+
+def test_resample_draws_fresh_samples_from_the_original_prompt() -> None:
+    backend = ScriptedBackend(["1", "1", "42"])
+    config = CorrectorConfig(critic="resample", max_rounds=2, sampling=SamplingParams(seed=5))
+    (result,) = run(backend, config=config)
+    assert result.final == "42"
+    assert [r.messages for r in backend.requests] == [ITEM.messages] * 3
+    assert [r.params.temperature for r in backend.requests] == [0.0, 0.7, 0.7]
+    assert [r.params.seed for r in backend.requests] == [5, 6, 7]
+    assert result.stop_reason == "accepted"  # repeats do not stop resampling
+
+
+def test_constrained_mode_passes_the_constraint_and_checks_the_backend() -> None:
+    item = ITEM.model_copy(update={"constraint": Constraint(kind="choice", choices=("41", "42"))})
+    backend = ScriptedBackend(["42"])
+    (result,) = run(backend, [item], critic="constrained")
+    assert backend.requests[0].constraint == item.constraint
+    assert result.stop_reason == "accepted"
+    no_choice = ScriptedBackend(["42"], constraint_kinds=frozenset())
+    with pytest.raises(ConstraintNotSupportedError, match="choice"):
+        run(no_choice, [item], critic="constrained")
+    with pytest.raises(BadInputError, match="constraint"):
+        run(ScriptedBackend(["42"]), [ITEM], critic="constrained")
+
+
+def test_none_mode_never_revises() -> None:
+    backend = ScriptedBackend(["41"])
+    (result,) = run(backend, critic="none", max_rounds=3, oracle=SecretOracle())
+    assert result.stop_reason == "no_critic"
+    assert result.max_rounds == 0
+    assert result.outcome == "stayed_wrong"
+
+
+def test_modes_that_need_a_source_say_so() -> None:
+    with pytest.raises(BadInputError, match="needs a verifier"):
+        build_corrector(ScriptedBackend(), critic="tool")
+    with pytest.raises(BadInputError, match="needs an oracle"):
+        build_corrector(ScriptedBackend(), critic="oracle")
+
+
+def test_sync_invoke_and_use_as_a_subgraph() -> None:
+    corrector = build_corrector(ScriptedBackend(["41", "42"]), FunctionVerifier(is_42))
+
+    class Parent(TypedDict, total=False):
+        items: list[Item]
+        results: list[Correction]
+        summary: str
+
+    def summarise(state: Parent) -> Parent:
+        return {"summary": ",".join(r.final for r in state["results"])}
+
+    parent = StateGraph(Parent)
+    parent.add_node("correct", corrector)
+    parent.add_node("summarise", summarise)
+    parent.add_edge(START, "correct")
+    parent.add_edge("correct", "summarise")
+    parent.add_edge("summarise", END)
+    out = parent.compile().invoke({"items": [ITEM]})
+    assert out["summary"] == "42"
