@@ -1,0 +1,227 @@
+"""Loading a run: its manifest and its event log, grouped into episodes.
+
+The JSONL reading lives in :func:`read_events` alone so that it can be redirected to a
+shared log reader; everything downstream consumes :class:`RunData`, which tests and the
+runner can also build straight from events with :meth:`RunData.from_events`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import warnings
+from collections.abc import Iterable
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError
+
+from redraft.evals._events import (
+    EpisodeEndEvent,
+    EpisodeStartEvent,
+    Event,
+    RoundEvent,
+    StepEvent,
+    parse_event,
+)
+from redraft.tools import BadInputError
+
+__all__ = [
+    "EVENTS_FILE",
+    "MANIFEST_FILE",
+    "EpisodeLog",
+    "EventLogError",
+    "RunData",
+    "load_run",
+    "read_events",
+    "read_manifest",
+]
+
+EVENTS_FILE = "events.jsonl"
+MANIFEST_FILE = "manifest.json"
+
+_log = logging.getLogger(__name__)
+
+
+class EventLogError(BadInputError):
+    """An event log (or manifest) that cannot be read; the message names file and line."""
+
+
+class EpisodeLog(BaseModel):
+    """Every record of one episode, in log order."""
+
+    model_config = ConfigDict(frozen=True)
+
+    episode: int
+    """The episode id."""
+    start: EpisodeStartEvent | None = None
+    """The ``episode_start`` record, if logged."""
+    rounds: tuple[RoundEvent, ...] = ()
+    """Every round of every step."""
+    steps: tuple[StepEvent, ...] = ()
+    """One record per committed step, ordered by step index."""
+    end: EpisodeEndEvent | None = None
+    """The ``episode_end`` record; None while the episode is unfinished."""
+
+    @property
+    def finished(self) -> bool:
+        """True once the episode logged its ``episode_end``."""
+        return self.end is not None
+
+
+class RunData(BaseModel):
+    """One run as the statistics see it: a name, its config and its finished episodes."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    """The run's name (its directory name)."""
+    config: dict[str, JsonValue] = Field(default_factory=dict)
+    """The run's config (critic, model, task, max_rounds, ...), as in the manifest."""
+    manifest: dict[str, JsonValue] = Field(default_factory=dict)
+    """The whole manifest, if any."""
+    episodes: tuple[EpisodeLog, ...] = ()
+    """Finished episodes, ordered by id."""
+    unfinished: int = 0
+    """Episodes started but not ended (a run still going, or killed); left out of statistics."""
+
+    @property
+    def critic(self) -> str | None:
+        """The critic mode from the config, if recorded."""
+        critic = self.config.get("critic")
+        return critic if isinstance(critic, str) else None
+
+    @property
+    def leaky(self) -> bool:
+        """True for ``critic='oracle'`` runs: ground truth fed the loop (an upper bound)."""
+        return self.critic == "oracle" or self.config.get("leaky") is True
+
+    @classmethod
+    def from_events(
+        cls,
+        events: Iterable[Event],
+        *,
+        name: str = "run",
+        config: dict[str, JsonValue] | None = None,
+        manifest: dict[str, JsonValue] | None = None,
+    ) -> RunData:
+        """Group records into episodes.
+
+        An episode that logged a second ``episode_start`` (a resumed run that restarted it)
+        keeps only the records of its last attempt. Episodes with no ``episode_end`` are
+        counted in :attr:`unfinished` and left out.
+        """
+        starts: dict[int, EpisodeStartEvent | None] = {}
+        rounds: dict[int, list[RoundEvent]] = {}
+        steps: dict[int, list[StepEvent]] = {}
+        ends: dict[int, EpisodeEndEvent] = {}
+        for event in events:
+            ep = event.episode
+            if isinstance(event, EpisodeStartEvent):
+                if ep in starts or ep in ends or ep in steps:
+                    _log.info("episode %d restarted; keeping its last attempt", ep)
+                    ends.pop(ep, None)
+                starts[ep] = event
+                rounds[ep] = []
+                steps[ep] = []
+            elif isinstance(event, RoundEvent):
+                rounds.setdefault(ep, []).append(event)
+            elif isinstance(event, StepEvent):
+                steps.setdefault(ep, []).append(event)
+            else:
+                ends[ep] = event
+        ids = sorted(set(starts) | set(rounds) | set(steps) | set(ends))
+        episodes = tuple(
+            EpisodeLog(
+                episode=ep,
+                start=starts.get(ep),
+                rounds=tuple(rounds.get(ep, ())),
+                steps=tuple(sorted(steps.get(ep, ()), key=lambda s: s.step)),
+                end=ends[ep],
+            )
+            for ep in ids
+            if ep in ends
+        )
+        return cls(
+            name=name,
+            config=dict(config or {}),
+            manifest=dict(manifest or {}),
+            episodes=episodes,
+            unfinished=len(ids) - len(episodes),
+        )
+
+
+def read_events(path: Path) -> list[Event]:
+    """Parse an ``events.jsonl`` file.
+
+    A torn last line (a writer killed mid-record) is skipped with a warning; any other
+    unreadable line is an error.
+
+    Raises:
+        EventLogError: if the file is missing or a line other than the last is invalid.
+    """
+    try:
+        lines = path.read_bytes().splitlines()
+    except OSError as exc:
+        raise EventLogError(f"cannot read event log {path}: {exc.strerror}") from exc
+    while lines and not lines[-1].strip():
+        lines.pop()
+    events: list[Event] = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            events.append(parse_event(line))
+        except ValidationError as exc:
+            if number == len(lines):
+                warnings.warn(
+                    f"{path}: skipping torn last line {number} (an interrupted write)",
+                    stacklevel=2,
+                )
+                break
+            first = exc.errors()[0]
+            where = ".".join(str(part) for part in first["loc"]) or "record"
+            raise EventLogError(
+                f"{path}, line {number}: not a valid event record ({where}: {first['msg']})"
+            ) from exc
+    return events
+
+
+def read_manifest(path: Path) -> dict[str, JsonValue]:
+    """Read ``manifest.json`` leniently: a missing file gives an empty manifest.
+
+    Raises:
+        EventLogError: if the file exists but is not a JSON object.
+    """
+    if not path.exists():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise EventLogError(f"cannot read manifest {path}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise EventLogError(f"manifest {path} must hold a JSON object")
+    return data
+
+
+def load_run(run_dir: Path) -> RunData:
+    """Load a run directory: ``manifest.json`` (optional) and ``events.jsonl``.
+
+    Raises:
+        EventLogError: if the directory has no readable event log.
+    """
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise EventLogError(f"run directory {run_dir} does not exist")
+    manifest = read_manifest(run_dir / MANIFEST_FILE)
+    raw_config = manifest.get("config")
+    config = dict(raw_config) if isinstance(raw_config, dict) else {}
+    events = read_events(run_dir / EVENTS_FILE)
+    run = RunData.from_events(
+        events, name=run_dir.resolve().name, config=config, manifest=manifest
+    )
+    if run.unfinished:
+        warnings.warn(
+            f"{run_dir}: {run.unfinished} unfinished episode(s) left out of the statistics",
+            stacklevel=2,
+        )
+    return run

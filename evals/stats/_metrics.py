@@ -1,0 +1,167 @@
+"""Error, correction, critic-quality and cost metrics, and their per-step curves.
+
+Every pooled metric is a ratio of per-episode sums, ``sum(num) / sum(den)``, so its interval
+comes from resampling whole episodes (steps within an episode are correlated). Per-step
+curves hold at most one observation per episode at each step, so they use Wilson intervals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from numpy.typing import NDArray
+from pydantic import BaseModel, ConfigDict
+
+from redraft.evals.stats._episodes import EpisodeArrays
+from redraft.evals.stats._intervals import DEFAULT_LEVEL, Estimate, ratio_estimate, wilson
+
+__all__ = [
+    "METRIC_DESCRIPTIONS",
+    "RATIO_METRICS",
+    "StepCurve",
+    "global_error_undone",
+    "ratio_metrics",
+    "step_curve",
+]
+
+FloatArray = NDArray[np.float64]
+RatioParts = Callable[[EpisodeArrays], tuple[FloatArray, FloatArray]]
+
+
+def _known(x: FloatArray) -> FloatArray:
+    return np.asarray(np.isfinite(x), dtype=np.float64)
+
+
+def _sum(x: FloatArray) -> FloatArray:
+    return np.asarray(np.nansum(x, axis=1), dtype=np.float64)
+
+
+def _rate(matrix: Callable[[EpisodeArrays], FloatArray]) -> RatioParts:
+    def parts(a: EpisodeArrays) -> tuple[FloatArray, FloatArray]:
+        m = matrix(a)
+        return _sum(m), _known(m).sum(axis=1)
+
+    return parts
+
+
+def _conditional(given: float, then: float) -> RatioParts:
+    """P(final wrong == then | initial wrong == given), over steps with both labels."""
+
+    def parts(a: EpisodeArrays) -> tuple[FloatArray, FloatArray]:
+        base = (a.initial_wrong == given) & np.isfinite(a.final_wrong)
+        hit = base & (a.final_wrong == then)
+        return hit.sum(axis=1).astype(np.float64), base.sum(axis=1).astype(np.float64)
+
+    return parts
+
+
+def _net_effect(a: EpisodeArrays) -> tuple[FloatArray, FloatArray]:
+    both = np.isfinite(a.initial_wrong) & np.isfinite(a.final_wrong)
+    diff = np.where(both, a.initial_wrong - a.final_wrong, 0.0)
+    return diff.sum(axis=1), both.sum(axis=1).astype(np.float64)
+
+
+def _per_corrected(matrix: Callable[[EpisodeArrays], FloatArray]) -> RatioParts:
+    recovered = _conditional(1.0, 0.0)
+
+    def parts(a: EpisodeArrays) -> tuple[FloatArray, FloatArray]:
+        return _sum(matrix(a)), recovered(a)[0]
+
+    return parts
+
+
+RATIO_METRICS: dict[str, RatioParts] = {
+    "e_raw": _rate(lambda a: a.initial_wrong),
+    "e_post": _rate(lambda a: a.final_wrong),
+    "net_effect": _net_effect,
+    "recovery": _conditional(1.0, 0.0),
+    "harm": _conditional(0.0, 1.0),
+    "e_hat": lambda a: (a.event.astype(np.float64), a.time.astype(np.float64)),
+    "critic_tpr": lambda a: (a.tp, a.tp + a.fn),
+    "critic_fpr": lambda a: (a.fp, a.fp + a.tn),
+    "verifier_error_rate": lambda a: (a.verifier_errors, a.feedback_rounds),
+    "revisions_per_step": _rate(lambda a: a.revised),
+    "tokens_per_step": _rate(lambda a: a.tokens),
+    "seconds_per_step": _rate(lambda a: a.seconds),
+    "tokens_per_corrected_error": _per_corrected(lambda a: a.overhead_tokens),
+    "seconds_per_corrected_error": _per_corrected(lambda a: a.overhead_seconds),
+}
+"""Each metric as (per-episode numerators, per-episode denominators)."""
+
+METRIC_DESCRIPTIONS: dict[str, str] = {
+    "e_raw": "share of first proposals (round 0) the oracle rejects",
+    "e_post": "share of committed outputs the oracle rejects",
+    "net_effect": "e_raw − e_post: errors removed by correction per step (negative: harm)",
+    "recovery": "P(committed right | round 0 wrong)",
+    "harm": "P(committed wrong | round 0 right)",
+    "e_hat": "constant-hazard (censored geometric) MLE of the per-step committed-error "
+    "probability",
+    "critic_tpr": "feedback rejects, among rounds the oracle rejects",
+    "critic_fpr": "feedback rejects, among rounds the oracle accepts (false alarms)",
+    "verifier_error_rate": "share of feedback rounds where the verifier itself failed",
+    "revisions_per_step": "revisions made per committed step",
+    "tokens_per_step": "tokens (prompt + completion, all rounds and critiques) per step",
+    "seconds_per_step": "wall-clock seconds per step",
+    "tokens_per_corrected_error": "tokens spent beyond first proposals, per recovered error",
+    "seconds_per_corrected_error": "seconds spent beyond first proposals, per recovered error",
+}
+"""What each metric means, for reports."""
+
+
+def ratio_metrics(
+    arrays: EpisodeArrays, weights: FloatArray, level: float = DEFAULT_LEVEL
+) -> dict[str, Estimate]:
+    """Every metric of :data:`RATIO_METRICS` with an episode-bootstrap interval."""
+    return {
+        name: ratio_estimate(*parts(arrays), weights, level)
+        for name, parts in RATIO_METRICS.items()
+    }
+
+
+class StepCurve(BaseModel):
+    """A proportion per step ``1..L`` with Wilson intervals (None where no data)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    steps: list[int]
+    """Step numbers, from 1."""
+    value: list[float | None]
+    """The proportion at each step."""
+    ci_low: list[float | None]
+    """Lower interval ends."""
+    ci_high: list[float | None]
+    """Upper interval ends."""
+    n: list[int]
+    """Episodes with a label at each step."""
+
+
+def step_curve(matrix: FloatArray, level: float = DEFAULT_LEVEL) -> StepCurve:
+    """Share of 1s among labelled entries per column (one observation per episode)."""
+    known = np.isfinite(matrix)
+    hits = np.nansum(matrix, axis=0).astype(int)
+    totals = known.sum(axis=0).astype(int)
+    estimates = [wilson(int(k), int(t), level) for k, t in zip(hits, totals, strict=True)]
+    return StepCurve(
+        steps=list(range(1, matrix.shape[1] + 1)),
+        value=[e.value for e in estimates],
+        ci_low=[e.ci_low for e in estimates],
+        ci_high=[e.ci_high for e in estimates],
+        n=[int(t) for t in totals],
+    )
+
+
+def global_error_undone(arrays: EpisodeArrays, level: float = DEFAULT_LEVEL) -> Estimate:
+    """Share of episodes with a global error in which a later step is globally right again.
+
+    The direct test of non-monotonic error: under pure accumulation this is 0.
+    """
+    g = arrays.global_wrong
+    wrong = g == 1.0
+    right = g == 0.0
+    ever_wrong = wrong.any(axis=1)
+    # A right state after the first wrong one: a later right step after some wrong step.
+    first_wrong = np.where(ever_wrong, wrong.argmax(axis=1), g.shape[1])
+    later = np.arange(g.shape[1])[None, :] > first_wrong[:, None]
+    undone = (right & later).any(axis=1)
+    return wilson(int(undone.sum()), int(ever_wrong.sum()), level)
