@@ -1,0 +1,226 @@
+"""The configuration of one eval run, and the config files it can be read from.
+
+A run is identified by its :class:`EvalConfig`: resuming a run directory refuses a config
+that differs from the one in its manifest, except in the execution settings listed in
+:data:`EXECUTION_FIELDS` (how fast the run goes, not what it measures).
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+from typing import Any, Self
+
+import yaml
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    JsonValue,
+    ValidationError,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
+
+from redraft.agent import DEFAULT_MODEL, MAX_ROUNDS_LIMIT, CorrectorConfig, CriticMode
+from redraft.evals.tasks import ErrorPolicy
+from redraft.tools import BadInputError
+
+__all__ = [
+    "EXECUTION_FIELDS",
+    "ConfigFileError",
+    "EvalConfig",
+    "ShardSpec",
+    "describe_validation_error",
+    "read_config_file",
+]
+
+EXECUTION_FIELDS = frozenset({"batch_size"})
+"""Fields that change how a run executes but not what it measures; they may differ on
+resume and between shards."""
+
+
+class ConfigFileError(BadInputError):
+    """A config file that cannot be read or parsed."""
+
+
+class ShardSpec(BaseModel):
+    """One shard of a run: the episodes whose id modulo ``count`` is ``index``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    index: int = Field(ge=0)
+    """This shard's number, from 0."""
+    count: int = Field(ge=1)
+    """How many shards the run is split into."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_text(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            index, sep, count = value.partition("/")
+            try:
+                if not sep:
+                    raise ValueError
+                return {"index": int(index), "count": int(count)}
+            except ValueError:
+                raise ValueError(f"shard {value!r} must look like i/N, e.g. 0/4") from None
+        return value
+
+    @model_validator(mode="after")
+    def _in_range(self) -> Self:
+        if self.index >= self.count:
+            raise ValueError(f"shard index {self.index} must be below the count {self.count}")
+        return self
+
+    def __str__(self) -> str:
+        return f"{self.index}/{self.count}"
+
+    def holds(self, episode: int) -> bool:
+        """True when ``episode`` belongs to this shard."""
+        return episode % self.count == self.index
+
+
+class EvalConfig(BaseModel):
+    """What one eval run measures and how it runs. Recorded in the run's manifest."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    task: str
+    """The registered task name (``redraft list`` shows them)."""
+    model: str = DEFAULT_MODEL
+    """The backend's model string, ``PROVIDER/MODEL`` (e.g. ``simulated/e=0.1,r=0.5``)."""
+    model_options: dict[str, JsonValue] = Field(default_factory=dict)
+    """Keyword options for the backend factory (e.g. ``n_ctx`` for ``llamacpp``)."""
+    critic: CriticMode = "tool"
+    """Where feedback comes from: none, self, tool, self+tool, resample, constrained, oracle."""
+    max_rounds: int = Field(
+        2, ge=0, le=MAX_ROUNDS_LIMIT, validation_alias=AliasChoices("max_rounds", "rounds")
+    )
+    """Revisions allowed per step after the first proposal (``--rounds``)."""
+    episodes: int = Field(20, ge=1)
+    """How many episodes the run holds (ids 0..episodes-1)."""
+    max_steps: int = Field(30, ge=1)
+    """Steps after which an episode is censored (end ``max_steps``)."""
+    seed: int = 0
+    """The run seed; episode ``i`` is seeded by a hash of (seed, i), reproducible alone."""
+    error_policy: ErrorPolicy = "stop"
+    """After an uncorrected error: ``stop`` ends the episode, ``continue`` goes on."""
+    representation: str | None = None
+    """The task's prompt representation (None: the task's default)."""
+    opponent: str | None = None
+    """The opponent, for tasks that have one (chess)."""
+    task_options: dict[str, JsonValue] = Field(default_factory=dict)
+    """Further task-specific options, passed to the task factory as keywords."""
+    verifier: str | None = None
+    """A registered verifier used as the feedback source instead of the task's own."""
+    corrector: CorrectorConfig = Field(default_factory=CorrectorConfig)
+    """Further corrector settings (sampling, retry context, templates); its ``critic`` and
+    ``max_rounds`` are set from the fields above."""
+    batch_size: int = Field(64, ge=1)
+    """Episodes in flight at once; each round of the batch is one backend call per node."""
+    shard: ShardSpec | None = None
+    """Run only this shard's episodes (``--shard i/N``); None runs them all."""
+
+    @field_validator("task", "model")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be empty")
+        return value
+
+    @field_serializer("corrector")
+    def _corrector_rest(self, corrector: CorrectorConfig) -> dict[str, Any]:
+        # critic and max_rounds live at the top level; recording them twice would let an
+        # edited dump contradict itself.
+        rest: dict[str, Any] = corrector.model_dump(mode="json", exclude={"critic", "max_rounds"})
+        return rest
+
+    @model_validator(mode="after")
+    def _one_critic(self) -> Self:
+        explicit = self.corrector.model_fields_set
+        for name, value in (("critic", self.critic), ("max_rounds", self.max_rounds)):
+            if name in explicit and getattr(self.corrector, name) != value:
+                raise ValueError(
+                    f"corrector.{name} conflicts with {name}; set it at the top level only"
+                )
+        # One source of truth: the corrector as recorded is the corrector as it runs.
+        object.__setattr__(self, "corrector", self.corrector_config())
+        if "representation" in self.task_options or "opponent" in self.task_options:
+            raise ValueError(
+                "give representation and opponent as top-level fields, not in task_options"
+            )
+        return self
+
+    def corrector_config(self) -> CorrectorConfig:
+        """The corrector's full configuration for this run."""
+        return self.corrector.model_copy(
+            update={"critic": self.critic, "max_rounds": self.max_rounds}
+        )
+
+    def task_kwargs(self) -> dict[str, Any]:
+        """The keyword options the task factory gets."""
+        kwargs: dict[str, Any] = dict(self.task_options)
+        if self.representation is not None:
+            kwargs["representation"] = self.representation
+        if self.opponent is not None:
+            kwargs["opponent"] = self.opponent
+        return kwargs
+
+    def episode_ids(self) -> list[int]:
+        """The ids of the episodes this run (or shard) holds."""
+        ids = range(self.episodes)
+        return [i for i in ids if self.shard is None or self.shard.holds(i)]
+
+    def identity(self) -> dict[str, Any]:
+        """The config as JSON data without the execution settings: what resume compares."""
+        data: dict[str, Any] = self.model_dump(mode="json")
+        for name in EXECUTION_FIELDS:
+            data.pop(name, None)
+        return data
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """Read a TOML, YAML or JSON config file into a dict (validated later as EvalConfig).
+
+    Raises:
+        ConfigFileError: the file is missing, unreadable, malformed or not a mapping.
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigFileError(f"cannot read config file {path}: {exc.strerror}") from exc
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".toml":
+            data: Any = tomllib.loads(text)
+        elif suffix in (".yaml", ".yml"):
+            data = yaml.safe_load(text)
+        elif suffix == ".json":
+            data = json.loads(text)
+        else:
+            raise ConfigFileError(
+                f"config file {path}: unknown format {suffix or '(no suffix)'!r}; "
+                "use .toml, .yaml, .yml or .json"
+            )
+    except (tomllib.TOMLDecodeError, yaml.YAMLError, json.JSONDecodeError) as exc:
+        detail = " ".join(str(exc).split())
+        raise ConfigFileError(f"config file {path} is malformed: {detail}") from exc
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigFileError(f"config file {path} must hold a mapping of option names to values")
+    return data
+
+
+def describe_validation_error(exc: ValidationError, what: str = "config") -> str:
+    """One line naming every invalid field and what is wrong with it."""
+    parts = []
+    for error in exc.errors():
+        where = ".".join(str(p) for p in error["loc"]) or what
+        message = error["msg"].removeprefix("Value error, ")
+        parts.append(f"{where}: {message}")
+    return f"invalid {what}: " + "; ".join(parts)

@@ -1,0 +1,244 @@
+"""Run an eval into a run directory: new, or resumed where it stopped.
+
+:func:`arun_eval` ties the pieces together: it builds the task, the feedback source and the
+backend, opens the run directory (writing the manifest of a new run, or checking a resumed
+run's config against it and dropping its unfinished episodes), then lets the
+:class:`~redraft.evals._runner.LockstepRunner` append the remaining episodes to the log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from redraft.agent import build_corrector
+from redraft.agent.backends import Backend, backends, load_backend, split_model_string
+from redraft.evals._config import EvalConfig
+from redraft.evals._events import Event, StepEvent
+from redraft.evals._log import EVENTS_FILE, EventLogError, EventWriter, keep_finished
+from redraft.evals._manifest import (
+    MANIFEST_FILE,
+    build_manifest,
+    check_resumable,
+    model_file,
+    read_manifest,
+    write_manifest,
+)
+from redraft.evals._progress import RunObserver
+from redraft.evals._runner import LockstepRunner, close_quietly
+from redraft.evals.tasks import Task, load_task
+from redraft.tools import BadInputError, Verifier, verifiers
+
+__all__ = ["RunResult", "arun_eval", "load_eval_task", "run_eval"]
+
+
+class RunResult(BaseModel):
+    """What one call of :func:`run_eval` did."""
+
+    model_config = ConfigDict(frozen=True)
+
+    run_dir: Path
+    """The run directory."""
+    episodes: int
+    """Finished episodes in the log now."""
+    ran: int
+    """Episodes this call ran (the rest were finished before: a resume)."""
+    resumed: bool
+    """The run directory held this run already."""
+    steps: int
+    """Steps this call ran."""
+    seconds: float
+    """Wall-clock time of this call."""
+
+
+def load_eval_task(config: EvalConfig) -> Task:
+    """Build the config's task with its options.
+
+    Raises:
+        UnknownPluginError: no task of that name.
+        BadInputError: the task rejects an option or does not support the error policy.
+    """
+    kwargs = config.task_kwargs()
+    try:
+        task = load_task(config.task, **kwargs)
+    except TypeError as exc:
+        raise BadInputError(
+            f"task {config.task!r} rejected its options {sorted(kwargs)}: {exc}"
+        ) from exc
+    if config.error_policy not in task.error_policies:
+        close_quietly(task)
+        raise BadInputError(
+            f"task {config.task!r} does not support error policy {config.error_policy!r} "
+            f"(it supports: {', '.join(task.error_policies)})"
+        )
+    return task
+
+
+class _Tee:
+    """Log every record, then show it to the observers; count steps."""
+
+    def __init__(self, writer: EventWriter, observers: Sequence[RunObserver]) -> None:
+        self.writer = writer
+        self.observers = observers
+        self.steps = 0
+        self.ended = 0
+
+    def write(self, event: Event) -> None:
+        self.writer.write(event)
+        if isinstance(event, StepEvent):
+            self.steps += 1
+        elif event.kind == "episode_end":
+            self.ended += 1
+        for observer in self.observers:
+            observer.write(event)
+
+
+def _prepare_dir(out: Path, config: EvalConfig) -> tuple[dict[str, Any] | None, set[int]]:
+    """Create or reopen the run directory: its manifest (None if new) and finished ids."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise BadInputError(
+            f"cannot create output directory {out}: {exc.strerror or exc}; choose a writable --out"
+        ) from exc
+    if not (out / MANIFEST_FILE).exists():
+        events = out / EVENTS_FILE
+        if events.exists() and events.stat().st_size:
+            raise BadInputError(
+                f"{out} holds an {EVENTS_FILE} but no {MANIFEST_FILE}; it is not a run this "
+                "command can resume: choose another --out"
+            )
+        return None, set()
+    manifest = read_manifest(out)
+    check_resumable(manifest, config, out)
+    scan = keep_finished(out)
+    done = scan.finished()
+    extra = done - set(config.episode_ids())
+    if extra:
+        raise EventLogError(
+            f"{out}/{EVENTS_FILE} holds episodes outside this run: {sorted(extra)[:10]}"
+        )
+    return manifest, done
+
+
+def _open_manifest(
+    out: Path, config: EvalConfig, manifest: dict[str, Any] | None, backend: Backend
+) -> None:
+    if manifest is None:
+        provider, _ = split_model_string(config.model)
+        try:
+            write_manifest(out, build_manifest(config, backend, provider))
+            (out / EVENTS_FILE).touch()
+        except OSError as exc:
+            raise BadInputError(
+                f"cannot write to output directory {out}: {exc.strerror or exc}; "
+                "choose a writable --out"
+            ) from exc
+        return
+    recorded = (manifest.get("backend") or {}).get("model_file") or {}
+    current = model_file(backend) or {}
+    if recorded.get("sha256") != current.get("sha256"):
+        raise BadInputError(
+            f"{out} was run with model file {recorded.get('path')} (sha256 "
+            f"{recorded.get('sha256')}); the model now resolves to {current.get('path')} "
+            f"(sha256 {current.get('sha256')}): choose another --out"
+        )
+    resumed = list(manifest.get("resumed_at") or [])
+    resumed.append(datetime.now(UTC).isoformat(timespec="seconds"))
+    write_manifest(out, {**manifest, "resumed_at": resumed})
+
+
+async def arun_eval(
+    config: EvalConfig,
+    out: Path,
+    *,
+    backend: Backend | None = None,
+    observers: Sequence[RunObserver] = (),
+) -> RunResult:
+    """Run (or resume) an eval into the run directory ``out``.
+
+    Episodes already finished in ``out`` are kept; unfinished ones are dropped from the log
+    and rerun from scratch, so a run killed at any moment ends, once resumed, with exactly
+    its episodes.
+
+    Args:
+        config: what to run.
+        out: the run directory (created if needed).
+        backend: a backend object to use instead of loading ``config.model`` (it is not
+            closed here); its ``name`` is recorded.
+        observers: see every record as it is logged (e.g. a progress bar).
+
+    Raises:
+        BadInputError: an unknown task, backend or verifier, invalid options, an
+            unwritable ``out``, or an ``out`` holding a run with another config.
+        EventLogError: the existing log is corrupt in the middle.
+    """
+    started = time.perf_counter()
+    out = Path(out)
+    task = load_eval_task(config)
+    try:
+        verifier: Verifier[Any] = (
+            verifiers.create(config.verifier) if config.verifier else task.verifier()
+        )
+        if backend is None:
+            backends.get(split_model_string(config.model)[0])  # unknown provider: fail early
+        manifest, done = _prepare_dir(out, config)
+        owned = backend is None
+        active = backend if backend is not None else load_backend(
+            config.model, **config.model_options
+        )
+        try:
+            _open_manifest(out, config, manifest, active)
+            corrector = build_corrector(
+                active, verifier, oracle=task.oracle(), config=config.corrector_config()
+            )
+            ids = config.episode_ids()
+            todo = [i for i in ids if i not in done]
+            for observer in observers:
+                observer.start(len(ids), len(ids) - len(todo))
+            try:
+                with EventWriter(out) as writer:
+                    tee = _Tee(writer, observers)
+                    runner = LockstepRunner(
+                        task,
+                        corrector,
+                        tee,
+                        seed=config.seed,
+                        max_steps=config.max_steps,
+                        error_policy=config.error_policy,
+                        batch_size=config.batch_size,
+                    )
+                    await runner.run(todo)
+            finally:
+                for observer in observers:
+                    observer.finish()
+        finally:
+            if owned:
+                await active.aclose()
+    finally:
+        close_quietly(task)
+    return RunResult(
+        run_dir=out,
+        episodes=len(done) + tee.ended,
+        ran=tee.ended,
+        resumed=manifest is not None,
+        steps=tee.steps,
+        seconds=time.perf_counter() - started,
+    )
+
+
+def run_eval(
+    config: EvalConfig,
+    out: Path,
+    *,
+    backend: Backend | None = None,
+    observers: Sequence[RunObserver] = (),
+) -> RunResult:
+    """Synchronous :func:`arun_eval`; call it where no event loop is running."""
+    return asyncio.run(arun_eval(config, out, backend=backend, observers=observers))

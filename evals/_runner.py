@@ -1,0 +1,236 @@
+"""The vectorized runner: many episodes advance in lockstep through one batched corrector.
+
+Each iteration takes the current step of every episode in flight, runs the corrector once
+for the whole batch (one backend call per node per round), commits each correction to its
+episode and emits the records. Finished episodes leave the batch and waiting ones join, so
+the batch stays full until the run runs out of episodes. Persistence is not done here: the
+runner hands every record to an :class:`EventSink`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import deque
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from langgraph.graph.state import CompiledStateGraph
+
+from redraft.agent import (
+    Correction,
+    CorrectorInput,
+    CorrectorOutput,
+    CorrectorState,
+    Item,
+    RoundRecord,
+)
+from redraft.evals._events import EpisodeEndEvent, EpisodeStartEvent, Event, RoundEvent, StepEvent
+from redraft.evals.tasks import EndReason, Episode, ErrorPolicy, StepPrompt, StepResult, Task
+
+__all__ = [
+    "EventSink",
+    "LockstepRunner",
+    "TaskProtocolError",
+    "close_quietly",
+    "episode_seed",
+    "item_id",
+]
+
+Corrector = CompiledStateGraph[CorrectorState, None, CorrectorInput, CorrectorOutput]
+
+
+class TaskProtocolError(RuntimeError):
+    """A task's episode broke the task protocol (e.g. ended without an end reason)."""
+
+
+class EventSink(Protocol):
+    """Receives every record the runner produces, in order."""
+
+    def write(self, event: Event) -> None:
+        """Take one record."""
+        ...
+
+
+def episode_seed(run_seed: int, episode: int) -> int:
+    """The seed of episode ``episode``: a hash of (run seed, id), so each replays alone."""
+    digest = hashlib.blake2b(f"{run_seed}:{episode}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") & ((1 << 63) - 1)
+
+
+def item_id(episode: int, step: int) -> str:
+    """The corrector item id of one step of one episode."""
+    return f"{episode}/{step}"
+
+
+def close_quietly(obj: object) -> None:
+    """Call ``obj.close()`` if it has one (episodes and tasks may hold engines)."""
+    close = getattr(obj, "close", None)
+    if callable(close):
+        close()
+
+
+@dataclass
+class _Running:
+    """An episode in flight."""
+
+    id: int
+    episode: Episode
+    steps: int = 0
+    first_error_step: int | None = None
+
+
+class LockstepRunner:
+    """Run episodes of one task through one corrector, ``batch_size`` at a time.
+
+    Args:
+        task: builds the episodes.
+        corrector: the compiled corrector graph (built once for the run).
+        sink: receives every record.
+        seed: the run seed; episode seeds derive from it with :func:`episode_seed`.
+        max_steps: the step limit the task enforces (end ``max_steps``).
+        error_policy: what the task does after an uncorrected error.
+        batch_size: the most episodes in flight at once.
+    """
+
+    def __init__(
+        self,
+        task: Task,
+        corrector: Corrector,
+        sink: EventSink,
+        *,
+        seed: int,
+        max_steps: int,
+        error_policy: ErrorPolicy,
+        batch_size: int,
+    ) -> None:
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, not {batch_size}")
+        self.task = task
+        self.corrector = corrector
+        self.sink = sink
+        self.seed = seed
+        self.max_steps = max_steps
+        self.error_policy = error_policy
+        self.batch_size = batch_size
+        self.invocations = 0
+        """Corrector invocations so far (one per lockstep iteration)."""
+
+    async def run(self, episode_ids: Iterable[int]) -> None:
+        """Run the episodes to their ends, in id order of joining the batch."""
+        waiting = deque(episode_ids)
+        running: list[_Running] = []
+        try:
+            while waiting or running:
+                while waiting and len(running) < self.batch_size:
+                    joined = self._start(waiting.popleft())
+                    if joined is not None:
+                        running.append(joined)
+                if not running:
+                    continue
+                prompts = [r.episode.prompt() for r in running]
+                items = [self._item(r, p) for r, p in zip(running, prompts, strict=True)]
+                state = await self.corrector.ainvoke({"items": items})
+                self.invocations += 1
+                results: list[Correction] = state["results"]
+                if len(results) != len(items):
+                    raise RuntimeError(
+                        f"the corrector returned {len(results)} results for {len(items)} items"
+                    )
+                still: list[_Running] = []
+                for r, correction in zip(running, results, strict=True):
+                    if self._commit(r, correction):
+                        still.append(r)
+                running = still
+        finally:
+            for r in running:
+                close_quietly(r.episode)
+
+    def _start(self, episode_id: int) -> _Running | None:
+        seed = episode_seed(self.seed, episode_id)
+        episode = self.task.new_episode(
+            seed, max_steps=self.max_steps, error_policy=self.error_policy
+        )
+        self.sink.write(EpisodeStartEvent(episode=episode_id, step=0, round=0, seed=seed))
+        running = _Running(episode_id, episode)
+        if episode.done:  # an episode with nothing to do ends at once
+            self._end(running, "natural")
+            return None
+        return running
+
+    @staticmethod
+    def _item(running: _Running, prompt: StepPrompt) -> Item:
+        return Item(
+            id=item_id(running.id, running.episode.step),
+            messages=prompt.messages,
+            context=prompt.context,
+            constraint=prompt.constraint,
+            hint=prompt.hint,
+            cache_key=str(running.id),
+        )
+
+    def _commit(self, running: _Running, correction: Correction) -> bool:
+        """Log the rounds, commit the answer, log the step; False once the episode ended."""
+        step = running.episode.step
+        for record in correction.rounds:
+            self.sink.write(_round_event(running.id, step, record))
+        result = running.episode.commit(correction.final)
+        self.sink.write(_step_event(running.id, step, correction, result))
+        running.steps += 1
+        if not result.local_ok and running.first_error_step is None:
+            running.first_error_step = step
+        if result.end is not None:
+            self._end(running, result.end)
+            return False
+        if running.episode.done:
+            raise TaskProtocolError(
+                f"task {self.task.name!r}: episode {running.id} ended at step {step} without "
+                "an end reason (StepResult.end)"
+            )
+        if running.steps >= self.max_steps:
+            raise TaskProtocolError(
+                f"task {self.task.name!r}: episode {running.id} reached max_steps="
+                f"{self.max_steps} without ending (StepResult.end should be 'max_steps')"
+            )
+        return True
+
+    def _end(self, running: _Running, end: EndReason) -> None:
+        self.sink.write(
+            EpisodeEndEvent(
+                episode=running.id,
+                step=running.steps,
+                round=0,
+                steps=running.steps,
+                end=end,
+                first_error_step=running.first_error_step,
+            )
+        )
+        close_quietly(running.episode)
+
+
+_ROUND_FIELDS: Sequence[str] = tuple(RoundRecord.model_fields)
+
+
+def _round_event(episode: int, step: int, record: RoundRecord) -> RoundEvent:
+    fields = {name: getattr(record, name) for name in _ROUND_FIELDS}
+    return RoundEvent(episode=episode, step=step, **fields)
+
+
+def _step_event(episode: int, step: int, correction: Correction, result: StepResult) -> StepEvent:
+    judgement = correction.rounds[-1].judgement
+    global_state = judgement.global_state if judgement is not None else None
+    return StepEvent(
+        episode=episode,
+        step=step,
+        round=correction.rounds[-1].round,
+        rounds=correction.revisions,
+        stop_reason=correction.stop_reason,
+        committed=correction.final,
+        action=result.action,
+        initial_ok=correction.initial_correct,
+        final_ok=correction.final_correct,
+        global_ok=global_state.ok if global_state is not None else None,
+        forced=result.forced,
+        usage=correction.usage,
+        info=result.info,
+    )

@@ -1,0 +1,55 @@
+"""Structural checks of an event log, shared by the runner, resume and CLI tests."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+
+from redraft.evals import EpisodeEndEvent, EpisodeStartEvent, Event, RoundEvent, StepEvent
+
+
+def check_log(events: Sequence[Event], expected: Iterable[int]) -> dict[int, list[Event]]:
+    """Assert the log holds exactly the expected episodes, each complete and consistent.
+
+    Returns the records grouped by episode, in log order.
+    """
+    by_episode: dict[int, list[Event]] = defaultdict(list)
+    for event in events:
+        by_episode[event.episode].append(event)
+    assert sorted(by_episode) == sorted(expected), (
+        f"episodes {sorted(set(by_episode) ^ set(expected))[:20]} missing or extra"
+    )
+    for ep, records in by_episode.items():
+        starts = [r for r in records if isinstance(r, EpisodeStartEvent)]
+        ends = [r for r in records if isinstance(r, EpisodeEndEvent)]
+        steps = [r for r in records if isinstance(r, StepEvent)]
+        assert len(starts) == 1, f"episode {ep}: {len(starts)} starts"
+        assert len(ends) == 1, f"episode {ep}: {len(ends)} ends"
+        assert records[0] is starts[0] and records[-1] is ends[0], f"episode {ep}: bad order"
+        assert [s.step for s in steps] == list(range(len(steps))), f"episode {ep}: step gaps"
+        end = ends[0]
+        assert end.steps == len(steps) == end.step, f"episode {ep}: end.steps {end.steps}"
+        for step in steps:
+            rounds = [r for r in records if isinstance(r, RoundEvent) and r.step == step.step]
+            assert [r.round for r in rounds] == list(range(step.rounds + 1)), (
+                f"episode {ep} step {step.step}: rounds {[r.round for r in rounds]}"
+            )
+            assert rounds[-1].output == step.committed
+        wrong = [s.step for s in steps if s.final_ok is False]
+        assert end.first_error_step == (wrong[0] if wrong else None)
+    return dict(by_episode)
+
+
+def trajectory(records: Sequence[Event]) -> list[tuple[object, ...]]:
+    """What an episode did, without timings: to compare a resumed run with a clean one."""
+    out: list[tuple[object, ...]] = []
+    for r in records:
+        if isinstance(r, StepEvent):
+            out.append(("step", r.step, r.rounds, r.committed, r.initial_ok, r.final_ok))
+        elif isinstance(r, RoundEvent):
+            out.append(("round", r.step, r.round, r.output))
+        elif isinstance(r, EpisodeStartEvent):
+            out.append(("start", r.seed))
+        elif isinstance(r, EpisodeEndEvent):
+            out.append(("end", r.steps, r.end, r.first_error_step))
+    return out

@@ -1,0 +1,117 @@
+"""The event log: append, read back, torn last lines, bad lines, atomic repair."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from redraft.evals import (
+    EpisodeEndEvent,
+    EpisodeStartEvent,
+    EventLogError,
+    EventWriter,
+    StepEvent,
+    keep_finished,
+    read_events,
+    scan_events,
+)
+from redraft.tools import Cost
+
+
+def _episode(ep: int, steps: int = 2, *, end: bool = True) -> list[object]:
+    records: list[object] = [EpisodeStartEvent(episode=ep, step=0, round=0, seed=ep)]
+    for t in range(steps):
+        records.append(
+            StepEvent(
+                episode=ep, step=t, round=0, rounds=0, stop_reason="no_critic", committed="1",
+                action="1", initial_ok=True, final_ok=True, global_ok=None, usage=Cost(),
+            )
+        )
+    if end:
+        records.append(
+            EpisodeEndEvent(
+                episode=ep, step=steps, round=0, steps=steps, end="natural", first_error_step=None
+            )
+        )
+    return records
+
+
+def _write(path: Path, *episodes: list[object]) -> None:
+    with EventWriter(path) as writer:
+        for records in episodes:
+            writer.write_all(records)  # type: ignore[arg-type]
+
+
+def test_round_trip_uses_aliases(tmp_path: Path) -> None:
+    _write(tmp_path, _episode(0), _episode(1))
+    lines = (tmp_path / "events.jsonl").read_text().splitlines()
+    assert len(lines) == 8
+    first = json.loads(lines[0])
+    assert first["schema"] == 1 and first["kind"] == "episode_start"
+    events = read_events(tmp_path)
+    assert events == read_events(tmp_path / "events.jsonl")
+    assert [e.kind for e in events[:4]] == ["episode_start", "step", "step", "episode_end"]
+
+
+def test_missing_log_is_empty(tmp_path: Path) -> None:
+    assert read_events(tmp_path) == []
+
+
+def test_torn_last_line_is_left_out_with_a_warning(tmp_path: Path) -> None:
+    _write(tmp_path, _episode(0))
+    path = tmp_path / "events.jsonl"
+    last = path.read_bytes().splitlines()[-1]
+    with open(path, "ab") as file:
+        file.write(last[: len(last) // 2])  # half a record, no newline
+    with pytest.warns(UserWarning, match="torn last line"):
+        events = read_events(tmp_path)
+    assert len(events) == 4
+    assert scan_events(tmp_path).torn
+
+
+def test_complete_last_record_without_newline_is_kept(tmp_path: Path) -> None:
+    _write(tmp_path, _episode(0))
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(path.read_bytes().rstrip(b"\n"))
+    scan = scan_events(tmp_path)
+    assert len(scan.events) == 4 and not scan.torn and not scan.clean_end
+    kept = keep_finished(tmp_path)
+    assert len(kept.events) == 4
+    assert path.read_bytes().endswith(b"\n")
+
+
+def test_bad_line_in_the_middle_names_its_number(tmp_path: Path) -> None:
+    _write(tmp_path, _episode(0))
+    path = tmp_path / "events.jsonl"
+    lines = path.read_bytes().splitlines()
+    lines[2] = b'{"schema": 1, "kind": "step"}'
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    with pytest.raises(EventLogError, match=r"line 3"):
+        read_events(tmp_path)
+    lines[2] = b"not json at all"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    with pytest.raises(EventLogError, match=r"line 3"):
+        keep_finished(tmp_path)
+
+
+def test_keep_finished_drops_unfinished_episodes_and_torn_tail(tmp_path: Path) -> None:
+    _write(tmp_path, _episode(0), _episode(1, end=False), _episode(2), _episode(3, end=False))
+    path = tmp_path / "events.jsonl"
+    with open(path, "ab") as file:
+        file.write(b'{"schema":1,"episode":3,"st')
+    kept = keep_finished(tmp_path)
+    assert kept.finished() == {0, 2}
+    assert {e.episode for e in read_events(tmp_path)} == {0, 2}
+    assert not (tmp_path / "events.jsonl.tmp").exists()
+    # Nothing to drop: the file is left alone.
+    before = path.stat().st_mtime_ns
+    keep_finished(tmp_path)
+    assert path.stat().st_mtime_ns == before
+
+
+def test_writer_appends(tmp_path: Path) -> None:
+    _write(tmp_path, _episode(0))
+    _write(tmp_path, _episode(1))
+    assert {e.episode for e in read_events(tmp_path)} == {0, 1}

@@ -1,0 +1,190 @@
+"""The vectorized runner: one backend call per node per round for the whole batch."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent / "plugins"))
+
+import redraft_counting
+from redraft_logcheck import check_log, trajectory
+
+from redraft.agent import build_corrector
+from redraft.agent.backends import (
+    Generation,
+    GenerationRequest,
+    SimulatedBackend,
+    SimulationParams,
+)
+from redraft.evals import (
+    EpisodeStartEvent,
+    EvalConfig,
+    Event,
+    LockstepRunner,
+    StepEvent,
+    episode_seed,
+    read_events,
+    run_eval,
+)
+from redraft.evals.tasks import tasks
+
+tasks.add("counting", redraft_counting.CountingTask)
+
+
+class RecordingBackend(SimulatedBackend):
+    """The simulated policy, remembering the purpose and size of every batch."""
+
+    def __init__(self, params: SimulationParams) -> None:
+        super().__init__(params)
+        self.batches: list[tuple[str, int]] = []
+
+    async def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
+        purposes = {r.purpose for r in requests}
+        assert len(purposes) == 1, f"one node per call, got {purposes}"
+        self.batches.append((purposes.pop(), len(requests)))
+        return await super().generate(requests)
+
+
+class ListSink:
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+
+    def write(self, event: Event) -> None:
+        self.events.append(event)
+
+
+def _run(critic: str, batch_size: int, episodes: int, *, max_rounds: int = 2) -> tuple[
+    RecordingBackend, LockstepRunner, list[Event]
+]:
+    backend = RecordingBackend(SimulationParams(e=0.3, r=0.5, h=0.1, tpr=0.8, fpr=0.2))
+    task = redraft_counting.CountingTask()
+    corrector = build_corrector(
+        backend, task.verifier(), oracle=task.oracle(), critic=critic, max_rounds=max_rounds
+    )
+    sink = ListSink()
+    runner = LockstepRunner(
+        task, corrector, sink, seed=7, max_steps=6, error_policy="continue", batch_size=batch_size
+    )
+    asyncio.run(runner.run(range(episodes)))
+    return backend, runner, sink.events
+
+
+def test_one_backend_call_per_node_per_round_with_joining_and_leaving() -> None:
+    backend, runner, events = _run("tool", batch_size=5, episodes=23)
+    check_log(events, range(23))
+    # Each corrector invocation: one propose call for the whole batch, then one revise call
+    # per revision round; nothing else (the tool critic needs no model).
+    proposes = [n for purpose, n in backend.batches if purpose == "propose"]
+    assert len(proposes) == runner.invocations == backend.calls - sum(
+        1 for purpose, _ in backend.batches if purpose == "revise"
+    )
+    assert max(proposes) == 5 and min(proposes) >= 1
+    # The batch stays full while episodes wait, so the first calls hold 5 items each.
+    assert proposes[:3] == [5, 5, 5]
+    # Requests per round: the rounds logged equal the requests made.
+    rounds = sum(1 for e in events if e.kind == "round")
+    assert rounds == sum(n for _, n in backend.batches)
+    # Revision calls per invocation never exceed the revision budget.
+    per_invocation: list[int] = []
+    for purpose, _ in backend.batches:
+        if purpose == "propose":
+            per_invocation.append(0)
+        else:
+            per_invocation[-1] += 1
+    assert max(per_invocation) <= 2 and max(per_invocation) == 2
+    # Episodes joined while others were running: a start comes after a step of another.
+    first_step = next(i for i, e in enumerate(events) if isinstance(e, StepEvent))
+    late_starts = [
+        e.episode for e in events[first_step:] if isinstance(e, EpisodeStartEvent)
+    ]
+    assert late_starts == list(range(5, 23))
+
+
+def test_self_critique_is_one_call_per_verify_round() -> None:
+    backend, runner, events = _run("self+tool", batch_size=8, episodes=16)
+    check_log(events, range(16))
+    groups: list[list[str]] = []
+    for purpose, _ in backend.batches:
+        if purpose == "propose":
+            groups.append([])
+        groups[-1].append(purpose)
+    assert len(groups) == runner.invocations
+    for group in groups:
+        # propose, then per round at most one critique call and at most one revise call.
+        assert group[0] == "propose"
+        assert group.count("revise") <= 2
+        assert group.count("critique") <= group.count("revise") + 1
+
+
+def test_episodes_do_not_depend_on_batching() -> None:
+    _, _, alone = _run("tool", batch_size=1, episodes=12)
+    _, _, batched = _run("tool", batch_size=12, episodes=12)
+    one = check_log(alone, range(12))
+    many = check_log(batched, range(12))
+    for ep in range(12):
+        assert trajectory(one[ep]) == trajectory(many[ep])
+
+
+def test_step_records_carry_oracle_and_task_results() -> None:
+    _, _, events = _run("none", batch_size=4, episodes=10, max_rounds=0)
+    steps = [e for e in events if isinstance(e, StepEvent)]
+    assert steps and all(s.rounds == 0 and s.stop_reason == "no_critic" for s in steps)
+    assert any(s.initial_ok is False for s in steps)
+    for s in steps:
+        assert s.initial_ok == s.final_ok
+        assert s.global_ok is not None
+        assert s.info["value"] == int(s.action)
+    starts = [e for e in events if isinstance(e, EpisodeStartEvent)]
+    assert [s.seed for s in starts] == [episode_seed(7, i) for i in range(10)]
+
+
+def test_episodes_are_closed() -> None:
+    redraft_counting.CLOSED.clear()
+    _run("tool", batch_size=3, episodes=9)
+    assert sorted(redraft_counting.CLOSED) == sorted(episode_seed(7, i) for i in range(9))
+
+
+def test_run_eval_writes_a_complete_run(tmp_path: Path) -> None:
+    config = EvalConfig(
+        task="counting", model="simulated/e=0.2,r=0.5", episodes=30, max_steps=8, batch_size=4
+    )
+    result = run_eval(config, tmp_path / "run")
+    assert (result.episodes, result.ran, result.resumed) == (30, 30, False)
+    events = read_events(tmp_path / "run")
+    check_log(events, range(30))
+    assert result.steps == sum(1 for e in events if e.kind == "step")
+    again = run_eval(config, tmp_path / "run")
+    assert (again.episodes, again.ran, again.resumed) == (30, 0, True)
+    assert read_events(tmp_path / "run") == events
+
+
+def test_stop_policy_ends_at_the_first_error(tmp_path: Path) -> None:
+    config = EvalConfig(
+        task="counting", model="simulated/e=0.4,r=0.0", critic="none", max_rounds=0,
+        episodes=20, max_steps=10,
+    )
+    run_eval(config, tmp_path / "run")
+    groups = check_log(read_events(tmp_path / "run"), range(20))
+    ends = [g[-1] for g in groups.values()]
+    errors = [e for e in ends if e.end == "error"]  # type: ignore[union-attr]
+    assert errors
+    for end in errors:
+        assert end.first_error_step == end.steps - 1  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("shard_count", [3])
+def test_shards_split_the_episodes(tmp_path: Path, shard_count: int) -> None:
+    base = EvalConfig(task="counting", model="simulated/e=0.2", episodes=10, max_steps=5)
+    seen: list[int] = []
+    for index in range(shard_count):
+        config = EvalConfig.model_validate(
+            {**base.model_dump(), "shard": f"{index}/{shard_count}"}
+        )
+        seen.extend(config.episode_ids())
+        assert all(i % shard_count == index for i in config.episode_ids())
+    assert sorted(seen) == list(range(10))
