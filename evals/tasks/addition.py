@@ -1,0 +1,179 @@
+"""Long addition, one column per step, right to left.
+
+Each step the agent writes the digit of one column and the carry it passes on, as
+``digit D, carry C``. Its own carry feeds the next column, so a wrong carry is one local
+error whose effect propagates: the next digit can be locally right and globally wrong.
+Reading and checking live in :mod:`redraft.tools.arithmetic`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from redraft.agent.backends import Constraint, Message
+from redraft.evals.tasks._episode import ClosingMixin, EpisodeBase
+from redraft.evals.tasks._protocol import ErrorPolicy, StepPrompt, StepResult
+from redraft.tools._options import parse_options
+from redraft.tools.arithmetic import (
+    AdditionContext,
+    AdditionOracle,
+    AdditionVerifier,
+    addition_answer,
+)
+
+__all__ = ["AdditionConfig", "AdditionEpisode", "AdditionTask"]
+
+AdditionRepresentation = Literal["plain", "columns"]
+
+SYSTEM_PROMPT = (
+    "You add two numbers by hand, one column per step, from right to left. For the column "
+    "you are asked about, add its two digits and the carry from the previous column. Reply "
+    "with the digit to write and the carry to pass on, exactly as: digit D, carry C"
+)
+_ANSWERS = tuple(addition_answer(d, c) for c in (0, 1) for d in range(10))
+
+
+class AdditionConfig(BaseModel):
+    """Options of the ``addition`` task."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    digits: int = Field(8, ge=1, le=200)
+    """How many digits each number has (the episode has this many steps)."""
+    representation: AdditionRepresentation = "plain"
+    """``plain``: the numbers and progress in words; ``columns``: the sum written stacked."""
+    reveal: bool = False
+    """The verifier gives the right digit and carry in its hint (a calculator critic)."""
+
+
+def _ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+class AdditionEpisode(EpisodeBase):
+    """One long addition."""
+
+    def __init__(self, config: AdditionConfig, seed: int, *, max_steps: int,
+                 error_policy: ErrorPolicy) -> None:
+        super().__init__("addition", seed, max_steps=max_steps, error_policy=error_policy)
+        self.config = config
+        rng = self.rng("numbers")
+        n = config.digits
+        self.a = str(rng.randint(10 ** (n - 1) if n > 1 else 0, 10**n - 1))
+        self.b = str(rng.randint(10 ** (n - 1) if n > 1 else 0, 10**n - 1))
+        self.carry = 0
+        """The carry the agent passed on last (its own)."""
+        self.written = ""
+        """The digits the agent has written, most significant first."""
+        self._oracle = AdditionOracle()
+
+    def context(self) -> AdditionContext:
+        """What the verifier and the oracle check this step against."""
+        return AdditionContext(a=self.a, b=self.b, column=self.step, carry_in=self.carry,
+                               written=self.written)
+
+    def _render(self) -> str:
+        n = self.config.digits
+        column = self.step + 1
+        if self.config.representation == "columns":
+            width = n + 2
+            partial = ("?" + self.written).rjust(width)
+            return (
+                f"{self.a.rjust(width)}\n+{self.b.rjust(width - 1)}\n{'-' * width}\n{partial}\n\n"
+                f"Carry from the previous column: {self.carry}\n"
+                f"Write the digit marked ? (the {_ordinal(column)} column from the right)."
+            )
+        so_far = self.written or "(none yet)"
+        last = " This is the last column: its carry becomes the leading digit." if (
+            column == n
+        ) else ""
+        return (
+            f"Add {self.a} + {self.b}.\n"
+            f"Digits written so far (rightmost columns): {so_far}\n"
+            f"Carry from the previous column: {self.carry}\n"
+            f"Now the {_ordinal(column)} column from the right.{last}"
+        )
+
+    def prompt(self) -> StepPrompt:
+        """The current column's prompt."""
+        self._ensure_running()
+        context = self.context()
+        x, y = context.digits()
+        total = x + y + self.carry
+        digit, carry = total % 10, total // 10
+        wrong = [
+            addition_answer((digit + 1) % 10, carry),
+            addition_answer(digit, 1 - carry),
+            addition_answer((digit + 9) % 10, 1 - carry),
+            "I am not sure.",
+        ]
+        return StepPrompt(
+            messages=(Message(role="system", content=SYSTEM_PROMPT),
+                      Message(role="user", content=self._render())),
+            context=context,
+            constraint=Constraint(kind="choice", choices=_ANSWERS),
+            hint=self.hint(addition_answer(digit, carry), wrong),
+        )
+
+    def commit(self, proposal: str) -> StepResult:
+        """Write the committed digit and carry (a replacement if unreadable, under continue)."""
+        self._ensure_running()
+        context = self.context()
+        judgement = self._oracle.judge_sync(context, proposal)
+        local_ok, code = judgement.local.ok, judgement.local.code
+        read = judgement.local.evidence.get("read")
+        forced = False
+        if code in ("ok", "wrong_value") and isinstance(read, list):
+            digit, carry = int(str(read[0])), int(str(read[1]))
+        else:  # unreadable: write the locally right step, recorded as forced
+            x, y = context.digits()
+            total = x + y + self.carry
+            digit, carry = total % 10, total // 10
+            forced = True
+            # The state after this step is the replacement's, so judge that for global_ok.
+            judgement = self._oracle.judge_sync(context, addition_answer(digit, carry))
+        global_ok = judgement.global_state.ok if judgement.global_state is not None else None
+        self.written = str(digit) + self.written
+        self.carry = carry
+        natural = context.last
+        if natural:
+            self.written = str(carry) + self.written
+        info: dict[str, Any] = {"digit": digit, "carry": carry, "written": self.written,
+                                "verdict": code}
+        if natural:
+            info["true_sum"] = str(int(self.a) + int(self.b))
+        return self.finish_step(
+            action=addition_answer(digit, carry), local_ok=local_ok, global_ok=global_ok,
+            forced=forced and self.error_policy == "continue", natural=natural, info=info,
+        )
+
+
+class AdditionTask(ClosingMixin):
+    """Long addition of two ``digits``-digit numbers, one column per step.
+
+    Args:
+        **options: see :class:`AdditionConfig`.
+    """
+
+    name = "addition"
+    error_policies: tuple[ErrorPolicy, ...] = ("stop", "continue")
+    representations: tuple[str, ...] = ("plain", "columns")
+
+    def __init__(self, **options: Any) -> None:
+        self.config = parse_options(AdditionConfig, options, "addition task")
+
+    def verifier(self) -> AdditionVerifier:
+        """A calculator that checks each column."""
+        return AdditionVerifier(reveal=self.config.reveal)
+
+    def oracle(self) -> AdditionOracle:
+        """Ground truth: the column (local) and the digits written (global)."""
+        return AdditionOracle()
+
+    def new_episode(self, seed: int, *, max_steps: int, error_policy: ErrorPolicy
+                    ) -> AdditionEpisode:
+        """A fresh addition, fully determined by ``seed``."""
+        return AdditionEpisode(self.config, seed, max_steps=max_steps, error_policy=error_policy)

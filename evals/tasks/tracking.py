@@ -1,0 +1,181 @@
+"""Object tracking (BIG-Bench "tracking shuffled objects", one swap per step).
+
+Alice, Bob, Claire, ... each hold one object; each step names two holders who swap. The agent
+states who holds what after the swap, as ``Alice: ball, Bob: cup, Claire: hat``. Local: the
+state follows from its own previous state and this swap. Global: it equals the true state
+(a later error can undo an earlier one, e.g. by recomputing from the start).
+Reading and checking live in :mod:`redraft.tools.tracking`.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from redraft.agent.backends import Constraint, Message
+from redraft.evals.tasks._episode import ClosingMixin, EpisodeBase
+from redraft.evals.tasks._protocol import ErrorPolicy, StepPrompt, StepResult
+from redraft.tools._options import parse_options
+from redraft.tools.tracking import (
+    TrackingContext,
+    TrackingOracle,
+    TrackingVerifier,
+    tracking_answer,
+)
+
+__all__ = ["TrackingConfig", "TrackingEpisode", "TrackingTask"]
+
+TrackingRepresentation = Literal["state", "history"]
+
+HOLDERS = ("Alice", "Bob", "Claire", "Dave", "Eve", "Fred", "Gertrude")
+OBJECTS = ("apple", "ball", "book", "cup", "hat", "key", "pen")
+SYSTEM_PROMPT = (
+    "You track objects. Each person holds one object; when two people swap, they exchange "
+    "their objects. After the swap you are told about, reply with who holds what, exactly "
+    "as: {example}"
+)
+_MAX_CHOICES = 120  # choice constraints for up to 5 holders (5! = 120)
+
+
+class TrackingConfig(BaseModel):
+    """Options of the ``tracking`` task."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    n_objects: int = Field(3, ge=2, le=len(HOLDERS))
+    """How many holders (and objects) there are (BIG-Bench uses 3, 5 and 7)."""
+    steps: int | None = Field(None, ge=1)
+    """Swaps after which the episode ends naturally; None: only ``max_steps`` ends it."""
+    representation: TrackingRepresentation = "state"
+    """``state``: the start, the agent's last stated state and the swap; ``history``: the
+    start and every earlier swap with the state the agent stated after it."""
+    reveal: bool = False
+    """The verifier gives the right state in its hint."""
+
+
+class TrackingEpisode(EpisodeBase):
+    """One sequence of swaps."""
+
+    def __init__(self, config: TrackingConfig, seed: int, *, max_steps: int,
+                 error_policy: ErrorPolicy) -> None:
+        super().__init__("tracking", seed, max_steps=max_steps, error_policy=error_policy)
+        self.config = config
+        n = config.n_objects
+        self.holders = HOLDERS[:n]
+        rng = self.rng("objects")
+        self.objects = tuple(rng.sample(OBJECTS, n))
+        self.start = self.objects
+        self.stated = self.start
+        """The state the agent stated last (its own)."""
+        self.truth = self.start
+        """The true state."""
+        self.history: list[tuple[tuple[int, int], tuple[str, ...]]] = []
+        """(swap, stated state) per finished step."""
+        self._swap_rng = self.rng("swaps")
+        self._swap = self._draw_swap()
+        self._oracle = TrackingOracle()
+        self._choices = (
+            tuple(tracking_answer(self.holders, p) for p in itertools.permutations(self.objects))
+            if len(self.objects) <= 5 else ()
+        )
+
+    def _draw_swap(self) -> tuple[int, int]:
+        i, j = sorted(self._swap_rng.sample(range(len(self.holders)), 2))
+        return i, j
+
+    def context(self) -> TrackingContext:
+        """What the verifier and the oracle check this step against."""
+        return TrackingContext(holders=self.holders, objects=self.objects, previous=self.stated,
+                               true_previous=self.truth, swap=self._swap)
+
+    def _names(self, swap: tuple[int, int]) -> str:
+        return f"{self.holders[swap[0]]} and {self.holders[swap[1]]} swap"
+
+    def _render(self) -> str:
+        lines = [f"At the start: {tracking_answer(self.holders, self.start)}."]
+        if self.config.representation == "history":
+            lines += [f"Swap {i + 1}: {self._names(swap)}. Then: "
+                      f"{tracking_answer(self.holders, state)}."
+                      for i, (swap, state) in enumerate(self.history)]
+        elif self.history:
+            lines.append(f"After swap {len(self.history)}: "
+                         f"{tracking_answer(self.holders, self.stated)}.")
+        lines.append(f"Swap {self.step + 1}: {self._names(self._swap)}. Who holds what now?")
+        return "\n".join(lines)
+
+    def prompt(self) -> StepPrompt:
+        """The current swap's prompt."""
+        self._ensure_running()
+        context = self.context()
+        expected = context.expected()
+        i, j = self._swap
+        other = (j + 1) % len(self.holders)
+        detour = list(expected)
+        detour[i], detour[other] = detour[other], detour[i]
+        wrong = [tracking_answer(self.holders, self.stated),
+                 tracking_answer(self.holders, tuple(detour)), "They all still hold theirs."]
+        example = tracking_answer(self.holders, self.start)
+        return StepPrompt(
+            messages=(Message(role="system", content=SYSTEM_PROMPT.format(example=example)),
+                      Message(role="user", content=self._render())),
+            context=context,
+            constraint=Constraint(kind="choice", choices=self._choices) if self._choices else None,
+            hint=self.hint(tracking_answer(self.holders, expected), wrong),
+        )
+
+    def commit(self, proposal: str) -> StepResult:
+        """Record the committed state (a replacement if unreadable, under continue)."""
+        self._ensure_running()
+        context = self.context()
+        judgement = self._oracle.judge_sync(context, proposal)
+        local_ok, code = judgement.local.ok, judgement.local.code
+        read = judgement.local.evidence.get("read")
+        forced = False
+        if code in ("ok", "wrong_value") and isinstance(read, list):
+            stated = tuple(str(o) for o in read)
+        else:  # unreadable or impossible: keep the locally right state, recorded as forced
+            stated = context.expected()
+            forced = True
+            judgement = self._oracle.judge_sync(context, tracking_answer(self.holders, stated))
+        global_ok = judgement.global_state.ok if judgement.global_state is not None else None
+        self.truth = context.truth()
+        self.stated = stated
+        self.history.append((self._swap, stated))
+        self._swap = self._draw_swap()
+        natural = self.config.steps is not None and self.step + 1 >= self.config.steps
+        info: dict[str, Any] = {"stated": list(stated), "true_state": list(self.truth),
+                                "verdict": code}
+        return self.finish_step(
+            action=tracking_answer(self.holders, stated), local_ok=local_ok, global_ok=global_ok,
+            forced=forced and self.error_policy == "continue", natural=natural, info=info,
+        )
+
+
+class TrackingTask(ClosingMixin):
+    """Object tracking under swaps.
+
+    Args:
+        **options: see :class:`TrackingConfig`.
+    """
+
+    name = "tracking"
+    error_policies: tuple[ErrorPolicy, ...] = ("stop", "continue")
+    representations: tuple[str, ...] = ("state", "history")
+
+    def __init__(self, **options: Any) -> None:
+        self.config = parse_options(TrackingConfig, options, "tracking task")
+
+    def verifier(self) -> TrackingVerifier:
+        """Checks each stated state against the agent's previous one and the swap."""
+        return TrackingVerifier(reveal=self.config.reveal)
+
+    def oracle(self) -> TrackingOracle:
+        """Ground truth: the step (local) and the true state (global)."""
+        return TrackingOracle()
+
+    def new_episode(self, seed: int, *, max_steps: int, error_policy: ErrorPolicy
+                    ) -> TrackingEpisode:
+        """A fresh sequence of swaps, fully determined by ``seed``."""
+        return TrackingEpisode(self.config, seed, max_steps=max_steps, error_policy=error_policy)
