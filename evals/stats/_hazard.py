@@ -58,12 +58,26 @@ class HazardTrend(BaseModel):
     """Sign of the fitted slope (``flat`` when there is nothing to fit)."""
     slope: float
     """Fitted change of the hazard's log-odds per step."""
+    intercept: float = 0.0
+    """Fitted log-odds at step 0: ``logit h(t) = intercept + slope·t``."""
     model: str = "logistic hazard in t"
     """The alternative model."""
+
+    def fitted(self, steps: FloatArray) -> FloatArray:
+        """The fitted hazard ``h(t)`` at ``steps``."""
+        return np.asarray(expit(self.intercept + self.slope * np.asarray(steps)), dtype=float)
 
     def rejects(self, alpha: float = 0.05) -> bool:
         """True when constant hazard is rejected at level ``alpha``."""
         return self.p_value < alpha
+
+
+def _logit(p: float) -> float:
+    if p <= 0.0:
+        return -math.inf
+    if p >= 1.0:
+        return math.inf
+    return math.log(p / (1 - p))
 
 
 def _loglik(n: FloatArray, d: FloatArray, logit: FloatArray) -> float:
@@ -79,7 +93,10 @@ def hazard_trend_test(time: IntArray, event: NDArray[np.bool_]) -> HazardTrend:
     t = np.arange(1, len(at_risk) + 1, dtype=np.float64)[keep]
     total_n, total_d = float(n.sum()), float(d.sum())
     if total_d == 0 or total_d == total_n or len(t) < 2:
-        return HazardTrend(statistic=0.0, p_value=1.0, direction="flat", slope=0.0)
+        flat = _logit(total_d / total_n) if total_n > 0 else -math.inf
+        return HazardTrend(
+            statistic=0.0, p_value=1.0, direction="flat", slope=0.0, intercept=flat
+        )
     p0 = total_d / total_n
     null = _loglik(n, d, np.full_like(t, math.log(p0 / (1 - p0))))
     # Centre and scale t so that the optimiser sees a well-conditioned problem.
@@ -103,4 +120,5 @@ def hazard_trend_test(time: IntArray, event: NDArray[np.bool_]) -> HazardTrend:
         p_value=float(sps.chi2.sf(statistic, df=1)),
         direction=direction,
         slope=slope,
+        intercept=float(fit.x[0]) - slope * centre,
     )

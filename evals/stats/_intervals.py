@@ -80,8 +80,9 @@ def wilson(successes: int, trials: int, level: float = DEFAULT_LEVEL) -> Estimat
     denom = 1 + z * z / trials
     centre = (p + z * z / (2 * trials)) / denom
     half = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / denom
-    return Estimate.of(p, max(0.0, centre - half), min(1.0, centre + half), n=trials,
-                       method="wilson")
+    low = 0.0 if successes == 0 else max(0.0, centre - half)
+    high = 1.0 if successes == trials else min(1.0, centre + half)
+    return Estimate.of(p, low, high, n=trials, method="wilson")
 
 
 def episode_weights(n_episodes: int, n_boot: int, rng: np.random.Generator) -> FloatArray:

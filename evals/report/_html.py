@@ -1,0 +1,222 @@
+"""The self-contained HTML report: tables, figures embedded as base64 PNG, method notes."""
+
+from __future__ import annotations
+
+import base64
+import html
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+
+from redraft.evals.stats import METRIC_DESCRIPTIONS, Comparison, Estimate, RunStats
+
+__all__ = ["FIGURES_READY_TITLE", "render_html"]
+
+FIGURES_READY_TITLE = "redraft report: figures loaded"
+"""The page title once every figure has decoded (a marker for headless checks)."""
+
+_TABLE_METRICS = (
+    "e_raw", "e_post", "net_effect", "recovery", "harm", "e_hat", "critic_tpr", "critic_fpr",
+    "verifier_error_rate", "error_share", "predicted_error_share", "horizon_50",
+    "global_error_undone", "revisions_per_step", "tokens_per_step", "seconds_per_step",
+    "tokens_per_corrected_error", "seconds_per_corrected_error",
+)
+_EXTRA_DESCRIPTIONS = {
+    "error_share": "share of episodes with a committed error (observed)",
+    "predicted_error_share": "1-(1-ê)^n at n = the longest episode: the geometric prediction",
+    "horizon_50": "H_0.5 = ln 0.5 / ln(1-ê): steps until half the episodes hold an error",
+    "global_error_undone": "episodes with a global error where a later state is right again",
+}
+_CAPTIONS = {
+    "survival.png": "Kaplan–Meier survival of “no committed error yet” with 95% Greenwood "
+    "bands (solid), beside the constant-error prediction (1-ê)<sup>n</sup> (dashed). Episodes "
+    "that end naturally or at max_steps are censored.",
+    "error_rates.png": "e_raw(t), the share of first proposals the oracle rejects (solid), "
+    "and e_post(t), the share of committed outputs it rejects (dashed); 95% Wilson bands. "
+    "Steps with fewer than 10 episodes are not drawn.",
+    "hazard.png": "Hazard of the first committed error per step with 95% Wilson bands; the "
+    "dotted line is the constant-hazard fit ê. LeCun's argument predicts a flat or rising "
+    "hazard; correction should flatten it.",
+    "global_error.png": "P(global error at t): the share of running episodes whose state is "
+    "wrong. Pure accumulation makes it rise monotonically; an agent that undoes errors can "
+    "bring it down. Under the <code>stop</code> policy an episode ends at its first error, so "
+    "this curve is the hazard; the <code>continue</code> policy shows accumulation.",
+}
+_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px auto;
+max-width:1100px;color:#222;line-height:1.4;padding:0 16px}
+h1{margin-bottom:4px} .meta{color:#666;font-size:90%}
+table{border-collapse:collapse;margin:8px 0 20px;font-size:88%}
+th,td{border:1px solid #ddd;padding:4px 8px;text-align:right;vertical-align:top}
+th{background:#f4f4f4} td.name,th.name{text-align:left}
+.ci{color:#777;font-size:90%} .leaky{background:#fff3cd;border:1px solid #e0b000;
+padding:8px 12px;margin:12px 0;border-radius:4px}
+tr.leaky td{background:#fff8e1} .tag{font-weight:bold;color:#a15c00}
+figure{margin:20px 0} figure img{max-width:100%;border:1px solid #eee}
+figcaption{color:#555;font-size:90%;max-width:860px}
+.sig{font-weight:bold}
+"""
+_SCRIPT = f"""
+window.addEventListener('load', function () {{
+  var imgs = Array.prototype.slice.call(document.images);
+  var ok = imgs.length > 0 && imgs.every(function (i) {{
+    return i.complete && i.naturalWidth > 0;
+  }});
+  if (ok) {{ document.title = {FIGURES_READY_TITLE!r} + ' (' + imgs.length + ')'; }}
+}});
+"""
+
+
+def _fmt(value: float | None, digits: int = 3) -> str:
+    if value is None:
+        return "–"
+    if value != 0 and (abs(value) >= 1e4 or abs(value) < 1e-3):
+        return f"{value:.{digits}g}"
+    return f"{value:.{digits}f}" if abs(value) < 10 else f"{value:.1f}"
+
+
+def _cell(estimate: Estimate | None) -> str:
+    if estimate is None or estimate.value is None:
+        return "<td>–</td>"
+    ci = ""
+    if estimate.ci_low is not None or estimate.ci_high is not None:
+        ci = f'<br><span class="ci">[{_fmt(estimate.ci_low)}, {_fmt(estimate.ci_high)}]</span>'
+    return f"<td>{_fmt(estimate.value)}{ci}</td>"
+
+
+def _esc(text: object) -> str:
+    return html.escape(str(text))
+
+
+def _leaky_tag(stats: RunStats) -> str:
+    return ' <span class="tag">LEAKY upper bound</span>' if stats.leaky else ""
+
+
+def _runs_table(runs: Sequence[RunStats]) -> str:
+    keys = ("task", "model", "critic", "max_rounds")
+    head = "".join(f"<th>{k}</th>" for k in keys)
+    rows = []
+    for stats in runs:
+        cfg = "".join(f"<td>{_esc(stats.config.get(k, '–'))}</td>" for k in keys)
+        cls = ' class="leaky"' if stats.leaky else ""
+        rows.append(
+            f'<tr{cls}><td class="name">{_esc(stats.name)}{_leaky_tag(stats)}</td>{cfg}'
+            f"<td>{stats.episodes}</td><td>{stats.steps}</td><td>{stats.unfinished}</td></tr>"
+        )
+    return (
+        f'<table><tr><th class="name">run</th>{head}<th>episodes</th><th>steps</th>'
+        f"<th>unfinished (left out)</th></tr>{''.join(rows)}</table>"
+    )
+
+
+def _metrics_table(runs: Sequence[RunStats]) -> str:
+    head = "".join(f"<th>{_esc(s.name)}{_leaky_tag(s)}</th>" for s in runs)
+    rows = []
+    for name in _TABLE_METRICS:
+        meaning = METRIC_DESCRIPTIONS.get(name) or _EXTRA_DESCRIPTIONS.get(name, "")
+        cells = "".join(_cell(s.metrics.get(name)) for s in runs)
+        rows.append(
+            f'<tr><td class="name"><b>{name}</b><br><span class="ci">{_esc(meaning)}</span>'
+            f"</td>{cells}</tr>"
+        )
+    return f'<table><tr><th class="name">metric (95% CI)</th>{head}</tr>{"".join(rows)}</table>'
+
+
+def _trend_table(runs: Sequence[RunStats]) -> str:
+    rows = []
+    for s in runs:
+        t = s.trend
+        sig = ' class="sig"' if t.rejects() else ""
+        rows.append(
+            f'<tr><td class="name">{_esc(s.name)}{_leaky_tag(s)}</td>{_cell(s.metrics["e_hat"])}'
+            f'{_cell(s.metrics["horizon_50"])}<td>{_fmt(t.statistic)}</td>'
+            f"<td{sig}>{_fmt(t.p_value)}</td><td>{t.direction}</td><td>{_fmt(t.slope)}</td></tr>"
+        )
+    return (
+        '<table><tr><th class="name">run</th><th>ê</th><th>H<sub>0.5</sub> (steps)</th>'
+        "<th>LR statistic</th><th>p (χ²₁)</th><th>direction</th><th>slope (log-odds/step)"
+        f"</th></tr>{''.join(rows)}</table>"
+    )
+
+
+def _comparison_table(comparison: Comparison, runs: Sequence[RunStats]) -> str:
+    names = [s.name for s in runs if s.name != comparison.baseline]
+    head = "".join(f"<th>{_esc(n)}</th><th>Δ vs baseline</th>" for n in names)
+    by_metric: dict[str, dict[str, tuple[Estimate, Estimate]]] = {}
+    for row in comparison.rows:
+        by_metric.setdefault(row.metric, {})[row.run] = (row.value, row.difference)
+    rows = []
+    for metric, cells in by_metric.items():
+        base = cells.get(comparison.baseline)
+        body = _cell(base[0] if base else None)
+        for n in names:
+            value, diff = cells.get(n, (None, None))
+            body += _cell(value) + _cell(diff)
+        rows.append(f'<tr><td class="name"><b>{metric}</b></td>{body}</tr>')
+    return (
+        f'<table><tr><th class="name">metric</th><th>{_esc(comparison.baseline)} '
+        f"(baseline)</th>{head}</tr>{''.join(rows)}</table>"
+    )
+
+
+def _figure(name: str, png: bytes) -> str:
+    data = base64.b64encode(png).decode("ascii")
+    return (
+        f'<figure><img alt="{_esc(name)}" src="data:image/png;base64,{data}">'
+        f"<figcaption>{_CAPTIONS.get(name, '')}</figcaption></figure>"
+    )
+
+
+def render_html(
+    runs: Sequence[RunStats], comparison: Comparison | None, figures: Mapping[str, bytes]
+) -> str:
+    """The whole report page as one string."""
+    leaky = [s.name for s in runs if s.leaky]
+    banner = ""
+    if leaky:
+        banner = (
+            f'<div class="leaky"><b>Leaky upper bound:</b> {_esc(", ".join(leaky))} used '
+            "<code>critic=oracle</code>: ground truth fed the correction loop. Its numbers "
+            "bound what a perfect critic could do; they are not a result of self-correction."
+            "</div>"
+        )
+    compare = ""
+    if comparison is not None and len(runs) > 1:
+        compare = (
+            "<h2>Comparison</h2><p>Each run against the baseline; Δ is the run's value minus "
+            "the baseline's, with a 95% bootstrap interval (each run resampled by episode).</p>"
+            + _comparison_table(comparison, runs)
+        )
+    level = runs[0].level if runs else 0.95
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<title>redraft report</title><style>{_CSS}</style></head><body>
+<h1>redraft report</h1>
+<p class="meta">{len(runs)} run(s), generated {stamp}. Intervals are {level:.0%}: bootstrap
+over whole episodes for pooled metrics, Wilson for simple proportions, Greenwood for
+survival.</p>
+{banner}
+<h2>Runs</h2>{_runs_table(runs)}
+<h2>Metrics</h2>{_metrics_table(runs)}
+<h2>Constant error or compounding?</h2>
+<p>ê is the censored-geometric MLE of the per-step committed-error probability. The
+likelihood-ratio test compares constant hazard with a logistic hazard in t; a small p with
+direction <i>rising</i> supports compounding errors, <i>falling</i> supports recovery.</p>
+{_trend_table(runs)}
+{compare}
+<h2>Figures</h2>
+{"".join(_figure(name, png) for name, png in figures.items())}
+<h2>Method notes</h2>
+<ul>
+<li>e_raw: the oracle's verdict on round 0; e_post: on the committed output. Recovery and
+harm condition on round 0 being wrong or right.</li>
+<li>Critic rates count every round with feedback against the oracle's verdict on the same
+output; <code>verifier_error</code> feedback is counted apart, as neither accept nor
+reject.</li>
+<li>Survival time is the step of the first committed error; steps are counted from 1.</li>
+<li>P(global error at t) uses the logged global label, falling back to “some committed error
+so far” where a task has none.</li>
+</ul>
+<script>{_SCRIPT}</script>
+</body></html>
+"""
