@@ -99,14 +99,13 @@ class _Tee:
             observer.write(event)
 
 
-def _prepare_dir(out: Path, config: EvalConfig) -> tuple[dict[str, Any] | None, set[int]]:
-    """Create or reopen the run directory: its manifest (None if new) and finished ids."""
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise BadInputError(
-            f"cannot create output directory {out}: {exc.strerror or exc}; choose a writable --out"
-        ) from exc
+def _existing_run(out: Path, config: EvalConfig) -> dict[str, Any] | None:
+    """The manifest of the run already in ``out`` (None if new), checked against ``config``.
+
+    Writes nothing, so that a refused resume or a bad directory costs no model load.
+    """
+    if out.exists() and not out.is_dir():
+        raise BadInputError(f"output directory {out} is a file; choose another --out")
     if not (out / MANIFEST_FILE).exists():
         events = out / EVENTS_FILE
         if events.exists() and events.stat().st_size:
@@ -114,33 +113,29 @@ def _prepare_dir(out: Path, config: EvalConfig) -> tuple[dict[str, Any] | None, 
                 f"{out} holds an {EVENTS_FILE} but no {MANIFEST_FILE}; it is not a run this "
                 "command can resume: choose another --out"
             )
-        return None, set()
+        return None
     manifest = read_manifest(out)
     check_resumable(manifest, config, out)
-    scan = keep_finished(out)
-    done = scan.finished()
-    extra = done - set(config.episode_ids())
-    if extra:
-        raise EventLogError(
-            f"{out}/{EVENTS_FILE} holds episodes outside this run: {sorted(extra)[:10]}"
-        )
-    return manifest, done
+    return manifest
 
 
-def _open_manifest(
-    out: Path, config: EvalConfig, manifest: dict[str, Any] | None, backend: Backend
-) -> None:
-    if manifest is None:
-        provider, _ = split_model_string(config.model)
-        try:
-            write_manifest(out, build_manifest(config, backend, provider))
-            (out / EVENTS_FILE).touch()
-        except OSError as exc:
-            raise BadInputError(
-                f"cannot write to output directory {out}: {exc.strerror or exc}; "
-                "choose a writable --out"
-            ) from exc
-        return
+def _create_run(out: Path, config: EvalConfig, backend: Backend) -> None:
+    provider, _ = split_model_string(config.model)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        write_manifest(out, build_manifest(config, backend, provider))
+        (out / EVENTS_FILE).touch()
+    except OSError as exc:
+        raise BadInputError(
+            f"cannot write to output directory {out}: {exc.strerror or exc}; "
+            "choose a writable --out"
+        ) from exc
+
+
+def _reopen_run(
+    out: Path, config: EvalConfig, manifest: dict[str, Any], backend: Backend
+) -> set[int]:
+    """Check the model file, drop unfinished episodes from the log; the finished ids."""
     recorded = (manifest.get("backend") or {}).get("model_file") or {}
     current = model_file(backend) or {}
     if recorded.get("sha256") != current.get("sha256"):
@@ -149,9 +144,16 @@ def _open_manifest(
             f"{recorded.get('sha256')}); the model now resolves to {current.get('path')} "
             f"(sha256 {current.get('sha256')}): choose another --out"
         )
+    done = keep_finished(out).finished()
+    extra = done - set(config.episode_ids())
+    if extra:
+        raise EventLogError(
+            f"{out}/{EVENTS_FILE} holds episodes outside this run: {sorted(extra)[:10]}"
+        )
     resumed = list(manifest.get("resumed_at") or [])
     resumed.append(datetime.now(UTC).isoformat(timespec="seconds"))
     write_manifest(out, {**manifest, "resumed_at": resumed})
+    return done
 
 
 async def arun_eval(
@@ -188,13 +190,17 @@ async def arun_eval(
         )
         if backend is None:
             backends.get(split_model_string(config.model)[0])  # unknown provider: fail early
-        manifest, done = _prepare_dir(out, config)
+        manifest = _existing_run(out, config)
         owned = backend is None
         active = backend if backend is not None else load_backend(
             config.model, **config.model_options
         )
         try:
-            _open_manifest(out, config, manifest, active)
+            if manifest is None:
+                _create_run(out, config, active)
+                done: set[int] = set()
+            else:
+                done = _reopen_run(out, config, manifest, active)
             corrector = build_corrector(
                 active, verifier, oracle=task.oracle(), config=config.corrector_config()
             )

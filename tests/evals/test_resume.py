@@ -124,7 +124,7 @@ def test_merge_joins_shards_and_refuses_gaps_and_duplicates(tmp_path: Path) -> N
         merge_runs([*shards, tmp_path / "other"], tmp_path / "dup2")
     different = EvalConfig.model_validate({**base, "seed": 5, "shard": "2/3"})
     run_eval(different, tmp_path / "s2b")
-    with pytest.raises(BadInputError, match="configs differ.*seed"):
+    with pytest.raises(BadInputError, match=r"configs differ.*seed"):
         merge_runs([shards[0], shards[1], tmp_path / "s2b"], tmp_path / "bad")
 
     assert merge_runs(shards, tmp_path / "all") == 12

@@ -1,0 +1,170 @@
+"""The ``redraft`` command line: exit statuses, one-line messages, plug-ins, config files."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent / "plugins"))
+
+import redraft_counting  # noqa: E402
+from redraft_logcheck import check_log  # noqa: E402
+
+from redraft.evals import read_events, read_manifest  # noqa: E402
+from redraft.evals.cli import main  # noqa: E402
+from redraft.evals.tasks import tasks  # noqa: E402
+
+tasks.add("counting", redraft_counting.CountingTask)
+
+MODEL = "simulated/e=0.2,r=0.5"
+
+
+@pytest.fixture(scope="module")
+def plugin_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    root = redraft_counting.install(
+        tmp_path_factory.mktemp("plugin"), verifier="plugged_in_verifier"
+    )
+    return {**os.environ, "PYTHONPATH": str(root)}
+
+
+def _redraft(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "redraft.evals.cli", *args],
+        env=env, capture_output=True, text=True, timeout=60,
+    )
+
+
+def _eval_args(out: Path, *extra: str) -> list[str]:
+    return ["eval", "counting", "--model", MODEL, "--episodes", "3", "--max-steps", "4",
+            "--out", str(out), "-q", *extra]
+
+
+def _assert_bad_input(result: subprocess.CompletedProcess[str], *words: str) -> None:
+    assert result.returncode == 2, result.stderr
+    message = result.stderr.strip()
+    assert message.count("\n") == 0, f"not one line: {message!r}"
+    assert message.startswith("redraft: ")
+    for word in words:
+        assert word in message, message
+
+
+def test_malformed_config_file_exits_2(tmp_path: Path, plugin_env: dict[str, str]) -> None:
+    config = tmp_path / "bad.toml"
+    config.write_text('task = "counting"\nepisodes = [unclosed\n')
+    result = _redraft(plugin_env, *_eval_args(tmp_path / "run", "--config", str(config)))
+    _assert_bad_input(result, "bad.toml", "malformed")
+    assert not (tmp_path / "run").exists()
+
+
+def test_invalid_config_values_exit_2(tmp_path: Path, plugin_env: dict[str, str]) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text("task: counting\nepisodes: 0\ncritic: telepathy\nbogus: 1\n")
+    result = _redraft(plugin_env, "eval", "--config", str(config), "--out", str(tmp_path / "r"))
+    _assert_bad_input(result, "episodes", "critic", "bogus")
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        (["eval", "no_such_task"], ["unknown task 'no_such_task'", "counting"]),
+        (["--model", "nosuch/x"], ["unknown backend 'nosuch'", "simulated"]),
+        (["--verifier", "no_such_verifier"], ["unknown verifier", "plugged_in_verifier"]),
+    ],
+)
+def test_unknown_names_exit_2(
+    tmp_path: Path, plugin_env: dict[str, str], change: list[str], words: list[str]
+) -> None:
+    args = _eval_args(tmp_path / "run")
+    if change[0] == "eval":
+        args[:2] = change
+    else:
+        args += change
+    _assert_bad_input(_redraft(plugin_env, *args), *words)
+
+
+def test_unwritable_output_dir_exits_2(tmp_path: Path, plugin_env: dict[str, str]) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    result = _redraft(plugin_env, *_eval_args(blocker / "run"))
+    _assert_bad_input(result, "output directory", "--out")
+
+
+def test_list_shows_plugins_from_entry_points(plugin_env: dict[str, str]) -> None:
+    result = _redraft(plugin_env, "list")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "verifiers:" in out and "tasks:" in out and "backends:" in out
+    verifiers = out.split("verifiers:")[1].split("backends:")[0]
+    assert "plugged_in_verifier" in verifiers
+    assert "redraft_counting:CountingVerifier" in verifiers
+    assert "counting" in out.split("tasks:")[1].split("verifiers:")[0]
+    assert "simulated" in out.split("backends:")[1]
+
+
+def test_flags_override_the_config_file(tmp_path: Path) -> None:
+    config = tmp_path / "run.toml"
+    config.write_text(
+        'task = "counting"\nmodel = "simulated/e=0.3"\nepisodes = 7\nmax_steps = 3\n'
+        'critic = "self"\n[corrector]\nretry_context = "last"\n'
+    )
+    out = tmp_path / "run"
+    assert main(["eval", "--config", str(config), "--episodes", "4", "--out", str(out), "-q"]) == 0
+    recorded = read_manifest(out)["config"]
+    assert (recorded["episodes"], recorded["max_steps"], recorded["critic"]) == (4, 3, "self")
+    assert recorded["corrector"]["retry_context"] == "last"
+    check_log(read_events(out), range(4))
+    # The same command resumes; another config is refused with status 2.
+    assert main(["eval", "--config", str(config), "--episodes", "4", "--out", str(out), "-q"]) == 0
+    assert main(["eval", "--config", str(config), "--episodes", "5", "--out", str(out), "-q"]) == 2
+
+
+def test_task_options_reach_the_task(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    args = _eval_args(tmp_path / "run", "--representation", "braille")
+    assert main(args) == 2
+    assert "braille" in capsys.readouterr().err
+    args = _eval_args(tmp_path / "run2", "--task-option", "colour=4", "--shard", "1/2")
+    assert main(args) == 0
+    recorded = read_manifest(tmp_path / "run2")["config"]
+    assert recorded["task_options"] == {"colour": 4}
+    assert recorded["shard"] == {"index": 1, "count": 2}
+    check_log(read_events(tmp_path / "run2"), [1])
+
+
+def test_bad_shard_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(_eval_args(tmp_path / "run", "--shard", "3/3")) == 2
+    assert "shard" in capsys.readouterr().err
+
+
+def test_shards_merge_from_the_command_line(tmp_path: Path) -> None:
+    for index in range(2):
+        args = _eval_args(tmp_path / f"s{index}", "--shard", f"{index}/2")
+        assert main(args) == 0
+    assert main(["merge", str(tmp_path / "s0"), "--out", str(tmp_path / "bad")]) == 2
+    assert main(["merge", str(tmp_path / "s0"), str(tmp_path / "s1"),
+                 "--out", str(tmp_path / "all")]) == 0
+    check_log(read_events(tmp_path / "all"), range(3))
+    assert read_manifest(tmp_path / "all")["config"]["shard"] is None
+
+
+def test_grid_runs_every_combination_then_reports(tmp_path: Path) -> None:
+    pytest.importorskip("redraft.evals.report")
+    out = tmp_path / "grid"
+    args = ["grid", "counting", "--model", MODEL, "--critic", "none,tool", "--rounds", "0,2",
+            "--episodes", "4", "--max-steps", "4", "--out", str(out), "-q"]
+    assert main(args) == 0
+    runs = sorted(p.name for p in out.iterdir() if p.name != "report")
+    # Without a critic the revision budget is unused, so none-k2 collapses into none-k0.
+    assert runs == ["none-k0", "tool-k0", "tool-k2"]
+    summary = json.loads((out / "report" / "summary.json").read_text())
+    assert sorted(r["run"] for r in summary["runs"]) == runs
+    # Rerunning the grid resumes every run and rewrites the report.
+    assert main(args) == 0
+
+
+def test_report_of_a_missing_run_exits_2(tmp_path: Path) -> None:
+    assert main(["report", str(tmp_path / "nope"), "--out", str(tmp_path / "rep")]) == 2
