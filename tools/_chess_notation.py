@@ -26,7 +26,7 @@ _PIECES = {"K": chess.KING, "Q": chess.QUEEN, "R": chess.ROOK, "B": chess.BISHOP
 
 _MOVE_RE = re.compile(
     r"""
-    (?<![A-Za-z0-9_=/])
+    (?<![A-Za-z0-9_=/-])
     (?:
         (?P<castle>[O0o]-[O0o](?:-[O0o])?)
       |
