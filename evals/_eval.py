@@ -98,6 +98,9 @@ class _Tee:
         for observer in self.observers:
             observer.write(event)
 
+    def sync(self) -> None:
+        self.writer.sync()
+
 
 def _existing_run(out: Path, config: EvalConfig) -> dict[str, Any] | None:
     """The manifest of the run already in ``out`` (None if new), checked against ``config``.

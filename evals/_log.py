@@ -1,8 +1,8 @@
 """The event log of a run: ``events.jsonl``, appended one validated record per line.
 
-Writing: :class:`EventWriter` appends and flushes every record as it is written, and
-fsyncs at every ``episode_end``, so a run killed at any moment loses at most its unfinished
-episodes and the last line it was writing.
+Writing: :class:`EventWriter` appends and flushes every record as it is written, and fsyncs
+once per batch of steps in which an episode ended, so a run killed at any moment loses at
+most its unfinished episodes and the last line it was writing.
 
 Reading: :func:`scan_events` is the one parser of log files. It validates every line,
 recognises a torn last line (a writer killed mid-record) and names the line number of any
@@ -174,8 +174,11 @@ def _fsync_dir(directory: Path) -> None:
 
 
 class EventWriter:
-    """Append records to a log: one JSON line each, flushed at once, fsync'd per episode end.
+    """Append records to a log: one JSON line each, flushed to the OS at once.
 
+    Flushed records survive the writer being killed; :meth:`sync` (and :meth:`close`) also
+    fsyncs them to disk when an episode ended since the last sync, so finished episodes
+    survive a power loss too. The runner syncs once per batch of steps (group commit).
     Use as a context manager, or call :meth:`close`.
     """
 
@@ -184,19 +187,27 @@ class EventWriter:
         self._file: IO[bytes] = open(self.path, "ab")  # noqa: SIM115 - closed by close()
         self.written = 0
         """Records written by this writer."""
+        self._ended = False
 
     def write(self, event: Event) -> None:
-        """Append one record; fsync when it ends an episode."""
+        """Append one record and flush it."""
         self._file.write(event.model_dump_json(by_alias=True).encode() + b"\n")
         self._file.flush()
         self.written += 1
         if isinstance(event, EpisodeEndEvent):
+            self._ended = True
+
+    def sync(self) -> None:
+        """Fsync if an episode ended since the last sync."""
+        if self._ended:
             os.fsync(self._file.fileno())
+            self._ended = False
 
     def write_all(self, events: Iterable[Event]) -> None:
-        """Append several records."""
+        """Append several records, then sync."""
         for event in events:
             self.write(event)
+        self.sync()
 
     def close(self) -> None:
         """Flush, fsync and close the file."""

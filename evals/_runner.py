@@ -51,6 +51,14 @@ class EventSink(Protocol):
         """Take one record."""
         ...
 
+    def sync(self) -> None:
+        """The records so far form whole steps: make finished episodes durable.
+
+        Called once per lockstep iteration, so a log syncs once per batch (group commit)
+        rather than once per episode.
+        """
+        ...
+
 
 def episode_seed(run_seed: int, episode: int) -> int:
     """The seed of episode ``episode``: a hash of (run seed, id), so each replays alone."""
@@ -142,6 +150,7 @@ class LockstepRunner:
                     if self._commit(r, correction):
                         still.append(r)
                 running = still
+                self.sink.sync()
         finally:
             for r in running:
                 close_quietly(r.episode)

@@ -12,12 +12,12 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent / "plugins"))
 
-import redraft_counting  # noqa: E402
-from redraft_logcheck import check_log  # noqa: E402
+import redraft_counting
+from redraft_logcheck import check_log
 
-from redraft.evals import read_events, read_manifest  # noqa: E402
-from redraft.evals.cli import main  # noqa: E402
-from redraft.evals.tasks import tasks  # noqa: E402
+from redraft.evals import read_events, read_manifest
+from redraft.evals.cli import main
+from redraft.evals.tasks import tasks
 
 tasks.add("counting", redraft_counting.CountingTask)
 

@@ -54,8 +54,13 @@ class ListSink:
     def __init__(self) -> None:
         self.events: list[Event] = []
 
+        self.syncs = 0
+
     def write(self, event: Event) -> None:
         self.events.append(event)
+
+    def sync(self) -> None:
+        self.syncs += 1
 
 
 def _run(critic: str, batch_size: int, episodes: int, *, max_rounds: int = 2) -> tuple[
@@ -77,6 +82,7 @@ def _run(critic: str, batch_size: int, episodes: int, *, max_rounds: int = 2) ->
 def test_one_backend_call_per_node_per_round_with_joining_and_leaving() -> None:
     backend, runner, events = _run("tool", batch_size=5, episodes=23)
     check_log(events, range(23))
+    assert runner.sink.syncs == runner.invocations  # type: ignore[attr-defined]
     # Each corrector invocation: one propose call for the whole batch, then one revise call
     # per revision round; nothing else (the tool critic needs no model).
     proposes = [n for purpose, n in backend.batches if purpose == "propose"]
