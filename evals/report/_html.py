@@ -30,8 +30,8 @@ _CAPTIONS = {
     "survival.png": "Kaplan–Meier survival of “no committed error yet” with 95% Greenwood "
     "bands (solid), beside the constant-error prediction (1-ê)<sup>n</sup> (dashed). Episodes "
     "that end naturally or at max_steps are censored.",
-    "error_rates.png": "e_raw(t), the share of first proposals the oracle rejects (solid), "
-    "and e_post(t), the share of committed outputs it rejects (dashed); 95% Wilson bands. "
+    "error_rates.png": "Left: e_raw(t), the share of first proposals the oracle rejects at "
+    "step t. Right: e_post(t), the share of committed outputs it rejects; 95% Wilson bands. "
     "Steps with fewer than 10 episodes are not drawn.",
     "hazard.png": "Hazard of the first committed error per step with 95% Wilson bands; the "
     "dotted line is the constant-hazard fit ê. LeCun's argument predicts a flat or rising "
@@ -48,7 +48,8 @@ h1{margin-bottom:4px} .meta{color:#666;font-size:90%}
 table{border-collapse:collapse;margin:8px 0 20px;font-size:88%}
 th,td{border:1px solid #ddd;padding:4px 8px;text-align:right;vertical-align:top}
 th{background:#f4f4f4} td.name,th.name{text-align:left}
-.ci{color:#777;font-size:90%} .leaky{background:#fff3cd;border:1px solid #e0b000;
+.ci{color:#777;font-size:90%;white-space:nowrap} .desc{color:#777;font-size:90%}
+.leaky{background:#fff3cd;border:1px solid #e0b000;
 padding:8px 12px;margin:12px 0;border-radius:4px}
 tr.leaky td{background:#fff8e1} .tag{font-weight:bold;color:#a15c00}
 figure{margin:20px 0} figure img{max-width:100%;border:1px solid #eee}
@@ -91,6 +92,12 @@ def _leaky_tag(stats: RunStats) -> str:
     return ' <span class="tag">LEAKY upper bound</span>' if stats.leaky else ""
 
 
+def _run_head(stats: RunStats) -> str:
+    critic = stats.config.get("critic")
+    mode = "" if critic is None else f'<br><span class="desc">critic={_esc(critic)}</span>'
+    return f"<th>{_esc(stats.name)}{mode}{_leaky_tag(stats)}</th>"
+
+
 def _runs_table(runs: Sequence[RunStats]) -> str:
     keys = ("task", "model", "critic", "max_rounds")
     head = "".join(f"<th>{k}</th>" for k in keys)
@@ -109,13 +116,13 @@ def _runs_table(runs: Sequence[RunStats]) -> str:
 
 
 def _metrics_table(runs: Sequence[RunStats]) -> str:
-    head = "".join(f"<th>{_esc(s.name)}{_leaky_tag(s)}</th>" for s in runs)
+    head = "".join(_run_head(s) for s in runs)
     rows = []
     for name in _TABLE_METRICS:
         meaning = METRIC_DESCRIPTIONS.get(name) or _EXTRA_DESCRIPTIONS.get(name, "")
         cells = "".join(_cell(s.metrics.get(name)) for s in runs)
         rows.append(
-            f'<tr><td class="name"><b>{name}</b><br><span class="ci">{_esc(meaning)}</span>'
+            f'<tr><td class="name"><b>{name}</b><br><span class="desc">{_esc(meaning)}</span>'
             f"</td>{cells}</tr>"
         )
     return f'<table><tr><th class="name">metric (95% CI)</th>{head}</tr>{"".join(rows)}</table>'

@@ -11,7 +11,7 @@ from redraft.evals.stats._hazard import HazardTrend, hazard_curve, hazard_trend_
 from redraft.evals.stats._intervals import (
     DEFAULT_LEVEL,
     Estimate,
-    episode_weights,
+    bootstrap_ratios,
     ratio_estimate,
     wilson,
 )
@@ -52,9 +52,9 @@ __all__ = [
     "RunStats",
     "StepCurve",
     "analyze_run",
+    "bootstrap_ratios",
     "compare_runs",
     "episode_arrays",
-    "episode_weights",
     "geometric_fit",
     "global_error_undone",
     "hazard_curve",

@@ -11,17 +11,17 @@ from collections.abc import Sequence
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from redraft.evals.stats._episodes import EpisodeArrays, episode_arrays
+from redraft.evals.stats._episodes import episode_arrays
 from redraft.evals.stats._intervals import (
     DEFAULT_LEVEL,
     Estimate,
-    episode_weights,
+    FloatArray,
+    bootstrap_ratios,
     percentile_interval,
     ratio_estimate,
-    ratio_replicates,
 )
 from redraft.evals.stats._load import RunData
-from redraft.evals.stats._metrics import RATIO_METRICS
+from redraft.evals.stats._metrics import ratio_parts
 from redraft.evals.stats._run import DEFAULT_BOOTSTRAP
 
 __all__ = ["COMPARED_METRICS", "Comparison", "ComparisonRow", "compare_runs"]
@@ -70,26 +70,19 @@ class Comparison(BaseModel):
     """Ordered by metric, then run."""
 
 
-def _critic(run: RunData) -> str | None:
-    return run.critic
+_Parts = dict[str, tuple[FloatArray, FloatArray]]
 
 
 def _difference(
-    a: EpisodeArrays,
-    wa: np.ndarray,
-    b: EpisodeArrays,
-    wb: np.ndarray,
-    metric: str,
-    level: float,
+    a: _Parts, reps_a: dict[str, FloatArray], b: _Parts, reps_b: dict[str, FloatArray],
+    metric: str, level: float,
 ) -> Estimate:
-    parts = RATIO_METRICS[metric]
-    num_a, den_a = parts(a)
-    num_b, den_b = parts(b)
+    num_a, den_a = a[metric]
+    num_b, den_b = b[metric]
     if den_a.sum() <= 0 or den_b.sum() <= 0:
         return Estimate.undefined("bootstrap")
     value = num_a.sum() / den_a.sum() - num_b.sum() / den_b.sum()
-    replicates = ratio_replicates(num_a, den_a, wa) - ratio_replicates(num_b, den_b, wb)
-    low, high = percentile_interval(replicates, level)
+    low, high = percentile_interval(reps_a[metric] - reps_b[metric], level)
     return Estimate.of(float(value), low, high, n=int(den_a.sum()), method="bootstrap")
 
 
@@ -111,22 +104,19 @@ def compare_runs(
         raise ValueError("compare_runs needs at least one run")
     if not 0 <= baseline < len(runs):
         raise ValueError(f"baseline index {baseline} is out of range for {len(runs)} runs")
-    unknown = [m for m in metrics if m not in RATIO_METRICS]
-    if unknown:
-        raise ValueError(f"unknown metrics {unknown}; known: {sorted(RATIO_METRICS)}")
     rng = np.random.default_rng(seed)
-    arrays = [episode_arrays(run) for run in runs]
-    weights = [episode_weights(a.n_episodes, n_boot, rng) for a in arrays]
-    base = arrays[baseline]
+    parts = [ratio_parts(episode_arrays(run), metrics) for run in runs]
+    replicates = [bootstrap_ratios(p, n_boot, rng) for p in parts]
     rows = [
         ComparisonRow(
             metric=metric,
             run=run.name,
-            critic=_critic(run),
-            value=ratio_estimate(*RATIO_METRICS[metric](a), w, level),
-            difference=_difference(a, w, base, weights[baseline], metric, level),
+            critic=run.critic,
+            value=ratio_estimate(*p[metric], reps[metric], level),
+            difference=_difference(p, reps, parts[baseline], replicates[baseline], metric,
+                                   level),
         )
         for metric in metrics
-        for run, a, w in zip(runs, arrays, weights, strict=True)
+        for run, p, reps in zip(runs, parts, replicates, strict=True)
     ]
     return Comparison(baseline=runs[baseline].name, rows=rows)

@@ -7,6 +7,7 @@ correlated steps.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 import numpy as np
 from numpy.typing import NDArray
@@ -16,10 +17,9 @@ from scipy import stats as sps
 __all__ = [
     "DEFAULT_LEVEL",
     "Estimate",
-    "episode_weights",
+    "bootstrap_ratios",
     "percentile_interval",
     "ratio_estimate",
-    "ratio_replicates",
     "wilson",
 ]
 
@@ -85,24 +85,45 @@ def wilson(successes: int, trials: int, level: float = DEFAULT_LEVEL) -> Estimat
     return Estimate.of(p, low, high, n=trials, method="wilson")
 
 
-def episode_weights(n_episodes: int, n_boot: int, rng: np.random.Generator) -> FloatArray:
-    """Bootstrap resampling of whole episodes, as a ``(n_boot, n_episodes)`` count matrix.
+def bootstrap_ratios(
+    parts: Mapping[str, tuple[FloatArray, FloatArray]],
+    n_boot: int,
+    rng: np.random.Generator,
+    *,
+    max_cells: int = 2_000_000,
+) -> dict[str, FloatArray]:
+    """Bootstrap replicates of ``sum(num) / sum(den)`` for named ratios, by whole episodes.
 
-    Row ``b`` says how often each episode appears in replicate ``b``; any per-episode sum
-    ``x`` then has replicates ``weights @ x``.
+    Args:
+        parts: Per ratio, its per-episode numerators and denominators (same episode order).
+        n_boot: Replicates to draw.
+        rng: The random source.
+        max_cells: Resampling weights are drawn in chunks of at most this many cells, so that
+            memory stays bounded for runs with many episodes.
+
+    Returns:
+        Per ratio, ``n_boot`` replicates; NaN where a replicate has no denominator. Every
+        ratio sees the same resamples, so replicates of different ratios pair up.
     """
-    if n_episodes == 0:
-        return np.zeros((n_boot, 0))
-    counts = rng.multinomial(n_episodes, np.full(n_episodes, 1.0 / n_episodes), size=n_boot)
-    return counts.astype(np.float64)
-
-
-def ratio_replicates(num: FloatArray, den: FloatArray, weights: FloatArray) -> FloatArray:
-    """Bootstrap replicates of ``sum(num) / sum(den)``; NaN where a replicate has no data."""
-    top = weights @ num
-    bottom = weights @ den
+    names = list(parts)
+    if not names:
+        return {}
+    n = len(parts[names[0]][0])
+    if n == 0:
+        return {name: np.full(n_boot, np.nan) for name in names}
+    stacked = np.column_stack([parts[k][0] for k in names] + [parts[k][1] for k in names])
+    sums = np.empty((n_boot, stacked.shape[1]))
+    chunk = max(1, min(n_boot, max_cells // n))
+    uniform = np.full(n, 1.0 / n)
+    for start in range(0, n_boot, chunk):
+        stop = min(n_boot, start + chunk)
+        # Row b: how often each episode appears in replicate b.
+        weights = rng.multinomial(n, uniform, size=stop - start).astype(np.float64)
+        sums[start:stop] = weights @ stacked
+    top, bottom = sums[:, : len(names)], sums[:, len(names) :]
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(bottom > 0, top / np.where(bottom > 0, bottom, 1.0), np.nan)
+        ratios = np.where(bottom > 0, top / np.where(bottom > 0, bottom, 1.0), np.nan)
+    return {name: ratios[:, i] for i, name in enumerate(names)}
 
 
 def percentile_interval(
@@ -118,19 +139,19 @@ def percentile_interval(
 
 
 def ratio_estimate(
-    num: FloatArray, den: FloatArray, weights: FloatArray, level: float = DEFAULT_LEVEL
+    num: FloatArray, den: FloatArray, replicates: FloatArray, level: float = DEFAULT_LEVEL
 ) -> Estimate:
-    """``sum(num) / sum(den)`` over episodes, with an episode-bootstrap percentile interval.
+    """``sum(num) / sum(den)`` over episodes, with the percentile interval of ``replicates``.
 
     Args:
         num: Per-episode numerators (e.g. wrong first proposals in the episode).
         den: Per-episode denominators (e.g. steps in the episode).
-        weights: From :func:`episode_weights`, one column per episode.
+        replicates: This ratio's replicates from :func:`bootstrap_ratios`.
         level: Confidence level.
     """
     total = float(den.sum())
     if total <= 0:
         return Estimate.undefined("bootstrap")
     value = float(num.sum()) / total
-    low, high = percentile_interval(ratio_replicates(num, den, weights), level)
+    low, high = percentile_interval(replicates, level)
     return Estimate.of(value, low, high, n=round(total), method="bootstrap")

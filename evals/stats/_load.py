@@ -1,7 +1,7 @@
 """Loading a run: its manifest and its event log, grouped into episodes.
 
-The JSONL reading lives in :func:`read_events` alone so that it can be redirected to a
-shared log reader; everything downstream consumes :class:`RunData`, which tests and the
+The JSONL reading is the runner's shared reader (``redraft.evals._log``), reached only
+through :func:`read_events`; everything downstream consumes :class:`RunData`, which tests and the
 runner can also build straight from events with :meth:`RunData.from_events`.
 """
 
@@ -13,17 +13,17 @@ import warnings
 from collections.abc import Iterable
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
+from redraft.evals import _log as shared_log
 from redraft.evals._events import (
     EpisodeEndEvent,
     EpisodeStartEvent,
     Event,
     RoundEvent,
     StepEvent,
-    parse_event,
 )
-from redraft.tools import BadInputError
+from redraft.evals._log import EventLogError
 
 __all__ = [
     "EVENTS_FILE",
@@ -39,11 +39,7 @@ __all__ = [
 EVENTS_FILE = "events.jsonl"
 MANIFEST_FILE = "manifest.json"
 
-_log = logging.getLogger(__name__)
-
-
-class EventLogError(BadInputError):
-    """An event log (or manifest) that cannot be read; the message names file and line."""
+_logger = logging.getLogger(__name__)
 
 
 class EpisodeLog(BaseModel):
@@ -118,7 +114,7 @@ class RunData(BaseModel):
             ep = event.episode
             if isinstance(event, EpisodeStartEvent):
                 if ep in starts or ep in ends or ep in steps:
-                    _log.info("episode %d restarted; keeping its last attempt", ep)
+                    _logger.info("episode %d restarted; keeping its last attempt", ep)
                     ends.pop(ep, None)
                 starts[ep] = event
                 rounds[ep] = []
@@ -151,39 +147,17 @@ class RunData(BaseModel):
 
 
 def read_events(path: Path) -> list[Event]:
-    """Parse an ``events.jsonl`` file.
+    """Parse a run's ``events.jsonl`` with the shared log reader.
 
     A torn last line (a writer killed mid-record) is skipped with a warning; any other
-    unreadable line is an error.
+    unreadable line is an error naming its line number.
 
     Raises:
         EventLogError: if the file is missing or a line other than the last is invalid.
     """
-    try:
-        lines = path.read_bytes().splitlines()
-    except OSError as exc:
-        raise EventLogError(f"cannot read event log {path}: {exc.strerror}") from exc
-    while lines and not lines[-1].strip():
-        lines.pop()
-    events: list[Event] = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            events.append(parse_event(line))
-        except ValidationError as exc:
-            if number == len(lines):
-                warnings.warn(
-                    f"{path}: skipping torn last line {number} (an interrupted write)",
-                    stacklevel=2,
-                )
-                break
-            first = exc.errors()[0]
-            where = ".".join(str(part) for part in first["loc"]) or "record"
-            raise EventLogError(
-                f"{path}, line {number}: not a valid event record ({where}: {first['msg']})"
-            ) from exc
-    return events
+    if not Path(path).is_file():
+        raise EventLogError(f"cannot read event log {path}: no such file")
+    return shared_log.read_events(path)
 
 
 def read_manifest(path: Path) -> dict[str, JsonValue]:

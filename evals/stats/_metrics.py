@@ -7,14 +7,20 @@ curves hold at most one observation per episode at each step, so they use Wilson
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict
 
 from redraft.evals.stats._episodes import EpisodeArrays
-from redraft.evals.stats._intervals import DEFAULT_LEVEL, Estimate, ratio_estimate, wilson
+from redraft.evals.stats._intervals import (
+    DEFAULT_LEVEL,
+    Estimate,
+    bootstrap_ratios,
+    ratio_estimate,
+    wilson,
+)
 
 __all__ = [
     "METRIC_DESCRIPTIONS",
@@ -22,6 +28,7 @@ __all__ = [
     "StepCurve",
     "global_error_undone",
     "ratio_metrics",
+    "ratio_parts",
     "step_curve",
 ]
 
@@ -109,13 +116,33 @@ METRIC_DESCRIPTIONS: dict[str, str] = {
 """What each metric means, for reports."""
 
 
+def ratio_parts(
+    arrays: EpisodeArrays, names: Sequence[str] | None = None
+) -> dict[str, tuple[FloatArray, FloatArray]]:
+    """Per-episode numerators and denominators of the named metrics (default: all).
+
+    Raises:
+        ValueError: if a name is not in :data:`RATIO_METRICS`.
+    """
+    chosen = list(RATIO_METRICS) if names is None else list(names)
+    unknown = [m for m in chosen if m not in RATIO_METRICS]
+    if unknown:
+        raise ValueError(f"unknown metrics {unknown}; known: {sorted(RATIO_METRICS)}")
+    return {name: RATIO_METRICS[name](arrays) for name in chosen}
+
+
 def ratio_metrics(
-    arrays: EpisodeArrays, weights: FloatArray, level: float = DEFAULT_LEVEL
+    arrays: EpisodeArrays,
+    n_boot: int,
+    rng: np.random.Generator,
+    level: float = DEFAULT_LEVEL,
 ) -> dict[str, Estimate]:
     """Every metric of :data:`RATIO_METRICS` with an episode-bootstrap interval."""
+    parts = ratio_parts(arrays)
+    replicates = bootstrap_ratios(parts, n_boot, rng)
     return {
-        name: ratio_estimate(*parts(arrays), weights, level)
-        for name, parts in RATIO_METRICS.items()
+        name: ratio_estimate(num, den, replicates[name], level)
+        for name, (num, den) in parts.items()
     }
 
 

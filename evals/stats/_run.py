@@ -7,7 +7,7 @@ from pydantic import BaseModel, ConfigDict, JsonValue
 
 from redraft.evals.stats._episodes import episode_arrays
 from redraft.evals.stats._hazard import HazardTrend, hazard_curve, hazard_trend_test
-from redraft.evals.stats._intervals import DEFAULT_LEVEL, Estimate, episode_weights, wilson
+from redraft.evals.stats._intervals import DEFAULT_LEVEL, Estimate, wilson
 from redraft.evals.stats._load import RunData
 from redraft.evals.stats._metrics import (
     StepCurve,
@@ -15,7 +15,7 @@ from redraft.evals.stats._metrics import (
     ratio_metrics,
     step_curve,
 )
-from redraft.evals.stats._survival import GeometricFit, KaplanMeier, geometric_fit, kaplan_meier
+from redraft.evals.stats._survival import GeometricFit, KaplanMeier, kaplan_meier
 
 __all__ = ["DEFAULT_BOOTSTRAP", "RunStats", "analyze_run"]
 
@@ -74,9 +74,8 @@ def analyze_run(
 ) -> RunStats:
     """Measure one run. Deterministic for a given ``seed``."""
     arrays = episode_arrays(run)
-    weights = episode_weights(arrays.n_episodes, n_boot, np.random.default_rng(seed))
-    metrics = ratio_metrics(arrays, weights, level)
-    geometric = geometric_fit(arrays.time, arrays.event, weights, level)
+    metrics = ratio_metrics(arrays, n_boot, np.random.default_rng(seed), level)
+    geometric = GeometricFit(e_hat=metrics["e_hat"])
     longest = int(arrays.length.max(initial=0))
     metrics["error_share"] = wilson(int(arrays.event.sum()), arrays.n_episodes, level)
     metrics["predicted_error_share"] = geometric.predicted_error_share(longest)
@@ -104,7 +103,3 @@ def analyze_run(
         level=level,
     )
 
-
-def metric_or_none(stats: RunStats, name: str) -> Estimate:
-    """A metric by name, undefined if absent."""
-    return stats.metrics.get(name, Estimate.undefined())

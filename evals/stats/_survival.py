@@ -17,7 +17,12 @@ from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict
 from scipy import stats as sps
 
-from redraft.evals.stats._intervals import DEFAULT_LEVEL, Estimate, ratio_estimate
+from redraft.evals.stats._intervals import (
+    DEFAULT_LEVEL,
+    Estimate,
+    bootstrap_ratios,
+    ratio_estimate,
+)
 
 __all__ = [
     "GeometricFit",
@@ -135,9 +140,18 @@ class GeometricFit(BaseModel):
 
 
 def geometric_fit(
-    time: IntArray, event: NDArray[np.bool_], weights: FloatArray, level: float = DEFAULT_LEVEL
+    time: IntArray,
+    event: NDArray[np.bool_],
+    *,
+    n_boot: int = 2000,
+    rng: np.random.Generator | None = None,
+    level: float = DEFAULT_LEVEL,
 ) -> GeometricFit:
-    """Fit the censored geometric model; the interval resamples whole episodes."""
-    return GeometricFit(
-        e_hat=ratio_estimate(event.astype(np.float64), time.astype(np.float64), weights, level)
-    )
+    """Fit the censored geometric model: ``ê`` = events / steps at risk.
+
+    The interval resamples whole episodes.
+    """
+    num, den = event.astype(np.float64), time.astype(np.float64)
+    rng = rng if rng is not None else np.random.default_rng(0)
+    replicates = bootstrap_ratios({"e_hat": (num, den)}, n_boot, rng)["e_hat"]
+    return GeometricFit(e_hat=ratio_estimate(num, den, replicates, level))
