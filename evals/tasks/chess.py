@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from redraft.agent.backends import Constraint, Message
 from redraft.evals.tasks._episode import ClosingMixin, EpisodeBase
 from redraft.evals.tasks._protocol import ErrorPolicy, StepPrompt, StepResult
+from redraft.tools import BadInputError
 from redraft.tools._options import parse_options
 from redraft.tools._stockfish import open_stockfish
 from redraft.tools.chess import ChessContext, ChessOracle, ChessVerifier, read_move
@@ -46,6 +47,8 @@ class ChessTaskConfig(BaseModel):
 
     representation: ChessRepresentation = "san"
     """How the game is shown: ``san``, ``fen``, ``board`` or ``legal``."""
+    start_fen: str = chess.STARTING_FEN
+    """The starting position (an opening or a puzzle); the side to move there moves first."""
     color: Literal["white", "black"] = "white"
     """The colour the agent plays."""
     opponent: Literal["random", "stockfish"] = "random"
@@ -87,9 +90,8 @@ class ChessEpisode(EpisodeBase):
         self._task = task
         self.config = task.config
         self.color = chess.WHITE if self.config.color == "white" else chess.BLACK
-        self.board = chess.Board()
-        self._opponent_plies = 0
-        if self.color == chess.BLACK:
+        self.board = chess.Board(self.config.start_fen)
+        if self.board.turn != self.color and not self.board.is_game_over():
             self.board.push(self._opponent_move())
 
     def _draw(self, purpose: str) -> random.Random:
@@ -104,10 +106,13 @@ class ChessEpisode(EpisodeBase):
 
     def context(self) -> ChessContext:
         """The position with its history, for the verifier and the oracle."""
-        return ChessContext(moves=tuple(m.uci() for m in self.board.move_stack))
+        return ChessContext(moves=tuple(m.uci() for m in self.board.move_stack),
+                            start_fen=self.config.start_fen)
 
     def _moves_text(self) -> str:
-        return chess.Board().variation_san(self.board.move_stack) if self.board.move_stack else ""
+        if not self.board.move_stack:
+            return ""
+        return self.board.root().variation_san(self.board.move_stack)
 
     def _render(self) -> str:
         side = "White" if self.color == chess.WHITE else "Black"
@@ -115,8 +120,13 @@ class ChessEpisode(EpisodeBase):
         rep = self.config.representation
         if rep == "san":
             number = self.board.fullmove_number
-            tail = f" {number}." if self.board.turn == chess.WHITE else ""
-            game = (moves + tail).strip() if moves else "1."
+            if self.board.turn == chess.WHITE:
+                tail = f"{number}."
+            else:
+                tail = "" if moves else f"{number}..."
+            game = f"{moves} {tail}".strip()
+            if self.config.start_fen != chess.STARTING_FEN:
+                game = f'[FEN "{self.config.start_fen}"]\n\n{game}'
             return f"Continue this game. You play {side}; give {side}'s next move.\n\n{game}"
         listed = moves or "(none yet)"
         if rep == "fen":
@@ -203,6 +213,12 @@ class ChessTask(ClosingMixin):
 
     def __init__(self, **options: Any) -> None:
         self.config = parse_options(ChessTaskConfig, options, "chess task")
+        try:
+            start = chess.Board(self.config.start_fen)
+        except ValueError as exc:
+            raise BadInputError(f"chess task option start_fen: {exc}") from None
+        if start.is_game_over():
+            raise BadInputError("chess task option start_fen: the game is already over there")
         self._engine: chess.engine.SimpleEngine | None = None
         self._lock = threading.Lock()
         self._oracle: ChessOracle | None = None
