@@ -17,14 +17,18 @@ FIGURES_READY_TITLE = "redraft report: figures loaded"
 _TABLE_METRICS = (
     "e_raw", "e_post", "net_effect", "recovery", "harm", "e_hat", "critic_tpr", "critic_fpr",
     "verifier_error_rate", "error_share", "predicted_error_share", "horizon_50",
-    "global_error_undone", "revisions_per_step", "tokens_per_step", "seconds_per_step",
+    "global_error_undone", "global_error_undone_any", "revisions_per_step", "tokens_per_step",
+    "seconds_per_step",
     "tokens_per_corrected_error", "seconds_per_corrected_error",
 )
 _EXTRA_DESCRIPTIONS = {
     "error_share": "share of episodes with a committed error (observed)",
     "predicted_error_share": "1-(1-ê)^n at n = the longest episode: the geometric prediction",
     "horizon_50": "H_0.5 = ln 0.5 / ln(1-ê): steps until half the episodes hold an error",
-    "global_error_undone": "episodes with a global error where a later state is right again",
+    "global_error_undone": "episodes with a global error where the agent later gets the state "
+    "right again (steps next to a forced replacement not counted)",
+    "global_error_undone_any": "the same, counting states the task restored by a forced "
+    "replacement",
 }
 _CAPTIONS = {
     "survival.png": "Kaplan–Meier survival of “no committed error yet” with 95% Greenwood "

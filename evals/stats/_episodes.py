@@ -36,6 +36,8 @@ class EpisodeArrays:
     """``(n, L)`` 1 where the agent's state is globally wrong after the step."""
     revised: FloatArray
     """``(n, L)`` revisions made at the step."""
+    forced: FloatArray
+    """``(n, L)`` 1 where the task replaced the committed answer (``continue`` policy)."""
     tokens: FloatArray
     """``(n, L)`` tokens (prompt + completion) the step cost, all rounds and critiques."""
     seconds: FloatArray
@@ -143,7 +145,7 @@ def episode_arrays(run: RunData) -> EpisodeArrays:
     def grid() -> FloatArray:
         return np.full((n, width), np.nan)
 
-    initial, final, glob, revised = grid(), grid(), grid(), grid()
+    initial, final, glob, revised, forced = grid(), grid(), grid(), grid(), grid()
     tokens, seconds, over_tokens, over_seconds = grid(), grid(), grid(), grid()
     length = np.zeros(n, dtype=np.int64)
     time = np.zeros(n, dtype=np.int64)
@@ -165,6 +167,7 @@ def episode_arrays(run: RunData) -> EpisodeArrays:
                 # No global label: an error stays until the end (no undoing assumed).
                 glob[i, j] = 1.0 if wrong_so_far else 0.0
             revised[i, j] = step.rounds
+            forced[i, j] = 1.0 if step.forced else 0.0
             tokens[i, j], seconds[i, j], over_tokens[i, j], over_seconds[i, j] = _step_cost(
                 step, firsts.get(step.step)
             )
@@ -179,6 +182,7 @@ def episode_arrays(run: RunData) -> EpisodeArrays:
         final_wrong=final,
         global_wrong=glob,
         revised=revised,
+        forced=forced,
         tokens=tokens,
         seconds=seconds,
         overhead_tokens=over_tokens,

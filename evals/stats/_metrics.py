@@ -178,17 +178,28 @@ def step_curve(matrix: FloatArray, level: float = DEFAULT_LEVEL) -> StepCurve:
     )
 
 
-def global_error_undone(arrays: EpisodeArrays, level: float = DEFAULT_LEVEL) -> Estimate:
+def global_error_undone(
+    arrays: EpisodeArrays, level: float = DEFAULT_LEVEL, *, by_agent: bool = True
+) -> Estimate:
     """Share of episodes with a global error in which a later step is globally right again.
 
     The direct test of non-monotonic error: under pure accumulation this is 0.
+
+    Args:
+        arrays: The run's episodes.
+        level: Confidence level (Wilson interval over episodes).
+        by_agent: Count only undoing the agent did: a wrong→right transition where neither
+            step was forced (a task that replaces an erroneous answer under the ``continue``
+            policy can restore the state itself).
     """
     g = arrays.global_wrong
     wrong = g == 1.0
-    right = g == 0.0
     ever_wrong = wrong.any(axis=1)
-    # A right state after the first wrong one: a later right step after some wrong step.
-    first_wrong = np.where(ever_wrong, wrong.argmax(axis=1), g.shape[1])
-    later = np.arange(g.shape[1])[None, :] > first_wrong[:, None]
-    undone = (right & later).any(axis=1)
+    # A transition into a right state at step k from a wrong state at step k-1.
+    undo = np.zeros_like(wrong)
+    undo[:, 1:] = (g[:, 1:] == 0.0) & wrong[:, :-1]
+    if by_agent:
+        forced = arrays.forced == 1.0
+        undo[:, 1:] &= ~forced[:, 1:] & ~forced[:, :-1]
+    undone = undo.any(axis=1)
     return wilson(int(undone.sum()), int(ever_wrong.sum()), level)

@@ -42,7 +42,8 @@ class RunStats(BaseModel):
     """Episodes left out because they never ended."""
     metrics: dict[str, Estimate]
     """Pooled metrics (see ``METRIC_DESCRIPTIONS``) plus ``error_share``,
-    ``predicted_error_share``, ``horizon_50`` and ``global_error_undone``."""
+    ``predicted_error_share``, ``horizon_50``, ``global_error_undone`` (by the agent) and
+    ``global_error_undone_any`` (forced replacements included)."""
     e_raw_curve: StepCurve
     """``e_raw(t)``."""
     e_post_curve: StepCurve
@@ -81,6 +82,7 @@ def analyze_run(
     metrics["predicted_error_share"] = geometric.predicted_error_share(longest)
     metrics["horizon_50"] = geometric.horizon(0.5)
     metrics["global_error_undone"] = global_error_undone(arrays, level)
+    metrics["global_error_undone_any"] = global_error_undone(arrays, level, by_agent=False)
     km = kaplan_meier(arrays.time, arrays.event, level)
     predicted = geometric.survival(np.asarray(km.steps))
     return RunStats(

@@ -120,3 +120,19 @@ def test_survival_is_compared_with_the_geometric_prediction() -> None:
     assert stats.predicted_survival[10] == pytest.approx((1 - e) ** n)
     assert stats.survival.ci_low[10] <= (1 - 0.1) ** n <= stats.survival.ci_high[10]
     assert stats.metrics["horizon_50"].value == pytest.approx(math.log(0.5) / math.log(1 - e))
+
+
+def test_undoing_by_a_forced_replacement_is_not_credited_to_the_agent() -> None:
+    policy = Policy(e=0.1, revise=False, error_policy="continue", undo=0.3)
+    run = simulated_run(policy, 100, 12, 4)
+    # Mark every step forced: all undoing is then the task's, none the agent's.
+    episodes = tuple(
+        ep.model_copy(update={"steps": tuple(s.model_copy(update={"forced": True})
+                                             for s in ep.steps)})
+        for ep in run.episodes
+    )
+    forced = run.model_copy(update={"episodes": episodes})
+    m = analyze_run(forced, n_boot=50).metrics
+    assert m["global_error_undone"].value == 0.0
+    assert m["global_error_undone_any"].value is not None
+    assert m["global_error_undone_any"].value > 0.5
