@@ -9,8 +9,10 @@ run's config against it and dropping its unfinished episodes), then lets the
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -35,7 +37,15 @@ from redraft.evals._runner import LockstepRunner, close_quietly
 from redraft.evals.tasks import Task, load_task
 from redraft.tools import BadInputError, Verifier, verifiers
 
-__all__ = ["RunResult", "arun_eval", "load_eval_task", "run_eval"]
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not on Windows: runs there are not locked
+    fcntl = None  # type: ignore[assignment]
+
+__all__ = ["LOCK_FILE", "RunResult", "arun_eval", "load_eval_task", "run_eval"]
+
+LOCK_FILE = ".lock"
+"""Held (``flock``) by the process writing a run directory."""
 
 
 class RunResult(BaseModel):
@@ -122,10 +132,36 @@ def _existing_run(out: Path, config: EvalConfig) -> dict[str, Any] | None:
     return manifest
 
 
+@contextlib.contextmanager
+def _exclusive(out: Path) -> Iterator[None]:
+    """Create ``out`` and hold its lock: two processes appending to one log would mix it.
+
+    The lock (``flock`` on ``out/.lock``) is released when the process ends, however it ends.
+    """
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        fd = os.open(out / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise BadInputError(
+            f"cannot write to output directory {out}: {exc.strerror or exc}; "
+            "choose a writable --out"
+        ) from exc
+    try:
+        if fcntl is not None:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise BadInputError(
+                    f"another redraft process is writing to {out}; wait for it or stop it"
+                ) from None
+        yield
+    finally:
+        os.close(fd)
+
+
 def _create_run(out: Path, config: EvalConfig, backend: Backend) -> None:
     provider, _ = split_model_string(config.model)
     try:
-        out.mkdir(parents=True, exist_ok=True)
         write_manifest(out, build_manifest(config, backend, provider))
         (out / EVENTS_FILE).touch()
     except OSError as exc:
@@ -186,52 +222,43 @@ async def arun_eval(
     """
     started = time.perf_counter()
     out = Path(out)
-    task = load_eval_task(config)
-    try:
+    async with contextlib.AsyncExitStack() as stack:
+        task = load_eval_task(config)
+        stack.callback(close_quietly, task)
         verifier: Verifier[Any] = (
             verifiers.create(config.verifier) if config.verifier else task.verifier()
         )
         if backend is None:
             backends.get(split_model_string(config.model)[0])  # unknown provider: fail early
         manifest = _existing_run(out, config)
-        owned = backend is None
-        active = backend if backend is not None else load_backend(
-            config.model, **config.model_options
+        if backend is None:
+            backend = load_backend(config.model, **config.model_options)
+            stack.push_async_callback(backend.aclose)
+        stack.enter_context(_exclusive(out))
+        if manifest is None:
+            _create_run(out, config, backend)
+            done: set[int] = set()
+        else:
+            done = _reopen_run(out, config, manifest, backend)
+        corrector = build_corrector(
+            backend, verifier, oracle=task.oracle(), config=config.corrector_config()
         )
-        try:
-            if manifest is None:
-                _create_run(out, config, active)
-                done: set[int] = set()
-            else:
-                done = _reopen_run(out, config, manifest, active)
-            corrector = build_corrector(
-                active, verifier, oracle=task.oracle(), config=config.corrector_config()
-            )
-            ids = config.episode_ids()
-            todo = [i for i in ids if i not in done]
-            for observer in observers:
-                observer.start(len(ids), len(ids) - len(todo))
-            try:
-                with EventWriter(out) as writer:
-                    tee = _Tee(writer, observers)
-                    runner = LockstepRunner(
-                        task,
-                        corrector,
-                        tee,
-                        seed=config.seed,
-                        max_steps=config.max_steps,
-                        error_policy=config.error_policy,
-                        batch_size=config.batch_size,
-                    )
-                    await runner.run(todo)
-            finally:
-                for observer in observers:
-                    observer.finish()
-        finally:
-            if owned:
-                await active.aclose()
-    finally:
-        close_quietly(task)
+        ids = config.episode_ids()
+        todo = [i for i in ids if i not in done]
+        for observer in observers:
+            observer.start(len(ids), len(ids) - len(todo))
+            stack.callback(observer.finish)
+        tee = _Tee(stack.enter_context(EventWriter(out)), observers)
+        runner = LockstepRunner(
+            task,
+            corrector,
+            tee,
+            seed=config.seed,
+            max_steps=config.max_steps,
+            error_policy=config.error_policy,
+            batch_size=config.batch_size,
+        )
+        await runner.run(todo)
     return RunResult(
         run_dir=out,
         episodes=len(done) + tee.ended,

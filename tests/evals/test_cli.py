@@ -168,3 +168,19 @@ def test_grid_runs_every_combination_then_reports(tmp_path: Path) -> None:
 
 def test_report_of_a_missing_run_exits_2(tmp_path: Path) -> None:
     assert main(["report", str(tmp_path / "nope"), "--out", str(tmp_path / "rep")]) == 2
+
+
+def test_progress_bar_shows_episodes_and_error_rates(tmp_path: Path) -> None:
+    import io
+
+    from redraft.evals import EvalConfig, ProgressBar, run_eval
+
+    stream = io.StringIO()
+    bar = ProgressBar(stream, enabled=True)
+    config = EvalConfig(task="counting", model=MODEL, episodes=6, max_steps=4)
+    run_eval(config, tmp_path / "run", observers=[bar])
+    shown = stream.getvalue()
+    assert "6/6" in shown and "e_raw" in shown and "steps/s" in shown
+    quiet = io.StringIO()
+    run_eval(config, tmp_path / "run", observers=[ProgressBar(quiet)])  # not a terminal
+    assert quiet.getvalue() == ""

@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).parent / "plugins"))
 import redraft_counting
 from redraft_logcheck import check_log, trajectory
 
-from redraft.evals import EvalConfig, merge_runs, read_events, run_eval
+from redraft.evals import EvalConfig, merge_runs, read_events, run_eval, scan_events
 from redraft.evals.tasks import tasks
 from redraft.tools import BadInputError
 
@@ -39,8 +39,8 @@ def plugin_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": str(root)}
 
 
-def _command(out: Path, seed: int) -> list[str]:
-    return [sys.executable, "-m", "redraft.evals.cli", "eval", "counting", *ARGS,
+def _command(task: str, out: Path, seed: int) -> list[str]:
+    return [sys.executable, "-m", "redraft.evals.cli", "eval", task, *ARGS,
             "--seed", str(seed), "--out", str(out)]
 
 
@@ -70,25 +70,29 @@ def _launch_and_kill(cmd: list[str], env: dict[str, str], log: Path, rng: random
     return alive
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize(("task", "seed"), [("counting", 1), ("counting", 2), ("addition", 3)])
 def test_sigkill_at_random_points_then_resume(
-    tmp_path: Path, plugin_env: dict[str, str], seed: int
+    tmp_path: Path, plugin_env: dict[str, str], task: str, seed: int
 ) -> None:
     out = tmp_path / "run"
     log = out / "events.jsonl"
     rng = random.Random(seed)
+    command = _command(task, out, seed)
     killed_mid_run = 0
-    for _ in range(3):
-        killed_mid_run += _launch_and_kill(_command(out, seed), plugin_env, log, rng)
+    unfinished_left = 0
+    for _ in range(2):
+        killed_mid_run += _launch_and_kill(command, plugin_env, log, rng)
+        scan = scan_events(out)
+        unfinished_left += len({e.episode for e in scan.events} - scan.finished())
     assert killed_mid_run >= 1, "no kill landed while the run was going"
-    done = subprocess.run(_command(out, seed), env=plugin_env, capture_output=True, timeout=60)
+    assert unfinished_left, "no kill left a half-written episode behind"
+    done = subprocess.run(command, env=plugin_env, capture_output=True, timeout=60)
     assert done.returncode == 0, done.stderr.decode()
-    assert not log.with_name("events.jsonl.tmp").exists() or _size(log) > 0
 
     resumed = check_log(read_events(out), range(EPISODES))
     # The resumed run holds the very episodes an uninterrupted run produces.
     config = EvalConfig(
-        task="counting", model=MODEL, critic="tool", max_rounds=2, episodes=EPISODES,
+        task=task, model=MODEL, critic="tool", max_rounds=2, episodes=EPISODES,
         max_steps=12, error_policy="continue", seed=seed, batch_size=64,
     )
     run_eval(config, tmp_path / "clean")
@@ -147,3 +151,15 @@ def test_merge_refuses_unfinished_shards(tmp_path: Path) -> None:
     log.write_bytes(b"\n".join(lines[:-1]) + b"\n")  # drop the last episode_end
     with pytest.raises(BadInputError, match="unfinished"):
         merge_runs([tmp_path / "s0"], tmp_path / "all")
+
+
+def test_a_run_directory_has_one_writer(tmp_path: Path) -> None:
+    import fcntl
+
+    config = EvalConfig(task="counting", model=MODEL, episodes=3, max_steps=3)
+    run_eval(config, tmp_path / "run")
+    with open(tmp_path / "run" / ".lock", "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        with pytest.raises(BadInputError, match="another redraft process"):
+            run_eval(config, tmp_path / "run")
+    assert run_eval(config, tmp_path / "run").resumed
