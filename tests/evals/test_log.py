@@ -115,3 +115,23 @@ def test_writer_appends(tmp_path: Path) -> None:
     _write(tmp_path, _episode(0))
     _write(tmp_path, _episode(1))
     assert {e.episode for e in read_events(tmp_path)} == {0, 1}
+
+
+def test_a_log_cut_at_any_byte_resumes_to_its_finished_episodes(tmp_path: Path) -> None:
+    _write(tmp_path, _episode(0), _episode(1, steps=3), _episode(2, steps=1))
+    path = tmp_path / "events.jsonl"
+    whole = path.read_bytes()
+    complete = read_events(tmp_path)
+    ends = [i for i, e in enumerate(complete) if e.kind == "episode_end"]
+    newlines = [i for i, byte in enumerate(whole) if byte == ord("\n")]
+    cuts = set(range(0, len(whole) + 1, 29)) | {c + d for c in newlines for d in (-1, 0, 1, 2)}
+    for cut in sorted(c for c in cuts if 0 <= c <= len(whole)):
+        path.write_bytes(whole[:cut])
+        scan = scan_events(tmp_path)
+        assert scan.events == complete[: len(scan.events)]
+        assert len(scan.events) >= whole[:cut].count(b"\n")
+        kept = keep_finished(tmp_path)
+        n_done = sum(1 for i in ends if i < len(scan.events))
+        assert kept.finished() == set(range(n_done))
+        assert read_events(tmp_path) == complete[: ends[n_done - 1] + 1 if n_done else 0]
+        assert path.read_bytes() == b"" or path.read_bytes().endswith(b"\n")
