@@ -193,12 +193,62 @@ def _readings(match: re.Match[str]) -> tuple[MoveReading, ...]:
     return (reading(chess.PAWN),)
 
 
+_WORDS_RE = re.compile(
+    r"\b(?P<piece>king|queen|rook|bishop|knight|pawn)\s+"
+    r"(?:(?P<capture>takes|captures|x)\s+(?:on\s+)?|to\s+|moves\s+to\s+|goes\s+to\s+)"
+    r"(?P<to>[a-hA-H][1-8])(?![A-Za-z0-9])",
+    re.IGNORECASE,
+)
+_CASTLE_WORDS_RE = re.compile(
+    r"\bcastl(?:e|es|ing)\s+(?:(?P<king>king-?\s?side|short)|(?P<queen>queen-?\s?side|long))\b",
+    re.IGNORECASE,
+)
+
+
+def _word_tokens(text: str) -> list[MoveToken]:
+    tokens = []
+    for m in _WORDS_RE.finditer(text):
+        piece = _PIECES["N" if m["piece"].lower() == "knight" else m["piece"][0].upper()]
+        reading = MoveReading(to_square=chess.parse_square(m["to"].lower()), piece=piece,
+                              capture=m["capture"] is not None,
+                              notes=(f"piece named in words: {m.group(0)!r}",))
+        tokens.append(MoveToken(text=m.group(0), start=m.start(), readings=(reading,)))
+    for m in _CASTLE_WORDS_RE.finditer(text):
+        side: Literal["kingside", "queenside"] = "kingside" if m["king"] else "queenside"
+        reading = MoveReading(to_square=None, castle=side,
+                              notes=(f"castling named in words: {m.group(0)!r}",))
+        tokens.append(MoveToken(text=m.group(0), start=m.start(), readings=(reading,)))
+    return tokens
+
+
 def find_tokens(text: str) -> list[MoveToken]:
-    """Every move-like token in ``text``, in order."""
-    return [
+    """Every move-like token in ``text``, in order (moves named in words included)."""
+    words = _word_tokens(text)
+    spans = [(t.start, t.start + len(t.text)) for t in words]
+    symbols = [
         MoveToken(text=m.group(0), start=m.start(), readings=_readings(m), suffix=m["suffix"])
         for m in _MOVE_RE.finditer(text)
+        if not any(a <= m.start() < b for a, b in spans)
     ]
+    return sorted(words + symbols, key=lambda t: t.start)
+
+
+def _history_sans(board: chess.Board) -> list[str]:
+    replay = board.root()
+    sans = []
+    for move in board.move_stack:
+        sans.append(replay.san(move))
+        replay.push(move)
+    return sans
+
+
+def _skip_history(board: chess.Board, tokens: list[MoveToken]) -> list[MoveToken]:
+    """Drop a leading replay of the whole game so far ("1. e4 e5 2. Nf3 Nc6 3. Bb5")."""
+    if not board.move_stack or len(tokens) <= len(board.move_stack):
+        return tokens
+    played = [san.rstrip("+#") for san in _history_sans(board)]
+    written = [t.text.rstrip("+#!?‼⁉") for t in tokens[: len(played)]]
+    return tokens[len(played):] if written == played else tokens
 
 
 def _malformed(text: str) -> tuple[str, str] | None:
@@ -273,10 +323,13 @@ def read_move(board: chess.Board, text: str) -> ReadMove:
             return ReadMove("invalid_syntax", f"{bad[0]!r} is not a well-formed move: {bad[1]}",
                             token=bad[0])
         return ReadMove("unparseable", "no chess move found in the answer")
-    token = _pick(text, tokens)
+    notes: list[str] = []
+    rest = _skip_history(board, tokens)
+    if len(rest) < len(tokens):
+        notes.append("the game so far was repeated; took the move after it")
+    token = _pick(text, rest)
     stripped = text.strip()
     bare = _MOVE_NUMBER_RE.sub("", stripped, count=1).strip().rstrip(".").strip("*` ")
-    notes: list[str] = []
     if _MOVE_NUMBER_RE.match(stripped):
         notes.append("move number dropped")
     if bare != token.text.rstrip("."):

@@ -55,11 +55,31 @@ def san_of(fen: str, answer: str) -> str | None:
         ("**Nf3**", "Nf3", False),
         ("I think my move is d4, since e4 is too common", "d4", True),
         ("1. e4 e5 2. Nf3", "e4", True),
+        ("I move my knight to f3", "Nf3", True),
+        ("pawn to e4", "e4", True),
     ],
 )
 def test_reader_takes_what_a_judge_would(answer: str, san: str, lenient: bool) -> None:
     read = read_move(chess.Board(), answer)
     assert (read.status, read.san, read.lenient) == ("ok", san, lenient), read
+
+
+def test_a_replay_of_the_game_so_far_is_skipped() -> None:
+    board = chess.Board()
+    for san in ("e4", "e5", "Nf3"):
+        board.push_san(san)
+    read = read_move(board, "1. e4 e5 2. Nf3 Nc6 3. Bb5")
+    assert read.san == "Nc6"
+    assert "the game so far was repeated; took the move after it" in read.notes
+    assert read_move(board, "2... Nc6 3. Bb5").san == "Nc6"  # a continuation: first move
+
+
+def test_castling_in_words() -> None:
+    fen = "r3k2r/8/8/8/8/8/8/R3K2R w KQkq - 0 1"
+    assert san_of(fen, "I will castle queenside.") == "O-O-O"
+    assert san_of(fen, "castling short") == "O-O"
+    code, message, _ = check(START, "castle kingside")
+    assert code == "illegal" and "between king and rook" in message
 
 
 def test_black_move_after_move_number() -> None:
