@@ -111,11 +111,12 @@ class TrackingEpisode(EpisodeBase):
         context = self.context()
         expected = context.expected()
         i, j = self._swap
-        other = (j + 1) % len(self.holders)
-        detour = list(expected)
-        detour[i], detour[other] = detour[other], detour[i]
-        wrong = [tracking_answer(self.holders, self.stated),
-                 tracking_answer(self.holders, tuple(detour)), "They all still hold theirs."]
+        wrong = [tracking_answer(self.holders, self.stated), "They all still hold theirs."]
+        bystanders = [k for k in range(len(self.holders)) if k not in (i, j)]
+        if bystanders:  # the swap done with the wrong partner
+            detour = list(self.stated)
+            detour[i], detour[bystanders[0]] = detour[bystanders[0]], detour[i]
+            wrong.insert(1, tracking_answer(self.holders, tuple(detour)))
         example = tracking_answer(self.holders, self.start)
         return StepPrompt(
             messages=(Message(role="system", content=SYSTEM_PROMPT.format(example=example)),
