@@ -62,8 +62,10 @@ class NumberRead:
                 "normalised": list(self.notes)}
 
 
+# "total: 42", "the total is now **42**", "carry out = 1", "the sum comes to 12".
+_FILLER = r"(?:\s*(?:is|:|=|of|out|now|becomes|equals|comes\s+to|would\s+be|will\s+be|\*+))*"
 _KEYED_RE = {
-    key: re.compile(rf"\b{key}\b\s*(?:is|:|=|of|out)?\s*(?=[-−–]?\d)", re.IGNORECASE)
+    key: re.compile(rf"\b{key}\b{_FILLER}\s*(?=[-−–]?\d)", re.IGNORECASE)
     for key in ("digit", "carry", "total", "answer", "sum")
 }
 _CANONICAL_ADDITION = re.compile(r"^\s*digit \d, carry \d\s*\.?\s*$")

@@ -36,6 +36,8 @@ LAST = AdditionContext(a="978", b="256", column=2, carry_in=1, written="34")  # 
         ("4, 1", (4, 1), True),
         ("14", (4, 1), True),
         ("8 + 6 = 14", (4, 1), True),
+        ("The column sums to 14, so I write 4 and carry 1", (4, 1), True),
+        ("digit: **4**, carry out = 1", (4, 1), True),
     ],
 )
 def test_addition_reader(text: str, values: tuple[int, int], lenient: bool) -> None:
@@ -104,6 +106,8 @@ SUM_AFTER_ERROR = RunningSumContext(keys=("A", "B"), values=(3, -5), previous=12
         ("total: 1,234", 1234, True),
         ("total: -3", -3, False),
         ("I get 9, no wait, 8", 8, True),
+        ("The total is now 8 (previous 10 + 3 - 5)", 8, True),
+        ("running total: **8**", 8, True),
     ],
 )
 def test_total_reader(text: str, value: int, lenient: bool) -> None:
