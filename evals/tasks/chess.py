@@ -67,6 +67,8 @@ class ChessTaskConfig(BaseModel):
     """A loss of at least this many centipawns is a blunder (evidence, or an error below)."""
     blunder_is_error: bool = False
     """Count blunders as local errors (the committed move is still played)."""
+    analysis_depth: int = Field(8, ge=1, le=30)
+    """Stockfish search depth of the quality oracle."""
 
 
 def _diagram(board: chess.Board) -> str:
@@ -248,6 +250,7 @@ class ChessTask(ClosingMixin):
                 self._oracle = ChessOracle(
                     quality=self.config.quality, blunder_cp=self.config.blunder_cp,
                     blunder_is_error=self.config.blunder_is_error,
+                    analysis_depth=self.config.analysis_depth,
                     stockfish_path=self.config.stockfish_path,
                 )
             return self._oracle

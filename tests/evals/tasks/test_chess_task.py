@@ -153,7 +153,7 @@ def test_missing_stockfish_says_how_to_install() -> None:
 def test_blunder_as_error_agrees_with_the_oracle() -> None:
     fen = "4k3/8/2p5/3p4/8/8/8/3QK3 w - - 0 1"
     with load_task("chess", start_fen=fen, quality=True, blunder_cp=300,
-                   blunder_is_error=True) as task:
+                   blunder_is_error=True, analysis_depth=6) as task:
         episode = task.new_episode(0, max_steps=5, error_policy="continue")
         judgement = task.oracle().judge_sync(episode.prompt().context, "Qxd5")
         result = episode.commit("Qxd5")
