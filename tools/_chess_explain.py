@@ -153,6 +153,17 @@ def _why_not(board: chess.Board, piece: chess.PieceType, origin: chess.Square,
     return f"{name} cannot move to {chess.square_name(to)}"
 
 
+def _where(file: int | None, rank: int | None) -> str:
+    """The words for a disambiguation: ' on the b-file', ' on rank 1', ' on b1' or ''."""
+    if file is not None and rank is not None:
+        return f" on {chess.square_name(chess.square(file, rank))}"
+    if file is not None:
+        return f" on the {chess.FILE_NAMES[file]}-file"
+    if rank is not None:
+        return f" on rank {chess.RANK_NAMES[rank]}"
+    return ""
+
+
 def explain_illegal(board: chess.Board, reading: MoveReading) -> str:
     """Why no legal move in ``board`` matches ``reading``; never raises."""
     try:
@@ -188,14 +199,7 @@ def _explain(board: chess.Board, reading: MoveReading) -> str:
             and (reading.from_rank is None or chess.square_rank(sq) == reading.from_rank)
         ]
         if not origins:
-            where = ""
-            if reading.from_file is not None or reading.from_rank is not None:
-                where = " on " + (
-                    chess.FILE_NAMES[reading.from_file] + "-file" if reading.from_rank is None
-                    and reading.from_file is not None else
-                    (chess.FILE_NAMES[reading.from_file] if reading.from_file is not None else "")
-                    + (chess.RANK_NAMES[reading.from_rank] if reading.from_rank is not None else "")
-                )
+            where = _where(reading.from_file, reading.from_rank)
             return f"{side} has no {chess.piece_name(piece_type)}{where}"
     target = board.piece_at(to)
     if target is not None and target.color == us:

@@ -188,6 +188,8 @@ def test_in_check_and_king_into_check() -> None:
         (START, "Ke2", "occupied by your own pawn"),
         (START, "a3b4", "no piece on a3"),
         (START, "e7e5", "is Black's"),
+        (START, "Ncd2", "White has no knight on the c-file"),
+        (START, "Rad1", "d1 is occupied by your own queen"),
         ("4k3/8/8/8/8/8/8/4K3 w - - 0 1", "Qd4", "White has no queen"),
         ("4k3/8/8/8/8/4p3/4P3/4K3 w - - 0 1", "e3", "blocked by the pawn on e3"),
     ],
