@@ -15,7 +15,7 @@ from typing import Literal
 
 import chess
 
-from redraft.tools._chess_explain import explain_illegal
+from redraft.tools._chess_explain import IllegalKind, explain_illegal
 
 __all__ = ["MoveReading", "MoveToken", "ReadMove", "ReadStatus", "find_tokens", "read_move"]
 
@@ -132,6 +132,8 @@ class ReadMove:
     """What had to be normalised (empty for a strict, bare SAN answer)."""
     candidates: tuple[str, ...] = ()
     """The legal moves an ambiguous token could mean, in SAN."""
+    reason: IllegalKind | None = None
+    """The rule an illegal move breaks (machine-readable)."""
 
     @property
     def lenient(self) -> bool:
@@ -362,11 +364,11 @@ def read_move(board: chess.Board, text: str) -> ReadMove:
             detail = "more than one piece can make it, from " + " and ".join(origins)
         return ReadMove("ambiguous", detail, token=token.text, notes=tuple(notes),
                         candidates=sans)
-    reasons = [explain_illegal(board, r) for r in token.readings]
-    if len(reasons) > 1:
-        reason = "; ".join(
-            f"as {r.describe()}: {why}" for r, why in zip(token.readings, reasons, strict=True)
+    whys = [explain_illegal(board, r) for r in token.readings]
+    if len(whys) > 1:
+        text = "; ".join(
+            f"as {r.describe()}: {why.text}" for r, why in zip(token.readings, whys, strict=True)
         )
     else:
-        reason = reasons[0]
-    return ReadMove("illegal", reason, token=token.text, notes=tuple(notes))
+        text = whys[0].text
+    return ReadMove("illegal", text, token=token.text, notes=tuple(notes), reason=whys[0].kind)

@@ -111,6 +111,7 @@ def move_verdict(board: chess.Board, read: ReadMove, *, legal_moves_hint: bool =
         message = (f"{read.token} is ambiguous: {read.message}. Write one of: "
                    f"{', '.join(read.candidates)}.")
     else:
+        evidence["reason"] = read.reason
         message = f"{read.token} is illegal: {read.message}."
     hint = _legal_list(board) if legal_moves_hint and not board.is_game_over() else None
     return Verdict.reject(read.status, message, hint=hint, evidence=evidence)

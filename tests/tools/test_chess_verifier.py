@@ -322,3 +322,27 @@ def test_missing_stockfish_names_the_package() -> None:
     oracle = ChessOracle(quality=True, stockfish_path="/nonexistent/stockfish")
     with pytest.raises(BadInputError, match="apt-get install stockfish"):
         oracle.judge_sync(START, "e4")
+
+
+@pytest.mark.parametrize(
+    ("fen", "answer", "kind"),
+    [
+        (CASTLE_THROUGH_CHECK, "O-O", "castling_through_check"),
+        (CASTLE_IN_CHECK, "O-O", "castling_in_check"),
+        (NO_RIGHTS, "O-O", "no_castling_rights"),
+        (START, "O-O", "castling_blocked"),
+        (PINNED, "Nf3", "pinned"),
+        (IN_CHECK, "d4", "does_not_end_check"),
+        (IN_CHECK, "Kd1", "king_into_check"),
+        (START, "Bc4", "path_blocked"),
+        (START, "Nf4", "unreachable"),
+        (START, "Ke2", "own_piece_on_target"),
+        (START, "Qd4e5", "no_such_piece"),
+        (START, "e7e5", "not_your_piece"),
+        (START, "e5", "pawn_rules"),
+        (START, "Nf3=Q", "bad_promotion"),
+    ],
+)
+def test_illegal_reason_kinds_in_evidence(fen: str, answer: str, kind: str) -> None:
+    code, _, evidence = check(fen, answer)
+    assert (code, evidence["reason"]) == ("illegal", kind)
