@@ -12,7 +12,7 @@ decoded in four orders, in one run:
                 episode's own prefix;
 - no reuse:     interleaved, every prompt evaluated from scratch (``reuse_prefix=False``).
 
-Usage: python bench/llamacpp_prefix.py [--episodes 6] [--steps 10] [--model smollm2]
+Usage: python bench/llamacpp_prefix.py [--episodes 4] [--steps 8] [--repeats 3] [--threads 2]
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ PREAMBLE = (
     "You play a long game of chess. Rules: answer with one move in standard algebraic "
     "notation, nothing else. Think of piece safety, centre control, king safety and "
     "development. The board is shown after each move as a grid of eight ranks. "
-) * 6
+) * 4
 
 
 def episode_request(episode: int, step: int) -> GenerationRequest:
@@ -58,8 +58,9 @@ async def timed(
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--episodes", type=int, default=6)
-    parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--episodes", type=int, default=4)
+    parser.add_argument("--steps", type=int, default=8)
+    parser.add_argument("--repeats", type=int, default=3, help="alternating runs; min is kept")
     parser.add_argument("--model", default="smollm2", help="smollm2 or a GGUF path")
     parser.add_argument("--threads", type=int, default=None)
     args = parser.parse_args()
@@ -72,24 +73,36 @@ async def main() -> None:
         ("interleaved + RAM cache", {"ram_cache_mb": 1024}, rounds),
         ("no reuse (from scratch)", {"reuse_prefix": False}, rounds),
     ]
-    results = []
-    for label, options, batches in setups:
-        backend = LlamaCppBackend.from_spec(
-            args.model, n_ctx=4096, n_threads=args.threads, **options
-        )
-        await timed(backend, [[episode_request(99, 0)]])  # warm-up
-        seconds, tokens = await timed(backend, batches)
-        await backend.aclose()
-        results.append((label, seconds, tokens))
+    times: list[list[float]] = [[] for _ in setups]
+    tokens = [0] * len(setups)
+    # Setups alternate within each repeat, so a load change on the machine hits all of them;
+    # the minimum over repeats is the least disturbed run. A fresh model per run: no cache
+    # (key-value or RAM) survives from an earlier run.
+    for _ in range(args.repeats):
+        for i, (_, options, batches) in enumerate(setups):
+            backend = LlamaCppBackend.from_spec(
+                args.model, n_ctx=4096, n_threads=args.threads, **options
+            )
+            await timed(backend, [[episode_request(99, 0)]])  # warm-up, another episode
+            seconds, tokens[i] = await timed(backend, batches)
+            await backend.aclose()
+            times[i].append(seconds)
+
     requests = args.episodes * args.steps
-    base = results[0][1]
+    base = min(times[0])
     print(
-        f"{requests} requests ({args.episodes} episodes x {args.steps} steps), model {args.model}"
+        f"{requests} requests ({args.episodes} episodes x {args.steps} steps), model "
+        f"{args.model}, threads {args.threads or 'auto'}, min of {args.repeats} alternating runs"
     )
-    print(f"{'order':<26} {'seconds':>8} {'prompt tok':>11} {'req/s':>7} {'x grouped':>10}")
-    for label, seconds, tokens in results:
-        rate, ratio = requests / seconds, seconds / base
-        print(f"{label:<26} {seconds:8.2f} {tokens:11d} {rate:7.1f} {ratio:10.2f}")
+    header = ("order", "seconds", "all runs", "prompt tok", "req/s", "x grouped")
+    print("{:<26} {:>8} {:>22} {:>11} {:>7} {:>10}".format(*header))
+    for (label, _, _), runs, count in zip(setups, times, tokens, strict=True):
+        best = min(runs)
+        spread = "/".join(f"{t:.1f}" for t in runs)
+        print(
+            f"{label:<26} {best:8.2f} {spread:>22} {count:11d} {requests / best:7.1f} "
+            f"{best / base:10.2f}"
+        )
 
 
 if __name__ == "__main__":
