@@ -169,18 +169,23 @@ class LlamaCppBackend:
         started = time.perf_counter()
         if not self.options.reuse_prefix:
             self._llm.reset()
-        response = self._llm.create_chat_completion(
-            messages=message_dicts(request.messages),
-            temperature=params.temperature,
-            top_p=params.top_p,
-            # Only temperature and top_p shape sampling, as in every other backend.
-            top_k=0,
-            min_p=0.0,
-            max_tokens=max_tokens,
-            stop=stop,
-            seed=params.seed,
-            grammar=grammar,
-        )
+        try:
+            response = self._llm.create_chat_completion(
+                messages=message_dicts(request.messages),
+                temperature=params.temperature,
+                top_p=params.top_p,
+                # Only temperature and top_p shape sampling, as in every other backend.
+                top_k=0,
+                min_p=0.0,
+                max_tokens=max_tokens,
+                stop=stop,
+                seed=params.seed,
+                grammar=grammar,
+            )
+        except ValueError as exc:  # e.g. "Requested tokens (...) exceed context window of ..."
+            raise BadInputError(
+                f"{self.name}: {exc} (raise the n_ctx option or shorten the prompt)"
+            ) from exc
         seconds = time.perf_counter() - started
         choice = response["choices"][0]
         usage = response["usage"]

@@ -61,6 +61,15 @@ def test_missing_file_and_bad_options_are_bad_input(tmp_path: Path) -> None:
         load_backend("llamacpp/smollm2", n_ctxx=512)
 
 
+def test_prompt_longer_than_the_context_is_bad_input() -> None:
+    backend = load_backend("llamacpp/smollm2", n_ctx=64)
+    try:
+        with pytest.raises(BadInputError, match="n_ctx"):
+            run(backend, [ask("word " * 200)])
+    finally:
+        asyncio.run(backend.aclose())
+
+
 def test_greedy_is_deterministic_and_seeds_reproduce(exact_backend: Any) -> None:
     prompt = "Name a colour."
     greedy = run(exact_backend, [ask(prompt, max_tokens=12), ask(prompt, max_tokens=12)])
