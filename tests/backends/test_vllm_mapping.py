@@ -138,12 +138,14 @@ def test_to_generation() -> None:
     assert unknown.finish_reason == "stop" and unknown.usage.prompt_tokens == 0
 
 
-def test_importing_the_module_does_not_import_vllm() -> None:
-    code = "import sys, redraft.agent.backends.vllm; print('vllm' in sys.modules)"
+def test_importing_backend_modules_imports_no_optional_dependency() -> None:
+    modules = ", ".join(f"redraft.agent.backends.{m}" for m in ("llamacpp", "openai", "vllm", "hf"))
+    optional = ("llama_cpp", "openai", "vllm", "torch", "transformers", "gguf")
+    code = f"import sys, {modules}; print([m for m in {optional!r} if m in sys.modules])"
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
-    assert result.stdout.strip() == "False"
+    assert result.stdout.strip() == "[]"
 
 
 @pytest.mark.skipif(HAS_VLLM, reason="vLLM is installed")
