@@ -228,6 +228,11 @@ def _round_event(episode: int, step: int, record: RoundRecord) -> RoundEvent:
 def _step_event(episode: int, step: int, correction: Correction, result: StepResult) -> StepEvent:
     judgement = correction.rounds[-1].judgement
     global_state = judgement.global_state if judgement is not None else None
+    global_ok = global_state.ok if global_state is not None else None
+    if result.forced and result.global_ok is not None:
+        # The task replaced the answer (continue policy): the agent's state after this step
+        # is the replacement's, which the oracle's view of the raw output cannot see.
+        global_ok = result.global_ok
     return StepEvent(
         episode=episode,
         step=step,
@@ -238,7 +243,7 @@ def _step_event(episode: int, step: int, correction: Correction, result: StepRes
         action=result.action,
         initial_ok=correction.initial_correct,
         final_ok=correction.final_correct,
-        global_ok=global_state.ok if global_state is not None else None,
+        global_ok=global_ok,
         forced=result.forced,
         usage=correction.usage,
         info=result.info,

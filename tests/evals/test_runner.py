@@ -194,3 +194,17 @@ def test_shards_split_the_episodes(tmp_path: Path, shard_count: int) -> None:
         seen.extend(config.episode_ids())
         assert all(i % shard_count == index for i in config.episode_ids())
     assert sorted(seen) == list(range(10))
+
+
+def test_forced_step_logs_the_state_after_the_replacement(tmp_path: Path) -> None:
+    # running_sum under `continue`: an unreadable answer is replaced by the right total, so
+    # the agent's state after the step is right although the raw output was not.
+    from redraft.agent.backends import ScriptedBackend
+
+    config = EvalConfig(
+        task="running_sum", model="scripted/inline", critic="none", max_rounds=0,
+        episodes=1, max_steps=2, error_policy="continue", seed=0,
+    )
+    run_eval(config, tmp_path / "run", backend=ScriptedBackend(["no idea", "no idea"]))
+    steps = [e for e in read_events(tmp_path / "run") if isinstance(e, StepEvent)]
+    assert [(s.forced, s.final_ok, s.global_ok) for s in steps] == [(True, False, True)] * 2
