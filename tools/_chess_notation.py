@@ -283,6 +283,20 @@ def _pick(text: str, tokens: list[MoveToken]) -> MoveToken:
     return tokens[0]
 
 
+_LIST_GAP_RE = re.compile(r"\s*,\s*(?:(?:and|or)\s+)?", re.IGNORECASE)
+
+
+def _listed_from(text: str, tokens: list[MoveToken], first: MoveToken) -> list[MoveToken]:
+    """The comma-separated run of moves that starts at ``first`` ("Na3, Nc3, Nf3")."""
+    start = tokens.index(first)
+    run = [first]
+    for before, after in zip(tokens[start:], tokens[start + 1 :], strict=False):
+        if not _LIST_GAP_RE.fullmatch(text[before.start + len(before.text) : after.start]):
+            break
+        run.append(after)
+    return run
+
+
 def _matches(board: chess.Board, reading: MoveReading, move: chess.Move) -> bool:
     if reading.castle is not None:
         return board.is_castling(move) and board.is_kingside_castling(move) == (
@@ -330,6 +344,14 @@ def read_move(board: chess.Board, text: str) -> ReadMove:
     if len(rest) < len(tokens):
         notes.append("the game so far was repeated; took the move after it")
     token = _pick(text, rest)
+    listed = _listed_from(text, rest, token)
+    if len(listed) >= 3:
+        # An echoed list ("Legal moves: Na3, Nc3, Nf3") chooses nothing; a judge would not
+        # pick its first entry for the model.
+        shown = ", ".join(t.text for t in listed[:6]) + (", ..." if len(listed) > 6 else "")
+        return ReadMove("ambiguous", f"the answer lists several moves ({shown}) instead of "
+                        "choosing one; reply with the one move you play", token=token.text,
+                        notes=tuple(notes), candidates=tuple(t.text for t in listed))
     stripped = text.strip()
     bare = _MOVE_NUMBER_RE.sub("", stripped, count=1).strip().rstrip(".").strip("*` ")
     if _MOVE_NUMBER_RE.match(stripped):

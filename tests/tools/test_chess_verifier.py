@@ -346,3 +346,13 @@ def test_missing_stockfish_names_the_package() -> None:
 def test_illegal_reason_kinds_in_evidence(fen: str, answer: str, kind: str) -> None:
     code, _, evidence = check(fen, answer)
     assert (code, evidence["reason"]) == ("illegal", kind)
+
+
+def test_an_echoed_list_of_moves_chooses_nothing() -> None:
+    # SmolLM2 echoes the prompt's "Legal moves:" line; taking its first entry would credit
+    # the model with a move it never chose.
+    board = chess.Board()
+    echo = read_move(board, "Moves so far: (None yet)\nLegal moves: Na3, Nc3, Nf3, Nh3, a3")
+    assert echo.status == "ambiguous"
+    assert "lists several moves (Na3, Nc3, Nf3, Nh3, a3)" in echo.message
+    assert read_move(board, "I play e4, then Nf3 next.").san == "e4"
