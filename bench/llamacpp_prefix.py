@@ -87,6 +87,7 @@ async def main() -> None:
             seconds, tokens[i] = await timed(backend, batches)
             await backend.aclose()
             times[i].append(seconds)
+            print(f"  run {len(times[i])}: {setups[i][0]:<26} {seconds:8.2f} s", flush=True)
 
     requests = args.episodes * args.steps
     base = min(times[0])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,15 @@ import pytest
 from backend_servers import LlamaServer, free_port
 
 from redraft.agent.backends._common import smollm2_gguf
+
+# torch's OpenMP workers spin between parallel regions by default and then starve
+# llama.cpp's threads in the same test process; let them sleep instead.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the hf tests after the llama.cpp ones, so torch's threads start last."""
+    items.sort(key=lambda item: item.path.name == "test_hf.py")
 
 
 @pytest.fixture(scope="session")
