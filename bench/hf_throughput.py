@@ -13,7 +13,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import time
+
+# Before torch loads: OpenMP workers that spin between parallel regions (the default) lose
+# 10x or more on a CPU shared with other processes; measured on a busy 2-core machine.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from redraft.agent.backends._protocol import GenerationRequest, Message, SamplingParams
 from redraft.agent.backends.hf import HFBackend
@@ -62,7 +67,7 @@ async def main() -> None:
     print(
         f"model hf/{args.model} on {backend.device}, loaded in {load_seconds:.1f} s; "
         f"{args.answers} answers per batch size, max_tokens {args.max_tokens}, "
-        f"temperature {args.temperature}"
+        f"temperature {args.temperature}, OMP_WAIT_POLICY={os.environ['OMP_WAIT_POLICY']}"
     )
     header = ("batch", "seconds", "answers/s", "tokens/s", "tokens", "speedup")
     print("{:>6} {:>9} {:>10} {:>9} {:>7} {:>8}".format(*header))

@@ -15,6 +15,10 @@ Seeds: ``generate`` draws from one generator for the whole call, so each call is
 the seeds of all its requests (and the ``seed`` option): the same batch reproduces, but a
 request's sample depends on its batch mates. ``choice`` constraints are enforced by
 restricting each step to the tokens that continue a choice (``prefix_allowed_tokens_fn``).
+
+On a CPU shared with other busy processes, start Python with ``OMP_WAIT_POLICY=PASSIVE``:
+torch's OpenMP workers otherwise spin between steps, which made generation 10x slower or
+worse on a loaded 2-core machine (``bench/hf_throughput.py`` sets it).
 """
 
 from __future__ import annotations
