@@ -8,10 +8,10 @@ sequentially. Requests of a batch are processed grouped by ``cache_key``, becaus
 keeps the key-value cache of the last prompt and reuses its longest common prefix with the
 next one. Across batches (a round holds one request per episode, so episodes interleave)
 the option ``ram_cache_mb`` keeps snapshots of earlier states to restore the best prefix
-(``LlamaRAMCache``). ``bench/llamacpp_prefix.py`` measures them: with SmolLM2 on two CPU
-cores, episode-grouped order ran 3.7x faster than interleaved, interleaved reuse (only the
-shared preamble) 5x faster than none, and the RAM cache did not pay for its state copies,
-so it is off by default.
+(``LlamaRAMCache``). ``bench/llamacpp_prefix.py`` measures them; with SmolLM2 on a busy
+2-core machine, episode-grouped order ran 4-10x faster than interleaved, interleaved reuse
+(only the shared preamble) 2.6-5x faster than none, and the RAM cache was no faster than
+interleaved (its state copies cost what it saves), so it is off by default.
 
 Constraints (``choice``, ``regex``, ``grammar``) are enforced while decoding by a GBNF
 grammar; a ``choice`` output is always exactly one of the choices (see
