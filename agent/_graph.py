@@ -17,7 +17,7 @@ from typing import Any, Literal, TypedDict, TypeVar
 from langchain_core.runnables import RunnableLambda
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from redraft.agent._config import CorrectorConfig
 from redraft.agent._critique import parse_critique
@@ -346,6 +346,22 @@ def _route(state: CorrectorState) -> Literal["revise", "finish"]:
     return "revise" if any(w.status == "revise" for w in state["work"]) else "finish"
 
 
+def _configure(config: CorrectorConfig | None, overrides: dict[str, Any]) -> CorrectorConfig:
+    fields = (config or CorrectorConfig()).model_dump()
+    unknown = sorted(set(overrides) - set(fields))
+    if unknown:
+        raise BadInputError(
+            f"unknown corrector option(s) {', '.join(unknown)}; known: {', '.join(fields)} "
+            "(sampling options such as max_tokens go in sampling=SamplingParams(...))"
+        )
+    try:
+        return CorrectorConfig.model_validate({**fields, **overrides})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise BadInputError(f"corrector option {where}: {first['msg']}") from exc
+
+
 def build_corrector(
     backend: Backend,
     verifier: Verifier[Any] | None = None,
@@ -373,8 +389,7 @@ def build_corrector(
         TypeError: an oracle passed as the verifier, or a verifier as the oracle.
         BadInputError: a critic mode without the feedback source it needs.
     """
-    config = (config or CorrectorConfig()).model_copy(update=overrides)
-    config = CorrectorConfig.model_validate(config.model_dump())
+    config = _configure(config, overrides)
     if verifier is not None:
         ensure_verifier(verifier)
     if oracle is not None:

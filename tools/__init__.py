@@ -26,6 +26,7 @@ from redraft.tools._verifier import (
     verifier_as_oracle,
     verify_sync,
 )
+from redraft.tools.schema import SchemaVerifier
 
 __all__ = [
     "VERDICT_CODES",
@@ -39,6 +40,7 @@ __all__ = [
     "Oracle",
     "RedraftError",
     "Registry",
+    "SchemaVerifier",
     "UnknownPluginError",
     "Verdict",
     "Verifier",

@@ -1,5 +1,6 @@
 """Backends: one small async protocol, selected by a ``"provider/model"`` string."""
 
+from redraft.agent.backends._errors import BackendRejectedError, BackendUnavailableError
 from redraft.agent.backends._protocol import (
     Backend,
     Constraint,
@@ -22,6 +23,8 @@ from redraft.agent.backends.simulated import SimulatedBackend, SimulationParams
 
 __all__ = [
     "Backend",
+    "BackendRejectedError",
+    "BackendUnavailableError",
     "Constraint",
     "ConstraintKind",
     "Generation",

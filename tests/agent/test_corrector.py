@@ -247,3 +247,12 @@ def test_sync_invoke_and_use_as_a_subgraph() -> None:
     parent.add_edge("summarise", END)
     out = parent.compile().invoke({"items": [ITEM]})
     assert out["summary"] == "42"
+
+
+def test_unknown_or_invalid_options_are_bad_input() -> None:
+    with pytest.raises(BadInputError, match=r"unknown corrector option\(s\) max_tokens"):
+        build_corrector(ScriptedBackend(), FunctionVerifier(is_42), max_tokens=3)
+    with pytest.raises(BadInputError, match="max_rounds"):
+        build_corrector(ScriptedBackend(), FunctionVerifier(is_42), max_rounds=-1)
+    with pytest.raises(BadInputError, match="critic"):
+        build_corrector(ScriptedBackend(), FunctionVerifier(is_42), critic="psychic")
