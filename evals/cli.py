@@ -89,6 +89,8 @@ def _add_run_options(parser: argparse.ArgumentParser, *, grid: bool) -> None:
     parser.add_argument("--verifier", help="registered verifier to use instead of the task's")
     parser.add_argument("--batch-size", type=int, help="episodes in flight at once (default 64)")
     parser.add_argument("--error-policy", choices=("stop", "continue"), help="after an error")
+    parser.add_argument("--max-tokens", type=int, help="tokens per answer (default 64)")
+    parser.add_argument("--temperature", type=float, help="sampling temperature (default 0)")
     if not grid:
         parser.add_argument("--shard", help="run only shard i of N: i/N")
     parser.add_argument(
@@ -158,6 +160,12 @@ def _config_data(args: argparse.Namespace) -> dict[str, Any]:
     if flags["max_rounds"] is not None:
         data.pop("rounds", None)
     data.update({k: v for k, v in flags.items() if v is not None})
+    sampling = {"max_tokens": args.max_tokens, "temperature": args.temperature}
+    if any(v is not None for v in sampling.values()):
+        corrector = dict(data.get("corrector") or {})
+        merged_sampling = dict(corrector.get("sampling") or {})
+        merged_sampling.update({k: v for k, v in sampling.items() if v is not None})
+        data["corrector"] = {**corrector, "sampling": merged_sampling}
     for field, pairs in (("task_options", args.task_option), ("model_options", args.model_option)):
         if pairs:
             merged = dict(data.get(field) or {})
