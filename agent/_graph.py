@@ -17,7 +17,7 @@ from typing import Any, Literal, TypedDict, TypeVar
 from langchain_core.runnables import RunnableLambda
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
 from redraft.agent._config import CorrectorConfig
 from redraft.agent._critique import parse_critique
@@ -39,6 +39,7 @@ from redraft.tools import (
     ensure_oracle,
     ensure_verifier,
     oracle_as_verifier,
+    parse_options,
     safe_judge,
     safe_verify,
 )
@@ -354,12 +355,7 @@ def _configure(config: CorrectorConfig | None, overrides: dict[str, Any]) -> Cor
             f"unknown corrector option(s) {', '.join(unknown)}; known: {', '.join(fields)} "
             "(sampling options such as max_tokens go in sampling=SamplingParams(...))"
         )
-    try:
-        return CorrectorConfig.model_validate({**fields, **overrides})
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise BadInputError(f"corrector option {where}: {first['msg']}") from exc
+    return parse_options(CorrectorConfig, {**fields, **overrides}, "corrector")
 
 
 def build_corrector(

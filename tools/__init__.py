@@ -10,6 +10,7 @@ from redraft.tools._errors import (
     RedraftError,
     UnknownPluginError,
 )
+from redraft.tools._options import parse_options
 from redraft.tools._registry import Registry, register_verifier, verifiers
 from redraft.tools._verdict import VERDICT_CODES, Cost, Judgement, Verdict, register_verdict_code
 from redraft.tools._verifier import (
@@ -48,6 +49,7 @@ __all__ = [
     "ensure_oracle",
     "ensure_verifier",
     "oracle_as_verifier",
+    "parse_options",
     "register_verdict_code",
     "register_verifier",
     "safe_judge",

@@ -34,7 +34,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from redraft.agent.backends._common import (
     SMOLLM2_NAME,
@@ -51,7 +51,7 @@ from redraft.agent.backends._protocol import (
     Generation,
     GenerationRequest,
 )
-from redraft.tools import BadInputError, Cost
+from redraft.tools import BadInputError, Cost, parse_options
 
 __all__ = ["ChoiceTrie", "HFBackend", "HFOptions", "batch_seed", "resolve_hf_model"]
 
@@ -231,10 +231,7 @@ class HFBackend:
         Raises:
             BadInputError: an unknown or invalid option, or a missing file.
         """
-        try:
-            parsed = HFOptions(**options)
-        except ValidationError as exc:
-            raise BadInputError(f"hf/{spec}: bad options: {exc}") from exc
+        parsed = parse_options(HFOptions, options, f"hf/{spec} backend")
         return cls(spec, name=f"hf/{spec}", options=parsed)
 
     async def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:

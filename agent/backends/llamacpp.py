@@ -30,7 +30,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from redraft.agent.backends._common import (
     cache_key_order,
@@ -47,7 +47,7 @@ from redraft.agent.backends._protocol import (
     Generation,
     GenerationRequest,
 )
-from redraft.tools import BadInputError, ConstraintNotSupportedError, Cost
+from redraft.tools import BadInputError, ConstraintNotSupportedError, Cost, parse_options
 
 __all__ = ["LlamaCppBackend", "LlamaCppOptions", "regex_grammar"]
 
@@ -136,10 +136,7 @@ class LlamaCppBackend:
         Raises:
             BadInputError: no such file, or an unknown or invalid option.
         """
-        try:
-            parsed = LlamaCppOptions(**options)
-        except ValidationError as exc:
-            raise BadInputError(f"llamacpp/{spec}: bad options: {exc}") from exc
+        parsed = parse_options(LlamaCppOptions, options, f"llamacpp/{spec} backend")
         return cls(
             resolve_gguf(spec, "llamacpp", "llamacpp"), name=f"llamacpp/{spec}", options=parsed
         )

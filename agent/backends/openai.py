@@ -35,7 +35,7 @@ import time
 from collections.abc import Sequence
 from typing import Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from redraft.agent.backends._common import (
     check_constraints,
@@ -51,7 +51,7 @@ from redraft.agent.backends._protocol import (
     Generation,
     GenerationRequest,
 )
-from redraft.tools import BadInputError, ConstraintNotSupportedError, Cost
+from redraft.tools import BadInputError, ConstraintNotSupportedError, Cost, parse_options
 
 __all__ = [
     "CONSTRAINT_KINDS",
@@ -202,10 +202,7 @@ class OpenAIBackend:
         model, _, urls = spec.partition("@")
         if not model:
             raise BadInputError(f"openai/{spec}: write openai/MODEL@http://HOST:PORT/v1")
-        try:
-            parsed = OpenAIOptions(**options)
-        except ValidationError as exc:
-            raise BadInputError(f"openai/{spec}: bad options: {exc}") from exc
+        parsed = parse_options(OpenAIOptions, options, f"openai/{spec} backend")
         base_urls = [u for u in urls.split("|") if u]
         return cls(model, base_urls, name=f"openai/{spec}", options=parsed)
 

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from redraft.agent.backends._common import (
     check_constraints,
@@ -36,7 +36,7 @@ from redraft.agent.backends._protocol import (
     Generation,
     GenerationRequest,
 )
-from redraft.tools import BadInputError, Cost
+from redraft.tools import BadInputError, Cost, parse_options
 
 __all__ = [
     "VLLMBackend",
@@ -202,10 +202,7 @@ class VLLMBackend:
         """
         if not spec:
             raise BadInputError("vllm/: name a model, e.g. vllm/Qwen/Qwen2.5-0.5B-Instruct")
-        try:
-            parsed = VLLMOptions(**options)
-        except ValidationError as exc:
-            raise BadInputError(f"vllm/{spec}: bad options: {exc}") from exc
+        parsed = parse_options(VLLMOptions, options, f"vllm/{spec} backend")
         return cls(spec, name=f"vllm/{spec}", options=parsed)
 
     async def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:

@@ -62,7 +62,7 @@ def test_batch_seed_is_stable_and_depends_on_every_seed() -> None:
 def test_missing_gguf_path_is_bad_input(tmp_path: Path) -> None:
     with pytest.raises(BadInputError, match="no such model file"):
         resolve_hf_model(str(tmp_path / "x.gguf"), None)
-    with pytest.raises(BadInputError, match="bad options"):
+    with pytest.raises(BadInputError, match="option max_batch: Extra inputs"):
         load_backend("hf/smollm2", max_batch=3)
 
 

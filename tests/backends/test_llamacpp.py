@@ -57,7 +57,7 @@ def test_missing_file_and_bad_options_are_bad_input(tmp_path: Path) -> None:
     missing = tmp_path / "nope.gguf"
     with pytest.raises(BadInputError, match="no such model file"):
         load_backend(f"llamacpp/{missing}")
-    with pytest.raises(BadInputError, match="bad options"):
+    with pytest.raises(BadInputError, match=r"option n_ctxx: Extra inputs .* \(options: n_batch"):
         load_backend("llamacpp/smollm2", n_ctxx=512)
 
 

@@ -136,7 +136,7 @@ def test_model_string_and_options() -> None:
     assert isinstance(extra, OpenAIBackend) and len(extra.base_urls) == 2
     with pytest.raises(BadInputError, match="no server"):
         load_backend("openai/m")
-    with pytest.raises(BadInputError, match="bad options"):
+    with pytest.raises(BadInputError, match="option constraint_style: Input should be"):
         load_backend("openai/m@http://127.0.0.1:1/v1", constraint_style="outlines")
 
 

@@ -155,7 +155,7 @@ def test_missing_vllm_names_the_extra() -> None:
 
 
 def test_bad_options_are_bad_input() -> None:
-    with pytest.raises(BadInputError, match="bad options"):
+    with pytest.raises(BadInputError, match="option gpu_memory_utilisation: Extra inputs"):
         load_backend("vllm/some-model", gpu_memory_utilisation=0.5)
     with pytest.raises(BadInputError):
         load_backend("vllm/")
