@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import random
 from types import TracebackType
-from typing import Self
+from typing import Any, Generic, Protocol, Self, TypeVar
 
-from pydantic import JsonValue
+from pydantic import BaseModel, JsonValue
 
 from redraft.agent.backends import SimulationHint
 from redraft.evals.tasks._protocol import EndReason, ErrorPolicy, StepResult
-from redraft.tools import BadInputError, RedraftError
+from redraft.tools import BadInputError, RedraftError, parse_options
 
-__all__ = ["ClosingMixin", "EpisodeBase", "EpisodeFinishedError"]
+__all__ = ["ClosingMixin", "ConfiguredTask", "EpisodeBase", "EpisodeFinishedError"]
 
 _POLICIES: tuple[ErrorPolicy, ...] = ("stop", "continue")
 
@@ -121,3 +121,36 @@ class EpisodeBase(ClosingMixin):
         self.end = end
         return StepResult(action=action, local_ok=local_ok, global_ok=global_ok, forced=forced,
                           end=end, info=info or {})
+
+
+ConfigT = TypeVar("ConfigT", bound=BaseModel)
+EpisodeT = TypeVar("EpisodeT", covariant=True)
+ConfigT_contra = TypeVar("ConfigT_contra", bound=BaseModel, contravariant=True)
+
+
+class _EpisodeFactory(Protocol[ConfigT_contra, EpisodeT]):
+    def __call__(
+        self, config: ConfigT_contra, seed: int, *, max_steps: int, error_policy: ErrorPolicy
+    ) -> EpisodeT: ...
+
+
+class ConfiguredTask(ClosingMixin, Generic[ConfigT, EpisodeT]):
+    """A task built from keyword options validated into ``config_type``.
+
+    Its episodes are ``episode_type(config, seed, max_steps=..., error_policy=...)``.
+    Subclasses set ``name``, ``representations`` and the two types, and say which verifier
+    and oracle they use.
+    """
+
+    name: str
+    error_policies: tuple[ErrorPolicy, ...] = _POLICIES
+    representations: tuple[str, ...]
+    config_type: type[ConfigT]
+    episode_type: _EpisodeFactory[ConfigT, EpisodeT]
+
+    def __init__(self, **options: Any) -> None:
+        self.config = parse_options(self.config_type, options, f"{self.name} task")
+
+    def new_episode(self, seed: int, *, max_steps: int, error_policy: ErrorPolicy) -> EpisodeT:
+        """A fresh episode, fully determined by ``seed``."""
+        return self.episode_type(self.config, seed, max_steps=max_steps, error_policy=error_policy)

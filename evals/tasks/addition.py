@@ -13,9 +13,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from redraft.agent.backends import Constraint, Message
-from redraft.evals.tasks._episode import ClosingMixin, EpisodeBase
+from redraft.evals.tasks._episode import ConfiguredTask, EpisodeBase
 from redraft.evals.tasks._protocol import ErrorPolicy, StepPrompt, StepResult
-from redraft.tools._options import parse_options
 from redraft.tools.arithmetic import (
     AdditionContext,
     AdditionOracle,
@@ -151,7 +150,7 @@ class AdditionEpisode(EpisodeBase):
         )
 
 
-class AdditionTask(ClosingMixin):
+class AdditionTask(ConfiguredTask[AdditionConfig, AdditionEpisode]):
     """Long addition of two ``digits``-digit numbers, one column per step.
 
     Args:
@@ -159,11 +158,9 @@ class AdditionTask(ClosingMixin):
     """
 
     name = "addition"
-    error_policies: tuple[ErrorPolicy, ...] = ("stop", "continue")
     representations: tuple[str, ...] = ("plain", "columns")
-
-    def __init__(self, **options: Any) -> None:
-        self.config = parse_options(AdditionConfig, options, "addition task")
+    config_type = AdditionConfig
+    episode_type = AdditionEpisode
 
     def verifier(self) -> AdditionVerifier:
         """A calculator that checks each column."""
@@ -173,7 +170,3 @@ class AdditionTask(ClosingMixin):
         """Ground truth: the column (local) and the digits written (global)."""
         return AdditionOracle()
 
-    def new_episode(self, seed: int, *, max_steps: int, error_policy: ErrorPolicy
-                    ) -> AdditionEpisode:
-        """A fresh addition, fully determined by ``seed``."""
-        return AdditionEpisode(self.config, seed, max_steps=max_steps, error_policy=error_policy)

@@ -20,9 +20,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from redraft.agent.backends import Constraint, Message
-from redraft.evals.tasks._episode import ClosingMixin, EpisodeBase
+from redraft.evals.tasks._episode import ConfiguredTask, EpisodeBase
 from redraft.evals.tasks._protocol import ErrorPolicy, StepPrompt, StepResult
-from redraft.tools._options import parse_options
 from redraft.tools.arithmetic import RunningSumContext, RunningSumOracle, RunningSumVerifier
 
 __all__ = ["RunningSumConfig", "RunningSumEpisode", "RunningSumTask"]
@@ -162,7 +161,7 @@ class RunningSumEpisode(EpisodeBase):
         )
 
 
-class RunningSumTask(ClosingMixin):
+class RunningSumTask(ConfiguredTask[RunningSumConfig, RunningSumEpisode]):
     """A running sum over a key→value table.
 
     Args:
@@ -170,11 +169,9 @@ class RunningSumTask(ClosingMixin):
     """
 
     name = "running_sum"
-    error_policies: tuple[ErrorPolicy, ...] = ("stop", "continue")
     representations: tuple[str, ...] = ("history", "last")
-
-    def __init__(self, **options: Any) -> None:
-        self.config = parse_options(RunningSumConfig, options, "running_sum task")
+    config_type = RunningSumConfig
+    episode_type = RunningSumEpisode
 
     def verifier(self) -> RunningSumVerifier:
         """A calculator that checks each step against the agent's previous total."""
@@ -184,8 +181,3 @@ class RunningSumTask(ClosingMixin):
         """Ground truth: the step (local) and the true total (global)."""
         return RunningSumOracle()
 
-    def new_episode(self, seed: int, *, max_steps: int, error_policy: ErrorPolicy
-                    ) -> RunningSumEpisode:
-        """A fresh running sum, fully determined by ``seed``."""
-        return RunningSumEpisode(self.config, seed, max_steps=max_steps,
-                                 error_policy=error_policy)

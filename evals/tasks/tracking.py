@@ -15,9 +15,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from redraft.agent.backends import Constraint, Message
-from redraft.evals.tasks._episode import ClosingMixin, EpisodeBase
+from redraft.evals.tasks._episode import ConfiguredTask, EpisodeBase
 from redraft.evals.tasks._protocol import ErrorPolicy, StepPrompt, StepResult
-from redraft.tools._options import parse_options
 from redraft.tools.tracking import (
     TrackingContext,
     TrackingOracle,
@@ -154,7 +153,7 @@ class TrackingEpisode(EpisodeBase):
         )
 
 
-class TrackingTask(ClosingMixin):
+class TrackingTask(ConfiguredTask[TrackingConfig, TrackingEpisode]):
     """Object tracking under swaps.
 
     Args:
@@ -162,11 +161,9 @@ class TrackingTask(ClosingMixin):
     """
 
     name = "tracking"
-    error_policies: tuple[ErrorPolicy, ...] = ("stop", "continue")
     representations: tuple[str, ...] = ("state", "history")
-
-    def __init__(self, **options: Any) -> None:
-        self.config = parse_options(TrackingConfig, options, "tracking task")
+    config_type = TrackingConfig
+    episode_type = TrackingEpisode
 
     def verifier(self) -> TrackingVerifier:
         """Checks each stated state against the agent's previous one and the swap."""
@@ -176,7 +173,3 @@ class TrackingTask(ClosingMixin):
         """Ground truth: the step (local) and the true state (global)."""
         return TrackingOracle()
 
-    def new_episode(self, seed: int, *, max_steps: int, error_policy: ErrorPolicy
-                    ) -> TrackingEpisode:
-        """A fresh sequence of swaps, fully determined by ``seed``."""
-        return TrackingEpisode(self.config, seed, max_steps=max_steps, error_policy=error_policy)
