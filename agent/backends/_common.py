@@ -18,6 +18,7 @@ import importlib.util
 from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 from redraft.agent.backends._protocol import ConstraintKind, GenerationRequest, Message
 from redraft.tools import BadInputError, ConstraintNotSupportedError, MissingDependencyError
@@ -174,6 +175,25 @@ def truncate_at_stop(text: str, stop: Sequence[str]) -> tuple[str, bool]:
 def share_seconds(seconds: float, count: int) -> float:
     """One request's share of a batch call that took ``seconds`` for ``count`` requests."""
     return seconds / count if count else 0.0
+
+
+def sampling_fields(request: GenerationRequest) -> dict[str, Any]:
+    """Temperature, top-p, token limit, stop sequences and seed in the OpenAI/vLLM spelling.
+
+    Stop and seed are left out when unset, so servers apply their own defaults.
+    """
+    params = request.params
+    max_tokens, stop = decoding_limits(request)
+    fields: dict[str, Any] = {
+        "temperature": params.temperature,
+        "top_p": params.top_p,
+        "max_tokens": max_tokens,
+    }
+    if stop:
+        fields["stop"] = stop
+    if params.seed is not None:
+        fields["seed"] = params.seed
+    return fields
 
 
 def decoding_limits(request: GenerationRequest) -> tuple[int, list[str]]:

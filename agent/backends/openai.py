@@ -40,9 +40,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from redraft.agent.backends._common import (
     check_constraints,
     choice_grammar,
-    decoding_limits,
     message_dicts,
     require,
+    sampling_fields,
 )
 from redraft.agent.backends._errors import BackendRejectedError, BackendUnavailableError
 from redraft.agent.backends._protocol import (
@@ -238,19 +238,11 @@ class OpenAIBackend:
         return list(await asyncio.gather(*(self._generate_one(state, r) for r in requests)))
 
     def _body(self, request: GenerationRequest) -> dict[str, Any]:
-        params = request.params
-        max_tokens, stop = decoding_limits(request)
         body: dict[str, Any] = {
             "model": self.model,
             "messages": message_dicts(request.messages),
-            "temperature": params.temperature,
-            "top_p": params.top_p,
-            "max_tokens": max_tokens,
+            **sampling_fields(request),
         }
-        if stop:
-            body["stop"] = stop
-        if params.seed is not None:
-            body["seed"] = params.seed
         if request.constraint is not None:
             body["extra_body"] = constraint_body(request.constraint, self.options.constraint_style)
         return body

@@ -25,9 +25,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from redraft.agent.backends._common import (
     check_constraints,
-    decoding_limits,
     message_dicts,
     require,
+    sampling_fields,
     share_seconds,
 )
 from redraft.agent.backends._protocol import (
@@ -92,19 +92,7 @@ def sampling_kwargs(request: GenerationRequest) -> dict[str, Any]:
 
     Sampling is shaped by temperature and top-p only, as in every redraft backend.
     """
-    params = request.params
-    max_tokens, stop = decoding_limits(request)
-    kwargs: dict[str, Any] = {
-        "n": 1,
-        "temperature": params.temperature,
-        "top_p": params.top_p,
-        "max_tokens": max_tokens,
-    }
-    if stop:
-        kwargs["stop"] = stop
-    if params.seed is not None:
-        kwargs["seed"] = params.seed
-    return kwargs
+    return {"n": 1, **sampling_fields(request)}
 
 
 def structured_kwargs(constraint: Constraint) -> dict[str, Any]:
