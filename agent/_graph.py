@@ -38,7 +38,6 @@ from redraft.tools import (
     Verifier,
     ensure_oracle,
     ensure_verifier,
-    oracle_as_verifier,
     parse_options,
     safe_judge,
     safe_verify,
@@ -126,9 +125,7 @@ class _Corrector:
         self.backend = backend
         self.oracle = oracle
         self.config = config
-        self.feedback_source: Verifier[Any] | None = (
-            oracle_as_verifier(oracle) if config.critic == "oracle" and oracle else verifier
-        )
+        self.verifier = verifier
         self._semaphore: asyncio.Semaphore | None = None
 
     # -- helpers -----------------------------------------------------------------------
@@ -264,13 +261,29 @@ class _Corrector:
         work = list(state["work"])
         pending = [i for i, w in enumerate(work) if w.status == "verify"]
         outputs = [(work[i].item.context, work[i].rounds[-1].output) for i in pending]
+        judgements: list[Judgement | None] = [None] * len(pending)
+        if self.oracle is not None:
+            oracle = self.oracle
+            judgements = list(
+                await asyncio.gather(
+                    *(self._bounded(safe_judge(oracle, c, out)) for c, out in outputs)
+                )
+            )
         feedback: list[Verdict | None] = [None] * len(pending)
         critiques: dict[int, tuple[str, Any]] = {}
         critic = self.config.critic
-        if critic != "none" and critic != "self":
-            if self.feedback_source is None:  # guarded in build_corrector
+        if critic == "oracle":
+            # The leaky upper bound: the measurement's own local verdict is the feedback,
+            # so ground truth is asked once per output, not twice.
+            source = f"oracle:{self.oracle.name if self.oracle else '?'}"
+            feedback = [
+                j.local.model_copy(update={"source": source}) if j is not None else None
+                for j in judgements
+            ]
+        elif critic not in ("none", "self"):
+            if self.verifier is None:  # guarded in build_corrector
                 raise BadInputError(f"critic {critic!r} needs a verifier")
-            feedback = list(await self._verify_all(self.feedback_source, outputs))
+            feedback = list(await self._verify_all(self.verifier, outputs))
         if critic in ("self", "self+tool"):
             ask = [j for j, f in enumerate(feedback) if f is None or f.ok]
             requests = []
@@ -286,14 +299,6 @@ class _Corrector:
             for j, generation in zip(ask, generations, strict=True):
                 critiques[j] = (generation.text, generation.usage)
                 feedback[j] = parse_critique(generation.text)
-        judgements: list[Judgement | None] = [None] * len(pending)
-        if self.oracle is not None:
-            oracle = self.oracle
-            judgements = list(
-                await asyncio.gather(
-                    *(self._bounded(safe_judge(oracle, c, out)) for c, out in outputs)
-                )
-            )
         for j, i in enumerate(pending):
             w = work[i]
             update: dict[str, Any] = {"feedback": feedback[j], "judgement": judgements[j]}

@@ -256,3 +256,17 @@ def test_unknown_or_invalid_options_are_bad_input() -> None:
         build_corrector(ScriptedBackend(), FunctionVerifier(is_42), max_rounds=-1)
     with pytest.raises(BadInputError, match="critic"):
         build_corrector(ScriptedBackend(), FunctionVerifier(is_42), critic="psychic")
+
+
+def test_oracle_mode_asks_ground_truth_once_per_output() -> None:
+    class Counting(SecretOracle):
+        calls = 0
+
+        async def judge(self, context: Any, proposal: str) -> Judgement:
+            Counting.calls += 1
+            return await super().judge(context, proposal)
+
+    (result,) = run(ScriptedBackend(["1", "42"]), oracle=Counting(), critic="oracle")
+    assert Counting.calls == 2
+    assert [r.feedback and r.feedback.source for r in result.rounds] == ["oracle:secret"] * 2
+    assert result.leaky and result.stop_reason == "accepted"
