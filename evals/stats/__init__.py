@@ -21,7 +21,6 @@ from redraft.evals.stats._load import (
     RunData,
     load_run,
     read_events,
-    read_manifest,
 )
 from redraft.evals.stats._metrics import (
     METRIC_DESCRIPTIONS,
@@ -63,7 +62,6 @@ __all__ = [
     "load_run",
     "ratio_estimate",
     "read_events",
-    "read_manifest",
     "step_curve",
     "wilson",
 ]

@@ -7,7 +7,6 @@ runner can also build straight from events with :meth:`RunData.from_events`.
 
 from __future__ import annotations
 
-import json
 import logging
 import warnings
 from collections.abc import Iterable
@@ -23,21 +22,16 @@ from redraft.evals._events import (
     RoundEvent,
     StepEvent,
 )
-from redraft.evals._log import EventLogError
+from redraft.evals._log import EVENTS_FILE, EventLogError
+from redraft.evals._manifest import MANIFEST_FILE, read_manifest
 
 __all__ = [
-    "EVENTS_FILE",
-    "MANIFEST_FILE",
     "EpisodeLog",
     "EventLogError",
     "RunData",
     "load_run",
     "read_events",
-    "read_manifest",
 ]
-
-EVENTS_FILE = "events.jsonl"
-MANIFEST_FILE = "manifest.json"
 
 _logger = logging.getLogger(__name__)
 
@@ -160,23 +154,6 @@ def read_events(path: Path) -> list[Event]:
     return shared_log.read_events(path)
 
 
-def read_manifest(path: Path) -> dict[str, JsonValue]:
-    """Read ``manifest.json`` leniently: a missing file gives an empty manifest.
-
-    Raises:
-        EventLogError: if the file exists but is not a JSON object.
-    """
-    if not path.exists():
-        return {}
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise EventLogError(f"cannot read manifest {path}: {exc}") from exc
-    if not isinstance(data, dict):
-        raise EventLogError(f"manifest {path} must hold a JSON object")
-    return data
-
-
 def load_run(run_dir: Path) -> RunData:
     """Load a run directory: ``manifest.json`` (optional) and ``events.jsonl``.
 
@@ -186,7 +163,8 @@ def load_run(run_dir: Path) -> RunData:
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise EventLogError(f"run directory {run_dir} does not exist")
-    manifest = read_manifest(run_dir / MANIFEST_FILE)
+    # The manifest is optional here: a log alone is enough to rebuild a report.
+    manifest = read_manifest(run_dir) if (run_dir / MANIFEST_FILE).exists() else {}
     raw_config = manifest.get("config")
     config = dict(raw_config) if isinstance(raw_config, dict) else {}
     events = read_events(run_dir / EVENTS_FILE)
