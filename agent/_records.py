@@ -58,6 +58,9 @@ class Item(BaseModel):
     """Hooks for the ``simulated`` backend; never shown in a prompt."""
     cache_key: str | None = None
     """Items with the same key share a prompt prefix (one episode)."""
+    monologue_template: str | None = None
+    """The task's refinement of the corrector's ``monologue_template`` (None: the
+    corrector's); used only when the monologue is on."""
 
 
 class RoundRecord(BaseModel):
@@ -74,7 +77,23 @@ class RoundRecord(BaseModel):
     output: str
     """The raw output."""
     usage: Cost = Field(default_factory=Cost)
-    """What generating the output cost."""
+    """What generating the output cost, reasoning included."""
+    answer: str | None = None
+    """The answer read from the output (:func:`redraft.agent.extract_answer`): all that the
+    verifier and the oracle see. None when the output holds none (reasoning only, or cut
+    off), and then the feedback is ``no_answer`` or ``truncated``."""
+    first_answer: str | None = None
+    """The first answer the output wrote; differs from ``answer`` when the model corrected
+    itself inside the generation (``[BACK]``, or a second marked answer line)."""
+    answers: int = 0
+    """How many answers the output wrote."""
+    reasoning: str | None = None
+    """What the output held besides its answer: a reasoning field, think blocks, the
+    monologue around the marked line, earlier attempts. None when nothing."""
+    reasoning_usage: Cost = Field(default_factory=Cost)
+    """The part of ``usage`` spent on reasoning (completion tokens; included in ``usage``)."""
+    truncated: bool = False
+    """The token limit cut the output before its answer was complete."""
     critique: str | None = None
     """The raw self-critique, in ``self`` modes."""
     critique_usage: Cost | None = None
@@ -83,6 +102,9 @@ class RoundRecord(BaseModel):
     """What the critic said about this output: the only judgement the loop sees."""
     judgement: Judgement | None = None
     """The oracle's ground truth: measurement only, never shown to the backend."""
+    first_judgement: Judgement | None = None
+    """The oracle on ``first_answer`` when it differs from ``answer`` (a correction inside the
+    generation); None otherwise, the ``judgement`` then standing for both."""
 
 
 class Correction(BaseModel):

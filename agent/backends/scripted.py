@@ -16,7 +16,9 @@ from redraft.tools import BadInputError, Cost
 
 __all__ = ["ScriptExhaustedError", "ScriptedBackend"]
 
-Output = str | Callable[[GenerationRequest], str]
+Output = str | Generation | Callable[[GenerationRequest], str | Generation]
+"""A scripted text, a whole generation (to script reasoning fields, token counts or a finish
+reason), or a callable computing either from the request."""
 
 
 class ScriptExhaustedError(AssertionError):
@@ -27,7 +29,8 @@ class ScriptedBackend:
     """Return scripted outputs in order, one per request, across batches.
 
     Args:
-        outputs: texts, or callables computing a text from the request.
+        outputs: texts, generations, or callables computing either from the request. A
+            text costs one completion token per word; a generation costs what it says.
         name: the model string shown in records.
         constraint_kinds: constraint kinds to claim support for; a scripted output that
             breaks a ``choice`` constraint raises, so tests notice.
@@ -91,11 +94,15 @@ class ScriptedBackend:
                 )
             output = self._outputs[self._next]
             self._next += 1
-            text = output(request) if callable(output) else output
+            scripted = output(request) if callable(output) else output
+            text = scripted.text if isinstance(scripted, Generation) else scripted
             constraint = request.constraint
             allowed = constraint.choices if constraint and constraint.kind == "choice" else None
             if allowed is not None and text not in allowed:
                 raise AssertionError(f"scripted output {text!r} breaks the choice constraint")
+            if isinstance(scripted, Generation):
+                results.append(scripted)
+                continue
             prompt_tokens = sum(len(m.content.split()) for m in request.messages)
             results.append(
                 Generation(

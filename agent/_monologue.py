@@ -1,0 +1,89 @@
+"""The corrector's inner monologue: asking for reasoning first, and reading what came back.
+
+With ``monologue`` on, proposal and revision requests end with the monologue template (the
+model reasons, then writes its answer on a marked line) and the self critic reasons before a
+marked verdict line. Whether or not it is on, every generation goes through
+:func:`~redraft.agent.extract_answer`: the verifier and the oracle see the answer alone, and
+the round record keeps the output, answer, first answer, reasoning and reasoning cost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from redraft.agent._answer import extract_answer, marked_values, strip_think
+from redraft.agent._prompts import VERDICT_MARKER
+from redraft.agent.backends import Generation, Message
+from redraft.tools import Cost, Verdict
+
+__all__ = ["answer_fields", "critique_verdict", "visible_output", "with_instruction"]
+
+
+def with_instruction(messages: Sequence[Message], instruction: str) -> tuple[Message, ...]:
+    """Append ``instruction`` to the last user message.
+
+    Appended rather than sent as a second user turn: some chat templates require the roles
+    to alternate.
+    """
+    out = list(messages)
+    for i in range(len(out) - 1, -1, -1):
+        if out[i].role == "user":
+            out[i] = Message(role="user", content=f"{out[i].content}\n\n{instruction}")
+            return tuple(out)
+    return (*out, Message(role="user", content=instruction))
+
+
+def answer_fields(generation: Generation, *, monologue: bool) -> dict[str, Any]:
+    """The round record's fields read from one generation (see :class:`RoundRecord`)."""
+    extracted = extract_answer(generation, monologue=monologue)
+    return {
+        "output": generation.text,
+        "usage": generation.usage,
+        "answer": extracted.answer,
+        "first_answer": extracted.first_answer,
+        "answers": extracted.answers,
+        "reasoning": extracted.reasoning or None,
+        "reasoning_usage": Cost(completion_tokens=extracted.reasoning_tokens),
+        "truncated": extracted.truncated,
+    }
+
+
+def visible_output(output: str) -> str:
+    """What a later request shows of an earlier output: think blocks left out.
+
+    Reasoning models' own chat templates drop earlier reasoning the same way.
+    """
+    visible, _, _ = strip_think(output)
+    return visible.strip()
+
+
+def critique_verdict(
+    generation: Generation,
+    *,
+    monologue: bool,
+    parse: Callable[[str], Verdict],
+) -> Verdict:
+    """Read a self-critique.
+
+    With the monologue only its last marked verdict line is parsed, so words in the
+    reasoning ("is it correct?") are never read as approval.
+
+    Args:
+        generation: the critique.
+        monologue: whether the critique was asked to end with a marked verdict line.
+        parse: the critique parser, applied to the verdict (the whole visible text without the
+            monologue).
+    """
+    visible, _, _ = strip_think(generation.text)
+    if not monologue:
+        return parse(visible)
+    verdicts = marked_values(visible, VERDICT_MARKER)
+    if not verdicts:
+        return Verdict.reject(
+            "self_rejected",
+            f"Your review ended without a '{VERDICT_MARKER}' line, so it did not confirm the "
+            "answer.",
+            source="self",
+        )
+    return parse(verdicts[-1][0])
