@@ -129,8 +129,13 @@ class Correction(BaseModel):
 
     @property
     def final(self) -> str:
-        """The committed output: the last round's."""
+        """The committed output, raw: the last round's (see :attr:`answer`)."""
         return self.rounds[-1].output
+
+    @property
+    def answer(self) -> str | None:
+        """The committed answer: the last round's answer (None when it had none)."""
+        return self.rounds[-1].answer
 
     @property
     def revisions(self) -> int:

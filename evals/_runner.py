@@ -183,7 +183,8 @@ class LockstepRunner:
         step = running.episode.step
         for record in correction.rounds:
             self.sink.write(_round_event(running.id, step, record))
-        result = running.episode.commit(correction.final)
+        # The task gets the answer alone, never the reasoning around it.
+        result = running.episode.commit(correction.answer or "")
         self.sink.write(_step_event(running.id, step, correction, result))
         running.steps += 1
         if not result.local_ok and running.first_error_step is None:
@@ -239,7 +240,7 @@ def _step_event(episode: int, step: int, correction: Correction, result: StepRes
         round=correction.rounds[-1].round,
         rounds=correction.revisions,
         stop_reason=correction.stop_reason,
-        committed=correction.final,
+        committed=correction.answer or "",
         action=result.action,
         initial_ok=correction.initial_correct,
         final_ok=correction.final_correct,

@@ -40,7 +40,7 @@ from redraft.tools import BadInputError, Cost
 
 __all__ = ["SimulatedBackend", "SimulationParams"]
 
-_REASONING = "Let me work through this step by step."
+_REASONING = "Let me work through this step by step.\nI combine what the step gives me."
 CORRECT_WORD = "CORRECT"
 INCORRECT_WORD = "INCORRECT"
 

@@ -29,6 +29,7 @@ from redraft.evals.stats._metrics import (
     global_error_undone,
     step_curve,
 )
+from redraft.evals.stats._monologue import MONOLOGUE_METRICS, monologue_metrics
 from redraft.evals.stats._run import DEFAULT_BOOTSTRAP, RunStats, analyze_run
 from redraft.evals.stats._survival import GeometricFit, KaplanMeier, geometric_fit, kaplan_meier
 
@@ -37,6 +38,7 @@ __all__ = [
     "DEFAULT_BOOTSTRAP",
     "DEFAULT_LEVEL",
     "METRIC_DESCRIPTIONS",
+    "MONOLOGUE_METRICS",
     "RATIO_METRICS",
     "Comparison",
     "ComparisonRow",
@@ -60,6 +62,7 @@ __all__ = [
     "hazard_trend_test",
     "kaplan_meier",
     "load_run",
+    "monologue_metrics",
     "ratio_estimate",
     "read_events",
     "step_curve",
