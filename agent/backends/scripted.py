@@ -11,6 +11,8 @@ import json
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from redraft.agent.backends._protocol import ConstraintKind, Generation, GenerationRequest
 from redraft.tools import BadInputError, Cost
 
@@ -54,7 +56,11 @@ class ScriptedBackend:
 
     @classmethod
     def from_spec(cls, spec: str) -> ScriptedBackend:
-        """Build from a JSONL file: each line a JSON string or ``{"text": ...}``."""
+        """Build from a JSONL file of outputs, one per line.
+
+        Each line is a JSON string, ``{"text": ...}``, or a whole generation
+        (``{"text": ..., "reasoning": ..., "finish_reason": "length", ...}``).
+        """
         path = Path(spec)
         if not path.is_file():
             raise BadInputError(f"scripted backend: no such file {spec!r} (one output per line)")
@@ -66,6 +72,15 @@ class ScriptedBackend:
                 value = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise BadInputError(f"{spec}:{number}: not JSON ({exc.msg})") from exc
+            if isinstance(value, dict) and set(value) - {"text"}:
+                # A whole generation: reasoning, finish_reason, usage, ...
+                try:
+                    outputs.append(Generation.model_validate(value))
+                except ValidationError as exc:
+                    first = exc.errors()[0]
+                    where = ".".join(str(p) for p in first["loc"])
+                    raise BadInputError(f"{spec}:{number}: {where}: {first['msg']}") from exc
+                continue
             text = value.get("text") if isinstance(value, dict) else value
             if not isinstance(text, str):
                 raise BadInputError(f'{spec}:{number}: expected a string or {{"text": ...}}')

@@ -197,3 +197,17 @@ def test_critique_monologue_without_a_verdict_line_does_not_approve() -> None:
     )
     feedback = result.rounds[0].feedback
     assert feedback is not None and not feedback.ok
+
+
+def test_a_jsonl_script_can_hold_whole_generations(tmp_path: Any) -> None:
+    script = tmp_path / "script.jsonl"
+    script.write_text(
+        '{"text": "<think>6*7 = 6+6+", "finish_reason": "length"}\n'
+        '{"text": "42", "reasoning": "six sevens"}\n'
+    )
+    backend = ScriptedBackend.from_spec(str(script))
+    recorder = Recorder()
+    (result,) = asyncio.run(arun_items(backend, [ITEM], recorder.verifier, max_rounds=1))
+    assert recorder.seen == ["42"]
+    assert [r.truncated for r in result.rounds] == [True, False]
+    assert [r.reasoning for r in result.rounds] == ["6*7 = 6+6+", "six sevens"]

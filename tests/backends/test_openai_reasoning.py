@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 from backend_servers import CannedChatServer
 
-from redraft.agent import extract_answer
+from redraft.agent import Item, arun_items, extract_answer
 from redraft.agent.backends import Generation, GenerationRequest, Message, SamplingParams
+from redraft.tools import FunctionVerifier, Verdict
 
 pytest.importorskip("openai", reason="extra 'openai' not installed")
 
@@ -135,3 +136,48 @@ def test_think_block_closed_by_the_template(serve: Any) -> None:
     extracted = extract_answer(generate_one(server))
     assert extracted.answer == "17"
     assert extracted.reasoning == "8 + 9 = 17."
+
+
+def test_through_the_corrector_the_verifier_sees_only_answers(serve: Any) -> None:
+    # Round 0: a think block cut at max tokens. Round 1: reasoning_content plus an answer.
+    server = serve(
+        {
+            "message": {"content": "<think>\n8 + 9: count up from 9: 10, 11, 12,"},
+            "finish_reason": "length",
+            "usage": usage(12),
+        },
+        {
+            "message": {"content": "17", "reasoning_content": "9 + 8 = 17"},
+            "usage": usage(9, reasoning=7),
+        },
+    )
+    seen: list[str] = []
+
+    def check(_: Any, proposal: str) -> Verdict:
+        seen.append(proposal)
+        return Verdict.accept() if proposal == "17" else Verdict.reject("wrong_value", "no")
+
+    backend = OpenAIBackend("reasoner", [server.base_url])
+    item = Item(id="q", messages=(Message(role="user", content="What is 8 + 9?"),))
+
+    async def go() -> Any:
+        try:
+            (result,) = await arun_items(
+                backend, [item], FunctionVerifier(check), critic="tool", max_rounds=1
+            )
+            return result
+        finally:
+            await backend.aclose()
+
+    result = asyncio.run(go())
+    assert seen == ["17"]
+    cut, fixed = result.rounds
+    assert cut.truncated and cut.answer is None
+    assert cut.feedback is not None and cut.feedback.code == "truncated"
+    assert cut.reasoning is not None and cut.reasoning.startswith("8 + 9: count up")
+    assert cut.reasoning_usage.completion_tokens == 12
+    assert (fixed.answer, fixed.reasoning) == ("17", "9 + 8 = 17")
+    assert fixed.reasoning_usage.completion_tokens == 7
+    # The revision request showed the cut output without its think block (nothing visible).
+    assert server.bodies[1]["messages"][1] == {"role": "assistant", "content": ""}
+    assert "cut off at the token limit" in server.bodies[1]["messages"][2]["content"]
