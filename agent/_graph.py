@@ -461,6 +461,11 @@ def build_corrector(
         raise BadInputError(f"critic {config.critic!r} needs a verifier")
     if config.critic == "oracle" and oracle is None:
         raise BadInputError("critic 'oracle' needs an oracle (it is the leaky upper bound)")
+    if config.monologue and config.critic == "constrained":
+        raise BadInputError(
+            "critic 'constrained' restricts every output to a valid answer, which leaves no "
+            "room for a monologue; use another critic or monologue=False"
+        )
     if "{feedback}" not in config.revise_template:
         raise BadInputError("revise_template must contain '{feedback}'")
     corrector = _Corrector(backend, verifier, oracle, config)

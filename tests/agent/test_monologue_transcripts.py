@@ -18,7 +18,7 @@ from redraft.agent import (
     arun_items,
 )
 from redraft.agent.backends import Generation, Message, ScriptedBackend
-from redraft.tools import Cost, FunctionVerifier, Verdict
+from redraft.tools import BadInputError, Cost, FunctionVerifier, Verdict
 
 PROMPT = "What is 6*7? Answer with a number."
 ITEM = Item(id="q", messages=(Message(role="user", content=PROMPT),))
@@ -211,3 +211,8 @@ def test_a_jsonl_script_can_hold_whole_generations(tmp_path: Any) -> None:
     assert recorder.seen == ["42"]
     assert [r.truncated for r in result.rounds] == [True, False]
     assert [r.reasoning for r in result.rounds] == ["6*7 = 6+6+", "six sevens"]
+
+
+def test_constrained_decoding_leaves_no_room_for_a_monologue() -> None:
+    with pytest.raises(BadInputError, match="no room for a monologue"):
+        run([], critic="constrained", monologue=True)
