@@ -25,6 +25,7 @@ from redraft.agent._critique import parse_critique
 from redraft.agent._monologue import (
     answer_fields,
     critique_verdict,
+    judge_round,
     visible_output,
     with_instruction,
 )
@@ -46,7 +47,6 @@ from redraft.tools import (
     ensure_oracle,
     ensure_verifier,
     parse_options,
-    safe_judge,
     safe_verify,
 )
 
@@ -294,32 +294,17 @@ class _Corrector:
             if r.answer is None
         }
         judgements: list[Judgement | None] = [None] * len(pending)
-        first_judgements: dict[int, Judgement] = {}
+        first_judgements: list[Judgement | None] = [None] * len(pending)
         if self.oracle is not None:
             oracle = self.oracle
-            firsts = [
-                j for j in answered
-                if records[j].first_answer not in (None, records[j].answer)
-            ]
-            judged = list(
-                await asyncio.gather(
-                    *(self._bounded(safe_judge(oracle, c, out)) for c, out in outputs),
-                    *(
-                        self._bounded(
-                            safe_judge(
-                                oracle, work[pending[j]].item.context, records[j].first_answer
-                                or ""
-                            )
-                        )
-                        for j in firsts
-                    ),
+            judged = await asyncio.gather(
+                *(
+                    self._bounded(judge_round(oracle, work[i].item.context, r))
+                    for i, r in zip(pending, records, strict=True)
                 )
             )
-            for j, judgement in zip(answered, judged, strict=False):
-                judgements[j] = judgement
-            first_judgements = dict(zip(firsts, judged[len(answered) :], strict=True))
-            for j, verdict in missing.items():
-                judgements[j] = Judgement(local=verdict.model_copy(update={"source": oracle.name}))
+            judgements = [j for j, _ in judged]
+            first_judgements = [f for _, f in judged]
         feedback: list[Verdict | None] = [None] * len(pending)
         critiques: dict[int, tuple[str, Any]] = {}
         critic = self.config.critic
@@ -363,7 +348,7 @@ class _Corrector:
             update: dict[str, Any] = {
                 "feedback": feedback[j],
                 "judgement": judgements[j],
-                "first_judgement": first_judgements.get(j),
+                "first_judgement": first_judgements[j],
             }
             if j in critiques:
                 update["critique"], update["critique_usage"] = critiques[j]

@@ -12,12 +12,24 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from redraft.agent._answer import extract_answer, marked_values, strip_think
+from redraft.agent._answer import (
+    extract_answer,
+    marked_values,
+    missing_answer_verdict,
+    strip_think,
+)
 from redraft.agent._prompts import VERDICT_MARKER
+from redraft.agent._records import RoundRecord
 from redraft.agent.backends import Generation, Message
-from redraft.tools import Cost, Verdict
+from redraft.tools import Cost, Judgement, Oracle, Verdict, safe_judge
 
-__all__ = ["answer_fields", "critique_verdict", "visible_output", "with_instruction"]
+__all__ = [
+    "answer_fields",
+    "critique_verdict",
+    "judge_round",
+    "visible_output",
+    "with_instruction",
+]
 
 
 def with_instruction(messages: Sequence[Message], instruction: str) -> tuple[Message, ...]:
@@ -87,3 +99,25 @@ def critique_verdict(
             source="self",
         )
     return parse(verdicts[-1][0])
+
+
+async def judge_round(
+    oracle: Oracle[Any], context: Any, record: RoundRecord
+) -> tuple[Judgement, Judgement | None]:
+    """The oracle's judgement of a round's answer, and of its first answer when it differs.
+
+    Only the answer is judged, never the reasoning around it. A round without an answer is
+    judged without asking the oracle: ``no_answer`` (the model's error) or ``truncated``.
+
+    Returns:
+        ``(judgement, first_judgement)``; the second is None unless the generation
+        corrected itself (its first answer differs from its answer).
+    """
+    if record.answer is None:
+        verdict = missing_answer_verdict(truncated=record.truncated, source=oracle.name)
+        return Judgement(local=verdict), None
+    judgement = await safe_judge(oracle, context, record.answer)
+    first = None
+    if record.first_answer is not None and record.first_answer != record.answer:
+        first = await safe_judge(oracle, context, record.first_answer)
+    return judgement, first
