@@ -92,6 +92,12 @@ _APPROVAL = re.compile(
     r"well\s+done|spot\s+on|good)\b",
     re.IGNORECASE,
 )
+_ASSESSMENT = re.compile(
+    r"^(?:not\s+|quite\s+|also\s+|still\s+|indeed\s+|now\s+)*(?:correct|right|wrong|incorrect|"
+    r"fine|accurate|inaccurate|valid|invalid|ok(?:ay)?|good|bad|off|mistaken|true|false|"
+    r"unclear|uncertain)\b",
+    re.IGNORECASE,
+)
 _WORD = re.compile(r"[a-z0-9]+(?:[.,:][0-9]+)*", re.IGNORECASE)
 
 
@@ -162,7 +168,7 @@ def parse_critique(text: str, source: str = "self", proposal: str | None = None)
     stated_unknown = False
     for match in _STATED.finditer(prose):
         stated = match["x"].strip()
-        if not stated:
+        if not stated or _ASSESSMENT.match(stated):  # "the answer is correct" judges
             continue
         if proposal is None:
             stated_unknown = True
@@ -171,7 +177,9 @@ def parse_critique(text: str, source: str = "self", proposal: str | None = None)
         else:
             stated_differs = True
     # Phrases that quote an answer must not count as approving words ("correct answer").
-    prose = _STATED.sub(" ", prose)
+    prose = _STATED.sub(
+        lambda m: m.group(0) if _ASSESSMENT.match(m["x"].strip()) else " ", prose
+    )
     if _NEGATED_APPROVAL.search(prose):
         return _reject("self_rejected", objection_message, source, "negated_approval", text)
     negated_errors = bool(_NEGATED_ERROR.search(prose))

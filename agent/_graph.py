@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import weakref
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any, Literal, TypedDict, TypeVar
 
@@ -100,9 +99,9 @@ class _LoopThread:
     """One event loop in a daemon thread, for the synchronous ``invoke`` path.
 
     Backends with async clients (HTTP pools) are bound to the loop they first ran on, so all
-    synchronous calls of one corrector share a loop instead of making a new one each time.
-    The thread is started on the first synchronous call and stopped when the corrector is
-    garbage-collected (a finalizer), so building many correctors leaks no threads.
+    synchronous calls share one loop instead of making a new one each time. There is one
+    such thread per process (started on the first synchronous call, see :data:`_SYNC_LOOP`),
+    not one per corrector: building and invoking many correctors leaks no threads or loops.
     """
 
     def __init__(self) -> None:
@@ -133,6 +132,10 @@ class _LoopThread:
             thread.join(timeout=5)
         if not loop.is_running():
             loop.close()
+
+
+_SYNC_LOOP = _LoopThread()
+"""The loop every synchronously invoked corrector runs its nodes on."""
 
 
 def _node(
@@ -431,7 +434,7 @@ def build_corrector(
     if "{feedback}" not in config.revise_template:
         raise BadInputError("revise_template must contain '{feedback}'")
     corrector = _Corrector(backend, verifier, config)
-    loop = _LoopThread()
+    loop = _SYNC_LOOP
     graph: StateGraph[CorrectorState, None, CorrectorInput, CorrectorOutput] = StateGraph(
         CorrectorState, input_schema=CorrectorInput, output_schema=CorrectorOutput
     )
@@ -446,7 +449,4 @@ def build_corrector(
     graph.add_edge("finish", END)
     compiled = graph.compile(name="redraft-corrector")
     # propose + (k+1) verify + k revise + finish, with room to spare.
-    bound = compiled.with_config(recursion_limit=2 * config.max_rounds + 8)
-    # The synchronous path's loop thread ends with the corrector, not with the process.
-    weakref.finalize(bound, loop.close)
-    return bound
+    return compiled.with_config(recursion_limit=2 * config.max_rounds + 8)

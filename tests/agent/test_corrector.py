@@ -306,3 +306,33 @@ def test_oracle_mode_feedback_comes_from_the_oracle_and_measurement_from_outside
         "incorrect", "correct"
     ]
     assert result.leaky and result.stop_reason == "accepted"
+
+
+def test_one_corrector_serves_many_event_loops_with_more_items_than_its_limit() -> None:
+    # A semaphore made on the first loop and reused on the next failed once more than
+    # verify_concurrency verifications waited; the limits are now made per invocation.
+    async def slow(_: Any, output: str) -> Verdict:
+        await asyncio.sleep(0)
+        return is_42(None, output)
+
+    corrector = build_corrector(
+        ScriptedBackend(["41", "42"] * 300), FunctionVerifier(slow), verify_concurrency=4
+    )
+    items = [Item(id=str(i), messages=(user(f"item {i}"),)) for i in range(150)]
+    for _ in range(2):  # each asyncio.run is a new event loop
+        state = asyncio.run(corrector.ainvoke({"items": items}))
+        assert len(state["results"]) == 150
+
+
+def test_synchronous_correctors_leak_no_threads() -> None:
+    import threading
+
+    build_corrector(ScriptedBackend(["42"]), FunctionVerifier(is_42)).invoke({"items": [ITEM]})
+    before = threading.active_count()
+    for _ in range(12):
+        corrector = build_corrector(ScriptedBackend(["41", "42"]), FunctionVerifier(is_42))
+        (result,) = corrector.invoke({"items": [ITEM]})["results"]
+        assert result.committed == "42"
+    # Every synchronous corrector runs on the one shared loop thread: none are added.
+    assert threading.active_count() <= before
+    assert sum(t.name == "redraft-corrector-loop" for t in threading.enumerate()) == 1
