@@ -15,9 +15,22 @@ from redraft.agent._answer import (
     strip_think,
 )
 from redraft.agent._config import MAX_ROUNDS_LIMIT, CorrectorConfig
-from redraft.agent._correct import DEFAULT_MODEL, acorrect, arun_items, correct
+from redraft.agent._correct import (
+    DEFAULT_MODEL,
+    acorrect,
+    ajudge_correction,
+    arun_items,
+    correct,
+)
 from redraft.agent._critique import parse_critique
-from redraft.agent._graph import CorrectorInput, CorrectorOutput, CorrectorState, build_corrector
+from redraft.agent._graph import (
+    CorrectorInput,
+    CorrectorOutput,
+    CorrectorState,
+    build_corrector,
+    is_leaky,
+)
+from redraft.agent._monologue import judge_round
 from redraft.agent._prompts import (
     DEFAULT_CRITIQUE_TEMPLATE,
     DEFAULT_MONOLOGUE_CRITIQUE_TEMPLATE,
@@ -61,10 +74,13 @@ __all__ = [
     "RoundRecord",
     "StopReason",
     "acorrect",
+    "ajudge_correction",
     "arun_items",
     "build_corrector",
     "correct",
     "extract_answer",
+    "is_leaky",
+    "judge_round",
     "marked_values",
     "missing_answer_verdict",
     "parse_critique",

@@ -9,19 +9,19 @@ the round record keeps the output, answer, first answer, reasoning and reasoning
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from redraft.agent._answer import (
     extract_answer,
-    marked_values,
     missing_answer_verdict,
     strip_think,
 )
+from redraft.agent._critique import parse_critique
 from redraft.agent._prompts import VERDICT_MARKER
 from redraft.agent._records import RoundRecord
 from redraft.agent.backends import Generation, Message
-from redraft.tools import Cost, Judgement, Oracle, Verdict, safe_judge
+from redraft.tools import Cost, Judgement, Oracle, Verdict, safe_judge, truncated_judgement
 
 __all__ = [
     "answer_fields",
@@ -51,6 +51,7 @@ def answer_fields(generation: Generation, *, monologue: bool) -> dict[str, Any]:
     extracted = extract_answer(generation, monologue=monologue)
     return {
         "output": generation.text,
+        "finish_reason": generation.finish_reason,
         "usage": generation.usage,
         "answer": extracted.answer,
         "first_answer": extracted.first_answer,
@@ -71,34 +72,31 @@ def visible_output(output: str) -> str:
 
 
 def critique_verdict(
-    generation: Generation,
-    *,
-    monologue: bool,
-    parse: Callable[[str], Verdict],
+    generation: Generation, *, monologue: bool, proposal: str | None
 ) -> Verdict:
-    """Read a self-critique.
+    """Read a self-critique with :func:`~redraft.agent.parse_critique`, think blocks left out.
 
-    With the monologue only its last marked verdict line is parsed, so words in the
-    reasoning ("is it correct?") are never read as approval.
+    With the monologue the critique reasons at length before its verdict, and its reasoning
+    weighs words like "correct" and "wrong" it may then dismiss: only a verdict line can
+    approve. Prose that objects still rejects; prose that seems to approve is
+    ``critique_unreadable``.
 
     Args:
         generation: the critique.
-        monologue: whether the critique was asked to end with a marked verdict line.
-        parse: the critique parser, applied to the verdict (the whole visible text without the
-            monologue).
+        monologue: whether the critique was asked to reason before a verdict line.
+        proposal: the answer being critiqued.
     """
     visible, _, _ = strip_think(generation.text)
-    if not monologue:
-        return parse(visible)
-    verdicts = marked_values(visible, VERDICT_MARKER)
-    if not verdicts:
+    verdict = parse_critique(visible, proposal=proposal)
+    if monologue and verdict.ok and verdict.evidence.get("read") != "verdict_line":
         return Verdict.reject(
-            "self_rejected",
-            f"Your review ended without a '{VERDICT_MARKER}' line, so it did not confirm the "
-            "answer.",
-            source="self",
+            "critique_unreadable",
+            f"Your review ended without a '{VERDICT_MARKER} CORRECT' line, so it did not "
+            "confirm the answer.",
+            source=verdict.source,
+            evidence={"read": "monologue_without_verdict_line", "critique": visible[:1000]},
         )
-    return parse(verdicts[-1][0])
+    return verdict
 
 
 async def judge_round(
@@ -107,17 +105,31 @@ async def judge_round(
     """The oracle's judgement of a round's answer, and of its first answer when it differs.
 
     Only the answer is judged, never the reasoning around it. A round without an answer is
-    judged without asking the oracle: ``no_answer`` (the model's error) or ``truncated``.
+    ``no_answer`` (the model's error), or ``truncated`` (unknown) when the token limit cut
+    it; the oracle still judges the empty answer, so that the global state it reports is
+    kept. An answer cut at the token limit that the oracle cannot read is ``truncated``
+    too (:func:`~redraft.tools.truncated_judgement`). A failing oracle is unknown.
 
     Returns:
         ``(judgement, first_judgement)``; the second is None unless the generation
         corrected itself (its first answer differs from its answer).
     """
     if record.answer is None:
-        verdict = missing_answer_verdict(truncated=record.truncated, source=oracle.name)
-        return Judgement(local=verdict), None
-    judgement = await safe_judge(oracle, context, record.answer)
+        judgement = await safe_judge(oracle, context, "")
+        if judgement.correctness == "unknown":  # the oracle failed
+            return judgement, None
+        missing = missing_answer_verdict(
+            truncated=record.truncated, source=judgement.local.source or oracle.name
+        )
+        glob = judgement.global_state
+        if record.truncated and glob is not None and not glob.ok:
+            glob = missing
+        return judgement.model_copy(update={"local": missing, "global_state": glob}), None
+    judgement = truncated_judgement(
+        await safe_judge(oracle, context, record.answer), record.finish_reason
+    )
     first = None
     if record.first_answer is not None and record.first_answer != record.answer:
+        # Complete by construction: a later answer followed it.
         first = await safe_judge(oracle, context, record.first_answer)
     return judgement, first

@@ -24,6 +24,9 @@ Model string: ``simulated/e=0.1,r=0.5,h=0.05[,growth=G][,selfcond=C][,tpr=T][,fp
 ``[,think_e=E][,think_r=R][,think_h=H][,think_none=N][,think_tokens=T]``.
 Draws are keyed by (seed, episode stream, step, purpose, request seed, draw count), so results
 do not depend on how episodes are batched.
+
+Hints reach it out of band: the runner posts each step's hint on :attr:`SimulatedBackend.hints`
+keyed by item id, and requests carry only the item id. No other backend sees a hint.
 """
 
 from __future__ import annotations
@@ -35,14 +38,20 @@ from collections.abc import Sequence
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from redraft.agent.backends._protocol import ConstraintKind, Generation, GenerationRequest
+from redraft.agent.backends._protocol import (
+    ConstraintKind,
+    Generation,
+    GenerationRequest,
+    HintBoard,
+    SimulationHint,
+)
 from redraft.tools import BadInputError, Cost
 
 __all__ = ["SimulatedBackend", "SimulationParams"]
 
 _REASONING = "Let me work through this step by step.\nI combine what the step gives me."
-CORRECT_WORD = "CORRECT"
-INCORRECT_WORD = "INCORRECT"
+CORRECT_WORD = "VERDICT: CORRECT"
+INCORRECT_WORD = "VERDICT: INCORRECT"
 
 
 class SimulationParams(BaseModel):
@@ -98,6 +107,8 @@ class SimulatedBackend:
         )
         self._draws: defaultdict[tuple[object, ...], int] = defaultdict(int)
         self.calls = 0
+        self.hints = HintBoard()
+        """Where the runner posts each step's simulation hint, keyed by item id."""
 
     @classmethod
     def from_spec(cls, spec: str) -> SimulatedBackend:
@@ -124,10 +135,7 @@ class SimulatedBackend:
             ) from exc
         return cls(params, name=f"simulated/{spec}")
 
-    def _rng(self, request: GenerationRequest) -> random.Random:
-        hint = request.hint
-        if hint is None:  # pragma: no cover - guarded in generate
-            raise BadInputError("no hint")
+    def _rng(self, request: GenerationRequest, hint: SimulationHint) -> random.Random:
         key = (hint.stream, hint.step, request.purpose, request.params.seed)
         count = self._draws[key]
         self._draws[key] += 1
@@ -136,27 +144,27 @@ class SimulatedBackend:
 
     def _answer(self, request: GenerationRequest) -> tuple[str, int]:
         """The text for one request and how many tokens it took."""
-        hint = request.hint
+        hint = self.hints.get(request.item_id)
         if hint is None:
             raise BadInputError(
                 "the simulated backend needs a task that provides simulation hints "
-                "(correct and wrong answers per step); use it through a redraft task"
+                "(correct and wrong answers per step); use it through a redraft task, or "
+                f"post a hint for item {request.item_id!r} on backend.hints"
             )
         if not hint.wrong:
             raise BadInputError("a simulation hint needs at least one wrong answer")
-        rng = self._rng(request)
+        rng = self._rng(request, hint)
         previous_right = request.previous is not None and request.previous.strip() == hint.correct
         p = self.params
         thinking = request.monologue
         if request.purpose == "critique":
             flag = rng.random() < (p.fpr if previous_right else p.tpr)
-            verdict = (
-                f"{INCORRECT_WORD}: the answer {request.previous!r} looks wrong."
-                if flag
-                else CORRECT_WORD
-            )
+            if flag:
+                verdict = f"The answer {request.previous!r} looks wrong.\n{INCORRECT_WORD}"
+            else:
+                verdict = CORRECT_WORD
             if thinking:
-                return f"{_REASONING}\nVERDICT: {verdict}", p.think_tokens + 2
+                return f"{_REASONING}\n{verdict}", p.think_tokens + 2
             return verdict, 1
         if request.purpose == "propose":
             rate = p.error_rate(hint.step, hint.prior_errors, monologue=thinking)

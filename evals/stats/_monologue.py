@@ -67,19 +67,11 @@ MONOLOGUE_METRICS: dict[str, str] = {
 }
 """The metrics of this layer and what each means (names in ``summary.json``)."""
 
-_UNKNOWN_CODES = frozenset({"verifier_error", "truncated", "oracle_error"})
-
-
 def _wrong(judgement: Judgement | None) -> float:
-    """1 wrong, 0 right, NaN unknown (no oracle, the oracle failed, or a cut answer)."""
+    """1 incorrect, 0 correct, NaN unknown or unjudged."""
     if judgement is None:
         return math.nan
-    correctness = getattr(judgement, "correctness", None)
-    if correctness is not None:
-        return {"correct": 0.0, "incorrect": 1.0}.get(str(correctness), math.nan)
-    if judgement.local.code in _UNKNOWN_CODES:
-        return math.nan
-    return 0.0 if judgement.local.ok else 1.0
+    return {"correct": 0.0, "incorrect": 1.0}.get(judgement.correctness, math.nan)
 
 
 def _generated(record: RoundEvent) -> int:

@@ -82,8 +82,9 @@ def test_the_log_keeps_output_answer_and_reasoning(tmp_path: Path) -> None:
     corrected = [r for r in rounds if r.first_answer != r.answer]
     assert corrected, "e=0.5 over a dozen steps should give a wrong first answer"
     for record in corrected:
-        assert record.first_judgement is not None and not record.first_judgement.ok
-        assert record.judgement is not None and record.judgement.ok
+        assert record.first_judgement is not None
+        assert record.first_judgement.correctness == "incorrect"
+        assert record.judgement is not None and record.judgement.correctness == "correct"
     # The step commits the answer, not the reasoning.
     by_step = {(r.episode, r.step): r for r in rounds}
     for step in steps:
