@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import time
 from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -35,7 +36,15 @@ from redraft.agent import (
 from redraft.agent.backends import HintBoard
 from redraft.evals._events import EpisodeEndEvent, EpisodeStartEvent, Event, RoundEvent, StepEvent
 from redraft.evals.tasks import EndReason, Episode, ErrorPolicy, StepPrompt, StepResult, Task
-from redraft.tools import Correctness, Judgement, Oracle, safe_judge, truncated_judgement
+from redraft.tools import (
+    Correctness,
+    Cost,
+    Judgement,
+    Oracle,
+    Verdict,
+    safe_judge,
+    truncated_judgement,
+)
 
 __all__ = [
     "EventSink",
@@ -113,6 +122,8 @@ class LockstepRunner:
         feedback_sees_truth: the feedback source is an oracle (``critic='oracle'``, leaky):
             its items get the oracle's context instead of the verifier's.
         judge_concurrency: the most oracle calls running at once.
+        judge_timeout_s: an oracle call taking longer is abandoned and judged ``unknown``
+            (``verifier_error``); None waits for ever.
     """
 
     def __init__(
@@ -129,6 +140,7 @@ class LockstepRunner:
         hints: HintBoard | None = None,
         feedback_sees_truth: bool = False,
         judge_concurrency: int = 64,
+        judge_timeout_s: float | None = 300.0,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, not {batch_size}")
@@ -138,6 +150,7 @@ class LockstepRunner:
         self.hints = hints
         self.feedback_sees_truth = feedback_sees_truth
         self.judge_concurrency = judge_concurrency
+        self.judge_timeout_s = judge_timeout_s
         self.task = task
         self.corrector = corrector
         self.sink = sink
@@ -219,11 +232,21 @@ class LockstepRunner:
         answer gives ``truncated``: both are ``unknown``, never wrong.
         """
         semaphore = asyncio.Semaphore(self.judge_concurrency)
-        oracle = self.oracle
+        oracle, timeout = self.oracle, self.judge_timeout_s
 
         async def judge(context: Any, record: RoundRecord) -> Judgement:
             async with semaphore:
-                judgement = await safe_judge(oracle, context, record.output)
+                started = time.perf_counter()
+                try:
+                    judgement = await asyncio.wait_for(
+                        safe_judge(oracle, context, record.output), timeout
+                    )
+                except TimeoutError:
+                    judgement = Judgement(local=Verdict.reject(
+                        "verifier_error", f"{oracle.name} gave no judgement within {timeout} s",
+                        source=oracle.name, evidence={"exception": "TimeoutError"},
+                        cost=Cost(seconds=time.perf_counter() - started),
+                    ))
             return truncated_judgement(judgement, record.finish_reason)
 
         flat = [
