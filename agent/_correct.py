@@ -16,6 +16,7 @@ from redraft.tools import (
     Oracle,
     Verifier,
     ensure_oracle,
+    oracle_as_verifier,
 )
 
 __all__ = ["DEFAULT_MODEL", "acorrect", "ajudge_correction", "arun_items", "correct"]
@@ -87,22 +88,28 @@ async def acorrect(
         context: what the verifier checks against, if it needs one.
         system: an optional system message.
         oracle: optional ground truth, to measure the correction: every round is judged
-            after the graph has finished (the loop never sees it).
+            after the graph has finished (the loop never sees it, except with
+            ``critic="oracle"`` and no verifier: then the oracle is the feedback too, and
+            the result says ``leaky``).
         oracle_context: what the oracle judges against (default: ``context``).
         **config: :class:`CorrectorConfig` fields, e.g. ``critic="tool", max_rounds=2``.
     """
+    truth = context if oracle_context is None else oracle_context
+    seen = context
     if oracle is not None:
         ensure_oracle(oracle)
+        if config.get("critic") == "oracle" and verifier is None:
+            # The leaky upper bound: feedback from the oracle, which judges in its context.
+            verifier, seen = oracle_as_verifier(oracle), truth
     owned = isinstance(model, str)
     backend = load_backend(model) if isinstance(model, str) else model
     try:
-        item = Item(id="0", messages=_messages(prompt, system), context=context)
+        item = Item(id="0", messages=_messages(prompt, system), context=seen)
         (result,) = await arun_items(backend, [item], verifier, **config)
     finally:
         if owned:
             await backend.aclose()
     if oracle is not None:
-        truth = context if oracle_context is None else oracle_context
         result = await ajudge_correction(result, oracle, truth)
     return result
 

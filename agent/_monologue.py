@@ -9,6 +9,8 @@ the round record keeps the output, answer, first answer, reasoning and reasoning
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -99,8 +101,26 @@ def critique_verdict(
     return verdict
 
 
+async def _judge(
+    oracle: Oracle[Any], context: Any, answer: str, timeout_s: float | None
+) -> Judgement:
+    started = time.perf_counter()
+    try:
+        return await asyncio.wait_for(safe_judge(oracle, context, answer), timeout_s)
+    except TimeoutError:
+        return Judgement(
+            local=Verdict.reject(
+                "verifier_error",
+                f"{oracle.name} gave no judgement within {timeout_s} s",
+                source=oracle.name,
+                evidence={"exception": "TimeoutError"},
+                cost=Cost(seconds=time.perf_counter() - started),
+            )
+        )
+
+
 async def judge_round(
-    oracle: Oracle[Any], context: Any, record: RoundRecord
+    oracle: Oracle[Any], context: Any, record: RoundRecord, *, timeout_s: float | None = None
 ) -> tuple[Judgement, Judgement | None]:
     """The oracle's judgement of a round's answer, and of its first answer when it differs.
 
@@ -115,7 +135,7 @@ async def judge_round(
         corrected itself (its first answer differs from its answer).
     """
     if record.answer is None:
-        judgement = await safe_judge(oracle, context, "")
+        judgement = await _judge(oracle, context, "", timeout_s)
         if judgement.correctness == "unknown":  # the oracle failed
             return judgement, None
         missing = missing_answer_verdict(
@@ -126,10 +146,10 @@ async def judge_round(
             glob = missing
         return judgement.model_copy(update={"local": missing, "global_state": glob}), None
     judgement = truncated_judgement(
-        await safe_judge(oracle, context, record.answer), record.finish_reason
+        await _judge(oracle, context, record.answer, timeout_s), record.finish_reason
     )
     first = None
     if record.first_answer is not None and record.first_answer != record.answer:
         # Complete by construction: a later answer followed it.
-        first = await safe_judge(oracle, context, record.first_answer)
+        first = await _judge(oracle, context, record.first_answer, timeout_s)
     return judgement, first

@@ -46,7 +46,8 @@ unknown)."""
 class Item(BaseModel):
     """One output to produce and correct."""
 
-    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+    # extra="forbid": a stale ``hint=`` (ground truth no longer travels with items) fails.
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True, extra="forbid")
 
     id: str
     """Unique within a batch."""

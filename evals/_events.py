@@ -12,9 +12,17 @@ flips), and a round records its ``finish_reason``. Logs of another schema are re
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, TypeAdapter
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    JsonValue,
+    TypeAdapter,
+    ValidationInfo,
+    model_validator,
+)
 
 from redraft.agent import RoundRecord, StopReason
 from redraft.evals.tasks import EndReason
@@ -45,6 +53,15 @@ class _Envelope(BaseModel):
     """Step index within the episode (0 for ``episode_start`` and ``episode_end``)."""
     round: int
     """Round within the step (0 for records that are not about one round)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _declares_schema(cls, data: Any, info: ValidationInfo) -> Any:
+        # Made in this process, the version is implied; read from a log, it must be stated.
+        from_log = isinstance(info.context, dict) and info.context.get("from_log")
+        if from_log and isinstance(data, dict) and "schema" not in data:
+            raise ValueError("the record declares no schema version")
+        return data
 
 
 class EpisodeStartEvent(_Envelope):

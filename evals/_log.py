@@ -231,21 +231,28 @@ class EventWriter:
         self.close()
 
 
+_NOT_A_RECORD = object()
+
+
 def record_schema(line: bytes | str) -> object:
-    """The ``schema`` a JSON record declares (None if it is not a JSON object)."""
+    """The ``schema`` a JSON record declares.
+
+    None when it declares none; a private sentinel when the line is not a JSON object.
+    """
     try:
         data = json.loads(line)
     except ValueError:
-        return None
-    return data.get("schema") if isinstance(data, dict) else None
+        return _NOT_A_RECORD
+    return data.get("schema") if isinstance(data, dict) else _NOT_A_RECORD
 
 
 def _refuse_schema(file: Path, number: int, line: bytes) -> None:
     schema = record_schema(line)
-    if schema is None or schema == SCHEMA_VERSION:
+    if schema is _NOT_A_RECORD or schema == SCHEMA_VERSION:
         return
+    what = "declares no event schema" if schema is None else f"written with event schema {schema}"
     raise EventLogError(
-        f"{file}, line {number}: written with event schema {schema}; this redraft reads "
+        f"{file}, line {number}: {what}; this redraft reads "
         f"schema {SCHEMA_VERSION} only (rerun the eval with this version, or report it with "
         "the redraft version that wrote it)"
     )

@@ -114,6 +114,8 @@ class LockstepRunner:
         feedback_sees_truth: the feedback source is an oracle (``critic='oracle'``, leaky):
             its items get the oracle's context instead of the verifier's.
         judge_concurrency: the most oracle calls running at once.
+        judge_timeout_s: an oracle call taking longer is abandoned and judged ``unknown``
+            (``verifier_error``); None waits for ever.
     """
 
     def __init__(
@@ -130,6 +132,7 @@ class LockstepRunner:
         hints: HintBoard | None = None,
         feedback_sees_truth: bool = False,
         judge_concurrency: int = 64,
+        judge_timeout_s: float | None = 300.0,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, not {batch_size}")
@@ -139,6 +142,7 @@ class LockstepRunner:
         self.hints = hints
         self.feedback_sees_truth = feedback_sees_truth
         self.judge_concurrency = judge_concurrency
+        self.judge_timeout_s = judge_timeout_s
         self.task = task
         self.corrector = corrector
         self.sink = sink
@@ -220,12 +224,12 @@ class LockstepRunner:
         answer gives ``truncated``: both are ``unknown``, never wrong.
         """
         semaphore = asyncio.Semaphore(self.judge_concurrency)
-        oracle = self.oracle
+        oracle, timeout = self.oracle, self.judge_timeout_s
 
         async def judge(context: Any, record: RoundRecord) -> tuple[Judgement, Judgement | None]:
             # The answer alone is judged (and a self-corrected generation's first answer).
             async with semaphore:
-                return await judge_round(oracle, context, record)
+                return await judge_round(oracle, context, record, timeout_s=timeout)
 
         flat = [
             judge(prompt.truth_context, record)

@@ -155,9 +155,9 @@ class HintReceiver(Protocol):
 
 
 class GenerationRequest(BaseModel):
-    """One item of a backend batch."""
+    """One item of a backend batch. It never carries ground truth (no simulation hint)."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     messages: tuple[Message, ...]
     """The chat so far."""

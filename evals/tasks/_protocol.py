@@ -64,7 +64,7 @@ class StepPrompt(BaseModel):
 class StepResult(BaseModel):
     """What committing an answer did to the episode."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     action: str
     """The action applied, in canonical form (the forced one if the answer was replaced)."""

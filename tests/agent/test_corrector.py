@@ -336,3 +336,17 @@ def test_synchronous_correctors_leak_no_threads() -> None:
     # Every synchronous corrector runs on the one shared loop thread: none are added.
     assert threading.active_count() <= before
     assert sum(t.name == "redraft-corrector-loop" for t in threading.enumerate()) == 1
+
+
+def test_correct_judges_after_the_graph_and_builds_the_leaky_verifier_for_oracle_mode() -> None:
+    from redraft.agent import correct
+
+    result = correct("What is 6*7?", FunctionVerifier(is_42), oracle=SecretOracle(),
+                     model=ScriptedBackend(["41", "42"]))
+    assert (result.initial, result.final, result.leaky) == ("incorrect", "correct", False)
+    backend = ScriptedBackend(["41", "42"])
+    leaky = correct("What is 6*7?", oracle=SecretOracle(), model=backend, critic="oracle")
+    assert leaky.leaky and leaky.final == "correct"
+    assert SECRET in backend.requests[-1].messages[-1].content
+    with pytest.raises(ValueError, match="hint"):
+        Item(id="x", messages=(), hint="the answer")  # type: ignore[call-arg]

@@ -268,7 +268,16 @@ class CrashingOnOdd(redraft_counting.CountingOracle):
         return await super().judge(context, proposal)
 
 
-def _counting_run(oracle: Any, policy: ErrorPolicy) -> list[Event]:
+class Hanging(redraft_counting.CountingOracle):
+    """The counting oracle, hanging whenever the agent's count is odd."""
+
+    async def judge(self, context: Any, proposal: str) -> Judgement:
+        if context.agent % 2:
+            await asyncio.sleep(3600)
+        return await super().judge(context, proposal)
+
+
+def _counting_run(oracle: Any, policy: ErrorPolicy, **runner: Any) -> list[Event]:
     backend = SimulatedBackend(SimulationParams(e=0.3, r=0.5, h=0.1))
     task = redraft_counting.CountingTask()
     corrector = build_corrector(backend, task.verifier(), critic="tool", max_rounds=1)
@@ -281,9 +290,9 @@ def _counting_run(oracle: Any, policy: ErrorPolicy) -> list[Event]:
         def sync(self) -> None:
             pass
 
-    runner = LockstepRunner(task, corrector, Sink(), seed=3, max_steps=8, error_policy=policy,
-                            batch_size=16, oracle=oracle, hints=backend.hints)
-    asyncio.run(runner.run(range(40)))
+    lockstep = LockstepRunner(task, corrector, Sink(), seed=3, max_steps=8, error_policy=policy,
+                              batch_size=16, oracle=oracle, hints=backend.hints, **runner)
+    asyncio.run(lockstep.run(range(40)))
     return events
 
 
@@ -311,6 +320,9 @@ def test_a_crashing_oracle_yields_unknowns_that_change_no_rate() -> None:
     assert expected == pytest.approx(
         sum(g.initial == "incorrect" for g in good_known) / len(good_known)
     )
+    # An oracle that hangs is timed out into the same unknowns.
+    hung = _counting_run(Hanging(), "continue", judge_timeout_s=0.05)
+    assert [s.final for s in hung if isinstance(s, StepEvent)] == [s.final for s in flaky_steps]
     # Under `stop` an unknown never ends an episode as an error.
     stopped = _counting_run(CrashingOnOdd(), "stop")
     check_log(stopped, range(40))

@@ -148,6 +148,12 @@ def test_a_schema_1_log_is_refused_naming_the_line(tmp_path: Path) -> None:
     path.write_text("\n".join(lines) + "\n")
     with pytest.raises(EventLogError, match=r"line 2: written with event schema 1; .*schema 2"):
         read_events(tmp_path)
+    del old["schema"]  # a record that states no version is refused the same way
+    path.write_text("\n".join([lines[0], json.dumps(old), lines[2]]) + "\n")
+    with pytest.raises(EventLogError, match="line 2: declares no event schema"):
+        read_events(tmp_path)
+    old["schema"] = 1
+    lines[1] = json.dumps(old)
     # A schema-1 record in the last, unterminated line is refused too, not taken as torn.
     path.write_text("\n".join(lines[:2]))
     with pytest.raises(EventLogError, match="line 2: written with event schema 1"):
