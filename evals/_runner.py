@@ -210,6 +210,7 @@ class LockstepRunner:
             context=prompt.truth_context if self.feedback_sees_truth else prompt.context,
             constraint=prompt.constraint,
             cache_key=str(running.id),
+            monologue_template=prompt.monologue_template,
         )
 
     async def _judge(

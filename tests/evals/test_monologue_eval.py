@@ -144,3 +144,26 @@ def test_grid_monologue_on_the_embedded_model(tmp_path: Path) -> None:
     # Whatever SmolLM2 wrote, the round says what was read out of it.
     for record in rounds:
         assert record.answer is not None or record.judgement is not None
+
+
+def test_a_task_refines_the_monologue_template(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from redraft.agent.backends import ScriptedBackend
+    from redraft.evals.tasks.running_sum import RunningSumEpisode
+
+    original = RunningSumEpisode.prompt
+
+    def refined(self: RunningSumEpisode) -> Any:
+        return original(self).model_copy(update={"monologue_template": "Add, then ANSWER:"})
+
+    monkeypatch.setattr(RunningSumEpisode, "prompt", refined)
+    backend = ScriptedBackend(["adding\nANSWER: total: 99999"])
+    config = EvalConfig.model_validate(
+        {"task": "running_sum", "model": "scripted/inline", "critic": "none", "episodes": 1,
+         "max_steps": 1, "corrector": {"monologue": True}}
+    )
+    run_eval(config, tmp_path / "run", backend=backend)
+    assert backend.requests[0].messages[-1].content.endswith("\n\nAdd, then ANSWER:")
+    (step,) = [e for e in read_events(tmp_path / "run") if e.kind == "step"]
+    assert step.committed == "total: 99999"  # type: ignore[union-attr]
