@@ -167,3 +167,18 @@ def test_a_task_refines_the_monologue_template(
     assert backend.requests[0].messages[-1].content.endswith("\n\nAdd, then ANSWER:")
     (step,) = [e for e in read_events(tmp_path / "run") if e.kind == "step"]
     assert step.committed == "total: 99999"  # type: ignore[union-attr]
+
+
+def test_the_self_critic_reasons_then_its_verdict_line_is_measured(tmp_path: Path) -> None:
+    config = EvalConfig.model_validate(
+        {"task": "running_sum", "model": "simulated/e=0.3,r=0.6,think_r=0.5,tpr=0.8,fpr=0.1",
+         "critic": "self", "max_rounds": 1, "episodes": 100, "max_steps": 8,
+         "error_policy": "continue", "corrector": {"monologue": True}}
+    )
+    run_eval(config, tmp_path / "run")
+    critiques = [e.critique for e in read_events(tmp_path / "run")
+                 if e.kind == "round" and e.critique is not None]  # type: ignore[union-attr]
+    assert critiques and all("VERDICT:" in c and "\n" in c for c in critiques)
+    stats = analyze_run(load_run(tmp_path / "run"), n_boot=400, seed=0)
+    assert stats.metrics["critic_tpr"].covers(0.8)
+    assert stats.metrics["critic_fpr"].covers(0.1)
