@@ -40,7 +40,7 @@ __all__ = [
 DEFAULT_LEVEL = 0.95
 """The confidence level used unless a caller asks for another."""
 
-MIN_BOOTSTRAP_EPISODES = 25
+MIN_BOOTSTRAP_EPISODES = 40
 """Below this many episodes a proportion's interval is the clustered Wilson interval."""
 
 FloatArray = NDArray[np.float64]
@@ -109,7 +109,10 @@ def _wilson_bounds(p: float, trials: float, quantile: float) -> tuple[float, flo
     denom = 1 + z2 / trials
     centre = (p + z2 / (2 * trials)) / denom
     half = quantile * math.sqrt(max(p * (1 - p), 0.0) / trials + z2 / (4 * trials * trials))
-    return max(0.0, centre - half / denom), min(1.0, centre + half / denom)
+    # At 0 or 1 the end on that side is exact (no rounding residue).
+    low = 0.0 if p <= 0.0 else max(0.0, centre - half / denom)
+    high = 1.0 if p >= 1.0 else min(1.0, centre + half / denom)
+    return low, high
 
 
 def wilson(successes: float, trials: float, level: float = DEFAULT_LEVEL) -> Estimate:

@@ -235,3 +235,19 @@ def write_run(
         for event in to_events(outcomes, policy):
             f.write(event.model_dump_json(by_alias=True) + "\n")
     return run_dir
+
+
+def lockstep(events: list[Event]) -> list[Event]:
+    """Reorder records as the lockstep runner writes them: step ``t`` of every running
+    episode, then step ``t+1``; an episode's end right after its last step (so episodes
+    that stop at an early error finish first)."""
+    keyed = []
+    position: dict[int, int] = {}
+    for seq, event in enumerate(events):
+        if isinstance(event, EpisodeStartEvent):
+            position[event.episode] = -1
+        elif isinstance(event, RoundEvent | StepEvent):
+            position[event.episode] = event.step
+        keyed.append((position.get(event.episode, -1), event.episode, seq, event))
+    keyed.sort(key=lambda item: item[:3])
+    return [item[3] for item in keyed]
