@@ -19,7 +19,7 @@ from numpy.typing import NDArray
 
 from redraft.evals._events import RoundEvent, StepEvent
 from redraft.evals.stats._load import EpisodeLog, RunData
-from redraft.tools import Judgement
+from redraft.tools import Correctness, Judgement
 
 __all__ = ["EpisodeArrays", "episode_arrays", "judged_wrong"]
 
@@ -27,8 +27,8 @@ FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 
 VERIFIER_ERROR = "verifier_error"
-UNKNOWN_CODES = frozenset({VERIFIER_ERROR, "oracle_error", "truncated", "timeout"})
-"""Oracle verdict codes that mean "no label", not "wrong"."""
+NO_VERDICT_CODES = frozenset({VERIFIER_ERROR, "critique_unreadable"})
+"""Feedback codes that neither accept nor reject: the critic gave no verdict."""
 
 
 @dataclass(frozen=True)
@@ -79,7 +79,8 @@ class EpisodeArrays:
     tn: FloatArray
     """``(n,)`` rounds where both accepted."""
     verifier_errors: FloatArray
-    """``(n,)`` rounds whose feedback was ``verifier_error`` (neither accept nor reject)."""
+    """``(n,)`` rounds whose feedback gave no verdict (``verifier_error``,
+    ``critique_unreadable``): neither accept nor reject."""
     feedback_rounds: FloatArray
     """``(n,)`` rounds with any feedback."""
     feedback_unjudged: FloatArray
@@ -118,15 +119,20 @@ class EpisodeArrays:
         return bool(np.nansum(self.attempted) > 0)
 
 
-def _flag(ok: bool | None) -> float:
-    return np.nan if ok is None else (0.0 if ok else 1.0)
+def _flag(correctness: Correctness | None) -> float:
+    """1 for incorrect, 0 for correct, NaN for unknown or unlabelled."""
+    if correctness == "incorrect":
+        return 1.0
+    if correctness == "correct":
+        return 0.0
+    return np.nan
 
 
 def judged_wrong(judgement: Judgement | None) -> bool | None:
     """The oracle's local label of one output: True wrong, False right, None unknown."""
-    if judgement is None or judgement.local.code in UNKNOWN_CODES:
+    if judgement is None or judgement.correctness == "unknown":
         return None
-    return not judgement.local.ok
+    return judgement.correctness == "incorrect"
 
 
 def _first_error(episode: EpisodeLog, final: list[float]) -> int | None:
@@ -152,7 +158,7 @@ def _feedback_counts(rounds: tuple[RoundEvent, ...]) -> tuple[int, ...]:
         if record.feedback is None:
             continue
         total += 1
-        if record.feedback.code == VERIFIER_ERROR:
+        if record.feedback.code in NO_VERDICT_CODES:
             errors += 1
             continue
         wrong = judged_wrong(record.judgement)
@@ -186,7 +192,7 @@ def _revision_counts(rounds: tuple[RoundEvent, ...]) -> tuple[int, int, int, int
             after = records.get(index + 1)
             if wrong is None or feedback is None or feedback.ok or after is None:
                 continue
-            if feedback.code == VERIFIER_ERROR:
+            if feedback.code in NO_VERDICT_CODES:
                 continue
             revised_wrong = judged_wrong(after.judgement)
             if revised_wrong is None:
@@ -246,22 +252,22 @@ def episode_arrays(run: RunData) -> EpisodeArrays:
         finals: list[float] = []
         wrong_so_far = False
         for j, step in enumerate(episode.steps):
-            initial[i, j] = _flag(step.initial_ok)
-            final[i, j] = _flag(step.final_ok)
+            initial[i, j] = _flag(step.initial)
+            final[i, j] = _flag(step.final)
             finals.append(final[i, j])
-            wrong_so_far = wrong_so_far or step.final_ok is False
+            wrong_so_far = wrong_so_far or step.final == "incorrect"
             labelled[i, j] = 0.0
-            if step.global_ok is not None:
-                glob[i, j] = _flag(step.global_ok)
+            if step.global_state is not None:
+                glob[i, j] = _flag(step.global_state)
                 labelled[i, j] = 1.0
-            elif step.final_ok is not None or wrong_so_far:
+            elif step.final != "unknown" or wrong_so_far:
                 # No global label: an error stays until the end (no undoing assumed).
                 glob[i, j] = 1.0 if wrong_so_far else 0.0
-            revised[i, j] = step.rounds
+            revised[i, j] = step.revisions
             forced[i, j] = 1.0 if step.forced else 0.0
             first = firsts.get(step.step)
-            attempted[i, j] = float(step.rounds > 0 or (first is not None
-                                                       and first.feedback is not None))
+            attempted[i, j] = float(step.revisions > 0 or (first is not None
+                                                          and first.feedback is not None))
             tokens[i, j], seconds[i, j], over_tokens[i, j], over_seconds[i, j] = _step_cost(
                 step, first
             )
