@@ -6,6 +6,10 @@ resample the shared episodes once and both runs' metrics are computed on the sam
 resample, so episode-to-episode variation cancels out of the difference (BCa interval,
 jackknife over pairs). Runs with no seed in common are independent samples: each is
 resampled on its own and the difference of the replicates gives a percentile interval.
+Small samples and the boundaries get the same care as a single run's metrics: with fewer
+than ``MIN_BOOTSTRAP_EPISODES`` pairs a paired difference uses the linearised variance with
+Student's t, and an unpaired proportion at 0 or 1 or with few episodes uses Newcombe's
+hybrid score interval built from the two runs' score intervals.
 
 When two paired runs agree on every shared episode the replicates are all 0; a proportion's
 difference then gets the bound ``|Δ| ≤`` the Wilson upper bound for 0 discordant steps out
@@ -14,14 +18,17 @@ of the steps compared, so the interval is tight but never of zero width.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
+from scipy import stats as sps
 
 from redraft.evals.stats._episodes import EpisodeArrays, episode_arrays
 from redraft.evals.stats._intervals import (
     DEFAULT_LEVEL,
+    MIN_BOOTSTRAP_EPISODES,
     Estimate,
     FloatArray,
     bca_interval,
@@ -123,7 +130,8 @@ def _paired_difference(
     (num_a, den_a), (num_b, den_b) = a, b
     if den_a.sum() <= 0 or den_b.sum() <= 0:
         return Estimate.undefined("paired-bca")
-    value = _ratio(num_a, den_a) - _ratio(num_b, den_b)
+    value_a, value_b = _ratio(num_a, den_a), _ratio(num_b, den_b)
+    value = value_a - value_b
     pairs = int(num_a.size)
     reps = bootstrap_ratios({"a": (num_a, den_a), "b": (num_b, den_b)}, n_boot, rng)
     diffs = reps["a"] - reps["b"]
@@ -134,6 +142,15 @@ def _paired_difference(
         bound = wilson(0, steps, level).ci_high or 1.0
         return Estimate.of(value, value - bound, value + bound, n=steps,
                            method="paired-discordance-bound", episodes=pairs)
+    if pairs < MIN_BOOTSTRAP_EPISODES:
+        # Few pairs: the linearised (delta-method) variance of the paired difference with
+        # Student's t, which the BCa bootstrap undercovers at this size.
+        influence = ((num_a - value_a * den_a) / den_a.sum()
+                     - (num_b - value_b * den_b) / den_b.sum())
+        spread = math.sqrt(pairs / (pairs - 1) * float(np.sum(influence**2))) if pairs > 1 else 0
+        half = float(sps.t.ppf(0.5 + level / 2, max(pairs - 1, 1))) * spread
+        return Estimate.of(value, value - half, value + half, n=steps, method="paired-t",
+                           episodes=pairs)
     jack_a = _leave_one_out(num_a, den_a)
     jack_b = _leave_one_out(num_b, den_b)
     low, high = bca_interval(diffs, value, jack_a - jack_b, level)
@@ -146,14 +163,35 @@ def _leave_one_out(num: FloatArray, den: FloatArray) -> FloatArray:
         return np.where(bottom > 0, top / np.where(bottom > 0, bottom, 1.0), np.nan)
 
 
+def _newcombe(a: Estimate, b: Estimate) -> Estimate | None:
+    """Newcombe's hybrid score interval for ``a − b`` from each side's score interval."""
+    if None in (a.value, a.ci_low, a.ci_high, b.value, b.ci_low, b.ci_high):
+        return None
+    pa, la, ua = float(a.value or 0), float(a.ci_low or 0), float(a.ci_high or 0)
+    pb, lb, ub = float(b.value or 0), float(b.ci_low or 0), float(b.ci_high or 0)
+    value = pa - pb
+    low = value - math.sqrt((pa - la) ** 2 + (ub - pb) ** 2)
+    high = value + math.sqrt((ua - pa) ** 2 + (pb - lb) ** 2)
+    return Estimate.of(value, max(-1.0, low), min(1.0, high), n=a.n, method="newcombe",
+                       episodes=a.episodes)
+
+
 def _unpaired_difference(
     a: tuple[FloatArray, FloatArray], reps_a: FloatArray,
-    b: tuple[FloatArray, FloatArray], reps_b: FloatArray, level: float,
+    b: tuple[FloatArray, FloatArray], reps_b: FloatArray, level: float, metric: str,
 ) -> Estimate:
     (num_a, den_a), (num_b, den_b) = a, b
     if den_a.sum() <= 0 or den_b.sum() <= 0:
         return Estimate.undefined("bootstrap")
     value = _ratio(num_a, den_a) - _ratio(num_b, den_b)
+    if metric not in NOT_PROPORTIONS:
+        one = ratio_estimate(num_a, den_a, reps_a, level)
+        two = ratio_estimate(num_b, den_b, reps_b, level)
+        if "wilson" in one.method or "wilson" in two.method:
+            # At 0 or 1, or with few episodes: combine the two score intervals.
+            combined = _newcombe(one, two)
+            if combined is not None:
+                return combined
     low, high = percentile_interval(reps_a - reps_b, level)
     return Estimate.of(value, low, high, n=round(den_a.sum()), method="bootstrap",
                        episodes=int(num_a.size))
@@ -208,7 +246,7 @@ def compare_runs(
                 )
             else:
                 difference = _unpaired_difference(p[metric], reps[metric], base[metric],
-                                                  replicates[baseline][metric], level)
+                                                  replicates[baseline][metric], level, metric)
             rows.append(ComparisonRow(
                 metric=metric,
                 run=run.name,

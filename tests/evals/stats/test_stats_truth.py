@@ -25,7 +25,7 @@ def _crash_oracle(events: list[Event], every: int) -> list[Event]:
             steps += 1
             if steps % every == 0:
                 crashed.add((event.episode, event.step))
-                event = event.model_copy(update={"initial_ok": None, "final_ok": None})
+                event = event.model_copy(update={"initial": "unknown", "final": "unknown"})
         out.append(event)
     return [
         e.model_copy(update={"judgement": CRASHED})
@@ -87,9 +87,11 @@ def _hand_run(episodes: list[list[tuple[bool, bool | None]]]) -> RunData:
         for event in base:
             if isinstance(event, StepEvent):
                 wrong, glob = steps[event.step]
+                label = "incorrect" if wrong else "correct"
                 event = event.model_copy(update={
-                    "initial_ok": not wrong, "final_ok": not wrong,
-                    "global_ok": None if glob is None else not glob})
+                    "initial": label, "final": label,
+                    "global_state": None if glob is None else (
+                        "incorrect" if glob else "correct")})
             events.append(event)
     return RunData.from_events(events)
 
@@ -163,14 +165,15 @@ def test_runs_sharing_seeds_are_compared_paired() -> None:
     assert not any(r.paired for r in mixed.rows if r.run == "c")
 
 
-def test_paired_comparison_keeps_its_coverage() -> None:
+@pytest.mark.parametrize("episodes", [10, 40])
+def test_paired_comparison_keeps_its_coverage(episodes: int) -> None:
     # The same episodes, hard and easy ones (e = 0.05 or 0.45), played without a critic and
     # with a tool critic that flags every wrong proposal and repairs it w.p. 0.8. Pairing
     # takes the episode-to-episode spread out of the difference in e_post.
     base = Policy(e=0.25, revise=False, error_policy="continue")
     tool = Policy(e=0.25, r=0.8, h=0.0, fpr=0.0, error_policy="continue")
     truth = -0.25 * 0.8
-    covered, ratio, runs, shape = 0, [], 40, (40, 10)
+    covered, ratio, runs, shape = 0, [], 40, (episodes, 10)
     for seed in range(runs):
         rng = np.random.default_rng(seed)
         wrong0 = rng.random(shape) < rng.choice([0.05, 0.45], size=(shape[0], 1))
@@ -189,6 +192,7 @@ def test_paired_comparison_keeps_its_coverage() -> None:
         assert paired.paired and not loose.paired
         covered += paired.difference.covers(truth)
         ratio.append((paired.difference.width or 1.0) / (loose.difference.width or 1.0))
-    print(f"paired coverage {covered / runs:.2f}, paired/unpaired width {np.mean(ratio):.2f}")
+    print(f"{episodes} episodes: paired coverage {covered / runs:.2f}, paired/unpaired width "
+          f"{np.mean(ratio):.2f}")
     assert covered / runs >= 0.85
     assert float(np.mean(ratio)) < 0.9
