@@ -17,7 +17,8 @@ FIGURES_READY_TITLE = "redraft report: figures loaded"
 _TABLE_METRICS = (
     "e_raw", "e_post", "net_effect", "recovery", "harm", "e_hat", "critic_tpr", "critic_fpr",
     "verifier_error_rate", "error_share", "predicted_error_share", "horizon_50",
-    "global_error_undone", "global_error_undone_any", "revisions_per_step", "tokens_per_step",
+    "global_error_undone", "global_error_undone_any", "wrong_to_right", "right_to_wrong",
+    "repair", "damage", "unknown_rate", "revisions_per_step", "tokens_per_step",
     "seconds_per_step",
     "tokens_per_corrected_error", "seconds_per_corrected_error",
 )
