@@ -18,7 +18,9 @@ error (a step whose first answer was wrong and whose committed answer is right),
 reasoning tokens among them.
 
 Unknown judgements (the oracle failed, or the answer was cut at the token limit) are left
-out of every rate, as everywhere; every interval is the bootstrap over whole episodes.
+out of every rate, as everywhere. Intervals are the stats package's: the BCa bootstrap over
+whole episodes, and for shares at 0 or 1 or with few episodes the clustered Wilson
+interval (:func:`~redraft.evals.stats.ratio_estimate`).
 """
 
 from __future__ import annotations
@@ -140,6 +142,12 @@ _PARTS: dict[str, tuple[str, str]] = {
 }
 
 
+_NOT_PROPORTIONS = frozenset(
+    {"generated_tokens_per_step", "reasoning_tokens_per_step",
+     "generated_tokens_per_corrected_error"}
+)
+
+
 def monologue_metrics(
     run: RunData,
     *,
@@ -159,6 +167,8 @@ def monologue_metrics(
     parts = {name: (column(num), column(den)) for name, (num, den) in _PARTS.items()}
     replicates = bootstrap_ratios(parts, n_boot, rng)
     return {
-        name: ratio_estimate(num, den, replicates[name], level)
+        name: ratio_estimate(
+            num, den, replicates[name], level, proportion=name not in _NOT_PROPORTIONS
+        )
         for name, (num, den) in parts.items()
     }
