@@ -88,6 +88,8 @@ def main() -> int:
     parser.add_argument("--critics", default="none,tool,resample", help="critic modes to eval")
     parser.add_argument("--rounds", type=int, default=1, help="revisions for critic modes")
     parser.add_argument("--budget", type=float, help="training minutes for all models together")
+    parser.add_argument("--size", help="model size instead of the preset's")
+    parser.add_argument("--lr", type=float, default=3e-3, help="peak learning rate")
     parser.add_argument("--episode-steps", type=int, default=20, help="training episode length")
     parser.add_argument("--episodes", type=int, help="held-out eval episodes per run")
     parser.add_argument("--seed", type=int, default=0)
@@ -110,7 +112,7 @@ def main() -> int:
         if recipe is None:
             config = TrainConfig(
                 task="running_sum", regime=regime, representation=representation,  # type: ignore[arg-type]
-                size=preset["size"], steps=1_000_000, minutes=minutes, seed=args.seed,
+                size=args.size or preset["size"], lr=args.lr, steps=1_000_000, minutes=minutes, seed=args.seed,
                 batch_size=preset["batch"], episode_steps=args.episode_steps,
                 threads=preset["threads"],
             )

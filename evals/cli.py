@@ -150,7 +150,7 @@ def _add_train_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--episode-steps", type=int, help="steps per training episode (20)")
     parser.add_argument("--retry-p", type=float, help="retry: share of wrong-first steps (0.2)")
     parser.add_argument("--batch-size", type=int, help="examples per optimizer step (64)")
-    parser.add_argument("--lr", type=float, help="peak learning rate (2e-3)")
+    parser.add_argument("--lr", type=float, help="peak learning rate (3e-3)")
     parser.add_argument("--threads", type=int, help="torch CPU threads (default 2)")
     parser.add_argument("--device", help="torch device (default: cuda if present, else cpu)")
     parser.add_argument(

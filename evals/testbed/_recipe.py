@@ -82,7 +82,7 @@ class TrainConfig(BaseModel):
     whichever of steps or time is further along, so a slow machine still ends cooled down."""
     batch_size: int = Field(64, ge=1)
     """Examples (steps) per optimizer step."""
-    lr: float = Field(2e-3, gt=0)
+    lr: float = Field(3e-3, gt=0)
     """Peak learning rate (AdamW, linear warm-up, cosine decay to a tenth)."""
     seed: int = 0
     """Fixes the weights' initialisation, the episodes and the regime's draws."""
