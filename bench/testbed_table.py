@@ -112,7 +112,8 @@ def main() -> int:
         if recipe is None:
             config = TrainConfig(
                 task="running_sum", regime=regime, representation=representation,  # type: ignore[arg-type]
-                size=args.size or preset["size"], lr=args.lr, steps=1_000_000, minutes=minutes, seed=args.seed,
+                size=args.size or preset["size"], lr=args.lr, steps=1_000_000, minutes=minutes,
+                seed=args.seed,
                 batch_size=preset["batch"], episode_steps=args.episode_steps,
                 threads=preset["threads"],
             )
