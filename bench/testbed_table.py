@@ -28,7 +28,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 from redraft.evals._config import EvalConfig
 from redraft.evals._eval import run_eval
 from redraft.evals.stats import RunStats, analyze_run, load_run
-from redraft.evals.testbed import BACK_MARKER, TrainConfig, read_recipe, train
+from redraft.evals.testbed import BACK_MARKER, TrainConfig, eval_defaults, read_recipe, train
 
 PRESETS: dict[str, dict[str, Any]] = {
     # size, training budget (minutes, all models together), batch, eval episodes
@@ -121,6 +121,7 @@ def main() -> int:
         print(f"{name}: {recipe.parameters:,} params, {recipe.steps_done} steps, "
               f"{recipe.tokens_seen:,} tokens in {recipe.seconds:.0f} s on {recipe.device}; "
               f"held-out step accuracy {recipe.heldout_step_accuracy:.3f}", flush=True)
+        _, trained_options = eval_defaults("running_sum", f"hf/{model_dir}", representation, {})
         for critic in args.critics.split(","):
             rounds = 0 if critic == "none" else args.rounds
             run_dir = args.out / "runs" / f"{name}-{critic}"
@@ -128,6 +129,7 @@ def main() -> int:
                 task="running_sum", model=f"hf/{model_dir}", critic=critic,  # type: ignore[arg-type]
                 max_rounds=rounds, episodes=episodes, max_steps=eval_steps, seed=args.seed + 1,
                 error_policy="continue", representation=representation,
+                task_options=trained_options,
                 batch_size=episodes, model_options={"max_batch_size": 512},
             )
             result = run_eval(config_eval, run_dir)

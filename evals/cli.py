@@ -230,10 +230,12 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     from redraft.evals.testbed import eval_defaults
 
     data = _config_data(args)
-    if data.get("task"):  # a testbed model: its own task, and its representation by default
-        representation = eval_defaults(data["task"], data.get("model"), data.get("representation"))
-        if representation is not None:
-            data["representation"] = representation
+    if data.get("task"):  # a testbed model: its own task, its options by default
+        representation, options = eval_defaults(
+            data["task"], data.get("model"), data.get("representation"),
+            dict(data.get("task_options") or {}),
+        )
+        data.update(representation=representation, task_options=options)
     config = _validate(data)
     result = run_eval(config, args.out, observers=_observers(args.quiet))
     verb = "resumed" if result.resumed else "ran"

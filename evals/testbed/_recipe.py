@@ -99,12 +99,14 @@ class TrainConfig(BaseModel):
     log_every: int = Field(50, ge=1)
     """Record the training loss every this many steps."""
 
-    def task_kwargs(self, default_representation: str) -> dict[str, Any]:
-        """The options the task factory gets."""
+    def task_kwargs(
+        self, default_representation: str, default_options: dict[str, JsonValue]
+    ) -> dict[str, Any]:
+        """The options the task factory gets: the testbed's defaults, then those given."""
         if "representation" in self.task_options:
             raise BadInputError("give the representation with --representation, not as a "
                                 "task option")
-        return {**self.task_options,
+        return {**default_options, **self.task_options,
                 "representation": self.representation or default_representation}
 
 
@@ -183,30 +185,36 @@ def read_recipe(model_dir: Path) -> Recipe | None:
                             f"{' '.join(str(exc).split())[:200]}") from exc
 
 
-def eval_defaults(task: str, model: str | None, representation: str | None) -> str | None:
-    """Check an eval's model against its task; the representation to use.
+def eval_defaults(
+    task: str, model: str | None, representation: str | None, task_options: dict[str, Any]
+) -> tuple[str | None, dict[str, Any]]:
+    """Check an eval's model against its task; the representation and task options to use.
 
     For ``hf/DIR`` where ``DIR`` holds a testbed recipe: the task must be the one trained
-    on, and an unset representation becomes the trained one. Any other model passes.
+    on, and the representation and task options not given are the trained ones (so the
+    eval's episodes come from the training distribution unless asked otherwise). Any other
+    model passes unchanged.
 
     Raises:
         BadInputError: the model directory was trained on another task.
     """
+    unchanged = (representation, task_options)
     if not model or not model.startswith("hf/"):
-        return representation
+        return unchanged
     model_dir = Path(model.removeprefix("hf/"))
     if not model_dir.is_dir():
-        return representation
+        return unchanged
     recipe = read_recipe(model_dir)
     if recipe is None:
-        return representation
+        return unchanged
     if recipe.task != task:
         raise BadInputError(
             f"{model_dir} is a testbed model trained on task {recipe.task!r}, not {task!r}: "
             f"evaluate it with 'redraft eval {recipe.task} ...' or train one with "
             f"'redraft train {task} ...'"
         )
-    trained = recipe.task_options.get("representation")
-    if representation is None and isinstance(trained, str):
-        return trained
-    return representation
+    trained = dict(recipe.task_options)
+    trained_representation = trained.pop("representation", None)
+    if representation is None and isinstance(trained_representation, str):
+        representation = trained_representation
+    return representation, {**trained, **task_options}

@@ -12,11 +12,20 @@ sequences short. Built with ``tokenizers`` and saved as a ``PreTrainedTokenizerF
 from __future__ import annotations
 
 import string
+from collections.abc import Sequence
 from typing import Any
 
+from redraft.agent.backends import Message
 from redraft.evals.testbed._markers import BACK_MARKER
 
-__all__ = ["CHAT_TEMPLATE", "END_TOKEN", "PAD_TOKEN", "build_tokenizer", "vocabulary"]
+__all__ = [
+    "CHAT_TEMPLATE",
+    "END_TOKEN",
+    "PAD_TOKEN",
+    "build_tokenizer",
+    "render_chat",
+    "vocabulary",
+]
 
 PAD_TOKEN = "<pad>"
 """Pads batches; never predicted."""
@@ -34,6 +43,19 @@ CHAT_TEMPLATE = (
     "{% if add_generation_prompt %}>{% endif %}"
 )
 """User turns as plain lines, assistant turns after ``>``; system messages are left out."""
+
+
+def render_chat(messages: Sequence[Message], *, add_generation_prompt: bool = True) -> str:
+    """What :data:`CHAT_TEMPLATE` renders, without Jinja (training renders every example)."""
+    parts = []
+    for m in messages:
+        if m.role == "user":
+            parts.append(f"{m.content}\n")
+        elif m.role == "assistant":
+            parts.append(f">{m.content}{END_TOKEN}\n")
+    if add_generation_prompt:
+        parts.append(">")
+    return "".join(parts)
 
 
 def vocabulary() -> dict[str, int]:

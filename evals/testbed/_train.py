@@ -33,7 +33,7 @@ from redraft.evals.testbed._recipe import (
     TrainConfig,
 )
 from redraft.evals.testbed._regimes import Example, examples, task_spec
-from redraft.evals.testbed._tokenizer import END_TOKEN, build_tokenizer
+from redraft.evals.testbed._tokenizer import END_TOKEN, build_tokenizer, render_chat
 from redraft.tools import BadInputError
 
 __all__ = ["train"]
@@ -71,11 +71,7 @@ class _Batcher:
         self.pad = int(tokenizer.pad_token_id)
 
     def prompt_text(self, example: Example) -> str:
-        text: str = self.tokenizer.apply_chat_template(
-            [{"role": m.role, "content": m.content} for m in example.messages],
-            tokenize=False, add_generation_prompt=True,
-        )
-        return text
+        return render_chat(example.messages)
 
     def encode(self, batch: Sequence[Example]) -> tuple[Any, Any, Any, int, int]:
         """Input ids, attention mask, labels; tokens and target tokens in the batch."""
@@ -162,7 +158,7 @@ def train(config: TrainConfig, out: Path, *, say: Callable[[str], None] | None =
     out = Path(out)
     _check_out(out)
     spec = task_spec(config.task)
-    task = load_task(config.task, **config.task_kwargs(spec.representation))
+    task = load_task(config.task, **config.task_kwargs(spec.representation, spec.options))
     torch = require_train("torch")
     transformers = require_train("transformers")
     require_train("safetensors")
@@ -239,7 +235,7 @@ def train(config: TrainConfig, out: Path, *, say: Callable[[str], None] | None =
     accuracy = _heldout_accuracy(model, batcher, task, config, heldout_n)
     recipe = Recipe(
         task=config.task,
-        task_options=dict(config.task_kwargs(spec.representation)),
+        task_options=dict(config.task_kwargs(spec.representation, spec.options)),
         regime=config.regime,
         config=config,
         size=size,

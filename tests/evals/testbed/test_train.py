@@ -2,8 +2,8 @@
 
 The learning test trains a micro model (~0.14M parameters) for 500 steps of 32 examples
 (about 20 s on two quiet cores, 45 s on a busy machine) and measures it through
-``redraft eval`` on held-out episodes. The task is the easiest running sum (one addend per
-step, values 0..9, shown in the prompt). Chance: a model that has learnt the format but not
+``redraft eval`` on held-out episodes of the testbed's running sum (one addend of 0..9
+per step, shown in the prompt). Chance: a model that has learnt the format but not
 the addition does best by restating the previous total, which is right only when the
 addend is 0: 10% of steps. A working training loop gets well above that; a broken one (no
 gradient, wrong labels, wrong mask) does not.
@@ -20,16 +20,16 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
+from redraft.agent.backends import Message
 from redraft.evals.cli import main
 from redraft.evals.stats import analyze_run, load_run
 from redraft.evals.testbed import BACK_MARKER, RECIPE_FILE, read_recipe
+from redraft.evals.testbed._tokenizer import render_chat
 
 CHANCE = 0.10
 """Step accuracy of restating the previous total (addend 0 in 1 of 10 steps)."""
 REQUIRED = 0.30
 """What the micro model must reach on held-out steps: three times chance."""
-
-EASY = ["--task-option", "keys_per_step=1", "--task-option", "value_min=0"]
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +38,7 @@ def expert(tmp_path_factory: pytest.TempPathFactory) -> Path:
     # A fixed step count, no time limit: the same model however busy the machine is.
     argv = ["train", "running_sum", "--regime", "expert", "--size", "micro", "--minutes", "0",
             "--steps", "500", "--batch-size", "32", "--lr", "6e-3", "--episode-steps", "10",
-            *EASY, "--out", str(out), "-q"]
+            "--out", str(out), "-q"]
     assert main(argv) == 0
     return out
 
@@ -46,7 +46,7 @@ def expert(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _eval(model: Path, out: Path, *extra: str) -> int:
     return main(["eval", "running_sum", "--model", f"hf/{model}", "--episodes", "8",
                  "--max-steps", "3", "--error-policy", "continue", "--seed", "11",
-                 *EASY, "--out", str(out), "-q", *extra])
+                 "--out", str(out), "-q", *extra])
 
 
 def test_the_model_directory_is_complete(expert: Path) -> None:
@@ -55,7 +55,8 @@ def test_the_model_directory_is_complete(expert: Path) -> None:
     recipe = read_recipe(expert)
     assert recipe is not None
     assert recipe.task == "running_sum" and recipe.regime == "expert"
-    assert recipe.task_options["representation"] == "shown"
+    assert recipe.task_options == {"representation": "shown", "keys_per_step": 1,
+                                   "value_min": 0}
     assert recipe.tokens_seen > 0 and recipe.loss_curve
     assert recipe.loss_curve[-1].loss < recipe.loss_curve[0].loss
     assert recipe.versions["torch"] != "missing"
@@ -65,9 +66,10 @@ def test_micro_model_beats_chance_on_held_out_episodes(expert: Path, tmp_path: P
     run = tmp_path / "run"
     assert main(["eval", "running_sum", "--model", f"hf/{expert}", "--critic", "none",
                  "--episodes", "48", "--max-steps", "10", "--error-policy", "continue",
-                 "--seed", "5", *EASY, "--out", str(run), "-q"]) == 0
-    manifest = json.loads((run / "manifest.json").read_text())
-    assert manifest["config"]["representation"] == "shown"  # taken from the recipe
+                 "--seed", "5", "--out", str(run), "-q"]) == 0
+    config = json.loads((run / "manifest.json").read_text())["config"]
+    assert config["representation"] == "shown"  # taken from the recipe, like the options
+    assert config["task_options"] == {"keys_per_step": 1, "value_min": 0}
     stats = analyze_run(load_run(run), n_boot=200)
     e_raw = stats.metrics["e_raw"]
     assert e_raw.value is not None and e_raw.ci_high is not None
@@ -115,6 +117,16 @@ def test_the_marker_is_one_token_that_survives_decoding(expert: Path) -> None:
         tokenize=False, add_generation_prompt=True,
     )
     assert prompt == "Step 1\n>"
+    conversation = [Message(role="system", content="s"), Message(role="user", content="u 1"),
+                    Message(role="assistant", content="total: 3"),
+                    Message(role="user", content="Your answer was checked\nand rejected")]
+    for generation_prompt in (True, False):
+        assert render_chat(conversation, add_generation_prompt=generation_prompt) == (
+            tokenizer.apply_chat_template(
+                [m.model_dump() for m in conversation], tokenize=False,
+                add_generation_prompt=generation_prompt,
+            )
+        )
 
 
 @pytest.mark.parametrize(
