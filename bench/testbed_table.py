@@ -31,14 +31,18 @@ from redraft.evals.stats import RunStats, analyze_run, load_run
 from redraft.evals.testbed import BACK_MARKER, TrainConfig, eval_defaults, read_recipe, train
 
 PRESETS: dict[str, dict[str, Any]] = {
-    # size, training budget (minutes, all models together), batch, eval episodes
-    "tiny": {"size": "micro", "budget": 1.0, "batch": 32, "episodes": 16, "threads": 2},
-    "cpu": {"size": "small", "budget": 45.0, "batch": 64, "episodes": 200, "threads": 2},
-    "gpu": {"size": "medium", "budget": 4.0, "batch": 256, "episodes": 512, "threads": 8},
+    # size, optimizer steps per model (the same for every regime, so they see as many
+    # examples), training time cap (minutes, all models together), batch, eval episodes
+    "tiny": {"size": "micro", "steps": 30, "budget": 1.0, "batch": 32, "episodes": 16,
+             "threads": 2},
+    "cpu": {"size": "micro", "steps": 800, "budget": 45.0, "batch": 64, "episodes": 100,
+            "threads": 2},
+    "gpu": {"size": "medium", "steps": 2000, "budget": 6.0, "batch": 256, "episodes": 512,
+            "threads": 8},
 }
 MODELS = ("expert:shown", "retry:shown", "scratchpad:shown", "expert:lookup", "scratchpad:lookup")
-"""regime:representation. ``shown`` puts each step's values in the prompt (local); ``last``
-leaves them in the table (lookup), where a scratchpad that looks them up first should help."""
+"""regime:representation. ``shown`` puts each step's values in the prompt (local); ``lookup``
+leaves them in the table, where a scratchpad that looks them up first should help."""
 
 
 def _fmt(estimate: Any) -> str:
@@ -87,7 +91,9 @@ def main() -> int:
     parser.add_argument("--models", default=",".join(MODELS), help="regime:representation,...")
     parser.add_argument("--critics", default="none,tool,resample", help="critic modes to eval")
     parser.add_argument("--rounds", type=int, default=1, help="revisions for critic modes")
-    parser.add_argument("--budget", type=float, help="training minutes for all models together")
+    parser.add_argument("--budget", type=float,
+                        help="training time cap, minutes for all models together")
+    parser.add_argument("--steps", type=int, help="optimizer steps per model")
     parser.add_argument("--size", help="model size instead of the preset's")
     parser.add_argument("--lr", type=float, default=3e-3, help="peak learning rate")
     parser.add_argument("--episode-steps", type=int, default=20, help="training episode length")
@@ -102,7 +108,8 @@ def main() -> int:
     episodes = args.episodes or preset["episodes"]
     eval_steps = 2 * args.episode_steps
     started = time.perf_counter()
-    print(f"preset {args.preset}: {len(models)} models, {minutes:.2f} training minutes each; "
+    print(f"preset {args.preset}: {len(models)} models, {args.steps or preset['steps']} steps "
+          f"each (at most {minutes:.2f} minutes); "
           f"eval {episodes} held-out episodes of {eval_steps} steps", flush=True)
     rows = []
     for regime, representation in models:
@@ -112,7 +119,8 @@ def main() -> int:
         if recipe is None:
             config = TrainConfig(
                 task="running_sum", regime=regime, representation=representation,  # type: ignore[arg-type]
-                size=args.size or preset["size"], lr=args.lr, steps=1_000_000, minutes=minutes,
+                size=args.size or preset["size"], lr=args.lr,
+                steps=args.steps or preset["steps"], minutes=minutes,
                 seed=args.seed,
                 batch_size=preset["batch"], episode_steps=args.episode_steps,
                 threads=preset["threads"],

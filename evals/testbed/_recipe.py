@@ -32,7 +32,8 @@ RECIPE_FILE = "redraft-recipe.json"
 """The recipe's file name inside a model directory."""
 
 SizeName = Literal["micro", "small", "medium", "large"]
-"""Named model sizes: ``micro`` for tests, ``small`` the CPU default, the rest for GPUs."""
+"""Named model sizes: ``micro`` the CPU default, ``small`` a 4-layer CPU size, the rest for
+GPUs."""
 
 
 class ModelSize(BaseModel):
@@ -73,9 +74,11 @@ class TrainConfig(BaseModel):
     where each step's computation is local, e.g. ``shown`` for running_sum)."""
     task_options: dict[str, JsonValue] = Field(default_factory=dict)
     """Further task options (e.g. ``digits`` for addition)."""
-    size: SizeName = "small"
-    """The model size."""
-    steps: int = Field(4000, ge=1)
+    size: SizeName = "micro"
+    """The model size: ``micro`` reached 92% right held-out steps in 930 steps of 64 on a
+    busy 2-core machine (4 minutes); larger sizes want more steps than 2 CPU cores give in
+    minutes."""
+    steps: int = Field(2000, ge=1)
     """Optimizer steps (training stops earlier when ``minutes`` run out)."""
     minutes: float | None = Field(9.0, gt=0)
     """Wall-clock budget of the training loop; None: none. The learning rate decays with
