@@ -25,7 +25,7 @@ from pydantic import JsonValue
 from redraft.agent.backends import Message
 from redraft.evals.tasks import StepPrompt, Task
 from redraft.evals.testbed._markers import BACK_MARKER
-from redraft.tools import BadInputError
+from redraft.tools import BadInputError, Judgement, Verdict
 from redraft.tools.arithmetic import AdditionContext, RunningSumContext, addition_answer
 
 __all__ = [
@@ -189,6 +189,8 @@ def examples(
         raise BadInputError(f"retry_p must lie in [0, 1], not {retry_p}")
     spec = task_spec(task.name)
     rng = random.Random(f"testbed-regime:{seed}")
+    # The expert's answer is right by construction (the tests check it against the oracle).
+    right = Judgement(local=Verdict.accept("the expert's answer", source="testbed"))
     index = 0
     while True:
         episode = task.new_episode(
@@ -199,4 +201,4 @@ def examples(
             prompt = episode.prompt()
             target, wrong_prefix = _target(regime, spec, prompt, rng, retry_p)
             yield Example(prompt.messages, target, wrong_prefix)
-            episode.commit(prompt.hint.correct)
+            episode.commit(prompt.hint.correct, right)
