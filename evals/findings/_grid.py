@@ -47,11 +47,13 @@ REGIMES = ("expert", "retry", "scratchpad")
 SIMULATED = "simulated/e=0.1,r=0.5,h=0.05,tpr=0.8,fpr=0.1,think_e=0.2,think_r=0.5"
 """The calibration policy: every rate it plants is known."""
 SIMULATED_TRUTH: dict[str, float] = {
-    "e_raw": 0.1, "recovery (one revision)": 0.5, "harm": 0.05,
-    "self critic TPR": 0.8, "self critic FPR": 0.1,
+    "e_raw": 0.1, "self critic TPR": 0.8, "self critic FPR": 0.1,
 }
 """The rates planted in :data:`SIMULATED` (monologue: first answer wrong 0.2, fixed 0.5)."""
 EMBEDDED = "llamacpp/smollm2"
+_HAND_NOTES = ("wall_clock", "cost_machine")
+"""``meta.json`` keys the command does not measure itself: whole-process timings from
+``/usr/bin/time`` and a description of the machine's load, kept across reruns."""
 
 
 class Scale(BaseModel):
@@ -366,6 +368,11 @@ def run_findings(options: FindingsOptions, *, say: Callable[[str], None] | None 
         "simulated": SIMULATED,
         "simulated_truth": SIMULATED_TRUTH,  # type: ignore[dict-item]
     }
-    (out / META_FILE).write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
+    meta_path = out / META_FILE
+    if meta_path.is_file():  # notes added by hand (whole-process timings) outlive a rerun
+        before = json.loads(meta_path.read_text(encoding="utf-8"))
+        if before.get("scale") == options.scale and before.get("model") == options.model:
+            meta.update({k: before[k] for k in _HAND_NOTES if k in before})
+    meta_path.write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
     page: Path = write_page(out)
     return page

@@ -371,8 +371,9 @@ def _calibration_lines(findings: Findings) -> list[str]:
     wanted = [("none-k0", "e_raw", "e_raw"), ("self-k1", "critic_tpr", "self critic TPR"),
               ("self-k2", "critic_tpr", "self critic TPR"),
               ("self-k1", "critic_fpr", "self critic FPR"),
-              ("self-k2", "critic_fpr", "self critic FPR"),
-              ("tool-k1", "harm", "harm"), ("tool-k2", "harm", "harm")]
+              ("self-k2", "critic_fpr", "self critic FPR")]
+    # The planted harm h acts only on revisions of right answers, which the exact tool
+    # verifier never asks for: it is not a rate the grid can read back, so it is not checked.
     for run, metric, key in wanted:
         r = by_name.get(run)
         if r is None or key not in truth:
@@ -398,10 +399,17 @@ def _cost_lines(meta: Mapping[str, Any]) -> list[str]:
     total = sum(sections.values())
     rows = [[name, f"{sections[name] / 60:.1f}"] for name in sorted(sections)]
     rows.append(["**total**", f"**{total / 60:.1f}**"])
+    wall: Mapping[str, float] = meta.get("wall_clock") or {}
+    note = []
+    if wall:
+        note = ["", "Whole processes, timed with `/usr/bin/time` (start-up, model loading and "
+                "the held-out check included): " + "; ".join(
+                    f"{what}: {seconds / 60:.1f} min" for what, seconds in wall.items())
+                + f"; together {sum(wall.values()) / 60:.1f} min."]
     return [f"Measured cost of this page's command at scale `{meta.get('scale')}` on "
             f"{meta.get('cost_machine', meta.get('machine', 'this machine'))} "
             "(wall-clock minutes, each item timed when it ran):", "",
-            *_table(["phase", "minutes"], rows)]
+            *_table(["phase", "minutes"], rows), *note]
 
 
 def render_page(findings: Findings) -> str:
