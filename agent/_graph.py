@@ -176,9 +176,13 @@ class _Corrector:
     async def _verify_all(
         self, verifier: Verifier[Any], pairs: Sequence[tuple[Any, str]]
     ) -> list[Verdict]:
+        timeout = self.config.verify_timeout_s
         return list(
             await asyncio.gather(
-                *(self._bounded(safe_verify(verifier, c, out)) for c, out in pairs)
+                *(
+                    self._bounded(safe_verify(verifier, c, out, timeout_s=timeout))
+                    for c, out in pairs
+                )
             )
         )
 
@@ -249,6 +253,7 @@ class _Corrector:
                             messages=r.messages,
                             output=g.text,
                             usage=g.usage,
+                            finish_reason=g.finish_reason,
                         ),
                     )
                 }
@@ -263,10 +268,13 @@ class _Corrector:
         outputs = [(work[i].item.context, work[i].rounds[-1].output) for i in pending]
         judgements: list[Judgement | None] = [None] * len(pending)
         if self.oracle is not None:
-            oracle = self.oracle
+            oracle, timeout = self.oracle, self.config.verify_timeout_s
             judgements = list(
                 await asyncio.gather(
-                    *(self._bounded(safe_judge(oracle, c, out)) for c, out in outputs)
+                    *(
+                        self._bounded(safe_judge(oracle, c, out, timeout_s=timeout))
+                        for c, out in outputs
+                    )
                 )
             )
         feedback: list[Verdict | None] = [None] * len(pending)
@@ -328,6 +336,7 @@ class _Corrector:
                 messages=request.messages,
                 output=generation.text,
                 usage=generation.usage,
+                finish_reason=generation.finish_reason,
             )
             work[i] = w.model_copy(update={"rounds": (*w.rounds, record), "status": "verify"})
         return {"work": work}

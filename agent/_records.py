@@ -75,6 +75,9 @@ class RoundRecord(BaseModel):
     """The raw output."""
     usage: Cost = Field(default_factory=Cost)
     """What generating the output cost."""
+    finish_reason: str | None = None
+    """Why generation ended, as the backend said: ``stop``, ``length``, ``content_filter``,
+    ``no_content`` (the server withheld the answer: the empty output is not the model's)."""
     critique: str | None = None
     """The raw self-critique, in ``self`` modes."""
     critique_usage: Cost | None = None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
@@ -22,6 +23,7 @@ __all__ = [
     "Oracle",
     "Verifier",
     "VerifierAsOracle",
+    "VerifierTimeoutError",
     "ensure_oracle",
     "ensure_verifier",
     "oracle_as_verifier",
@@ -32,6 +34,7 @@ __all__ = [
 ]
 
 C = TypeVar("C")
+T = TypeVar("T")
 C_contra = TypeVar("C_contra", contravariant=True)
 
 
@@ -140,44 +143,198 @@ class FunctionVerifier(Generic[C]):
         return result
 
 
-def _failure(source: str, exc: BaseException, started: float) -> Verdict:
+def _failure(source: str, exc: BaseException, started: float, why: str = "failed") -> Verdict:
     from redraft.tools._verdict import Cost
 
     return Verdict.reject(
         "verifier_error",
-        f"{source} failed: {type(exc).__name__}: {exc}"[:2000],
+        f"{source} {why}: {type(exc).__name__}: {exc}"[:2000],
         source=source,
         cost=Cost(seconds=time.perf_counter() - started),
         evidence={"exception": type(exc).__name__},
     )
 
 
-async def safe_verify(verifier: Verifier[Any], context: Any, proposal: str) -> Verdict:
-    """Run a verifier; a crash becomes a ``verifier_error`` verdict, never an acceptance."""
-    started = time.perf_counter()
+class VerifierTimeoutError(TimeoutError):
+    """A verifier or oracle call ran past its time limit (``verify_timeout_s``)."""
+
+
+class _Raised:
+    """An exception a verifier raised, carried back as a value.
+
+    ``SystemExit``, ``KeyboardInterrupt`` and other ``BaseException`` subclasses raised by a
+    verifier would otherwise stop the verifier thread's event loop (asyncio re-raises them
+    out of ``run_forever``); carried as a value they become a ``verifier_error`` verdict.
+    """
+
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+
+class _VerifierThread:
+    """A daemon thread running its own event loop, where bounded verifier calls run.
+
+    A verifier that blocks (``time.sleep`` inside ``async def verify``, a stuck subprocess)
+    blocks this loop, not the caller's, so the caller's time limit still fires. After a
+    timeout the thread is retired and later calls get a fresh one: a blocked thread is left
+    to finish (or not) on its own, and being a daemon it never holds the process open.
+    """
+
+    _lock = threading.Lock()
+    _current: _VerifierThread | None = None
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self._run, name="redraft-verifier", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        self.loop.run_forever()
+        self.loop.close()
+
+    @classmethod
+    def get(cls) -> _VerifierThread:
+        with cls._lock:
+            if cls._current is None or not cls._current.thread.is_alive():
+                cls._current = cls()
+            return cls._current
+
+    @classmethod
+    def retire(cls, worker: _VerifierThread) -> None:
+        with cls._lock:
+            if cls._current is worker:
+                cls._current = None
+        # A responsive loop stops once the calls it holds are done; a blocked one never
+        # gets to this.
+        asyncio.run_coroutine_threadsafe(_stop_when_idle(), worker.loop)
+
+
+async def _stop_when_idle() -> None:
+    loop = asyncio.get_running_loop()
+    me = asyncio.current_task()
+    while any(task is not me for task in asyncio.all_tasks(loop)):
+        await asyncio.sleep(0.05)
+    loop.stop()
+
+
+async def _capture(call: Callable[[], Awaitable[T]]) -> T | _Raised:
     try:
-        verdict = await verifier.verify(context, proposal)
-        if not isinstance(verdict, Verdict):
-            raise TypeError(f"returned {type(verdict).__name__}, not Verdict")
+        return await call()
     except asyncio.CancelledError:
         raise
+    except BaseException as exc:
+        return _Raised(exc)
+
+
+async def _bounded(call: Callable[[], Awaitable[T]], timeout_s: float | None) -> T:
+    """Await ``call()``; with a limit, on the verifier thread and at most ``timeout_s``.
+
+    Raises:
+        VerifierTimeoutError: the call ran past ``timeout_s``.
+        BaseException: whatever the call raised (``SystemExit`` included, as a value
+            carried back from the verifier thread).
+    """
+    if timeout_s is None:
+        result = await _capture(call)
+    else:
+        worker = _VerifierThread.get()
+        future = asyncio.run_coroutine_threadsafe(_capture(call), worker.loop)
+        try:
+            result = await asyncio.wait_for(asyncio.wrap_future(future), timeout_s)
+        except TimeoutError:
+            future.cancel()
+            _VerifierThread.retire(worker)
+            raise VerifierTimeoutError(f"no answer after {timeout_s:g} s") from None
+    if isinstance(result, _Raised):
+        raise result.exc
+    return result
+
+
+def _checked(verdict: object) -> Verdict:
+    """``verdict``, re-validated.
+
+    A forged verdict (built with ``model_construct``, a subclass that skips checks, ``ok=True``
+    with a rejecting code) is an error, not an acceptance.
+    """
+    if not isinstance(verdict, Verdict):
+        raise TypeError(f"returned {type(verdict).__name__}, not Verdict")
+    try:
+        return Verdict.model_validate(verdict.model_dump())
     except Exception as exc:
+        raise TypeError(f"returned an invalid verdict: {' '.join(str(exc).split())}") from None
+
+
+def _checked_judgement(judgement: object) -> Judgement:
+    if not isinstance(judgement, Judgement):
+        raise TypeError(f"returned {type(judgement).__name__}, not Judgement")
+    try:
+        return Judgement.model_validate(judgement.model_dump())
+    except Exception as exc:
+        raise TypeError(f"returned an invalid judgement: {' '.join(str(exc).split())}") from None
+
+
+def _recorded(exc: BaseException, timeout_s: float | None) -> bool:
+    """Whether a verifier's exception becomes a ``verifier_error`` rather than propagating.
+
+    Everything but cancellation is recorded. Without a time limit the verifier runs in the
+    caller's thread, where a ``KeyboardInterrupt`` may be the user's Ctrl-C: that one stops
+    the run (which resumes later); on the verifier thread no signal can land, so there a
+    ``KeyboardInterrupt`` is the verifier's own doing and is recorded like any failure.
+    """
+    if isinstance(exc, asyncio.CancelledError):
+        return False
+    return not (isinstance(exc, KeyboardInterrupt) and timeout_s is None)
+
+
+async def safe_verify(
+    verifier: Verifier[Any], context: Any, proposal: str, *, timeout_s: float | None = None
+) -> Verdict:
+    """Run a verifier; any failure becomes a ``verifier_error`` verdict, never an acceptance.
+
+    Args:
+        verifier: the feedback source.
+        context: what it may see.
+        proposal: the raw output to check.
+        timeout_s: the most seconds the call may take, or None for no limit. With a limit
+            the verifier runs on a verifier thread (its own event loop), so that a verifier
+            that blocks instead of awaiting is bounded too.
+
+    A crash (any exception, ``SystemExit`` included), a timeout, and a result that is not a
+    valid :class:`Verdict` are all ``verifier_error``.
+    """
+    started = time.perf_counter()
+    try:
+        verdict = _checked(
+            await _bounded(lambda: verifier.verify(context, proposal), timeout_s)
+        )
+    except VerifierTimeoutError as exc:
+        return _failure(verifier.name, exc, started, why="timed out")
+    except BaseException as exc:
+        if not _recorded(exc, timeout_s):
+            raise
         return _failure(verifier.name, exc, started)
     return verdict if verdict.source else verdict.model_copy(update={"source": verifier.name})
 
 
-async def safe_judge(oracle: Oracle[Any], context: Any, proposal: str) -> Judgement:
-    """Run an oracle; a crash becomes a ``verifier_error`` judgement, never a correct one."""
+async def safe_judge(
+    oracle: Oracle[Any], context: Any, proposal: str, *, timeout_s: float | None = None
+) -> Judgement:
+    """Run an oracle; any failure becomes a ``verifier_error`` judgement.
+
+    Failures are as for :func:`safe_verify`; measurement counts such a judgement as unknown,
+    never as right or wrong.
+    """
     started = time.perf_counter()
     try:
-        judgement = await oracle.judge(context, proposal)
-        if not isinstance(judgement, Judgement):
-            raise TypeError(f"returned {type(judgement).__name__}, not Judgement")
-    except asyncio.CancelledError:
-        raise
-    except Exception as exc:
+        return _checked_judgement(
+            await _bounded(lambda: oracle.judge(context, proposal), timeout_s)
+        )
+    except VerifierTimeoutError as exc:
+        return Judgement(local=_failure(oracle.name, exc, started, why="timed out"))
+    except BaseException as exc:
+        if not _recorded(exc, timeout_s):
+            raise
         return Judgement(local=_failure(oracle.name, exc, started))
-    return judgement
 
 
 def verify_sync(verifier: Verifier[C], context: C, proposal: str) -> Verdict:

@@ -64,7 +64,7 @@ class Constraint(BaseModel):
 class SamplingParams(BaseModel):
     """How to sample. Defaults are greedy and short: redraft steps are short answers."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     temperature: float = Field(0.0, ge=0.0)
     """0 means greedy."""
