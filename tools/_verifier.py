@@ -9,11 +9,13 @@ repeat the check at run time for untyped callers.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import inspect
 import threading
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
+from typing import Any, Generic, Protocol, TypeVar, cast, runtime_checkable
 
 from redraft.tools._verdict import Judgement, Verdict
 
@@ -171,6 +173,23 @@ class _Raised:
         self.exc = exc
 
 
+class _Call:
+    """One bounded call in flight: what to run, where its result goes."""
+
+    __slots__ = ("call", "caller", "task", "waiter")
+
+    def __init__(
+        self,
+        call: Callable[[], Awaitable[Any]],
+        caller: asyncio.AbstractEventLoop,
+        waiter: asyncio.Future[Any],
+    ) -> None:
+        self.call = call
+        self.caller = caller
+        self.waiter = waiter
+        self.task: asyncio.Task[Any] | None = None
+
+
 class _VerifierThread:
     """A daemon thread running its own event loop, where bounded verifier calls run.
 
@@ -178,6 +197,10 @@ class _VerifierThread:
     blocks this loop, not the caller's, so the caller's time limit still fires. After a
     timeout the thread is retired and later calls get a fresh one: a blocked thread is left
     to finish (or not) on its own, and being a daemon it never holds the process open.
+
+    Calls cross the thread boundary in bursts: a batch of verifications wakes the thread
+    once and is answered with one wake-up of the caller per burst of results, since a
+    wake-up per call cost more than a built-in verifier's whole check.
     """
 
     _lock = threading.Lock()
@@ -185,6 +208,9 @@ class _VerifierThread:
 
     def __init__(self) -> None:
         self.loop = asyncio.new_event_loop()
+        self._box_lock = threading.Lock()
+        self._inbox: list[_Call] = []
+        self._outbox: dict[asyncio.AbstractEventLoop, list[tuple[_Call, Any]]] = {}
         self.thread = threading.Thread(target=self._run, name="redraft-verifier", daemon=True)
         self.thread.start()
 
@@ -206,7 +232,54 @@ class _VerifierThread:
                 cls._current = None
         # A responsive loop stops once the calls it holds are done; a blocked one never
         # gets to this.
-        asyncio.run_coroutine_threadsafe(_stop_when_idle(), worker.loop)
+        with contextlib.suppress(RuntimeError):
+            asyncio.run_coroutine_threadsafe(_stop_when_idle(), worker.loop)
+
+    # -- caller side ---------------------------------------------------------------------
+
+    def submit(self, job: _Call) -> None:
+        with self._box_lock:
+            self._inbox.append(job)
+            wake = len(self._inbox) == 1
+        if wake:
+            self.loop.call_soon_threadsafe(self._start_all)
+
+    def cancel(self, job: _Call) -> None:
+        def cancel() -> None:
+            if job.task is not None:
+                job.task.cancel()
+
+        with contextlib.suppress(RuntimeError):  # the loop is already closed
+            self.loop.call_soon_threadsafe(cancel)
+
+    def _deliver(self, caller: asyncio.AbstractEventLoop) -> None:
+        with self._box_lock:
+            done = self._outbox.pop(caller, [])
+        for job, result in done:
+            if not job.waiter.done():
+                job.waiter.set_result(result)
+
+    # -- worker side ---------------------------------------------------------------------
+
+    def _start_all(self) -> None:
+        with self._box_lock:
+            jobs, self._inbox = self._inbox, []
+        for job in jobs:
+            if job.waiter.cancelled():  # read across threads: at worst the call runs once
+                continue
+            job.task = self.loop.create_task(_capture(job.call))
+            job.task.add_done_callback(functools.partial(self._finished, job))
+
+    def _finished(self, job: _Call, task: asyncio.Task[Any]) -> None:
+        cancelled = _Raised(RuntimeError("the verifier call was cancelled"))
+        result = cancelled if task.cancelled() else task.result()
+        with self._box_lock:
+            box = self._outbox.setdefault(job.caller, [])
+            box.append((job, result))
+            wake = len(box) == 1
+        if wake:
+            with contextlib.suppress(RuntimeError):  # the caller's loop has closed
+                job.caller.call_soon_threadsafe(self._deliver, job.caller)
 
 
 async def _stop_when_idle() -> None:
@@ -226,6 +299,11 @@ async def _capture(call: Callable[[], Awaitable[T]]) -> T | _Raised:
         return _Raised(exc)
 
 
+def _expire(waiter: asyncio.Future[Any]) -> None:
+    if not waiter.done():
+        waiter.set_exception(VerifierTimeoutError())
+
+
 async def _bounded(call: Callable[[], Awaitable[T]], timeout_s: float | None) -> T:
     """Await ``call()``; with a limit, on the verifier thread and at most ``timeout_s``.
 
@@ -234,20 +312,29 @@ async def _bounded(call: Callable[[], Awaitable[T]], timeout_s: float | None) ->
         BaseException: whatever the call raised (``SystemExit`` included, as a value
             carried back from the verifier thread).
     """
+    result: Any
     if timeout_s is None:
         result = await _capture(call)
     else:
         worker = _VerifierThread.get()
-        future = asyncio.run_coroutine_threadsafe(_capture(call), worker.loop)
+        loop = asyncio.get_running_loop()
+        job = _Call(call, loop, loop.create_future())
+        timer = loop.call_later(timeout_s, _expire, job.waiter)
+        worker.submit(job)
         try:
-            result = await asyncio.wait_for(asyncio.wrap_future(future), timeout_s)
-        except TimeoutError:
-            future.cancel()
+            result = await job.waiter
+        except VerifierTimeoutError:
+            worker.cancel(job)
             _VerifierThread.retire(worker)
             raise VerifierTimeoutError(f"no answer after {timeout_s:g} s") from None
+        except asyncio.CancelledError:
+            worker.cancel(job)
+            raise
+        finally:
+            timer.cancel()
     if isinstance(result, _Raised):
         raise result.exc
-    return result
+    return cast(T, result)
 
 
 def _checked(verdict: object) -> Verdict:
