@@ -232,8 +232,11 @@ class _VerifierThread:
                 cls._current = None
         # A responsive loop stops once the calls it holds are done; a blocked one never
         # gets to this.
-        with contextlib.suppress(RuntimeError):
-            asyncio.run_coroutine_threadsafe(_stop_when_idle(), worker.loop)
+        with contextlib.suppress(RuntimeError):  # the loop is already closed
+            worker.loop.call_soon_threadsafe(worker._stop_when_idle)
+
+    def _stop_when_idle(self) -> None:
+        self.loop.create_task(_stop_when_idle())
 
     # -- caller side ---------------------------------------------------------------------
 
