@@ -139,8 +139,6 @@ def _existing_run(out: Path, config: EvalConfig) -> dict[str, Any] | None:
 
 
 def _refuse_non_directory(out: Path) -> None:
-    if not str(out).strip():
-        raise BadInputError("--out is empty; name a run directory")
     if out.exists() and not out.is_dir():
         raise BadInputError(f"output directory {out} is a file; choose another --out")
 

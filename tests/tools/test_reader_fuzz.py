@@ -110,6 +110,12 @@ def adversarial(reader: str) -> Iterator[tuple[str, str]]:
         yield f"mix{seed}", "".join(parts)
     # The case that hung: a marker, then a long row of stars and no number after it.
     yield "marker+stars", "7 digit " + "*" * 5000 + " carry " + "*" * 5000 + "x"
+    # Half one kind of token, half another: readers that compared every token of one kind
+    # with every token of the other were quadratic (the chess reader took 20-30 s on these).
+    half = SIZE // 2
+    for a, b in (("king to e4 ", "e4 "), ("e4 ", "move "), ("digit 1a ", "5 "),
+                 ("1 = ", "  7 "), ("Alice: ball ", "cup: Bob ")):
+        yield f"half {a!r} half {b!r}", _repeat(a)[:half] + _repeat(b)[:half]
 
 
 @contextmanager
