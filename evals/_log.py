@@ -85,7 +85,7 @@ def scan_events(path: Path, episodes: Container[int] | None = None) -> LogScan:
     A missing file is an empty log. Every record is checked as it is read: a known schema
     version, an episode id inside the run (``episodes``, else the ids the manifest next to
     the log names), at most one ``episode_start`` and ``episode_end`` per episode, no step
-    or round logged twice, nothing of an episode before its start or after its end.
+    or round logged twice, nothing of an episode after its end.
 
     Raises:
         EventLogError: a line other than the last is not a valid record or fails a check
@@ -110,6 +110,7 @@ def scan_events(path: Path, episodes: Container[int] | None = None) -> LogScan:
         try:
             event = _parse(line)
         except ValidationError as exc:
+            _refuse_schema(file, number, line)
             raise EventLogError(
                 f"{file}, line {number}: not a valid event record ({_first_error(exc)})"
             ) from exc
@@ -123,6 +124,7 @@ def scan_events(path: Path, episodes: Container[int] | None = None) -> LogScan:
         try:
             event = _parse(tail)
         except ValidationError:
+            _refuse_schema(file, len(raw) + 1, tail)
             torn = True
         else:
             audit.check(event, len(raw) + 1)
@@ -163,7 +165,7 @@ def encode_event(event: Event) -> bytes:
 
 
 class _Audit:
-    """Checks records as they are read: known schema, no duplicates, ids inside the run."""
+    """Checks records as they are read: no duplicates, ids inside the run."""
 
     def __init__(self, file: Path, inside: Callable[[int], bool] | None) -> None:
         self.file = file
@@ -176,10 +178,7 @@ class _Audit:
         raise EventLogError(f"{self.file}, line {number}: {problem}")
 
     def check(self, event: Event, number: int) -> None:
-        schema = getattr(event, "schema_version", SCHEMA_VERSION)
-        if not 1 <= schema <= SCHEMA_VERSION:
-            self._refuse(number, f"unknown schema version {schema} (this redraft reads 1 to "
-                         f"{SCHEMA_VERSION}; a newer redraft wrote it?)")
+        # The schema version is checked by the parser (_refuse_schema names the line).
         episode = event.episode
         if self.inside is not None and not self.inside(episode):
             self._refuse(number, f"episode {episode} is outside this run (see its manifest)")
@@ -193,9 +192,6 @@ class _Audit:
         if kind == "episode_start":
             self.started[episode] = number
             return
-        if episode not in self.started:
-            self._refuse(number, f"a {kind} record of episode {episode} before its "
-                         "episode_start")
         if kind == "episode_end":
             self.ended[episode] = number
             return
@@ -364,6 +360,33 @@ class EventWriter:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+_NOT_A_RECORD = object()
+
+
+def record_schema(line: bytes | str) -> object:
+    """The ``schema`` a JSON record declares.
+
+    None when it declares none; a private sentinel when the line is not a JSON object.
+    """
+    try:
+        data = json.loads(line)
+    except ValueError:
+        return _NOT_A_RECORD
+    return data.get("schema") if isinstance(data, dict) else _NOT_A_RECORD
+
+
+def _refuse_schema(file: Path, number: int, line: bytes) -> None:
+    schema = record_schema(line)
+    if schema is _NOT_A_RECORD or schema == SCHEMA_VERSION:
+        return
+    what = "declares no event schema" if schema is None else f"written with event schema {schema}"
+    raise EventLogError(
+        f"{file}, line {number}: {what}; this redraft reads "
+        f"schema {SCHEMA_VERSION} only (rerun the eval with this version, or report it with "
+        "the redraft version that wrote it)"
+    )
 
 
 def _first_error(exc: ValidationError) -> str:

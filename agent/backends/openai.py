@@ -18,8 +18,8 @@ left) fails at once, saying so. Any other 4xx fails at once with
 :class:`~redraft.agent.backends._errors.BackendRejectedError`.
 
 An answer whose ``content`` is null (a content filter, a refusal) is returned as an empty
-text whose ``finish_reason`` says why (``content_filter``, or ``no_content`` when the server
-gives no reason), so that a record shows a withheld answer, not an empty one.
+text with ``finish_reason="content_filter"``: the round records a withheld answer, and the
+oracle's judgement of it is ``withheld`` (unknown), not a model error.
 
 Constraints go in the request body; servers disagree on the field, so the option
 ``constraint_style`` picks the mapping:
@@ -199,9 +199,10 @@ def _read_completion(response: Any) -> tuple[str, str, tuple[int, int]]:
     content = getattr(message, "content", None)
     finish_reason = getattr(choice, "finish_reason", None)
     if content is None:
-        # Withheld, not empty: a content filter or refusal says so in finish_reason.
+        # Withheld, not empty: whatever the server gives as the reason (content_filter, a
+        # refusal, or none at all), there is no answer of the model's to score.
         text = ""
-        finish_reason = finish_reason if finish_reason not in (None, "stop") else "no_content"
+        finish_reason = "content_filter"
     elif isinstance(content, str):
         text = content
     else:

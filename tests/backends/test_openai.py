@@ -478,7 +478,7 @@ def test_a_server_that_never_sends_a_completion_fails_in_one_line(raw: Any, kind
 
 @pytest.mark.parametrize(
     ("finish_reason", "expected"),
-    [("content_filter", "content_filter"), (None, "no_content"), ("stop", "no_content")],
+    [("content_filter", "content_filter"), (None, "content_filter"), ("stop", "content_filter")],
 )
 def test_null_content_is_a_withheld_answer_not_an_empty_one(
     raw: Any, finish_reason: str | None, expected: str

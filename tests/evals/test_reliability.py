@@ -368,7 +368,7 @@ def _outside_the_run(records: list[dict[str, Any]]) -> int:
         (_duplicate_step, ["step 0", "twice"]),
         (_duplicate_episode, ["episode 0", "twice"]),
         (_record_after_end, ["after its episode_end"]),
-        (_unknown_schema, ["unknown schema version 99"]),
+        (_unknown_schema, ["event schema 99"]),
         (_outside_the_run, ["episode 7", "outside"]),
     ],
 )
