@@ -522,3 +522,16 @@ def test_a_huge_episode_count_streams_instead_of_building_a_list(
         proc.wait()
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["config"]["episodes"] == 10**12
+
+
+def test_a_withheld_answer_is_judged_unknown_not_wrong() -> None:
+    from redraft.agent.backends import Generation
+    from redraft.tools import truncated_judgement
+
+    assert Generation(text="", finish_reason="content_filter").finish_reason == "content_filter"
+    empty = Verdict.reject("unparseable", "no answer found")
+    judged = truncated_judgement(Judgement(local=empty, global_state=empty), "content_filter")
+    assert judged.local.code == "withheld" and judged.correctness == "unknown"
+    assert judged.global_correctness == "unknown"
+    # The same empty output that the model itself ended is wrong, as before.
+    assert truncated_judgement(Judgement(local=empty), "stop").correctness == "incorrect"
