@@ -69,6 +69,7 @@ __all__ = [
     "OpenAIOptions",
     "constraint_body",
     "is_transient",
+    "reasoning_fields",
     "retry_after",
 ]
 
@@ -136,6 +137,23 @@ def constraint_body(constraint: Constraint, style: ConstraintStyle) -> dict[str,
     return {"grammar": choice_grammar(constraint.choices) if kind == "choice" else value}
 
 
+def reasoning_fields(message: Any, usage: Any) -> dict[str, Any]:
+    """The reasoning a server returned beside the content, and its token count.
+
+    Servers name the field ``reasoning_content`` (vLLM's reasoning parsers, DeepSeek,
+    llama.cpp) or ``reasoning`` (OpenRouter, newer vLLM); the count is OpenAI's
+    ``usage.completion_tokens_details.reasoning_tokens``. Inline ``<think>`` blocks stay in
+    the content, for :func:`redraft.agent.extract_answer`.
+    """
+    reasoning = getattr(message, "reasoning_content", None) or getattr(message, "reasoning", None)
+    details = getattr(usage, "completion_tokens_details", None)
+    tokens = getattr(details, "reasoning_tokens", None)
+    return {
+        "reasoning": reasoning if isinstance(reasoning, str) and reasoning else None,
+        "reasoning_tokens": tokens if isinstance(tokens, int) else None,
+    }
+
+
 class MalformedResponseError(Exception):
     """A server answered 200 with a body that is not a chat completion (retried)."""
 
@@ -182,8 +200,8 @@ def is_transient(exc: BaseException) -> bool:
     return False
 
 
-def _read_completion(response: Any) -> tuple[str, str, tuple[int, int]]:
-    """Text, finish reason and (prompt, completion) tokens of a chat completion.
+def _read_completion(response: Any) -> tuple[str, str, tuple[int, int], dict[str, Any]]:
+    """Text, finish reason, (prompt, completion) tokens and reasoning of a chat completion.
 
     Raises:
         MalformedResponseError: the response is not a chat completion with a choice.
@@ -212,7 +230,7 @@ def _read_completion(response: Any) -> tuple[str, str, tuple[int, int]]:
         int(getattr(usage, "prompt_tokens", 0) or 0) if usage is not None else 0,
         int(getattr(usage, "completion_tokens", 0) or 0) if usage is not None else 0,
     )
-    return text, str(finish_reason or "stop"), tokens
+    return text, str(finish_reason or "stop"), tokens, reasoning_fields(message, usage)
 
 
 class _Endpoint:
@@ -390,7 +408,7 @@ class OpenAIBackend:
                             ) from exc
                         finally:
                             endpoint.in_flight -= 1
-                        text, finish_reason, usage = _read_completion(response)
+                        text, finish_reason, usage, extras = _read_completion(response)
             except (self._openai.APIError, MalformedResponseError) as exc:
                 url = endpoint.url if endpoint is not None else self.base_urls[0]
                 if isinstance(exc, self._openai.APIStatusError) and not is_transient(exc):
@@ -411,6 +429,7 @@ class OpenAIBackend:
                 prompt_tokens=usage[0], completion_tokens=usage[1], seconds=seconds
             ),
             finish_reason=finish_reason,
+            **extras,
         )
 
     def _count_retry(self, retry_state: Any) -> None:
