@@ -58,6 +58,7 @@ class FaultyBackend:
         self.inner = SimulatedBackend.from_spec(spec)
         self.name = f"faulty/{spec}"
         self.constraint_kinds = self.inner.constraint_kinds
+        self.hints = self.inner.hints  # the runner posts simulation hints here
         self.rate = float(os.environ.get("REDRAFT_FAULT_BACKEND", "0"))
 
     async def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
