@@ -222,10 +222,11 @@ class _Corrector:
         # A semaphore per call: one bound to an earlier event loop would fail on this one
         # once more than ``verify_concurrency`` calls wait.
         semaphore = asyncio.Semaphore(self.config.verify_concurrency)
+        timeout = self.config.verify_timeout_s
 
         async def bounded(context: Any, output: str) -> Verdict:
             async with semaphore:
-                return await safe_verify(verifier, context, output)
+                return await safe_verify(verifier, context, output, timeout_s=timeout)
 
         return list(await asyncio.gather(*(bounded(c, out) for c, out in pairs)))
 

@@ -365,7 +365,9 @@ def test_generation_finish_reasons_are_normalised() -> None:
     assert Generation(text="", finish_reason="max_tokens").finish_reason == "length"
     assert Generation(text="", finish_reason="eos").finish_reason == "stop"
     assert Generation(text="", finish_reason=None).finish_reason == "stop"  # type: ignore[arg-type]
-    assert Generation(text="", finish_reason="content_filter").finish_reason == "other"
+    # A withheld output keeps its own reason: its judgement is unknown ("withheld").
+    assert Generation(text="", finish_reason="content_filter").finish_reason == "content_filter"
+    assert Generation(text="", finish_reason="tool_calls").finish_reason == "other"
     assert Generation(text="", usage=Cost()).finish_reason == "stop"
 
 
