@@ -31,7 +31,9 @@ __all__ = [
     "file_sha256",
     "manifest_config",
     "package_versions",
+    "read_label",
     "read_manifest",
+    "write_label",
     "write_manifest",
 ]
 
@@ -167,3 +169,25 @@ def check_resumable(manifest: dict[str, Any], config: EvalConfig, run_dir: Path)
             f"{run_dir} holds a run with another config ({'; '.join(diff)}); "
             "rerun with the same options to resume it, or choose another --out"
         )
+
+
+def read_label(run_dir: Path) -> str | None:
+    """The run's label (``redraft eval --label``), or None when it has none or no manifest."""
+    if not (Path(run_dir) / MANIFEST_FILE).is_file():
+        return None
+    label = read_manifest(run_dir).get("label")
+    return label if isinstance(label, str) and label.strip() else None
+
+
+def write_label(run_dir: Path, label: str) -> None:
+    """Record ``label`` as the run's name in reports (a label is not part of its identity).
+
+    Raises:
+        BadInputError: if the label is blank.
+        EventLogError: if ``run_dir`` has no readable manifest.
+    """
+    if not label.strip():
+        raise BadInputError("a run label must not be blank")
+    manifest = read_manifest(run_dir)
+    if manifest.get("label") != label:
+        write_manifest(run_dir, {**manifest, "label": label})

@@ -1,0 +1,430 @@
+"""The report's first screen: what each run and each comparison says, in plain words.
+
+One sentence per run (its error per step before and after correction, and whether errors
+compound, with intervals) and one per comparison ("tool feedback changed the error after
+correction by −0.008 [−0.047, 0.031]: no detectable effect"), and a warning wherever a
+number is degenerate or undefined: no data, every episode over at step 1, a compounding
+test that cannot tell, runs that differ in more than the setting compared, a leaky oracle
+run, answers the oracle could only read leniently, steps cut short by the repeat rule.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, JsonValue
+
+from redraft.evals.report._profile import RunProfile
+from redraft.evals.stats import Comparison, Estimate, RunStats
+
+__all__ = [
+    "Caveat",
+    "CaveatKind",
+    "Headline",
+    "TrendPower",
+    "comparison_headline",
+    "headlines",
+    "run_headline",
+    "setting_differences",
+    "trend_power",
+]
+
+CaveatKind = Literal[
+    "leaky", "no_data", "one_step", "untestable", "no_errors", "low_power", "unfinished",
+    "unknown", "repeat_rule", "lenient", "not_comparable", "undefined", "all_same",
+]
+
+CRITIC_WORDS = {
+    "none": "no critic",
+    "self": "self-critique",
+    "tool": "tool feedback",
+    "self+tool": "self-critique with tool feedback",
+    "resample": "resampling without feedback",
+    "constrained": "constrained decoding",
+    "oracle": "oracle feedback (leaky)",
+}
+"""Each critic mode in words."""
+
+COMPARED_SETTINGS = (
+    "task", "model", "model_options", "representation", "opponent", "task_options", "verifier",
+    "critic", "max_rounds", "error_policy", "max_steps", "corrector",
+)
+"""Settings that change what a run measures (seeds and episode counts do not)."""
+
+LOW_POWER_FOLD = 4.0
+"""A compounding test that would miss a trend changing the hazard's odds this many times
+over the observed steps is reported as having little power."""
+_Z_POWER = 1.959964 + 0.841621
+"""Two-sided 5% test, 80% power."""
+
+
+class Caveat(BaseModel):
+    """A warning attached to a run or a comparison."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: CaveatKind
+    """What is wrong, as a machine-readable kind."""
+    subject: str
+    """The run (or ``A vs B``) it concerns."""
+    text: str
+    """The warning in words."""
+
+
+class Headline(BaseModel):
+    """What one run or one comparison says."""
+
+    model_config = ConfigDict(frozen=True)
+
+    subject: str
+    """The run's label, or ``RUN vs BASELINE``."""
+    kind: Literal["run", "comparison"]
+    """A run's headline or a comparison's."""
+    text: str
+    """The sentence(s)."""
+    caveats: list[Caveat]
+    """Warnings about the numbers in the sentence."""
+
+    def summary(self) -> dict[str, JsonValue]:
+        """The shape written to ``summary.json``."""
+        return {
+            "subject": self.subject, "kind": self.kind, "text": self.text,
+            "warnings": [{"kind": c.kind, "text": c.text} for c in self.caveats],
+        }
+
+
+class TrendPower(BaseModel):
+    """How much the compounding (hazard trend) test could see."""
+
+    model_config = ConfigDict(frozen=True)
+
+    first_errors: int
+    """First committed errors observed (the test's events)."""
+    at_risk_after_first: int
+    """Episode-steps at risk after step 1 (0: the hazard was seen at one step only)."""
+    steps_observed: int
+    """Steps with anyone at risk."""
+    detectable_fold: float | None
+    """The change in the hazard's odds over the observed steps the test would detect with
+    80% power at the 5% level; None when no trend can be fitted at all."""
+
+    @property
+    def testable(self) -> bool:
+        """False when the data cannot show a trend at all."""
+        return self.detectable_fold is not None
+
+    @property
+    def low(self) -> bool:
+        """True when only a steep trend could be detected."""
+        return self.detectable_fold is not None and self.detectable_fold > LOW_POWER_FOLD
+
+
+def trend_power(stats: RunStats) -> TrendPower:
+    """The power of the hazard-trend test, from the run's at-risk table.
+
+    Under a constant hazard ``p`` the Fisher information about the logistic slope is
+    ``Σ n_t p(1-p)(t - t̄)²``; the smallest slope the likelihood-ratio test detects with 80%
+    power is ``2.80 / sqrt(I)``, reported as the odds change it makes over the steps seen.
+    """
+    curve = stats.hazard
+    n = [int(x) for x in curve.n]
+    d = [round((v or 0.0) * k) for v, k in zip(curve.value, n, strict=True)]
+    steps = [t for t, k in zip(curve.steps, n, strict=True) if k > 0]
+    total_n, total_d = sum(n), sum(d)
+    after_first = sum(k for t, k in zip(curve.steps, n, strict=True) if t > 1)
+    fold: float | None = None
+    if len(steps) >= 2 and 0 < total_d < total_n:
+        p = total_d / total_n
+        mean = sum(t * k for t, k in zip(curve.steps, n, strict=True)) / total_n
+        info = sum(k * p * (1 - p) * (t - mean) ** 2
+                   for t, k in zip(curve.steps, n, strict=True))
+        if info > 0:
+            span = max(steps) - min(steps)
+            fold = math.exp(min(_Z_POWER / math.sqrt(info) * span, 700.0))
+    return TrendPower(first_errors=total_d, at_risk_after_first=after_first,
+                      steps_observed=len(steps), detectable_fold=fold)
+
+
+def _num(value: float | None, digits: int = 3) -> str:
+    if value is None:
+        return "undefined"
+    text = f"{value:.{digits}f}"
+    return text.replace("-", "−") if value < 0 else text
+
+
+def _interval(estimate: Estimate | None) -> str:
+    if estimate is None or estimate.value is None:
+        return "undefined"
+    if estimate.ci_low is None or estimate.ci_high is None:
+        return _num(estimate.value)
+    return f"{_num(estimate.value)} [{_num(estimate.ci_low)}, {_num(estimate.ci_high)}]"
+
+
+def _degenerate(estimate: Estimate | None) -> bool:
+    return estimate is not None and estimate.value in (0.0, 1.0) and estimate.n > 0
+
+
+def _describe(stats: RunStats) -> str:
+    cfg = stats.config
+    critic = cfg.get("critic")
+    parts = [str(cfg.get("model", "?")), "on", str(cfg.get("task", "?"))]
+    detail = [CRITIC_WORDS.get(str(critic), str(critic))] if critic is not None else []
+    if critic not in (None, "none") and cfg.get("max_rounds") is not None:
+        detail.append(f"k={cfg.get('max_rounds')}")
+    return " ".join(parts) + (f" ({', '.join(detail)})" if detail else "")
+
+
+def _compounding(stats: RunStats, power: TrendPower) -> tuple[str, list[tuple[CaveatKind, str]]]:
+    """The compounding sentence and its caveats."""
+    name = stats.name
+    e_hat = stats.metrics.get("e_hat")
+    trend = stats.trend
+    if stats.steps == 0:
+        return "Nothing can be said about compounding: no step was logged.", []
+    if power.first_errors == 0:
+        text = (f"No committed error in {stats.steps} steps, so there is nothing to compound; "
+                f"the per-step error ê is {_interval(e_hat)}.")
+        return text, [("no_errors", f"{name} committed no error: ê = 0 and the horizon is "
+                       "unbounded; only the interval's upper end says how large the error "
+                       "could still be.")]
+    if power.at_risk_after_first == 0:
+        why = (f"every one of the {stats.episodes} episodes had its first committed error at "
+               "step 1, so none was still error-free at step 2 and the hazard was observed at "
+               "one step only")
+        text = (f"Whether errors compound cannot be told: {why}. The test's p = "
+                f"{trend.p_value:.3f} and ê = {_interval(e_hat)} describe a wall at step 1, "
+                "not a finding about later steps.")
+        return text, [("untestable", f"The compounding test of {name} is uninformative: {why} "
+                       f"(its p = {trend.p_value:.3f} and horizon are artefacts of that).")]
+    if not power.testable:
+        text = ("Whether errors compound cannot be told: the hazard was observed at only "
+                f"{power.steps_observed} step(s) with a usable mix of errors and survivors.")
+        return text, [("untestable", f"The compounding test of {name} is uninformative: "
+                       "no trend can be fitted to its hazard.")]
+    caveats: list[tuple[CaveatKind, str]] = []
+    fold = power.detectable_fold or math.inf
+    if power.low:
+        caveats.append(("low_power", (
+            f"The compounding test of {name} has little power: with {power.first_errors} "
+            f"first errors over {power.steps_observed} steps it would miss a trend that "
+            f"changes the hazard's odds {fold:.3g}-fold over those steps. A large p here "
+            "means 'not enough data', not 'constant error'.")))
+    p = f"p = {trend.p_value:.3g}"
+    if trend.rejects() and trend.direction == "rising":
+        text = (f"Errors compound: the hazard of a first committed error rises with the step "
+                f"({p}), faster than a constant per-step error (ê = {_interval(e_hat)}) "
+                "predicts.")
+    elif trend.rejects() and trend.direction == "falling":
+        text = (f"Errors do not compound here: the hazard of a first committed error falls "
+                f"with the step ({p}); later steps go wrong less often than a constant "
+                f"per-step error (ê = {_interval(e_hat)}) predicts.")
+    elif power.low:
+        text = (f"No trend in the hazard was detected ({p}), but the test could only have "
+                f"seen a steep one; the constant-error fit gives ê = {_interval(e_hat)}.")
+    else:
+        text = (f"No detectable trend in the hazard ({p}): consistent with a constant "
+                f"per-step error ê = {_interval(e_hat)}, i.e. survival (1-ê)^n.")
+    return text, caveats
+
+
+def run_headline(stats: RunStats, profile: RunProfile | None = None) -> Headline:
+    """The sentence and warnings for one run."""
+    name = stats.name
+    caveats: list[tuple[CaveatKind, str]] = []
+    if stats.leaky:
+        caveats.append(("leaky", f"{name} used critic=oracle: ground truth fed the correction "
+                        "loop, so its numbers bound what a perfect critic could do; they are "
+                        "not a result of self-correction."))
+    if stats.episodes == 0 or stats.steps == 0:
+        caveats.append(("no_data", f"{name} has no finished episode with a step: nothing was "
+                        "measured."))
+        text = f"{_describe(stats)}: no finished episodes, so nothing was measured."
+        return _headline(name, "run", text, caveats)
+    m = stats.metrics
+    text = (
+        f"{_describe(stats)}, {stats.episodes} episodes, {stats.steps} steps: the error per "
+        f"step was {_interval(m.get('e_raw'))} before correction and "
+        f"{_interval(m.get('e_post'))} after."
+    )
+    if _degenerate(m.get("e_post")) and _degenerate(m.get("e_raw")):
+        value = m["e_post"].value
+        caveats.append(("all_same", (
+            f"Every judged answer of {name} was {'wrong' if value else 'right'}, before and "
+            "after correction: the intervals collapse to a point and say nothing about "
+            "variation; the run measures a floor (or a ceiling), not a rate.")))
+    if stats.horizon_steps == 1:
+        caveats.append(("one_step", f"Every episode of {name} ended at step 1: per-step "
+                        "curves, survival and the compounding test rest on a single step."))
+    power = trend_power(stats)
+    compounding, more = _compounding(stats, power)
+    text += " " + compounding
+    caveats.extend(more)
+    if stats.unfinished:
+        caveats.append(("unfinished", f"{stats.unfinished} unfinished episode(s) of {name} "
+                        "are left out (a run still going, or killed: resume it to finish)."))
+    if profile is not None:
+        caveats.extend(_profile_caveats(name, profile))
+    return _headline(name, "run", text, caveats)
+
+
+def _profile_caveats(name: str, profile: RunProfile) -> list[tuple[CaveatKind, str]]:
+    caveats: list[tuple[CaveatKind, str]] = []
+    if profile.unknown_final:
+        caveats.append(("unknown", f"{profile.unknown_final} of {profile.steps} committed "
+                        f"answers of {name} could not be judged (unknown) and are left out of "
+                        "its rates."))
+    k = profile.settings.get("max_rounds", "?")
+    if profile.steps and profile.stopped_early / profile.steps >= 0.25:
+        limit = profile.settings.get("repeat_limit", "2")
+        caveats.append(("repeat_rule", (
+            f"{profile.stopped_early} of {profile.steps} steps of {name} stopped at "
+            f"repeated_error before using their k={k} revisions: the repeat rule "
+            f"(repeat_limit={limit}) ends a step once {limit} consecutive rounds get the same "
+            "rejection. Set corrector.repeat_limit in a --config file (null: never stop "
+            "early) to spend every revision.")))
+    lenient = profile.lenient
+    if lenient.correct and lenient.correct_lenient / lenient.correct >= 0.5:
+        recovered = ""
+        if lenient.recovered:
+            recovered = (f"; {lenient.recovered_lenient} of the {lenient.recovered} "
+                         "recoveries were")
+        caveats.append(("lenient", (
+            f"{lenient.correct_lenient} of the {lenient.correct} answers of {name} judged "
+            f"correct were only read leniently (e.g. a move picked out of prose){recovered}. "
+            "Its correct counts depend on the lenient reader; rerun with --task-option "
+            "strict=true to count well-formed answers only.")))
+    return caveats
+
+
+def _headline(
+    subject: str, kind: Literal["run", "comparison"], text: str,
+    caveats: Sequence[tuple[CaveatKind, str]],
+) -> Headline:
+    return Headline(subject=subject, kind=kind, text=text,
+                    caveats=[Caveat(kind=k, subject=subject, text=t) for k, t in caveats])
+
+
+def _differ(a: JsonValue, b: JsonValue) -> bool:
+    return a != b and not (a in (None, {}) and b in (None, {}))
+
+
+def setting_differences(base: dict[str, JsonValue], other: dict[str, JsonValue]) -> list[str]:
+    """The settings (of :data:`COMPARED_SETTINGS`) in which two runs' configs differ.
+
+    The revision budget does not count against a run without a critic (it is unused there).
+    Sub-settings of the corrector are named ``corrector.NAME``.
+    """
+    diffs: list[str] = []
+    for key in COMPARED_SETTINGS:
+        a, b = base.get(key), other.get(key)
+        if key == "max_rounds" and "none" in (base.get("critic"), other.get("critic")):
+            continue
+        if key == "corrector" and isinstance(a, dict) and isinstance(b, dict):
+            diffs.extend(f"corrector.{sub}" for sub in sorted(set(a) | set(b))
+                         if _differ(a.get(sub), b.get(sub)))
+        elif _differ(a, b):
+            diffs.append(key)
+    return diffs
+
+
+def _change(base: dict[str, JsonValue], other: dict[str, JsonValue], diffs: list[str]) -> str:
+    """The compared setting in words ("tool feedback (critic=tool instead of none)")."""
+    if diffs == ["critic"] or (set(diffs) == {"critic", "max_rounds"}):
+        b, o = base.get("critic"), other.get("critic")
+        words = CRITIC_WORDS.get(str(o), str(o))
+        rounds = f", k={other.get('max_rounds')}" if o != "none" else ""
+        return f"{words} (critic={o}{rounds} instead of {b})"
+    if diffs == ["max_rounds"]:
+        return f"a revision budget of k={other.get('max_rounds')} instead of " \
+               f"{base.get('max_rounds')}"
+    if len(diffs) == 1:
+        key = diffs[0]
+        if key.startswith("corrector."):
+            sub = key.split(".", 1)[1]
+            a = base.get("corrector")
+            b = other.get("corrector")
+            va = a.get(sub) if isinstance(a, dict) else None
+            vb = b.get(sub) if isinstance(b, dict) else None
+            return f"{key}={vb} instead of {va}"
+        return f"{key}={other.get(key)} instead of {base.get(key)}"
+    if not diffs:
+        return "nothing in its settings (a replicate)"
+    return "its differences (" + ", ".join(diffs) + ")"
+
+
+def _difference(comparison: Comparison, run: str, metric: str) -> Estimate | None:
+    for row in comparison.rows:
+        if row.run == run and row.metric == metric:
+            return row.difference
+    return None
+
+
+def _effect(diff: Estimate | None, what: str) -> str:
+    if diff is None or diff.value is None:
+        return f"left {what} undefined (no steps to compare)"
+    if diff.ci_low is None or diff.ci_high is None:
+        return f"changed {what} by {_num(diff.value)} (no interval)"
+    shown = _interval(diff)
+    if diff.ci_low > 0:
+        return f"raised {what} by {shown}: a detectable increase"
+    if diff.ci_high < 0:
+        return f"lowered {what} by {shown}: a detectable decrease"
+    return f"changed {what} by {shown}: no detectable effect"
+
+
+def comparison_headline(
+    base: RunStats, other: RunStats, comparison: Comparison
+) -> Headline:
+    """The sentence and warnings for ``other`` against the baseline ``base``."""
+    subject = f"{other.name} vs {base.name}"
+    diffs = setting_differences(base.config, other.config)
+    change = _change(base.config, other.config, diffs)
+    effect = _effect(_difference(comparison, other.name, "e_post"),
+                     "the error after correction")
+    text = f"{change[0].upper()}{change[1:]} {effect}."
+    raw = _difference(comparison, other.name, "e_raw")
+    if raw is not None and raw.value is not None and raw.ci_low is not None and (
+        raw.ci_low > 0 or (raw.ci_high is not None and raw.ci_high < 0)
+    ):
+        text += (f" Its first proposals already differ (e_raw by {_interval(raw)}), so not "
+                 "all of this is correction.")
+    caveats: list[tuple[CaveatKind, str]] = []
+    substantive = [d for d in diffs if d not in ("critic", "max_rounds")]
+    if len(diffs) > 1 and substantive:
+        caveats.append(("not_comparable", (
+            f"{other.name} and {base.name} differ in more than the setting compared ("
+            + ", ".join(f"{d}: {_setting(base.config, d)} vs {_setting(other.config, d)}"
+                        for d in diffs)
+            + "): the difference cannot be put down to one of them.")))
+    if other.leaky or base.leaky:
+        leaky = other.name if other.leaky else base.name
+        caveats.append(("leaky", f"{leaky} is a leaky upper bound (critic=oracle): this "
+                        "comparison shows what a perfect critic could do."))
+    if other.steps == 0 or base.steps == 0:
+        caveats.append(("undefined", f"{subject}: one side has no steps; the difference is "
+                        "undefined."))
+    return _headline(subject, "comparison", text, caveats)
+
+
+def _setting(config: dict[str, JsonValue], key: str) -> str:
+    if key.startswith("corrector."):
+        corrector = config.get("corrector")
+        value = corrector.get(key.split(".", 1)[1]) if isinstance(corrector, dict) else None
+        return str(value)
+    return str(config.get(key))
+
+
+def headlines(
+    runs: Sequence[RunStats],
+    comparison: Comparison | None,
+    profiles: Sequence[RunProfile | None] = (),
+) -> list[Headline]:
+    """Every run's headline, then every comparison's (each run against the baseline)."""
+    profiled = list(profiles) + [None] * (len(runs) - len(profiles))
+    out = [run_headline(s, p) for s, p in zip(runs, profiled, strict=True)]
+    if comparison is not None and len(runs) > 1:
+        base = next((s for s in runs if s.name == comparison.baseline), runs[0])
+        out.extend(comparison_headline(base, s, comparison) for s in runs if s is not base)
+    return out
