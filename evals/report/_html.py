@@ -326,7 +326,7 @@ cannot tell constant from compounding error.</p>
 {compare}
 <h2>Figures</h2>
 {"".join(_figure(name, png) for name, png in figures.items())}
-<h2>Sample transcripts</h2>
+<h2 id="transcripts">Sample transcripts</h2>
 <p>A few steps per run, revised ones first: the prompt, each round's output, what the critic
 said and what the oracle judged, with the line of each record in the run's
 <code>events.jsonl</code>.</p>
