@@ -349,8 +349,6 @@ def _change(base: dict[str, JsonValue], other: dict[str, JsonValue], diffs: list
             vb = b.get(sub) if isinstance(b, dict) else None
             return f"{key}={vb} instead of {va}"
         return f"{key}={other.get(key)} instead of {base.get(key)}"
-    if not diffs:
-        return "nothing in its settings (a replicate)"
     return "its differences (" + ", ".join(diffs) + ")"
 
 
@@ -381,9 +379,13 @@ def comparison_headline(
     subject = f"{other.name} vs {base.name}"
     diffs = setting_differences(base.config, other.config)
     change = _change(base.config, other.config, diffs)
-    effect = _effect(_difference(comparison, other.name, "e_post"),
-                     "the error after correction")
+    post = _difference(comparison, other.name, "e_post")
+    effect = _effect(post, "the error after correction")
     text = f"{change[0].upper()}{change[1:]} {effect}."
+    if not diffs:
+        verdict = effect.rsplit(": ", 1)[-1] if ": " in effect else effect
+        text = (f"A replicate of {base.name} (the same settings): the error after correction "
+                f"differs by {_interval(post)}: {verdict.replace('effect', 'difference')}.")
     raw = _difference(comparison, other.name, "e_raw")
     if raw is not None and raw.value is not None and raw.ci_low is not None and (
         raw.ci_low > 0 or (raw.ci_high is not None and raw.ci_high < 0)
