@@ -16,7 +16,7 @@ import time
 from typing import IO, Literal, Protocol
 
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, TextColumn
 
 from redraft.evals._events import EpisodeEndEvent, Event, StepEvent
 
@@ -139,21 +139,13 @@ class ProgressBar:
         self.estimate = StepEstimate(max_steps)
         self._progress = Progress(
             TextColumn(f"[bold]{title}"),
-            BarColumn(),
-            TextColumn("{task.completed}/{task.fields[total_text]} steps"),
-            TextColumn("{task.fields[episodes]}"),
-            TextColumn("{task.fields[rate]:>6.1f} steps/s"),
-            TextColumn("ETA {task.fields[eta]}"),
-            TextColumn("e_raw {task.fields[e_raw]}  e_post {task.fields[e_post]}"),
-            TimeElapsedColumn(),
+            BarColumn(bar_width=20),
+            TextColumn("{task.fields[info]}"),
             console=Console(file=self.stream, force_terminal=self.mode == "bar" or None),
             disable=self.mode != "bar",
             transient=False,
         )
-        self._task_id = self._progress.add_task(
-            title, total=None, rate=0.0, e_raw="-", e_post="-", eta="-", total_text="?",
-            episodes="",
-        )
+        self._task_id = self._progress.add_task(title, total=None, info="starting")
         self._done_before = self._total_episodes = 0
         self._raw_wrong = self._raw_known = 0
         self._post_wrong = self._post_known = 0
@@ -231,17 +223,9 @@ class ProgressBar:
     def _refresh(self) -> None:
         est = self.estimate
         total = est.total()
-        elapsed = max(time.perf_counter() - self._since, 1e-9)
-        eta = self.eta()
         if self.mode == "bar":
-            self._progress.update(
-                self._task_id, completed=est.steps, total=total,
-                total_text="?" if total is None else f"~{total}",
-                episodes=f"{self._done_before + est.ended}/{self._total_episodes} episodes",
-                rate=est.steps / elapsed, eta="-" if eta is None else _clock(eta),
-                e_raw=_share(self._raw_wrong, self._raw_known),
-                e_post=_share(self._post_wrong, self._post_known),
-            )
+            self._progress.update(self._task_id, completed=est.steps, total=total,
+                                  info=self.line().removeprefix(f"{self.title}: "))
         elif self.mode == "plain" and est.steps:
             now = time.perf_counter()
             tenth = int(10 * est.steps / total) if total else -1
