@@ -159,15 +159,26 @@ def config_differences(
 def check_resumable(manifest: dict[str, Any], config: EvalConfig, run_dir: Path) -> None:
     """Refuse to resume ``run_dir`` with a config that differs from its manifest's.
 
+    The one difference allowed is more episodes: that extends the run.
+
     Raises:
         BadInputError: naming the differing fields.
     """
     recorded = manifest_config(manifest, run_dir)
-    diff = config_differences(recorded, config)
+    if config.episodes < recorded.episodes:
+        raise BadInputError(
+            f"{run_dir} holds a run of {recorded.episodes} episodes; a run cannot shrink to "
+            f"{config.episodes}: pass --episodes {recorded.episodes} (or more, to extend it), "
+            "or choose another --out"
+        )
+    # More episodes extend the run: episode i's seed depends on (seed, i) only, so the
+    # episodes already logged are exactly those the larger run would have started with.
+    diff = config_differences(recorded, config, ignore=frozenset({"episodes"}))
     if diff:
         raise BadInputError(
             f"{run_dir} holds a run with another config ({'; '.join(diff)}); "
-            "rerun with the same options to resume it, or choose another --out"
+            "rerun with the same options to resume it (only --episodes may grow, to extend "
+            "it), or choose another --out"
         )
 
 
