@@ -151,7 +151,7 @@ class ProgressBar:
         self._post_wrong = self._post_known = 0
         self._since = time.perf_counter()
         self._last_line = 0.0
-        self._last_tenth = -1
+        self._last_tenth = 0
 
     def start(self, total: int, done: int) -> None:
         """``done`` of ``total`` episodes finished earlier; start the clock."""
