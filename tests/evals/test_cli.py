@@ -118,9 +118,11 @@ def test_flags_override_the_config_file(tmp_path: Path) -> None:
     assert (recorded["episodes"], recorded["max_steps"], recorded["critic"]) == (4, 3, "self")
     assert recorded["corrector"]["retry_context"] == "last"
     check_log(read_events(out), range(4))
-    # The same command resumes; another config is refused with status 2.
+    # The same command resumes; another config is refused with status 2 (more episodes
+    # would extend the run, see test_extend.py).
     assert main(["eval", "--config", str(config), "--episodes", "4", "--out", str(out), "-q"]) == 0
-    assert main(["eval", "--config", str(config), "--episodes", "5", "--out", str(out), "-q"]) == 2
+    assert main(["eval", "--config", str(config), "--episodes", "4", "--max-steps", "4",
+                 "--out", str(out), "-q"]) == 2
 
 
 def test_task_options_reach_the_task(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
