@@ -5,9 +5,21 @@ Embed it with :func:`correct` / :func:`acorrect`, or build the graph with
 """
 
 from redraft.agent._config import MAX_ROUNDS_LIMIT, CorrectorConfig
-from redraft.agent._correct import DEFAULT_MODEL, acorrect, arun_items, correct
+from redraft.agent._correct import (
+    DEFAULT_MODEL,
+    acorrect,
+    ajudge_correction,
+    arun_items,
+    correct,
+)
 from redraft.agent._critique import parse_critique
-from redraft.agent._graph import CorrectorInput, CorrectorOutput, CorrectorState, build_corrector
+from redraft.agent._graph import (
+    CorrectorInput,
+    CorrectorOutput,
+    CorrectorState,
+    build_corrector,
+    is_leaky,
+)
 from redraft.agent._prompts import DEFAULT_CRITIQUE_TEMPLATE, DEFAULT_REVISE_TEMPLATE
 from redraft.agent._records import (
     CRITIC_MODES,
@@ -38,8 +50,10 @@ __all__ = [
     "RoundRecord",
     "StopReason",
     "acorrect",
+    "ajudge_correction",
     "arun_items",
     "build_corrector",
     "correct",
+    "is_leaky",
     "parse_critique",
 ]

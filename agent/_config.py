@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from redraft.agent._prompts import DEFAULT_CRITIQUE_TEMPLATE, DEFAULT_REVISE_TEMPLATE
@@ -35,15 +37,14 @@ class CorrectorConfig(BaseModel):
     (greedy resampling would repeat the first answer)."""
     critique_template: str = DEFAULT_CRITIQUE_TEMPLATE
     """The self-critique request."""
+    critique_verdict: Literal["choice", "free"] = "choice"
+    """``choice``: where the backend can constrain decoding to a choice, the critique is
+    exactly ``VERDICT: CORRECT`` or ``VERDICT: INCORRECT``; ``free``: always free text,
+    read by :func:`~redraft.agent.parse_critique`."""
     revise_template: str = DEFAULT_REVISE_TEMPLATE
     """The revision request; must contain ``{feedback}``."""
     verify_concurrency: int = Field(64, ge=1)
     """How many verifier and oracle calls run at once."""
-
-    @property
-    def leaky(self) -> bool:
-        """True when ground truth feeds the loop."""
-        return self.critic == "oracle"
 
     @property
     def revisions_allowed(self) -> int:

@@ -4,7 +4,8 @@
 item waiting for it with one backend call, so a batch of 256 items costs one graph step per
 round. Items move in lockstep: after ``verify`` an item is either done or waiting to be
 revised, so every unfinished item is always at the same node. The router only reads the
-critic's feedback and the round count, never the oracle.
+critic's feedback and the round count. The graph holds no oracle: measurement happens after
+it returns (the runner, or ``correct`` given an oracle, judges every round).
 """
 
 from __future__ import annotations
@@ -20,10 +21,11 @@ from langgraph.graph.state import CompiledStateGraph
 from pydantic import BaseModel, ConfigDict
 
 from redraft.agent._config import CorrectorConfig
-from redraft.agent._critique import parse_critique
+from redraft.agent._critique import CRITIQUE_VERDICTS, parse_critique
 from redraft.agent._records import Correction, Item, RoundRecord, StopReason
 from redraft.agent.backends import (
     Backend,
+    Constraint,
     GenerationRequest,
     Message,
     Purpose,
@@ -32,22 +34,34 @@ from redraft.agent.backends import (
 from redraft.tools import (
     BadInputError,
     ConstraintNotSupportedError,
-    Judgement,
-    Oracle,
     Verdict,
     Verifier,
-    ensure_oracle,
     ensure_verifier,
     parse_options,
-    safe_judge,
     safe_verify,
 )
 
-__all__ = ["CorrectorInput", "CorrectorOutput", "CorrectorState", "build_corrector"]
+__all__ = [
+    "CorrectorInput",
+    "CorrectorOutput",
+    "CorrectorState",
+    "build_corrector",
+    "is_leaky",
+]
 
 T = TypeVar("T")
 Status = Literal["verify", "revise", "done"]
-_NEEDS_VERIFIER = ("tool", "self+tool", "resample", "constrained")
+_NEEDS_VERIFIER = ("tool", "self+tool", "resample", "constrained", "oracle")
+
+
+def is_leaky(verifier: object) -> bool:
+    """True when a feedback source carries ground truth (it says ``leaky = True``).
+
+    :class:`~redraft.tools.LeakyOracleVerifier` (what ``oracle_as_verifier`` builds) does;
+    a plug-in verifier that peeks at the truth should too. Leakiness follows the source,
+    whatever the critic mode is called.
+    """
+    return getattr(verifier, "leaky", False) is True
 
 
 class _Work(BaseModel):
@@ -85,19 +99,43 @@ class _LoopThread:
     """One event loop in a daemon thread, for the synchronous ``invoke`` path.
 
     Backends with async clients (HTTP pools) are bound to the loop they first ran on, so all
-    synchronous calls of one corrector share a loop instead of making a new one each time.
+    synchronous calls share one loop instead of making a new one each time. There is one
+    such thread per process (started on the first synchronous call, see :data:`_SYNC_LOOP`),
+    not one per corrector: building and invoking many correctors leaks no threads or loops.
     """
 
     def __init__(self) -> None:
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
 
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
         with self._lock:
             if self._loop is None:
                 self._loop = asyncio.new_event_loop()
-                threading.Thread(target=self._loop.run_forever, daemon=True).start()
-        return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
+                self._thread = threading.Thread(
+                    target=self._loop.run_forever, daemon=True, name="redraft-corrector-loop"
+                )
+                self._thread.start()
+            loop = self._loop
+        return asyncio.run_coroutine_threadsafe(coro, loop).result()
+
+    def close(self) -> None:
+        """Stop the loop and join its thread (idempotent; a later ``run`` starts anew)."""
+        with self._lock:
+            loop, thread = self._loop, self._thread
+            self._loop = self._thread = None
+        if loop is None:
+            return
+        loop.call_soon_threadsafe(loop.stop)
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=5)
+        if not loop.is_running():
+            loop.close()
+
+
+_SYNC_LOOP = _LoopThread()
+"""The loop every synchronously invoked corrector runs its nodes on."""
 
 
 def _node(
@@ -119,14 +157,15 @@ class _Corrector:
         self,
         backend: Backend,
         verifier: Verifier[Any] | None,
-        oracle: Oracle[Any] | None,
         config: CorrectorConfig,
     ) -> None:
         self.backend = backend
-        self.oracle = oracle
         self.config = config
         self.verifier = verifier
-        self._semaphore: asyncio.Semaphore | None = None
+        self.leaky = is_leaky(verifier)
+        self._critique_choice = (
+            config.critique_verdict == "choice" and "choice" in backend.constraint_kinds
+        )
 
     # -- helpers -----------------------------------------------------------------------
 
@@ -156,6 +195,8 @@ class _Corrector:
                     f"backend {self.backend.name!r} cannot enforce {constraint.kind!r} "
                     f"constraints (it supports: {sorted(self.backend.constraint_kinds) or 'none'})"
                 )
+        if purpose == "critique" and self._critique_choice:
+            constraint = Constraint(kind="choice", choices=CRITIQUE_VERDICTS)
         previous = work.rounds[-1].output if work.rounds and purpose != "propose" else None
         return GenerationRequest(
             messages=messages,
@@ -163,24 +204,22 @@ class _Corrector:
             constraint=constraint,
             purpose=purpose,
             previous=previous,
-            hint=item.hint,
+            item_id=item.id,
             cache_key=item.cache_key,
         )
-
-    async def _bounded(self, coro: Awaitable[T]) -> T:
-        if self._semaphore is None:
-            self._semaphore = asyncio.Semaphore(self.config.verify_concurrency)
-        async with self._semaphore:
-            return await coro
 
     async def _verify_all(
         self, verifier: Verifier[Any], pairs: Sequence[tuple[Any, str]]
     ) -> list[Verdict]:
-        return list(
-            await asyncio.gather(
-                *(self._bounded(safe_verify(verifier, c, out)) for c, out in pairs)
-            )
-        )
+        # A semaphore per call: one bound to an earlier event loop would fail on this one
+        # once more than ``verify_concurrency`` calls wait.
+        semaphore = asyncio.Semaphore(self.config.verify_concurrency)
+
+        async def bounded(context: Any, output: str) -> Verdict:
+            async with semaphore:
+                return await safe_verify(verifier, context, output)
+
+        return list(await asyncio.gather(*(bounded(c, out) for c, out in pairs)))
 
     def _revision_messages(self, work: _Work) -> tuple[Message, ...]:
         if self.config.critic == "resample":
@@ -248,6 +287,7 @@ class _Corrector:
                             purpose="propose",
                             messages=r.messages,
                             output=g.text,
+                            finish_reason=g.finish_reason,
                             usage=g.usage,
                         ),
                     )
@@ -261,26 +301,10 @@ class _Corrector:
         work = list(state["work"])
         pending = [i for i, w in enumerate(work) if w.status == "verify"]
         outputs = [(work[i].item.context, work[i].rounds[-1].output) for i in pending]
-        judgements: list[Judgement | None] = [None] * len(pending)
-        if self.oracle is not None:
-            oracle = self.oracle
-            judgements = list(
-                await asyncio.gather(
-                    *(self._bounded(safe_judge(oracle, c, out)) for c, out in outputs)
-                )
-            )
         feedback: list[Verdict | None] = [None] * len(pending)
         critiques: dict[int, tuple[str, Any]] = {}
         critic = self.config.critic
-        if critic == "oracle":
-            # The leaky upper bound: the measurement's own local verdict is the feedback,
-            # so ground truth is asked once per output, not twice.
-            source = f"oracle:{self.oracle.name if self.oracle else '?'}"
-            feedback = [
-                j.local.model_copy(update={"source": source}) if j is not None else None
-                for j in judgements
-            ]
-        elif critic not in ("none", "self"):
+        if critic not in ("none", "self"):
             if self.verifier is None:  # guarded in build_corrector
                 raise BadInputError(f"critic {critic!r} needs a verifier")
             feedback = list(await self._verify_all(self.verifier, outputs))
@@ -298,10 +322,11 @@ class _Corrector:
             generations = await self.backend.generate(requests) if requests else []
             for j, generation in zip(ask, generations, strict=True):
                 critiques[j] = (generation.text, generation.usage)
-                feedback[j] = parse_critique(generation.text)
+                proposal = work[pending[j]].rounds[-1].output
+                feedback[j] = parse_critique(generation.text, proposal=proposal)
         for j, i in enumerate(pending):
             w = work[i]
-            update: dict[str, Any] = {"feedback": feedback[j], "judgement": judgements[j]}
+            update: dict[str, Any] = {"feedback": feedback[j]}
             if j in critiques:
                 update["critique"], update["critique_usage"] = critiques[j]
             record = w.rounds[-1].model_copy(update=update)
@@ -327,6 +352,7 @@ class _Corrector:
                 purpose=purpose,
                 messages=request.messages,
                 output=generation.text,
+                finish_reason=generation.finish_reason,
                 usage=generation.usage,
             )
             work[i] = w.model_copy(update={"rounds": (*w.rounds, record), "status": "verify"})
@@ -337,7 +363,7 @@ class _Corrector:
             Correction(
                 item_id=w.item.id,
                 critic=self.config.critic,
-                leaky=self.config.leaky,
+                leaky=self.leaky,
                 max_rounds=self.config.revisions_allowed,
                 retry_context=self.config.retry_context,
                 rounds=w.rounds,
@@ -367,18 +393,20 @@ def build_corrector(
     backend: Backend,
     verifier: Verifier[Any] | None = None,
     *,
-    oracle: Oracle[Any] | None = None,
     config: CorrectorConfig | None = None,
     **overrides: Any,
 ) -> CompiledStateGraph[CorrectorState, None, CorrectorInput, CorrectorOutput]:
     """Build the corrector graph.
 
+    The graph holds no oracle: judge its results afterwards (the runner does, and so does
+    :func:`~redraft.agent.correct` when given an oracle).
+
     Args:
         backend: generates proposals, critiques and revisions (one call per node per round).
-        verifier: the feedback source for ``tool``, ``self+tool``, ``resample`` and
-            ``constrained``; never an oracle.
-        oracle: ground truth, for measurement (each round's ``judgement``); it feeds the
-            loop only with ``critic='oracle'``, and then the results say ``leaky=True``.
+        verifier: the feedback source for ``tool``, ``self+tool``, ``resample``,
+            ``constrained`` and ``oracle``. For ``oracle`` (the leaky upper bound) pass
+            ``redraft.tools.oracle_as_verifier(oracle)``. Results say ``leaky=True`` when the
+            verifier does (see :func:`is_leaky`), whatever the critic mode.
         config: the full configuration.
         **overrides: fields replacing the config's, e.g. ``critic="self", max_rounds=3``.
 
@@ -387,22 +415,26 @@ def build_corrector(
         ``{"results": [Correction, ...]}``; usable as a subgraph with the same keys.
 
     Raises:
-        TypeError: an oracle passed as the verifier, or a verifier as the oracle.
+        TypeError: an oracle passed as the verifier.
         BadInputError: a critic mode without the feedback source it needs.
     """
     config = _configure(config, overrides)
     if verifier is not None:
         ensure_verifier(verifier)
-    if oracle is not None:
-        ensure_oracle(oracle)
     if config.critic in _NEEDS_VERIFIER and verifier is None:
-        raise BadInputError(f"critic {config.critic!r} needs a verifier")
-    if config.critic == "oracle" and oracle is None:
-        raise BadInputError("critic 'oracle' needs an oracle (it is the leaky upper bound)")
+        extra = " built from the oracle: oracle_as_verifier(oracle)" if (
+            config.critic == "oracle"
+        ) else ""
+        raise BadInputError(f"critic {config.critic!r} needs a verifier{extra}")
+    if config.critic == "oracle" and not is_leaky(verifier):
+        raise BadInputError(
+            "critic 'oracle' is the leaky upper bound: its verifier must carry ground truth "
+            "(redraft.tools.oracle_as_verifier(oracle)); for other feedback use critic 'tool'"
+        )
     if "{feedback}" not in config.revise_template:
         raise BadInputError("revise_template must contain '{feedback}'")
-    corrector = _Corrector(backend, verifier, oracle, config)
-    loop = _LoopThread()
+    corrector = _Corrector(backend, verifier, config)
+    loop = _SYNC_LOOP
     graph: StateGraph[CorrectorState, None, CorrectorInput, CorrectorOutput] = StateGraph(
         CorrectorState, input_schema=CorrectorInput, output_schema=CorrectorOutput
     )

@@ -5,10 +5,12 @@ from __future__ import annotations
 __all__ = ["DEFAULT_CRITIQUE_TEMPLATE", "DEFAULT_REVISE_TEMPLATE"]
 
 DEFAULT_CRITIQUE_TEMPLATE = """\
-Check the answer you just gave for mistakes.
-If it is correct, reply with the single word CORRECT.
-If it is wrong, reply INCORRECT: followed by what is wrong."""
-"""Asked after the model's own output in the ``self`` critic modes."""
+Check the answer you just gave for mistakes. Say briefly what you checked, then end with one \
+last line that is exactly VERDICT: CORRECT if the answer is right, or exactly \
+VERDICT: INCORRECT if it is wrong."""
+"""Asked after the model's own output in the ``self`` critic modes. The verdict line is what
+:func:`~redraft.agent.parse_critique` reads; where the backend can constrain decoding to a
+choice, the reply is restricted to the two verdict lines."""
 
 DEFAULT_REVISE_TEMPLATE = """\
 Your answer was checked and rejected:

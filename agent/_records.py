@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from redraft.agent.backends import Constraint, Message, Purpose, SimulationHint
-from redraft.tools import Cost, Judgement, Verdict
+from redraft.agent.backends import Constraint, FinishReason, Message, Purpose
+from redraft.tools import Correctness, Cost, Judgement, Verdict
 
 __all__ = [
     "CRITIC_MODES",
@@ -38,24 +39,25 @@ StopReason = Literal[
 """Why an item's rounds ended. Never decided by the oracle."""
 
 Outcome = Literal["kept_right", "recovered", "harmed", "stayed_wrong"]
-"""Round-0 correctness against committed correctness, by the oracle."""
+"""Round-0 correctness against committed correctness, by the oracle (None if either is
+unknown)."""
 
 
 class Item(BaseModel):
     """One output to produce and correct."""
 
-    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+    # extra="forbid": a stale ``hint=`` (ground truth no longer travels with items) fails.
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True, extra="forbid")
 
     id: str
     """Unique within a batch."""
     messages: tuple[Message, ...]
     """The prompt."""
     context: Any = None
-    """Passed to the verifier and the oracle (task state, a schema, ...)."""
+    """Passed to the verifier: what a deployed agent could know (the prompt, its own
+    history, a schema). Never ground truth: the oracle gets its own context, outside."""
     constraint: Constraint | None = None
     """Valid answers, used by the ``constrained`` critic mode."""
-    hint: SimulationHint | None = None
-    """Hooks for the ``simulated`` backend; never shown in a prompt."""
     cache_key: str | None = None
     """Items with the same key share a prompt prefix (one episode)."""
 
@@ -73,6 +75,8 @@ class RoundRecord(BaseModel):
     """The exact prompt the backend saw."""
     output: str
     """The raw output."""
+    finish_reason: FinishReason = "stop"
+    """Why the backend stopped generating (``length``: cut at the token limit)."""
     usage: Cost = Field(default_factory=Cost)
     """What generating the output cost."""
     critique: str | None = None
@@ -82,7 +86,8 @@ class RoundRecord(BaseModel):
     feedback: Verdict | None = None
     """What the critic said about this output: the only judgement the loop sees."""
     judgement: Judgement | None = None
-    """The oracle's ground truth: measurement only, never shown to the backend."""
+    """The oracle's ground truth: measurement only, filled after the graph has finished
+    (by the runner, or by ``correct`` when given an oracle); the graph never sets it."""
 
 
 class Correction(BaseModel):
@@ -95,7 +100,8 @@ class Correction(BaseModel):
     critic: CriticMode
     """The critic mode used."""
     leaky: bool = False
-    """True when ground truth fed the loop (``critic='oracle'``)."""
+    """True when ground truth fed the loop: derived from the feedback source (an oracle
+    presented as a verifier, or any verifier that says ``leaky = True``)."""
     max_rounds: int
     """The revision budget."""
     retry_context: RetryContext
@@ -106,7 +112,7 @@ class Correction(BaseModel):
     """Why the rounds ended."""
 
     @property
-    def final(self) -> str:
+    def committed(self) -> str:
         """The committed output: the last round's."""
         return self.rounds[-1].output
 
@@ -116,26 +122,41 @@ class Correction(BaseModel):
         return len(self.rounds) - 1
 
     @property
-    def initial_correct(self) -> bool | None:
-        """The oracle's local verdict on round 0 (None without an oracle)."""
+    def initial(self) -> Correctness | None:
+        """The oracle's judgement of round 0 (None when no oracle judged it)."""
         judgement = self.rounds[0].judgement
-        return None if judgement is None else judgement.local.ok
+        return None if judgement is None else judgement.correctness
 
     @property
-    def final_correct(self) -> bool | None:
-        """The oracle's local verdict on the committed output (None without an oracle)."""
+    def final(self) -> Correctness | None:
+        """The oracle's judgement of the committed output (None when no oracle judged it)."""
         judgement = self.rounds[-1].judgement
-        return None if judgement is None else judgement.local.ok
+        return None if judgement is None else judgement.correctness
 
     @property
     def outcome(self) -> Outcome | None:
-        """What correction did: ``harmed`` is a right answer broken by a revision."""
-        before, after = self.initial_correct, self.final_correct
-        if before is None or after is None:
+        """What correction did: ``harmed`` is a right answer broken by a revision.
+
+        None when either end is unjudged or ``unknown``: an unknown is never a harm.
+        """
+        before, after = self.initial, self.final
+        if before not in ("correct", "incorrect") or after not in ("correct", "incorrect"):
             return None
-        if before:
-            return "kept_right" if after else "harmed"
-        return "recovered" if after else "stayed_wrong"
+        if before == "correct":
+            return "kept_right" if after == "correct" else "harmed"
+        return "recovered" if after == "correct" else "stayed_wrong"
+
+    def judged(self, judgements: Sequence[Judgement]) -> Correction:
+        """This correction with one oracle judgement per round attached, in round order."""
+        if len(judgements) != len(self.rounds):
+            raise ValueError(
+                f"{len(judgements)} judgements for {len(self.rounds)} rounds of {self.item_id!r}"
+            )
+        rounds = tuple(
+            record.model_copy(update={"judgement": judgement})
+            for record, judgement in zip(self.rounds, judgements, strict=True)
+        )
+        return self.model_copy(update={"rounds": rounds})
 
     @property
     def usage(self) -> Cost:

@@ -22,33 +22,30 @@ def check(_: object, output: str) -> Verdict:
     return Verdict.accept() if output == "R" else Verdict.reject("wrong_value", "not R")
 
 
-def items(n: int) -> list[Item]:
-    return [
-        Item(
-            id=str(i),
-            messages=(Message(role="user", content=f"step {i}"),),
-            hint=SimulationHint(correct="R", wrong=("W",), stream=str(i)),
-        )
-        for i in range(n)
-    ]
+def items(n: int, backend: SimulatedBackend) -> list[Item]:
+    # Hints go to the simulated backend out of band, as the runner posts them.
+    backend.hints.post(
+        {str(i): SimulationHint(correct="R", wrong=("W",), stream=str(i)) for i in range(n)}
+    )
+    return [Item(id=str(i), messages=(Message(role="user", content=f"step {i}"),))
+            for i in range(n)]
 
 
 async def per_item(n: int, rounds: int) -> float:
-    graph = build_corrector(
-        SimulatedBackend.from_spec("e=0.3,r=0.5"), FunctionVerifier(check), max_rounds=rounds
-    )
+    backend = SimulatedBackend.from_spec("e=0.3,r=0.5")
+    graph = build_corrector(backend, FunctionVerifier(check), max_rounds=rounds)
     started = time.perf_counter()
-    for item in items(n):
+    for item in items(n, backend):
         await graph.ainvoke({"items": [item]})
     return n / (time.perf_counter() - started)
 
 
 async def batched(n: int, rounds: int) -> float:
-    graph = build_corrector(
-        SimulatedBackend.from_spec("e=0.3,r=0.5"), FunctionVerifier(check), max_rounds=rounds
-    )
+    backend = SimulatedBackend.from_spec("e=0.3,r=0.5")
+    graph = build_corrector(backend, FunctionVerifier(check), max_rounds=rounds)
+    batch = items(n, backend)
     started = time.perf_counter()
-    await graph.ainvoke({"items": items(n)})
+    await graph.ainvoke({"items": batch})
     return n / (time.perf_counter() - started)
 
 

@@ -237,13 +237,10 @@ class ProgressBar:
         print(text, file=self.stream, flush=True)
 
 
-def _correct(event: StepEvent, which: str) -> bool | None:
-    """The oracle's label (schema 2 ``initial``/``final``, schema 1 ``*_ok``)."""
-    value = getattr(event, which, None)
-    if value in ("correct", "incorrect"):
-        return bool(value == "correct")
-    legacy = getattr(event, f"{which}_ok", None)
-    return legacy if isinstance(legacy, bool) else None
+def _correct(event: StepEvent, which: Literal["initial", "final"]) -> bool | None:
+    """The oracle's label; None when it is unknown (left out of the rates)."""
+    value = event.initial if which == "initial" else event.final
+    return None if value == "unknown" else value == "correct"
 
 
 def _share(wrong: int, known: int) -> str:

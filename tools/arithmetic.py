@@ -33,6 +33,7 @@ __all__ = [
     "NumberRead",
     "RunningSumContext",
     "RunningSumOracle",
+    "RunningSumTruth",
     "RunningSumVerifier",
     "addition_answer",
     "read_addition",
@@ -338,7 +339,11 @@ class AdditionOracle:
 
 
 class RunningSumContext(BaseModel):
-    """One step of a running sum, as the agent has it."""
+    """One step of a running sum, as the agent has it: the verifier's context.
+
+    It holds what the prompt shows and nothing more, so a verifier checks the step against
+    the agent's own previous total and cannot know the true one.
+    """
 
     model_config = ConfigDict(frozen=True)
 
@@ -348,12 +353,17 @@ class RunningSumContext(BaseModel):
     """Their values, in the same order."""
     previous: int
     """The previous total as the agent was shown it (its own, or a planted error)."""
-    true_previous: int
-    """The true running total before this step."""
 
     def expected(self) -> int:
         """The locally right total."""
         return self.previous + sum(self.values)
+
+
+class RunningSumTruth(RunningSumContext):
+    """One step of a running sum with the truth: the oracle's context."""
+
+    true_previous: int
+    """The true running total before this step."""
 
     def truth(self) -> int:
         """The true running total after this step."""
@@ -407,7 +417,7 @@ class RunningSumOracle:
     def __init__(self, **options: Any) -> None:
         self.config = parse_options(ArithmeticOracleConfig, options, "running_sum oracle")
 
-    def judge_sync(self, context: RunningSumContext, proposal: str) -> Judgement:
+    def judge_sync(self, context: RunningSumTruth, proposal: str) -> Judgement:
         """The judgement, synchronously."""
         read = read_total(proposal, strict=self.config.strict)
         if read.status != "ok":
@@ -424,6 +434,6 @@ class RunningSumOracle:
             )
         return Judgement(local=local, global_state=global_state)
 
-    async def judge(self, context: RunningSumContext, proposal: str) -> Judgement:
+    async def judge(self, context: RunningSumTruth, proposal: str) -> Judgement:
         """Judge the stated total."""
         return self.judge_sync(context, proposal)

@@ -23,6 +23,7 @@ __all__ = [
     "TrackingOracle",
     "TrackingOracleConfig",
     "TrackingRead",
+    "TrackingTruth",
     "TrackingVerifier",
     "TrackingVerifierConfig",
     "read_tracking",
@@ -41,7 +42,7 @@ def tracking_answer(holders: tuple[str, ...], state: tuple[str, ...]) -> str:
 
 
 class TrackingContext(BaseModel):
-    """One swap step, as the agent has it."""
+    """One swap step, as the agent has it: the verifier's context (no true state)."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -51,8 +52,6 @@ class TrackingContext(BaseModel):
     """The object names."""
     previous: tuple[str, ...]
     """The state the agent stated at the previous step (object held by each holder)."""
-    true_previous: tuple[str, ...]
-    """The true state before this step."""
     swap: tuple[int, int]
     """The two holders (indices) who swap at this step."""
 
@@ -65,6 +64,13 @@ class TrackingContext(BaseModel):
     def expected(self) -> tuple[str, ...]:
         """The locally right state: the swap applied to the agent's own previous state."""
         return self._apply(self.previous)
+
+
+class TrackingTruth(TrackingContext):
+    """One swap step with the truth: the oracle's context."""
+
+    true_previous: tuple[str, ...]
+    """The true state before this step."""
 
     def truth(self) -> tuple[str, ...]:
         """The true state after this step."""
@@ -238,7 +244,7 @@ class TrackingOracle:
     def __init__(self, **options: Any) -> None:
         self.config = parse_options(TrackingOracleConfig, options, "tracking oracle")
 
-    def judge_sync(self, context: TrackingContext, proposal: str) -> Judgement:
+    def judge_sync(self, context: TrackingTruth, proposal: str) -> Judgement:
         """The judgement, synchronously."""
         read = read_tracking(proposal, context.holders, context.objects,
                              strict=self.config.strict)
@@ -258,6 +264,6 @@ class TrackingOracle:
             )
         return Judgement(local=local, global_state=global_state)
 
-    async def judge(self, context: TrackingContext, proposal: str) -> Judgement:
+    async def judge(self, context: TrackingTruth, proposal: str) -> Judgement:
         """Judge the stated state."""
         return self.judge_sync(context, proposal)

@@ -14,6 +14,9 @@ correct and some wrong answers for the step) it answers:
 Model string: ``simulated/e=0.1,r=0.5,h=0.05[,growth=G][,selfcond=C][,tpr=T][,fpr=F][,seed=S]``.
 Draws are keyed by (seed, episode stream, step, purpose, request seed, draw count), so results
 do not depend on how episodes are batched.
+
+Hints reach it out of band: the runner posts each step's hint on :attr:`SimulatedBackend.hints`
+keyed by item id, and requests carry only the item id. No other backend sees a hint.
 """
 
 from __future__ import annotations
@@ -25,13 +28,19 @@ from collections.abc import Sequence
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from redraft.agent.backends._protocol import ConstraintKind, Generation, GenerationRequest
+from redraft.agent.backends._protocol import (
+    ConstraintKind,
+    Generation,
+    GenerationRequest,
+    HintBoard,
+    SimulationHint,
+)
 from redraft.tools import BadInputError, Cost
 
 __all__ = ["SimulatedBackend", "SimulationParams"]
 
-CORRECT_WORD = "CORRECT"
-INCORRECT_WORD = "INCORRECT"
+CORRECT_WORD = "VERDICT: CORRECT"
+INCORRECT_WORD = "VERDICT: INCORRECT"
 
 
 class SimulationParams(BaseModel):
@@ -76,6 +85,8 @@ class SimulatedBackend:
         )
         self._draws: defaultdict[tuple[object, ...], int] = defaultdict(int)
         self.calls = 0
+        self.hints = HintBoard()
+        """Where the runner posts each step's simulation hint, keyed by item id."""
 
     @classmethod
     def from_spec(cls, spec: str) -> SimulatedBackend:
@@ -99,10 +110,7 @@ class SimulatedBackend:
             ) from exc
         return cls(params, name=f"simulated/{spec}")
 
-    def _rng(self, request: GenerationRequest) -> random.Random:
-        hint = request.hint
-        if hint is None:  # pragma: no cover - guarded in generate
-            raise BadInputError("no hint")
+    def _rng(self, request: GenerationRequest, hint: SimulationHint) -> random.Random:
         key = (hint.stream, hint.step, request.purpose, request.params.seed)
         count = self._draws[key]
         self._draws[key] += 1
@@ -110,15 +118,16 @@ class SimulatedBackend:
         return random.Random(int.from_bytes(digest.digest(), "big"))
 
     def _answer(self, request: GenerationRequest) -> str:
-        hint = request.hint
+        hint = self.hints.get(request.item_id)
         if hint is None:
             raise BadInputError(
                 "the simulated backend needs a task that provides simulation hints "
-                "(correct and wrong answers per step); use it through a redraft task"
+                "(correct and wrong answers per step); use it through a redraft task, or "
+                f"post a hint for item {request.item_id!r} on backend.hints"
             )
         if not hint.wrong:
             raise BadInputError("a simulation hint needs at least one wrong answer")
-        rng = self._rng(request)
+        rng = self._rng(request, hint)
         previous_right = request.previous is not None and request.previous.strip() == hint.correct
         p = self.params
         if request.purpose == "propose":
@@ -128,7 +137,7 @@ class SimulatedBackend:
         else:  # critique
             flag = rng.random() < (p.fpr if previous_right else p.tpr)
             if flag:
-                return f"{INCORRECT_WORD}: the answer {request.previous!r} looks wrong."
+                return f"The answer {request.previous!r} looks wrong.\n{INCORRECT_WORD}"
             return CORRECT_WORD
         return rng.choice(hint.wrong) if wrong else hint.correct
 

@@ -37,20 +37,12 @@ Kind = Literal["recovered", "harmed", "stayed_wrong", "kept_right", "unknown"]
 
 def _correct(step: StepEvent, which: Literal["initial", "final"]) -> bool | None:
     """The oracle's label of round 0 or of the committed output (None: unknown)."""
-    return _as_bool(getattr(step, which, None), getattr(step, f"{which}_ok", None))
-
-
-def _as_bool(value: object, legacy: object) -> bool | None:
-    if value in ("correct", "incorrect"):
-        return value == "correct"
-    return legacy if isinstance(legacy, bool) else None
+    value = step.initial if which == "initial" else step.final
+    return None if value == "unknown" else value == "correct"
 
 
 def _revisions(step: StepEvent) -> int:
-    value = getattr(step, "revisions", None)
-    if value is None:
-        value = getattr(step, "rounds", 0)
-    return value if isinstance(value, int) else 0
+    return step.revisions
 
 
 def _kind(step: StepEvent) -> Kind:

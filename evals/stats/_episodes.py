@@ -1,7 +1,8 @@
 """A run's episodes as padded numeric arrays: one row per episode, one column per step.
 
 Steps are counted by position from 1 (the ``n`` of ``(1-e)^n``), whatever base the log's
-step indices use. Missing oracle labels and padding are NaN.
+step indices use. Oracle judgements ``unknown`` (the oracle failed, or the output was cut
+off), missing labels and padding are NaN: unknowns are left out of every rate.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from numpy.typing import NDArray
 
 from redraft.evals._events import RoundEvent, StepEvent
 from redraft.evals.stats._load import EpisodeLog, RunData
+from redraft.tools import Correctness
 
 __all__ = ["EpisodeArrays", "episode_arrays"]
 
@@ -20,6 +22,8 @@ FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 
 VERIFIER_ERROR = "verifier_error"
+NO_VERDICT_CODES = frozenset({VERIFIER_ERROR, "critique_unreadable"})
+"""Feedback codes that neither accept nor reject: the critic gave no verdict."""
 
 
 @dataclass(frozen=True)
@@ -59,7 +63,8 @@ class EpisodeArrays:
     tn: FloatArray
     """``(n,)`` rounds where both accepted."""
     verifier_errors: FloatArray
-    """``(n,)`` rounds whose feedback was ``verifier_error`` (neither accept nor reject)."""
+    """``(n,)`` rounds whose feedback gave no verdict (``verifier_error``,
+    ``critique_unreadable``): neither accept nor reject."""
     feedback_rounds: FloatArray
     """``(n,)`` rounds with any feedback."""
 
@@ -74,8 +79,13 @@ class EpisodeArrays:
         return np.arange(self.initial_wrong.shape[1])[None, :] < self.length[:, None]
 
 
-def _flag(ok: bool | None) -> float:
-    return np.nan if ok is None else (0.0 if ok else 1.0)
+def _flag(correctness: Correctness | None) -> float:
+    """1 for incorrect, 0 for correct, NaN for unknown or unlabelled."""
+    if correctness == "incorrect":
+        return 1.0
+    if correctness == "correct":
+        return 0.0
+    return np.nan
 
 
 def _first_error(episode: EpisodeLog, final: list[float]) -> int | None:
@@ -101,12 +111,13 @@ def _feedback_counts(rounds: tuple[RoundEvent, ...]) -> tuple[int, int, int, int
         if record.feedback is None:
             continue
         total += 1
-        if record.feedback.code == VERIFIER_ERROR:
+        if record.feedback.code in NO_VERDICT_CODES:
             errors += 1
             continue
-        if record.judgement is None:
+        if record.judgement is None or record.judgement.correctness == "unknown":
             continue
-        rejects, wrong = not record.feedback.ok, not record.judgement.local.ok
+        rejects = not record.feedback.ok
+        wrong = record.judgement.correctness == "incorrect"
         if rejects and wrong:
             tp += 1
         elif rejects:
@@ -157,16 +168,16 @@ def episode_arrays(run: RunData) -> EpisodeArrays:
         finals: list[float] = []
         wrong_so_far = False
         for j, step in enumerate(episode.steps):
-            initial[i, j] = _flag(step.initial_ok)
-            final[i, j] = _flag(step.final_ok)
+            initial[i, j] = _flag(step.initial)
+            final[i, j] = _flag(step.final)
             finals.append(final[i, j])
-            wrong_so_far = wrong_so_far or step.final_ok is False
-            if step.global_ok is not None:
-                glob[i, j] = _flag(step.global_ok)
-            elif step.final_ok is not None or wrong_so_far:
+            wrong_so_far = wrong_so_far or step.final == "incorrect"
+            if step.global_state is not None:
+                glob[i, j] = _flag(step.global_state)
+            elif step.final != "unknown" or wrong_so_far:
                 # No global label: an error stays until the end (no undoing assumed).
                 glob[i, j] = 1.0 if wrong_so_far else 0.0
-            revised[i, j] = step.rounds
+            revised[i, j] = step.revisions
             forced[i, j] = 1.0 if step.forced else 0.0
             tokens[i, j], seconds[i, j], over_tokens[i, j], over_seconds[i, j] = _step_cost(
                 step, firsts.get(step.step)

@@ -82,8 +82,15 @@ class RunData(BaseModel):
 
     @property
     def leaky(self) -> bool:
-        """True for ``critic='oracle'`` runs: ground truth fed the loop (an upper bound)."""
-        return self.critic == "oracle" or self.config.get("leaky") is True
+        """True when ground truth fed the loop (an upper bound).
+
+        The manifest says so (derived from the feedback source), or the critic is ``oracle``.
+        """
+        return (
+            self.manifest.get("leaky") is True
+            or self.critic == "oracle"
+            or self.config.get("leaky") is True
+        )
 
     @classmethod
     def from_events(

@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from redraft.agent.backends import Constraint, Message
 from redraft.evals.tasks._episode import ClosingMixin, EpisodeBase
 from redraft.evals.tasks._protocol import ErrorPolicy, StepPrompt, StepResult
-from redraft.tools import BadInputError
+from redraft.tools import BadInputError, Judgement
 from redraft.tools._options import parse_options
 from redraft.tools._stockfish import open_stockfish
 from redraft.tools.chess import ChessContext, ChessOracle, ChessVerifier, read_move
@@ -61,6 +61,9 @@ class ChessTaskConfig(BaseModel):
     """The Stockfish binary; default ``stockfish`` on PATH or in /usr/games."""
     legal_moves_hint: bool = False
     """The verifier lists the legal moves in the hint of every rejection."""
+    strict: bool = False
+    """Read answers strictly (verifier, oracle and the task alike): only the exact answer
+    format counts; what the lenient reader would pick out of prose is ``invalid_syntax``."""
     quality: bool = False
     """The oracle measures each legal move's centipawn loss with Stockfish."""
     blunder_cp: int = Field(200, ge=1)
@@ -163,24 +166,25 @@ class ChessEpisode(EpisodeBase):
     def _over(self) -> chess.Outcome | None:
         return self.board.outcome(claim_draw=True)
 
-    def commit(self, proposal: str) -> StepResult:
-        """Play the committed move (a random legal one if it is illegal, under continue)."""
+    def commit(self, proposal: str, judgement: Judgement) -> StepResult:
+        """Play the committed move (a random legal one if there is none to play).
+
+        Whether the step was an error is the oracle's judgement (a blunder is one when the
+        quality oracle is on); the task only reads the move to play it.
+        """
         self._ensure_running()
-        read = read_move(self.board, proposal)
-        local_ok, code = read.status == "ok", str(read.status)
-        info: dict[str, Any] = {"verdict": code, "lenient": read.lenient,
-                                "normalised": list(read.notes)}
-        if self.config.blunder_is_error and read.move is not None:
-            # A blunder is then a local error too; ask the oracle so that both agree.
-            local = self._task.oracle().judge_sync(self.context(), proposal).local
-            local_ok, code = local.ok, local.code
-            info.update(verdict=code, cp_loss=local.evidence.get("cp_loss"))
+        read = read_move(self.board, proposal, strict=self.config.strict)
+        correctness = judgement.correctness
+        info: dict[str, Any] = {"lenient": read.lenient, "normalised": list(read.notes)}
+        cp_loss = judgement.local.evidence.get("cp_loss")
+        if cp_loss is not None:
+            info["cp_loss"] = cp_loss
         forced = False
         move = read.move
         if move is None:
-            if self.error_policy == "stop":
-                return self.finish_step(action=read.token or proposal[:40], local_ok=False,
-                                        global_ok=None, info=info)
+            if self.error_policy == "stop" and correctness != "unknown":
+                return self.finish_step(action=read.token or proposal[:40],
+                                        correctness=correctness, info=info)
             legal = sorted(self.board.legal_moves, key=chess.Move.uci)
             move = self._draw("forced").choice(legal)
             forced = True
@@ -195,7 +199,7 @@ class ChessEpisode(EpisodeBase):
         if outcome is not None:
             info["result"] = outcome.result()
             info["termination"] = outcome.termination.name.lower()
-        return self.finish_step(action=action, local_ok=local_ok, global_ok=None, forced=forced,
+        return self.finish_step(action=action, correctness=correctness, forced=forced,
                                 natural=outcome is not None, info=info)
 
 
@@ -241,7 +245,8 @@ class ChessTask(ClosingMixin):
 
     def verifier(self) -> ChessVerifier:
         """Legality feedback with the reason for each rejection."""
-        return ChessVerifier(legal_moves_hint=self.config.legal_moves_hint)
+        return ChessVerifier(legal_moves_hint=self.config.legal_moves_hint,
+                             strict=self.config.strict)
 
     def oracle(self) -> ChessOracle:
         """Ground truth: legality (and, with ``quality``, centipawn loss). One per task."""
@@ -251,7 +256,7 @@ class ChessTask(ClosingMixin):
                     quality=self.config.quality, blunder_cp=self.config.blunder_cp,
                     blunder_is_error=self.config.blunder_is_error,
                     analysis_depth=self.config.analysis_depth,
-                    stockfish_path=self.config.stockfish_path,
+                    stockfish_path=self.config.stockfish_path, strict=self.config.strict,
                 )
             return self._oracle
 

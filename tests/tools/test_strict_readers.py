@@ -13,6 +13,7 @@ from redraft.tools.arithmetic import (
     AdditionVerifier,
     RunningSumContext,
     RunningSumOracle,
+    RunningSumTruth,
     RunningSumVerifier,
     read_addition,
     read_total,
@@ -21,6 +22,7 @@ from redraft.tools.chess import ChessOracle, ChessVerifier, read_move
 from redraft.tools.tracking import (
     TrackingContext,
     TrackingOracle,
+    TrackingTruth,
     TrackingVerifier,
     read_tracking,
 )
@@ -46,7 +48,7 @@ def test_chess_strict_takes_a_bare_san_move() -> None:
     assert verdict.code == "invalid_syntax" and verdict.evidence["lenient"] is True
     judged = ChessOracle(strict=True).judge_sync(board, "my move is Nf3")
     assert judged.local.code == "invalid_syntax"
-    assert ChessOracle().judge_sync(board, "my move is Nf3").ok
+    assert ChessOracle().judge_sync(board, "my move is Nf3").correctness == "correct"
 
 
 def test_arithmetic_strict_takes_only_the_exact_format() -> None:
@@ -60,10 +62,11 @@ def test_arithmetic_strict_takes_only_the_exact_format() -> None:
     assert AdditionVerifier().check(column, "17").ok
     assert AdditionVerifier(strict=True).check(column, "17").code == "invalid_syntax"
     assert AdditionOracle(strict=True).judge_sync(column, "17").local.code == "invalid_syntax"
-    assert AdditionOracle(strict=True).judge_sync(column, "digit 7, carry 1").ok
-    step = RunningSumContext(keys=("x",), values=(2,), previous=40, true_previous=40)
+    assert AdditionOracle(strict=True).judge_sync(column, "digit 7, carry 1").local.ok
+    step = RunningSumContext(keys=("x",), values=(2,), previous=40)
+    truth = RunningSumTruth(keys=("x",), values=(2,), previous=40, true_previous=40)
     assert RunningSumVerifier(strict=True).check(step, "the total is 42").code == "invalid_syntax"
-    assert RunningSumOracle(strict=True).judge_sync(step, "total: 42").ok
+    assert RunningSumOracle(strict=True).judge_sync(truth, "total: 42").local.ok
 
 
 def test_tracking_strict_takes_only_holder_object_pairs() -> None:
@@ -73,10 +76,12 @@ def test_tracking_strict_takes_only_holder_object_pairs() -> None:
     assert read_tracking(lenient, holders, objects).status == "ok"
     assert read_tracking(lenient, holders, objects, strict=True).status == "invalid_syntax"
     context = TrackingContext(holders=holders, objects=objects, previous=("ball", "cup"),
-                              true_previous=("ball", "cup"), swap=(0, 1))
+                              swap=(0, 1))
+    truth = TrackingTruth(holders=holders, objects=objects, previous=("ball", "cup"),
+                          true_previous=("ball", "cup"), swap=(0, 1))
     assert TrackingVerifier(strict=True).check(context, lenient).code == "invalid_syntax"
-    assert TrackingOracle(strict=True).judge_sync(context, lenient).local.code == "invalid_syntax"
-    assert TrackingOracle().judge_sync(context, lenient).ok
+    assert TrackingOracle(strict=True).judge_sync(truth, lenient).local.code == "invalid_syntax"
+    assert TrackingOracle().judge_sync(truth, lenient).local.ok
 
 
 def test_schema_strict_takes_only_a_whole_json_answer() -> None:

@@ -133,3 +133,16 @@ def test_two_runs_with_the_same_directory_name_get_told_apart(
     assert report.headlines[-1].text == (
         "A replicate of before (the same settings): the error after correction differs by "
         "0.000 [0.000, 0.000]: no detectable difference.")
+
+
+def test_the_strict_task_option_counts_lenient_answers_as_errors(tmp_path: Path) -> None:
+    strict = _run(tmp_path, "strict", _lenient_reviser,
+                  task_options={"digits": 4, "strict": True})
+    run = load_run(strict)
+    profile = profile_run(run)
+    assert profile.lenient.correct == 0 and profile.steps == 6  # every episode ends at once
+    stats = analyze_run(run, n_boot=50)
+    assert stats.metrics["e_post"].value == 1.0
+    feedback = run.episodes[0].rounds[1].feedback
+    assert feedback is not None and feedback.code == "invalid_syntax"
+    assert "read strictly" in feedback.message

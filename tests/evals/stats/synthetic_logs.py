@@ -14,6 +14,7 @@ from typing import Literal
 import numpy as np
 
 from redraft.evals._events import (
+    SCHEMA_VERSION,
     EpisodeEndEvent,
     EpisodeStartEvent,
     Event,
@@ -21,7 +22,7 @@ from redraft.evals._events import (
     StepEvent,
 )
 from redraft.evals.stats import RunData
-from redraft.tools import Cost, Judgement, Verdict
+from redraft.tools import Correctness, Cost, Judgement, Verdict
 
 ACCEPT = Verdict.accept(source="critic")
 REJECT = Verdict.reject("wrong_value", "looks wrong", source="critic")
@@ -131,6 +132,10 @@ def _rounds(ep: int, t: int, o: Outcomes, i: int, policy: Policy) -> list[RoundE
     return [first, second]
 
 
+def _label(wrong: bool) -> Correctness:
+    return "incorrect" if wrong else "correct"
+
+
 def to_events(o: Outcomes, policy: Policy, first_id: int = 0) -> list[Event]:
     """Write the outcomes as validated event records, episode after episode."""
     events: list[Event] = []
@@ -148,21 +153,21 @@ def to_events(o: Outcomes, policy: Policy, first_id: int = 0) -> list[Event]:
             revised = len(rounds) == 2
             usage = PROPOSE_COST + REVISE_COST if revised else PROPOSE_COST
             events.append(StepEvent(
-                episode=ep, step=t, round=len(rounds) - 1, rounds=len(rounds) - 1,
+                episode=ep, step=t, round=len(rounds) - 1, revisions=len(rounds) - 1,
                 stop_reason=(
                     "no_critic" if not policy.revise
                     else "rounds_exhausted" if revised else "accepted"
                 ),
                 committed=rounds[-1].output, action=rounds[-1].output,
-                initial_ok=not bool(o.wrong0[i, t]), final_ok=not final,
-                global_ok=(not bool(o.global_wrong[i, t])) if policy.global_labels else None,
+                initial=_label(bool(o.wrong0[i, t])), final=_label(final),
+                global_state=_label(bool(o.global_wrong[i, t])) if policy.global_labels else None,
                 usage=usage,
             ))
         end = "error" if (policy.error_policy == "stop" and first_error is not None) else (
             "max_steps" if n == o.max_steps else "natural"
         )
         events.append(EpisodeEndEvent(
-            episode=ep, step=n, round=0, steps=n, end=end, first_error_step=first_error,
+            episode=ep, step=0, round=0, steps=n, end=end, first_error_step=first_error,
         ))
     return events
 
@@ -193,7 +198,9 @@ def write_run(
     config = {"critic": critic if policy.revise else "none", "model": "synthetic/e="
               f"{policy.e},r={policy.r},h={policy.h}", "task": "synthetic",
               "max_rounds": 1 if policy.revise else 0, "max_steps": max_steps}
-    (run_dir / "manifest.json").write_text(json.dumps({"config": config, "seed": seed}))
+    (run_dir / "manifest.json").write_text(
+        json.dumps({"schema": SCHEMA_VERSION, "config": config, "seed": seed})
+    )
     with (run_dir / "events.jsonl").open("w") as f:
         for event in to_events(outcomes, policy):
             f.write(event.model_dump_json(by_alias=True) + "\n")
