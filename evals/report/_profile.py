@@ -208,12 +208,14 @@ def _transcript(
         prompt = _short(rounds[0].messages[-1].content)
     shown = []
     for record in rounds:
-        judged = _verdict_text(record.judgement.local) if record.judgement else None
+        judged = None
+        if record.judgement is not None:
+            judged = f"{record.judgement.correctness} ({_verdict_text(record.judgement.local)})"
         evidence = _evidence(record)
         if judged is not None and evidence.get("lenient") is True:
             notes = evidence.get("normalised")
             listed = "; ".join(str(n) for n in notes) if isinstance(notes, list) else ""
-            judged += f" (read leniently: {listed})" if listed else " (read leniently)"
+            judged += f"; read leniently: {listed}" if listed else "; read leniently"
         shown.append(TranscriptRound(
             round=record.round, output=_short(record.output),
             feedback=_verdict_text(record.feedback), judgement=judged,
