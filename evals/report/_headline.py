@@ -196,8 +196,10 @@ def _compounding(stats: RunStats, power: TrendPower) -> tuple[str, list[tuple[Ca
         text = (f"Whether errors compound cannot be told: {why}. The test's p = "
                 f"{trend.p_value:.3f} and ê = {_interval(e_hat)} describe a wall at step 1, "
                 "not a finding about later steps.")
-        return text, [("untestable", f"The compounding test of {name} is uninformative: {why} "
-                       f"(its p = {trend.p_value:.3f} and horizon are artefacts of that).")]
+        return text, [("untestable", (
+            f"The compounding test of {name} is uninformative: every first error came at "
+            f"step 1, so its p = {trend.p_value:.3f} and its horizon are artefacts of that "
+            "wall, not evidence of a constant error."))]
     if not power.testable:
         text = ("Whether errors compound cannot be told: the hazard was observed at only "
                 f"{power.steps_observed} step(s) with a usable mix of errors and survivors.")
@@ -272,9 +274,12 @@ def run_headline(stats: RunStats, profile: RunProfile | None = None) -> Headline
 def _profile_caveats(name: str, profile: RunProfile) -> list[tuple[CaveatKind, str]]:
     caveats: list[tuple[CaveatKind, str]] = []
     if profile.unknown_final:
+        reasons = ", ".join(f"{code}: {count}" for code, count in profile.unknown_reasons.items())
+        advice = (" Answers cut at the token limit (truncated) get a chance with a larger "
+                  "--max-tokens." if "truncated" in profile.unknown_reasons else "")
         caveats.append(("unknown", f"{profile.unknown_final} of {profile.steps} committed "
-                        f"answers of {name} could not be judged (unknown) and are left out of "
-                        "its rates."))
+                        f"answers of {name} could not be judged ({reasons}) and are left out "
+                        f"of its rates.{advice}"))
     k = profile.settings.get("max_rounds", "?")
     if profile.steps and profile.stopped_early / profile.steps >= 0.25:
         limit = profile.settings.get("repeat_limit", "2")
@@ -288,14 +293,25 @@ def _profile_caveats(name: str, profile: RunProfile) -> list[tuple[CaveatKind, s
     if lenient.correct and lenient.correct_lenient / lenient.correct >= 0.5:
         recovered = ""
         if lenient.recovered:
-            recovered = (f"; {lenient.recovered_lenient} of the {lenient.recovered} "
-                         "recoveries were")
+            recovered = (f"; so {'was' if lenient.recovered_lenient == 1 else 'were'} "
+                         f"{_count(lenient.recovered_lenient, lenient.recovered, 'recovery')}")
+        example = next(iter(lenient.notes), "")
+        example = f" (most often: {example})" if example else ""
         caveats.append(("lenient", (
-            f"{lenient.correct_lenient} of the {lenient.correct} answers of {name} judged "
-            f"correct were only read leniently (e.g. a move picked out of prose){recovered}. "
-            "Its correct counts depend on the lenient reader; rerun with --task-option "
-            "strict=true to count well-formed answers only.")))
+            f"{_count(lenient.correct_lenient, lenient.correct, 'answer').capitalize()} of "
+            f"{name} judged correct {'was' if lenient.correct_lenient == 1 else 'were'} read "
+            "leniently"
+            f"{example}{recovered}. Its correct counts depend on the lenient reader; rerun "
+            "with --task-option strict=true to count well-formed answers only.")))
     return caveats
+
+
+def _count(part: int, whole: int, noun: str) -> str:
+    """``3 of the 5 answers`` / ``1 of the 1 answer`` / ``the only answer``."""
+    plural = noun[:-1] + "ies" if noun.endswith("y") else noun + "s"
+    if whole == 1:
+        return f"the only {noun}" if part == 1 else f"none of the 1 {noun}"
+    return f"{part} of the {whole} {plural}"
 
 
 def _headline(

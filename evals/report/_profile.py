@@ -149,6 +149,9 @@ class RunProfile(BaseModel):
     """Steps by how many revisions they made."""
     unknown_final: int
     """Committed answers the oracle could not judge (unknown: left out of rates)."""
+    unknown_reasons: dict[str, int] = Field(default_factory=dict)
+    """Those by the oracle's verdict code (``truncated``: cut at the token limit,
+    ``verifier_error``: the oracle failed)."""
     lenient: LenientReading
     """Answers read only leniently."""
     transcripts: list[Transcript]
@@ -246,6 +249,7 @@ def profile_run(run: RunData, log: Path | None = None) -> RunProfile:
     stops: Counter[str] = Counter()
     revisions: Counter[int] = Counter()
     notes: Counter[str] = Counter()
+    unknown_codes: Counter[str] = Counter()
     counts = Counter[str]()
     early = unknown = steps = 0
     max_rounds = run.config.get("max_rounds")
@@ -261,9 +265,12 @@ def profile_run(run: RunData, log: Path | None = None) -> RunProfile:
             ):
                 early += 1
             final = _correct(step, "final")
+            record = committed.get((step.step, step.round))
             if final is None:
                 unknown += 1
-            evidence = _evidence(committed.get((step.step, step.round)))
+                judged = record.judgement if record is not None else None
+                unknown_codes[judged.local.code if judged is not None else "not judged"] += 1
+            evidence = _evidence(record)
             lenient = evidence.get("lenient")
             if not isinstance(lenient, bool):
                 continue
@@ -292,6 +299,7 @@ def profile_run(run: RunData, log: Path | None = None) -> RunProfile:
         stopped_early=early,
         revisions=dict(sorted(revisions.items())),
         unknown_final=unknown,
+        unknown_reasons=dict(unknown_codes.most_common()),
         lenient=LenientReading(**counts, notes=dict(notes.most_common(6))),
         transcripts=[_transcript(ep, step, lines) for ep, step in _samples(run)],
         log=str(log) if log is not None else None,

@@ -65,7 +65,7 @@ def test_lenient_recoveries_are_counted_and_warned(runs: dict[str, Path]) -> Non
     headline = run_headline(analyze_run(run, n_boot=50), profile)
     lenient = [c for c in headline.caveats if c.kind == "lenient"]
     assert len(lenient) == 1
-    assert "24 of the 24 answers of lenient judged correct were only read leniently" in (
+    assert "24 of the 24 answers of lenient judged correct were read leniently" in (
         lenient[0].text)
     assert "24 of the 24 recoveries" in lenient[0].text and "strict=true" in lenient[0].text
     # The transcripts show the oracle's lenient reading.
