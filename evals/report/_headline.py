@@ -154,6 +154,10 @@ def _num(value: float | None, digits: int = 3) -> str:
     return text.replace("-", "−") if value < 0 else text
 
 
+def _p(value: float) -> str:
+    return "< 0.001" if value < 0.001 else f"= {value:.3f}"
+
+
 def _interval(estimate: Estimate | None) -> str:
     if estimate is None or estimate.value is None:
         return "undefined"
@@ -193,12 +197,12 @@ def _compounding(stats: RunStats, power: TrendPower) -> tuple[str, list[tuple[Ca
         why = (f"every one of the {stats.episodes} episodes had its first committed error at "
                "step 1, so none was still error-free at step 2 and the hazard was observed at "
                "one step only")
-        text = (f"Whether errors compound cannot be told: {why}. The test's p = "
-                f"{trend.p_value:.3f} and ê = {_interval(e_hat)} describe a wall at step 1, "
+        text = (f"Whether errors compound cannot be told: {why}. The test's p "
+                f"{_p(trend.p_value)} and ê = {_interval(e_hat)} describe a wall at step 1, "
                 "not a finding about later steps.")
         return text, [("untestable", (
             f"The compounding test of {name} is uninformative: every first error came at "
-            f"step 1, so its p = {trend.p_value:.3f} and its horizon are artefacts of that "
+            f"step 1, so its p {_p(trend.p_value)} and its horizon are artefacts of that "
             "wall, not evidence of a constant error."))]
     if not power.testable:
         text = ("Whether errors compound cannot be told: the hazard was observed at only "
@@ -213,7 +217,7 @@ def _compounding(stats: RunStats, power: TrendPower) -> tuple[str, list[tuple[Ca
             f"first errors over {power.steps_observed} steps it would miss a trend that "
             f"changes the hazard's odds {fold:.3g}-fold over those steps. A large p here "
             "means 'not enough data', not 'constant error'.")))
-    p = f"p = {trend.p_value:.3g}"
+    p = f"p {_p(trend.p_value)}"
     if trend.rejects() and trend.direction == "rising":
         text = (f"Errors compound: the hazard of a first committed error rises with the step "
                 f"({p}), faster than a constant per-step error (ê = {_interval(e_hat)}) "
@@ -229,6 +233,38 @@ def _compounding(stats: RunStats, power: TrendPower) -> tuple[str, list[tuple[Ca
         text = (f"No detectable trend in the hazard ({p}): consistent with a constant "
                 f"per-step error ê = {_interval(e_hat)}, i.e. survival (1-ê)^n.")
     return text, caveats
+
+
+def _after_errors(stats: RunStats) -> str:
+    """What the ``continue`` policy's tests say (episodes that go on after an error)."""
+    parts = []
+    trend = stats.e_raw_trend
+    if trend is not None:
+        if trend.p_value is None:
+            parts.append("the first proposals' error e_raw(t) could not be tested for a trend "
+                         "over steps")
+        elif trend.rejects():
+            moves = "rises" if trend.direction == "rising" else "falls"
+            parts.append(f"the first proposals' error e_raw(t) {moves} with the step "
+                         f"(permutation p {_p(trend.p_value)}, {trend.n} steps)")
+        else:
+            parts.append(f"the first proposals' error e_raw(t) shows no trend over steps "
+                         f"(permutation p {_p(trend.p_value)}, {trend.n} steps)")
+    cond = stats.self_conditioning
+    if cond is not None:
+        if cond.p_value is None or cond.before is None or cond.after is None:
+            parts.append("whether an error makes the next ones likelier could not be tested "
+                         "(no step both before and after a committed error)")
+        else:
+            verdict = ("errors beget errors" if cond.rejects() and cond.after > cond.before
+                       else "later proposals are better after an error" if cond.rejects()
+                       else "no detectable self-conditioning")
+            parts.append(f"after a committed error the first proposals were wrong "
+                         f"{_num(cond.after)} of the time against {_num(cond.before)} before "
+                         f"(p {_p(cond.p_value)}): {verdict}")
+    if not parts:
+        return ""
+    return " Episodes went on after errors: " + "; ".join(parts) + "."
 
 
 def run_headline(stats: RunStats, profile: RunProfile | None = None) -> Headline:
@@ -261,11 +297,12 @@ def run_headline(stats: RunStats, profile: RunProfile | None = None) -> Headline
                         "curves, survival and the compounding test rest on a single step."))
     power = trend_power(stats)
     compounding, more = _compounding(stats, power)
-    text += " " + compounding
+    text += " " + compounding + _after_errors(stats)
     caveats.extend(more)
     if stats.unfinished:
-        caveats.append(("unfinished", f"{stats.unfinished} unfinished episode(s) of {name} "
-                        "are left out (a run still going, or killed: resume it to finish)."))
+        caveats.append(("unfinished", f"{stats.unfinished} episode(s) of {name} never "
+                        "finished (a run still going, or killed: rerun it to resume); they are "
+                        "censored at their last step."))
     if profile is not None:
         caveats.extend(_profile_caveats(name, profile))
     return _headline(name, "run", text, caveats)

@@ -116,7 +116,7 @@ def build_report(
         render_html(stats, comparison, pngs, headlines=lines, profiles=profiles, base=out),
         encoding="utf-8",
     )
-    data = summary(stats)
+    data = summary(stats, comparison)
     data["headlines"] = [line.summary() for line in lines]
     summary_path = out / SUMMARY_FILE
     summary_path.write_text(json.dumps(data, indent=2, allow_nan=False) + "\n", encoding="utf-8")

@@ -47,6 +47,9 @@ class Policy:
     fpr: float = 1.0
     """Feedback flags a right output w.p. fpr."""
     growth: float = 0.0
+    selfcond: float = 0.0
+    """Extra round-0 error probability at steps after a committed error (as the simulated
+    backend's ``selfcond``)."""
     revise: bool = True
     """False: critic ``none`` (no feedback, no revision)."""
     error_policy: Literal["stop", "continue"] = "stop"
@@ -90,6 +93,8 @@ def simulate(policy: Policy, episodes: int, max_steps: int, rng: np.random.Gener
     shape = (episodes, max_steps)
     rate = np.minimum(0.999, policy.e * (1 + policy.growth) ** np.arange(max_steps))
     wrong0 = rng.random(shape) < rate[None, :]
+    if policy.selfcond > 0:
+        return _simulate_selfcond(policy, episodes, max_steps, rng, rate)
     if policy.revise:
         flagged = np.where(wrong0, rng.random(shape) < policy.tpr, rng.random(shape) < policy.fpr)
         u = rng.random(shape)
@@ -111,6 +116,38 @@ def simulate(policy: Policy, episodes: int, max_steps: int, rng: np.random.Gener
     for t in range(max_steps):
         state = final[:, t] | (state & ~undo[:, t])
         glob[:, t] = state
+    return Outcomes(wrong0, flagged, wrong1, flagged1, final, glob, length, max_steps)
+
+
+def _simulate_selfcond(
+    policy: Policy, episodes: int, max_steps: int, rng: np.random.Generator, rate: np.ndarray
+) -> Outcomes:
+    """Step by step: round 0's error rate rises by ``selfcond`` after a committed error."""
+    shape = (episodes, max_steps)
+    wrong0, flagged, wrong1, flagged1, final = (np.zeros(shape, dtype=bool) for _ in range(5))
+    erred = np.zeros(episodes, dtype=bool)
+    for t in range(max_steps):
+        p = np.minimum(0.999, rate[t] + policy.selfcond * erred)
+        w0 = rng.random(episodes) < p
+        if policy.revise:
+            f0 = np.where(w0, rng.random(episodes) < policy.tpr,
+                          rng.random(episodes) < policy.fpr)
+            u = rng.random(episodes)
+            w1 = np.where(w0, u >= policy.r, u < policy.h)
+            f1 = np.where(w1, rng.random(episodes) < policy.tpr,
+                          rng.random(episodes) < policy.fpr)
+            fin = np.where(f0, w1, w0)
+        else:
+            f0 = f1 = np.zeros(episodes, dtype=bool)
+            w1 = fin = w0
+        wrong0[:, t], flagged[:, t], wrong1[:, t], flagged1[:, t], final[:, t] = (
+            w0, f0, w1, f1, fin)
+        erred |= fin
+    if policy.error_policy == "stop":
+        length = np.where(final.any(axis=1), final.argmax(axis=1) + 1, max_steps)
+    else:
+        length = np.full(episodes, max_steps)
+    glob = np.maximum.accumulate(final, axis=1)
     return Outcomes(wrong0, flagged, wrong1, flagged1, final, glob, length, max_steps)
 
 
@@ -205,3 +242,19 @@ def write_run(
         for event in to_events(outcomes, policy):
             f.write(event.model_dump_json(by_alias=True) + "\n")
     return run_dir
+
+
+def lockstep(events: list[Event]) -> list[Event]:
+    """Reorder records as the lockstep runner writes them: step ``t`` of every running
+    episode, then step ``t+1``; an episode's end right after its last step (so episodes
+    that stop at an early error finish first)."""
+    keyed = []
+    position: dict[int, int] = {}
+    for seq, event in enumerate(events):
+        if isinstance(event, EpisodeStartEvent):
+            position[event.episode] = -1
+        elif isinstance(event, RoundEvent | StepEvent):
+            position[event.episode] = event.step
+        keyed.append((position.get(event.episode, -1), event.episode, seq, event))
+    keyed.sort(key=lambda item: item[:3])
+    return [item[3] for item in keyed]
