@@ -17,7 +17,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, JsonValue
 
 from redraft.evals.report._profile import RunProfile
-from redraft.evals.stats import Comparison, Estimate, RunStats
+from redraft.evals.stats import Comparison, ComparisonRow, Estimate, RunStats
 
 __all__ = [
     "Caveat",
@@ -405,11 +405,13 @@ def _change(base: dict[str, JsonValue], other: dict[str, JsonValue], diffs: list
     return "its differences (" + ", ".join(diffs) + ")"
 
 
+def _row(comparison: Comparison, run: str, metric: str) -> ComparisonRow | None:
+    return next((r for r in comparison.rows if r.run == run and r.metric == metric), None)
+
+
 def _difference(comparison: Comparison, run: str, metric: str) -> Estimate | None:
-    for row in comparison.rows:
-        if row.run == run and row.metric == metric:
-            return row.difference
-    return None
+    row = _row(comparison, run, metric)
+    return None if row is None else row.difference
 
 
 def _effect(diff: Estimate | None, what: str) -> str:
@@ -435,6 +437,9 @@ def comparison_headline(
     post = _difference(comparison, other.name, "e_post")
     effect = _effect(post, "the error after correction")
     text = f"{change[0].upper()}{change[1:]} {effect}."
+    row = _row(comparison, other.name, "e_post")
+    if row is not None and row.paired:
+        text += f" Paired over the {row.pairs} episodes both runs played (the same seeds)."
     if not diffs:
         verdict = effect.rsplit(": ", 1)[-1] if ": " in effect else effect
         text = (f"A replicate of {base.name} (the same settings): the error after correction "
