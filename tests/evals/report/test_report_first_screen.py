@@ -79,6 +79,8 @@ def test_first_screen_says_the_degenerate_test_is_uninformative_and_why(page_tex
     assert ("every one of the 30 episodes had its first committed error at step 1, so none "
             "was still error-free at step 2") in first
     assert "Uninformative test: The compounding test of wall is uninformative" in first
+    # Under the continue policy the later steps are still measured, and the page says so.
+    assert "Episodes went on after errors: the first proposals' error e_raw(t)" in first
     assert "Degenerate rates: Every judged answer of wall was wrong" in first
 
 
