@@ -16,6 +16,7 @@ import time
 from typing import IO, Literal, Protocol
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn
 
 from redraft.evals._events import EpisodeEndEvent, Event, StepEvent
@@ -138,9 +139,9 @@ class ProgressBar:
         self.title = title
         self.estimate = StepEstimate(max_steps)
         self._progress = Progress(
-            TextColumn(f"[bold]{title}"),
+            TextColumn(f"[bold]{escape(title)}"),
             BarColumn(bar_width=20),
-            TextColumn("{task.fields[info]}"),
+            TextColumn("{task.fields[info]}", markup=False),
             console=Console(file=self.stream, force_terminal=self.mode == "bar" or None),
             disable=self.mode != "bar",
             transient=False,

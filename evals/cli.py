@@ -210,7 +210,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     config = _validate(_config_data(args))
     if args.label is not None and not args.label.strip():
         raise BadInputError("--label must not be blank")
-    result = run_eval(config, args.out, observers=_observers(args.quiet, config))
+    result = run_eval(config, args.out,
+                      observers=_observers(args.quiet, config, args.label or args.out.name))
     if args.label is not None:
         from redraft.evals._manifest import write_label
 
