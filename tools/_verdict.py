@@ -50,6 +50,7 @@ VERDICT_CODES: dict[str, str] = {
     "self_rejected": "the model's own critique found a problem",
     "blunder": "a legal answer that loses too much value (quality oracle)",
     "verifier_error": "the verifier itself failed; the proposal was not checked",
+    "no_answer": "the output holds reasoning but no answer",
     "truncated": "the output was cut off at the token limit before it held a complete answer",
     "critique_unreadable": "the self-critique ended in no verdict the parser could read",
 }

@@ -175,6 +175,9 @@ class GenerationRequest(BaseModel):
     cache_key: str | None = None
     """Requests with the same key share a prompt prefix (e.g. one episode); backends may reuse
     their cache between them."""
+    monologue: bool = False
+    """The prompt asks the model to reason before it answers, ending with a marked answer line
+    (the corrector's ``monologue`` setting). The prompt says so too; fakes play by it."""
 
 
 class Generation(BaseModel):
@@ -196,6 +199,14 @@ class Generation(BaseModel):
         if value is None:
             return "stop"
         return _FINISH_ALIASES.get(str(value).lower(), "other")
+    reasoning: str | None = None
+    """Reasoning the server returned apart from ``text`` (an OpenAI-compatible
+    ``reasoning_content`` or ``reasoning`` field); None when it returned none. Reasoning
+    written inline (``<think>`` blocks) stays in ``text``: see
+    :func:`redraft.agent.extract_answer`."""
+    reasoning_tokens: int | None = None
+    """Of ``usage.completion_tokens``, how many the backend counted as reasoning (OpenAI
+    ``completion_tokens_details.reasoning_tokens``); None when it did not say."""
 
 
 @runtime_checkable

@@ -11,7 +11,14 @@ from pathlib import Path
 from redraft.evals.report._headline import Headline, trend_power
 from redraft.evals.report._profile import RunProfile, run_setting
 from redraft.evals.report._transcripts import transcripts_html
-from redraft.evals.stats import DEFAULT_LEVEL, METRIC_DESCRIPTIONS, Comparison, Estimate, RunStats
+from redraft.evals.stats import (
+    DEFAULT_LEVEL,
+    METRIC_DESCRIPTIONS,
+    MONOLOGUE_METRICS,
+    Comparison,
+    Estimate,
+    RunStats,
+)
 
 __all__ = ["FIGURES_READY_TITLE", "render_html"]
 
@@ -25,6 +32,7 @@ _TABLE_METRICS = (
     "repair", "damage", "unknown_rate", "revisions_per_step", "tokens_per_step",
     "seconds_per_step",
     "tokens_per_corrected_error", "seconds_per_corrected_error",
+    *MONOLOGUE_METRICS,
 )
 _EXTRA_DESCRIPTIONS = {
     "error_share": "share of episodes with a committed error (observed)",
@@ -207,7 +215,11 @@ def _metrics_table(runs: Sequence[RunStats]) -> str:
     head = "".join(_run_head(s) for s in runs)
     rows = []
     for name in _TABLE_METRICS:
-        meaning = METRIC_DESCRIPTIONS.get(name) or _EXTRA_DESCRIPTIONS.get(name, "")
+        meaning = (
+            METRIC_DESCRIPTIONS.get(name)
+            or MONOLOGUE_METRICS.get(name)
+            or _EXTRA_DESCRIPTIONS.get(name, "")
+        )
         cells = "".join(_cell(s.metrics.get(name)) for s in runs)
         rows.append(
             f'<tr><td class="name"><b>{name}</b><br><span class="desc">{_esc(meaning)}</span>'
