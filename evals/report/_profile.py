@@ -101,6 +101,8 @@ class TranscriptRound(BaseModel):
     """0 for the proposal, then revisions."""
     output: str
     """The model's output (shortened)."""
+    answer: str | None = None
+    """The answer extracted from the output (after any reasoning), when it differs from it."""
     feedback: str | None
     """What the critic said (code: message), None without feedback."""
     judgement: str | None
@@ -221,6 +223,8 @@ def _transcript(
             judged += f"; read leniently: {listed}" if listed else "; read leniently"
         shown.append(TranscriptRound(
             round=record.round, output=_short(record.output),
+            answer=(None if record.answer is None or record.answer.strip() == record.output.strip()
+                    else _short(record.answer, 200)),
             feedback=_verdict_text(record.feedback), judgement=judged,
             line=lines.get(("round", episode.episode, step.step, record.round)),
         ))

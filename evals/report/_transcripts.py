@@ -49,9 +49,11 @@ def _one(t: Transcript, href: str | None) -> str:
                     if r.feedback is not None else '<div class="fb">critic: (none)</div>')
         judged = (f'<div class="judge">oracle: {_esc(r.judgement)}</div>'
                   if r.judgement is not None else "")
+        answer = (f"<div>answer read from it: <code>{_esc(r.answer)}</code></div>"
+                  if r.answer is not None else "")
         rounds.append(
             f'<div class="round"><b>round {r.round} ({name})</b>{_line(href, r.line)}'
-            f"<pre>{_esc(r.output)}</pre>{feedback}{judged}</div>"
+            f"<pre>{_esc(r.output)}</pre>{answer}{feedback}{judged}</div>"
         )
     return (
         f'<div class="transcript"><b>episode {t.episode}, step {t.step}</b>: '
