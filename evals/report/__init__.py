@@ -3,15 +3,13 @@
 from redraft.evals.report._headline import (
     Caveat,
     Headline,
-    TrendPower,
     comparison_headline,
     headlines,
     run_headline,
-    setting_differences,
-    trend_power,
 )
 from redraft.evals.report._html import FIGURES_READY_TITLE, render_html
 from redraft.evals.report._plots import FIGURES
+from redraft.evals.report._power import TrendPower, trend_power
 from redraft.evals.report._profile import (
     LenientReading,
     RunProfile,
@@ -26,6 +24,7 @@ from redraft.evals.report._report import (
     run_labels,
     write_report,
 )
+from redraft.evals.report._settings import setting_differences
 from redraft.evals.report._summary import SUMMARY_FILE, summary, write_summary
 
 __all__ = [

@@ -16,49 +16,29 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, JsonValue
 
+from redraft.evals.report._power import TrendPower, trend_power
 from redraft.evals.report._profile import RunProfile
+from redraft.evals.report._settings import (
+    CRITIC_WORDS,
+    describe_change,
+    setting_differences,
+    setting_value,
+)
 from redraft.evals.stats import Comparison, ComparisonRow, Estimate, RunStats
 
 __all__ = [
     "Caveat",
     "CaveatKind",
     "Headline",
-    "TrendPower",
     "comparison_headline",
     "headlines",
     "run_headline",
-    "setting_differences",
-    "trend_power",
 ]
 
 CaveatKind = Literal[
     "leaky", "no_data", "one_step", "untestable", "no_errors", "low_power", "unfinished",
     "unknown", "repeat_rule", "lenient", "not_comparable", "undefined", "all_same",
 ]
-
-CRITIC_WORDS = {
-    "none": "no critic",
-    "self": "self-critique",
-    "tool": "tool feedback",
-    "self+tool": "self-critique with tool feedback",
-    "resample": "resampling without feedback",
-    "constrained": "constrained decoding",
-    "oracle": "oracle feedback (leaky)",
-}
-"""Each critic mode in words."""
-
-COMPARED_SETTINGS = (
-    "task", "model", "model_options", "representation", "opponent", "task_options", "verifier",
-    "critic", "max_rounds", "error_policy", "max_steps", "corrector",
-)
-"""Settings that change what a run measures (seeds and episode counts do not)."""
-
-LOW_POWER_FOLD = 4.0
-"""A compounding test that would miss a trend changing the hazard's odds this many times
-over the observed steps is reported as having little power."""
-_Z_POWER = 1.959964 + 0.841621
-"""Two-sided 5% test, 80% power."""
-
 
 class Caveat(BaseModel):
     """A warning attached to a run or a comparison."""
@@ -93,58 +73,6 @@ class Headline(BaseModel):
             "subject": self.subject, "kind": self.kind, "text": self.text,
             "warnings": [{"kind": c.kind, "text": c.text} for c in self.caveats],
         }
-
-
-class TrendPower(BaseModel):
-    """How much the compounding (hazard trend) test could see."""
-
-    model_config = ConfigDict(frozen=True)
-
-    first_errors: int
-    """First committed errors observed (the test's events)."""
-    at_risk_after_first: int
-    """Episode-steps at risk after step 1 (0: the hazard was seen at one step only)."""
-    steps_observed: int
-    """Steps with anyone at risk."""
-    detectable_fold: float | None
-    """The change in the hazard's odds over the observed steps the test would detect with
-    80% power at the 5% level; None when no trend can be fitted at all."""
-
-    @property
-    def testable(self) -> bool:
-        """False when the data cannot show a trend at all."""
-        return self.detectable_fold is not None
-
-    @property
-    def low(self) -> bool:
-        """True when only a steep trend could be detected."""
-        return self.detectable_fold is not None and self.detectable_fold > LOW_POWER_FOLD
-
-
-def trend_power(stats: RunStats) -> TrendPower:
-    """The power of the hazard-trend test, from the run's at-risk table.
-
-    Under a constant hazard ``p`` the Fisher information about the logistic slope is
-    ``Σ n_t p(1-p)(t - t̄)²``; the smallest slope the likelihood-ratio test detects with 80%
-    power is ``2.80 / sqrt(I)``, reported as the odds change it makes over the steps seen.
-    """
-    curve = stats.hazard
-    n = [int(x) for x in curve.n]
-    d = [round((v or 0.0) * k) for v, k in zip(curve.value, n, strict=True)]
-    steps = [t for t, k in zip(curve.steps, n, strict=True) if k > 0]
-    total_n, total_d = sum(n), sum(d)
-    after_first = sum(k for t, k in zip(curve.steps, n, strict=True) if t > 1)
-    fold: float | None = None
-    if len(steps) >= 2 and 0 < total_d < total_n:
-        p = total_d / total_n
-        mean = sum(t * k for t, k in zip(curve.steps, n, strict=True)) / total_n
-        info = sum(k * p * (1 - p) * (t - mean) ** 2
-                   for t, k in zip(curve.steps, n, strict=True))
-        if info > 0:
-            span = max(steps) - min(steps)
-            fold = math.exp(min(_Z_POWER / math.sqrt(info) * span, 700.0))
-    return TrendPower(first_errors=total_d, at_risk_after_first=after_first,
-                      steps_observed=len(steps), detectable_fold=fold)
 
 
 def _num(value: float | None, digits: int = 3) -> str:
@@ -359,52 +287,6 @@ def _headline(
                     caveats=[Caveat(kind=k, subject=subject, text=t) for k, t in caveats])
 
 
-def _differ(a: JsonValue, b: JsonValue) -> bool:
-    return a != b and not (a in (None, {}) and b in (None, {}))
-
-
-def setting_differences(base: dict[str, JsonValue], other: dict[str, JsonValue]) -> list[str]:
-    """The settings (of :data:`COMPARED_SETTINGS`) in which two runs' configs differ.
-
-    The revision budget does not count against a run without a critic (it is unused there).
-    Sub-settings of the corrector are named ``corrector.NAME``.
-    """
-    diffs: list[str] = []
-    for key in COMPARED_SETTINGS:
-        a, b = base.get(key), other.get(key)
-        if key == "max_rounds" and "none" in (base.get("critic"), other.get("critic")):
-            continue
-        if key == "corrector" and isinstance(a, dict) and isinstance(b, dict):
-            diffs.extend(f"corrector.{sub}" for sub in sorted(set(a) | set(b))
-                         if _differ(a.get(sub), b.get(sub)))
-        elif _differ(a, b):
-            diffs.append(key)
-    return diffs
-
-
-def _change(base: dict[str, JsonValue], other: dict[str, JsonValue], diffs: list[str]) -> str:
-    """The compared setting in words ("tool feedback (critic=tool instead of none)")."""
-    if diffs == ["critic"] or (set(diffs) == {"critic", "max_rounds"}):
-        b, o = base.get("critic"), other.get("critic")
-        words = CRITIC_WORDS.get(str(o), str(o))
-        rounds = f", k={other.get('max_rounds')}" if o != "none" else ""
-        return f"{words} (critic={o}{rounds} instead of {b})"
-    if diffs == ["max_rounds"]:
-        return f"a revision budget of k={other.get('max_rounds')} instead of " \
-               f"{base.get('max_rounds')}"
-    if len(diffs) == 1:
-        key = diffs[0]
-        if key.startswith("corrector."):
-            sub = key.split(".", 1)[1]
-            a = base.get("corrector")
-            b = other.get("corrector")
-            va = a.get(sub) if isinstance(a, dict) else None
-            vb = b.get(sub) if isinstance(b, dict) else None
-            return f"{key}={vb} instead of {va}"
-        return f"{key}={other.get(key)} instead of {base.get(key)}"
-    return "its differences (" + ", ".join(diffs) + ")"
-
-
 def _row(comparison: Comparison, run: str, metric: str) -> ComparisonRow | None:
     return next((r for r in comparison.rows if r.run == run and r.metric == metric), None)
 
@@ -433,7 +315,7 @@ def comparison_headline(
     """The sentence and warnings for ``other`` against the baseline ``base``."""
     subject = f"{other.name} vs {base.name}"
     diffs = setting_differences(base.config, other.config)
-    change = _change(base.config, other.config, diffs)
+    change = describe_change(base.config, other.config, diffs)
     post = _difference(comparison, other.name, "e_post")
     effect = _effect(post, "the error after correction")
     text = f"{change[0].upper()}{change[1:]} {effect}."
@@ -455,7 +337,7 @@ def comparison_headline(
     if len(diffs) > 1 and substantive:
         caveats.append(("not_comparable", (
             f"{other.name} and {base.name} differ in more than the setting compared ("
-            + ", ".join(f"{d}: {_setting(base.config, d)} vs {_setting(other.config, d)}"
+            + ", ".join(f"{d}: {setting_value(base.config, d)} vs {setting_value(other.config, d)}"
                         for d in diffs)
             + "): the difference cannot be put down to one of them.")))
     if other.leaky or base.leaky:
@@ -466,14 +348,6 @@ def comparison_headline(
         caveats.append(("undefined", f"{subject}: one side has no steps; the difference is "
                         "undefined."))
     return _headline(subject, "comparison", text, caveats)
-
-
-def _setting(config: dict[str, JsonValue], key: str) -> str:
-    if key.startswith("corrector."):
-        corrector = config.get("corrector")
-        value = corrector.get(key.split(".", 1)[1]) if isinstance(corrector, dict) else None
-        return str(value)
-    return str(config.get(key))
 
 
 def headlines(

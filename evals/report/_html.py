@@ -8,7 +8,8 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from redraft.evals.report._headline import Headline, trend_power
+from redraft.evals.report._headline import Headline
+from redraft.evals.report._power import trend_power
 from redraft.evals.report._profile import RunProfile, run_setting
 from redraft.evals.report._transcripts import transcripts_html
 from redraft.evals.stats import (
