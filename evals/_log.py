@@ -124,9 +124,14 @@ def read_events(path: Path) -> list[Event]:
     returned as they are (group by episode and keep those with an ``episode_end``).
 
     Raises:
-        EventLogError: a line in the middle is invalid (the message names its number).
+        EventLogError: the log does not exist, or a line in the middle is invalid (the
+            message names its number). (:func:`scan_events`, used to resume, takes a
+            missing log as empty instead.)
     """
-    scan = scan_events(path)
+    file = events_path(path)
+    if not file.is_file():
+        raise EventLogError(f"cannot read event log {file}: no such file")
+    scan = scan_events(file)
     if scan.torn:
         warnings.warn(
             f"{scan.path}: left out a torn last line (a run killed mid-write)", stacklevel=2

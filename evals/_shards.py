@@ -99,9 +99,14 @@ def _write_merged(
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise BadInputError(f"cannot create output directory {out}: {exc.strerror}") from exc
+    codes: dict[str, Any] = {}
+    for m in manifests:  # shards may have loaded different plug-ins: keep every code
+        codes.update(m.get("verdict_codes") or {})
     manifest = {
         **manifests[0],
         "config": merged.model_dump(mode="json"),
+        "leaky": any(m.get("leaky") is True for m in manifests),
+        "verdict_codes": dict(sorted(codes.items())),
         "merged_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "merged_from": [
             {

@@ -124,8 +124,19 @@ class HintBoard:
         self._lock = threading.Lock()
 
     def post(self, hints: Mapping[str, SimulationHint]) -> None:
-        """Make ``hints`` (item id → hint) available to the backend."""
+        """Make ``hints`` (item id → hint) available to the backend.
+
+        Raises:
+            ValueError: an item id already holds another hint (two runs sharing one
+                simulated backend at once with the same item ids would mix their hints).
+        """
         with self._lock:
+            clash = [k for k, v in hints.items() if self._hints.get(k, v) != v]
+            if clash:
+                raise ValueError(
+                    f"item id {clash[0]!r} already has another simulation hint: give each "
+                    "concurrent run its own simulated backend"
+                )
             self._hints.update(hints)
 
     def withdraw(self, item_ids: Iterable[str]) -> None:
