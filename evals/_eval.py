@@ -255,10 +255,17 @@ def _reopen_run(
         raise EventLogError(
             f"{out}/{EVENTS_FILE} holds episodes outside this run: {sorted(extra)[:10]}"
         )
+    now = datetime.now(UTC).isoformat(timespec="seconds")
     resumed = list(manifest.get("resumed_at") or [])
-    resumed.append(datetime.now(UTC).isoformat(timespec="seconds"))
+    resumed.append(now)
+    updated = {**manifest, "resumed_at": resumed}
+    recorded = dict(manifest.get("config") or {})
+    if recorded.get("episodes") != config.episodes:  # extended (check_resumable allowed it)
+        extended = list(manifest.get("extended") or [])
+        extended.append({"at": now, "episodes": [recorded.get("episodes"), config.episodes]})
+        updated.update(config={**recorded, "episodes": config.episodes}, extended=extended)
     try:
-        write_manifest(out, {**manifest, "resumed_at": resumed})
+        write_manifest(out, updated)
     except OSError as exc:
         raise BadInputError(_unwritable(out, exc)) from exc
     return done

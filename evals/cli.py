@@ -40,6 +40,7 @@ examples:
   redraft eval addition --episodes 400 --shard 0/4 --out runs/s0   # ... 1/4, 2/4, 3/4
   redraft merge runs/s0 runs/s1 runs/s2 runs/s3 --out runs/all
   redraft report runs/addition-tool runs/all --out reports/cmp
+  redraft report a/run=baseline b/run=retrained --out reports/ab   # labels
 """
 
 
@@ -121,6 +122,7 @@ def _add_run_options(parser: argparse.ArgumentParser, *, grid: bool) -> None:
     parser.add_argument("--temperature", type=float, help="sampling temperature (default 0)")
     if not grid:
         parser.add_argument("--shard", help="run only shard i of N: i/N")
+        parser.add_argument("--label", help="the run's name in reports (default: --out's name)")
     parser.add_argument(
         "--task-option", type=_key_value, action="append", default=[], metavar="KEY=VALUE",
         help="task option (repeatable; VALUE parsed as JSON when it is)",
@@ -150,7 +152,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run_options(p_grid, grid=True)
     p_grid.set_defaults(func=_cmd_grid)
     p_report = sub.add_parser("report", help="write report.html, plots and summary.json")
-    p_report.add_argument("runs", nargs="+", type=Path, metavar="RUN_DIR")
+    p_report.add_argument(
+        "runs", nargs="+", metavar="RUN_DIR[=LABEL]",
+        help="run directories, the baseline first; =LABEL names a run in the report",
+    )
     p_report.add_argument("--out", type=_out_dir, required=True, help="report directory")
     p_report.set_defaults(func=_cmd_report)
     p_merge = sub.add_parser("merge", help="join the logs of a run's shards")
@@ -218,10 +223,10 @@ def _validate(data: dict[str, Any]) -> Any:
         raise BadInputError(describe_validation_error(exc)) from exc
 
 
-def _observers(quiet: bool) -> list[Any]:
+def _observers(quiet: bool, config: Any, title: str = "steps") -> list[Any]:
     from redraft.evals._progress import ProgressBar
 
-    return [] if quiet else [ProgressBar(enabled=None)]
+    return [] if quiet else [ProgressBar(max_steps=config.max_steps, title=title)]
 
 
 def _say(quiet: bool, message: str) -> None:
@@ -236,7 +241,14 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     from redraft.evals._eval import run_eval
 
     config = _validate(_config_data(args))
-    result = run_eval(config, args.out, observers=_observers(args.quiet))
+    if args.label is not None and not args.label.strip():
+        raise BadInputError("--label must not be blank")
+    result = run_eval(config, args.out,
+                      observers=_observers(args.quiet, config, args.label or args.out.name))
+    if args.label is not None:
+        from redraft.evals._manifest import write_label
+
+        write_label(args.out, args.label)
     verb = "resumed" if result.resumed else "ran"
     _say(
         args.quiet,
@@ -278,15 +290,18 @@ def _cmd_grid(args: argparse.Namespace) -> int:
                 }
             )
     run_dirs = []
-    for name, config in combos.items():
+    for i, (name, config) in enumerate(combos.items(), start=1):
         run_dir = args.out / name
-        _say(args.quiet, f"redraft grid: {name}")
-        run_eval(config, run_dir, observers=_observers(args.quiet))
+        title = f"run {i}/{len(combos)} {name}"
+        _say(args.quiet, f"redraft grid: {title} -> {run_dir}")
+        run_eval(config, run_dir, observers=_observers(args.quiet, config, title))
         run_dirs.append(run_dir)
     return _report(run_dirs, args.out / "report", args.quiet)
 
 
-def _report(run_dirs: Sequence[Path], out: Path, quiet: bool) -> int:
+def _report(
+    run_dirs: Sequence[Path], out: Path, quiet: bool, labels: Sequence[str | None] = ()
+) -> int:
     try:
         # Imported lazily: reports pull in matplotlib, which eval runs do not need.
         write_report = importlib.import_module("redraft.evals.report").write_report
@@ -294,7 +309,7 @@ def _report(run_dirs: Sequence[Path], out: Path, quiet: bool) -> int:
         print(f"redraft: reports are not available ({exc})", file=sys.stderr)
         return EXIT_FAILURE
     try:
-        write_report(list(run_dirs), out)
+        report = write_report(list(run_dirs), out, labels=list(labels) or None)
     except OSError as exc:
         if exc.filename is not None and Path(exc.filename).is_relative_to(out):
             raise BadInputError(
@@ -302,15 +317,30 @@ def _report(run_dirs: Sequence[Path], out: Path, quiet: bool) -> int:
                 "--out"
             ) from exc
         raise
-    _say(quiet, f"redraft: report written to {out}")
+    _say(quiet, f"redraft: report written to {out / 'report.html'}")
+    for line in report.headlines:
+        _say(quiet, f"  {line.subject}: {line.text}")
+        for caveat in line.caveats:
+            _say(quiet, f"    warning ({caveat.kind}): {caveat.text}")
     return EXIT_OK
 
 
+def _run_and_label(text: str) -> tuple[Path, str | None]:
+    """``DIR`` or ``DIR=LABEL`` (a directory whose own name holds '=' is taken whole)."""
+    if Path(text).is_dir() or "=" not in text:
+        return Path(text), None
+    where, _, label = text.rpartition("=")
+    if not label.strip():
+        raise BadInputError(f"{text!r}: the label after '=' is empty; write DIR=LABEL")
+    return Path(where), label.strip()
+
+
 def _cmd_report(args: argparse.Namespace) -> int:
-    missing = [str(d) for d in args.runs if not Path(d).is_dir()]
+    pairs = [_run_and_label(text) for text in args.runs]
+    missing = [str(d) for d, _ in pairs if not d.is_dir()]
     if missing:
         raise BadInputError(f"no such run directory: {', '.join(missing)}")
-    return _report(args.runs, args.out, False)
+    return _report([d for d, _ in pairs], args.out, False, [label for _, label in pairs])
 
 
 def _cmd_merge(args: argparse.Namespace) -> int:

@@ -335,8 +335,25 @@ def _suffix_notes(board: chess.Board, move: chess.Move, suffix: str) -> list[str
     return notes
 
 
-def read_move(board: chess.Board, text: str) -> ReadMove:
-    """Read the move ``text`` means in ``board``. Never raises on any text."""
+def read_move(board: chess.Board, text: str, *, strict: bool = False) -> ReadMove:
+    """Read the move ``text`` means in ``board``. Never raises on any text.
+
+    With ``strict=True`` an answer readable only with some liberty (any note: prose around
+    the move, a lowercase piece letter, UCI, ...) is ``invalid_syntax``: the answer must be
+    one move in SAN and nothing else.
+    """
+    read = _read_move(board, text)
+    if strict and read.status == "ok" and read.notes:
+        return ReadMove(
+            "invalid_syntax",
+            "read strictly, the answer must be one move in SAN and nothing else; it was "
+            f"readable only leniently ({'; '.join(read.notes)})",
+            token=read.token, notes=read.notes,
+        )
+    return read
+
+
+def _read_move(board: chess.Board, text: str) -> ReadMove:
     tokens = find_tokens(text)
     if not tokens:
         bad = _malformed(text)

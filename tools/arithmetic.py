@@ -28,6 +28,7 @@ __all__ = [
     "AdditionContext",
     "AdditionOracle",
     "AdditionVerifier",
+    "ArithmeticOracleConfig",
     "ArithmeticVerifierConfig",
     "NumberRead",
     "RunningSumContext",
@@ -105,8 +106,24 @@ def _bad_number(number: NumberToken) -> NumberRead | None:
     return None
 
 
-def read_addition(text: str) -> NumberRead:
-    """Read ``(digit, carry)`` from an answer; never raises."""
+def _strictly(read: NumberRead, strict: bool, fmt: str) -> NumberRead:
+    """A lenient reading refused: with ``strict`` the answer must be in the exact format."""
+    if not strict or read.status != "ok" or not read.notes:
+        return read
+    return NumberRead("invalid_syntax", f"read strictly, {fmt} and nothing else; the answer "
+                      f"was readable only leniently ({'; '.join(read.notes)})",
+                      values=read.values, notes=read.notes)
+
+
+def read_addition(text: str, *, strict: bool = False) -> NumberRead:
+    """Read ``(digit, carry)`` from an answer; never raises.
+
+    With ``strict=True`` only the exact ``digit D, carry C`` form is taken.
+    """
+    return _strictly(_read_addition(text), strict, ADDITION_FORMAT)
+
+
+def _read_addition(text: str) -> NumberRead:
     numbers = find_numbers(text)
     if not numbers:
         return NumberRead("unparseable",
@@ -162,8 +179,15 @@ def read_addition(text: str) -> NumberRead:
     return NumberRead("ok", values=(digit, carry), notes=tuple(notes))
 
 
-def read_total(text: str) -> NumberRead:
-    """Read a running total from an answer; never raises."""
+def read_total(text: str, *, strict: bool = False) -> NumberRead:
+    """Read a running total from an answer; never raises.
+
+    With ``strict=True`` only the exact ``total: N`` form is taken.
+    """
+    return _strictly(_read_total(text), strict, TOTAL_FORMAT)
+
+
+def _read_total(text: str) -> NumberRead:
     numbers = find_numbers(text)
     if not numbers:
         return NumberRead("unparseable", f"no total found in the answer; {TOTAL_FORMAT}")
@@ -237,6 +261,17 @@ class ArithmeticVerifierConfig(BaseModel):
 
     reveal: bool = False
     """Put the right value in the hint of a ``wrong_value`` verdict (a calculator critic)."""
+    strict: bool = False
+    """Take only answers in the exact format; anything read leniently is ``invalid_syntax``."""
+
+
+class ArithmeticOracleConfig(BaseModel):
+    """Options of :class:`AdditionOracle` and :class:`RunningSumOracle`."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    strict: bool = False
+    """Judge only answers in the exact format; anything read leniently is ``invalid_syntax``."""
 
 
 def _addition_local(context: AdditionContext, read: NumberRead, reveal: bool) -> Verdict:
@@ -269,7 +304,7 @@ class AdditionVerifier:
 
     def check(self, context: AdditionContext, proposal: str) -> Verdict:
         """The verdict, synchronously."""
-        read = read_addition(proposal)
+        read = read_addition(proposal, strict=self.config.strict)
         if read.status != "ok":
             return _reject(read, self.name)
         return _addition_local(context, read, self.config.reveal)
@@ -280,13 +315,20 @@ class AdditionVerifier:
 
 
 class AdditionOracle:
-    """Ground truth for long addition: the step (local) and the written digits (global)."""
+    """Ground truth for long addition: the step (local) and the written digits (global).
+
+    Args:
+        **options: see :class:`ArithmeticOracleConfig`.
+    """
 
     name = "addition"
 
+    def __init__(self, **options: Any) -> None:
+        self.config = parse_options(ArithmeticOracleConfig, options, "addition oracle")
+
     def judge_sync(self, context: AdditionContext, proposal: str) -> Judgement:
         """The judgement, synchronously."""
-        read = read_addition(proposal)
+        read = read_addition(proposal, strict=self.config.strict)
         if read.status != "ok":
             failed = _reject(read, self.name)
             return Judgement(local=failed, global_state=failed)
@@ -368,7 +410,7 @@ class RunningSumVerifier:
 
     def check(self, context: RunningSumContext, proposal: str) -> Verdict:
         """The verdict, synchronously."""
-        read = read_total(proposal)
+        read = read_total(proposal, strict=self.config.strict)
         if read.status != "ok":
             return _reject(read, self.name)
         return _sum_local(context, read, self.config.reveal)
@@ -379,13 +421,20 @@ class RunningSumVerifier:
 
 
 class RunningSumOracle:
-    """Ground truth for a running sum: the step (local) and the true total (global)."""
+    """Ground truth for a running sum: the step (local) and the true total (global).
+
+    Args:
+        **options: see :class:`ArithmeticOracleConfig`.
+    """
 
     name = "running_sum"
 
+    def __init__(self, **options: Any) -> None:
+        self.config = parse_options(ArithmeticOracleConfig, options, "running_sum oracle")
+
     def judge_sync(self, context: RunningSumTruth, proposal: str) -> Judgement:
         """The judgement, synchronously."""
-        read = read_total(proposal)
+        read = read_total(proposal, strict=self.config.strict)
         if read.status != "ok":
             failed = _reject(read, self.name)
             return Judgement(local=failed, global_state=failed)
