@@ -114,7 +114,10 @@ def build_report(
     html_path = out / HTML_FILE
     html_path.write_text(
         render_html(stats, comparison, pngs, headlines=lines, profiles=profiles, base=out),
+        # Transcripts quote model output verbatim, and a model can emit a lone surrogate that
+        # UTF-8 cannot hold: show it as a visible escape rather than fail the whole report.
         encoding="utf-8",
+        errors="backslashreplace",
     )
     data = summary(stats, comparison)
     data["headlines"] = [line.summary() for line in lines]
