@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import string
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from redraft.agent._prompts import DEFAULT_CRITIQUE_TEMPLATE, DEFAULT_REVISE_TEMPLATE
+from redraft.agent._prompts import (
+    DEFAULT_CRITIQUE_TEMPLATE,
+    DEFAULT_MONOLOGUE_CRITIQUE_TEMPLATE,
+    DEFAULT_MONOLOGUE_TEMPLATE,
+    DEFAULT_REVISE_TEMPLATE,
+)
 from redraft.agent._records import CriticMode, RetryContext
 from redraft.agent.backends import SamplingParams
 
@@ -43,8 +49,42 @@ class CorrectorConfig(BaseModel):
     read by :func:`~redraft.agent.parse_critique`."""
     revise_template: str = DEFAULT_REVISE_TEMPLATE
     """The revision request; must contain ``{feedback}``."""
+    monologue: bool = False
+    """Inner monologue: proposals and revisions ask the model to reason first and end with
+    its answer on a marked line (``monologue_template``); the self critic reasons before a
+    marked verdict. Only the answer is verified; the reasoning is logged and costed."""
+    monologue_template: str = DEFAULT_MONOLOGUE_TEMPLATE
+    """Appended to proposal and revision requests when ``monologue`` is on (an item's own
+    ``monologue_template`` refines it)."""
+    monologue_critique_template: str = DEFAULT_MONOLOGUE_CRITIQUE_TEMPLATE
+    """The self-critique request when ``monologue`` is on."""
+    monologue_max_tokens: int | None = Field(256, ge=1)
+    """Token limit of a generation when ``monologue`` is on, so that reasoning fits (None:
+    ``sampling.max_tokens``). Budgets are compared in the report's tokens per step."""
     verify_concurrency: int = Field(64, ge=1)
     """How many verifier and oracle calls run at once."""
+    verify_timeout_s: float | None = Field(30.0, gt=0)
+    """The most seconds one verifier or oracle call may take; a call that takes longer is
+    recorded as ``verifier_error`` (the oracle's: unknown). Bounded calls run on a verifier
+    thread, so a verifier that blocks is bounded too. None: no limit, in the caller's loop."""
+
+    @field_validator("revise_template")
+    @classmethod
+    def _only_feedback(cls, template: str) -> str:
+        try:
+            fields = [field for _, field, _, _ in string.Formatter().parse(template)
+                      if field is not None]
+        except ValueError as exc:
+            raise ValueError(f"revise_template is not a valid template ({exc}); write "
+                             "literal braces as {{ and }}") from None
+        unknown = sorted({f for f in fields if f != "feedback"})
+        if unknown:
+            shown = ", ".join("{" + f + "}" for f in unknown)
+            raise ValueError(f"revise_template has unknown placeholder(s) {shown}; the only one "
+                             "is {feedback} (write literal braces as {{ and }})")
+        if "feedback" not in fields:
+            raise ValueError("revise_template must contain '{feedback}'")
+        return template
 
     @property
     def revisions_allowed(self) -> int:

@@ -8,7 +8,8 @@ from typing import Any
 
 from redraft.agent._config import CorrectorConfig
 from redraft.agent._graph import build_corrector
-from redraft.agent._records import Correction, Item
+from redraft.agent._monologue import judge_round
+from redraft.agent._records import Correction, Item, RoundRecord
 from redraft.agent.backends import Backend, Message, load_backend
 from redraft.tools import (
     Judgement,
@@ -16,8 +17,6 @@ from redraft.tools import (
     Verifier,
     ensure_oracle,
     oracle_as_verifier,
-    safe_judge,
-    truncated_judgement,
 )
 
 __all__ = ["DEFAULT_MODEL", "acorrect", "ajudge_correction", "arun_items", "correct"]
@@ -46,14 +45,12 @@ async def ajudge_correction(
     """
     semaphore = asyncio.Semaphore(concurrency)
 
-    async def judge(output: str, finish_reason: str) -> Judgement:
+    async def judge(record: RoundRecord) -> tuple[Judgement, Judgement | None]:
         async with semaphore:
-            return truncated_judgement(await safe_judge(oracle, context, output), finish_reason)
+            return await judge_round(oracle, context, record)
 
-    judgements = await asyncio.gather(
-        *(judge(r.output, r.finish_reason) for r in correction.rounds)
-    )
-    return correction.judged(judgements)
+    judged = await asyncio.gather(*(judge(r) for r in correction.rounds))
+    return correction.judged([j for j, _ in judged], [f for _, f in judged])
 
 
 async def arun_items(

@@ -20,8 +20,15 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from pydantic import BaseModel, ConfigDict
 
+from redraft.agent._answer import missing_answer_verdict
 from redraft.agent._config import CorrectorConfig
-from redraft.agent._critique import CRITIQUE_VERDICTS, parse_critique
+from redraft.agent._critique import CRITIQUE_VERDICTS
+from redraft.agent._monologue import (
+    answer_fields,
+    critique_verdict,
+    visible_output,
+    with_instruction,
+)
 from redraft.agent._records import Correction, Item, RoundRecord, StopReason
 from redraft.agent.backends import (
     Backend,
@@ -106,32 +113,17 @@ class _LoopThread:
 
     def __init__(self) -> None:
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
 
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
         with self._lock:
             if self._loop is None:
                 self._loop = asyncio.new_event_loop()
-                self._thread = threading.Thread(
+                threading.Thread(
                     target=self._loop.run_forever, daemon=True, name="redraft-corrector-loop"
-                )
-                self._thread.start()
+                ).start()
             loop = self._loop
         return asyncio.run_coroutine_threadsafe(coro, loop).result()
-
-    def close(self) -> None:
-        """Stop the loop and join its thread (idempotent; a later ``run`` starts anew)."""
-        with self._lock:
-            loop, thread = self._loop, self._thread
-            self._loop = self._thread = None
-        if loop is None:
-            return
-        loop.call_soon_threadsafe(loop.stop)
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(timeout=5)
-        if not loop.is_running():
-            loop.close()
 
 
 _SYNC_LOOP = _LoopThread()
@@ -163,8 +155,11 @@ class _Corrector:
         self.config = config
         self.verifier = verifier
         self.leaky = is_leaky(verifier)
+        # A monologue critique reasons before its verdict line: no choice constraint then.
         self._critique_choice = (
-            config.critique_verdict == "choice" and "choice" in backend.constraint_kinds
+            config.critique_verdict == "choice"
+            and "choice" in backend.constraint_kinds
+            and not config.monologue
         )
 
     # -- helpers -----------------------------------------------------------------------
@@ -172,6 +167,8 @@ class _Corrector:
     def _params(self, round_: int, resample: bool) -> SamplingParams:
         params = self.config.sampling
         update: dict[str, Any] = {}
+        if self.config.monologue and self.config.monologue_max_tokens is not None:
+            update["max_tokens"] = self.config.monologue_max_tokens
         if params.seed is not None:
             update["seed"] = params.seed + round_
         if resample and round_ > 0 and params.temperature == 0.0:
@@ -197,7 +194,10 @@ class _Corrector:
                 )
         if purpose == "critique" and self._critique_choice:
             constraint = Constraint(kind="choice", choices=CRITIQUE_VERDICTS)
-        previous = work.rounds[-1].output if work.rounds and purpose != "propose" else None
+        previous = None
+        if work.rounds and purpose != "propose":
+            last = work.rounds[-1]
+            previous = last.answer if last.answer is not None else last.output
         return GenerationRequest(
             messages=messages,
             params=self._params(round_, self.config.critic == "resample"),
@@ -206,7 +206,15 @@ class _Corrector:
             previous=previous,
             item_id=item.id,
             cache_key=item.cache_key,
+            monologue=self.config.monologue,
         )
+
+    def _ask(self, work: _Work, messages: tuple[Message, ...]) -> tuple[Message, ...]:
+        """Add the monologue request to a proposal or revision prompt when it is on."""
+        if not self.config.monologue:
+            return messages
+        template = work.item.monologue_template or self.config.monologue_template
+        return with_instruction(messages, template)
 
     async def _verify_all(
         self, verifier: Verifier[Any], pairs: Sequence[tuple[Any, str]]
@@ -214,26 +222,32 @@ class _Corrector:
         # A semaphore per call: one bound to an earlier event loop would fail on this one
         # once more than ``verify_concurrency`` calls wait.
         semaphore = asyncio.Semaphore(self.config.verify_concurrency)
+        timeout = self.config.verify_timeout_s
 
         async def bounded(context: Any, output: str) -> Verdict:
             async with semaphore:
-                return await safe_verify(verifier, context, output)
+                return await safe_verify(verifier, context, output, timeout_s=timeout)
 
         return list(await asyncio.gather(*(bounded(c, out) for c, out in pairs)))
 
+    def _critique_template(self) -> str:
+        if self.config.monologue:
+            return self.config.monologue_critique_template
+        return self.config.critique_template
+
     def _revision_messages(self, work: _Work) -> tuple[Message, ...]:
         if self.config.critic == "resample":
-            return work.item.messages
+            return self._ask(work, work.item.messages)
         history = work.rounds if self.config.retry_context == "full" else work.rounds[-1:]
         messages = list(work.item.messages)
         for record in history:
             feedback = record.feedback
             text = feedback.feedback() if feedback is not None else ""
-            messages.append(Message(role="assistant", content=record.output))
+            messages.append(Message(role="assistant", content=visible_output(record.output)))
             messages.append(
                 Message(role="user", content=self.config.revise_template.format(feedback=text))
             )
-        return tuple(messages)
+        return self._ask(work, tuple(messages))
 
     def _repeated(self, rounds: Sequence[RoundRecord]) -> bool:
         limit = self.config.repeat_limit
@@ -271,7 +285,7 @@ class _Corrector:
         if len(set(ids)) != len(ids):
             raise BadInputError("item ids must be unique within a batch")
         work = [_Work(item=item, rounds=(), status="verify") for item in items]
-        requests = [self._request(w, w.item.messages, "propose", 0) for w in work]
+        requests = [self._request(w, self._ask(w, w.item.messages), "propose", 0) for w in work]
         generations = await self.backend.generate(requests) if requests else []
         if len(generations) != len(requests):
             raise RuntimeError(
@@ -286,9 +300,7 @@ class _Corrector:
                             round=0,
                             purpose="propose",
                             messages=r.messages,
-                            output=g.text,
-                            finish_reason=g.finish_reason,
-                            usage=g.usage,
+                            **answer_fields(g, monologue=self.config.monologue),
                         ),
                     )
                 }
@@ -300,30 +312,47 @@ class _Corrector:
     async def verify(self, state: CorrectorState) -> CorrectorState:
         work = list(state["work"])
         pending = [i for i, w in enumerate(work) if w.status == "verify"]
-        outputs = [(work[i].item.context, work[i].rounds[-1].output) for i in pending]
+        # Only the answer is checked; an output without one gets its verdict unasked.
+        records = [work[i].rounds[-1] for i in pending]
+        answered = [j for j, r in enumerate(records) if r.answer is not None]
+        outputs = [(work[pending[j]].item.context, records[j].answer or "") for j in answered]
+        missing = {
+            j: missing_answer_verdict(truncated=r.truncated, source="extractor")
+            for j, r in enumerate(records)
+            if r.answer is None
+        }
         feedback: list[Verdict | None] = [None] * len(pending)
         critiques: dict[int, tuple[str, Any]] = {}
         critic = self.config.critic
         if critic not in ("none", "self"):
             if self.verifier is None:  # guarded in build_corrector
                 raise BadInputError(f"critic {critic!r} needs a verifier")
-            feedback = list(await self._verify_all(self.verifier, outputs))
+            verdicts = await self._verify_all(self.verifier, outputs)
+            for j, verdict in zip(answered, verdicts, strict=True):
+                feedback[j] = verdict
+            for j, verdict in missing.items():
+                feedback[j] = verdict
         if critic in ("self", "self+tool"):
+            for j, verdict in missing.items():
+                feedback[j] = verdict
             ask = [j for j, f in enumerate(feedback) if f is None or f.ok]
             requests = []
             for j in ask:
                 w = work[pending[j]]
                 messages = (
                     *w.item.messages,
-                    Message(role="assistant", content=w.rounds[-1].output),
-                    Message(role="user", content=self.config.critique_template),
+                    Message(role="assistant", content=visible_output(w.rounds[-1].output)),
+                    Message(role="user", content=self._critique_template()),
                 )
                 requests.append(self._request(w, messages, "critique", w.rounds[-1].round))
             generations = await self.backend.generate(requests) if requests else []
             for j, generation in zip(ask, generations, strict=True):
                 critiques[j] = (generation.text, generation.usage)
-                proposal = work[pending[j]].rounds[-1].output
-                feedback[j] = parse_critique(generation.text, proposal=proposal)
+                feedback[j] = critique_verdict(
+                    generation,
+                    monologue=self.config.monologue,
+                    proposal=work[pending[j]].rounds[-1].answer,
+                )
         for j, i in enumerate(pending):
             w = work[i]
             update: dict[str, Any] = {"feedback": feedback[j]}
@@ -351,9 +380,7 @@ class _Corrector:
                 round=w.rounds[-1].round + 1,
                 purpose=purpose,
                 messages=request.messages,
-                output=generation.text,
-                finish_reason=generation.finish_reason,
-                usage=generation.usage,
+                **answer_fields(generation, monologue=self.config.monologue),
             )
             work[i] = w.model_copy(update={"rounds": (*w.rounds, record), "status": "verify"})
         return {"work": work}
@@ -430,6 +457,11 @@ def build_corrector(
         raise BadInputError(
             "critic 'oracle' is the leaky upper bound: its verifier must carry ground truth "
             "(redraft.tools.oracle_as_verifier(oracle)); for other feedback use critic 'tool'"
+        )
+    if config.monologue and config.critic == "constrained":
+        raise BadInputError(
+            "critic 'constrained' restricts every output to a valid answer, which leaves no "
+            "room for a monologue; use another critic or monologue=False"
         )
     if "{feedback}" not in config.revise_template:
         raise BadInputError("revise_template must contain '{feedback}'")

@@ -60,6 +60,9 @@ class Item(BaseModel):
     """Valid answers, used by the ``constrained`` critic mode."""
     cache_key: str | None = None
     """Items with the same key share a prompt prefix (one episode)."""
+    monologue_template: str | None = None
+    """The task's refinement of the corrector's ``monologue_template`` (None: the
+    corrector's); used only when the monologue is on."""
 
 
 class RoundRecord(BaseModel):
@@ -78,7 +81,23 @@ class RoundRecord(BaseModel):
     finish_reason: FinishReason = "stop"
     """Why the backend stopped generating (``length``: cut at the token limit)."""
     usage: Cost = Field(default_factory=Cost)
-    """What generating the output cost."""
+    """What generating the output cost, reasoning included."""
+    answer: str | None = None
+    """The answer read from the output (:func:`redraft.agent.extract_answer`): all that the
+    verifier and the oracle see. None when the output holds none (reasoning only, or cut
+    off), and then the feedback is ``no_answer`` or ``truncated``."""
+    first_answer: str | None = None
+    """The first answer the output wrote; differs from ``answer`` when the model corrected
+    itself inside the generation (``[BACK]``, or a second marked answer line)."""
+    answers: int = 0
+    """How many answers the output wrote."""
+    reasoning: str | None = None
+    """What the output held besides its answer: a reasoning field, think blocks, the
+    monologue around the marked line, earlier attempts. None when nothing."""
+    reasoning_usage: Cost = Field(default_factory=Cost)
+    """The part of ``usage`` spent on reasoning (completion tokens; included in ``usage``)."""
+    truncated: bool = False
+    """The token limit cut the output before its answer was complete."""
     critique: str | None = None
     """The raw self-critique, in ``self`` modes."""
     critique_usage: Cost | None = None
@@ -87,7 +106,11 @@ class RoundRecord(BaseModel):
     """What the critic said about this output: the only judgement the loop sees."""
     judgement: Judgement | None = None
     """The oracle's ground truth: measurement only, filled after the graph has finished
-    (by the runner, or by ``correct`` when given an oracle); the graph never sets it."""
+    (by the runner, or by ``correct`` when given an oracle); the graph never sets it. It
+    judges ``answer`` alone (see :func:`redraft.agent.judge_round`)."""
+    first_judgement: Judgement | None = None
+    """The oracle on ``first_answer`` when it differs from ``answer`` (a correction inside the
+    generation); None otherwise, the ``judgement`` then standing for both."""
 
 
 class Correction(BaseModel):
@@ -113,8 +136,13 @@ class Correction(BaseModel):
 
     @property
     def committed(self) -> str:
-        """The committed output: the last round's."""
+        """The committed output, raw: the last round's (the task gets :attr:`answer`)."""
         return self.rounds[-1].output
+
+    @property
+    def answer(self) -> str | None:
+        """The committed answer: the last round's answer (None when it had none)."""
+        return self.rounds[-1].answer
 
     @property
     def revisions(self) -> int:
@@ -146,15 +174,30 @@ class Correction(BaseModel):
             return "kept_right" if after == "correct" else "harmed"
         return "recovered" if after == "correct" else "stayed_wrong"
 
-    def judged(self, judgements: Sequence[Judgement]) -> Correction:
-        """This correction with one oracle judgement per round attached, in round order."""
-        if len(judgements) != len(self.rounds):
-            raise ValueError(
-                f"{len(judgements)} judgements for {len(self.rounds)} rounds of {self.item_id!r}"
-            )
+    def judged(
+        self,
+        judgements: Sequence[Judgement],
+        first_judgements: Sequence[Judgement | None] | None = None,
+    ) -> Correction:
+        """This correction with one oracle judgement per round attached, in round order.
+
+        ``first_judgements`` (one per round, None where the round's first answer is its
+        answer) judge the first answers of rounds that corrected themselves.
+        """
+        firsts = list(first_judgements) if first_judgements is not None else None
+        for what, values in (("judgements", judgements), ("first judgements", firsts)):
+            if values is not None and len(values) != len(self.rounds):
+                raise ValueError(
+                    f"{len(values)} {what} for {len(self.rounds)} rounds of {self.item_id!r}"
+                )
         rounds = tuple(
-            record.model_copy(update={"judgement": judgement})
-            for record, judgement in zip(self.rounds, judgements, strict=True)
+            record.model_copy(
+                update={
+                    "judgement": judgement,
+                    "first_judgement": firsts[i] if firsts is not None else None,
+                }
+            )
+            for i, (record, judgement) in enumerate(zip(self.rounds, judgements, strict=True))
         )
         return self.model_copy(update={"rounds": rounds})
 

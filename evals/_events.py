@@ -90,7 +90,8 @@ class StepEvent(_Envelope):
     stop_reason: StopReason
     """Why the rounds ended."""
     committed: str
-    """The committed raw output."""
+    """The committed answer (empty when the last round had none); raw outputs are in the
+    round records."""
     action: str
     """The action the task applied (forced if the answer was replaced)."""
     initial: Correctness

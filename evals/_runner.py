@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import time
-from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -32,19 +30,12 @@ from redraft.agent import (
     CorrectorState,
     Item,
     RoundRecord,
+    judge_round,
 )
 from redraft.agent.backends import HintBoard
 from redraft.evals._events import EpisodeEndEvent, EpisodeStartEvent, Event, RoundEvent, StepEvent
 from redraft.evals.tasks import EndReason, Episode, ErrorPolicy, StepPrompt, StepResult, Task
-from redraft.tools import (
-    Correctness,
-    Cost,
-    Judgement,
-    Oracle,
-    Verdict,
-    safe_judge,
-    truncated_judgement,
-)
+from redraft.tools import Correctness, Judgement, Oracle
 
 __all__ = [
     "EventSink",
@@ -163,12 +154,16 @@ class LockstepRunner:
 
     async def run(self, episode_ids: Iterable[int]) -> None:
         """Run the episodes to their ends, in id order of joining the batch."""
-        waiting = deque(episode_ids)
+        # An iterator, never a list: a run of 10**12 episodes starts at once.
+        waiting = iter(episode_ids)
+        more = True
         running: list[_Running] = []
         try:
-            while waiting or running:
-                while waiting and len(running) < self.batch_size:
-                    joined = self._start(waiting.popleft())
+            while more or running:
+                while more and len(running) < self.batch_size:
+                    episode_id = next(waiting, None)
+                    more = episode_id is not None
+                    joined = self._start(episode_id) if episode_id is not None else None
                     if joined is not None:
                         running.append(joined)
                 if not running:
@@ -218,6 +213,7 @@ class LockstepRunner:
             context=prompt.truth_context if self.feedback_sees_truth else prompt.context,
             constraint=prompt.constraint,
             cache_key=str(running.id),
+            monologue_template=prompt.monologue_template,
         )
 
     async def _judge(
@@ -234,20 +230,10 @@ class LockstepRunner:
         semaphore = asyncio.Semaphore(self.judge_concurrency)
         oracle, timeout = self.oracle, self.judge_timeout_s
 
-        async def judge(context: Any, record: RoundRecord) -> Judgement:
+        async def judge(context: Any, record: RoundRecord) -> tuple[Judgement, Judgement | None]:
+            # The answer alone is judged (and a self-corrected generation's first answer).
             async with semaphore:
-                started = time.perf_counter()
-                try:
-                    judgement = await asyncio.wait_for(
-                        safe_judge(oracle, context, record.output), timeout
-                    )
-                except TimeoutError:
-                    judgement = Judgement(local=Verdict.reject(
-                        "verifier_error", f"{oracle.name} gave no judgement within {timeout} s",
-                        source=oracle.name, evidence={"exception": "TimeoutError"},
-                        cost=Cost(seconds=time.perf_counter() - started),
-                    ))
-            return truncated_judgement(judgement, record.finish_reason)
+                return await judge_round(oracle, context, record, timeout_s=timeout)
 
         flat = [
             judge(prompt.truth_context, record)
@@ -259,7 +245,8 @@ class LockstepRunner:
         start = 0
         for correction in results:
             end = start + len(correction.rounds)
-            judged.append(correction.judged(judgements[start:end]))
+            pairs = judgements[start:end]
+            judged.append(correction.judged([j for j, _ in pairs], [f for _, f in pairs]))
             start = end
         return judged
 
@@ -271,7 +258,8 @@ class LockstepRunner:
         judgement = correction.rounds[-1].judgement
         if judgement is None:  # pragma: no cover - _judge judges every round
             raise RuntimeError(f"step {step} of episode {running.id} was not judged")
-        result = running.episode.commit(correction.committed, judgement)
+        # The task gets the answer alone, never the reasoning around it.
+        result = running.episode.commit(correction.answer or "", judgement)
         self.sink.write(_step_event(running.id, step, correction, result))
         running.steps += 1
         if correction.final == "incorrect" and running.first_error_step is None:
@@ -333,7 +321,7 @@ def _step_event(episode: int, step: int, correction: Correction, result: StepRes
         round=correction.rounds[-1].round,
         revisions=correction.revisions,
         stop_reason=correction.stop_reason,
-        committed=correction.committed,
+        committed=correction.answer or "",
         action=result.action,
         initial=correction.initial or "unknown",
         final=correction.final or "unknown",

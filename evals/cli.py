@@ -7,6 +7,7 @@ Exit status: 0 on success, 2 on bad input (a one-line message on stderr says wha
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import itertools
 import json
@@ -34,6 +35,8 @@ examples:
       --max-steps 40 --representation fen --out runs/chess-self
   redraft grid addition --model simulated/e=0.1,r=0.5 --critic none,tool,resample \\
       --rounds 0,2 --episodes 100 --max-steps 20 --out runs/grid
+  redraft grid running_sum --model simulated/e=0.2,think_e=0.2,think_r=0.5 --critic none \\
+      --monologue off,on --episodes 100 --max-steps 20 --out runs/think
   redraft eval addition --episodes 400 --shard 0/4 --out runs/s0   # ... 1/4, 2/4, 3/4
   redraft merge runs/s0 runs/s1 runs/s2 runs/s3 --out runs/all
   redraft report runs/addition-tool runs/all --out reports/cmp
@@ -57,6 +60,13 @@ def _key_value(text: str) -> tuple[str, Any]:
     return key.strip(), parsed
 
 
+def _out_dir(text: str) -> Path:
+    # Path("") is Path("."): an empty --out would silently write into the current directory.
+    if not text.strip():
+        raise argparse.ArgumentTypeError("is empty; name a directory, e.g. --out runs/first")
+    return Path(text)
+
+
 def _csv(text: str) -> list[str]:
     items = [part.strip() for part in text.split(",") if part.strip()]
     if not items:
@@ -71,6 +81,15 @@ def _csv_int(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(f"{text!r} is not a list of integers, e.g. 0,2") from None
 
 
+def _on_off(text: str) -> list[bool]:
+    values = {"off": False, "on": True}
+    items = _csv(text)
+    bad = [item for item in items if item not in values]
+    if bad:
+        raise argparse.ArgumentTypeError(f"{text!r}: write off, on or off,on")
+    return [values[item] for item in items]
+
+
 def _add_run_options(parser: argparse.ArgumentParser, *, grid: bool) -> None:
     parser.add_argument("task", nargs="?", help="task name (see 'redraft list'); or in --config")
     parser.add_argument("--config", type=Path, help="TOML/YAML/JSON file of EvalConfig fields")
@@ -79,10 +98,16 @@ def _add_run_options(parser: argparse.ArgumentParser, *, grid: bool) -> None:
         parser.add_argument("--critic", type=_csv, help="critic modes, e.g. none,self,tool")
         parser.add_argument("--rounds", type=_csv_int, help="revision budgets, e.g. 0,2")
         parser.add_argument("--representation", type=_csv, help="representations, e.g. a,b")
+        parser.add_argument(
+            "--monologue", type=_on_off, help="inner monologue off, on, or both: off,on"
+        )
     else:
         parser.add_argument("--critic", help="none|self|tool|self+tool|resample|constrained|oracle")
         parser.add_argument("--rounds", type=int, help="revisions allowed per step (k)")
         parser.add_argument("--representation", help="the task's prompt representation")
+        parser.add_argument(
+            "--monologue", choices=("off", "on"), help="reason before answering (default off)"
+        )
     parser.add_argument("--episodes", type=int, help="episodes in the run")
     parser.add_argument("--max-steps", type=int, help="step limit per episode (censoring)")
     parser.add_argument("--seed", type=int, help="run seed")
@@ -90,7 +115,10 @@ def _add_run_options(parser: argparse.ArgumentParser, *, grid: bool) -> None:
     parser.add_argument("--verifier", help="registered verifier to use instead of the task's")
     parser.add_argument("--batch-size", type=int, help="episodes in flight at once (default 64)")
     parser.add_argument("--error-policy", choices=("stop", "continue"), help="after an error")
-    parser.add_argument("--max-tokens", type=int, help="tokens per answer (default 64)")
+    parser.add_argument(
+        "--max-tokens", type=int,
+        help="tokens per generation (default 64; 256 with the monologue)",
+    )
     parser.add_argument("--temperature", type=float, help="sampling temperature (default 0)")
     if not grid:
         parser.add_argument("--shard", help="run only shard i of N: i/N")
@@ -102,7 +130,7 @@ def _add_run_options(parser: argparse.ArgumentParser, *, grid: bool) -> None:
         "--model-option", type=_key_value, action="append", default=[], metavar="KEY=VALUE",
         help="backend option, e.g. n_ctx=2048 (repeatable)",
     )
-    parser.add_argument("--out", type=Path, required=True, help="run directory (grid: parent)")
+    parser.add_argument("--out", type=_out_dir, required=True, help="run directory (grid: parent)")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
 
 
@@ -124,11 +152,11 @@ def build_parser() -> argparse.ArgumentParser:
     p_grid.set_defaults(func=_cmd_grid)
     p_report = sub.add_parser("report", help="write report.html, plots and summary.json")
     p_report.add_argument("runs", nargs="+", type=Path, metavar="RUN_DIR")
-    p_report.add_argument("--out", type=Path, required=True, help="report directory")
+    p_report.add_argument("--out", type=_out_dir, required=True, help="report directory")
     p_report.set_defaults(func=_cmd_report)
     p_merge = sub.add_parser("merge", help="join the logs of a run's shards")
     p_merge.add_argument("shards", nargs="+", type=Path, metavar="SHARD_DIR")
-    p_merge.add_argument("--out", type=Path, required=True, help="merged run directory")
+    p_merge.add_argument("--out", type=_out_dir, required=True, help="merged run directory")
     p_merge.set_defaults(func=_cmd_merge)
     p_list = sub.add_parser("list", help="list tasks, verifiers and backends (with plug-ins)")
     p_list.set_defaults(func=_cmd_list)
@@ -186,12 +214,17 @@ def _config_data(args: argparse.Namespace) -> dict[str, Any]:
     if flags["max_rounds"] is not None:
         data.pop("rounds", None)
     data.update({k: v for k, v in flags.items() if v is not None})
+    if isinstance(args.monologue, str):  # eval; a grid lists several (see _cmd_grid)
+        data["corrector"] = {**(data.get("corrector") or {}), "monologue": args.monologue == "on"}
     sampling = {"max_tokens": args.max_tokens, "temperature": args.temperature}
     if any(v is not None for v in sampling.values()):
         corrector = dict(data.get("corrector") or {})
         merged_sampling = dict(corrector.get("sampling") or {})
         merged_sampling.update({k: v for k, v in sampling.items() if v is not None})
         data["corrector"] = {**corrector, "sampling": merged_sampling}
+        if args.max_tokens is not None:
+            # One explicit limit for every generation, monologue or not.
+            data["corrector"]["monologue_max_tokens"] = None
     for field, pairs in (("task_options", args.task_option), ("model_options", args.model_option)):
         if pairs:
             merged = dict(data.get(field) or {})
@@ -247,9 +280,11 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _grid_name(critic: str, rounds: int, representation: str | None) -> str:
+def _grid_name(critic: str, rounds: int, representation: str | None, monologue: bool) -> str:
     name = f"{critic}-k{rounds}"
-    return f"{name}-{representation}" if representation else name
+    if representation:
+        name = f"{name}-{representation}"
+    return f"{name}-monologue" if monologue else name
 
 
 def _cmd_grid(args: argparse.Namespace) -> int:
@@ -259,14 +294,22 @@ def _cmd_grid(args: argparse.Namespace) -> int:
     critics: list[str] = args.critic or [base.get("critic", "tool")]
     rounds_list: list[int] = args.rounds or [int(base.get("max_rounds", base.get("rounds", 2)))]
     reps: list[str | None] = args.representation or [base.get("representation")]
+    corrector = dict(base.get("corrector") or {})
+    monologues: list[bool] = args.monologue or [bool(corrector.get("monologue", False))]
     combos: dict[str, Any] = {}
-    for critic, rounds, rep in itertools.product(critics, rounds_list, reps):
+    for critic, rounds, rep, mono in itertools.product(critics, rounds_list, reps, monologues):
         # Without a critic the revision budget is unused: one run stands for every k.
         k = 0 if critic == "none" else rounds
-        name = _grid_name(critic, k, rep)
+        name = _grid_name(critic, k, rep, mono)
         if name not in combos:
             combos[name] = _validate(
-                {**base, "critic": critic, "max_rounds": k, "representation": rep}
+                {
+                    **base,
+                    "critic": critic,
+                    "max_rounds": k,
+                    "representation": rep,
+                    "corrector": {**corrector, "monologue": mono},
+                }
             )
     run_dirs = []
     for name, config in combos.items():
@@ -284,7 +327,15 @@ def _report(run_dirs: Sequence[Path], out: Path, quiet: bool) -> int:
     except (ImportError, AttributeError) as exc:
         print(f"redraft: reports are not available ({exc})", file=sys.stderr)
         return EXIT_FAILURE
-    write_report(list(run_dirs), out)
+    try:
+        write_report(list(run_dirs), out)
+    except OSError as exc:
+        if exc.filename is not None and Path(exc.filename).is_relative_to(out):
+            raise BadInputError(
+                f"cannot write the report to {out}: {exc.strerror or exc}; choose a writable "
+                "--out"
+            ) from exc
+        raise
     _say(quiet, f"redraft: report written to {out}")
     return EXIT_OK
 
@@ -310,12 +361,22 @@ def _cmd_list(args: argparse.Namespace) -> int:
     from redraft.evals.tasks import tasks
     from redraft.tools import verifiers
 
+    broken = 0
     for title, registry in (("tasks", tasks), ("verifiers", verifiers), ("backends", backends)):
         print(f"{title}:")
         names = registry.names()
         width = max((len(n) for n in names), default=0)
         for name in names:
-            print(f"  {name:<{width}}  {registry.origin(name)}")
+            # Loading each entry finds a plug-in that fails to import; it is listed as
+            # broken, with why, and the rest are still listed.
+            problem = registry.problem(name)
+            if problem is not None:
+                broken += 1
+                print(f"  {name:<{width}}  BROKEN ({problem.target}): {problem.reason}")
+            else:
+                print(f"  {name:<{width}}  {registry.origin(name)}")
+    if broken:
+        print(f"redraft: {broken} broken plug-in(s) listed above", file=sys.stderr)
     return EXIT_OK
 
 
@@ -353,6 +414,13 @@ def _cmd_train(args: argparse.Namespace) -> int:
 # -- entry point ---------------------------------------------------------------------------
 
 
+_PATH_ERRNOS = frozenset({
+    errno.ENAMETOOLONG, errno.ENOENT, errno.ENOTDIR, errno.EISDIR, errno.EACCES, errno.EPERM,
+    errno.EROFS, errno.EEXIST, errno.ELOOP,
+})
+"""OSError numbers that mean a path the user gave cannot be used (exit 2, not 1)."""
+
+
 def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
 
@@ -372,6 +440,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("redraft: interrupted; rerun the same command to resume", file=sys.stderr)
         return 130
+    except SystemExit as exc:
+        # Raised by code the run called (a plug-in), not by redraft: the run did not finish,
+        # so this is a failure (a rerun resumes it), never a silent exit 0.
+        print(f"redraft: stopped by SystemExit({exc.code!r}) raised inside the run; rerun "
+              "the same command to resume", file=sys.stderr)
+        return EXIT_FAILURE
+    except OSError as exc:
+        # A path the system refuses (too long, not a directory, read-only, full disk): one
+        # line naming it. Paths are what the user gives, so most of these are bad input.
+        where = f" {exc.filename}" if exc.filename else ""
+        reason = exc.strerror or _one_line(exc)
+        print(f"redraft: cannot use{where}: {reason}", file=sys.stderr)
+        return EXIT_BAD_INPUT if exc.errno in _PATH_ERRNOS else EXIT_FAILURE
     except Exception as exc:
         traceback.print_exc()
         print(f"redraft: failed: {type(exc).__name__}: {_one_line(exc)}", file=sys.stderr)

@@ -27,13 +27,15 @@ __all__ = [
 
 Purpose = Literal["propose", "critique", "revise"]
 ConstraintKind = Literal["choice", "regex", "grammar"]
-FinishReason = Literal["stop", "length", "error", "other"]
+FinishReason = Literal["stop", "length", "error", "content_filter", "other"]
 """Why generation ended: ``stop`` (end of text or a stop sequence), ``length`` (the token
-limit cut it), ``error`` (the backend failed on it), ``other`` (e.g. a content filter)."""
+limit cut it), ``error`` (the backend failed on it), ``content_filter`` (the server withheld
+the output: a filter or refusal; the oracle judges it unknown), ``other``."""
 _FINISH_ALIASES: dict[str, FinishReason] = {
     "stop": "stop", "eos": "stop", "end_turn": "stop", "stop_sequence": "stop",
     "length": "length", "max_tokens": "length", "max_length": "length",
     "error": "error", "abort": "error",
+    "content_filter": "content_filter", "refusal": "content_filter",
 }
 
 
@@ -76,7 +78,7 @@ class Constraint(BaseModel):
 class SamplingParams(BaseModel):
     """How to sample. Defaults are greedy and short: redraft steps are short answers."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     temperature: float = Field(0.0, ge=0.0)
     """0 means greedy."""
@@ -124,8 +126,19 @@ class HintBoard:
         self._lock = threading.Lock()
 
     def post(self, hints: Mapping[str, SimulationHint]) -> None:
-        """Make ``hints`` (item id → hint) available to the backend."""
+        """Make ``hints`` (item id → hint) available to the backend.
+
+        Raises:
+            ValueError: an item id already holds another hint (two runs sharing one
+                simulated backend at once with the same item ids would mix their hints).
+        """
         with self._lock:
+            clash = [k for k, v in hints.items() if self._hints.get(k, v) != v]
+            if clash:
+                raise ValueError(
+                    f"item id {clash[0]!r} already has another simulation hint: give each "
+                    "concurrent run its own simulated backend"
+                )
             self._hints.update(hints)
 
     def withdraw(self, item_ids: Iterable[str]) -> None:
@@ -175,6 +188,9 @@ class GenerationRequest(BaseModel):
     cache_key: str | None = None
     """Requests with the same key share a prompt prefix (e.g. one episode); backends may reuse
     their cache between them."""
+    monologue: bool = False
+    """The prompt asks the model to reason before it answers, ending with a marked answer line
+    (the corrector's ``monologue`` setting). The prompt says so too; fakes play by it."""
 
 
 class Generation(BaseModel):
@@ -196,6 +212,14 @@ class Generation(BaseModel):
         if value is None:
             return "stop"
         return _FINISH_ALIASES.get(str(value).lower(), "other")
+    reasoning: str | None = None
+    """Reasoning the server returned apart from ``text`` (an OpenAI-compatible
+    ``reasoning_content`` or ``reasoning`` field); None when it returned none. Reasoning
+    written inline (``<think>`` blocks) stays in ``text``: see
+    :func:`redraft.agent.extract_answer`."""
+    reasoning_tokens: int | None = None
+    """Of ``usage.completion_tokens``, how many the backend counted as reasoning (OpenAI
+    ``completion_tokens_details.reasoning_tokens``); None when it did not say."""
 
 
 @runtime_checkable

@@ -7,7 +7,14 @@ import html
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
-from redraft.evals.stats import DEFAULT_LEVEL, METRIC_DESCRIPTIONS, Comparison, Estimate, RunStats
+from redraft.evals.stats import (
+    DEFAULT_LEVEL,
+    METRIC_DESCRIPTIONS,
+    MONOLOGUE_METRICS,
+    Comparison,
+    Estimate,
+    RunStats,
+)
 
 __all__ = ["FIGURES_READY_TITLE", "render_html"]
 
@@ -21,6 +28,7 @@ _TABLE_METRICS = (
     "repair", "damage", "unknown_rate", "revisions_per_step", "tokens_per_step",
     "seconds_per_step",
     "tokens_per_corrected_error", "seconds_per_corrected_error",
+    *MONOLOGUE_METRICS,
 )
 _EXTRA_DESCRIPTIONS = {
     "error_share": "share of episodes with a committed error (observed)",
@@ -124,7 +132,11 @@ def _metrics_table(runs: Sequence[RunStats]) -> str:
     head = "".join(_run_head(s) for s in runs)
     rows = []
     for name in _TABLE_METRICS:
-        meaning = METRIC_DESCRIPTIONS.get(name) or _EXTRA_DESCRIPTIONS.get(name, "")
+        meaning = (
+            METRIC_DESCRIPTIONS.get(name)
+            or MONOLOGUE_METRICS.get(name)
+            or _EXTRA_DESCRIPTIONS.get(name, "")
+        )
         cells = "".join(_cell(s.metrics.get(name)) for s in runs)
         rows.append(
             f'<tr><td class="name"><b>{name}</b><br><span class="desc">{_esc(meaning)}</span>'

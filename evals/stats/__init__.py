@@ -54,6 +54,7 @@ from redraft.evals.stats._metrics import (
     global_error_undone,
     step_curve,
 )
+from redraft.evals.stats._monologue import MONOLOGUE_METRICS, monologue_metrics
 from redraft.evals.stats._run import DEFAULT_BOOTSTRAP, RunStats, analyze_run
 from redraft.evals.stats._survival import GeometricFit, KaplanMeier, geometric_fit, kaplan_meier
 
@@ -65,6 +66,7 @@ __all__ = [
     "DEFAULT_SIMULATIONS",
     "METRIC_DESCRIPTIONS",
     "MIN_BOOTSTRAP_EPISODES",
+    "MONOLOGUE_METRICS",
     "NOT_PROPORTIONS",
     "RATIO_METRICS",
     "Comparison",
@@ -94,6 +96,7 @@ __all__ = [
     "judged_wrong",
     "kaplan_meier",
     "load_run",
+    "monologue_metrics",
     "ratio_estimate",
     "read_events",
     "seed_pairs",

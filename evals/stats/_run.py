@@ -26,6 +26,7 @@ from redraft.evals.stats._metrics import (
     ratio_metrics,
     step_curve,
 )
+from redraft.evals.stats._monologue import monologue_metrics
 from redraft.evals.stats._survival import GeometricFit, KaplanMeier, kaplan_meier
 
 __all__ = ["DEFAULT_BOOTSTRAP", "RunStats", "analyze_run", "own_lengths"]
@@ -137,6 +138,10 @@ def analyze_run(
     metrics["horizon_50"] = geometric.horizon(0.5)
     metrics["global_error_undone"] = global_error_undone(arrays, level)
     metrics["global_error_undone_any"] = global_error_undone(arrays, level, by_agent=False)
+    # The in-generation layer and generated-token costs (inner monologue, reasoning models).
+    metrics.update(
+        monologue_metrics(run, n_boot=n_boot, rng=np.random.default_rng([seed, 1]), level=level)
+    )
     km = kaplan_meier(arrays.time, arrays.event, level)
     predicted = geometric.survival(np.asarray(km.steps))
     continued = _goes_on_after_errors(run, arrays)

@@ -54,6 +54,9 @@ class StepPrompt(BaseModel):
     hint: SimulationHint
     """A correct and some wrong answers: the ``simulated`` backend's hooks. The runner
     hands it to the simulated backend out of band; no request and no prompt carries it."""
+    monologue_template: str | None = None
+    """The task's own request to reason first and mark the answer line, used instead of the
+    corrector's when the monologue is on (None: the corrector's, task-independent)."""
 
     @property
     def truth_context(self) -> Any:
