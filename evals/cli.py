@@ -1,4 +1,4 @@
-"""The ``redraft`` command line: eval, grid, report, merge, list.
+"""The ``redraft`` command line: eval, grid, report, merge, list, train.
 
 Exit status: 0 on success, 2 on bad input (a one-line message on stderr says what to fix),
 1 on other failures.
@@ -41,6 +41,7 @@ examples:
   redraft merge runs/s0 runs/s1 runs/s2 runs/s3 --out runs/all
   redraft report runs/addition-tool runs/all --out reports/cmp
   redraft report a/run=baseline b/run=retrained --out reports/ab   # labels
+  redraft train running_sum --regime retry --out models/rs-retry   # then --model hf/models/rs-retry
 """
 
 
@@ -164,7 +165,32 @@ def build_parser() -> argparse.ArgumentParser:
     p_merge.set_defaults(func=_cmd_merge)
     p_list = sub.add_parser("list", help="list tasks, verifiers and backends (with plug-ins)")
     p_list.set_defaults(func=_cmd_list)
+    p_train = sub.add_parser("train", help="train a small testbed model on a task's episodes")
+    _add_train_options(p_train)
+    p_train.set_defaults(func=_cmd_train)
     return parser
+
+
+def _add_train_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("task", help="task whose episodes give the training text")
+    parser.add_argument("--regime", default="expert", help="expert|retry|scratchpad")
+    parser.add_argument("--out", type=Path, required=True, help="model directory to create")
+    parser.add_argument("--size", default="micro", help="micro|small|medium|large")
+    parser.add_argument("--steps", type=int, help="optimizer steps (default 2000)")
+    parser.add_argument("--minutes", type=float, help="training time budget; 0: none (default 9)")
+    parser.add_argument("--seed", type=int, help="training seed (default 0)")
+    parser.add_argument("--representation", help="the task's prompt representation")
+    parser.add_argument("--episode-steps", type=int, help="steps per training episode (20)")
+    parser.add_argument("--retry-p", type=float, help="retry: share of wrong-first steps (0.2)")
+    parser.add_argument("--batch-size", type=int, help="examples per optimizer step (64)")
+    parser.add_argument("--lr", type=float, help="peak learning rate (3e-3)")
+    parser.add_argument("--threads", type=int, help="torch CPU threads (default 2)")
+    parser.add_argument("--device", help="torch device (default: cuda if present, else cpu)")
+    parser.add_argument(
+        "--task-option", type=_key_value, action="append", default=[], metavar="KEY=VALUE",
+        help="task option (repeatable; VALUE parsed as JSON when it is)",
+    )
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
 
 
 # -- configs -------------------------------------------------------------------------------
@@ -237,10 +263,23 @@ def _say(quiet: bool, message: str) -> None:
 # -- commands ------------------------------------------------------------------------------
 
 
+def _model_defaults(data: dict[str, Any]) -> dict[str, Any]:
+    """A testbed model's own task options and representation, unless the user set them."""
+    from redraft.evals.testbed import eval_defaults
+
+    if data.get("task"):
+        representation, options = eval_defaults(
+            data["task"], data.get("model"), data.get("representation"),
+            dict(data.get("task_options") or {}),
+        )
+        data = {**data, "representation": representation, "task_options": options}
+    return data
+
+
 def _cmd_eval(args: argparse.Namespace) -> int:
     from redraft.evals._eval import run_eval
 
-    config = _validate(_config_data(args))
+    config = _validate(_model_defaults(_config_data(args)))
     if args.label is not None and not args.label.strip():
         raise BadInputError("--label must not be blank")
     result = run_eval(config, args.out,
@@ -268,7 +307,7 @@ def _grid_name(critic: str, rounds: int, representation: str | None, monologue: 
 def _cmd_grid(args: argparse.Namespace) -> int:
     from redraft.evals._eval import run_eval
 
-    base = _config_data(args)
+    base = _model_defaults(_config_data(args))
     critics: list[str] = args.critic or [base.get("critic", "tool")]
     rounds_list: list[int] = args.rounds or [int(base.get("max_rounds", base.get("rounds", 2)))]
     reps: list[str | None] = args.representation or [base.get("representation")]
@@ -373,6 +412,37 @@ def _cmd_list(args: argparse.Namespace) -> int:
                 print(f"  {name:<{width}}  {registry.origin(name)}")
     if broken:
         print(f"redraft: {broken} broken plug-in(s) listed above", file=sys.stderr)
+    return EXIT_OK
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from redraft.evals.testbed import TrainConfig, train
+
+    fields = {
+        "task": args.task, "regime": args.regime, "size": args.size, "steps": args.steps,
+        "minutes": args.minutes, "seed": args.seed, "representation": args.representation,
+        "episode_steps": args.episode_steps, "retry_p": args.retry_p,
+        "batch_size": args.batch_size, "lr": args.lr, "threads": args.threads,
+        "device": args.device, "task_options": dict(args.task_option),
+    }
+    if args.minutes is not None and args.minutes <= 0:
+        fields["minutes"] = None
+        given = {k: v for k, v in fields.items() if v is not None or k == "minutes"}
+    else:
+        given = {k: v for k, v in fields.items() if v is not None}
+    try:
+        config = TrainConfig.model_validate(given)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "train options"
+        raise BadInputError(f"--{where.replace('_', '-')}: {first['msg']}") from exc
+    recipe = train(config, args.out, say=None if args.quiet else lambda m: _say(False, m))
+    _say(
+        args.quiet,
+        f"redraft: {args.out}: {recipe.parameters:,} parameters, {recipe.steps_done} steps "
+        f"({recipe.stopped_by}) in {recipe.seconds:.0f} s, held-out step accuracy "
+        f"{recipe.heldout_step_accuracy:.1%}; run it with --model hf/{args.out}",
+    )
     return EXIT_OK
 
 

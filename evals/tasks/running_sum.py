@@ -33,7 +33,7 @@ from redraft.tools.arithmetic import (
 
 __all__ = ["RunningSumConfig", "RunningSumEpisode", "RunningSumTask"]
 
-RunningSumRepresentation = Literal["history", "last"]
+RunningSumRepresentation = Literal["history", "last", "shown", "lookup"]
 
 SYSTEM_PROMPT = (
     "You keep a running total. Each step names some keys of the table; add their values to "
@@ -57,7 +57,11 @@ class RunningSumConfig(BaseModel):
     steps: int | None = Field(None, ge=1)
     """Steps after which the episode ends naturally; None: only ``max_steps`` ends it."""
     representation: RunningSumRepresentation = "history"
-    """``history``: every earlier step and total is shown; ``last``: only the last total."""
+    """``history``: every earlier step and total is shown; ``last``: only the last total;
+    ``shown``: only the last total, and this step's values written next to its keys (no
+    table), in two short lines, so each step's computation is local: the form small testbed
+    models learn; ``lookup``: the same short form with the table instead of the values, so
+    each step looks two values up (where a scratchpad should help)."""
     plant_errors: float | list[int] = 0.0
     """A rate in [0, 1] at which a shown total is replaced by a wrong one, or the steps at
     which to do so (counted from 0)."""
@@ -111,6 +115,11 @@ class RunningSumEpisode(EpisodeBase):
 
     def _render(self) -> str:
         table = ", ".join(f"{k}={v}" for k, v in self.table.items())
+        if self.config.representation in ("shown", "lookup"):  # short: small models pay per char
+            shown = self.config.representation == "shown"
+            keys = ", ".join(f"{k}={self.table[k]}" if shown else k for k in self._keys)
+            head = "" if shown else f"Table: {table}\n"
+            return f"{head}Total so far: {self.shown}\nStep {self.step + 1}: add {keys}."
         lines = [f"Table: {table}", "Start: total: 0"]
         if self.config.representation == "history":
             lines += [f"Step {i + 1}: add {', '.join(keys)} -> total: {total}"
@@ -183,7 +192,7 @@ class RunningSumTask(ConfiguredTask[RunningSumConfig, RunningSumEpisode]):
     """
 
     name = "running_sum"
-    representations: tuple[str, ...] = ("history", "last")
+    representations: tuple[str, ...] = ("history", "last", "shown", "lookup")
     config_type = RunningSumConfig
     episode_type = RunningSumEpisode
 

@@ -13,11 +13,31 @@ from redraft.tools.arithmetic import RunningSumTruth
 
 def test_options() -> None:
     task = load_task("running_sum", n_keys=5, keys_per_step=3, plant_errors=[2])
-    assert isinstance(task, Task) and task.representations == ("history", "last")
+    assert isinstance(task, Task) and task.representations == (
+        "history", "last", "shown", "lookup"
+    )
     with pytest.raises(BadInputError, match="plant_errors"):
         load_task("running_sum", plant_errors=1.5)
     with pytest.raises(BadInputError, match="value_min"):
         load_task("running_sum", value_min=5, value_max=1)
+
+
+def test_short_representations_show_the_values_or_the_table() -> None:
+    for representation in ("shown", "lookup"):
+        task = load_task("running_sum", representation=representation)
+        episode = task.new_episode(1, max_steps=5, error_policy="continue")
+        first = episode.prompt()
+        commit(task, episode, "total: 1000")  # the agent's own total is what it is shown
+        second = episode.prompt()
+        lines = second.messages[-1].content.splitlines()
+        keys = second.context.keys
+        if representation == "shown":
+            values = ", ".join(f"{k}={v}" for k, v in zip(keys, second.context.values, strict=True))
+            assert lines == ["Total so far: 1000", f"Step 2: add {values}."]
+        else:
+            assert lines[0].startswith("Table: A=") and lines[1:] == [
+                "Total so far: 1000", f"Step 2: add {', '.join(keys)}."]
+        assert first.messages[-1].content.splitlines()[-2] == "Total so far: 0"
 
 
 @pytest.mark.parametrize("representation", ["history", "last"])

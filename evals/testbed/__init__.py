@@ -1,0 +1,54 @@
+"""The testbed: small transformers trained here on a task's own episodes, in data regimes.
+
+``redraft train TASK --regime R --out MODEL_DIR`` trains one (:func:`train`); the directory
+it writes runs as ``hf/MODEL_DIR`` in ``redraft eval``. Regimes (:mod:`._regimes`):
+``expert``, ``retry`` (a wrong answer, :data:`BACK_MARKER`, the right one) and
+``scratchpad``. Training needs the ``train`` extra (torch, transformers, tokenizers,
+safetensors); nothing here imports them until it trains.
+"""
+
+from redraft.evals.testbed._markers import BACK_MARKER
+from redraft.evals.testbed._recipe import (
+    RECIPE_FILE,
+    SIZES,
+    LossPoint,
+    ModelSize,
+    Recipe,
+    SizeName,
+    TrainConfig,
+    eval_defaults,
+    read_recipe,
+)
+from redraft.evals.testbed._regimes import (
+    REGIMES,
+    TASK_SPECS,
+    Example,
+    Regime,
+    TaskSpec,
+    examples,
+    task_spec,
+    training_seed,
+)
+from redraft.evals.testbed._train import train
+
+__all__ = [
+    "BACK_MARKER",
+    "RECIPE_FILE",
+    "REGIMES",
+    "SIZES",
+    "TASK_SPECS",
+    "Example",
+    "LossPoint",
+    "ModelSize",
+    "Recipe",
+    "Regime",
+    "SizeName",
+    "TaskSpec",
+    "TrainConfig",
+    "eval_defaults",
+    "examples",
+    "read_recipe",
+    "task_spec",
+    "train",
+    "training_seed",
+]

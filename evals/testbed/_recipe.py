@@ -1,0 +1,223 @@
+"""What a testbed model is trained with (its config) and how it was trained (its recipe).
+
+The recipe is written into the model directory as :data:`RECIPE_FILE`, next to the config,
+the weights and the tokenizer, so that an eval can tell which task and representation the
+model was trained on.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError
+
+from redraft.evals.testbed._regimes import Regime
+from redraft.tools import BadInputError
+
+__all__ = [
+    "RECIPE_FILE",
+    "SIZES",
+    "LossPoint",
+    "ModelSize",
+    "Recipe",
+    "SizeName",
+    "TrainConfig",
+    "eval_defaults",
+    "read_recipe",
+]
+
+RECIPE_FILE = "redraft-recipe.json"
+"""The recipe's file name inside a model directory."""
+
+SizeName = Literal["micro", "small", "medium", "large"]
+"""Named model sizes: ``micro`` the CPU default, ``small`` a 4-layer CPU size, the rest for
+GPUs."""
+
+
+class ModelSize(BaseModel):
+    """The shape of a decoder-only transformer (a Llama config)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    hidden: int = Field(ge=8)
+    """Width of the residual stream."""
+    layers: int = Field(ge=1)
+    """Transformer blocks."""
+    heads: int = Field(ge=1)
+    """Attention heads (``hidden`` must be a multiple)."""
+    ffn: int = Field(ge=8)
+    """Width of the feed-forward layer."""
+
+
+SIZES: dict[str, ModelSize] = {
+    "micro": ModelSize(hidden=64, layers=2, heads=2, ffn=256),
+    "small": ModelSize(hidden=128, layers=4, heads=4, ffn=512),
+    "medium": ModelSize(hidden=256, layers=6, heads=8, ffn=1024),
+    "large": ModelSize(hidden=512, layers=8, heads=8, ffn=2048),
+}
+"""``micro`` ~0.1M parameters, ``small`` ~0.8M, ``medium`` ~4.8M, ``large`` ~25M."""
+
+
+class TrainConfig(BaseModel):
+    """What ``redraft train`` trains."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    task: str
+    """The task whose episodes give the training text."""
+    regime: Regime = "expert"
+    """The data regime."""
+    representation: str | None = None
+    """The task's prompt representation; None: the testbed's default for the task (one
+    where each step's computation is local, e.g. ``shown`` for running_sum)."""
+    task_options: dict[str, JsonValue] = Field(default_factory=dict)
+    """Further task options (e.g. ``digits`` for addition)."""
+    size: SizeName = "micro"
+    """The model size: ``micro`` reached 92% right held-out steps in 930 steps of 64 on a
+    busy 2-core machine (4 minutes); larger sizes want more steps than 2 CPU cores give in
+    minutes."""
+    steps: int = Field(2000, ge=1)
+    """Optimizer steps (training stops earlier when ``minutes`` run out)."""
+    minutes: float | None = Field(9.0, gt=0)
+    """Wall-clock budget of the training loop; None: none. The learning rate decays with
+    whichever of steps or time is further along, so a slow machine still ends cooled down."""
+    batch_size: int = Field(64, ge=1)
+    """Examples (steps) per optimizer step."""
+    lr: float = Field(3e-3, gt=0)
+    """Peak learning rate (AdamW, linear warm-up, cosine decay to a tenth)."""
+    seed: int = 0
+    """Fixes the weights' initialisation, the episodes and the regime's draws."""
+    episode_steps: int = Field(20, ge=1)
+    """The step limit of training episodes: evals on longer ones test length generalisation."""
+    retry_p: float = Field(0.2, ge=0.0, le=1.0)
+    """``retry``: the share of steps that show a wrong answer and the marker first."""
+    mask_wrong: bool = False
+    """``retry``: leave the wrong answers out of the loss (Ye et al. found it unneeded)."""
+    threads: int = Field(2, ge=1)
+    """Torch CPU threads."""
+    device: str | None = None
+    """Torch device; None: ``cuda`` when available, else ``cpu``."""
+    log_every: int = Field(50, ge=1)
+    """Record the training loss every this many steps."""
+
+    def task_kwargs(
+        self, default_representation: str, default_options: dict[str, JsonValue]
+    ) -> dict[str, Any]:
+        """The options the task factory gets: the testbed's defaults, then those given."""
+        if "representation" in self.task_options:
+            raise BadInputError("give the representation with --representation, not as a "
+                                "task option")
+        return {**default_options, **self.task_options,
+                "representation": self.representation or default_representation}
+
+
+class LossPoint(BaseModel):
+    """The mean training loss over the last logging interval."""
+
+    model_config = ConfigDict(frozen=True)
+
+    step: int
+    """Optimizer steps done."""
+    seconds: float
+    """Training time so far."""
+    loss: float
+    """Mean cross-entropy per target token."""
+
+
+class Recipe(BaseModel):
+    """How a testbed model was made: written as :data:`RECIPE_FILE` in its directory."""
+
+    model_config = ConfigDict(frozen=True)
+
+    schema_version: int = 1
+    """Bumped when fields change meaning."""
+    task: str
+    """The task trained on."""
+    task_options: dict[str, JsonValue]
+    """The task options trained on, representation included."""
+    regime: str
+    """The data regime."""
+    config: TrainConfig
+    """The training config as given."""
+    size: ModelSize
+    """The model shape."""
+    parameters: int
+    """Trainable parameters."""
+    steps_done: int
+    """Optimizer steps run."""
+    stopped_by: Literal["steps", "time"]
+    """Whether the step count or the time budget ended training."""
+    examples_seen: int
+    """Training examples (steps of episodes) seen."""
+    tokens_seen: int
+    """Tokens fed to the model (prompts and answers, padding excluded)."""
+    target_tokens_seen: int
+    """Tokens the loss was taken on."""
+    seconds: float
+    """Wall-clock time of the training loop."""
+    device: str
+    """Where it trained."""
+    threads: int
+    """Torch CPU threads."""
+    loss_curve: list[LossPoint]
+    """The training loss over time."""
+    heldout_step_accuracy: float
+    """Share of held-out steps (expert states, greedy decoding) whose output ends with the
+    right answer: a quick check, not the eval."""
+    heldout_steps: int
+    """Held-out steps in that check."""
+    versions: dict[str, str]
+    """Versions of redraft, torch, transformers, tokenizers and Python."""
+
+
+def read_recipe(model_dir: Path) -> Recipe | None:
+    """The recipe of a testbed model directory; None if it has none.
+
+    Raises:
+        BadInputError: the recipe is unreadable.
+    """
+    path = Path(model_dir) / RECIPE_FILE
+    if not path.is_file():
+        return None
+    try:
+        return Recipe.model_validate(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError, ValidationError) as exc:
+        raise BadInputError(f"{path} is not a readable testbed recipe: "
+                            f"{' '.join(str(exc).split())[:200]}") from exc
+
+
+def eval_defaults(
+    task: str, model: str | None, representation: str | None, task_options: dict[str, Any]
+) -> tuple[str | None, dict[str, Any]]:
+    """Check an eval's model against its task; the representation and task options to use.
+
+    For ``hf/DIR`` where ``DIR`` holds a testbed recipe: the task must be the one trained
+    on, and the representation and task options not given are the trained ones (so the
+    eval's episodes come from the training distribution unless asked otherwise). Any other
+    model passes unchanged.
+
+    Raises:
+        BadInputError: the model directory was trained on another task.
+    """
+    unchanged = (representation, task_options)
+    if not model or not model.startswith("hf/"):
+        return unchanged
+    model_dir = Path(model.removeprefix("hf/"))
+    if not model_dir.is_dir():
+        return unchanged
+    recipe = read_recipe(model_dir)
+    if recipe is None:
+        return unchanged
+    if recipe.task != task:
+        raise BadInputError(
+            f"{model_dir} is a testbed model trained on task {recipe.task!r}, not {task!r}: "
+            f"evaluate it with 'redraft eval {recipe.task} ...' or train one with "
+            f"'redraft train {task} ...'"
+        )
+    trained = dict(recipe.task_options)
+    trained_representation = trained.pop("representation", None)
+    if representation is None and isinstance(trained_representation, str):
+        representation = trained_representation
+    return representation, {**trained, **task_options}
