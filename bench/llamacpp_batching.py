@@ -4,7 +4,9 @@ The same answers (independent questions, one episode each, ``--max-tokens`` toke
 sentence) are asked in batches of 1, 4 and 16 of each engine of the ``llamacpp`` backend
 (SmolLM2-135M on the CPU), alternating engines and batch sizes within each repeat; the
 fastest of ``--repeats`` runs is kept. Every run asks new questions, so no answer is served
-from a cache (the chat template's shared prefix is, for both engines).
+from a cache (the chat template's shared prefix is, for both engines). Printed per answer:
+wall-clock rate and CPU rate (answers per CPU-second of this process, all threads): on a
+machine shared with other busy processes the wall clock mostly measures the others.
 
     python bench/llamacpp_batching.py [--answers 16] [--max-tokens 12] [--repeats 2]
 """
@@ -40,14 +42,16 @@ def question(run: int, i: int, max_tokens: int) -> GenerationRequest:
 
 async def answers_per_second(
     backend: LlamaCppBackend, run: int, size: int, answers: int, max_tokens: int
-) -> tuple[float, int]:
+) -> tuple[float, float, int]:
+    """Answers per wall-clock second, per CPU second, and tokens generated."""
     requests = [question(run, i, max_tokens) for i in range(answers)]
     tokens = 0
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     for start in range(0, answers, size):
         outputs = await backend.generate(requests[start : start + size])
         tokens += sum(g.usage.completion_tokens for g in outputs)
-    return answers / (time.perf_counter() - started), tokens
+    wall, cpu = time.perf_counter() - started, time.process_time() - cpu
+    return answers / wall, answers / cpu, tokens
 
 
 async def main() -> None:
@@ -66,6 +70,7 @@ async def main() -> None:
         for engine in ENGINES
     }
     rates: dict[tuple[str, int], list[float]] = {}
+    cpu_rates: dict[tuple[str, int], list[float]] = {}
     tokens: dict[tuple[str, int], int] = {}
     run = 0
     try:
@@ -75,10 +80,11 @@ async def main() -> None:
             for size in sizes:
                 for engine, backend in backends.items():
                     run += 1
-                    rate, count = await answers_per_second(
+                    rate, cpu_rate, count = await answers_per_second(
                         backend, run, size, args.answers, args.max_tokens
                     )
                     rates.setdefault((engine, size), []).append(rate)
+                    cpu_rates.setdefault((engine, size), []).append(cpu_rate)
                     tokens[engine, size] = count
     finally:
         for backend in backends.values():
@@ -88,18 +94,20 @@ async def main() -> None:
         f"llamacpp/smollm2 on {threads} threads, {args.answers} answers per measurement, "
         f"max_tokens {args.max_tokens}, best of {args.repeats} alternating runs"
     )
-    print(f"{'engine':<11} {'batch':>5} {'answers/s':>10} {'tokens':>7} {'x batch 1':>10}")
+    header = ("engine", "batch", "answers/s", "x batch 1", "answers/cpu-s", "x batch 1", "tokens")
+    print("{:<11} {:>5} {:>10} {:>10} {:>14} {:>10} {:>7}".format(*header))
     for engine in ENGINES:
-        base = max(rates[engine, sizes[0]])
+        base, cpu_base = max(rates[engine, sizes[0]]), max(cpu_rates[engine, sizes[0]])
         for size in sizes:
-            best = max(rates[engine, size])
+            best, cpu_best = max(rates[engine, size]), max(cpu_rates[engine, size])
             print(
-                f"{engine:<11} {size:>5} {best:>10.2f} {tokens[engine, size]:>7} "
-                f"{best / base:>9.2f}x"
+                f"{engine:<11} {size:>5} {best:>10.2f} {best / base:>9.2f}x {cpu_best:>14.2f} "
+                f"{cpu_best / cpu_base:>9.2f}x {tokens[engine, size]:>7}"
             )
     for size in sizes:
         ratio = max(rates["batched", size]) / max(rates["sequential", size])
-        print(f"batched / sequential at batch {size}: {ratio:.2f}x")
+        cpu_ratio = max(cpu_rates["batched", size]) / max(cpu_rates["sequential", size])
+        print(f"batched / sequential at batch {size}: wall {ratio:.2f}x, cpu {cpu_ratio:.2f}x")
 
 
 if __name__ == "__main__":

@@ -12,9 +12,11 @@ prefix its episode's cache already holds, so its cost stays flat as the episode 
 ``create_chat_completion`` after another, grouped by key, reusing only the previous prompt's
 prefix), kept for comparison.
 
-Greedy answers do not depend on what else is in the batch: each sequence attends only to its
-own cache and llama.cpp's CPU kernels compute a token's row independently of the other rows
-(``tests/backends/test_llamacpp.py`` checks batch 1 against batch 8).
+Greedy answers do not depend on what else is in the batch, nor on how much of the prompt
+came from the cache: each sequence attends only to its own cache, and llama.cpp's CPU
+kernels compute a token's row independently of the other rows. ``tests/backends/
+test_llamacpp.py`` checks batch 1 against batch 8 and cached against from-scratch
+evaluation, bit for bit, on the CPU; GPU builds of llama.cpp may not keep this.
 
 Constraints (``choice``, ``regex``, ``grammar``) are enforced while decoding by a GBNF
 grammar; a ``choice`` output is always exactly one of the choices (see
@@ -87,7 +89,8 @@ class LlamaCppOptions(BaseModel):
     n_gpu_layers: int = 0
     """Layers to offload to a GPU build of llama.cpp (``-1``: all)."""
     seed: int = 0
-    """Seed of the sampler for requests that bring none."""
+    """Seeds the random draws of requests that bring no seed (``batched``: each such request
+    takes the next number of a generator seeded with it)."""
     reuse_prefix: bool = True
     """Reuse the key-value cache of the prompt prefix already evaluated (``batched``: the
     episode's own sequence; ``sequential``: the previous request). ``False`` evaluates every
