@@ -130,12 +130,12 @@ class LlamaCppBackend:
         batched = self.options.engine == "batched"
         threads = self.options.n_threads or len(os.sched_getaffinity(0))
         try:
-            # The batched engine makes its own context; this one only has to exist.
+            # The batched engine makes its own context; this one only has to exist. The
+            # sequential one keeps llama-cpp-python's thread defaults, as before batching.
             self._llm: Any = self._llama_cpp.Llama(
                 model_path=str(model_path),
                 n_ctx=256 if batched else self.options.n_ctx,
-                n_threads=threads,
-                n_threads_batch=threads,
+                n_threads=threads if batched else self.options.n_threads,
                 n_batch=self.options.n_batch,
                 n_gpu_layers=self.options.n_gpu_layers,
                 seed=self.options.seed,
