@@ -4,11 +4,40 @@ Embed it with :func:`correct` / :func:`acorrect`, or build the graph with
 :func:`build_corrector` and use it on its own or as a subgraph.
 """
 
+from redraft.agent._answer import (
+    ANSWER_MARKER,
+    RETRY_MARKER,
+    AnswerPath,
+    ExtractedAnswer,
+    extract_answer,
+    marked_values,
+    missing_answer_verdict,
+    strip_think,
+)
 from redraft.agent._config import MAX_ROUNDS_LIMIT, CorrectorConfig
-from redraft.agent._correct import DEFAULT_MODEL, acorrect, arun_items, correct
+from redraft.agent._correct import (
+    DEFAULT_MODEL,
+    acorrect,
+    ajudge_correction,
+    arun_items,
+    correct,
+)
 from redraft.agent._critique import parse_critique
-from redraft.agent._graph import CorrectorInput, CorrectorOutput, CorrectorState, build_corrector
-from redraft.agent._prompts import DEFAULT_CRITIQUE_TEMPLATE, DEFAULT_REVISE_TEMPLATE
+from redraft.agent._graph import (
+    CorrectorInput,
+    CorrectorOutput,
+    CorrectorState,
+    build_corrector,
+    is_leaky,
+)
+from redraft.agent._monologue import judge_round
+from redraft.agent._prompts import (
+    DEFAULT_CRITIQUE_TEMPLATE,
+    DEFAULT_MONOLOGUE_CRITIQUE_TEMPLATE,
+    DEFAULT_MONOLOGUE_TEMPLATE,
+    DEFAULT_REVISE_TEMPLATE,
+    VERDICT_MARKER,
+)
 from redraft.agent._records import (
     CRITIC_MODES,
     Correction,
@@ -21,25 +50,39 @@ from redraft.agent._records import (
 )
 
 __all__ = [
+    "ANSWER_MARKER",
     "CRITIC_MODES",
     "DEFAULT_CRITIQUE_TEMPLATE",
     "DEFAULT_MODEL",
+    "DEFAULT_MONOLOGUE_CRITIQUE_TEMPLATE",
+    "DEFAULT_MONOLOGUE_TEMPLATE",
     "DEFAULT_REVISE_TEMPLATE",
     "MAX_ROUNDS_LIMIT",
+    "RETRY_MARKER",
+    "VERDICT_MARKER",
+    "AnswerPath",
     "Correction",
     "CorrectorConfig",
     "CorrectorInput",
     "CorrectorOutput",
     "CorrectorState",
     "CriticMode",
+    "ExtractedAnswer",
     "Item",
     "Outcome",
     "RetryContext",
     "RoundRecord",
     "StopReason",
     "acorrect",
+    "ajudge_correction",
     "arun_items",
     "build_corrector",
     "correct",
+    "extract_answer",
+    "is_leaky",
+    "judge_round",
+    "marked_values",
+    "missing_answer_verdict",
     "parse_critique",
+    "strip_think",
 ]

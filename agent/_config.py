@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
-from redraft.agent._prompts import DEFAULT_CRITIQUE_TEMPLATE, DEFAULT_REVISE_TEMPLATE
+from redraft.agent._prompts import (
+    DEFAULT_CRITIQUE_TEMPLATE,
+    DEFAULT_MONOLOGUE_CRITIQUE_TEMPLATE,
+    DEFAULT_MONOLOGUE_TEMPLATE,
+    DEFAULT_REVISE_TEMPLATE,
+)
 from redraft.agent._records import CriticMode, RetryContext
 from redraft.agent.backends import SamplingParams
 
@@ -35,15 +42,26 @@ class CorrectorConfig(BaseModel):
     (greedy resampling would repeat the first answer)."""
     critique_template: str = DEFAULT_CRITIQUE_TEMPLATE
     """The self-critique request."""
+    critique_verdict: Literal["choice", "free"] = "choice"
+    """``choice``: where the backend can constrain decoding to a choice, the critique is
+    exactly ``VERDICT: CORRECT`` or ``VERDICT: INCORRECT``; ``free``: always free text,
+    read by :func:`~redraft.agent.parse_critique`."""
     revise_template: str = DEFAULT_REVISE_TEMPLATE
     """The revision request; must contain ``{feedback}``."""
+    monologue: bool = False
+    """Inner monologue: proposals and revisions ask the model to reason first and end with
+    its answer on a marked line (``monologue_template``); the self critic reasons before a
+    marked verdict. Only the answer is verified; the reasoning is logged and costed."""
+    monologue_template: str = DEFAULT_MONOLOGUE_TEMPLATE
+    """Appended to proposal and revision requests when ``monologue`` is on (an item's own
+    ``monologue_template`` refines it)."""
+    monologue_critique_template: str = DEFAULT_MONOLOGUE_CRITIQUE_TEMPLATE
+    """The self-critique request when ``monologue`` is on."""
+    monologue_max_tokens: int | None = Field(256, ge=1)
+    """Token limit of a generation when ``monologue`` is on, so that reasoning fits (None:
+    ``sampling.max_tokens``). Budgets are compared in the report's tokens per step."""
     verify_concurrency: int = Field(64, ge=1)
     """How many verifier and oracle calls run at once."""
-
-    @property
-    def leaky(self) -> bool:
-        """True when ground truth feeds the loop."""
-        return self.critic == "oracle"
 
     @property
     def revisions_allowed(self) -> int:

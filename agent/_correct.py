@@ -8,11 +8,18 @@ from typing import Any
 
 from redraft.agent._config import CorrectorConfig
 from redraft.agent._graph import build_corrector
-from redraft.agent._records import Correction, Item
+from redraft.agent._monologue import judge_round
+from redraft.agent._records import Correction, Item, RoundRecord
 from redraft.agent.backends import Backend, Message, load_backend
-from redraft.tools import Oracle, Verifier
+from redraft.tools import (
+    Judgement,
+    Oracle,
+    Verifier,
+    ensure_oracle,
+    oracle_as_verifier,
+)
 
-__all__ = ["DEFAULT_MODEL", "acorrect", "arun_items", "correct"]
+__all__ = ["DEFAULT_MODEL", "acorrect", "ajudge_correction", "arun_items", "correct"]
 
 DEFAULT_MODEL = "llamacpp/smollm2"
 """The embedded default: SmolLM2-135M-Instruct through llama.cpp, no server, no download."""
@@ -28,17 +35,34 @@ def _messages(prompt: str | Sequence[Message], system: str | None) -> tuple[Mess
     return tuple(messages)
 
 
+async def ajudge_correction(
+    correction: Correction, oracle: Oracle[Any], context: Any, *, concurrency: int = 64
+) -> Correction:
+    """Judge every round of a finished correction with the oracle (measurement only).
+
+    A crashing oracle gives ``verifier_error`` (unknown), and an output cut at the token
+    limit with no readable answer gives ``truncated`` (unknown): neither counts as wrong.
+    """
+    semaphore = asyncio.Semaphore(concurrency)
+
+    async def judge(record: RoundRecord) -> tuple[Judgement, Judgement | None]:
+        async with semaphore:
+            return await judge_round(oracle, context, record)
+
+    judged = await asyncio.gather(*(judge(r) for r in correction.rounds))
+    return correction.judged([j for j, _ in judged], [f for _, f in judged])
+
+
 async def arun_items(
     backend: Backend,
     items: Sequence[Item],
     verifier: Verifier[Any] | None = None,
     *,
-    oracle: Oracle[Any] | None = None,
     config: CorrectorConfig | None = None,
     **overrides: Any,
 ) -> list[Correction]:
     """Correct a batch of items in one graph invocation; results in input order."""
-    graph = build_corrector(backend, verifier, oracle=oracle, config=config, **overrides)
+    graph = build_corrector(backend, verifier, config=config, **overrides)
     state = await graph.ainvoke({"items": list(items)})
     results: list[Correction] = state["results"]
     return results
@@ -52,6 +76,7 @@ async def acorrect(
     context: Any = None,
     system: str | None = None,
     oracle: Oracle[Any] | None = None,
+    oracle_context: Any = None,
     **config: Any,
 ) -> Correction:
     """Produce one output and correct it until the verifier accepts or rounds run out.
@@ -62,17 +87,30 @@ async def acorrect(
         model: a model string (``"llamacpp/smollm2"``) or a backend object.
         context: what the verifier checks against, if it needs one.
         system: an optional system message.
-        oracle: optional ground truth, to measure the correction.
+        oracle: optional ground truth, to measure the correction: every round is judged
+            after the graph has finished (the loop never sees it, except with
+            ``critic="oracle"`` and no verifier: then the oracle is the feedback too, and
+            the result says ``leaky``).
+        oracle_context: what the oracle judges against (default: ``context``).
         **config: :class:`CorrectorConfig` fields, e.g. ``critic="tool", max_rounds=2``.
     """
+    truth = context if oracle_context is None else oracle_context
+    seen = context
+    if oracle is not None:
+        ensure_oracle(oracle)
+        if config.get("critic") == "oracle" and verifier is None:
+            # The leaky upper bound: feedback from the oracle, which judges in its context.
+            verifier, seen = oracle_as_verifier(oracle), truth
     owned = isinstance(model, str)
     backend = load_backend(model) if isinstance(model, str) else model
     try:
-        item = Item(id="0", messages=_messages(prompt, system), context=context)
-        (result,) = await arun_items(backend, [item], verifier, oracle=oracle, **config)
+        item = Item(id="0", messages=_messages(prompt, system), context=seen)
+        (result,) = await arun_items(backend, [item], verifier, **config)
     finally:
         if owned:
             await backend.aclose()
+    if oracle is not None:
+        result = await ajudge_correction(result, oracle, truth)
     return result
 
 
@@ -84,11 +122,13 @@ def correct(
     context: Any = None,
     system: str | None = None,
     oracle: Oracle[Any] | None = None,
+    oracle_context: Any = None,
     **config: Any,
 ) -> Correction:
     """Synchronous :func:`acorrect`; call it where no event loop is running."""
     return asyncio.run(
         acorrect(
-            prompt, verifier, model=model, context=context, system=system, oracle=oracle, **config
+            prompt, verifier, model=model, context=context, system=system, oracle=oracle,
+            oracle_context=oracle_context, **config,
         )
     )

@@ -4,7 +4,8 @@
 item waiting for it with one backend call, so a batch of 256 items costs one graph step per
 round. Items move in lockstep: after ``verify`` an item is either done or waiting to be
 revised, so every unfinished item is always at the same node. The router only reads the
-critic's feedback and the round count, never the oracle.
+critic's feedback and the round count. The graph holds no oracle: measurement happens after
+it returns (the runner, or ``correct`` given an oracle, judges every round).
 """
 
 from __future__ import annotations
@@ -19,11 +20,19 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from pydantic import BaseModel, ConfigDict
 
+from redraft.agent._answer import missing_answer_verdict
 from redraft.agent._config import CorrectorConfig
-from redraft.agent._critique import parse_critique
+from redraft.agent._critique import CRITIQUE_VERDICTS
+from redraft.agent._monologue import (
+    answer_fields,
+    critique_verdict,
+    visible_output,
+    with_instruction,
+)
 from redraft.agent._records import Correction, Item, RoundRecord, StopReason
 from redraft.agent.backends import (
     Backend,
+    Constraint,
     GenerationRequest,
     Message,
     Purpose,
@@ -32,22 +41,34 @@ from redraft.agent.backends import (
 from redraft.tools import (
     BadInputError,
     ConstraintNotSupportedError,
-    Judgement,
-    Oracle,
     Verdict,
     Verifier,
-    ensure_oracle,
     ensure_verifier,
     parse_options,
-    safe_judge,
     safe_verify,
 )
 
-__all__ = ["CorrectorInput", "CorrectorOutput", "CorrectorState", "build_corrector"]
+__all__ = [
+    "CorrectorInput",
+    "CorrectorOutput",
+    "CorrectorState",
+    "build_corrector",
+    "is_leaky",
+]
 
 T = TypeVar("T")
 Status = Literal["verify", "revise", "done"]
-_NEEDS_VERIFIER = ("tool", "self+tool", "resample", "constrained")
+_NEEDS_VERIFIER = ("tool", "self+tool", "resample", "constrained", "oracle")
+
+
+def is_leaky(verifier: object) -> bool:
+    """True when a feedback source carries ground truth (it says ``leaky = True``).
+
+    :class:`~redraft.tools.LeakyOracleVerifier` (what ``oracle_as_verifier`` builds) does;
+    a plug-in verifier that peeks at the truth should too. Leakiness follows the source,
+    whatever the critic mode is called.
+    """
+    return getattr(verifier, "leaky", False) is True
 
 
 class _Work(BaseModel):
@@ -85,19 +106,43 @@ class _LoopThread:
     """One event loop in a daemon thread, for the synchronous ``invoke`` path.
 
     Backends with async clients (HTTP pools) are bound to the loop they first ran on, so all
-    synchronous calls of one corrector share a loop instead of making a new one each time.
+    synchronous calls share one loop instead of making a new one each time. There is one
+    such thread per process (started on the first synchronous call, see :data:`_SYNC_LOOP`),
+    not one per corrector: building and invoking many correctors leaks no threads or loops.
     """
 
     def __init__(self) -> None:
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
 
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
         with self._lock:
             if self._loop is None:
                 self._loop = asyncio.new_event_loop()
-                threading.Thread(target=self._loop.run_forever, daemon=True).start()
-        return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
+                self._thread = threading.Thread(
+                    target=self._loop.run_forever, daemon=True, name="redraft-corrector-loop"
+                )
+                self._thread.start()
+            loop = self._loop
+        return asyncio.run_coroutine_threadsafe(coro, loop).result()
+
+    def close(self) -> None:
+        """Stop the loop and join its thread (idempotent; a later ``run`` starts anew)."""
+        with self._lock:
+            loop, thread = self._loop, self._thread
+            self._loop = self._thread = None
+        if loop is None:
+            return
+        loop.call_soon_threadsafe(loop.stop)
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=5)
+        if not loop.is_running():
+            loop.close()
+
+
+_SYNC_LOOP = _LoopThread()
+"""The loop every synchronously invoked corrector runs its nodes on."""
 
 
 def _node(
@@ -119,20 +164,26 @@ class _Corrector:
         self,
         backend: Backend,
         verifier: Verifier[Any] | None,
-        oracle: Oracle[Any] | None,
         config: CorrectorConfig,
     ) -> None:
         self.backend = backend
-        self.oracle = oracle
         self.config = config
         self.verifier = verifier
-        self._semaphore: asyncio.Semaphore | None = None
+        self.leaky = is_leaky(verifier)
+        # A monologue critique reasons before its verdict line: no choice constraint then.
+        self._critique_choice = (
+            config.critique_verdict == "choice"
+            and "choice" in backend.constraint_kinds
+            and not config.monologue
+        )
 
     # -- helpers -----------------------------------------------------------------------
 
     def _params(self, round_: int, resample: bool) -> SamplingParams:
         params = self.config.sampling
         update: dict[str, Any] = {}
+        if self.config.monologue and self.config.monologue_max_tokens is not None:
+            update["max_tokens"] = self.config.monologue_max_tokens
         if params.seed is not None:
             update["seed"] = params.seed + round_
         if resample and round_ > 0 and params.temperature == 0.0:
@@ -156,45 +207,61 @@ class _Corrector:
                     f"backend {self.backend.name!r} cannot enforce {constraint.kind!r} "
                     f"constraints (it supports: {sorted(self.backend.constraint_kinds) or 'none'})"
                 )
-        previous = work.rounds[-1].output if work.rounds and purpose != "propose" else None
+        if purpose == "critique" and self._critique_choice:
+            constraint = Constraint(kind="choice", choices=CRITIQUE_VERDICTS)
+        previous = None
+        if work.rounds and purpose != "propose":
+            last = work.rounds[-1]
+            previous = last.answer if last.answer is not None else last.output
         return GenerationRequest(
             messages=messages,
             params=self._params(round_, self.config.critic == "resample"),
             constraint=constraint,
             purpose=purpose,
             previous=previous,
-            hint=item.hint,
+            item_id=item.id,
             cache_key=item.cache_key,
+            monologue=self.config.monologue,
         )
 
-    async def _bounded(self, coro: Awaitable[T]) -> T:
-        if self._semaphore is None:
-            self._semaphore = asyncio.Semaphore(self.config.verify_concurrency)
-        async with self._semaphore:
-            return await coro
+    def _ask(self, work: _Work, messages: tuple[Message, ...]) -> tuple[Message, ...]:
+        """Add the monologue request to a proposal or revision prompt when it is on."""
+        if not self.config.monologue:
+            return messages
+        template = work.item.monologue_template or self.config.monologue_template
+        return with_instruction(messages, template)
 
     async def _verify_all(
         self, verifier: Verifier[Any], pairs: Sequence[tuple[Any, str]]
     ) -> list[Verdict]:
-        return list(
-            await asyncio.gather(
-                *(self._bounded(safe_verify(verifier, c, out)) for c, out in pairs)
-            )
-        )
+        # A semaphore per call: one bound to an earlier event loop would fail on this one
+        # once more than ``verify_concurrency`` calls wait.
+        semaphore = asyncio.Semaphore(self.config.verify_concurrency)
+
+        async def bounded(context: Any, output: str) -> Verdict:
+            async with semaphore:
+                return await safe_verify(verifier, context, output)
+
+        return list(await asyncio.gather(*(bounded(c, out) for c, out in pairs)))
+
+    def _critique_template(self) -> str:
+        if self.config.monologue:
+            return self.config.monologue_critique_template
+        return self.config.critique_template
 
     def _revision_messages(self, work: _Work) -> tuple[Message, ...]:
         if self.config.critic == "resample":
-            return work.item.messages
+            return self._ask(work, work.item.messages)
         history = work.rounds if self.config.retry_context == "full" else work.rounds[-1:]
         messages = list(work.item.messages)
         for record in history:
             feedback = record.feedback
             text = feedback.feedback() if feedback is not None else ""
-            messages.append(Message(role="assistant", content=record.output))
+            messages.append(Message(role="assistant", content=visible_output(record.output)))
             messages.append(
                 Message(role="user", content=self.config.revise_template.format(feedback=text))
             )
-        return tuple(messages)
+        return self._ask(work, tuple(messages))
 
     def _repeated(self, rounds: Sequence[RoundRecord]) -> bool:
         limit = self.config.repeat_limit
@@ -232,7 +299,7 @@ class _Corrector:
         if len(set(ids)) != len(ids):
             raise BadInputError("item ids must be unique within a batch")
         work = [_Work(item=item, rounds=(), status="verify") for item in items]
-        requests = [self._request(w, w.item.messages, "propose", 0) for w in work]
+        requests = [self._request(w, self._ask(w, w.item.messages), "propose", 0) for w in work]
         generations = await self.backend.generate(requests) if requests else []
         if len(generations) != len(requests):
             raise RuntimeError(
@@ -247,8 +314,7 @@ class _Corrector:
                             round=0,
                             purpose="propose",
                             messages=r.messages,
-                            output=g.text,
-                            usage=g.usage,
+                            **answer_fields(g, monologue=self.config.monologue),
                         ),
                     )
                 }
@@ -260,48 +326,50 @@ class _Corrector:
     async def verify(self, state: CorrectorState) -> CorrectorState:
         work = list(state["work"])
         pending = [i for i, w in enumerate(work) if w.status == "verify"]
-        outputs = [(work[i].item.context, work[i].rounds[-1].output) for i in pending]
-        judgements: list[Judgement | None] = [None] * len(pending)
-        if self.oracle is not None:
-            oracle = self.oracle
-            judgements = list(
-                await asyncio.gather(
-                    *(self._bounded(safe_judge(oracle, c, out)) for c, out in outputs)
-                )
-            )
+        # Only the answer is checked; an output without one gets its verdict unasked.
+        records = [work[i].rounds[-1] for i in pending]
+        answered = [j for j, r in enumerate(records) if r.answer is not None]
+        outputs = [(work[pending[j]].item.context, records[j].answer or "") for j in answered]
+        missing = {
+            j: missing_answer_verdict(truncated=r.truncated, source="extractor")
+            for j, r in enumerate(records)
+            if r.answer is None
+        }
         feedback: list[Verdict | None] = [None] * len(pending)
         critiques: dict[int, tuple[str, Any]] = {}
         critic = self.config.critic
-        if critic == "oracle":
-            # The leaky upper bound: the measurement's own local verdict is the feedback,
-            # so ground truth is asked once per output, not twice.
-            source = f"oracle:{self.oracle.name if self.oracle else '?'}"
-            feedback = [
-                j.local.model_copy(update={"source": source}) if j is not None else None
-                for j in judgements
-            ]
-        elif critic not in ("none", "self"):
+        if critic not in ("none", "self"):
             if self.verifier is None:  # guarded in build_corrector
                 raise BadInputError(f"critic {critic!r} needs a verifier")
-            feedback = list(await self._verify_all(self.verifier, outputs))
+            verdicts = await self._verify_all(self.verifier, outputs)
+            for j, verdict in zip(answered, verdicts, strict=True):
+                feedback[j] = verdict
+            for j, verdict in missing.items():
+                feedback[j] = verdict
         if critic in ("self", "self+tool"):
+            for j, verdict in missing.items():
+                feedback[j] = verdict
             ask = [j for j, f in enumerate(feedback) if f is None or f.ok]
             requests = []
             for j in ask:
                 w = work[pending[j]]
                 messages = (
                     *w.item.messages,
-                    Message(role="assistant", content=w.rounds[-1].output),
-                    Message(role="user", content=self.config.critique_template),
+                    Message(role="assistant", content=visible_output(w.rounds[-1].output)),
+                    Message(role="user", content=self._critique_template()),
                 )
                 requests.append(self._request(w, messages, "critique", w.rounds[-1].round))
             generations = await self.backend.generate(requests) if requests else []
             for j, generation in zip(ask, generations, strict=True):
                 critiques[j] = (generation.text, generation.usage)
-                feedback[j] = parse_critique(generation.text)
+                feedback[j] = critique_verdict(
+                    generation,
+                    monologue=self.config.monologue,
+                    proposal=work[pending[j]].rounds[-1].answer,
+                )
         for j, i in enumerate(pending):
             w = work[i]
-            update: dict[str, Any] = {"feedback": feedback[j], "judgement": judgements[j]}
+            update: dict[str, Any] = {"feedback": feedback[j]}
             if j in critiques:
                 update["critique"], update["critique_usage"] = critiques[j]
             record = w.rounds[-1].model_copy(update=update)
@@ -326,8 +394,7 @@ class _Corrector:
                 round=w.rounds[-1].round + 1,
                 purpose=purpose,
                 messages=request.messages,
-                output=generation.text,
-                usage=generation.usage,
+                **answer_fields(generation, monologue=self.config.monologue),
             )
             work[i] = w.model_copy(update={"rounds": (*w.rounds, record), "status": "verify"})
         return {"work": work}
@@ -337,7 +404,7 @@ class _Corrector:
             Correction(
                 item_id=w.item.id,
                 critic=self.config.critic,
-                leaky=self.config.leaky,
+                leaky=self.leaky,
                 max_rounds=self.config.revisions_allowed,
                 retry_context=self.config.retry_context,
                 rounds=w.rounds,
@@ -367,18 +434,20 @@ def build_corrector(
     backend: Backend,
     verifier: Verifier[Any] | None = None,
     *,
-    oracle: Oracle[Any] | None = None,
     config: CorrectorConfig | None = None,
     **overrides: Any,
 ) -> CompiledStateGraph[CorrectorState, None, CorrectorInput, CorrectorOutput]:
     """Build the corrector graph.
 
+    The graph holds no oracle: judge its results afterwards (the runner does, and so does
+    :func:`~redraft.agent.correct` when given an oracle).
+
     Args:
         backend: generates proposals, critiques and revisions (one call per node per round).
-        verifier: the feedback source for ``tool``, ``self+tool``, ``resample`` and
-            ``constrained``; never an oracle.
-        oracle: ground truth, for measurement (each round's ``judgement``); it feeds the
-            loop only with ``critic='oracle'``, and then the results say ``leaky=True``.
+        verifier: the feedback source for ``tool``, ``self+tool``, ``resample``,
+            ``constrained`` and ``oracle``. For ``oracle`` (the leaky upper bound) pass
+            ``redraft.tools.oracle_as_verifier(oracle)``. Results say ``leaky=True`` when the
+            verifier does (see :func:`is_leaky`), whatever the critic mode.
         config: the full configuration.
         **overrides: fields replacing the config's, e.g. ``critic="self", max_rounds=3``.
 
@@ -387,22 +456,31 @@ def build_corrector(
         ``{"results": [Correction, ...]}``; usable as a subgraph with the same keys.
 
     Raises:
-        TypeError: an oracle passed as the verifier, or a verifier as the oracle.
+        TypeError: an oracle passed as the verifier.
         BadInputError: a critic mode without the feedback source it needs.
     """
     config = _configure(config, overrides)
     if verifier is not None:
         ensure_verifier(verifier)
-    if oracle is not None:
-        ensure_oracle(oracle)
     if config.critic in _NEEDS_VERIFIER and verifier is None:
-        raise BadInputError(f"critic {config.critic!r} needs a verifier")
-    if config.critic == "oracle" and oracle is None:
-        raise BadInputError("critic 'oracle' needs an oracle (it is the leaky upper bound)")
+        extra = " built from the oracle: oracle_as_verifier(oracle)" if (
+            config.critic == "oracle"
+        ) else ""
+        raise BadInputError(f"critic {config.critic!r} needs a verifier{extra}")
+    if config.critic == "oracle" and not is_leaky(verifier):
+        raise BadInputError(
+            "critic 'oracle' is the leaky upper bound: its verifier must carry ground truth "
+            "(redraft.tools.oracle_as_verifier(oracle)); for other feedback use critic 'tool'"
+        )
+    if config.monologue and config.critic == "constrained":
+        raise BadInputError(
+            "critic 'constrained' restricts every output to a valid answer, which leaves no "
+            "room for a monologue; use another critic or monologue=False"
+        )
     if "{feedback}" not in config.revise_template:
         raise BadInputError("revise_template must contain '{feedback}'")
-    corrector = _Corrector(backend, verifier, oracle, config)
-    loop = _LoopThread()
+    corrector = _Corrector(backend, verifier, config)
+    loop = _SYNC_LOOP
     graph: StateGraph[CorrectorState, None, CorrectorInput, CorrectorOutput] = StateGraph(
         CorrectorState, input_schema=CorrectorInput, output_schema=CorrectorOutput
     )

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from redraft.agent.backends import Constraint, Message, Purpose, SimulationHint
-from redraft.tools import Cost, Judgement, Verdict
+from redraft.agent.backends import Constraint, FinishReason, Message, Purpose
+from redraft.tools import Correctness, Cost, Judgement, Verdict
 
 __all__ = [
     "CRITIC_MODES",
@@ -38,26 +39,30 @@ StopReason = Literal[
 """Why an item's rounds ended. Never decided by the oracle."""
 
 Outcome = Literal["kept_right", "recovered", "harmed", "stayed_wrong"]
-"""Round-0 correctness against committed correctness, by the oracle."""
+"""Round-0 correctness against committed correctness, by the oracle (None if either is
+unknown)."""
 
 
 class Item(BaseModel):
     """One output to produce and correct."""
 
-    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+    # extra="forbid": a stale ``hint=`` (ground truth no longer travels with items) fails.
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True, extra="forbid")
 
     id: str
     """Unique within a batch."""
     messages: tuple[Message, ...]
     """The prompt."""
     context: Any = None
-    """Passed to the verifier and the oracle (task state, a schema, ...)."""
+    """Passed to the verifier: what a deployed agent could know (the prompt, its own
+    history, a schema). Never ground truth: the oracle gets its own context, outside."""
     constraint: Constraint | None = None
     """Valid answers, used by the ``constrained`` critic mode."""
-    hint: SimulationHint | None = None
-    """Hooks for the ``simulated`` backend; never shown in a prompt."""
     cache_key: str | None = None
     """Items with the same key share a prompt prefix (one episode)."""
+    monologue_template: str | None = None
+    """The task's refinement of the corrector's ``monologue_template`` (None: the
+    corrector's); used only when the monologue is on."""
 
 
 class RoundRecord(BaseModel):
@@ -73,8 +78,26 @@ class RoundRecord(BaseModel):
     """The exact prompt the backend saw."""
     output: str
     """The raw output."""
+    finish_reason: FinishReason = "stop"
+    """Why the backend stopped generating (``length``: cut at the token limit)."""
     usage: Cost = Field(default_factory=Cost)
-    """What generating the output cost."""
+    """What generating the output cost, reasoning included."""
+    answer: str | None = None
+    """The answer read from the output (:func:`redraft.agent.extract_answer`): all that the
+    verifier and the oracle see. None when the output holds none (reasoning only, or cut
+    off), and then the feedback is ``no_answer`` or ``truncated``."""
+    first_answer: str | None = None
+    """The first answer the output wrote; differs from ``answer`` when the model corrected
+    itself inside the generation (``[BACK]``, or a second marked answer line)."""
+    answers: int = 0
+    """How many answers the output wrote."""
+    reasoning: str | None = None
+    """What the output held besides its answer: a reasoning field, think blocks, the
+    monologue around the marked line, earlier attempts. None when nothing."""
+    reasoning_usage: Cost = Field(default_factory=Cost)
+    """The part of ``usage`` spent on reasoning (completion tokens; included in ``usage``)."""
+    truncated: bool = False
+    """The token limit cut the output before its answer was complete."""
     critique: str | None = None
     """The raw self-critique, in ``self`` modes."""
     critique_usage: Cost | None = None
@@ -82,7 +105,12 @@ class RoundRecord(BaseModel):
     feedback: Verdict | None = None
     """What the critic said about this output: the only judgement the loop sees."""
     judgement: Judgement | None = None
-    """The oracle's ground truth: measurement only, never shown to the backend."""
+    """The oracle's ground truth: measurement only, filled after the graph has finished
+    (by the runner, or by ``correct`` when given an oracle); the graph never sets it. It
+    judges ``answer`` alone (see :func:`redraft.agent.judge_round`)."""
+    first_judgement: Judgement | None = None
+    """The oracle on ``first_answer`` when it differs from ``answer`` (a correction inside the
+    generation); None otherwise, the ``judgement`` then standing for both."""
 
 
 class Correction(BaseModel):
@@ -95,7 +123,8 @@ class Correction(BaseModel):
     critic: CriticMode
     """The critic mode used."""
     leaky: bool = False
-    """True when ground truth fed the loop (``critic='oracle'``)."""
+    """True when ground truth fed the loop: derived from the feedback source (an oracle
+    presented as a verifier, or any verifier that says ``leaky = True``)."""
     max_rounds: int
     """The revision budget."""
     retry_context: RetryContext
@@ -106,9 +135,14 @@ class Correction(BaseModel):
     """Why the rounds ended."""
 
     @property
-    def final(self) -> str:
-        """The committed output: the last round's."""
+    def committed(self) -> str:
+        """The committed output, raw: the last round's (the task gets :attr:`answer`)."""
         return self.rounds[-1].output
+
+    @property
+    def answer(self) -> str | None:
+        """The committed answer: the last round's answer (None when it had none)."""
+        return self.rounds[-1].answer
 
     @property
     def revisions(self) -> int:
@@ -116,26 +150,56 @@ class Correction(BaseModel):
         return len(self.rounds) - 1
 
     @property
-    def initial_correct(self) -> bool | None:
-        """The oracle's local verdict on round 0 (None without an oracle)."""
+    def initial(self) -> Correctness | None:
+        """The oracle's judgement of round 0 (None when no oracle judged it)."""
         judgement = self.rounds[0].judgement
-        return None if judgement is None else judgement.local.ok
+        return None if judgement is None else judgement.correctness
 
     @property
-    def final_correct(self) -> bool | None:
-        """The oracle's local verdict on the committed output (None without an oracle)."""
+    def final(self) -> Correctness | None:
+        """The oracle's judgement of the committed output (None when no oracle judged it)."""
         judgement = self.rounds[-1].judgement
-        return None if judgement is None else judgement.local.ok
+        return None if judgement is None else judgement.correctness
 
     @property
     def outcome(self) -> Outcome | None:
-        """What correction did: ``harmed`` is a right answer broken by a revision."""
-        before, after = self.initial_correct, self.final_correct
-        if before is None or after is None:
+        """What correction did: ``harmed`` is a right answer broken by a revision.
+
+        None when either end is unjudged or ``unknown``: an unknown is never a harm.
+        """
+        before, after = self.initial, self.final
+        if before not in ("correct", "incorrect") or after not in ("correct", "incorrect"):
             return None
-        if before:
-            return "kept_right" if after else "harmed"
-        return "recovered" if after else "stayed_wrong"
+        if before == "correct":
+            return "kept_right" if after == "correct" else "harmed"
+        return "recovered" if after == "correct" else "stayed_wrong"
+
+    def judged(
+        self,
+        judgements: Sequence[Judgement],
+        first_judgements: Sequence[Judgement | None] | None = None,
+    ) -> Correction:
+        """This correction with one oracle judgement per round attached, in round order.
+
+        ``first_judgements`` (one per round, None where the round's first answer is its
+        answer) judge the first answers of rounds that corrected themselves.
+        """
+        firsts = list(first_judgements) if first_judgements is not None else None
+        for what, values in (("judgements", judgements), ("first judgements", firsts)):
+            if values is not None and len(values) != len(self.rounds):
+                raise ValueError(
+                    f"{len(values)} {what} for {len(self.rounds)} rounds of {self.item_id!r}"
+                )
+        rounds = tuple(
+            record.model_copy(
+                update={
+                    "judgement": judgement,
+                    "first_judgement": firsts[i] if firsts is not None else None,
+                }
+            )
+            for i, (record, judgement) in enumerate(zip(self.rounds, judgements, strict=True))
+        )
+        return self.model_copy(update={"rounds": rounds})
 
     @property
     def usage(self) -> Cost:

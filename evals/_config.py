@@ -26,6 +26,7 @@ from pydantic import (
 )
 
 from redraft.agent import DEFAULT_MODEL, MAX_ROUNDS_LIMIT, CorrectorConfig, CriticMode
+from redraft.agent.backends import public_options
 from redraft.evals.tasks import ErrorPolicy
 from redraft.tools import BadInputError
 
@@ -131,6 +132,13 @@ class EvalConfig(BaseModel):
         if not value.strip():
             raise ValueError("must not be empty")
         return value
+
+    @field_serializer("model_options")
+    def _public_model_options(self, options: dict[str, JsonValue]) -> dict[str, JsonValue]:
+        # Secrets (api_key, options the backend marks secret) are used, never recorded:
+        # not in the manifest or summary, and not compared on resume.
+        provider = self.model.partition("/")[0]
+        return public_options(options, provider)
 
     @field_serializer("corrector")
     def _corrector_rest(self, corrector: CorrectorConfig) -> dict[str, Any]:

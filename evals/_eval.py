@@ -19,8 +19,14 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from redraft.agent import build_corrector
-from redraft.agent.backends import Backend, backends, load_backend, split_model_string
+from redraft.agent import build_corrector, is_leaky
+from redraft.agent.backends import (
+    Backend,
+    HintReceiver,
+    backends,
+    load_backend,
+    split_model_string,
+)
 from redraft.evals._config import EvalConfig
 from redraft.evals._events import Event, StepEvent
 from redraft.evals._log import EVENTS_FILE, EventLogError, EventWriter, keep_finished
@@ -35,7 +41,7 @@ from redraft.evals._manifest import (
 from redraft.evals._progress import RunObserver
 from redraft.evals._runner import LockstepRunner, close_quietly
 from redraft.evals.tasks import Task, load_task
-from redraft.tools import BadInputError, Verifier, verifiers
+from redraft.tools import BadInputError, Verifier, oracle_as_verifier, verifiers
 
 try:
     import fcntl
@@ -159,10 +165,10 @@ def _exclusive(out: Path) -> Iterator[None]:
         os.close(fd)
 
 
-def _create_run(out: Path, config: EvalConfig, backend: Backend) -> None:
+def _create_run(out: Path, config: EvalConfig, backend: Backend, *, leaky: bool) -> None:
     provider, _ = split_model_string(config.model)
     try:
-        write_manifest(out, build_manifest(config, backend, provider))
+        write_manifest(out, build_manifest(config, backend, provider, leaky=leaky))
         (out / EVENTS_FILE).touch()
     except OSError as exc:
         raise BadInputError(
@@ -225,9 +231,15 @@ async def arun_eval(
     async with contextlib.AsyncExitStack() as stack:
         task = load_eval_task(config)
         stack.callback(close_quietly, task)
-        verifier: Verifier[Any] = (
-            verifiers.create(config.verifier) if config.verifier else task.verifier()
-        )
+        oracle = task.oracle()
+        verifier: Verifier[Any]
+        if config.critic == "oracle":  # the leaky upper bound: feedback from ground truth
+            verifier = oracle_as_verifier(oracle)
+        elif config.verifier:
+            verifier = verifiers.create(config.verifier)
+        else:
+            verifier = task.verifier()
+        leaky = is_leaky(verifier)
         if backend is None:
             backends.get(split_model_string(config.model)[0])  # unknown provider: fail early
         manifest = _existing_run(out, config)
@@ -236,13 +248,11 @@ async def arun_eval(
             stack.push_async_callback(backend.aclose)
         stack.enter_context(_exclusive(out))
         if manifest is None:
-            _create_run(out, config, backend)
+            _create_run(out, config, backend, leaky=leaky)
             done: set[int] = set()
         else:
             done = _reopen_run(out, config, manifest, backend)
-        corrector = build_corrector(
-            backend, verifier, oracle=task.oracle(), config=config.corrector_config()
-        )
+        corrector = build_corrector(backend, verifier, config=config.corrector_config())
         ids = config.episode_ids()
         todo = [i for i in ids if i not in done]
         for observer in observers:
@@ -257,6 +267,9 @@ async def arun_eval(
             max_steps=config.max_steps,
             error_policy=config.error_policy,
             batch_size=config.batch_size,
+            oracle=oracle,
+            hints=backend.hints if isinstance(backend, HintReceiver) else None,
+            feedback_sees_truth=leaky,
         )
         await runner.run(todo)
     return RunResult(

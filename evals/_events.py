@@ -4,17 +4,29 @@ Every record carries ``schema``, ``kind``, ``episode``, ``step`` and ``round``. 
 log holds one ``episode_start``, then per step one ``round`` record per round and one
 ``step`` record, and exactly one ``episode_end``. Everything a report needs, and every
 prompt and output, is in the log, so reports are rebuilt (and runs replayed) from it alone.
+
+Schema 2 speaks one vocabulary: a step has rounds (0 = proposal, 1..k = revisions), the
+oracle's judgement is ``correct``, ``incorrect`` or ``unknown`` (never a bool whose polarity
+flips), and a round records its ``finish_reason``. Logs of another schema are refused.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, TypeAdapter
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    JsonValue,
+    TypeAdapter,
+    ValidationInfo,
+    model_validator,
+)
 
 from redraft.agent import RoundRecord, StopReason
 from redraft.evals.tasks import EndReason
-from redraft.tools import Cost
+from redraft.tools import LOG_CONTEXT, Correctness, Cost
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -26,21 +38,30 @@ __all__ = [
     "parse_event",
 ]
 
-SCHEMA_VERSION = 1
-"""Bumped whenever a record's meaning changes."""
+SCHEMA_VERSION = 2
+"""Bumped whenever a record's meaning changes. Readers accept this version only."""
 
 
 class _Envelope(BaseModel):
     model_config = ConfigDict(frozen=True, populate_by_name=True, extra="forbid")
 
-    schema_version: int = Field(SCHEMA_VERSION, alias="schema")
+    schema_version: Literal[2] = Field(2, alias="schema")
     """The log schema version (serialised as ``schema``)."""
     episode: int
     """Episode id, unique within a run."""
     step: int
-    """Step index within the episode (for ``episode_end``: the number of steps taken)."""
+    """Step index within the episode (0 for ``episode_start`` and ``episode_end``)."""
     round: int
     """Round within the step (0 for records that are not about one round)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _declares_schema(cls, data: Any, info: ValidationInfo) -> Any:
+        # Made in this process, the version is implied; read from a log, it must be stated.
+        from_log = isinstance(info.context, dict) and info.context.get("from_log")
+        if from_log and isinstance(data, dict) and "schema" not in data:
+            raise ValueError("the record declares no schema version")
+        return data
 
 
 class EpisodeStartEvent(_Envelope):
@@ -52,7 +73,10 @@ class EpisodeStartEvent(_Envelope):
 
 
 class RoundEvent(_Envelope, RoundRecord):
-    """One round of one step: the prompt, the output, feedback and the hidden oracle."""
+    """One round of one step: the prompt, the output and why it ended, feedback, judgement.
+
+    The oracle's judgement is filled by the runner after the corrector returned.
+    """
 
     kind: Literal["round"] = "round"
 
@@ -61,20 +85,22 @@ class StepEvent(_Envelope):
     """A step was committed."""
 
     kind: Literal["step"] = "step"
-    rounds: int
+    revisions: int
     """Revisions made (``round`` of the committed round)."""
     stop_reason: StopReason
     """Why the rounds ended."""
     committed: str
-    """The committed raw output."""
+    """The committed answer (empty when the last round had none); raw outputs are in the
+    round records."""
     action: str
     """The action the task applied (forced if the answer was replaced)."""
-    initial_ok: bool | None
-    """Oracle: was round 0 locally right?"""
-    final_ok: bool | None
-    """Oracle: is the committed output locally right?"""
-    global_ok: bool | None
-    """Oracle: does the agent's state equal the true state after this step?"""
+    initial: Correctness
+    """The oracle on round 0, locally: ``correct``, ``incorrect`` or ``unknown``."""
+    final: Correctness
+    """The oracle on the committed output, locally."""
+    global_state: Correctness | None
+    """Does the agent's state equal the true state after this step? None: the task has no
+    global state distinct from the local one; ``unknown`` when the step was unknown."""
     forced: bool = False
     """The task replaced an erroneous answer (``continue`` policy)."""
     usage: Cost
@@ -92,7 +118,8 @@ class EpisodeEndEvent(_Envelope):
     end: EndReason
     """``error`` (stopped at a committed error), ``natural``, or ``max_steps`` (censored)."""
     first_error_step: int | None
-    """The first step whose committed output was wrong, if any."""
+    """The first step whose committed output was ``incorrect``, if any (unknown steps are
+    not errors)."""
 
 
 Event = Annotated[
@@ -104,7 +131,10 @@ _adapter: TypeAdapter[Event] = TypeAdapter(Event)
 def parse_event(line: str | bytes) -> Event:
     """Validate one log line.
 
+    Verdict codes are not checked against this process's registry (see
+    :data:`redraft.tools.LOG_CONTEXT`): a log written with a plug-in's code loads without it.
+
     Raises:
-        pydantic.ValidationError: if the line is not a valid record.
+        pydantic.ValidationError: if the line is not a valid record (of this schema).
     """
-    return _adapter.validate_json(line)
+    return _adapter.validate_json(line, context=LOG_CONTEXT)

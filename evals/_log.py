@@ -12,6 +12,7 @@ a log atomically without its unfinished episodes, which is how a run resumes.
 
 from __future__ import annotations
 
+import json
 import os
 import warnings
 from collections.abc import Iterable
@@ -22,7 +23,7 @@ from typing import IO, Self
 
 from pydantic import ValidationError
 
-from redraft.evals._events import EpisodeEndEvent, Event, parse_event
+from redraft.evals._events import SCHEMA_VERSION, EpisodeEndEvent, Event, parse_event
 from redraft.tools import BadInputError
 
 __all__ = [
@@ -98,6 +99,7 @@ def scan_events(path: Path) -> LogScan:
         try:
             events.append(parse_event(line))
         except ValidationError as exc:
+            _refuse_schema(file, number, line)
             raise EventLogError(
                 f"{file}, line {number}: not a valid event record ({_first_error(exc)})"
             ) from exc
@@ -110,6 +112,7 @@ def scan_events(path: Path) -> LogScan:
             events.append(parse_event(tail))
             lines.append(tail)
         except ValidationError:
+            _refuse_schema(file, len(raw) + 1, tail)
             torn = True
     return LogScan(file, events, lines, torn=torn, clean_end=not tail)
 
@@ -226,6 +229,33 @@ class EventWriter:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+_NOT_A_RECORD = object()
+
+
+def record_schema(line: bytes | str) -> object:
+    """The ``schema`` a JSON record declares.
+
+    None when it declares none; a private sentinel when the line is not a JSON object.
+    """
+    try:
+        data = json.loads(line)
+    except ValueError:
+        return _NOT_A_RECORD
+    return data.get("schema") if isinstance(data, dict) else _NOT_A_RECORD
+
+
+def _refuse_schema(file: Path, number: int, line: bytes) -> None:
+    schema = record_schema(line)
+    if schema is _NOT_A_RECORD or schema == SCHEMA_VERSION:
+        return
+    what = "declares no event schema" if schema is None else f"written with event schema {schema}"
+    raise EventLogError(
+        f"{file}, line {number}: {what}; this redraft reads "
+        f"schema {SCHEMA_VERSION} only (rerun the eval with this version, or report it with "
+        "the redraft version that wrote it)"
+    )
 
 
 def _first_error(exc: ValidationError) -> str:

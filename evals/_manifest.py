@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from redraft.evals._config import EvalConfig
 from redraft.evals._events import SCHEMA_VERSION
 from redraft.evals._log import EventLogError, atomic_write
-from redraft.tools import BadInputError
+from redraft.tools import BadInputError, verdict_codes
 
 __all__ = [
     "MANIFEST_FILE",
@@ -89,11 +89,20 @@ def model_file(backend: object) -> dict[str, Any] | None:
     return {"path": str(path), "bytes": path.stat().st_size, "sha256": file_sha256(path)}
 
 
-def build_manifest(config: EvalConfig, backend: object, provider: str) -> dict[str, Any]:
-    """The manifest of a new run."""
+def build_manifest(
+    config: EvalConfig, backend: object, provider: str, *, leaky: bool = False
+) -> dict[str, Any]:
+    """The manifest of a new run.
+
+    It records the config without secret backend options (``api_key``, ...), whether
+    ground truth fed the loop (``leaky``, from the feedback source), and the verdict code
+    table of this process, so that the log's codes stay readable without its plug-ins.
+    """
     return {
         "schema": SCHEMA_VERSION,
         "config": config.model_dump(mode="json"),
+        "leaky": leaky,
+        "verdict_codes": verdict_codes(),
         "seeds": {"run": config.seed, "episode_rule": SEED_RULE},
         "backend": {
             "name": getattr(backend, "name", config.model),
@@ -116,7 +125,7 @@ def read_manifest(run_dir: Path) -> dict[str, Any]:
     """Read a run's manifest.
 
     Raises:
-        EventLogError: missing, unreadable or not a JSON object.
+        EventLogError: missing, unreadable, not a JSON object, or of another schema.
     """
     path = Path(run_dir) / MANIFEST_FILE
     try:
@@ -127,6 +136,14 @@ def read_manifest(run_dir: Path) -> dict[str, Any]:
         raise EventLogError(f"cannot read manifest {path}: {exc}") from exc
     if not isinstance(data, dict):
         raise EventLogError(f"manifest {path} must hold a JSON object")
+    schema = data.get("schema")
+    if schema != SCHEMA_VERSION:
+        text = path.read_text(encoding="utf-8")
+        line = next((n for n, row in enumerate(text.splitlines(), 1) if '"schema"' in row), 1)
+        raise EventLogError(
+            f"manifest {path}, line {line}: written with schema {schema}; this redraft reads "
+            f"schema {SCHEMA_VERSION} only (rerun the eval with this version into a new --out)"
+        )
     return data
 
 

@@ -73,12 +73,13 @@ class ProgressBar:
         """Count steps and errors; advance on every episode end."""
         if isinstance(event, StepEvent):
             self._steps += 1
-            if event.initial_ok is not None:
+            # Unknown judgements are left out of the rates, never counted as errors.
+            if event.initial != "unknown":
                 self._raw_known += 1
-                self._raw_wrong += not event.initial_ok
-            if event.final_ok is not None:
+                self._raw_wrong += event.initial == "incorrect"
+            if event.final != "unknown":
                 self._post_known += 1
-                self._post_wrong += not event.final_ok
+                self._post_wrong += event.final == "incorrect"
             elapsed = max(time.perf_counter() - self._since, 1e-9)
             self._progress.update(
                 self._task_id,

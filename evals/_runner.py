@@ -1,19 +1,26 @@
 """The vectorized runner: many episodes advance in lockstep through one batched corrector.
 
 Each iteration takes the current step of every episode in flight, runs the corrector once
-for the whole batch (one backend call per node per round), commits each correction to its
-episode and emits the records. Finished episodes leave the batch and waiting ones join, so
-the batch stays full until the run runs out of episodes. Persistence is not done here: the
-runner hands every record to an :class:`EventSink`.
+for the whole batch (one backend call per node per round), judges every round of every step
+with the oracle (concurrently, bounded), commits each correction with the judgement of its
+committed round to its episode and emits the records. Finished episodes leave the batch and
+waiting ones join, so the batch stays full until the run runs out of episodes. Persistence
+is not done here: the runner hands every record to an :class:`EventSink`.
+
+Ground truth stays out of the loop: the corrector's items carry the verifier's context (the
+oracle's only when the feedback source is itself leaky, ``critic='oracle'``), and each
+step's simulation hint goes to the simulated backend's :class:`HintBoard`, never into a
+request.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from langgraph.graph.state import CompiledStateGraph
 
@@ -24,9 +31,12 @@ from redraft.agent import (
     CorrectorState,
     Item,
     RoundRecord,
+    judge_round,
 )
+from redraft.agent.backends import HintBoard
 from redraft.evals._events import EpisodeEndEvent, EpisodeStartEvent, Event, RoundEvent, StepEvent
 from redraft.evals.tasks import EndReason, Episode, ErrorPolicy, StepPrompt, StepResult, Task
+from redraft.tools import Correctness, Judgement, Oracle
 
 __all__ = [
     "EventSink",
@@ -99,6 +109,13 @@ class LockstepRunner:
         max_steps: the step limit the task enforces (end ``max_steps``).
         error_policy: what the task does after an uncorrected error.
         batch_size: the most episodes in flight at once.
+        oracle: judges every round (measurement); default: the task's oracle.
+        hints: where the simulated backend reads each step's hint (None: no hints sent).
+        feedback_sees_truth: the feedback source is an oracle (``critic='oracle'``, leaky):
+            its items get the oracle's context instead of the verifier's.
+        judge_concurrency: the most oracle calls running at once.
+        judge_timeout_s: an oracle call taking longer is abandoned and judged ``unknown``
+            (``verifier_error``); None waits for ever.
     """
 
     def __init__(
@@ -111,9 +128,21 @@ class LockstepRunner:
         max_steps: int,
         error_policy: ErrorPolicy,
         batch_size: int,
+        oracle: Oracle[Any] | None = None,
+        hints: HintBoard | None = None,
+        feedback_sees_truth: bool = False,
+        judge_concurrency: int = 64,
+        judge_timeout_s: float | None = 300.0,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, not {batch_size}")
+        if judge_concurrency < 1:
+            raise ValueError(f"judge_concurrency must be at least 1, not {judge_concurrency}")
+        self.oracle: Oracle[Any] = oracle if oracle is not None else task.oracle()
+        self.hints = hints
+        self.feedback_sees_truth = feedback_sees_truth
+        self.judge_concurrency = judge_concurrency
+        self.judge_timeout_s = judge_timeout_s
         self.task = task
         self.corrector = corrector
         self.sink = sink
@@ -138,15 +167,22 @@ class LockstepRunner:
                     continue
                 prompts = [r.episode.prompt() for r in running]
                 items = [self._item(r, p) for r, p in zip(running, prompts, strict=True)]
-                state = await self.corrector.ainvoke({"items": items})
+                if self.hints is not None:
+                    self.hints.post({i.id: p.hint for i, p in zip(items, prompts, strict=True)})
+                try:
+                    state = await self.corrector.ainvoke({"items": items})
+                finally:
+                    if self.hints is not None:
+                        self.hints.withdraw(i.id for i in items)
                 self.invocations += 1
                 results: list[Correction] = state["results"]
                 if len(results) != len(items):
                     raise RuntimeError(
                         f"the corrector returned {len(results)} results for {len(items)} items"
                     )
+                judged = await self._judge(results, prompts)
                 still: list[_Running] = []
-                for r, correction in zip(running, results, strict=True):
+                for r, correction in zip(running, judged, strict=True):
                     if self._commit(r, correction):
                         still.append(r)
                 running = still
@@ -167,26 +203,63 @@ class LockstepRunner:
             return None
         return running
 
-    @staticmethod
-    def _item(running: _Running, prompt: StepPrompt) -> Item:
+    def _item(self, running: _Running, prompt: StepPrompt) -> Item:
         return Item(
             id=item_id(running.id, running.episode.step),
             messages=prompt.messages,
-            context=prompt.context,
+            context=prompt.truth_context if self.feedback_sees_truth else prompt.context,
             constraint=prompt.constraint,
-            hint=prompt.hint,
             cache_key=str(running.id),
+            monologue_template=prompt.monologue_template,
         )
+
+    async def _judge(
+        self, results: Sequence[Correction], prompts: Sequence[StepPrompt]
+    ) -> list[Correction]:
+        """Judge every round of every correction with the oracle.
+
+        At most ``judge_concurrency`` calls run at once (a semaphore per call: the event
+        loop may differ between calls).
+
+        A failing oracle gives ``verifier_error`` and a length-cut output with no readable
+        answer gives ``truncated``: both are ``unknown``, never wrong.
+        """
+        semaphore = asyncio.Semaphore(self.judge_concurrency)
+        oracle, timeout = self.oracle, self.judge_timeout_s
+
+        async def judge(context: Any, record: RoundRecord) -> tuple[Judgement, Judgement | None]:
+            # The answer alone is judged (and a self-corrected generation's first answer).
+            async with semaphore:
+                return await judge_round(oracle, context, record, timeout_s=timeout)
+
+        flat = [
+            judge(prompt.truth_context, record)
+            for correction, prompt in zip(results, prompts, strict=True)
+            for record in correction.rounds
+        ]
+        judgements = list(await asyncio.gather(*flat))
+        judged: list[Correction] = []
+        start = 0
+        for correction in results:
+            end = start + len(correction.rounds)
+            pairs = judgements[start:end]
+            judged.append(correction.judged([j for j, _ in pairs], [f for _, f in pairs]))
+            start = end
+        return judged
 
     def _commit(self, running: _Running, correction: Correction) -> bool:
         """Log the rounds, commit the answer, log the step; False once the episode ended."""
         step = running.episode.step
         for record in correction.rounds:
             self.sink.write(_round_event(running.id, step, record))
-        result = running.episode.commit(correction.final)
+        judgement = correction.rounds[-1].judgement
+        if judgement is None:  # pragma: no cover - _judge judges every round
+            raise RuntimeError(f"step {step} of episode {running.id} was not judged")
+        # The task gets the answer alone, never the reasoning around it.
+        result = running.episode.commit(correction.answer or "", judgement)
         self.sink.write(_step_event(running.id, step, correction, result))
         running.steps += 1
-        if not result.local_ok and running.first_error_step is None:
+        if correction.final == "incorrect" and running.first_error_step is None:
             running.first_error_step = step
         if result.end is not None:
             self._end(running, result.end)
@@ -207,7 +280,7 @@ class LockstepRunner:
         self.sink.write(
             EpisodeEndEvent(
                 episode=running.id,
-                step=running.steps,
+                step=0,
                 round=0,
                 steps=running.steps,
                 end=end,
@@ -225,25 +298,31 @@ def _round_event(episode: int, step: int, record: RoundRecord) -> RoundEvent:
     return RoundEvent(episode=episode, step=step, **fields)
 
 
-def _step_event(episode: int, step: int, correction: Correction, result: StepResult) -> StepEvent:
+def _global_state(correction: Correction, result: StepResult) -> Correctness | None:
+    if result.global_state is not None:
+        # The task replaced the answer: the agent's state after this step is the
+        # replacement's, which the oracle's view of the raw output cannot see.
+        return result.global_state
     judgement = correction.rounds[-1].judgement
-    global_state = judgement.global_state if judgement is not None else None
-    global_ok = global_state.ok if global_state is not None else None
-    if result.forced and result.global_ok is not None:
-        # The task replaced the answer (continue policy): the agent's state after this step
-        # is the replacement's, which the oracle's view of the raw output cannot see.
-        global_ok = result.global_ok
+    if judgement is None:
+        return None
+    if judgement.correctness == "unknown":
+        return "unknown"
+    return judgement.global_correctness
+
+
+def _step_event(episode: int, step: int, correction: Correction, result: StepResult) -> StepEvent:
     return StepEvent(
         episode=episode,
         step=step,
         round=correction.rounds[-1].round,
-        rounds=correction.revisions,
+        revisions=correction.revisions,
         stop_reason=correction.stop_reason,
-        committed=correction.final,
+        committed=correction.answer or "",
         action=result.action,
-        initial_ok=correction.initial_correct,
-        final_ok=correction.final_correct,
-        global_ok=global_ok,
+        initial=correction.initial or "unknown",
+        final=correction.final or "unknown",
+        global_state=_global_state(correction, result),
         forced=result.forced,
         usage=correction.usage,
         info=result.info,

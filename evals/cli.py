@@ -34,6 +34,8 @@ examples:
       --max-steps 40 --representation fen --out runs/chess-self
   redraft grid addition --model simulated/e=0.1,r=0.5 --critic none,tool,resample \\
       --rounds 0,2 --episodes 100 --max-steps 20 --out runs/grid
+  redraft grid running_sum --model simulated/e=0.2,think_e=0.2,think_r=0.5 --critic none \\
+      --monologue off,on --episodes 100 --max-steps 20 --out runs/think
   redraft eval addition --episodes 400 --shard 0/4 --out runs/s0   # ... 1/4, 2/4, 3/4
   redraft merge runs/s0 runs/s1 runs/s2 runs/s3 --out runs/all
   redraft report runs/addition-tool runs/all --out reports/cmp
@@ -70,6 +72,15 @@ def _csv_int(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(f"{text!r} is not a list of integers, e.g. 0,2") from None
 
 
+def _on_off(text: str) -> list[bool]:
+    values = {"off": False, "on": True}
+    items = _csv(text)
+    bad = [item for item in items if item not in values]
+    if bad:
+        raise argparse.ArgumentTypeError(f"{text!r}: write off, on or off,on")
+    return [values[item] for item in items]
+
+
 def _add_run_options(parser: argparse.ArgumentParser, *, grid: bool) -> None:
     parser.add_argument("task", nargs="?", help="task name (see 'redraft list'); or in --config")
     parser.add_argument("--config", type=Path, help="TOML/YAML/JSON file of EvalConfig fields")
@@ -78,10 +89,16 @@ def _add_run_options(parser: argparse.ArgumentParser, *, grid: bool) -> None:
         parser.add_argument("--critic", type=_csv, help="critic modes, e.g. none,self,tool")
         parser.add_argument("--rounds", type=_csv_int, help="revision budgets, e.g. 0,2")
         parser.add_argument("--representation", type=_csv, help="representations, e.g. a,b")
+        parser.add_argument(
+            "--monologue", type=_on_off, help="inner monologue off, on, or both: off,on"
+        )
     else:
         parser.add_argument("--critic", help="none|self|tool|self+tool|resample|constrained|oracle")
         parser.add_argument("--rounds", type=int, help="revisions allowed per step (k)")
         parser.add_argument("--representation", help="the task's prompt representation")
+        parser.add_argument(
+            "--monologue", choices=("off", "on"), help="reason before answering (default off)"
+        )
     parser.add_argument("--episodes", type=int, help="episodes in the run")
     parser.add_argument("--max-steps", type=int, help="step limit per episode (censoring)")
     parser.add_argument("--seed", type=int, help="run seed")
@@ -89,7 +106,10 @@ def _add_run_options(parser: argparse.ArgumentParser, *, grid: bool) -> None:
     parser.add_argument("--verifier", help="registered verifier to use instead of the task's")
     parser.add_argument("--batch-size", type=int, help="episodes in flight at once (default 64)")
     parser.add_argument("--error-policy", choices=("stop", "continue"), help="after an error")
-    parser.add_argument("--max-tokens", type=int, help="tokens per answer (default 64)")
+    parser.add_argument(
+        "--max-tokens", type=int,
+        help="tokens per generation (default 64; 256 with the monologue)",
+    )
     parser.add_argument("--temperature", type=float, help="sampling temperature (default 0)")
     if not grid:
         parser.add_argument("--shard", help="run only shard i of N: i/N")
@@ -160,12 +180,17 @@ def _config_data(args: argparse.Namespace) -> dict[str, Any]:
     if flags["max_rounds"] is not None:
         data.pop("rounds", None)
     data.update({k: v for k, v in flags.items() if v is not None})
+    if isinstance(args.monologue, str):  # eval; a grid lists several (see _cmd_grid)
+        data["corrector"] = {**(data.get("corrector") or {}), "monologue": args.monologue == "on"}
     sampling = {"max_tokens": args.max_tokens, "temperature": args.temperature}
     if any(v is not None for v in sampling.values()):
         corrector = dict(data.get("corrector") or {})
         merged_sampling = dict(corrector.get("sampling") or {})
         merged_sampling.update({k: v for k, v in sampling.items() if v is not None})
         data["corrector"] = {**corrector, "sampling": merged_sampling}
+        if args.max_tokens is not None:
+            # One explicit limit for every generation, monologue or not.
+            data["corrector"]["monologue_max_tokens"] = None
     for field, pairs in (("task_options", args.task_option), ("model_options", args.model_option)):
         if pairs:
             merged = dict(data.get(field) or {})
@@ -213,9 +238,11 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _grid_name(critic: str, rounds: int, representation: str | None) -> str:
+def _grid_name(critic: str, rounds: int, representation: str | None, monologue: bool) -> str:
     name = f"{critic}-k{rounds}"
-    return f"{name}-{representation}" if representation else name
+    if representation:
+        name = f"{name}-{representation}"
+    return f"{name}-monologue" if monologue else name
 
 
 def _cmd_grid(args: argparse.Namespace) -> int:
@@ -225,14 +252,22 @@ def _cmd_grid(args: argparse.Namespace) -> int:
     critics: list[str] = args.critic or [base.get("critic", "tool")]
     rounds_list: list[int] = args.rounds or [int(base.get("max_rounds", base.get("rounds", 2)))]
     reps: list[str | None] = args.representation or [base.get("representation")]
+    corrector = dict(base.get("corrector") or {})
+    monologues: list[bool] = args.monologue or [bool(corrector.get("monologue", False))]
     combos: dict[str, Any] = {}
-    for critic, rounds, rep in itertools.product(critics, rounds_list, reps):
+    for critic, rounds, rep, mono in itertools.product(critics, rounds_list, reps, monologues):
         # Without a critic the revision budget is unused: one run stands for every k.
         k = 0 if critic == "none" else rounds
-        name = _grid_name(critic, k, rep)
+        name = _grid_name(critic, k, rep, mono)
         if name not in combos:
             combos[name] = _validate(
-                {**base, "critic": critic, "max_rounds": k, "representation": rep}
+                {
+                    **base,
+                    "critic": critic,
+                    "max_rounds": k,
+                    "representation": rep,
+                    "corrector": {**corrector, "monologue": mono},
+                }
             )
     run_dirs = []
     for name, config in combos.items():

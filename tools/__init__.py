@@ -12,7 +12,19 @@ from redraft.tools._errors import (
 )
 from redraft.tools._options import parse_options
 from redraft.tools._registry import Registry, register_verifier, verifiers
-from redraft.tools._verdict import VERDICT_CODES, Cost, Judgement, Verdict, register_verdict_code
+from redraft.tools._verdict import (
+    LOG_CONTEXT,
+    UNKNOWN_CODES,
+    UNREADABLE_CODES,
+    VERDICT_CODES,
+    Correctness,
+    Cost,
+    Judgement,
+    Verdict,
+    register_verdict_code,
+    truncated_judgement,
+    verdict_codes,
+)
 from redraft.tools._verifier import (
     FunctionVerifier,
     LeakyOracleVerifier,
@@ -30,9 +42,13 @@ from redraft.tools._verifier import (
 from redraft.tools.schema import SchemaVerifier
 
 __all__ = [
+    "LOG_CONTEXT",
+    "UNKNOWN_CODES",
+    "UNREADABLE_CODES",
     "VERDICT_CODES",
     "BadInputError",
     "ConstraintNotSupportedError",
+    "Correctness",
     "Cost",
     "FunctionVerifier",
     "Judgement",
@@ -54,6 +70,8 @@ __all__ = [
     "register_verifier",
     "safe_judge",
     "safe_verify",
+    "truncated_judgement",
+    "verdict_codes",
     "verifier_as_oracle",
     "verifiers",
     "verify_sync",

@@ -7,17 +7,36 @@ message the agent can act on, an optional hint and evidence, and what it cost.
 from __future__ import annotations
 
 import threading
-from typing import Any, Self
+from typing import Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    JsonValue,
+    ValidationInfo,
+    computed_field,
+    field_validator,
+    model_validator,
+)
 
 __all__ = [
+    "LOG_CONTEXT",
+    "UNKNOWN_CODES",
+    "UNREADABLE_CODES",
     "VERDICT_CODES",
+    "Correctness",
     "Cost",
     "Judgement",
     "Verdict",
     "register_verdict_code",
+    "truncated_judgement",
+    "verdict_codes",
 ]
+
+Correctness = Literal["correct", "incorrect", "unknown"]
+"""The oracle's judgement of an output: right, wrong, or unknown (the oracle failed or timed
+out, or the output was cut off before it held a complete answer). Unknown is never wrong."""
 
 #: The known verdict codes and what each means. Extend with :func:`register_verdict_code`.
 VERDICT_CODES: dict[str, str] = {
@@ -31,8 +50,27 @@ VERDICT_CODES: dict[str, str] = {
     "self_rejected": "the model's own critique found a problem",
     "blunder": "a legal answer that loses too much value (quality oracle)",
     "verifier_error": "the verifier itself failed; the proposal was not checked",
+    "no_answer": "the output holds reasoning but no answer",
+    "truncated": "the output was cut off at the token limit before it held a complete answer",
+    "critique_unreadable": "the self-critique ended in no verdict the parser could read",
 }
 _codes_lock = threading.Lock()
+
+UNKNOWN_CODES: frozenset[str] = frozenset({"verifier_error", "truncated"})
+"""Codes that mean "not checked": an oracle verdict with one of them is ``unknown``."""
+UNREADABLE_CODES: frozenset[str] = frozenset({"unparseable", "invalid_syntax", "schema_error"})
+"""Codes that mean "no complete answer was found": with a ``length`` finish they are
+``truncated`` (the token limit cut the answer), not wrong."""
+
+LOG_CONTEXT: dict[str, bool] = {"from_log": True}
+"""Validation context for records read back from a log: verdict codes are checked where
+verdicts are made, so a log written with a plug-in's own code loads without the plug-in."""
+
+
+def verdict_codes() -> dict[str, str]:
+    """A snapshot of the registered verdict codes and their meanings (for manifests)."""
+    with _codes_lock:
+        return dict(sorted(VERDICT_CODES.items()))
 
 
 def register_verdict_code(code: str, meaning: str) -> None:
@@ -93,7 +131,12 @@ class Verdict(BaseModel):
 
     @field_validator("code")
     @classmethod
-    def _known_code(cls, code: str) -> str:
+    def _known_code(cls, code: str, info: ValidationInfo) -> str:
+        context = info.context if isinstance(info.context, dict) else {}
+        if context.get("from_log"):
+            # Read back from a log: the code was checked when the verdict was made, maybe
+            # by a plug-in this process has not loaded.
+            return code
         if code not in VERDICT_CODES:
             raise ValueError(
                 f"unknown verdict code {code!r}; register it with "
@@ -130,7 +173,8 @@ class Judgement(BaseModel):
     """The oracle's ground truth on one proposal: for measurement, never for the loop.
 
     A different type from :class:`Verdict` on purpose, so that ground truth cannot be fed
-    to an agent by accident.
+    to an agent by accident. Its :attr:`correctness` is ``unknown`` when the oracle could not
+    check the output (``verifier_error``) or the output was cut off (``truncated``).
     """
 
     model_config = ConfigDict(frozen=True)
@@ -143,7 +187,50 @@ class Judgement(BaseModel):
     quality: float | None = None
     """Optional graded quality (e.g. centipawn loss of a legal chess move)."""
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
-    def ok(self) -> bool:
-        """True when the proposal is locally right."""
-        return self.local.ok
+    def correctness(self) -> Correctness:
+        """Is this step's operation right given its own inputs: correct, incorrect, unknown."""
+        return _correctness(self.local)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def global_correctness(self) -> Correctness | None:
+        """Does the agent's state match the true state (None: no distinct global state)?
+
+        Unknown whenever the local check is unknown: a failed oracle says nothing.
+        """
+        if self.global_state is None:
+            return None
+        if self.correctness == "unknown":
+            return "unknown"
+        return _correctness(self.global_state)
+
+
+def _correctness(verdict: Verdict) -> Correctness:
+    if verdict.code in UNKNOWN_CODES:
+        return "unknown"
+    return "correct" if verdict.ok else "incorrect"
+
+
+def truncated_judgement(judgement: Judgement, finish_reason: str) -> Judgement:
+    """Mark a judgement ``truncated`` (unknown) when a length cut left no complete answer.
+
+    An output that stopped at the token limit and in which the oracle found no readable
+    answer was not wrong: it was not finished. An output cut off that still holds a complete
+    (readable) answer keeps its judgement.
+    """
+    local = judgement.local
+    if finish_reason != "length" or local.ok or local.code not in UNREADABLE_CODES:
+        return judgement
+    cut = Verdict.reject(
+        "truncated",
+        f"the output hit the token limit before a complete answer ({local.message})"[:2000],
+        evidence={**local.evidence, "read_code": local.code},
+        source=local.source,
+        cost=local.cost,
+    )
+    glob = judgement.global_state
+    if glob is not None and not glob.ok and glob.code in UNREADABLE_CODES:
+        glob = cut
+    return judgement.model_copy(update={"local": cut, "global_state": glob})

@@ -32,6 +32,7 @@ __all__ = [
     "NumberRead",
     "RunningSumContext",
     "RunningSumOracle",
+    "RunningSumTruth",
     "RunningSumVerifier",
     "addition_answer",
     "read_addition",
@@ -296,7 +297,11 @@ class AdditionOracle:
 
 
 class RunningSumContext(BaseModel):
-    """One step of a running sum, as the agent has it."""
+    """One step of a running sum, as the agent has it: the verifier's context.
+
+    It holds what the prompt shows and nothing more, so a verifier checks the step against
+    the agent's own previous total and cannot know the true one.
+    """
 
     model_config = ConfigDict(frozen=True)
 
@@ -306,12 +311,17 @@ class RunningSumContext(BaseModel):
     """Their values, in the same order."""
     previous: int
     """The previous total as the agent was shown it (its own, or a planted error)."""
-    true_previous: int
-    """The true running total before this step."""
 
     def expected(self) -> int:
         """The locally right total."""
         return self.previous + sum(self.values)
+
+
+class RunningSumTruth(RunningSumContext):
+    """One step of a running sum with the truth: the oracle's context."""
+
+    true_previous: int
+    """The true running total before this step."""
 
     def truth(self) -> int:
         """The true running total after this step."""
@@ -358,7 +368,7 @@ class RunningSumOracle:
 
     name = "running_sum"
 
-    def judge_sync(self, context: RunningSumContext, proposal: str) -> Judgement:
+    def judge_sync(self, context: RunningSumTruth, proposal: str) -> Judgement:
         """The judgement, synchronously."""
         read = read_total(proposal)
         if read.status != "ok":
@@ -375,6 +385,6 @@ class RunningSumOracle:
             )
         return Judgement(local=local, global_state=global_state)
 
-    async def judge(self, context: RunningSumContext, proposal: str) -> Judgement:
+    async def judge(self, context: RunningSumTruth, proposal: str) -> Judgement:
         """Judge the stated total."""
         return self.judge_sync(context, proposal)

@@ -22,6 +22,7 @@ __all__ = [
     "TrackingContext",
     "TrackingOracle",
     "TrackingRead",
+    "TrackingTruth",
     "TrackingVerifier",
     "TrackingVerifierConfig",
     "read_tracking",
@@ -40,7 +41,7 @@ def tracking_answer(holders: tuple[str, ...], state: tuple[str, ...]) -> str:
 
 
 class TrackingContext(BaseModel):
-    """One swap step, as the agent has it."""
+    """One swap step, as the agent has it: the verifier's context (no true state)."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -50,8 +51,6 @@ class TrackingContext(BaseModel):
     """The object names."""
     previous: tuple[str, ...]
     """The state the agent stated at the previous step (object held by each holder)."""
-    true_previous: tuple[str, ...]
-    """The true state before this step."""
     swap: tuple[int, int]
     """The two holders (indices) who swap at this step."""
 
@@ -64,6 +63,13 @@ class TrackingContext(BaseModel):
     def expected(self) -> tuple[str, ...]:
         """The locally right state: the swap applied to the agent's own previous state."""
         return self._apply(self.previous)
+
+
+class TrackingTruth(TrackingContext):
+    """One swap step with the truth: the oracle's context."""
+
+    true_previous: tuple[str, ...]
+    """The true state before this step."""
 
     def truth(self) -> tuple[str, ...]:
         """The true state after this step."""
@@ -203,7 +209,7 @@ class TrackingOracle:
 
     name = "tracking"
 
-    def judge_sync(self, context: TrackingContext, proposal: str) -> Judgement:
+    def judge_sync(self, context: TrackingTruth, proposal: str) -> Judgement:
         """The judgement, synchronously."""
         read = read_tracking(proposal, context.holders, context.objects)
         if read.status != "ok":
@@ -222,6 +228,6 @@ class TrackingOracle:
             )
         return Judgement(local=local, global_state=global_state)
 
-    async def judge(self, context: TrackingContext, proposal: str) -> Judgement:
+    async def judge(self, context: TrackingTruth, proposal: str) -> Judgement:
         """Judge the stated state."""
         return self.judge_sync(context, proposal)

@@ -5,8 +5,11 @@ from redraft.agent.backends._protocol import (
     Backend,
     Constraint,
     ConstraintKind,
+    FinishReason,
     Generation,
     GenerationRequest,
+    HintBoard,
+    HintReceiver,
     Message,
     Purpose,
     SamplingParams,
@@ -18,17 +21,28 @@ from redraft.agent.backends._registry import (
     register_backend,
     split_model_string,
 )
+from redraft.agent.backends._secrets import (
+    REDACTED,
+    is_secret_option,
+    public_options,
+    secret_field,
+    secret_names,
+)
 from redraft.agent.backends.scripted import ScriptedBackend, ScriptExhaustedError
 from redraft.agent.backends.simulated import SimulatedBackend, SimulationParams
 
 __all__ = [
+    "REDACTED",
     "Backend",
     "BackendRejectedError",
     "BackendUnavailableError",
     "Constraint",
     "ConstraintKind",
+    "FinishReason",
     "Generation",
     "GenerationRequest",
+    "HintBoard",
+    "HintReceiver",
     "Message",
     "Purpose",
     "SamplingParams",
@@ -38,7 +52,11 @@ __all__ = [
     "SimulationHint",
     "SimulationParams",
     "backends",
+    "is_secret_option",
     "load_backend",
+    "public_options",
     "register_backend",
+    "secret_field",
+    "secret_names",
     "split_model_string",
 ]

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Literal, Protocol, Self, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from redraft.tools import Cost
 
@@ -13,8 +14,11 @@ __all__ = [
     "Backend",
     "Constraint",
     "ConstraintKind",
+    "FinishReason",
     "Generation",
     "GenerationRequest",
+    "HintBoard",
+    "HintReceiver",
     "Message",
     "Purpose",
     "SamplingParams",
@@ -23,6 +27,14 @@ __all__ = [
 
 Purpose = Literal["propose", "critique", "revise"]
 ConstraintKind = Literal["choice", "regex", "grammar"]
+FinishReason = Literal["stop", "length", "error", "other"]
+"""Why generation ended: ``stop`` (end of text or a stop sequence), ``length`` (the token
+limit cut it), ``error`` (the backend failed on it), ``other`` (e.g. a content filter)."""
+_FINISH_ALIASES: dict[str, FinishReason] = {
+    "stop": "stop", "eos": "stop", "end_turn": "stop", "stop_sequence": "stop",
+    "length": "length", "max_tokens": "length", "max_length": "length",
+    "error": "error", "abort": "error",
+}
 
 
 class Message(BaseModel):
@@ -99,10 +111,53 @@ class SimulationHint(BaseModel):
     """Committed errors so far in the episode, for self-conditioning."""
 
 
-class GenerationRequest(BaseModel):
-    """One item of a backend batch."""
+class HintBoard:
+    """Simulation hints delivered out of band, keyed by the item id of a request.
 
-    model_config = ConfigDict(frozen=True)
+    Ground truth must not travel in :class:`GenerationRequest` (every backend, plug-ins
+    included, would see it). The runner posts each step's hint here, and only a backend
+    that holds a board (the ``simulated`` one, see :class:`HintReceiver`) reads it.
+    """
+
+    def __init__(self) -> None:
+        self._hints: dict[str, SimulationHint] = {}
+        self._lock = threading.Lock()
+
+    def post(self, hints: Mapping[str, SimulationHint]) -> None:
+        """Make ``hints`` (item id → hint) available to the backend."""
+        with self._lock:
+            self._hints.update(hints)
+
+    def withdraw(self, item_ids: Iterable[str]) -> None:
+        """Forget the hints of these items (their step is over)."""
+        with self._lock:
+            for key in item_ids:
+                self._hints.pop(key, None)
+
+    def get(self, item_id: str | None) -> SimulationHint | None:
+        """The hint posted for ``item_id``, if any."""
+        if item_id is None:
+            return None
+        with self._lock:
+            return self._hints.get(item_id)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._hints)
+
+
+@runtime_checkable
+class HintReceiver(Protocol):
+    """A backend that plays by simulation hints; it owns the board they are posted to."""
+
+    hints: HintBoard
+    """Where the runner posts each step's hint."""
+
+
+class GenerationRequest(BaseModel):
+    """One item of a backend batch. It never carries ground truth (no simulation hint)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     messages: tuple[Message, ...]
     """The chat so far."""
@@ -114,11 +169,15 @@ class GenerationRequest(BaseModel):
     """Why this text is asked for (fakes and logs use it)."""
     previous: str | None = None
     """The proposal being critiqued or revised, if any (for fakes; prompts carry it too)."""
-    hint: SimulationHint | None = None
-    """Only for the ``simulated`` backend."""
+    item_id: str | None = None
+    """The corrector item this request serves (no ground truth: an id such as ``3/17``).
+    A :class:`HintReceiver` looks its simulation hint up by it."""
     cache_key: str | None = None
     """Requests with the same key share a prompt prefix (e.g. one episode); backends may reuse
     their cache between them."""
+    monologue: bool = False
+    """The prompt asks the model to reason before it answers, ending with a marked answer line
+    (the corrector's ``monologue`` setting). The prompt says so too; fakes play by it."""
 
 
 class Generation(BaseModel):
@@ -130,8 +189,24 @@ class Generation(BaseModel):
     """The raw output."""
     usage: Cost = Field(default_factory=Cost)
     """Prompt tokens, completion tokens and seconds for this text."""
-    finish_reason: str = "stop"
-    """Why generation ended (``stop``, ``length``, ...)."""
+    finish_reason: FinishReason = "stop"
+    """Why generation ended; providers' own names (``max_tokens``, ``eos``, ...) are mapped
+    onto :data:`FinishReason`, anything else is ``other``."""
+
+    @field_validator("finish_reason", mode="before")
+    @classmethod
+    def _normalise_finish(cls, value: object) -> str:
+        if value is None:
+            return "stop"
+        return _FINISH_ALIASES.get(str(value).lower(), "other")
+    reasoning: str | None = None
+    """Reasoning the server returned apart from ``text`` (an OpenAI-compatible
+    ``reasoning_content`` or ``reasoning`` field); None when it returned none. Reasoning
+    written inline (``<think>`` blocks) stays in ``text``: see
+    :func:`redraft.agent.extract_answer`."""
+    reasoning_tokens: int | None = None
+    """Of ``usage.completion_tokens``, how many the backend counted as reasoning (OpenAI
+    ``completion_tokens_details.reasoning_tokens``); None when it did not say."""
 
 
 @runtime_checkable

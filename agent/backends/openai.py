@@ -60,6 +60,7 @@ __all__ = [
     "OpenAIOptions",
     "constraint_body",
     "is_transient",
+    "reasoning_fields",
 ]
 
 ConstraintStyle = Literal["vllm", "vllm-guided", "llamacpp", "none"]
@@ -122,6 +123,23 @@ def constraint_body(constraint: Constraint, style: ConstraintStyle) -> dict[str,
         return {f"guided_{kind}": value}
     # llamacpp: everything travels as a GBNF grammar.
     return {"grammar": choice_grammar(constraint.choices) if kind == "choice" else value}
+
+
+def reasoning_fields(message: Any, usage: Any) -> dict[str, Any]:
+    """The reasoning a server returned beside the content, and its token count.
+
+    Servers name the field ``reasoning_content`` (vLLM's reasoning parsers, DeepSeek,
+    llama.cpp) or ``reasoning`` (OpenRouter, newer vLLM); the count is OpenAI's
+    ``usage.completion_tokens_details.reasoning_tokens``. Inline ``<think>`` blocks stay in
+    the content, for :func:`redraft.agent.extract_answer`.
+    """
+    reasoning = getattr(message, "reasoning_content", None) or getattr(message, "reasoning", None)
+    details = getattr(usage, "completion_tokens_details", None)
+    tokens = getattr(details, "reasoning_tokens", None)
+    return {
+        "reasoning": reasoning if isinstance(reasoning, str) and reasoning else None,
+        "reasoning_tokens": tokens if isinstance(tokens, int) else None,
+    }
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -308,6 +326,7 @@ class OpenAIBackend:
                 seconds=seconds,
             ),
             finish_reason=choice.finish_reason or "stop",
+            **reasoning_fields(choice.message, usage),
         )
 
     def _count_retry(self, retry_state: Any) -> None:

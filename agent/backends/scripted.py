@@ -11,12 +11,16 @@ import json
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from redraft.agent.backends._protocol import ConstraintKind, Generation, GenerationRequest
 from redraft.tools import BadInputError, Cost
 
 __all__ = ["ScriptExhaustedError", "ScriptedBackend"]
 
-Output = str | Callable[[GenerationRequest], str]
+Output = str | Generation | Callable[[GenerationRequest], str | Generation]
+"""A scripted text, a whole generation (to script reasoning fields, token counts or a finish
+reason), or a callable computing either from the request."""
 
 
 class ScriptExhaustedError(AssertionError):
@@ -27,7 +31,8 @@ class ScriptedBackend:
     """Return scripted outputs in order, one per request, across batches.
 
     Args:
-        outputs: texts, or callables computing a text from the request.
+        outputs: texts, generations, or callables computing either from the request. A
+            text costs one completion token per word; a generation costs what it says.
         name: the model string shown in records.
         constraint_kinds: constraint kinds to claim support for; a scripted output that
             breaks a ``choice`` constraint raises, so tests notice.
@@ -51,7 +56,11 @@ class ScriptedBackend:
 
     @classmethod
     def from_spec(cls, spec: str) -> ScriptedBackend:
-        """Build from a JSONL file: each line a JSON string or ``{"text": ...}``."""
+        """Build from a JSONL file of outputs, one per line.
+
+        Each line is a JSON string, ``{"text": ...}``, or a whole generation
+        (``{"text": ..., "reasoning": ..., "finish_reason": "length", ...}``).
+        """
         path = Path(spec)
         if not path.is_file():
             raise BadInputError(f"scripted backend: no such file {spec!r} (one output per line)")
@@ -63,6 +72,15 @@ class ScriptedBackend:
                 value = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise BadInputError(f"{spec}:{number}: not JSON ({exc.msg})") from exc
+            if isinstance(value, dict) and set(value) - {"text"}:
+                # A whole generation: reasoning, finish_reason, usage, ...
+                try:
+                    outputs.append(Generation.model_validate(value))
+                except ValidationError as exc:
+                    first = exc.errors()[0]
+                    where = ".".join(str(p) for p in first["loc"])
+                    raise BadInputError(f"{spec}:{number}: {where}: {first['msg']}") from exc
+                continue
             text = value.get("text") if isinstance(value, dict) else value
             if not isinstance(text, str):
                 raise BadInputError(f'{spec}:{number}: expected a string or {{"text": ...}}')
@@ -91,11 +109,15 @@ class ScriptedBackend:
                 )
             output = self._outputs[self._next]
             self._next += 1
-            text = output(request) if callable(output) else output
+            scripted = output(request) if callable(output) else output
+            text = scripted.text if isinstance(scripted, Generation) else scripted
             constraint = request.constraint
             allowed = constraint.choices if constraint and constraint.kind == "choice" else None
             if allowed is not None and text not in allowed:
                 raise AssertionError(f"scripted output {text!r} breaks the choice constraint")
+            if isinstance(scripted, Generation):
+                results.append(scripted)
+                continue
             prompt_tokens = sum(len(m.content.split()) for m in request.messages)
             results.append(
                 Generation(

@@ -7,7 +7,14 @@ import html
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
-from redraft.evals.stats import METRIC_DESCRIPTIONS, Comparison, Estimate, RunStats
+from redraft.evals.stats import (
+    DEFAULT_LEVEL,
+    METRIC_DESCRIPTIONS,
+    MONOLOGUE_METRICS,
+    Comparison,
+    Estimate,
+    RunStats,
+)
 
 __all__ = ["FIGURES_READY_TITLE", "render_html"]
 
@@ -17,9 +24,11 @@ FIGURES_READY_TITLE = "redraft report: figures loaded"
 _TABLE_METRICS = (
     "e_raw", "e_post", "net_effect", "recovery", "harm", "e_hat", "critic_tpr", "critic_fpr",
     "verifier_error_rate", "error_share", "predicted_error_share", "horizon_50",
-    "global_error_undone", "global_error_undone_any", "revisions_per_step", "tokens_per_step",
+    "global_error_undone", "global_error_undone_any", "wrong_to_right", "right_to_wrong",
+    "repair", "damage", "unknown_rate", "revisions_per_step", "tokens_per_step",
     "seconds_per_step",
     "tokens_per_corrected_error", "seconds_per_corrected_error",
+    *MONOLOGUE_METRICS,
 )
 _EXTRA_DESCRIPTIONS = {
     "error_share": "share of episodes with a committed error (observed)",
@@ -115,7 +124,7 @@ def _runs_table(runs: Sequence[RunStats]) -> str:
         )
     return (
         f'<table><tr><th class="name">run</th>{head}<th>episodes</th><th>steps</th>'
-        f"<th>unfinished (left out)</th></tr>{''.join(rows)}</table>"
+        f"<th>unfinished (censored)</th></tr>{''.join(rows)}</table>"
     )
 
 
@@ -123,13 +132,19 @@ def _metrics_table(runs: Sequence[RunStats]) -> str:
     head = "".join(_run_head(s) for s in runs)
     rows = []
     for name in _TABLE_METRICS:
-        meaning = METRIC_DESCRIPTIONS.get(name) or _EXTRA_DESCRIPTIONS.get(name, "")
+        meaning = (
+            METRIC_DESCRIPTIONS.get(name)
+            or MONOLOGUE_METRICS.get(name)
+            or _EXTRA_DESCRIPTIONS.get(name, "")
+        )
         cells = "".join(_cell(s.metrics.get(name)) for s in runs)
         rows.append(
             f'<tr><td class="name"><b>{name}</b><br><span class="desc">{_esc(meaning)}</span>'
             f"</td>{cells}</tr>"
         )
-    return f'<table><tr><th class="name">metric (95% CI)</th>{head}</tr>{"".join(rows)}</table>'
+    level = runs[0].level if runs else DEFAULT_LEVEL
+    return (f'<table><tr><th class="name">metric ({level:.0%} CI)</th>{head}</tr>'
+            f'{"".join(rows)}</table>')
 
 
 def _trend_table(runs: Sequence[RunStats]) -> str:
@@ -144,14 +159,17 @@ def _trend_table(runs: Sequence[RunStats]) -> str:
         )
     return (
         '<table><tr><th class="name">run</th><th>ê</th><th>H<sub>0.5</sub> (steps)</th>'
-        "<th>LR statistic</th><th>p (χ²₁)</th><th>direction</th><th>slope (log-odds/step)"
+        "<th>LR statistic</th><th>p (simulated)</th><th>direction</th><th>slope (log-odds/step)"
         f"</th></tr>{''.join(rows)}</table>"
     )
 
 
 def _comparison_table(comparison: Comparison, runs: Sequence[RunStats]) -> str:
     names = [s.name for s in runs if s.name != comparison.baseline]
-    head = "".join(f"<th>{_esc(n)}</th><th>Δ vs baseline</th>" for n in names)
+    leaky = {s.name for s in runs if s.leaky}
+    tag = ' <span class="tag">LEAKY upper bound</span>'
+    head = "".join(f"<th>{_esc(n)}{tag if n in leaky else ''}</th><th>Δ vs baseline</th>"
+                   for n in names)
     by_metric: dict[str, dict[str, tuple[Estimate, Estimate]]] = {}
     for row in comparison.rows:
         by_metric.setdefault(row.metric, {})[row.run] = (row.value, row.difference)
@@ -194,7 +212,9 @@ def render_html(
     if comparison is not None and len(runs) > 1:
         compare = (
             "<h2>Comparison</h2><p>Each run against the baseline; Δ is the run's value minus "
-            "the baseline's, with a 95% bootstrap interval (each run resampled by episode).</p>"
+            f"the baseline's, with a {comparison.level:.0%} bootstrap interval: paired by "
+            "episode where the runs share episode seeds (the same episodes), else each run "
+            "resampled by episode on its own.</p>"
             + _comparison_table(comparison, runs)
         )
     level = runs[0].level if runs else 0.95

@@ -77,7 +77,7 @@ def build_report(
         figures[name].write_bytes(png)
     html_path = out / HTML_FILE
     html_path.write_text(render_html(stats, comparison, pngs), encoding="utf-8")
-    summary_path = write_summary(stats, out / SUMMARY_FILE)
+    summary_path = write_summary(stats, out / SUMMARY_FILE, comparison)
     return Report(
         out=out, html=html_path, summary=summary_path, figures=figures, runs=stats,
         comparison=comparison,

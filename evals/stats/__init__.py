@@ -1,17 +1,41 @@
 """Statistics: per-step error before and after correction, survival, hazard, comparisons.
 
 Everything is computed from a run's event log alone (:func:`load_run`), with confidence
-intervals: the bootstrap over whole episodes for pooled metrics, Wilson for simple
-proportions, Greenwood for survival.
+intervals that hold at small samples and at 0 and 1: the BCa bootstrap over whole episodes
+for pooled metrics (a clustered Wilson interval on pooled counts at 0 or 1 or with few
+episodes), Wilson for simple proportions, Greenwood (log-log) for survival. Unknown oracle
+labels are left out of every rate; undefined metrics are None, never 0; unfinished episodes
+are censored at their last step.
 """
 
-from redraft.evals.stats._compare import COMPARED_METRICS, Comparison, ComparisonRow, compare_runs
-from redraft.evals.stats._episodes import EpisodeArrays, episode_arrays
-from redraft.evals.stats._hazard import HazardTrend, hazard_curve, hazard_trend_test
+from redraft.evals.stats._compare import (
+    COMPARED_METRICS,
+    Comparison,
+    ComparisonRow,
+    compare_runs,
+    seed_pairs,
+)
+from redraft.evals.stats._compounding import (
+    DEFAULT_PERMUTATIONS,
+    PermutationTest,
+    self_conditioning_test,
+    step_trend_test,
+)
+from redraft.evals.stats._episodes import EpisodeArrays, episode_arrays, judged_wrong
+from redraft.evals.stats._hazard import (
+    DEFAULT_SIMULATIONS,
+    HazardTrend,
+    hazard_curve,
+    hazard_trend_test,
+)
 from redraft.evals.stats._intervals import (
     DEFAULT_LEVEL,
+    MIN_BOOTSTRAP_EPISODES,
     Estimate,
+    bca_interval,
     bootstrap_ratios,
+    clopper_pearson,
+    clustered_wilson,
     ratio_estimate,
     wilson,
 )
@@ -24,11 +48,13 @@ from redraft.evals.stats._load import (
 )
 from redraft.evals.stats._metrics import (
     METRIC_DESCRIPTIONS,
+    NOT_PROPORTIONS,
     RATIO_METRICS,
     StepCurve,
     global_error_undone,
     step_curve,
 )
+from redraft.evals.stats._monologue import MONOLOGUE_METRICS, monologue_metrics
 from redraft.evals.stats._run import DEFAULT_BOOTSTRAP, RunStats, analyze_run
 from redraft.evals.stats._survival import GeometricFit, KaplanMeier, geometric_fit, kaplan_meier
 
@@ -36,7 +62,12 @@ __all__ = [
     "COMPARED_METRICS",
     "DEFAULT_BOOTSTRAP",
     "DEFAULT_LEVEL",
+    "DEFAULT_PERMUTATIONS",
+    "DEFAULT_SIMULATIONS",
     "METRIC_DESCRIPTIONS",
+    "MIN_BOOTSTRAP_EPISODES",
+    "MONOLOGUE_METRICS",
+    "NOT_PROPORTIONS",
     "RATIO_METRICS",
     "Comparison",
     "ComparisonRow",
@@ -47,21 +78,30 @@ __all__ = [
     "GeometricFit",
     "HazardTrend",
     "KaplanMeier",
+    "PermutationTest",
     "RunData",
     "RunStats",
     "StepCurve",
     "analyze_run",
+    "bca_interval",
     "bootstrap_ratios",
+    "clopper_pearson",
+    "clustered_wilson",
     "compare_runs",
     "episode_arrays",
     "geometric_fit",
     "global_error_undone",
     "hazard_curve",
     "hazard_trend_test",
+    "judged_wrong",
     "kaplan_meier",
     "load_run",
+    "monologue_metrics",
     "ratio_estimate",
     "read_events",
+    "seed_pairs",
+    "self_conditioning_test",
     "step_curve",
+    "step_trend_test",
     "wilson",
 ]

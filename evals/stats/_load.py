@@ -53,13 +53,18 @@ class EpisodeLog(BaseModel):
     """The ``episode_end`` record; None while the episode is unfinished."""
 
     @property
+    def seed(self) -> int | None:
+        """The episode's seed (``episode_start.seed``), if logged."""
+        return self.start.seed if self.start is not None else None
+
+    @property
     def finished(self) -> bool:
         """True once the episode logged its ``episode_end``."""
         return self.end is not None
 
 
 class RunData(BaseModel):
-    """One run as the statistics see it: a name, its config and its finished episodes."""
+    """One run as the statistics see it: a name, its config and its episodes."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -70,9 +75,11 @@ class RunData(BaseModel):
     manifest: dict[str, JsonValue] = Field(default_factory=dict)
     """The whole manifest, if any."""
     episodes: tuple[EpisodeLog, ...] = ()
-    """Finished episodes, ordered by id."""
+    """Episodes that committed at least one step, finished or not, ordered by id. The
+    statistics censor an unfinished one at its last committed step: dropping it would bias
+    them (a lockstep runner finishes the episodes that stop at an early error first)."""
     unfinished: int = 0
-    """Episodes started but not ended (a run still going, or killed); left out of statistics."""
+    """Episodes started but not ended (a run still going, or killed)."""
 
     @property
     def critic(self) -> str | None:
@@ -82,8 +89,15 @@ class RunData(BaseModel):
 
     @property
     def leaky(self) -> bool:
-        """True for ``critic='oracle'`` runs: ground truth fed the loop (an upper bound)."""
-        return self.critic == "oracle" or self.config.get("leaky") is True
+        """True when ground truth fed the loop (an upper bound).
+
+        The manifest says so (derived from the feedback source), or the critic is ``oracle``.
+        """
+        return (
+            self.manifest.get("leaky") is True
+            or self.critic == "oracle"
+            or self.config.get("leaky") is True
+        )
 
     @classmethod
     def from_events(
@@ -98,7 +112,7 @@ class RunData(BaseModel):
 
         An episode that logged a second ``episode_start`` (a resumed run that restarted it)
         keeps only the records of its last attempt. Episodes with no ``episode_end`` are
-        counted in :attr:`unfinished` and left out.
+        counted in :attr:`unfinished`, and kept (to be censored) when they committed a step.
         """
         starts: dict[int, EpisodeStartEvent | None] = {}
         rounds: dict[int, list[RoundEvent]] = {}
@@ -126,17 +140,17 @@ class RunData(BaseModel):
                 start=starts.get(ep),
                 rounds=tuple(rounds.get(ep, ())),
                 steps=tuple(sorted(steps.get(ep, ()), key=lambda s: s.step)),
-                end=ends[ep],
+                end=ends.get(ep),
             )
             for ep in ids
-            if ep in ends
+            if ep in ends or steps.get(ep)
         )
         return cls(
             name=name,
             config=dict(config or {}),
             manifest=dict(manifest or {}),
             episodes=episodes,
-            unfinished=len(ids) - len(episodes),
+            unfinished=sum(1 for ep in ids if ep not in ends),
         )
 
 
@@ -173,7 +187,8 @@ def load_run(run_dir: Path) -> RunData:
     )
     if run.unfinished:
         warnings.warn(
-            f"{run_dir}: {run.unfinished} unfinished episode(s) left out of the statistics",
+            f"{run_dir}: {run.unfinished} unfinished episode(s), censored at their last "
+            "committed step",
             stacklevel=2,
         )
     return run

@@ -11,6 +11,7 @@ number of steps they took.
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 from numpy.typing import NDArray
@@ -64,28 +65,56 @@ class KaplanMeier(BaseModel):
     """First committed errors at each step."""
 
 
+def _scipy_kaplan_meier(
+    time: IntArray, event: NDArray[np.bool_], steps: IntArray, level: float
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Scipy's product-limit estimate and log-log Greenwood band at ``steps``."""
+    data = sps.CensoredData(uncensored=time[event].astype(float),
+                            right=time[~event].astype(float))
+    result = sps.ecdf(data)
+    survival = np.asarray(result.sf.evaluate(steps), dtype=np.float64)
+    with warnings.catch_warnings():
+        # scipy warns where the log-log band is undefined (S = 0 or 1); filled below.
+        warnings.simplefilter("ignore", RuntimeWarning)
+        band = result.sf.confidence_interval(level, method="log-log")
+        low = np.asarray(band.low.evaluate(steps), dtype=np.float64)
+        high = np.asarray(band.high.evaluate(steps), dtype=np.float64)
+    return survival, low, high
+
+
 def kaplan_meier(
     time: IntArray, event: NDArray[np.bool_], level: float = DEFAULT_LEVEL
 ) -> KaplanMeier:
-    """Kaplan–Meier estimate with Greenwood's variance, on the log(-log) scale."""
+    """Kaplan–Meier estimate with Greenwood's variance on the log(-log) scale (scipy).
+
+    Where the log-log band is undefined it is replaced by an exact binomial bound, so that
+    no band has zero width: while ``S = 1`` (no error yet) the lower end is the
+    Clopper–Pearson bound for ``m`` survivors of ``m`` (``((1-level)/2)^(1/m)``, ``m`` the
+    episodes followed that far); once ``S = 0`` (everyone at risk erred at step ``u``) the
+    upper end is the previous upper end times the bound for 0 survivors of ``n_u``.
+    """
     at_risk, events = risk_table(time, event)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        factor = np.where(at_risk > 0, 1 - events / np.maximum(at_risk, 1), 1.0)
-        surv = np.cumprod(factor)
-        green = np.cumsum(
-            np.where(at_risk > events, events / (at_risk * np.maximum(at_risk - events, 1)), 0.0)
-        )
-        z = float(sps.norm.ppf(0.5 + level / 2))
-        log_s = np.log(surv)
-        se_loglog = np.sqrt(green) / np.abs(log_s)
-        low = np.where(
-            (surv > 0) & (surv < 1), surv ** np.exp(z * se_loglog), np.where(surv >= 1, 1.0, 0.0)
-        )
-        high = np.where(
-            (surv > 0) & (surv < 1), surv ** np.exp(-z * se_loglog), np.where(surv > 0, 1.0, 0.0)
-        )
+    horizon = len(at_risk)
+    steps = np.arange(1, horizon + 1)
+    if horizon == 0:
+        surv = low = high = np.zeros(0)
+    elif not event.any():
+        surv, low, high = np.ones(horizon), np.full(horizon, np.nan), np.ones(horizon)
+    else:
+        surv, low, high = _scipy_kaplan_meier(time, event, steps, level)
+    tail = (1 - level) / 2
+    previous_high = 1.0
+    for i in range(horizon):
+        m = max(int(at_risk[i]), 1)
+        if surv[i] >= 1.0:
+            low[i], high[i] = tail ** (1.0 / m), 1.0
+        elif surv[i] <= 0.0:
+            low[i] = 0.0
+            first_zero = i == 0 or surv[i - 1] > 0.0
+            high[i] = previous_high * (1.0 - tail ** (1.0 / m)) if first_zero else high[i - 1]
+        previous_high = float(high[i])
     return KaplanMeier(
-        steps=list(range(0, len(surv) + 1)),
+        steps=list(range(0, horizon + 1)),
         survival=[1.0, *map(float, surv)],
         ci_low=[1.0, *map(float, low)],
         ci_high=[1.0, *map(float, high)],
@@ -107,17 +136,25 @@ class GeometricFit(BaseModel):
         e = self.e_hat.value if self.e_hat.value is not None else math.nan
         return np.power(1.0 - e, np.asarray(n, dtype=np.float64))
 
-    def predicted_error_share(self, n: int) -> Estimate:
-        """Predicted share of episodes of ``n`` steps with an error: ``1-(1-ê)^n``.
+    def predicted_error_share(self, lengths: int | IntArray) -> Estimate:
+        """Predicted share of episodes with an error: the mean of ``1-(1-ê)^n_i``.
+
+        Args:
+            lengths: Each episode's own length ``n_i`` (how many steps it would run), or
+                one length for all.
 
         The interval maps the ends of ``ê``'s interval through the (monotone) formula.
         """
+        n = np.atleast_1d(np.asarray(lengths, dtype=np.float64))
+
         def share(e: float | None) -> float:
-            return math.nan if e is None else 1.0 - (1.0 - e) ** n
+            if e is None or n.size == 0:
+                return math.nan
+            return float(np.mean(1.0 - (1.0 - e) ** n))
 
         return Estimate.of(
             share(self.e_hat.value), share(self.e_hat.ci_low), share(self.e_hat.ci_high),
-            n=self.e_hat.n, method=self.e_hat.method,
+            n=self.e_hat.n, method=self.e_hat.method, episodes=self.e_hat.episodes,
         )
 
     def horizon(self, s: float = 0.5) -> Estimate:

@@ -10,7 +10,7 @@ from pydantic import BaseModel, JsonValue
 
 from redraft.agent.backends import SimulationHint
 from redraft.evals.tasks._protocol import EndReason, ErrorPolicy, StepResult
-from redraft.tools import BadInputError, RedraftError, parse_options
+from redraft.tools import BadInputError, Correctness, RedraftError, parse_options
 
 __all__ = ["ClosingMixin", "ConfiguredTask", "EpisodeBase", "EpisodeFinishedError"]
 
@@ -61,7 +61,8 @@ class EpisodeBase(ClosingMixin):
         self.max_steps = max_steps
         self.error_policy = error_policy
         self.prior_errors = 0
-        """Committed local errors so far (plus planted ones, where a task plants them)."""
+        """Committed local errors so far (plus planted ones, where a task plants them);
+        steps judged ``unknown`` are not counted."""
         self.end: EndReason | None = None
         """Why the episode ended, once it has."""
         self._step = 0
@@ -101,17 +102,22 @@ class EpisodeBase(ClosingMixin):
         self,
         *,
         action: str,
-        local_ok: bool,
-        global_ok: bool | None,
+        correctness: Correctness,
+        global_state: Correctness | None = None,
         forced: bool = False,
         natural: bool = False,
         info: dict[str, JsonValue] | None = None,
     ) -> StepResult:
-        """Count the step, decide whether the episode ends, and build the result."""
-        if not local_ok:
+        """Count the step, decide whether the episode ends, and build the result.
+
+        ``correctness`` is the oracle's judgement of the committed output, as the runner
+        passed it: only ``incorrect`` is an error (``unknown`` never ends an episode).
+        """
+        error = correctness == "incorrect"
+        if error:
             self.prior_errors += 1
         end: EndReason | None = None
-        if not local_ok and self.error_policy == "stop":
+        if error and self.error_policy == "stop":
             end = "error"
         elif natural:
             end = "natural"
@@ -119,8 +125,8 @@ class EpisodeBase(ClosingMixin):
             end = "max_steps"
         self._step += 1
         self.end = end
-        return StepResult(action=action, local_ok=local_ok, global_ok=global_ok, forced=forced,
-                          end=end, info=info or {})
+        return StepResult(action=action, global_state=global_state, forced=forced, end=end,
+                          info=info or {})
 
 
 ConfigT = TypeVar("ConfigT", bound=BaseModel)

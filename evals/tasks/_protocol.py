@@ -1,8 +1,19 @@
 """The task protocol: an episodic environment the agent acts in, one step at a time.
 
 A task builds episodes. An episode renders the prompt for its current step (with the
-context the verifier and the oracle need, an optional decoding constraint, and the hooks the
-``simulated`` backend plays by), and advances with the committed answer.
+verifier's context, the oracle's context, an optional decoding constraint, and the hooks the
+``simulated`` backend plays by), and advances with the committed answer and the oracle's one
+judgement of it.
+
+Ground truth lives in the oracle alone: the verifier context holds what a deployed agent
+could know (the prompt, its own history), the oracle context adds the truth. The runner
+judges every round with the oracle after the corrector returns, and :meth:`Episode.commit`
+consumes the judgement of the committed round; no task asks the oracle again.
+
+A step judged ``unknown`` (the oracle failed, or the output was cut at the token limit)
+is not an error: it never ends an episode under ``stop`` and is not counted in the
+episode's errors; the task advances deterministically from the answer it can read, or from
+the locally right answer (recorded as ``forced``) when it cannot.
 """
 
 from __future__ import annotations
@@ -12,7 +23,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from redraft.agent.backends import Constraint, Message, SimulationHint
-from redraft.tools import Oracle, Verifier
+from redraft.tools import Correctness, Judgement, Oracle, Verifier
 
 __all__ = ["EndReason", "Episode", "ErrorPolicy", "StepPrompt", "StepResult", "Task"]
 
@@ -33,26 +44,39 @@ class StepPrompt(BaseModel):
     messages: tuple[Message, ...]
     """The prompt in the episode's representation."""
     context: Any
-    """What the verifier and the oracle check the proposal against (task-specific)."""
+    """What the verifier checks the proposal against: what a deployed agent could know
+    (the prompt, its own history). Never the true state."""
+    oracle_context: Any = None
+    """What the oracle judges the proposal against: the truth. None: the same as
+    :attr:`context` (a task whose truth follows from the prompt alone)."""
     constraint: Constraint | None = None
     """The valid answers, for the ``constrained`` critic mode (None if the task has none)."""
     hint: SimulationHint
-    """A correct and some wrong answers: the ``simulated`` backend's hooks."""
+    """A correct and some wrong answers: the ``simulated`` backend's hooks. The runner
+    hands it to the simulated backend out of band; no request and no prompt carries it."""
+    monologue_template: str | None = None
+    """The task's own request to reason first and mark the answer line, used instead of the
+    corrector's when the monologue is on (None: the corrector's, task-independent)."""
+
+    @property
+    def truth_context(self) -> Any:
+        """The oracle's context (:attr:`oracle_context`, else :attr:`context`)."""
+        return self.context if self.oracle_context is None else self.oracle_context
 
 
 class StepResult(BaseModel):
     """What committing an answer did to the episode."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     action: str
     """The action applied, in canonical form (the forced one if the answer was replaced)."""
-    local_ok: bool
-    """The committed answer was right given its own inputs (agrees with the oracle)."""
-    global_ok: bool | None = None
-    """The agent's state equals the true state after this step (None: same as local)."""
+    global_state: Correctness | None = None
+    """Set only when the task replaced the answer: does the agent's state after the
+    replacement equal the true state? None: the oracle's judgement of the output stands."""
     forced: bool = False
-    """The answer was an error and the task replaced it (``continue`` policy)."""
+    """The task replaced the committed answer (unreadable under ``continue``, or judged
+    ``unknown`` and unreadable)."""
     end: EndReason | None = None
     """Set when this step ended the episode."""
     info: dict[str, JsonValue] = Field(default_factory=dict)
@@ -77,8 +101,12 @@ class Episode(Protocol):
         """The prompt and checking context of the current step."""
         ...
 
-    def commit(self, proposal: str) -> StepResult:
-        """Advance with the committed raw output; never raises on bad output."""
+    def commit(self, proposal: str, judgement: Judgement) -> StepResult:
+        """Advance with the committed raw output and the oracle's judgement of it.
+
+        The judgement decides whether the step was an error (``incorrect``); ``unknown``
+        is not an error. Never raises on bad output, never calls the oracle.
+        """
         ...
 
 
@@ -94,11 +122,11 @@ class Task(Protocol):
     """The prompt representations it can render (the first is the default)."""
 
     def verifier(self) -> Verifier[Any]:
-        """The feedback source the agent may see."""
+        """The feedback source the agent may see (it gets :attr:`StepPrompt.context`)."""
         ...
 
     def oracle(self) -> Oracle[Any]:
-        """Ground truth for measurement."""
+        """Ground truth for measurement (it gets :attr:`StepPrompt.truth_context`)."""
         ...
 
     def new_episode(self, seed: int, *, max_steps: int, error_policy: ErrorPolicy) -> Episode:

@@ -15,11 +15,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from redraft.agent.backends import Constraint, Message
 from redraft.evals.tasks._episode import ConfiguredTask, EpisodeBase
 from redraft.evals.tasks._protocol import ErrorPolicy, StepPrompt, StepResult
+from redraft.tools import Correctness, Judgement
 from redraft.tools.arithmetic import (
     AdditionContext,
     AdditionOracle,
     AdditionVerifier,
     addition_answer,
+    read_addition,
 )
 
 __all__ = ["AdditionConfig", "AdditionEpisode", "AdditionTask"]
@@ -67,10 +69,13 @@ class AdditionEpisode(EpisodeBase):
         """The carry the agent passed on last (its own)."""
         self.written = ""
         """The digits the agent has written, most significant first."""
-        self._oracle = AdditionOracle()
 
     def context(self) -> AdditionContext:
-        """What the verifier and the oracle check this step against."""
+        """What the verifier and the oracle check this step against.
+
+        One context serves both: the true sum follows from the two numbers the prompt shows,
+        so it holds nothing a calculator on the agent's side could not compute.
+        """
         return AdditionContext(a=self.a, b=self.b, column=self.step, carry_in=self.carry,
                                written=self.written)
 
@@ -117,36 +122,40 @@ class AdditionEpisode(EpisodeBase):
             hint=self.hint(addition_answer(digit, carry), wrong),
         )
 
-    def commit(self, proposal: str) -> StepResult:
-        """Write the committed digit and carry (a replacement if unreadable, under continue)."""
+    def commit(self, proposal: str, judgement: Judgement) -> StepResult:
+        """Write the committed digit and carry (the locally right ones, forced, if unreadable)."""
         self._ensure_running()
         context = self.context()
-        judgement = self._oracle.judge_sync(context, proposal)
-        local_ok, code = judgement.local.ok, judgement.local.code
-        read = judgement.local.evidence.get("read")
+        correctness = judgement.correctness
+        read = read_addition(proposal)
         forced = False
-        if code in ("ok", "wrong_value") and isinstance(read, list):
-            digit, carry = int(str(read[0])), int(str(read[1]))
+        global_state: Correctness | None = None
+        if read.status == "ok":
+            digit, carry = read.values
         else:  # unreadable: write the locally right step, recorded as forced
             x, y = context.digits()
             total = x + y + self.carry
             digit, carry = total % 10, total // 10
             forced = True
-            # The state after this step is the replacement's, so judge that for global_ok.
-            judgement = self._oracle.judge_sync(context, addition_answer(digit, carry))
-        global_ok = judgement.global_state.ok if judgement.global_state is not None else None
+            # The state after this step is the replacement's: compare it with the truth.
+            mine = str(digit) + context.written
+            if context.last:
+                mine = str(carry) + mine
+            right = context.true_sum()[-len(mine):] == mine
+            global_state = "correct" if right else "incorrect"
         self.written = str(digit) + self.written
         self.carry = carry
         natural = context.last
         if natural:
             self.written = str(carry) + self.written
-        info: dict[str, Any] = {"digit": digit, "carry": carry, "written": self.written,
-                                "verdict": code}
+        info: dict[str, Any] = {"digit": digit, "carry": carry, "written": self.written}
         if natural:
             info["true_sum"] = str(int(self.a) + int(self.b))
         return self.finish_step(
-            action=addition_answer(digit, carry), local_ok=local_ok, global_ok=global_ok,
-            forced=forced and self.error_policy == "continue", natural=natural, info=info,
+            action=addition_answer(digit, carry), correctness=correctness,
+            global_state=global_state,
+            forced=forced and (self.error_policy == "continue" or correctness == "unknown"),
+            natural=natural, info=info,
         )
 
 

@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from redraft.agent.backends import Constraint, Message
 from redraft.evals.tasks._episode import ClosingMixin, EpisodeBase
 from redraft.evals.tasks._protocol import ErrorPolicy, StepPrompt, StepResult
-from redraft.tools import BadInputError
+from redraft.tools import BadInputError, Judgement
 from redraft.tools._options import parse_options
 from redraft.tools._stockfish import open_stockfish
 from redraft.tools.chess import ChessContext, ChessOracle, ChessVerifier, read_move
@@ -163,24 +163,25 @@ class ChessEpisode(EpisodeBase):
     def _over(self) -> chess.Outcome | None:
         return self.board.outcome(claim_draw=True)
 
-    def commit(self, proposal: str) -> StepResult:
-        """Play the committed move (a random legal one if it is illegal, under continue)."""
+    def commit(self, proposal: str, judgement: Judgement) -> StepResult:
+        """Play the committed move (a random legal one if there is none to play).
+
+        Whether the step was an error is the oracle's judgement (a blunder is one when the
+        quality oracle is on); the task only reads the move to play it.
+        """
         self._ensure_running()
         read = read_move(self.board, proposal)
-        local_ok, code = read.status == "ok", str(read.status)
-        info: dict[str, Any] = {"verdict": code, "lenient": read.lenient,
-                                "normalised": list(read.notes)}
-        if self.config.blunder_is_error and read.move is not None:
-            # A blunder is then a local error too; ask the oracle so that both agree.
-            local = self._task.oracle().judge_sync(self.context(), proposal).local
-            local_ok, code = local.ok, local.code
-            info.update(verdict=code, cp_loss=local.evidence.get("cp_loss"))
+        correctness = judgement.correctness
+        info: dict[str, Any] = {"lenient": read.lenient, "normalised": list(read.notes)}
+        cp_loss = judgement.local.evidence.get("cp_loss")
+        if cp_loss is not None:
+            info["cp_loss"] = cp_loss
         forced = False
         move = read.move
         if move is None:
-            if self.error_policy == "stop":
-                return self.finish_step(action=read.token or proposal[:40], local_ok=False,
-                                        global_ok=None, info=info)
+            if self.error_policy == "stop" and correctness != "unknown":
+                return self.finish_step(action=read.token or proposal[:40],
+                                        correctness=correctness, info=info)
             legal = sorted(self.board.legal_moves, key=chess.Move.uci)
             move = self._draw("forced").choice(legal)
             forced = True
@@ -195,7 +196,7 @@ class ChessEpisode(EpisodeBase):
         if outcome is not None:
             info["result"] = outcome.result()
             info["termination"] = outcome.termination.name.lower()
-        return self.finish_step(action=action, local_ok=local_ok, global_ok=None, forced=forced,
+        return self.finish_step(action=action, correctness=correctness, forced=forced,
                                 natural=outcome is not None, info=info)
 
 

@@ -22,7 +22,14 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from redraft.agent.backends import Constraint, Message
 from redraft.evals.tasks._episode import ConfiguredTask, EpisodeBase
 from redraft.evals.tasks._protocol import ErrorPolicy, StepPrompt, StepResult
-from redraft.tools.arithmetic import RunningSumContext, RunningSumOracle, RunningSumVerifier
+from redraft.tools import Correctness, Judgement
+from redraft.tools.arithmetic import (
+    RunningSumContext,
+    RunningSumOracle,
+    RunningSumTruth,
+    RunningSumVerifier,
+    read_total,
+)
 
 __all__ = ["RunningSumConfig", "RunningSumEpisode", "RunningSumTask"]
 
@@ -85,16 +92,19 @@ class RunningSumEpisode(EpisodeBase):
         self.history: list[tuple[tuple[str, ...], int, bool]] = []
         """(keys, shown total, planted) per finished step."""
         self._keys = self._draw_keys()
-        self._oracle = RunningSumOracle()
 
     def _draw_keys(self) -> tuple[str, ...]:
         keys = list(self.table)
         return tuple(self._keys_rng.choice(keys) for _ in range(self.config.keys_per_step))
 
     def context(self) -> RunningSumContext:
-        """What the verifier and the oracle check this step against."""
+        """What the verifier checks this step against: the prompt's keys, values and total."""
         return RunningSumContext(keys=self._keys, values=tuple(self.table[k] for k in self._keys),
-                                 previous=self.shown, true_previous=self.truth)
+                                 previous=self.shown)
+
+    def truth_context(self) -> RunningSumTruth:
+        """What the oracle judges this step against: the same plus the true total."""
+        return RunningSumTruth(**self.context().model_dump(), true_previous=self.truth)
 
     def _render(self) -> str:
         table = ", ".join(f"{k}={v}" for k, v in self.table.items())
@@ -117,6 +127,7 @@ class RunningSumEpisode(EpisodeBase):
             messages=(Message(role="system", content=SYSTEM_PROMPT),
                       Message(role="user", content=self._render())),
             context=self.context(),
+            oracle_context=self.truth_context(),
             constraint=Constraint(kind="regex", pattern=r"total: -?[0-9]{1,9}"),
             hint=self.hint(f"total: {expected}", wrong),
         )
@@ -127,21 +138,20 @@ class RunningSumEpisode(EpisodeBase):
             return self.step in plant
         return plant > 0 and self._plant_rng.random() < plant
 
-    def commit(self, proposal: str) -> StepResult:
-        """Record the committed total (a replacement if unreadable, under continue)."""
+    def commit(self, proposal: str, judgement: Judgement) -> StepResult:
+        """Record the committed total (the locally right one, as forced, if unreadable)."""
         self._ensure_running()
-        context = self.context()
-        judgement = self._oracle.judge_sync(context, proposal)
-        local_ok, code = judgement.local.ok, judgement.local.code
-        read = judgement.local.evidence.get("read")
+        context = self.truth_context()
+        correctness = judgement.correctness
+        read = read_total(proposal)
         forced = False
-        if code in ("ok", "wrong_value") and isinstance(read, list):
-            stated = int(str(read[0]))
+        global_state: Correctness | None = None
+        if read.status == "ok":
+            stated = read.values[0]
         else:  # unreadable: keep the locally right total, recorded as forced
             stated = context.expected()
             forced = True
-            judgement = self._oracle.judge_sync(context, f"total: {stated}")
-        global_ok = judgement.global_state.ok if judgement.global_state is not None else None
+            global_state = "correct" if stated == context.truth() else "incorrect"
         self.truth = context.truth()
         planted = self._plant_now()
         shown = stated
@@ -153,11 +163,12 @@ class RunningSumEpisode(EpisodeBase):
         self.history.append((self._keys, shown, planted))
         self._keys = self._draw_keys()
         natural = self.config.steps is not None and self.step + 1 >= self.config.steps
-        info: dict[str, Any] = {"stated": stated, "true_total": self.truth, "verdict": code,
+        info: dict[str, Any] = {"stated": stated, "true_total": self.truth,
                                 "planted": planted, "shown": shown}
         return self.finish_step(
-            action=f"total: {stated}", local_ok=local_ok, global_ok=global_ok,
-            forced=forced and self.error_policy == "continue", natural=natural, info=info,
+            action=f"total: {stated}", correctness=correctness, global_state=global_state,
+            forced=forced and (self.error_policy == "continue" or correctness == "unknown"),
+            natural=natural, info=info,
         )
 
 

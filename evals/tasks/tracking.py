@@ -17,10 +17,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from redraft.agent.backends import Constraint, Message
 from redraft.evals.tasks._episode import ConfiguredTask, EpisodeBase
 from redraft.evals.tasks._protocol import ErrorPolicy, StepPrompt, StepResult
+from redraft.tools import Correctness, Judgement
 from redraft.tools.tracking import (
     TrackingContext,
     TrackingOracle,
+    TrackingTruth,
     TrackingVerifier,
+    read_tracking,
     tracking_answer,
 )
 
@@ -74,7 +77,6 @@ class TrackingEpisode(EpisodeBase):
         """(swap, stated state) per finished step."""
         self._swap_rng = self.rng("swaps")
         self._swap = self._draw_swap()
-        self._oracle = TrackingOracle()
         self._choices = (
             tuple(tracking_answer(self.holders, p) for p in itertools.permutations(self.objects))
             if len(self.objects) <= 5 else ()
@@ -85,9 +87,13 @@ class TrackingEpisode(EpisodeBase):
         return i, j
 
     def context(self) -> TrackingContext:
-        """What the verifier and the oracle check this step against."""
+        """What the verifier checks this step against: the agent's own state and the swap."""
         return TrackingContext(holders=self.holders, objects=self.objects, previous=self.stated,
-                               true_previous=self.truth, swap=self._swap)
+                               swap=self._swap)
+
+    def truth_context(self) -> TrackingTruth:
+        """What the oracle judges this step against: the same plus the true state."""
+        return TrackingTruth(**self.context().model_dump(), true_previous=self.truth)
 
     def _names(self, swap: tuple[int, int]) -> str:
         return f"{self.holders[swap[0]]} and {self.holders[swap[1]]} swap"
@@ -121,35 +127,36 @@ class TrackingEpisode(EpisodeBase):
             messages=(Message(role="system", content=SYSTEM_PROMPT.format(example=example)),
                       Message(role="user", content=self._render())),
             context=context,
+            oracle_context=self.truth_context(),
             constraint=Constraint(kind="choice", choices=self._choices) if self._choices else None,
             hint=self.hint(tracking_answer(self.holders, expected), wrong),
         )
 
-    def commit(self, proposal: str) -> StepResult:
-        """Record the committed state (a replacement if unreadable, under continue)."""
+    def commit(self, proposal: str, judgement: Judgement) -> StepResult:
+        """Record the committed state (the locally right one, forced, if unreadable)."""
         self._ensure_running()
-        context = self.context()
-        judgement = self._oracle.judge_sync(context, proposal)
-        local_ok, code = judgement.local.ok, judgement.local.code
-        read = judgement.local.evidence.get("read")
+        context = self.truth_context()
+        correctness = judgement.correctness
+        read = read_tracking(proposal, self.holders, self.objects)
         forced = False
-        if code in ("ok", "wrong_value") and isinstance(read, list):
-            stated = tuple(str(o) for o in read)
+        global_state: Correctness | None = None
+        if read.status == "ok":
+            stated = read.state
         else:  # unreadable or impossible: keep the locally right state, recorded as forced
             stated = context.expected()
             forced = True
-            judgement = self._oracle.judge_sync(context, tracking_answer(self.holders, stated))
-        global_ok = judgement.global_state.ok if judgement.global_state is not None else None
+            global_state = "correct" if stated == context.truth() else "incorrect"
         self.truth = context.truth()
         self.stated = stated
         self.history.append((self._swap, stated))
         self._swap = self._draw_swap()
         natural = self.config.steps is not None and self.step + 1 >= self.config.steps
-        info: dict[str, Any] = {"stated": list(stated), "true_state": list(self.truth),
-                                "verdict": code}
+        info: dict[str, Any] = {"stated": list(stated), "true_state": list(self.truth)}
         return self.finish_step(
-            action=tracking_answer(self.holders, stated), local_ok=local_ok, global_ok=global_ok,
-            forced=forced and self.error_policy == "continue", natural=natural, info=info,
+            action=tracking_answer(self.holders, stated), correctness=correctness,
+            global_state=global_state,
+            forced=forced and (self.error_policy == "continue" or correctness == "unknown"),
+            natural=natural, info=info,
         )
 
 

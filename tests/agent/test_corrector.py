@@ -13,6 +13,7 @@ from redraft.agent import (
     Correction,
     CorrectorConfig,
     Item,
+    ajudge_correction,
     arun_items,
     build_corrector,
 )
@@ -22,8 +23,9 @@ from redraft.tools import (
     ConstraintNotSupportedError,
     FunctionVerifier,
     Judgement,
+    Oracle,
     Verdict,
-    verifier_as_oracle,
+    oracle_as_verifier,
 )
 
 SECRET = "ORACLE-SECRET-7f3a"
@@ -57,9 +59,27 @@ def assistant(text: str) -> Message:
 ITEM = Item(id="q", messages=(user("What is 6*7? Answer with a number."),))
 
 
-def run(backend: ScriptedBackend, items: list[Item] | None = None, **kw: Any) -> list[Correction]:
+def run(
+    backend: ScriptedBackend,
+    items: list[Item] | None = None,
+    oracle: Oracle[Any] | None = None,
+    **kw: Any,
+) -> list[Correction]:
+    """Correct, then judge every round with ``oracle`` outside the graph (as the runner does).
+
+    With ``critic='oracle'`` the verifier is built from the oracle (the leaky upper bound).
+    """
     verifier = kw.pop("verifier", FunctionVerifier(is_42))
-    return asyncio.run(arun_items(backend, items or [ITEM], verifier, **kw))
+    if kw.get("critic") == "oracle" and oracle is not None:
+        verifier = oracle_as_verifier(oracle)
+
+    async def go() -> list[Correction]:
+        results = await arun_items(backend, items or [ITEM], verifier, **kw)
+        if oracle is None:
+            return results
+        return [await ajudge_correction(r, oracle, None) for r in results]
+
+    return asyncio.run(go())
 
 
 def test_two_round_correction_full_transcript() -> None:
@@ -70,7 +90,8 @@ def test_two_round_correction_full_transcript() -> None:
         lambda _, out: is_42(None, out.rstrip(".")), name="is42"
     )
     (result,) = run(
-        backend, verifier=verifier, oracle=SecretOracle(), critic="self+tool", max_rounds=2
+        backend, verifier=verifier, oracle=SecretOracle(), critic="self+tool", max_rounds=2,
+        critique_verdict="free",
     )
     backend.assert_done()
     prompt = ITEM.messages
@@ -92,8 +113,11 @@ def test_two_round_correction_full_transcript() -> None:
     assert (r1.output, r1.feedback and r1.feedback.code) == ("42.", "self_rejected")
     assert r1.critique == "INCORRECT: keep only the digits"
     assert (r2.output, r2.feedback and r2.feedback.ok, r2.critique) == ("42", True, "CORRECT")
-    assert [r.judgement and r.judgement.ok for r in result.rounds] == [False, False, True]
-    assert result.final == "42"
+    assert [r.judgement and r.judgement.correctness for r in result.rounds] == [
+        "incorrect", "incorrect", "correct"
+    ]
+    assert result.committed == "42"
+    assert (result.initial, result.final) == ("incorrect", "correct")
     assert result.stop_reason == "accepted"
     assert result.outcome == "recovered"
     assert result.revisions == 2
@@ -101,18 +125,23 @@ def test_two_round_correction_full_transcript() -> None:
 
 
 def test_self_critique_breaking_a_right_answer_is_harm() -> None:
-    backend = ScriptedBackend(["42", "INCORRECT: it is 41", "41", "CORRECT"])
+    backend = ScriptedBackend(["42", "VERDICT: INCORRECT", "41", "VERDICT: CORRECT"])
     (result,) = run(backend, verifier=None, oracle=SecretOracle(), critic="self", max_rounds=1)
     backend.assert_done()
-    assert result.initial_correct is True
-    assert result.final_correct is False
+    # The critique is decoded as a choice of the two verdict lines where the backend can.
+    assert backend.requests[1].constraint == Constraint(
+        kind="choice", choices=("VERDICT: CORRECT", "VERDICT: INCORRECT")
+    )
+    assert result.initial == "correct"
+    assert result.final == "incorrect"
     assert result.outcome == "harmed"
-    assert result.final == "41"
+    assert result.committed == "41"
 
 
 @pytest.mark.parametrize("critic", ["none", "self", "tool", "self+tool", "resample", "oracle"])
 def test_oracle_never_reaches_the_backend_except_in_oracle_mode(critic: str) -> None:
-    backend = ScriptedBackend(["7", "INCORRECT: no", "8", "INCORRECT: no", "9", "INCORRECT"] * 2)
+    script = ["7", "VERDICT: INCORRECT", "8", "VERDICT: INCORRECT", "9", "VERDICT: INCORRECT"]
+    backend = ScriptedBackend(script * 2)
     (result,) = run(backend, oracle=SecretOracle(), critic=critic, max_rounds=2, repeat_limit=None)
     prompts = "\n".join(m.content for r in backend.requests for m in r.messages)
     assert all(r.judgement is not None for r in result.rounds)
@@ -140,7 +169,7 @@ def test_batch_of_256_costs_one_backend_call_per_node_per_round() -> None:
     results = run(backend, items, critic="tool", max_rounds=3)
     assert backend.calls == 3  # propose, revise, revise
     assert [r.item_id for r in results] == [str(i) for i in range(256)]
-    assert {r.final for r in results} == {"42"}
+    assert {r.committed for r in results} == {"42"}
     # 43 odd multiples of 3 need two revisions, the other 85 odd items one.
     assert sum(r.revisions for r in results) == 2 * 43 + 85
     assert all(not answers[k] for k in answers)
@@ -162,12 +191,13 @@ def test_verifier_that_raises_is_a_verifier_failure_not_acceptance() -> None:
 def test_an_oracle_cannot_be_passed_as_the_verifier() -> None:
     with pytest.raises(TypeError, match="oracle"):
         build_corrector(ScriptedBackend(), SecretOracle())  # type: ignore[arg-type]
-    with pytest.raises(TypeError, match="verifier"):
-        build_corrector(ScriptedBackend(), oracle=FunctionVerifier(is_42))  # type: ignore[arg-type]
-    # The explicit adapter is allowed.
-    build_corrector(
-        ScriptedBackend(), oracle=verifier_as_oracle(FunctionVerifier(is_42)), critic="none"
-    )
+    # The graph holds no oracle at all.
+    with pytest.raises(BadInputError, match="unknown corrector option"):
+        build_corrector(ScriptedBackend(), oracle=SecretOracle())
+    # The explicit adapter is allowed, and labels the results leaky whatever the mode.
+    leaky = build_corrector(ScriptedBackend(["42"]), oracle_as_verifier(SecretOracle()))
+    (result,) = leaky.invoke({"items": [ITEM]})["results"]
+    assert result.leaky and result.critic == "tool"
 
 
 def test_repeated_error_stops_early_and_max_rounds_counts_revisions() -> None:
@@ -193,7 +223,7 @@ def test_resample_draws_fresh_samples_from_the_original_prompt() -> None:
     backend = ScriptedBackend(["1", "1", "42"])
     config = CorrectorConfig(critic="resample", max_rounds=2, sampling=SamplingParams(seed=5))
     (result,) = run(backend, config=config)
-    assert result.final == "42"
+    assert result.committed == "42"
     assert [r.messages for r in backend.requests] == [ITEM.messages] * 3
     assert [r.params.temperature for r in backend.requests] == [0.0, 0.7, 0.7]
     assert [r.params.seed for r in backend.requests] == [5, 6, 7]
@@ -224,8 +254,10 @@ def test_none_mode_never_revises() -> None:
 def test_modes_that_need_a_source_say_so() -> None:
     with pytest.raises(BadInputError, match="needs a verifier"):
         build_corrector(ScriptedBackend(), critic="tool")
-    with pytest.raises(BadInputError, match="needs an oracle"):
+    with pytest.raises(BadInputError, match="oracle_as_verifier"):
         build_corrector(ScriptedBackend(), critic="oracle")
+    with pytest.raises(BadInputError, match="ground truth"):
+        build_corrector(ScriptedBackend(), FunctionVerifier(is_42), critic="oracle")
 
 
 def test_sync_invoke_and_use_as_a_subgraph() -> None:
@@ -237,7 +269,7 @@ def test_sync_invoke_and_use_as_a_subgraph() -> None:
         summary: str
 
     def summarise(state: Parent) -> Parent:
-        return {"summary": ",".join(r.final for r in state["results"])}
+        return {"summary": ",".join(r.committed for r in state["results"])}
 
     parent = StateGraph(Parent)
     parent.add_node("correct", corrector)
@@ -258,7 +290,7 @@ def test_unknown_or_invalid_options_are_bad_input() -> None:
         build_corrector(ScriptedBackend(), FunctionVerifier(is_42), critic="psychic")
 
 
-def test_oracle_mode_asks_ground_truth_once_per_output() -> None:
+def test_oracle_mode_feedback_comes_from_the_oracle_and_measurement_from_outside() -> None:
     class Counting(SecretOracle):
         calls = 0
 
@@ -267,6 +299,54 @@ def test_oracle_mode_asks_ground_truth_once_per_output() -> None:
             return await super().judge(context, proposal)
 
     (result,) = run(ScriptedBackend(["1", "42"]), oracle=Counting(), critic="oracle")
-    assert Counting.calls == 2
+    # Twice as feedback inside the graph, twice as the measurement after it.
+    assert Counting.calls == 4
     assert [r.feedback and r.feedback.source for r in result.rounds] == ["oracle:secret"] * 2
+    assert [r.judgement and r.judgement.correctness for r in result.rounds] == [
+        "incorrect", "correct"
+    ]
     assert result.leaky and result.stop_reason == "accepted"
+
+
+def test_one_corrector_serves_many_event_loops_with_more_items_than_its_limit() -> None:
+    # A semaphore made on the first loop and reused on the next failed once more than
+    # verify_concurrency verifications waited; the limits are now made per invocation.
+    async def slow(_: Any, output: str) -> Verdict:
+        await asyncio.sleep(0)
+        return is_42(None, output)
+
+    corrector = build_corrector(
+        ScriptedBackend(["41", "42"] * 300), FunctionVerifier(slow), verify_concurrency=4
+    )
+    items = [Item(id=str(i), messages=(user(f"item {i}"),)) for i in range(150)]
+    for _ in range(2):  # each asyncio.run is a new event loop
+        state = asyncio.run(corrector.ainvoke({"items": items}))
+        assert len(state["results"]) == 150
+
+
+def test_synchronous_correctors_leak_no_threads() -> None:
+    import threading
+
+    build_corrector(ScriptedBackend(["42"]), FunctionVerifier(is_42)).invoke({"items": [ITEM]})
+    before = threading.active_count()
+    for _ in range(12):
+        corrector = build_corrector(ScriptedBackend(["41", "42"]), FunctionVerifier(is_42))
+        (result,) = corrector.invoke({"items": [ITEM]})["results"]
+        assert result.committed == "42"
+    # Every synchronous corrector runs on the one shared loop thread: none are added.
+    assert threading.active_count() <= before
+    assert sum(t.name == "redraft-corrector-loop" for t in threading.enumerate()) == 1
+
+
+def test_correct_judges_after_the_graph_and_builds_the_leaky_verifier_for_oracle_mode() -> None:
+    from redraft.agent import correct
+
+    result = correct("What is 6*7?", FunctionVerifier(is_42), oracle=SecretOracle(),
+                     model=ScriptedBackend(["41", "42"]))
+    assert (result.initial, result.final, result.leaky) == ("incorrect", "correct", False)
+    backend = ScriptedBackend(["41", "42"])
+    leaky = correct("What is 6*7?", oracle=SecretOracle(), model=backend, critic="oracle")
+    assert leaky.leaky and leaky.final == "correct"
+    assert SECRET in backend.requests[-1].messages[-1].content
+    with pytest.raises(ValueError, match="hint"):
+        Item(id="x", messages=(), hint="the answer")  # type: ignore[call-arg]

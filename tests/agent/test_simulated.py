@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 
@@ -16,18 +17,34 @@ from redraft.agent.backends import (
 from redraft.tools import BadInputError, UnknownPluginError
 
 PROMPT = (Message(role="user", content="step"),)
+_ids = iter(range(10**9))
+
+
+def hinted(backend: SimulatedBackend, hint: SimulationHint, **fields: Any) -> GenerationRequest:
+    """A request whose hint travels out of band, on the backend's board (as the runner does)."""
+    item = f"item{next(_ids)}"
+    backend.hints.post({item: hint})
+    return GenerationRequest(messages=PROMPT, item_id=item, **fields)
 
 
 def proposals(backend: SimulatedBackend, n: int, step: int = 0, prior: int = 0) -> list[str]:
     requests = [
-        GenerationRequest(
-            messages=PROMPT,
-            hint=SimulationHint(correct="R", wrong=("W",), step=step, stream=f"ep{i}",
-                                prior_errors=prior),
-        )
+        hinted(backend, SimulationHint(correct="R", wrong=("W",), step=step, stream=f"ep{i}",
+                                       prior_errors=prior))
         for i in range(n)
     ]
     return [g.text for g in asyncio.run(backend.generate(requests))]
+
+
+def test_requests_carry_no_hint_and_other_backends_never_see_one() -> None:
+    assert "hint" not in GenerationRequest.model_fields
+    backend = load_backend("simulated/e=0.0")
+    assert isinstance(backend, SimulatedBackend)
+    request = hinted(backend, SimulationHint(correct="TRUTH-5e1", wrong=("W",)))
+    assert "TRUTH-5e1" not in request.model_dump_json()
+    assert asyncio.run(backend.generate([request]))[0].text == "TRUTH-5e1"
+    backend.hints.withdraw([request.item_id or ""])
+    assert len(backend.hints) == 0
 
 
 def test_error_rate_growth_and_self_conditioning() -> None:
@@ -49,8 +66,8 @@ def test_revisions_recover_and_harm_at_their_rates() -> None:
 
     def revise(previous: str) -> float:
         requests = [
-            GenerationRequest(messages=PROMPT, purpose="revise", previous=previous,
-                              hint=SimulationHint(correct="R", wrong=("W",), stream=f"e{i}"))
+            hinted(backend, SimulationHint(correct="R", wrong=("W",), stream=f"e{i}"),
+                   purpose="revise", previous=previous)
             for i in range(n)
         ]
         return [g.text for g in asyncio.run(backend.generate(requests))].count("R") / n
@@ -65,9 +82,7 @@ def test_draws_do_not_depend_on_batching() -> None:
     assert isinstance(alone_backend, SimulatedBackend)
     alone = []
     for i in range(50):
-        request = GenerationRequest(
-            messages=PROMPT, hint=SimulationHint(correct="R", wrong=("W",), stream=f"ep{i}")
-        )
+        request = hinted(alone_backend, SimulationHint(correct="R", wrong=("W",), stream=f"ep{i}"))
         alone.append(asyncio.run(alone_backend.generate([request]))[0].text)
     assert together == alone
 

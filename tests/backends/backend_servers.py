@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 
 def free_port() -> int:
@@ -96,3 +100,66 @@ class LlamaServer:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             self.kill()
+
+
+class CannedChatServer:
+    """An OpenAI-compatible ``/v1/chat/completions`` on loopback that returns canned replies.
+
+    Each reply is the assistant ``message`` object (``content`` plus any extra fields, such
+    as ``reasoning_content``), a ``finish_reason`` and a ``usage`` object, served in order
+    (the last one repeats). Request bodies are kept for inspection.
+    """
+
+    def __init__(self, replies: list[dict[str, Any]]) -> None:
+        if not replies:
+            raise ValueError("script at least one reply")
+        self.replies = list(replies)
+        self.bodies: list[dict[str, Any]] = []
+        self.lock = threading.Lock()
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                with owner.lock:
+                    owner.bodies.append(body)
+                    reply = owner.replies.pop(0) if len(owner.replies) > 1 else owner.replies[0]
+                payload = {
+                    "id": "canned",
+                    "object": "chat.completion",
+                    "created": 0,
+                    "model": body["model"],
+                    "choices": [
+                        {
+                            "index": 0,
+                            "message": {"role": "assistant", **reply["message"]},
+                            "finish_reason": reply.get("finish_reason", "stop"),
+                        }
+                    ],
+                    "usage": reply.get(
+                        "usage", {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}
+                    ),
+                }
+                data = json.dumps(payload).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = int(self.server.server_address[1])
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join()

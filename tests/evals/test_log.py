@@ -25,14 +25,15 @@ def _episode(ep: int, steps: int = 2, *, end: bool = True) -> list[object]:
     for t in range(steps):
         records.append(
             StepEvent(
-                episode=ep, step=t, round=0, rounds=0, stop_reason="no_critic", committed="1",
-                action="1", initial_ok=True, final_ok=True, global_ok=None, usage=Cost(),
+                episode=ep, step=t, round=0, revisions=0, stop_reason="no_critic",
+                committed="1", action="1", initial="correct", final="correct",
+                global_state=None, usage=Cost(),
             )
         )
     if end:
         records.append(
             EpisodeEndEvent(
-                episode=ep, step=steps, round=0, steps=steps, end="natural", first_error_step=None
+                episode=ep, step=0, round=0, steps=steps, end="natural", first_error_step=None
             )
         )
     return records
@@ -49,7 +50,7 @@ def test_round_trip_uses_aliases(tmp_path: Path) -> None:
     lines = (tmp_path / "events.jsonl").read_text().splitlines()
     assert len(lines) == 8
     first = json.loads(lines[0])
-    assert first["schema"] == 1 and first["kind"] == "episode_start"
+    assert first["schema"] == 2 and first["kind"] == "episode_start"
     events = read_events(tmp_path)
     assert events == read_events(tmp_path / "events.jsonl")
     assert [e.kind for e in events[:4]] == ["episode_start", "step", "step", "episode_end"]
@@ -135,3 +136,47 @@ def test_a_log_cut_at_any_byte_resumes_to_its_finished_episodes(tmp_path: Path) 
         assert kept.finished() == set(range(n_done))
         assert read_events(tmp_path) == complete[: ends[n_done - 1] + 1 if n_done else 0]
         assert path.read_bytes() == b"" or path.read_bytes().endswith(b"\n")
+
+
+def test_a_schema_1_log_is_refused_naming_the_line(tmp_path: Path) -> None:
+    _write(tmp_path, _episode(0))
+    path = tmp_path / "events.jsonl"
+    lines = path.read_text().splitlines()
+    old = json.loads(lines[1])
+    old["schema"] = 1
+    lines[1] = json.dumps(old)
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(EventLogError, match=r"line 2: written with event schema 1; .*schema 2"):
+        read_events(tmp_path)
+    del old["schema"]  # a record that states no version is refused the same way
+    path.write_text("\n".join([lines[0], json.dumps(old), lines[2]]) + "\n")
+    with pytest.raises(EventLogError, match="line 2: declares no event schema"):
+        read_events(tmp_path)
+    old["schema"] = 1
+    lines[1] = json.dumps(old)
+    # A schema-1 record in the last, unterminated line is refused too, not taken as torn.
+    path.write_text("\n".join(lines[:2]))
+    with pytest.raises(EventLogError, match="line 2: written with event schema 1"):
+        read_events(tmp_path)
+
+
+def test_a_log_with_a_plug_in_verdict_code_loads_without_the_plug_in(tmp_path: Path) -> None:
+    from redraft.evals import RoundEvent
+    from redraft.tools import VERDICT_CODES, Verdict, register_verdict_code
+
+    register_verdict_code("off_by_one_h9", "a plug-in's own code")
+    try:
+        verdict = Verdict.reject("off_by_one_h9", "one too many")
+        record = RoundEvent(episode=0, step=0, round=0, purpose="propose", messages=(),
+                            output="2", feedback=verdict)
+        line = record.model_dump_json(by_alias=True)
+    finally:
+        del VERDICT_CODES["off_by_one_h9"]  # this process no longer knows the code
+    # Making such a verdict is refused ...
+    with pytest.raises(ValueError, match="unknown verdict code"):
+        Verdict.reject("off_by_one_h9", "one too many")
+    # ... reading one back from a log is not.
+    (tmp_path / "events.jsonl").write_text(line + "\n")
+    (event,) = read_events(tmp_path)
+    assert isinstance(event, RoundEvent) and event.feedback is not None
+    assert event.feedback.code == "off_by_one_h9"

@@ -68,12 +68,11 @@ def _run(critic: str, batch_size: int, episodes: int, *, max_rounds: int = 2) ->
 ]:
     backend = RecordingBackend(SimulationParams(e=0.3, r=0.5, h=0.1, tpr=0.8, fpr=0.2))
     task = redraft_counting.CountingTask()
-    corrector = build_corrector(
-        backend, task.verifier(), oracle=task.oracle(), critic=critic, max_rounds=max_rounds
-    )
+    corrector = build_corrector(backend, task.verifier(), critic=critic, max_rounds=max_rounds)
     sink = ListSink()
     runner = LockstepRunner(
-        task, corrector, sink, seed=7, max_steps=6, error_policy="continue", batch_size=batch_size
+        task, corrector, sink, seed=7, max_steps=6, error_policy="continue", batch_size=batch_size,
+        hints=backend.hints,
     )
     asyncio.run(runner.run(range(episodes)))
     return backend, runner, sink.events
@@ -139,11 +138,11 @@ def test_episodes_do_not_depend_on_batching() -> None:
 def test_step_records_carry_oracle_and_task_results() -> None:
     _, _, events = _run("none", batch_size=4, episodes=10, max_rounds=0)
     steps = [e for e in events if isinstance(e, StepEvent)]
-    assert steps and all(s.rounds == 0 and s.stop_reason == "no_critic" for s in steps)
-    assert any(s.initial_ok is False for s in steps)
+    assert steps and all(s.revisions == 0 and s.stop_reason == "no_critic" for s in steps)
+    assert any(s.initial == "incorrect" for s in steps)
     for s in steps:
-        assert s.initial_ok == s.final_ok
-        assert s.global_ok is not None
+        assert s.initial == s.final != "unknown"
+        assert s.global_state is not None
         assert s.info["value"] == int(s.action)
     starts = [e for e in events if isinstance(e, EpisodeStartEvent)]
     assert [s.seed for s in starts] == [episode_seed(7, i) for i in range(10)]
@@ -207,4 +206,6 @@ def test_forced_step_logs_the_state_after_the_replacement(tmp_path: Path) -> Non
     )
     run_eval(config, tmp_path / "run", backend=ScriptedBackend(["no idea", "no idea"]))
     steps = [e for e in read_events(tmp_path / "run") if isinstance(e, StepEvent)]
-    assert [(s.forced, s.final_ok, s.global_ok) for s in steps] == [(True, False, True)] * 2
+    assert [(s.forced, s.final, s.global_state) for s in steps] == [
+        (True, "incorrect", "correct")
+    ] * 2

@@ -13,6 +13,7 @@ from redraft.tools.arithmetic import (
     AdditionVerifier,
     RunningSumContext,
     RunningSumOracle,
+    RunningSumTruth,
     RunningSumVerifier,
     read_addition,
     read_total,
@@ -93,8 +94,9 @@ def test_addition_oracle_local_and_global() -> None:
     assert garbage.local.code == "unparseable" and garbage.global_state == garbage.local
 
 
-SUM = RunningSumContext(keys=("A", "B"), values=(3, -5), previous=10, true_previous=10)
-SUM_AFTER_ERROR = RunningSumContext(keys=("A", "B"), values=(3, -5), previous=12, true_previous=10)
+SUM = RunningSumTruth(keys=("A", "B"), values=(3, -5), previous=10, true_previous=10)
+SUM_AFTER_ERROR = RunningSumTruth(keys=("A", "B"), values=(3, -5), previous=12, true_previous=10)
+SEEN = RunningSumContext(keys=("A", "B"), values=(3, -5), previous=12)
 
 
 @pytest.mark.parametrize(
@@ -133,6 +135,15 @@ def test_running_sum_local_and_global() -> None:
     # ... and recomputing from the table undoes the global error (locally "wrong").
     undone = oracle.judge_sync(SUM_AFTER_ERROR, "total: 8")
     assert not undone.local.ok and undone.global_state.ok  # type: ignore[union-attr]
+    assert (undone.correctness, undone.global_correctness) == ("incorrect", "correct")
+
+
+def test_running_sum_verifier_context_holds_no_truth() -> None:
+    # The verifier sees what the prompt shows; the true total is the oracle's alone.
+    assert "true_previous" not in RunningSumContext.model_fields
+    assert not hasattr(SEEN, "truth")
+    verdict = verify_sync(RunningSumVerifier(reveal=True), SEEN, "total: 8")
+    assert verdict.code == "wrong_value" and verdict.hint == "the total is 10"
 
 
 def test_registered_by_name() -> None:

@@ -289,7 +289,8 @@ def test_oracle_local_is_legality_and_global_is_none() -> None:
     judgement = asyncio.run(oracle.judge(ChessContext(), "Ke2"))
     assert judgement.local.code == "illegal" and judgement.global_state is None
     assert judgement.quality is None
-    assert asyncio.run(oracle.judge(ChessContext(), "e4")).ok
+    assert asyncio.run(oracle.judge(ChessContext(), "e4")).correctness == "correct"
+    assert judgement.correctness == "incorrect" and judgement.global_correctness is None
 
 
 needs_stockfish = pytest.mark.skipif(

@@ -6,16 +6,22 @@ from hypothesis import strategies as st
 
 from redraft.tools import verifiers, verify_sync
 from redraft.tools.conformance import VerifierConformance
-from redraft.tools.tracking import TrackingContext, TrackingOracle, TrackingVerifier, read_tracking
+from redraft.tools.tracking import (
+    TrackingContext,
+    TrackingOracle,
+    TrackingTruth,
+    TrackingVerifier,
+    read_tracking,
+)
 
 HOLDERS = ("Alice", "Bob", "Claire")
 OBJECTS = ("ball", "cup", "hat")
 # Alice and Bob swap: ball, cup, hat -> cup, ball, hat.
-STEP = TrackingContext(holders=HOLDERS, objects=OBJECTS, previous=OBJECTS,
-                       true_previous=OBJECTS, swap=(0, 1))
+STEP = TrackingTruth(holders=HOLDERS, objects=OBJECTS, previous=OBJECTS,
+                     true_previous=OBJECTS, swap=(0, 1))
 # The agent's state went wrong earlier (ball, hat, cup instead of ball, cup, hat).
-AFTER_ERROR = TrackingContext(holders=HOLDERS, objects=OBJECTS, previous=("ball", "hat", "cup"),
-                              true_previous=OBJECTS, swap=(1, 2))
+AFTER_ERROR = TrackingTruth(holders=HOLDERS, objects=OBJECTS, previous=("ball", "hat", "cup"),
+                            true_previous=OBJECTS, swap=(1, 2))
 
 
 @pytest.mark.parametrize(
@@ -67,6 +73,11 @@ def test_local_and_global() -> None:
     kept = oracle.judge_sync(STEP, "Alice: ball, Bob: cup, Claire: hat")
     assert not kept.local.ok and not kept.global_state.ok  # type: ignore[union-attr]
     assert isinstance(verifiers.create("tracking"), TrackingVerifier)
+    # The verifier's context holds the agent's own state only, never the true one.
+    assert "true_previous" not in TrackingContext.model_fields
+    seen = TrackingContext(holders=HOLDERS, objects=OBJECTS, previous=("ball", "hat", "cup"),
+                           swap=(1, 2))
+    assert verify_sync(verifier, seen, "Alice: ball, Bob: cup, Claire: hat").ok
 
 
 class TestTrackingConformance(VerifierConformance):

@@ -102,7 +102,8 @@ def test_safe_wrappers_turn_crashes_into_failures() -> None:
     verdict = asyncio.run(safe_verify(Crashing(), None, "x"))
     assert (verdict.ok, verdict.code, verdict.source) == (False, "verifier_error", "crashing")
     judgement = asyncio.run(safe_judge(Crashing(), None, "x"))
-    assert not judgement.ok and judgement.local.code == "verifier_error"
+    # A crashed oracle says nothing: unknown, never incorrect.
+    assert judgement.local.code == "verifier_error" and judgement.correctness == "unknown"
 
 
 def test_conformance_suite_catches_a_verifier_that_raises_on_garbage() -> None:

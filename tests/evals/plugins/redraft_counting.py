@@ -3,7 +3,8 @@
 Step ``t`` asks for the next number after the agent's current count. The episode length is
 drawn from the seed, so some episodes end naturally before ``max_steps`` and some are
 censored. Under ``continue`` a wrong answer becomes the agent's (wrong) count, so a global
-error persists while later steps can be locally right.
+error persists while later steps can be locally right. The verifier sees the agent's count
+only (:class:`CountingSeen`); the oracle also sees the true count (:class:`CountingContext`).
 """
 
 from __future__ import annotations
@@ -21,9 +22,18 @@ CLOSED: list[int] = []
 """Seeds of episodes whose close() ran (tests check resources are released)."""
 
 
-class CountingContext:
-    def __init__(self, agent: int, truth: int) -> None:
+class CountingSeen:
+    """The verifier's context: what the agent could know."""
+
+    def __init__(self, agent: int) -> None:
         self.agent = agent
+
+
+class CountingContext(CountingSeen):
+    """The oracle's context: the same plus the true count."""
+
+    def __init__(self, agent: int, truth: int) -> None:
+        super().__init__(agent)
         self.truth = truth
 
 
@@ -37,7 +47,7 @@ def _parse(proposal: str) -> int | None:
 class CountingVerifier:
     name = "counting"
 
-    async def verify(self, context: CountingContext, proposal: str) -> Verdict:
+    async def verify(self, context: CountingSeen, proposal: str) -> Verdict:
         value = _parse(proposal)
         if value is None:
             return Verdict.reject("unparseable", f"{proposal!r} is not an integer")
@@ -84,7 +94,8 @@ class CountingEpisode:
     def prompt(self) -> StepPrompt:
         return StepPrompt(
             messages=(Message(role="user", content=f"What comes after {self.agent}?"),),
-            context=CountingContext(self.agent, self.truth),
+            context=CountingSeen(self.agent),
+            oracle_context=CountingContext(self.agent, self.truth),
             hint=SimulationHint(
                 correct=str(self.agent + 1),
                 wrong=(str(self.agent + 2), str(self.agent)),
@@ -94,17 +105,17 @@ class CountingEpisode:
             ),
         )
 
-    def commit(self, proposal: str) -> StepResult:
+    def commit(self, proposal: str, judgement: Judgement) -> StepResult:
         if self._done:
             raise RuntimeError("episode is over")
         value = _parse(proposal)
-        ok = value == self.agent + 1
+        error = judgement.correctness == "incorrect"
         self.truth += 1
         self.agent = value if value is not None else self.agent + 1
-        self.errors += not ok
+        self.errors += error
         self._step += 1
         end = None
-        if not ok and self.error_policy == "stop":
+        if error and self.error_policy == "stop":
             end = "error"
         elif self._step >= self.length:
             end = "natural"
@@ -113,8 +124,10 @@ class CountingEpisode:
         self._done = end is not None
         return StepResult(
             action=str(self.agent),
-            local_ok=ok,
-            global_ok=self.agent == self.truth,
+            global_state=None if value is not None else (
+                "correct" if self.agent == self.truth else "incorrect"
+            ),
+            forced=value is None,
             end=end,
             info={"value": self.agent},
         )

@@ -28,14 +28,18 @@ def check_log(events: Sequence[Event], expected: Iterable[int]) -> dict[int, lis
         assert records[0] is starts[0] and records[-1] is ends[0], f"episode {ep}: bad order"
         assert [s.step for s in steps] == list(range(len(steps))), f"episode {ep}: step gaps"
         end = ends[0]
-        assert end.steps == len(steps) == end.step, f"episode {ep}: end.steps {end.steps}"
+        assert end.steps == len(steps), f"episode {ep}: end.steps {end.steps}"
+        assert end.step == 0 and starts[0].step == 0, f"episode {ep}: envelope step not 0"
         for step in steps:
             rounds = [r for r in records if isinstance(r, RoundEvent) and r.step == step.step]
-            assert [r.round for r in rounds] == list(range(step.rounds + 1)), (
+            assert [r.round for r in rounds] == list(range(step.revisions + 1)), (
                 f"episode {ep} step {step.step}: rounds {[r.round for r in rounds]}"
             )
             assert rounds[-1].output == step.committed
-        wrong = [s.step for s in steps if s.final_ok is False]
+            assert all(r.judgement is not None for r in rounds), "every round is judged"
+            assert rounds[0].judgement and rounds[0].judgement.correctness == step.initial
+            assert rounds[-1].judgement and rounds[-1].judgement.correctness == step.final
+        wrong = [s.step for s in steps if s.final == "incorrect"]
         assert end.first_error_step == (wrong[0] if wrong else None)
     return dict(by_episode)
 
@@ -45,7 +49,7 @@ def trajectory(records: Sequence[Event]) -> list[tuple[object, ...]]:
     out: list[tuple[object, ...]] = []
     for r in records:
         if isinstance(r, StepEvent):
-            out.append(("step", r.step, r.rounds, r.committed, r.initial_ok, r.final_ok))
+            out.append(("step", r.step, r.revisions, r.committed, r.initial, r.final))
         elif isinstance(r, RoundEvent):
             out.append(("round", r.step, r.round, r.output))
         elif isinstance(r, EpisodeStartEvent):

@@ -42,12 +42,17 @@ def test_summary_json_has_the_contract_shape(report_dir: Path) -> None:
     text = (report_dir / "summary.json").read_text()
     assert "NaN" not in text and "Infinity" not in text
     data = json.loads(text)
-    assert list(data) == ["runs"]
+    assert list(data) == ["runs", "comparison"]
+    assert {row["run"] for row in data["comparison"]["rows"] if row["leaky"]} == {"oracle"}
     runs = {entry["run"]: entry for entry in data["runs"]}
     assert list(runs) == ["none", "oracle"]
     for entry in runs.values():
         assert {"run", "config", "episodes", "steps", "metrics"} <= set(entry)
         assert entry["episodes"] == 60 and entry["steps"] > 60
+        assert entry["n_episodes"] == 60 and entry["unfinished"] == 0
+        assert entry["level"] == 0.95
+        assert {"e_raw", "e_post", "global_error", "hazard"} <= set(entry["curves"])
+        assert entry["survival"]["kaplan_meier"]["survival"][0] == 1.0
         for name in REQUIRED:
             metric = entry["metrics"][name]
             assert set(metric) == {"value", "ci_low", "ci_high"}

@@ -14,6 +14,7 @@ from typing import Literal
 import numpy as np
 
 from redraft.evals._events import (
+    SCHEMA_VERSION,
     EpisodeEndEvent,
     EpisodeStartEvent,
     Event,
@@ -21,7 +22,7 @@ from redraft.evals._events import (
     StepEvent,
 )
 from redraft.evals.stats import RunData
-from redraft.tools import Cost, Judgement, Verdict
+from redraft.tools import Correctness, Cost, Judgement, Verdict
 
 ACCEPT = Verdict.accept(source="critic")
 REJECT = Verdict.reject("wrong_value", "looks wrong", source="critic")
@@ -46,6 +47,9 @@ class Policy:
     fpr: float = 1.0
     """Feedback flags a right output w.p. fpr."""
     growth: float = 0.0
+    selfcond: float = 0.0
+    """Extra round-0 error probability at steps after a committed error (as the simulated
+    backend's ``selfcond``)."""
     revise: bool = True
     """False: critic ``none`` (no feedback, no revision)."""
     error_policy: Literal["stop", "continue"] = "stop"
@@ -89,6 +93,8 @@ def simulate(policy: Policy, episodes: int, max_steps: int, rng: np.random.Gener
     shape = (episodes, max_steps)
     rate = np.minimum(0.999, policy.e * (1 + policy.growth) ** np.arange(max_steps))
     wrong0 = rng.random(shape) < rate[None, :]
+    if policy.selfcond > 0:
+        return _simulate_selfcond(policy, episodes, max_steps, rng, rate)
     if policy.revise:
         flagged = np.where(wrong0, rng.random(shape) < policy.tpr, rng.random(shape) < policy.fpr)
         u = rng.random(shape)
@@ -113,6 +119,38 @@ def simulate(policy: Policy, episodes: int, max_steps: int, rng: np.random.Gener
     return Outcomes(wrong0, flagged, wrong1, flagged1, final, glob, length, max_steps)
 
 
+def _simulate_selfcond(
+    policy: Policy, episodes: int, max_steps: int, rng: np.random.Generator, rate: np.ndarray
+) -> Outcomes:
+    """Step by step: round 0's error rate rises by ``selfcond`` after a committed error."""
+    shape = (episodes, max_steps)
+    wrong0, flagged, wrong1, flagged1, final = (np.zeros(shape, dtype=bool) for _ in range(5))
+    erred = np.zeros(episodes, dtype=bool)
+    for t in range(max_steps):
+        p = np.minimum(0.999, rate[t] + policy.selfcond * erred)
+        w0 = rng.random(episodes) < p
+        if policy.revise:
+            f0 = np.where(w0, rng.random(episodes) < policy.tpr,
+                          rng.random(episodes) < policy.fpr)
+            u = rng.random(episodes)
+            w1 = np.where(w0, u >= policy.r, u < policy.h)
+            f1 = np.where(w1, rng.random(episodes) < policy.tpr,
+                          rng.random(episodes) < policy.fpr)
+            fin = np.where(f0, w1, w0)
+        else:
+            f0 = f1 = np.zeros(episodes, dtype=bool)
+            w1 = fin = w0
+        wrong0[:, t], flagged[:, t], wrong1[:, t], flagged1[:, t], final[:, t] = (
+            w0, f0, w1, f1, fin)
+        erred |= fin
+    if policy.error_policy == "stop":
+        length = np.where(final.any(axis=1), final.argmax(axis=1) + 1, max_steps)
+    else:
+        length = np.full(episodes, max_steps)
+    glob = np.maximum.accumulate(final, axis=1)
+    return Outcomes(wrong0, flagged, wrong1, flagged1, final, glob, length, max_steps)
+
+
 def _rounds(ep: int, t: int, o: Outcomes, i: int, policy: Policy) -> list[RoundEvent]:
     w0, w1 = bool(o.wrong0[i, t]), bool(o.wrong1[i, t])
     first = RoundEvent(
@@ -129,6 +167,10 @@ def _rounds(ep: int, t: int, o: Outcomes, i: int, policy: Policy) -> list[RoundE
         judgement=WRONG if w1 else RIGHT,
     )
     return [first, second]
+
+
+def _label(wrong: bool) -> Correctness:
+    return "incorrect" if wrong else "correct"
 
 
 def to_events(o: Outcomes, policy: Policy, first_id: int = 0) -> list[Event]:
@@ -148,21 +190,21 @@ def to_events(o: Outcomes, policy: Policy, first_id: int = 0) -> list[Event]:
             revised = len(rounds) == 2
             usage = PROPOSE_COST + REVISE_COST if revised else PROPOSE_COST
             events.append(StepEvent(
-                episode=ep, step=t, round=len(rounds) - 1, rounds=len(rounds) - 1,
+                episode=ep, step=t, round=len(rounds) - 1, revisions=len(rounds) - 1,
                 stop_reason=(
                     "no_critic" if not policy.revise
                     else "rounds_exhausted" if revised else "accepted"
                 ),
                 committed=rounds[-1].output, action=rounds[-1].output,
-                initial_ok=not bool(o.wrong0[i, t]), final_ok=not final,
-                global_ok=(not bool(o.global_wrong[i, t])) if policy.global_labels else None,
+                initial=_label(bool(o.wrong0[i, t])), final=_label(final),
+                global_state=_label(bool(o.global_wrong[i, t])) if policy.global_labels else None,
                 usage=usage,
             ))
         end = "error" if (policy.error_policy == "stop" and first_error is not None) else (
             "max_steps" if n == o.max_steps else "natural"
         )
         events.append(EpisodeEndEvent(
-            episode=ep, step=n, round=0, steps=n, end=end, first_error_step=first_error,
+            episode=ep, step=0, round=0, steps=n, end=end, first_error_step=first_error,
         ))
     return events
 
@@ -193,8 +235,26 @@ def write_run(
     config = {"critic": critic if policy.revise else "none", "model": "synthetic/e="
               f"{policy.e},r={policy.r},h={policy.h}", "task": "synthetic",
               "max_rounds": 1 if policy.revise else 0, "max_steps": max_steps}
-    (run_dir / "manifest.json").write_text(json.dumps({"config": config, "seed": seed}))
+    (run_dir / "manifest.json").write_text(
+        json.dumps({"schema": SCHEMA_VERSION, "config": config, "seed": seed})
+    )
     with (run_dir / "events.jsonl").open("w") as f:
         for event in to_events(outcomes, policy):
             f.write(event.model_dump_json(by_alias=True) + "\n")
     return run_dir
+
+
+def lockstep(events: list[Event]) -> list[Event]:
+    """Reorder records as the lockstep runner writes them: step ``t`` of every running
+    episode, then step ``t+1``; an episode's end right after its last step (so episodes
+    that stop at an early error finish first)."""
+    keyed = []
+    position: dict[int, int] = {}
+    for seq, event in enumerate(events):
+        if isinstance(event, EpisodeStartEvent):
+            position[event.episode] = -1
+        elif isinstance(event, RoundEvent | StepEvent):
+            position[event.episode] = event.step
+        keyed.append((position.get(event.episode, -1), event.episode, seq, event))
+    keyed.sort(key=lambda item: item[:3])
+    return [item[3] for item in keyed]

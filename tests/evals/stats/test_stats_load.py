@@ -53,6 +53,8 @@ def test_unfinished_and_restarted_episodes() -> None:
     unfinished = [e for e in to_events(simulate(policy, 1, 5, np.random.default_rng(1)), policy,
                                        first_id=9) if e.kind != "episode_end"]
     run = RunData.from_events(first_attempt[:-1] + events + unfinished)
-    assert [ep.episode for ep in run.episodes] == [0, 1, 2]
+    # The unfinished episode is kept (the statistics censor it at its last step).
+    assert [ep.episode for ep in run.episodes] == [0, 1, 2, 9]
+    assert [ep.finished for ep in run.episodes] == [True, True, True, False]
     assert run.unfinished == 1
     assert len(run.episodes[0].steps) == len([e for e in first_attempt if e.kind == "step"])

@@ -66,7 +66,7 @@ def test_error_free_agent_writes_the_true_sum(drive: Any) -> None:
     records = drive(task, load_backend("simulated/e=0"), [3], max_steps=10, error_policy="stop")
     steps = records[3]
     assert steps[-1].result.end == "natural"
-    assert all(s.result.local_ok and s.result.global_ok for s in steps)
+    assert all(s.local_ok and s.global_ok for s in steps)
     assert steps[-1].result.info["written"] == steps[-1].result.info["true_sum"].zfill(6)
 
 
@@ -86,8 +86,8 @@ def test_transcript_wrong_carry_propagates_and_garbage_is_forced(drive: Any) -> 
     records = drive(task, backend, [0], max_steps=5, error_policy="continue")
     backend.assert_done()
     steps = records[0]
-    assert [s.result.local_ok for s in steps] == [False, True, False]
-    assert [s.result.global_ok for s in steps] == [True, False, False]
+    assert [s.local_ok for s in steps] == [False, True, False]
+    assert [s.global_ok for s in steps] == [True, False, False]
     assert steps[0].judgements[0].local.code == "wrong_value"
     assert steps[2].judgements[0].local.code == "unparseable"
     assert steps[2].result.forced and steps[2].result.end == "natural"

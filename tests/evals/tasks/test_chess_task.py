@@ -6,6 +6,7 @@ from typing import Any
 
 import chess
 import pytest
+from task_harness import commit
 
 from redraft.agent.backends import ScriptedBackend, load_backend
 from redraft.evals.tasks import Task, load_task
@@ -41,7 +42,7 @@ def test_is_a_task() -> None:
 def test_representations(representation: str, marker: str) -> None:
     with load_task("chess", representation=representation) as task:
         episode = task.new_episode(0, max_steps=4, error_policy="continue")
-        episode.commit(episode.prompt().hint.correct)
+        commit(task, episode, episode.prompt().hint.correct)
         prompt = episode.prompt()
         text = prompt.messages[-1].content
         assert marker in text
@@ -60,7 +61,7 @@ def test_san_prompt_is_a_move_list() -> None:
         opening = episode.board.root().san(episode.board.move_stack[0])
         assert first.endswith(f"\n1. {opening}")
         assert "as Black" in episode.prompt().messages[0].content
-        episode.commit(episode.prompt().hint.correct)
+        commit(task, episode, episode.prompt().hint.correct)
         text = episode.prompt().messages[-1].content
         assert text.split("\n")[-1].startswith("1. ") and "2. " in text
 
@@ -75,7 +76,7 @@ def test_simulated_games(drive: Any, check: Any, policy: str) -> None:
     assert any(not s.judgements[0].local.ok for s in steps)
     if policy == "continue":
         forced = [s for s in steps if s.result.forced]
-        assert forced and all(not s.result.local_ok for s in forced)
+        assert forced and all(not s.local_ok for s in forced)
         assert all(s.result.end in (None, "max_steps", "natural") for s in steps)
     else:
         assert any(game[-1].result.end == "error" for game in records.values())
@@ -90,17 +91,17 @@ def test_transcript_with_feedback_codes(drive: Any) -> None:
     assert [s.outputs for s in steps] == [["Nd2", "Nbd2"], ["Kxe8", "Ke2"],
                                          ["gibberish", "I pass"]]
     assert steps[0].feedback[0].code == "ambiguous" and "Nbd2, Nfd2" in steps[0].feedback[0].message
-    assert steps[0].result.action == "Nbd2" and steps[0].result.local_ok
-    assert steps[1].feedback[0].code == "illegal" and steps[1].result.local_ok
+    assert steps[0].result.action == "Nbd2" and steps[0].local_ok
+    assert steps[1].feedback[0].code == "illegal" and steps[1].local_ok
     assert steps[2].feedback[1].code == "unparseable"
-    assert steps[2].result.forced and not steps[2].result.local_ok
+    assert steps[2].result.forced and not steps[2].local_ok
     assert steps[2].result.end == "max_steps"
 
 
 def test_checkmate_ends_naturally() -> None:
     with load_task("chess", start_fen=MATE_IN_ONE) as task:
         episode = task.new_episode(0, max_steps=10, error_policy="stop")
-        result = episode.commit("Ra8#")
+        result = commit(task, episode, "Ra8#")
     assert result.end == "natural" and result.local_ok
     assert result.info["termination"] == "checkmate" and result.info["result"] == "1-0"
     assert "opponent" not in result.info
@@ -109,7 +110,7 @@ def test_checkmate_ends_naturally() -> None:
 def test_stalemate_ends_naturally() -> None:
     with load_task("chess", start_fen=STALEMATE_IN_ONE) as task:
         episode = task.new_episode(0, max_steps=10, error_policy="stop")
-        result = episode.commit("Qb6")
+        result = commit(task, episode, "Qb6")
     assert result.end == "natural" and result.info["termination"] == "stalemate"
     assert result.info["result"] == "1/2-1/2"
 
@@ -121,7 +122,7 @@ def test_opponent_mate_ends_naturally() -> None:
     with load_task("chess", start_fen=fen, opponent="stockfish", skill_level=20,
                    move_time=0.05) as task:
         episode = task.new_episode(0, max_steps=10, error_policy="stop")
-        result = episode.commit("g4")
+        result = commit(task, episode, "g4")
     assert result.info["opponent"] == "Qh4#" and result.end == "natural"
     assert result.info["result"] == "0-1"
 
@@ -156,6 +157,6 @@ def test_blunder_as_error_agrees_with_the_oracle() -> None:
                    blunder_is_error=True, analysis_depth=6) as task:
         episode = task.new_episode(0, max_steps=5, error_policy="continue")
         judgement = task.oracle().judge_sync(episode.prompt().context, "Qxd5")
-        result = episode.commit("Qxd5")
+        result = commit(task, episode, "Qxd5")
     assert judgement.local.code == "blunder" and not result.local_ok
     assert result.action == "Qxd5" and not result.forced  # the blunder is still played

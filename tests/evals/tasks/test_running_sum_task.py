@@ -3,11 +3,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from task_harness import commit
 
-from redraft.agent.backends import ScriptedBackend, load_backend
+from redraft.agent.backends import load_backend
 from redraft.evals.tasks import Task, load_task
 from redraft.tools import BadInputError
-from redraft.tools.arithmetic import RunningSumContext
+from redraft.tools.arithmetic import RunningSumTruth
 
 
 def test_options() -> None:
@@ -29,8 +30,8 @@ def test_prompt(representation: str) -> None:
     verifier = task.verifier()
     assert verifier.check(first.context, first.hint.correct).ok
     assert not any(verifier.check(first.context, w).ok for w in first.hint.wrong)
-    episode.commit(first.hint.correct)
-    episode.commit("total: 1000")
+    commit(task, episode, first.hint.correct)
+    commit(task, episode, "total: 1000")
     text = episode.prompt().messages[-1].content
     if representation == "history":
         assert f"Step 1: add {', '.join(first.context.keys)} -> {first.hint.correct}" in text
@@ -50,29 +51,27 @@ def test_simulated_episodes(drive: Any, check: Any, policy: str) -> None:
 def test_natural_end() -> None:
     task = load_task("running_sum", steps=2)
     episode = task.new_episode(0, max_steps=10, error_policy="stop")
-    assert episode.commit(episode.prompt().hint.correct).end is None
-    assert episode.commit(episode.prompt().hint.correct).end == "natural"
+    assert commit(task, episode, episode.prompt().hint.correct).end is None
+    assert commit(task, episode, episode.prompt().hint.correct).end == "natural"
     assert episode.done
 
 
 def test_global_error_undone_by_recomputing(drive: Any) -> None:
     task = load_task("running_sum")
 
-    def right(request: Any) -> str:
-        return str(request.hint.correct)
-
-    def truth_of(context: RunningSumContext) -> str:
+    def truth_of(context: RunningSumTruth) -> str:
         return f"total: {context.truth()}"
 
     episode = task.new_episode(4, max_steps=3, error_policy="continue")
     p0 = episode.prompt()
-    episode.commit("total: " + str(p0.context.expected() + 5))  # wrong: local and global
+    commit(task, episode, "total: " + str(p0.context.expected() + 5))  # wrong: local and global
     p1 = episode.prompt()
-    r1 = episode.commit(truth_of(p1.context))  # recomputed from the table
+    assert not hasattr(p1.context, "true_previous")  # the verifier's context holds no truth
+    r1 = commit(task, episode, truth_of(p1.oracle_context))  # recomputed from the table
     assert not r1.local_ok and r1.global_ok
-    backend = ScriptedBackend([right, right])
+    backend = load_backend("simulated/e=0")  # always the right answer
     records = drive(task, backend, [9], max_steps=2, error_policy="continue")
-    assert all(s.result.local_ok and s.result.global_ok for s in records[9])
+    assert all(s.local_ok and s.global_ok for s in records[9])
 
 
 def test_planted_errors_show_in_the_history_and_count(drive: Any) -> None:
@@ -87,7 +86,7 @@ def test_planted_errors_show_in_the_history_and_count(drive: Any) -> None:
     assert steps[1].prompt.context.previous == shown
     assert steps[1].prompt.hint.prior_errors == 1
     # The agent builds on the planted total: locally right, globally wrong.
-    assert steps[1].result.local_ok and steps[1].result.global_ok is False
+    assert steps[1].local_ok and steps[1].global_ok is False
     everywhere = load_task("running_sum", plant_errors=1.0).new_episode(0, max_steps=3,
                                                                        error_policy="stop")
-    assert everywhere.commit(everywhere.prompt().hint.correct).info["planted"] is True
+    assert commit(task, everywhere, everywhere.prompt().hint.correct).info["planted"] is True
