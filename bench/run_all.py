@@ -11,6 +11,7 @@ included: the first needs CUDA, the second takes tens of minutes.
 from __future__ import annotations
 
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -26,17 +27,29 @@ BENCHES: list[list[str]] = [
 ]
 
 
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def main() -> int:
     env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE"}
     started = time.perf_counter()
     failed = 0
     for bench in BENCHES:
         print(f"\n=== {' '.join(bench)}", flush=True)
-        began = time.perf_counter()
+        began, cpu = time.perf_counter(), children_cpu()
         code = subprocess.call([sys.executable, str(HERE / bench[0]), *bench[1:]], env=env)
-        print(f"=== {bench[0]}: {time.perf_counter() - began:.0f} s, exit {code}", flush=True)
+        print(
+            f"=== {bench[0]}: wall {time.perf_counter() - began:.0f} s, "
+            f"cpu {children_cpu() - cpu:.0f} s, exit {code}",
+            flush=True,
+        )
         failed += code != 0
-    print(f"\nall benchmarks: {time.perf_counter() - started:.0f} s, {failed} failed")
+    print(
+        f"\nall benchmarks: wall {time.perf_counter() - started:.0f} s, "
+        f"cpu {children_cpu():.0f} s, {failed} failed"
+    )
     return 1 if failed else 0
 
 
