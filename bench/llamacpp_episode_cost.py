@@ -47,21 +47,23 @@ async def play(
     )
     await backend.generate([warm])  # the context is made on first use: not part of step 1
     timings = []
+    oracle = task.oracle()
     for _ in range(steps):
+        prompts = [episode.prompt() for episode in running]
         requests = [
             GenerationRequest(
-                messages=episode.prompt().messages,
+                messages=prompts[i].messages,
                 params=SamplingParams(max_tokens=max_tokens),
                 cache_key=str(i),
             )
-            for i, episode in enumerate(running)
+            for i in range(len(running))
         ]
         started, cpu = time.perf_counter(), time.process_time()
         outputs = await backend.generate(requests)
         wall, cpu = time.perf_counter() - started, time.process_time() - cpu
         timings.append((wall, cpu, outputs[0].usage.prompt_tokens))
-        for episode, output in zip(running, outputs, strict=True):
-            episode.commit(output.text)
+        for episode, prompt, output in zip(running, prompts, outputs, strict=True):
+            episode.commit(output.text, await oracle.judge(prompt.truth_context, output.text))
     return timings
 
 
