@@ -99,6 +99,8 @@ class DecoderStats:
     """Tokens evaluated (prompt tokens not found in a cache, and fed-back samples)."""
     reused_tokens: int = 0
     """Prompt tokens found in a sequence's cache, so not evaluated again."""
+    borrowed_tokens: int = 0
+    """Prompt tokens taken from another sequence's cache (a shared prefix)."""
     evictions: int = 0
     """Jobs that took over a sequence holding another key's cache."""
 
@@ -324,6 +326,8 @@ class BatchedDecoder:
         lib = self._lib
         grammar = job.sampler.grammar
         keep = _common_prefix(seq.tokens, job.tokens) if self.reuse_prefix else 0
+        if self.reuse_prefix:
+            keep = self._borrow_prefix(seq, job, keep)
         keep = min(keep, len(job.tokens) - 1)  # evaluate at least one token to get logits
         if keep < len(seq.tokens) and not self._lib.llama_memory_seq_rm(
             self._memory, seq.seq_id, keep, -1
@@ -347,6 +351,26 @@ class BatchedDecoder:
             reused=keep,
             limit=min(job.max_tokens, self.n_ctx - len(job.tokens)),
         )
+
+    def _borrow_prefix(self, seq: _Sequence, job: DecodeJob, keep: int) -> int:
+        """Copy another sequence's cache if it shares a longer prefix; the new ``keep``.
+
+        A new episode of a task starts with the same system prompt as the others. Sequences live in separate buffers, so llama.cpp copies the whole buffer (one
+        memcpy of ``n_ctx`` tokens, far cheaper than evaluating a shared prompt again).
+        """
+        best, donor = keep, None
+        for other in self._sequences:
+            if other is not seq and len(other.tokens) > best + _MIN_BORROW:
+                shared = _common_prefix(other.tokens, job.tokens)
+                if shared > best + _MIN_BORROW:
+                    best, donor = shared, other
+        if donor is None:
+            return keep
+        self._lib.llama_memory_seq_rm(self._memory, seq.seq_id, -1, -1)
+        self._lib.llama_memory_seq_cp(self._memory, donor.seq_id, seq.seq_id, -1, -1)
+        seq.tokens = list(donor.tokens)
+        self.stats.borrowed_tokens += best
+        return best
 
     def _sampler(self, spec: SamplerSpec) -> Any:
         lib = self._lib
@@ -472,6 +496,9 @@ class BatchedDecoder:
         seq.key = None
         seq.busy = False
 
+
+_MIN_BORROW = 16
+"""Copy another sequence's cache only when it spares at least this many more tokens."""
 
 _TOKEN_DATA = np.dtype([("id", np.int32), ("logit", np.float32), ("p", np.float32)])
 """``llama_token_data`` as a numpy record."""
