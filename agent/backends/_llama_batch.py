@@ -355,7 +355,8 @@ class BatchedDecoder:
     def _borrow_prefix(self, seq: _Sequence, job: DecodeJob, keep: int) -> int:
         """Copy another sequence's cache if it shares a longer prefix; the new ``keep``.
 
-        A new episode of a task starts with the same system prompt as the others. Sequences live in separate buffers, so llama.cpp copies the whole buffer (one
+        A new episode of a task starts with the same system prompt as the others.
+        Sequences live in separate buffers, so llama.cpp copies the whole buffer (one
         memcpy of ``n_ctx`` tokens, far cheaper than evaluating a shared prompt again).
         """
         best, donor = keep, None
