@@ -299,8 +299,10 @@ class BatchedDecoder:
         later: list[int] = []
         for index in waiting:
             job = jobs[index]
-            if (job.key is not None and job.key in active) or len(running) >= len(
-                self._sequences
+            if (
+                (job.key is not None and job.key in active)
+                or len(running) >= len(self._sequences)
+                or self._should_wait_for_prefix(job, running)
             ):
                 later.append(index)
                 continue
@@ -309,6 +311,22 @@ class BatchedDecoder:
             if job.key is not None:
                 active.add(job.key)
         return later
+
+    def _should_wait_for_prefix(self, job: DecodeJob, running: list[_Run]) -> bool:
+        """True while a running job is still evaluating a prompt prefix ``job`` shares.
+
+        Episodes that start together share their task's system prompt: the first one
+        evaluates it, the others wait one decode and then copy its cache.
+        """
+        if not self.reuse_prefix:
+            return False
+        held = max((_common_prefix(s.tokens, job.tokens) for s in self._sequences), default=0)
+        for run in running:
+            if len(run.pending) > 1 and run.job.key != job.key:
+                shared = _common_prefix(run.job.tokens, job.tokens)
+                if shared > held + _MIN_BORROW and len(run.seq.tokens) < shared:
+                    return True
+        return False
 
     def _choose(self, job: DecodeJob) -> _Sequence:
         """The sequence for ``job``: its own, else a free one sharing the most prefix, else LRU."""
