@@ -7,7 +7,8 @@ The default engine, ``batched``, decodes a whole backend call at once with llama
 API (:mod:`~redraft.agent.backends._llama_batch`): one llama.cpp sequence, with its own
 key-value cache, per ``cache_key`` (an episode) in flight. A round of 16 episodes costs about
 as many forward passes as its longest answer, and a step evaluates only the tokens after the
-prefix its episode's cache already holds, so its cost stays flat as the episode grows.
+prefix its episode's cache already holds, so its cost stays flat as the episode grows; a new
+episode copies the cache of the one sharing the longest prefix (the task's system prompt).
 ``bench/`` measures both. The ``sequential`` engine is the earlier path (one
 ``create_chat_completion`` after another, grouped by key, reusing only the previous prompt's
 prefix), kept for comparison.
