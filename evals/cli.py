@@ -7,6 +7,7 @@ Exit status: 0 on success, 2 on bad input (a one-line message on stderr says wha
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import itertools
 import json
@@ -56,6 +57,13 @@ def _key_value(text: str) -> tuple[str, Any]:
     except ValueError:
         parsed = value
     return key.strip(), parsed
+
+
+def _out_dir(text: str) -> Path:
+    # Path("") is Path("."): an empty --out would silently write into the current directory.
+    if not text.strip():
+        raise argparse.ArgumentTypeError("is empty; name a directory, e.g. --out runs/first")
+    return Path(text)
 
 
 def _csv(text: str) -> list[str]:
@@ -121,7 +129,7 @@ def _add_run_options(parser: argparse.ArgumentParser, *, grid: bool) -> None:
         "--model-option", type=_key_value, action="append", default=[], metavar="KEY=VALUE",
         help="backend option, e.g. n_ctx=2048 (repeatable)",
     )
-    parser.add_argument("--out", type=Path, required=True, help="run directory (grid: parent)")
+    parser.add_argument("--out", type=_out_dir, required=True, help="run directory (grid: parent)")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
 
 
@@ -143,11 +151,11 @@ def build_parser() -> argparse.ArgumentParser:
     p_grid.set_defaults(func=_cmd_grid)
     p_report = sub.add_parser("report", help="write report.html, plots and summary.json")
     p_report.add_argument("runs", nargs="+", type=Path, metavar="RUN_DIR")
-    p_report.add_argument("--out", type=Path, required=True, help="report directory")
+    p_report.add_argument("--out", type=_out_dir, required=True, help="report directory")
     p_report.set_defaults(func=_cmd_report)
     p_merge = sub.add_parser("merge", help="join the logs of a run's shards")
     p_merge.add_argument("shards", nargs="+", type=Path, metavar="SHARD_DIR")
-    p_merge.add_argument("--out", type=Path, required=True, help="merged run directory")
+    p_merge.add_argument("--out", type=_out_dir, required=True, help="merged run directory")
     p_merge.set_defaults(func=_cmd_merge)
     p_list = sub.add_parser("list", help="list tasks, verifiers and backends (with plug-ins)")
     p_list.set_defaults(func=_cmd_list)
@@ -285,7 +293,15 @@ def _report(run_dirs: Sequence[Path], out: Path, quiet: bool) -> int:
     except (ImportError, AttributeError) as exc:
         print(f"redraft: reports are not available ({exc})", file=sys.stderr)
         return EXIT_FAILURE
-    write_report(list(run_dirs), out)
+    try:
+        write_report(list(run_dirs), out)
+    except OSError as exc:
+        if exc.filename is not None and Path(exc.filename).is_relative_to(out):
+            raise BadInputError(
+                f"cannot write the report to {out}: {exc.strerror or exc}; choose a writable "
+                "--out"
+            ) from exc
+        raise
     _say(quiet, f"redraft: report written to {out}")
     return EXIT_OK
 
@@ -311,16 +327,33 @@ def _cmd_list(args: argparse.Namespace) -> int:
     from redraft.evals.tasks import tasks
     from redraft.tools import verifiers
 
+    broken = 0
     for title, registry in (("tasks", tasks), ("verifiers", verifiers), ("backends", backends)):
         print(f"{title}:")
         names = registry.names()
         width = max((len(n) for n in names), default=0)
         for name in names:
-            print(f"  {name:<{width}}  {registry.origin(name)}")
+            # Loading each entry finds a plug-in that fails to import; it is listed as
+            # broken, with why, and the rest are still listed.
+            problem = registry.problem(name)
+            if problem is not None:
+                broken += 1
+                print(f"  {name:<{width}}  BROKEN ({problem.target}): {problem.reason}")
+            else:
+                print(f"  {name:<{width}}  {registry.origin(name)}")
+    if broken:
+        print(f"redraft: {broken} broken plug-in(s) listed above", file=sys.stderr)
     return EXIT_OK
 
 
 # -- entry point ---------------------------------------------------------------------------
+
+
+_PATH_ERRNOS = frozenset({
+    errno.ENAMETOOLONG, errno.ENOENT, errno.ENOTDIR, errno.EISDIR, errno.EACCES, errno.EPERM,
+    errno.EROFS, errno.EEXIST, errno.ELOOP,
+})
+"""OSError numbers that mean a path the user gave cannot be used (exit 2, not 1)."""
 
 
 def _one_line(exc: BaseException) -> str:
@@ -342,6 +375,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("redraft: interrupted; rerun the same command to resume", file=sys.stderr)
         return 130
+    except SystemExit as exc:
+        # Raised by code the run called (a plug-in), not by redraft: the run did not finish,
+        # so this is a failure (a rerun resumes it), never a silent exit 0.
+        print(f"redraft: stopped by SystemExit({exc.code!r}) raised inside the run; rerun "
+              "the same command to resume", file=sys.stderr)
+        return EXIT_FAILURE
+    except OSError as exc:
+        # A path the system refuses (too long, not a directory, read-only, full disk): one
+        # line naming it. Paths are what the user gives, so most of these are bad input.
+        where = f" {exc.filename}" if exc.filename else ""
+        reason = exc.strerror or _one_line(exc)
+        print(f"redraft: cannot use{where}: {reason}", file=sys.stderr)
+        return EXIT_BAD_INPUT if exc.errno in _PATH_ERRNOS else EXIT_FAILURE
     except Exception as exc:
         traceback.print_exc()
         print(f"redraft: failed: {type(exc).__name__}: {_one_line(exc)}", file=sys.stderr)

@@ -64,7 +64,9 @@ class NumberRead:
 
 
 # "total: 42", "the total is now **42**", "carry out = 1", "the sum comes to 12".
-_FILLER = r"(?:\s*(?:is|:|=|of|out|now|becomes|equals|comes\s+to|would\s+be|will\s+be|\*+))*"
+# Each repetition consumes exactly one filler word or one '*': a nested '\*+' here let a row
+# of stars split in exponentially many ways, and a failed match tried them all.
+_FILLER = r"(?:\s*(?:is|:|=|of|out|now|becomes|equals|comes\s+to|would\s+be|will\s+be|\*))*"
 _KEYED_RE = {
     key: re.compile(rf"\b{key}\b{_FILLER}\s*(?=[-−–]?\d)", re.IGNORECASE)
     for key in ("digit", "carry", "total", "answer", "sum")
@@ -75,11 +77,24 @@ _CANONICAL_TOTAL = re.compile(r"^\s*total: -?\d+\s*$")
 
 def _after(text: str, key: str, numbers: list[NumberToken]) -> NumberToken | None:
     """The first number right after the last ``key`` marker."""
+    by_start = {number.start: number for number in numbers}
     for marker in reversed(list(_KEYED_RE[key].finditer(text))):
-        for number in numbers:
-            if number.start == marker.end():
-                return number
+        number = by_start.get(marker.end())
+        if number is not None:
+            return number
     return None
+
+
+def _after_equals(text: str, numbers: list[NumberToken]) -> list[NumberToken]:
+    """The numbers written right after an ``=`` (spaces allowed), in linear time."""
+    found = []
+    for number in numbers:
+        i = number.start
+        while i > 0 and text[i - 1].isspace():
+            i -= 1
+        if i > 0 and text[i - 1] == "=":
+            found.append(number)
+    return found
 
 
 def _bad_number(number: NumberToken) -> NumberRead | None:
@@ -111,7 +126,7 @@ def read_addition(text: str) -> NumberRead:
         notes.append(f"read {numbers[0].text} {numbers[1].text} as digit and carry")
     if pair is None:
         summed = _after(text, "sum", numbers) or _after(text, "answer", numbers)
-        eq = [n for n in numbers if text[:n.start].rstrip().endswith("=")]
+        eq = _after_equals(text, numbers)
         single = summed or (eq[-1] if eq else None) or (numbers[0] if len(numbers) == 1 else None)
         if single is not None and digit_tok is None and carry_tok is None:
             bad = _bad_number(single)
@@ -155,7 +170,7 @@ def read_total(text: str) -> NumberRead:
     notes: list[str] = []
     chosen = _after(text, "total", numbers) or _after(text, "answer", numbers)
     if chosen is None:
-        eq = [n for n in numbers if text[:n.start].rstrip().endswith("=")]
+        eq = _after_equals(text, numbers)
         chosen = eq[-1] if eq else numbers[-1]
         if len(numbers) > 1:
             which = "number after the last =" if eq else "last number"

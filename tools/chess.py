@@ -200,7 +200,7 @@ class ChessOracle:
         return max(0, before - after)
 
     def judge_sync(self, context: object, proposal: str) -> Judgement:
-        """The judgement, synchronously (the task uses it to commit)."""
+        """The judgement, synchronously."""
         board = board_of(context)
         read = read_move(board, proposal)
         local = move_verdict(board, read)
