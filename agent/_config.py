@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import string
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from redraft.agent._prompts import (
     DEFAULT_CRITIQUE_TEMPLATE,
@@ -62,6 +63,28 @@ class CorrectorConfig(BaseModel):
     ``sampling.max_tokens``). Budgets are compared in the report's tokens per step."""
     verify_concurrency: int = Field(64, ge=1)
     """How many verifier and oracle calls run at once."""
+    verify_timeout_s: float | None = Field(30.0, gt=0)
+    """The most seconds one verifier or oracle call may take; a call that takes longer is
+    recorded as ``verifier_error`` (the oracle's: unknown). Bounded calls run on a verifier
+    thread, so a verifier that blocks is bounded too. None: no limit, in the caller's loop."""
+
+    @field_validator("revise_template")
+    @classmethod
+    def _only_feedback(cls, template: str) -> str:
+        try:
+            fields = [field for _, field, _, _ in string.Formatter().parse(template)
+                      if field is not None]
+        except ValueError as exc:
+            raise ValueError(f"revise_template is not a valid template ({exc}); write "
+                             "literal braces as {{ and }}") from None
+        unknown = sorted({f for f in fields if f != "feedback"})
+        if unknown:
+            shown = ", ".join("{" + f + "}" for f in unknown)
+            raise ValueError(f"revise_template has unknown placeholder(s) {shown}; the only one "
+                             "is {feedback} (write literal braces as {{ and }})")
+        if "feedback" not in fields:
+            raise ValueError("revise_template must contain '{feedback}'")
+        return template
 
     @property
     def revisions_allowed(self) -> int:

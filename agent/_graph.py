@@ -113,32 +113,17 @@ class _LoopThread:
 
     def __init__(self) -> None:
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
 
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
         with self._lock:
             if self._loop is None:
                 self._loop = asyncio.new_event_loop()
-                self._thread = threading.Thread(
+                threading.Thread(
                     target=self._loop.run_forever, daemon=True, name="redraft-corrector-loop"
-                )
-                self._thread.start()
+                ).start()
             loop = self._loop
         return asyncio.run_coroutine_threadsafe(coro, loop).result()
-
-    def close(self) -> None:
-        """Stop the loop and join its thread (idempotent; a later ``run`` starts anew)."""
-        with self._lock:
-            loop, thread = self._loop, self._thread
-            self._loop = self._thread = None
-        if loop is None:
-            return
-        loop.call_soon_threadsafe(loop.stop)
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(timeout=5)
-        if not loop.is_running():
-            loop.close()
 
 
 _SYNC_LOOP = _LoopThread()
@@ -237,10 +222,11 @@ class _Corrector:
         # A semaphore per call: one bound to an earlier event loop would fail on this one
         # once more than ``verify_concurrency`` calls wait.
         semaphore = asyncio.Semaphore(self.config.verify_concurrency)
+        timeout = self.config.verify_timeout_s
 
         async def bounded(context: Any, output: str) -> Verdict:
             async with semaphore:
-                return await safe_verify(verifier, context, output)
+                return await safe_verify(verifier, context, output, timeout_s=timeout)
 
         return list(await asyncio.gather(*(bounded(c, out) for c, out in pairs)))
 

@@ -9,8 +9,6 @@ the round record keeps the output, answer, first answer, reasoning and reasoning
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -104,19 +102,9 @@ def critique_verdict(
 async def _judge(
     oracle: Oracle[Any], context: Any, answer: str, timeout_s: float | None
 ) -> Judgement:
-    started = time.perf_counter()
-    try:
-        return await asyncio.wait_for(safe_judge(oracle, context, answer), timeout_s)
-    except TimeoutError:
-        return Judgement(
-            local=Verdict.reject(
-                "verifier_error",
-                f"{oracle.name} gave no judgement within {timeout_s} s",
-                source=oracle.name,
-                evidence={"exception": "TimeoutError"},
-                cost=Cost(seconds=time.perf_counter() - started),
-            )
-        )
+    # With a limit the oracle runs on the verifier thread: one that blocks (a stuck engine)
+    # is bounded too, not only one that awaits for ever; past it the judgement is unknown.
+    return await safe_judge(oracle, context, answer, timeout_s=timeout_s)
 
 
 async def judge_round(
@@ -144,7 +132,9 @@ async def judge_round(
         glob = judgement.global_state
         if record.truncated and glob is not None and not glob.ok:
             glob = missing
-        return judgement.model_copy(update={"local": missing, "global_state": glob}), None
+        # A server that withheld the output (content_filter) makes this "withheld": unknown.
+        missed = judgement.model_copy(update={"local": missing, "global_state": glob})
+        return truncated_judgement(missed, record.finish_reason), None
     judgement = truncated_judgement(
         await _judge(oracle, context, record.answer, timeout_s), record.finish_reason
     )

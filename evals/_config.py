@@ -178,10 +178,15 @@ class EvalConfig(BaseModel):
             kwargs["opponent"] = self.opponent
         return kwargs
 
-    def episode_ids(self) -> list[int]:
-        """The ids of the episodes this run (or shard) holds."""
-        ids = range(self.episodes)
-        return [i for i in ids if self.shard is None or self.shard.holds(i)]
+    def episode_ids(self) -> range:
+        """The ids of the episodes this run (or shard) holds, in order.
+
+        A ``range``, never a list: ``len`` and ``in`` are O(1), so a run of 10**12 episodes
+        costs no memory up front.
+        """
+        if self.shard is None:
+            return range(self.episodes)
+        return range(self.shard.index, self.episodes, self.shard.count)
 
     def identity(self) -> dict[str, Any]:
         """The config as JSON data without the execution settings: what resume compares."""
@@ -201,6 +206,11 @@ def read_config_file(path: Path) -> dict[str, Any]:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigFileError(f"cannot read config file {path}: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigFileError(
+            f"config file {path} is not UTF-8 text (byte {exc.object[exc.start]:#04x} at "
+            f"offset {exc.start}); save it as UTF-8"
+        ) from exc
     suffix = path.suffix.lower()
     try:
         if suffix == ".toml":

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import os
 import time
 from collections.abc import Iterator, Sequence
@@ -29,7 +30,13 @@ from redraft.agent.backends import (
 )
 from redraft.evals._config import EvalConfig
 from redraft.evals._events import Event, StepEvent
-from redraft.evals._log import EVENTS_FILE, EventLogError, EventWriter, keep_finished
+from redraft.evals._log import (
+    EVENTS_FILE,
+    EventLogError,
+    EventWriter,
+    keep_finished,
+    remove_stale_temporaries,
+)
 from redraft.evals._manifest import (
     MANIFEST_FILE,
     build_manifest,
@@ -121,10 +128,9 @@ class _Tee:
 def _existing_run(out: Path, config: EvalConfig) -> dict[str, Any] | None:
     """The manifest of the run already in ``out`` (None if new), checked against ``config``.
 
-    Writes nothing, so that a refused resume or a bad directory costs no model load.
+    Called with the run directory's lock held, before the model loads, so that a refused
+    resume or a bad directory costs no model load.
     """
-    if out.exists() and not out.is_dir():
-        raise BadInputError(f"output directory {out} is a file; choose another --out")
     if not (out / MANIFEST_FILE).exists():
         events = out / EVENTS_FILE
         if events.exists() and events.stat().st_size:
@@ -138,12 +144,20 @@ def _existing_run(out: Path, config: EvalConfig) -> dict[str, Any] | None:
     return manifest
 
 
+def _refuse_non_directory(out: Path) -> None:
+    if out.exists() and not out.is_dir():
+        raise BadInputError(f"output directory {out} is a file; choose another --out")
+
+
 @contextlib.contextmanager
 def _exclusive(out: Path) -> Iterator[None]:
     """Create ``out`` and hold its lock: two processes appending to one log would mix it.
 
     The lock (``flock`` on ``out/.lock``) is released when the process ends, however it ends.
+    A directory this call created and that holds nothing but the lock when the block fails
+    (a backend that does not load, a refused option) is removed again.
     """
+    created = not out.exists()
     try:
         out.mkdir(parents=True, exist_ok=True)
         fd = os.open(out / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
@@ -158,15 +172,57 @@ def _exclusive(out: Path) -> Iterator[None]:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 raise BadInputError(
-                    f"another redraft process is writing to {out}; wait for it or stop it"
+                    f"another redraft process is writing to {out}; wait for it to finish "
+                    "(rerun the command then to resume) or stop it"
                 ) from None
-        yield
+        try:
+            yield
+        except BaseException:
+            if created:  # only the lock holder cleans up
+                _remove_if_only_lock(out)
+            raise
     finally:
         os.close(fd)
 
 
+def _remove_if_only_lock(out: Path) -> None:
+    with contextlib.suppress(OSError):
+        if [p.name for p in out.iterdir()] == [LOCK_FILE]:
+            (out / LOCK_FILE).unlink()
+            out.rmdir()
+
+
+def _load_backend(config: EvalConfig) -> Backend:
+    """Load the config's backend, refusing options its factory does not take (exit 2)."""
+    provider, spec = split_model_string(config.model)
+    factory = backends.get(provider)
+    options = config.model_options
+    try:
+        signature = inspect.signature(factory)
+    except (TypeError, ValueError):  # no signature to check: the factory decides
+        signature = None
+    if signature is not None:
+        try:
+            signature.bind(spec, **options)
+        except TypeError:
+            takes = [
+                name for name, param in list(signature.parameters.items())[1:]
+                if param.kind in (param.KEYWORD_ONLY, param.POSITIONAL_OR_KEYWORD)
+            ]
+            unknown = sorted(set(options) - set(takes))
+            raise BadInputError(
+                f"backend {provider!r} does not take the option(s) {', '.join(unknown)} "
+                f"(--model-option / model_options); it takes: {', '.join(takes) or 'none'}"
+            ) from None
+    return load_backend(config.model, **options)
+
+
 def _create_run(out: Path, config: EvalConfig, backend: Backend, *, leaky: bool) -> None:
     provider, _ = split_model_string(config.model)
+    if (out / MANIFEST_FILE).exists():  # re-check after the model load, as a second guard
+        raise BadInputError(
+            f"another process created a run in {out} meanwhile; rerun to resume it"
+        )
     try:
         write_manifest(out, build_manifest(config, backend, provider, leaky=leaky))
         (out / EVENTS_FILE).touch()
@@ -189,16 +245,37 @@ def _reopen_run(
             f"{recorded.get('sha256')}); the model now resolves to {current.get('path')} "
             f"(sha256 {current.get('sha256')}): choose another --out"
         )
-    done = keep_finished(out).finished()
-    extra = done - set(config.episode_ids())
+    try:
+        done = keep_finished(out).finished()
+    except OSError as exc:
+        raise BadInputError(_unwritable(out, exc)) from exc
+    ids = config.episode_ids()
+    extra = {i for i in done if i not in ids}
     if extra:
         raise EventLogError(
             f"{out}/{EVENTS_FILE} holds episodes outside this run: {sorted(extra)[:10]}"
         )
+    now = datetime.now(UTC).isoformat(timespec="seconds")
     resumed = list(manifest.get("resumed_at") or [])
-    resumed.append(datetime.now(UTC).isoformat(timespec="seconds"))
-    write_manifest(out, {**manifest, "resumed_at": resumed})
+    resumed.append(now)
+    updated = {**manifest, "resumed_at": resumed}
+    recorded = dict(manifest.get("config") or {})
+    if recorded.get("episodes") != config.episodes:  # extended (check_resumable allowed it)
+        extended = list(manifest.get("extended") or [])
+        extended.append({"at": now, "episodes": [recorded.get("episodes"), config.episodes]})
+        updated.update(config={**recorded, "episodes": config.episodes}, extended=extended)
+    try:
+        write_manifest(out, updated)
+    except OSError as exc:
+        raise BadInputError(_unwritable(out, exc)) from exc
     return done
+
+
+def _unwritable(out: Path, exc: OSError) -> str:
+    return (
+        f"cannot write to run directory {out}: {exc.strerror or exc}; make it writable to "
+        "resume the run there, or choose another --out"
+    )
 
 
 async def arun_eval(
@@ -242,11 +319,16 @@ async def arun_eval(
         leaky = is_leaky(verifier)
         if backend is None:
             backends.get(split_model_string(config.model)[0])  # unknown provider: fail early
+        _refuse_non_directory(out)
+        # The lock comes before the manifest is read and is held to the end: two processes
+        # given the same fresh --out would otherwise both see "no run here", both create it
+        # and both run every episode into one log.
+        stack.enter_context(_exclusive(out))
+        remove_stale_temporaries(out)
         manifest = _existing_run(out, config)
         if backend is None:
-            backend = load_backend(config.model, **config.model_options)
+            backend = _load_backend(config)
             stack.push_async_callback(backend.aclose)
-        stack.enter_context(_exclusive(out))
         if manifest is None:
             _create_run(out, config, backend, leaky=leaky)
             done: set[int] = set()
@@ -254,11 +336,15 @@ async def arun_eval(
             done = _reopen_run(out, config, manifest, backend)
         corrector = build_corrector(backend, verifier, config=config.corrector_config())
         ids = config.episode_ids()
-        todo = [i for i in ids if i not in done]
+        todo = (i for i in ids if i not in done)
         for observer in observers:
-            observer.start(len(ids), len(ids) - len(todo))
+            observer.start(len(ids), len(done))
             stack.callback(observer.finish)
-        tee = _Tee(stack.enter_context(EventWriter(out)), observers)
+        try:
+            writer = stack.enter_context(EventWriter(out))
+        except OSError as exc:
+            raise BadInputError(_unwritable(out, exc)) from exc
+        tee = _Tee(writer, observers)
         runner = LockstepRunner(
             task,
             corrector,

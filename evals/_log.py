@@ -12,16 +12,19 @@ a log atomically without its unfinished episodes, which is how a run resumes.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import tempfile
 import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Container, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Self
+from typing import IO, NoReturn, Self
 
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
+from pydantic_core import PydanticSerializationError
 
 from redraft.evals._events import SCHEMA_VERSION, EpisodeEndEvent, Event, parse_event
 from redraft.tools import BadInputError
@@ -32,14 +35,18 @@ __all__ = [
     "EventWriter",
     "LogScan",
     "atomic_write",
+    "encode_event",
     "events_path",
     "keep_finished",
     "read_events",
+    "remove_stale_temporaries",
     "scan_events",
 ]
 
 EVENTS_FILE = "events.jsonl"
 """The event log's file name inside a run directory."""
+
+_EVENT: TypeAdapter[Event] = TypeAdapter(Event)
 
 
 class EventLogError(BadInputError):
@@ -72,14 +79,17 @@ def events_path(path: Path) -> Path:
     return path / EVENTS_FILE if path.is_dir() else path
 
 
-def scan_events(path: Path) -> LogScan:
-    """Parse a run's log (``path`` is the run directory or the ``events.jsonl`` file).
+def scan_events(path: Path, episodes: Container[int] | None = None) -> LogScan:
+    """Parse and check a run's log (``path``: the run directory or the ``events.jsonl`` file).
 
-    A missing file is an empty log.
+    A missing file is an empty log. Every record is checked as it is read: a known schema
+    version, an episode id inside the run (``episodes``, else the ids the manifest next to
+    the log names), at most one ``episode_start`` and ``episode_end`` per episode, no step
+    or round logged twice, nothing of an episode after its end.
 
     Raises:
-        EventLogError: a line other than the last is not a valid record, or the file
-            cannot be read.
+        EventLogError: a line other than the last is not a valid record or fails a check
+            (the message names the file and the line number), or the file cannot be read.
     """
     file = events_path(path)
     try:
@@ -93,28 +103,124 @@ def scan_events(path: Path) -> LogScan:
     tail = raw.pop()
     events: list[Event] = []
     lines: list[bytes] = []
+    audit = _Audit(file, _run_bounds(file) if episodes is None else episodes.__contains__)
     for number, line in enumerate(raw, start=1):
         if not line.strip():
             continue
         try:
-            events.append(parse_event(line))
+            event = _parse(line)
         except ValidationError as exc:
             _refuse_schema(file, number, line)
             raise EventLogError(
                 f"{file}, line {number}: not a valid event record ({_first_error(exc)})"
             ) from exc
+        audit.check(event, number)
+        events.append(event)
         lines.append(line)
     torn = False
     if tail.strip():
         # An unterminated last line: a complete record whose newline was not written yet,
         # or a torn one. Keep the first, drop the second.
         try:
-            events.append(parse_event(tail))
-            lines.append(tail)
+            event = _parse(tail)
         except ValidationError:
             _refuse_schema(file, len(raw) + 1, tail)
             torn = True
+        else:
+            audit.check(event, len(raw) + 1)
+            events.append(event)
+            lines.append(tail)
     return LogScan(file, events, lines, torn=torn, clean_end=not tail)
+
+
+def _parse(line: bytes) -> Event:
+    """Parse one record.
+
+    JSON that pydantic's parser refuses (an escaped lone surrogate, which the writer emits
+    for text no UTF-8 can hold) is read by ``json`` and then validated.
+    """
+    try:
+        return parse_event(line)
+    except ValidationError as exc:
+        if not any(error["type"] == "json_invalid" for error in exc.errors()):
+            raise
+        try:
+            data = json.loads(line)
+        except ValueError:
+            raise exc from None
+        return _EVENT.validate_python(data)
+
+
+def encode_event(event: Event) -> bytes:
+    """One record as its log line (without the newline): JSON, ASCII only.
+
+    ASCII with JSON escapes stores any string a backend can return, lone surrogates
+    included (which UTF-8 cannot encode), and reads back to the same string.
+    """
+    try:
+        return event.model_dump_json(by_alias=True).encode()
+    except (PydanticSerializationError, UnicodeError):
+        data = event.model_dump(mode="json", by_alias=True)
+        return json.dumps(data, ensure_ascii=True, separators=(",", ":")).encode("ascii")
+
+
+class _Audit:
+    """Checks records as they are read: no duplicates, ids inside the run."""
+
+    def __init__(self, file: Path, inside: Callable[[int], bool] | None) -> None:
+        self.file = file
+        self.inside = inside
+        self.started: dict[int, int] = {}
+        self.ended: dict[int, int] = {}
+        self.seen: dict[tuple[int, int, int, str], int] = {}
+
+    def _refuse(self, number: int, problem: str) -> NoReturn:
+        raise EventLogError(f"{self.file}, line {number}: {problem}")
+
+    def check(self, event: Event, number: int) -> None:
+        # The schema version is checked by the parser (_refuse_schema names the line).
+        episode = event.episode
+        if self.inside is not None and not self.inside(episode):
+            self._refuse(number, f"episode {episode} is outside this run (see its manifest)")
+        kind = event.kind
+        if kind == "episode_start" and episode in self.started:
+            self._refuse(number, f"episode {episode} starts twice (first on line "
+                         f"{self.started[episode]}): duplicated episode")
+        if episode in self.ended:
+            self._refuse(number, f"a {kind} record of episode {episode} after its "
+                         f"episode_end on line {self.ended[episode]} (duplicated episode)")
+        if kind == "episode_start":
+            self.started[episode] = number
+            return
+        if kind == "episode_end":
+            self.ended[episode] = number
+            return
+        if kind in ("step", "round"):
+            key = (episode, event.step, event.round if kind == "round" else 0, kind)
+            first = self.seen.get(key)
+            if first is not None:
+                what = f"step {event.step}" + (f" round {event.round}" if kind == "round" else "")
+                self._refuse(number, f"episode {episode} logs {what} twice (first on line "
+                             f"{first}): duplicated {kind}")
+            self.seen[key] = number
+
+
+def _run_bounds(file: Path) -> Callable[[int], bool] | None:
+    """Which episode ids the run next to ``file`` holds, from its manifest (None: unknown).
+
+    Read leniently: a missing or odd manifest is reported by the manifest's own reader.
+    """
+    try:
+        manifest = json.loads((file.parent / "manifest.json").read_text(encoding="utf-8"))
+        config = manifest["config"]
+        total = config["episodes"]
+        shard = config.get("shard")
+        index, count = (shard["index"], shard["count"]) if shard else (0, 1)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if not all(isinstance(n, int) for n in (total, index, count)) or count < 1:
+        return None
+    return lambda episode: 0 <= episode < total and episode % count == index
 
 
 def read_events(path: Path) -> list[Event]:
@@ -124,9 +230,14 @@ def read_events(path: Path) -> list[Event]:
     returned as they are (group by episode and keep those with an ``episode_end``).
 
     Raises:
-        EventLogError: a line in the middle is invalid (the message names its number).
+        EventLogError: the log does not exist, or a line in the middle is invalid (the
+            message names its number). (:func:`scan_events`, used to resume, takes a
+            missing log as empty instead.)
     """
-    scan = scan_events(path)
+    file = events_path(path)
+    if not file.is_file():
+        raise EventLogError(f"cannot read event log {file}: no such file")
+    scan = scan_events(file)
     if scan.torn:
         warnings.warn(
             f"{scan.path}: left out a torn last line (a run killed mid-write)", stacklevel=2
@@ -154,13 +265,38 @@ def keep_finished(path: Path) -> LogScan:
 
 def atomic_write(path: Path, data: bytes) -> None:
     """Replace ``path`` with ``data`` so that a crash leaves the old or the new file."""
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as file:
-        file.write(data)
-        file.flush()
-        os.fsync(file.fileno())
-    os.replace(tmp, path)
+    # A unique temporary name in the same directory (so the rename is atomic), removed
+    # again if anything fails: a full disk or a refused write leaves no stale file behind.
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with open(fd, "wb") as file:
+            try:
+                mode = path.stat().st_mode & 0o777
+            except OSError:
+                mode = 0o644  # mkstemp's 0o600 would hide a new run from its other readers
+            os.fchmod(file.fileno(), mode)
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
     _fsync_dir(path.parent)
+
+
+def remove_stale_temporaries(directory: Path) -> None:
+    """Delete temporary files an :func:`atomic_write` killed mid-write left in ``directory``.
+
+    Call it with the directory's lock held (no other writer can be mid-write then).
+    """
+    directory = Path(directory)
+    # Current names (.NAME.XXXX.tmp) and the fixed names of earlier versions (NAME.tmp).
+    for pattern in (".*.tmp", f"{EVENTS_FILE}.tmp", "manifest.json.tmp"):
+        for stale in directory.glob(pattern):
+            with contextlib.suppress(OSError):
+                stale.unlink()
 
 
 def _fsync_dir(directory: Path) -> None:
@@ -194,7 +330,7 @@ class EventWriter:
 
     def write(self, event: Event) -> None:
         """Append one record and flush it."""
-        self._file.write(event.model_dump_json(by_alias=True).encode() + b"\n")
+        self._file.write(encode_event(event) + b"\n")
         self._file.flush()
         self.written += 1
         if isinstance(event, EpisodeEndEvent):

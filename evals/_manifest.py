@@ -31,7 +31,9 @@ __all__ = [
     "file_sha256",
     "manifest_config",
     "package_versions",
+    "read_label",
     "read_manifest",
+    "write_label",
     "write_manifest",
 ]
 
@@ -174,13 +176,46 @@ def config_differences(
 def check_resumable(manifest: dict[str, Any], config: EvalConfig, run_dir: Path) -> None:
     """Refuse to resume ``run_dir`` with a config that differs from its manifest's.
 
+    The one difference allowed is more episodes: that extends the run.
+
     Raises:
         BadInputError: naming the differing fields.
     """
     recorded = manifest_config(manifest, run_dir)
-    diff = config_differences(recorded, config)
+    if config.episodes < recorded.episodes:
+        raise BadInputError(
+            f"{run_dir} holds a run of {recorded.episodes} episodes; a run cannot shrink to "
+            f"{config.episodes}: pass --episodes {recorded.episodes} (or more, to extend it), "
+            "or choose another --out"
+        )
+    # More episodes extend the run: episode i's seed depends on (seed, i) only, so the
+    # episodes already logged are exactly those the larger run would have started with.
+    diff = config_differences(recorded, config, ignore=frozenset({"episodes"}))
     if diff:
         raise BadInputError(
             f"{run_dir} holds a run with another config ({'; '.join(diff)}); "
-            "rerun with the same options to resume it, or choose another --out"
+            "rerun with the same options to resume it (only --episodes may grow, to extend "
+            "it), or choose another --out"
         )
+
+
+def read_label(run_dir: Path) -> str | None:
+    """The run's label (``redraft eval --label``), or None when it has none or no manifest."""
+    if not (Path(run_dir) / MANIFEST_FILE).is_file():
+        return None
+    label = read_manifest(run_dir).get("label")
+    return label if isinstance(label, str) and label.strip() else None
+
+
+def write_label(run_dir: Path, label: str) -> None:
+    """Record ``label`` as the run's name in reports (a label is not part of its identity).
+
+    Raises:
+        BadInputError: if the label is blank.
+        EventLogError: if ``run_dir`` has no readable manifest.
+    """
+    if not label.strip():
+        raise BadInputError("a run label must not be blank")
+    manifest = read_manifest(run_dir)
+    if manifest.get("label") != label:
+        write_manifest(run_dir, {**manifest, "label": label})

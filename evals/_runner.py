@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -155,12 +154,16 @@ class LockstepRunner:
 
     async def run(self, episode_ids: Iterable[int]) -> None:
         """Run the episodes to their ends, in id order of joining the batch."""
-        waiting = deque(episode_ids)
+        # An iterator, never a list: a run of 10**12 episodes starts at once.
+        waiting = iter(episode_ids)
+        more = True
         running: list[_Running] = []
         try:
-            while waiting or running:
-                while waiting and len(running) < self.batch_size:
-                    joined = self._start(waiting.popleft())
+            while more or running:
+                while more and len(running) < self.batch_size:
+                    episode_id = next(waiting, None)
+                    more = episode_id is not None
+                    joined = self._start(episode_id) if episode_id is not None else None
                     if joined is not None:
                         running.append(joined)
                 if not running:

@@ -30,6 +30,20 @@ def _show(ids: Sequence[int], limit: int = 10) -> str:
     return shown + (f", ... ({len(ids)} in all)" if len(ids) > limit else "")
 
 
+def _missing(expected: range, owner: dict[int, Path], limit: int = 11) -> list[int]:
+    """Up to ``limit`` ids of ``expected`` that no shard holds.
+
+    Reads at most ``len(owner) + limit`` ids, so a huge run is not walked in full.
+    """
+    missing: list[int] = []
+    for i in expected:
+        if i not in owner:
+            missing.append(i)
+            if len(missing) >= limit:
+                break
+    return missing
+
+
 def merge_runs(shard_dirs: Sequence[Path], out: Path) -> int:
     """Join the logs of finished shards into the run directory ``out``; return its episodes.
 
@@ -72,14 +86,17 @@ def merge_runs(shard_dirs: Sequence[Path], out: Path) -> int:
         owner.update(dict.fromkeys(done, d))
         lines.extend(scan.lines)
     merged = first.model_copy(update={"shard": None})
-    expected = set(merged.episode_ids())
-    missing = sorted(expected - set(owner))
+    expected = merged.episode_ids()
+    missing = _missing(expected, owner)
     if missing:
+        count = len(expected) - sum(1 for i in owner if i in expected)
+        shown = ", ".join(str(i) for i in missing[:10])
+        shown += f", ... ({count} in all)" if count > 10 else ""
         raise BadInputError(
-            f"merge: episodes {_show(missing)} are in no shard given; pass every shard "
+            f"merge: episodes {shown} are in no shard given; pass every shard "
             f"of the run ({merged.episodes} episodes)"
         )
-    extra = sorted(set(owner) - expected)
+    extra = sorted(i for i in owner if i not in expected)
     if extra:
         raise BadInputError(f"merge: episodes {_show(extra)} are outside the run")
     _write_merged(out, manifests, dirs, merged, lines)
@@ -99,9 +116,14 @@ def _write_merged(
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise BadInputError(f"cannot create output directory {out}: {exc.strerror}") from exc
+    codes: dict[str, Any] = {}
+    for m in manifests:  # shards may have loaded different plug-ins: keep every code
+        codes.update(m.get("verdict_codes") or {})
     manifest = {
         **manifests[0],
         "config": merged.model_dump(mode="json"),
+        "leaky": any(m.get("leaky") is True for m in manifests),
+        "verdict_codes": dict(sorted(codes.items())),
         "merged_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "merged_from": [
             {

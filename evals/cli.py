@@ -7,6 +7,7 @@ Exit status: 0 on success, 2 on bad input (a one-line message on stderr says wha
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import itertools
 import json
@@ -39,6 +40,7 @@ examples:
   redraft eval addition --episodes 400 --shard 0/4 --out runs/s0   # ... 1/4, 2/4, 3/4
   redraft merge runs/s0 runs/s1 runs/s2 runs/s3 --out runs/all
   redraft report runs/addition-tool runs/all --out reports/cmp
+  redraft report a/run=baseline b/run=retrained --out reports/ab   # labels
   redraft train running_sum --regime retry --out models/rs-retry   # then --model hf/models/rs-retry
   redraft findings --out docs/findings --scale quick   # the experiment -> docs/findings.md
 """
@@ -58,6 +60,13 @@ def _key_value(text: str) -> tuple[str, Any]:
     except ValueError:
         parsed = value
     return key.strip(), parsed
+
+
+def _out_dir(text: str) -> Path:
+    # Path("") is Path("."): an empty --out would silently write into the current directory.
+    if not text.strip():
+        raise argparse.ArgumentTypeError("is empty; name a directory, e.g. --out runs/first")
+    return Path(text)
 
 
 def _csv(text: str) -> list[str]:
@@ -115,6 +124,7 @@ def _add_run_options(parser: argparse.ArgumentParser, *, grid: bool) -> None:
     parser.add_argument("--temperature", type=float, help="sampling temperature (default 0)")
     if not grid:
         parser.add_argument("--shard", help="run only shard i of N: i/N")
+        parser.add_argument("--label", help="the run's name in reports (default: --out's name)")
     parser.add_argument(
         "--task-option", type=_key_value, action="append", default=[], metavar="KEY=VALUE",
         help="task option (repeatable; VALUE parsed as JSON when it is)",
@@ -123,7 +133,7 @@ def _add_run_options(parser: argparse.ArgumentParser, *, grid: bool) -> None:
         "--model-option", type=_key_value, action="append", default=[], metavar="KEY=VALUE",
         help="backend option, e.g. n_ctx=2048 (repeatable)",
     )
-    parser.add_argument("--out", type=Path, required=True, help="run directory (grid: parent)")
+    parser.add_argument("--out", type=_out_dir, required=True, help="run directory (grid: parent)")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
 
 
@@ -144,12 +154,15 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run_options(p_grid, grid=True)
     p_grid.set_defaults(func=_cmd_grid)
     p_report = sub.add_parser("report", help="write report.html, plots and summary.json")
-    p_report.add_argument("runs", nargs="+", type=Path, metavar="RUN_DIR")
-    p_report.add_argument("--out", type=Path, required=True, help="report directory")
+    p_report.add_argument(
+        "runs", nargs="+", metavar="RUN_DIR[=LABEL]",
+        help="run directories, the baseline first; =LABEL names a run in the report",
+    )
+    p_report.add_argument("--out", type=_out_dir, required=True, help="report directory")
     p_report.set_defaults(func=_cmd_report)
     p_merge = sub.add_parser("merge", help="join the logs of a run's shards")
     p_merge.add_argument("shards", nargs="+", type=Path, metavar="SHARD_DIR")
-    p_merge.add_argument("--out", type=Path, required=True, help="merged run directory")
+    p_merge.add_argument("--out", type=_out_dir, required=True, help="merged run directory")
     p_merge.set_defaults(func=_cmd_merge)
     p_list = sub.add_parser("list", help="list tasks, verifiers and backends (with plug-ins)")
     p_list.set_defaults(func=_cmd_list)
@@ -253,10 +266,10 @@ def _validate(data: dict[str, Any]) -> Any:
         raise BadInputError(describe_validation_error(exc)) from exc
 
 
-def _observers(quiet: bool) -> list[Any]:
+def _observers(quiet: bool, config: Any, title: str = "steps") -> list[Any]:
     from redraft.evals._progress import ProgressBar
 
-    return [] if quiet else [ProgressBar(enabled=None)]
+    return [] if quiet else [ProgressBar(max_steps=config.max_steps, title=title)]
 
 
 def _say(quiet: bool, message: str) -> None:
@@ -267,19 +280,31 @@ def _say(quiet: bool, message: str) -> None:
 # -- commands ------------------------------------------------------------------------------
 
 
-def _cmd_eval(args: argparse.Namespace) -> int:
-    from redraft.evals._eval import run_eval
+def _model_defaults(data: dict[str, Any]) -> dict[str, Any]:
+    """A testbed model's own task options and representation, unless the user set them."""
     from redraft.evals.testbed import eval_defaults
 
-    data = _config_data(args)
-    if data.get("task"):  # a testbed model: its own task, its options by default
+    if data.get("task"):
         representation, options = eval_defaults(
             data["task"], data.get("model"), data.get("representation"),
             dict(data.get("task_options") or {}),
         )
-        data.update(representation=representation, task_options=options)
-    config = _validate(data)
-    result = run_eval(config, args.out, observers=_observers(args.quiet))
+        data = {**data, "representation": representation, "task_options": options}
+    return data
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    from redraft.evals._eval import run_eval
+
+    config = _validate(_model_defaults(_config_data(args)))
+    if args.label is not None and not args.label.strip():
+        raise BadInputError("--label must not be blank")
+    result = run_eval(config, args.out,
+                      observers=_observers(args.quiet, config, args.label or args.out.name))
+    if args.label is not None:
+        from redraft.evals._manifest import write_label
+
+        write_label(args.out, args.label)
     verb = "resumed" if result.resumed else "ran"
     _say(
         args.quiet,
@@ -299,7 +324,7 @@ def _grid_name(critic: str, rounds: int, representation: str | None, monologue: 
 def _cmd_grid(args: argparse.Namespace) -> int:
     from redraft.evals._eval import run_eval
 
-    base = _config_data(args)
+    base = _model_defaults(_config_data(args))
     critics: list[str] = args.critic or [base.get("critic", "tool")]
     rounds_list: list[int] = args.rounds or [int(base.get("max_rounds", base.get("rounds", 2)))]
     reps: list[str | None] = args.representation or [base.get("representation")]
@@ -321,31 +346,57 @@ def _cmd_grid(args: argparse.Namespace) -> int:
                 }
             )
     run_dirs = []
-    for name, config in combos.items():
+    for i, (name, config) in enumerate(combos.items(), start=1):
         run_dir = args.out / name
-        _say(args.quiet, f"redraft grid: {name}")
-        run_eval(config, run_dir, observers=_observers(args.quiet))
+        title = f"run {i}/{len(combos)} {name}"
+        _say(args.quiet, f"redraft grid: {title} -> {run_dir}")
+        run_eval(config, run_dir, observers=_observers(args.quiet, config, title))
         run_dirs.append(run_dir)
     return _report(run_dirs, args.out / "report", args.quiet)
 
 
-def _report(run_dirs: Sequence[Path], out: Path, quiet: bool) -> int:
+def _report(
+    run_dirs: Sequence[Path], out: Path, quiet: bool, labels: Sequence[str | None] = ()
+) -> int:
     try:
         # Imported lazily: reports pull in matplotlib, which eval runs do not need.
         write_report = importlib.import_module("redraft.evals.report").write_report
     except (ImportError, AttributeError) as exc:
         print(f"redraft: reports are not available ({exc})", file=sys.stderr)
         return EXIT_FAILURE
-    write_report(list(run_dirs), out)
-    _say(quiet, f"redraft: report written to {out}")
+    try:
+        report = write_report(list(run_dirs), out, labels=list(labels) or None)
+    except OSError as exc:
+        if exc.filename is not None and Path(exc.filename).is_relative_to(out):
+            raise BadInputError(
+                f"cannot write the report to {out}: {exc.strerror or exc}; choose a writable "
+                "--out"
+            ) from exc
+        raise
+    _say(quiet, f"redraft: report written to {out / 'report.html'}")
+    for line in report.headlines:
+        _say(quiet, f"  {line.subject}: {line.text}")
+        for caveat in line.caveats:
+            _say(quiet, f"    warning ({caveat.kind}): {caveat.text}")
     return EXIT_OK
 
 
+def _run_and_label(text: str) -> tuple[Path, str | None]:
+    """``DIR`` or ``DIR=LABEL`` (a directory whose own name holds '=' is taken whole)."""
+    if Path(text).is_dir() or "=" not in text:
+        return Path(text), None
+    where, _, label = text.rpartition("=")
+    if not label.strip():
+        raise BadInputError(f"{text!r}: the label after '=' is empty; write DIR=LABEL")
+    return Path(where), label.strip()
+
+
 def _cmd_report(args: argparse.Namespace) -> int:
-    missing = [str(d) for d in args.runs if not Path(d).is_dir()]
+    pairs = [_run_and_label(text) for text in args.runs]
+    missing = [str(d) for d, _ in pairs if not d.is_dir()]
     if missing:
         raise BadInputError(f"no such run directory: {', '.join(missing)}")
-    return _report(args.runs, args.out, False)
+    return _report([d for d, _ in pairs], args.out, False, [label for _, label in pairs])
 
 
 def _cmd_merge(args: argparse.Namespace) -> int:
@@ -362,12 +413,22 @@ def _cmd_list(args: argparse.Namespace) -> int:
     from redraft.evals.tasks import tasks
     from redraft.tools import verifiers
 
+    broken = 0
     for title, registry in (("tasks", tasks), ("verifiers", verifiers), ("backends", backends)):
         print(f"{title}:")
         names = registry.names()
         width = max((len(n) for n in names), default=0)
         for name in names:
-            print(f"  {name:<{width}}  {registry.origin(name)}")
+            # Loading each entry finds a plug-in that fails to import; it is listed as
+            # broken, with why, and the rest are still listed.
+            problem = registry.problem(name)
+            if problem is not None:
+                broken += 1
+                print(f"  {name:<{width}}  BROKEN ({problem.target}): {problem.reason}")
+            else:
+                print(f"  {name:<{width}}  {registry.origin(name)}")
+    if broken:
+        print(f"redraft: {broken} broken plug-in(s) listed above", file=sys.stderr)
     return EXIT_OK
 
 
@@ -426,6 +487,13 @@ def _cmd_findings(args: argparse.Namespace) -> int:
 # -- entry point ---------------------------------------------------------------------------
 
 
+_PATH_ERRNOS = frozenset({
+    errno.ENAMETOOLONG, errno.ENOENT, errno.ENOTDIR, errno.EISDIR, errno.EACCES, errno.EPERM,
+    errno.EROFS, errno.EEXIST, errno.ELOOP,
+})
+"""OSError numbers that mean a path the user gave cannot be used (exit 2, not 1)."""
+
+
 def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
 
@@ -445,6 +513,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("redraft: interrupted; rerun the same command to resume", file=sys.stderr)
         return 130
+    except SystemExit as exc:
+        # Raised by code the run called (a plug-in), not by redraft: the run did not finish,
+        # so this is a failure (a rerun resumes it), never a silent exit 0.
+        print(f"redraft: stopped by SystemExit({exc.code!r}) raised inside the run; rerun "
+              "the same command to resume", file=sys.stderr)
+        return EXIT_FAILURE
+    except OSError as exc:
+        # A path the system refuses (too long, not a directory, read-only, full disk): one
+        # line naming it. Paths are what the user gives, so most of these are bad input.
+        where = f" {exc.filename}" if exc.filename else ""
+        reason = exc.strerror or _one_line(exc)
+        print(f"redraft: cannot use{where}: {reason}", file=sys.stderr)
+        return EXIT_BAD_INPUT if exc.errno in _PATH_ERRNOS else EXIT_FAILURE
     except Exception as exc:
         traceback.print_exc()
         print(f"redraft: failed: {type(exc).__name__}: {_one_line(exc)}", file=sys.stderr)

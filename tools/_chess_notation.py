@@ -9,6 +9,7 @@ note, so an evaluation can tell strict answers from lenient ones.
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass
 from typing import Literal
@@ -226,11 +227,13 @@ def _word_tokens(text: str) -> list[MoveToken]:
 def find_tokens(text: str) -> list[MoveToken]:
     """Every move-like token in ``text``, in order (moves named in words included)."""
     words = _word_tokens(text)
-    spans = [(t.start, t.start + len(t.text)) for t in words]
+    # Each character is covered by at most one word span: a set of covered offsets keeps this
+    # linear in the text, where testing every span for every symbol token was quadratic.
+    covered = {i for t in words for i in range(t.start, t.start + len(t.text))}
     symbols = [
         MoveToken(text=m.group(0), start=m.start(), readings=_readings(m), suffix=m["suffix"])
         for m in _MOVE_RE.finditer(text)
-        if not any(a <= m.start() < b for a, b in spans)
+        if m.start() not in covered
     ]
     return sorted(words + symbols, key=lambda t: t.start)
 
@@ -275,11 +278,13 @@ def _malformed(text: str) -> tuple[str, str] | None:
 
 
 def _pick(text: str, tokens: list[MoveToken]) -> MoveToken:
+    """The first token after the last marker that has one after it, else the first token."""
     markers = [m.end() for m in _MARKER_RE.finditer(text)]
+    starts = [t.start for t in tokens]  # sorted: find_tokens returns tokens in text order
     for end in reversed(markers):
-        after = [t for t in tokens if t.start >= end]
-        if after:
-            return after[0]
+        index = bisect.bisect_left(starts, end)
+        if index < len(tokens):
+            return tokens[index]
     return tokens[0]
 
 
@@ -288,7 +293,7 @@ _LIST_GAP_RE = re.compile(r"\s*,\s*(?:(?:and|or)\s+)?", re.IGNORECASE)
 
 def _listed_from(text: str, tokens: list[MoveToken], first: MoveToken) -> list[MoveToken]:
     """The comma-separated run of moves that starts at ``first`` ("Na3, Nc3, Nf3")."""
-    start = tokens.index(first)
+    start = next(i for i, t in enumerate(tokens) if t is first)
     run = [first]
     for before, after in zip(tokens[start:], tokens[start + 1 :], strict=False):
         if not _LIST_GAP_RE.fullmatch(text[before.start + len(before.text) : after.start]):
@@ -330,8 +335,25 @@ def _suffix_notes(board: chess.Board, move: chess.Move, suffix: str) -> list[str
     return notes
 
 
-def read_move(board: chess.Board, text: str) -> ReadMove:
-    """Read the move ``text`` means in ``board``. Never raises on any text."""
+def read_move(board: chess.Board, text: str, *, strict: bool = False) -> ReadMove:
+    """Read the move ``text`` means in ``board``. Never raises on any text.
+
+    With ``strict=True`` an answer readable only with some liberty (any note: prose around
+    the move, a lowercase piece letter, UCI, ...) is ``invalid_syntax``: the answer must be
+    one move in SAN and nothing else.
+    """
+    read = _read_move(board, text)
+    if strict and read.status == "ok" and read.notes:
+        return ReadMove(
+            "invalid_syntax",
+            "read strictly, the answer must be one move in SAN and nothing else; it was "
+            f"readable only leniently ({'; '.join(read.notes)})",
+            token=read.token, notes=read.notes,
+        )
+    return read
+
+
+def _read_move(board: chess.Board, text: str) -> ReadMove:
     tokens = find_tokens(text)
     if not tokens:
         bad = _malformed(text)

@@ -10,6 +10,7 @@ __all__ = [
     "BadInputError",
     "ConstraintNotSupportedError",
     "MissingDependencyError",
+    "PluginLoadError",
     "RedraftError",
     "UnknownPluginError",
 ]
@@ -34,6 +35,26 @@ class UnknownPluginError(BadInputError, LookupError):
         super().__init__(
             f"unknown {kind} {name!r}; available: {names} "
             f"(third-party {kind}s register through the 'redraft.{kind}s' entry point group)"
+        )
+
+
+class PluginLoadError(BadInputError, ImportError):
+    """A registered verifier, backend or task that fails to load.
+
+    Its module raised on import, or lacks the named attribute: a broken plug-in or built-in,
+    named with the error it raised.
+    """
+
+    def __init__(self, kind: str, name: str, target: str, exc: BaseException) -> None:
+        self.kind = kind
+        self.name = name
+        self.target = target
+        detail = " ".join(str(exc).split()) or type(exc).__name__
+        self.reason = f"{type(exc).__name__}: {detail[:300]}"
+        """What loading it raised, on one line."""
+        super().__init__(
+            f"{kind} {name!r} ({target}) is broken: loading it raised {self.reason}; fix or "
+            "uninstall the package that provides it"
         )
 
 

@@ -8,7 +8,7 @@ from importlib import import_module
 from importlib.metadata import entry_points
 from typing import Any, TypeVar
 
-from redraft.tools._errors import UnknownPluginError
+from redraft.tools._errors import MissingDependencyError, PluginLoadError, UnknownPluginError
 
 __all__ = ["Registry", "register_verifier", "verifiers"]
 
@@ -88,15 +88,34 @@ class Registry:
         if target is None:
             raise UnknownPluginError(self.kind, name, self.names())
         module_name, _, attribute = target.partition(":")
-        module = import_module(module_name)
-        factory = self._factories.get(name)  # the import may have registered it
-        if factory is None:
-            obj: Any = module
-            for part in attribute.split(".") if attribute else []:
-                obj = getattr(obj, part)
-            factory = obj
-            self._factories[name] = factory
+        try:
+            module = import_module(module_name)
+            factory = self._factories.get(name)  # the import may have registered it
+            if factory is None:
+                obj: Any = module
+                for part in attribute.split(".") if attribute else []:
+                    obj = getattr(obj, part)
+                factory = obj
+        except MissingDependencyError:
+            raise
+        except Exception as exc:  # a plug-in's import can raise anything
+            raise PluginLoadError(self.kind, name, target, exc) from exc
+        if not callable(factory):
+            raise PluginLoadError(
+                self.kind, name, target, TypeError(f"{target} is not callable")
+            )
+        self._factories[name] = factory
         return factory
+
+    def problem(self, name: str) -> PluginLoadError | None:
+        """The error loading ``name`` raises when it is broken, or None when it loads."""
+        try:
+            self.get(name)
+        except PluginLoadError as exc:
+            return exc
+        except (MissingDependencyError, UnknownPluginError):
+            return None  # not broken: an optional dependency is missing, or no such name
+        return None
 
     def create(self, name: str, /, **options: Any) -> Any:
         """Build the object registered under ``name`` with ``options``."""

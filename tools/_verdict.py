@@ -52,11 +52,12 @@ VERDICT_CODES: dict[str, str] = {
     "verifier_error": "the verifier itself failed; the proposal was not checked",
     "no_answer": "the output holds reasoning but no answer",
     "truncated": "the output was cut off at the token limit before it held a complete answer",
+    "withheld": "the server withheld the output (a content filter): not the model's answer",
     "critique_unreadable": "the self-critique ended in no verdict the parser could read",
 }
 _codes_lock = threading.Lock()
 
-UNKNOWN_CODES: frozenset[str] = frozenset({"verifier_error", "truncated"})
+UNKNOWN_CODES: frozenset[str] = frozenset({"verifier_error", "truncated", "withheld"})
 """Codes that mean "not checked": an oracle verdict with one of them is ``unknown``."""
 UNREADABLE_CODES: frozenset[str] = frozenset({"unparseable", "invalid_syntax", "schema_error"})
 """Codes that mean "no complete answer was found": with a ``length`` finish they are
@@ -221,6 +222,17 @@ def truncated_judgement(judgement: Judgement, finish_reason: str) -> Judgement:
     (readable) answer keeps its judgement.
     """
     local = judgement.local
+    if finish_reason == "content_filter" and not local.ok:
+        # The server withheld the text (content: null): there is no answer to score.
+        withheld = Verdict.reject(
+            "withheld", "the server withheld the output (finish_reason content_filter)",
+            evidence={**local.evidence, "read_code": local.code}, source=local.source,
+            cost=local.cost,
+        )
+        glob = judgement.global_state
+        return judgement.model_copy(update={
+            "local": withheld, "global_state": withheld if glob is not None else None,
+        })
     if finish_reason != "length" or local.ok or local.code not in UNREADABLE_CODES:
         return judgement
     cut = Verdict.reject(

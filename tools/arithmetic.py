@@ -28,6 +28,7 @@ __all__ = [
     "AdditionContext",
     "AdditionOracle",
     "AdditionVerifier",
+    "ArithmeticOracleConfig",
     "ArithmeticVerifierConfig",
     "NumberRead",
     "RunningSumContext",
@@ -64,7 +65,9 @@ class NumberRead:
 
 
 # "total: 42", "the total is now **42**", "carry out = 1", "the sum comes to 12".
-_FILLER = r"(?:\s*(?:is|:|=|of|out|now|becomes|equals|comes\s+to|would\s+be|will\s+be|\*+))*"
+# Each repetition consumes exactly one filler word or one '*': a nested '\*+' here let a row
+# of stars split in exponentially many ways, and a failed match tried them all.
+_FILLER = r"(?:\s*(?:is|:|=|of|out|now|becomes|equals|comes\s+to|would\s+be|will\s+be|\*))*"
 _KEYED_RE = {
     key: re.compile(rf"\b{key}\b{_FILLER}\s*(?=[-−–]?\d)", re.IGNORECASE)
     for key in ("digit", "carry", "total", "answer", "sum")
@@ -75,11 +78,24 @@ _CANONICAL_TOTAL = re.compile(r"^\s*total: -?\d+\s*$")
 
 def _after(text: str, key: str, numbers: list[NumberToken]) -> NumberToken | None:
     """The first number right after the last ``key`` marker."""
+    by_start = {number.start: number for number in numbers}
     for marker in reversed(list(_KEYED_RE[key].finditer(text))):
-        for number in numbers:
-            if number.start == marker.end():
-                return number
+        number = by_start.get(marker.end())
+        if number is not None:
+            return number
     return None
+
+
+def _after_equals(text: str, numbers: list[NumberToken]) -> list[NumberToken]:
+    """The numbers written right after an ``=`` (spaces allowed), in linear time."""
+    found = []
+    for number in numbers:
+        i = number.start
+        while i > 0 and text[i - 1].isspace():
+            i -= 1
+        if i > 0 and text[i - 1] == "=":
+            found.append(number)
+    return found
 
 
 def _bad_number(number: NumberToken) -> NumberRead | None:
@@ -90,8 +106,24 @@ def _bad_number(number: NumberToken) -> NumberRead | None:
     return None
 
 
-def read_addition(text: str) -> NumberRead:
-    """Read ``(digit, carry)`` from an answer; never raises."""
+def _strictly(read: NumberRead, strict: bool, fmt: str) -> NumberRead:
+    """A lenient reading refused: with ``strict`` the answer must be in the exact format."""
+    if not strict or read.status != "ok" or not read.notes:
+        return read
+    return NumberRead("invalid_syntax", f"read strictly, {fmt} and nothing else; the answer "
+                      f"was readable only leniently ({'; '.join(read.notes)})",
+                      values=read.values, notes=read.notes)
+
+
+def read_addition(text: str, *, strict: bool = False) -> NumberRead:
+    """Read ``(digit, carry)`` from an answer; never raises.
+
+    With ``strict=True`` only the exact ``digit D, carry C`` form is taken.
+    """
+    return _strictly(_read_addition(text), strict, ADDITION_FORMAT)
+
+
+def _read_addition(text: str) -> NumberRead:
     numbers = find_numbers(text)
     if not numbers:
         return NumberRead("unparseable",
@@ -111,7 +143,7 @@ def read_addition(text: str) -> NumberRead:
         notes.append(f"read {numbers[0].text} {numbers[1].text} as digit and carry")
     if pair is None:
         summed = _after(text, "sum", numbers) or _after(text, "answer", numbers)
-        eq = [n for n in numbers if text[:n.start].rstrip().endswith("=")]
+        eq = _after_equals(text, numbers)
         single = summed or (eq[-1] if eq else None) or (numbers[0] if len(numbers) == 1 else None)
         if single is not None and digit_tok is None and carry_tok is None:
             bad = _bad_number(single)
@@ -147,15 +179,22 @@ def read_addition(text: str) -> NumberRead:
     return NumberRead("ok", values=(digit, carry), notes=tuple(notes))
 
 
-def read_total(text: str) -> NumberRead:
-    """Read a running total from an answer; never raises."""
+def read_total(text: str, *, strict: bool = False) -> NumberRead:
+    """Read a running total from an answer; never raises.
+
+    With ``strict=True`` only the exact ``total: N`` form is taken.
+    """
+    return _strictly(_read_total(text), strict, TOTAL_FORMAT)
+
+
+def _read_total(text: str) -> NumberRead:
     numbers = find_numbers(text)
     if not numbers:
         return NumberRead("unparseable", f"no total found in the answer; {TOTAL_FORMAT}")
     notes: list[str] = []
     chosen = _after(text, "total", numbers) or _after(text, "answer", numbers)
     if chosen is None:
-        eq = [n for n in numbers if text[:n.start].rstrip().endswith("=")]
+        eq = _after_equals(text, numbers)
         chosen = eq[-1] if eq else numbers[-1]
         if len(numbers) > 1:
             which = "number after the last =" if eq else "last number"
@@ -222,6 +261,17 @@ class ArithmeticVerifierConfig(BaseModel):
 
     reveal: bool = False
     """Put the right value in the hint of a ``wrong_value`` verdict (a calculator critic)."""
+    strict: bool = False
+    """Take only answers in the exact format; anything read leniently is ``invalid_syntax``."""
+
+
+class ArithmeticOracleConfig(BaseModel):
+    """Options of :class:`AdditionOracle` and :class:`RunningSumOracle`."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    strict: bool = False
+    """Judge only answers in the exact format; anything read leniently is ``invalid_syntax``."""
 
 
 def _addition_local(context: AdditionContext, read: NumberRead, reveal: bool) -> Verdict:
@@ -254,7 +304,7 @@ class AdditionVerifier:
 
     def check(self, context: AdditionContext, proposal: str) -> Verdict:
         """The verdict, synchronously."""
-        read = read_addition(proposal)
+        read = read_addition(proposal, strict=self.config.strict)
         if read.status != "ok":
             return _reject(read, self.name)
         return _addition_local(context, read, self.config.reveal)
@@ -265,13 +315,20 @@ class AdditionVerifier:
 
 
 class AdditionOracle:
-    """Ground truth for long addition: the step (local) and the written digits (global)."""
+    """Ground truth for long addition: the step (local) and the written digits (global).
+
+    Args:
+        **options: see :class:`ArithmeticOracleConfig`.
+    """
 
     name = "addition"
 
+    def __init__(self, **options: Any) -> None:
+        self.config = parse_options(ArithmeticOracleConfig, options, "addition oracle")
+
     def judge_sync(self, context: AdditionContext, proposal: str) -> Judgement:
         """The judgement, synchronously."""
-        read = read_addition(proposal)
+        read = read_addition(proposal, strict=self.config.strict)
         if read.status != "ok":
             failed = _reject(read, self.name)
             return Judgement(local=failed, global_state=failed)
@@ -353,7 +410,7 @@ class RunningSumVerifier:
 
     def check(self, context: RunningSumContext, proposal: str) -> Verdict:
         """The verdict, synchronously."""
-        read = read_total(proposal)
+        read = read_total(proposal, strict=self.config.strict)
         if read.status != "ok":
             return _reject(read, self.name)
         return _sum_local(context, read, self.config.reveal)
@@ -364,13 +421,20 @@ class RunningSumVerifier:
 
 
 class RunningSumOracle:
-    """Ground truth for a running sum: the step (local) and the true total (global)."""
+    """Ground truth for a running sum: the step (local) and the true total (global).
+
+    Args:
+        **options: see :class:`ArithmeticOracleConfig`.
+    """
 
     name = "running_sum"
 
+    def __init__(self, **options: Any) -> None:
+        self.config = parse_options(ArithmeticOracleConfig, options, "running_sum oracle")
+
     def judge_sync(self, context: RunningSumTruth, proposal: str) -> Judgement:
         """The judgement, synchronously."""
-        read = read_total(proposal)
+        read = read_total(proposal, strict=self.config.strict)
         if read.status != "ok":
             failed = _reject(read, self.name)
             return Judgement(local=failed, global_state=failed)

@@ -124,6 +124,8 @@ class ChessVerifierConfig(BaseModel):
 
     legal_moves_hint: bool = False
     """Add the list of legal moves to every rejection, as its hint."""
+    strict: bool = False
+    """Accept only a bare SAN move (no prose, no lowercase piece letters, no UCI)."""
 
 
 class ChessVerifier:
@@ -141,7 +143,7 @@ class ChessVerifier:
     def check(self, context: object, proposal: str) -> Verdict:
         """The verdict, synchronously."""
         board = board_of(context)
-        return move_verdict(board, read_move(board, proposal),
+        return move_verdict(board, read_move(board, proposal, strict=self.config.strict),
                             legal_moves_hint=self.config.legal_moves_hint)
 
     async def verify(self, context: object, proposal: str) -> Verdict:
@@ -164,6 +166,8 @@ class ChessOracleConfig(BaseModel):
     """Stockfish search depth per evaluation (fixed depth keeps judgements repeatable)."""
     stockfish_path: str | None = None
     """The Stockfish binary; default: ``stockfish`` on PATH or in /usr/games."""
+    strict: bool = False
+    """Judge only a bare SAN move as an answer; anything read leniently is ``invalid_syntax``."""
 
 
 class ChessOracle:
@@ -200,9 +204,9 @@ class ChessOracle:
         return max(0, before - after)
 
     def judge_sync(self, context: object, proposal: str) -> Judgement:
-        """The judgement, synchronously (the task uses it to commit)."""
+        """The judgement, synchronously."""
         board = board_of(context)
-        read = read_move(board, proposal)
+        read = read_move(board, proposal, strict=self.config.strict)
         local = move_verdict(board, read)
         if not local.ok or not self.config.quality or read.move is None:
             return Judgement(local=local.model_copy(update={"source": self.name}))

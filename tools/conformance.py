@@ -8,6 +8,8 @@ Use it from pytest by subclassing :class:`VerifierConformance`::
         def rejected_cases(self): return [(ctx, "bad answer", "wrong_value")]
 
 or call :func:`check_verifier` directly; it raises ``ConformanceError`` on the first breach.
+Oracles have :func:`check_oracle`: the same checks on their judgements (registered codes,
+garbage survived without an error, the expected correct / incorrect labels, determinism).
 """
 
 from __future__ import annotations
@@ -17,10 +19,16 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from redraft.tools._verdict import VERDICT_CODES, Verdict
-from redraft.tools._verifier import Verifier, ensure_verifier
+from redraft.tools._verdict import VERDICT_CODES, Correctness, Judgement, Verdict
+from redraft.tools._verifier import Oracle, Verifier, ensure_oracle, ensure_verifier
 
-__all__ = ["GARBAGE", "ConformanceError", "VerifierConformance", "check_verifier"]
+__all__ = [
+    "GARBAGE",
+    "ConformanceError",
+    "VerifierConformance",
+    "check_oracle",
+    "check_verifier",
+]
 
 #: Outputs every verifier must survive without raising: empty, whitespace, control bytes,
 #: unicode, enormous output, JSON and markup noise.
@@ -150,3 +158,71 @@ class VerifierConformance:
         verifier = self.make_verifier()
         if isinstance(verifier, Oracle):
             raise ConformanceError(f"{verifier.name} also implements judge(): split it")
+
+
+def _check_judgement(oracle: Oracle[Any], judgement: object, what: str) -> Judgement:
+    if not isinstance(judgement, Judgement):
+        raise ConformanceError(f"{oracle.name}: {what} returned {type(judgement).__name__}")
+    for verdict in (judgement.local, judgement.global_state):
+        if verdict is None:
+            continue
+        if verdict.code not in VERDICT_CODES:
+            raise ConformanceError(f"{oracle.name}: {what} used unregistered code {verdict.code!r}")
+        if verdict.code == "verifier_error":
+            raise ConformanceError(
+                f"{oracle.name}: {what} reported its own failure as a judgement; raise instead "
+                "(the runner records a crash as unknown)"
+            )
+    try:
+        json.dumps(judgement.model_dump(mode="json"))
+    except (TypeError, ValueError) as exc:
+        raise ConformanceError(f"{oracle.name}: {what} judgement is not JSON-able: {exc}") from exc
+    return judgement
+
+
+async def _acheck_oracle(
+    oracle: Oracle[Any], cases: Sequence[tuple[Any, str, Correctness]], garbage_context: Any
+) -> None:
+    ensure_oracle(oracle)
+    if not isinstance(oracle.name, str) or not oracle.name:
+        raise ConformanceError("an oracle needs a non-empty string name")
+    for context, proposal, expected in cases:
+        judgement = _check_judgement(oracle, await oracle.judge(context, proposal), repr(proposal))
+        if judgement.correctness != expected:
+            raise ConformanceError(
+                f"{oracle.name}: judged {proposal!r} {judgement.correctness}, expected {expected}"
+            )
+    for junk in GARBAGE:
+        try:
+            judgement = await oracle.judge(garbage_context, junk)
+        except Exception as exc:
+            raise ConformanceError(
+                f"{oracle.name}: raised {type(exc).__name__} on garbage {junk[:40]!r}: an "
+                "unreadable output is an incorrect answer, not an oracle failure"
+            ) from exc
+        _check_judgement(oracle, judgement, f"garbage {junk[:40]!r}")
+        if judgement.correctness == "correct" and junk.strip() == "":
+            raise ConformanceError(f"{oracle.name}: judged an empty output correct")
+    again = await asyncio.gather(*(oracle.judge(c, p) for c, p, _ in cases))
+    for (_, proposal, expected), judgement in zip(cases, again, strict=True):
+        if judgement.correctness != expected:
+            raise ConformanceError(f"{oracle.name}: {proposal!r} is judged differently twice")
+
+
+def check_oracle(
+    oracle: Oracle[Any],
+    cases: Sequence[tuple[Any, str, Correctness]],
+    garbage_context: Any = None,
+) -> None:
+    """Check the oracle contract; raise :class:`ConformanceError` on the first breach.
+
+    Args:
+        oracle: the oracle under test.
+        cases: ``(oracle context, proposal, expected correctness)`` triples.
+        garbage_context: the context in which :data:`GARBAGE` outputs are judged; defaults
+            to the first case's.
+    """
+    if not cases:
+        raise ConformanceError("give at least one case")
+    context = cases[0][0] if garbage_context is None else garbage_context
+    asyncio.run(_acheck_oracle(oracle, cases, context))

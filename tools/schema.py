@@ -86,9 +86,11 @@ class SchemaVerifier:
     Args:
         model: the pydantic model class (or a type such as ``list[Item]``) to validate against.
         name: the verifier's name in records; default ``schema:<Model>``.
+        strict: take only an output that is JSON as a whole (no fence, no prose around it).
     """
 
-    def __init__(self, model: Any = None, *, name: str | None = None) -> None:
+    def __init__(self, model: Any = None, *, name: str | None = None,
+                 strict: bool = False) -> None:
         if model is None:
             raise BadInputError(
                 "the schema verifier needs model=YourPydanticModel (the type the output must "
@@ -99,6 +101,7 @@ class SchemaVerifier:
         except Exception as exc:
             raise BadInputError(f"schema verifier: {model!r} is not a usable type: {exc}") from exc
         self.model = model
+        self.strict = strict
         self.name = name or f"schema:{getattr(model, '__name__', str(model))}"
 
     def check(self, proposal: str) -> Verdict:
@@ -109,6 +112,13 @@ class SchemaVerifier:
             return Verdict.reject(
                 "unparseable", f"{exc}; reply with one JSON value matching the schema",
                 evidence={"found": False},
+            )
+        if self.strict and where != "whole":
+            return Verdict.reject(
+                "invalid_syntax",
+                f"read strictly, the whole answer must be one JSON value; it was found in "
+                f"{'a fenced block' if where == 'fence' else 'surrounding prose'}",
+                evidence={"found": where, "lenient": True},
             )
         try:
             self._adapter.validate_python(value)

@@ -21,6 +21,7 @@ from redraft.tools._verdict import Judgement, Verdict
 __all__ = [
     "TrackingContext",
     "TrackingOracle",
+    "TrackingOracleConfig",
     "TrackingRead",
     "TrackingTruth",
     "TrackingVerifier",
@@ -99,8 +100,23 @@ def _alternation(names: tuple[str, ...]) -> str:
     return "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
 
 
-def read_tracking(text: str, holders: tuple[str, ...], objects: tuple[str, ...]) -> TrackingRead:
-    """Read who holds what from an answer; never raises."""
+def read_tracking(
+    text: str, holders: tuple[str, ...], objects: tuple[str, ...], *, strict: bool = False
+) -> TrackingRead:
+    """Read who holds what from an answer; never raises.
+
+    With ``strict=True`` only the exact ``Holder: object, ...`` form is taken.
+    """
+    read = _read_tracking(text, holders, objects)
+    if strict and read.status == "ok" and read.notes:
+        fmt = tracking_answer(holders, read.state)
+        return TrackingRead("invalid_syntax", f"read strictly, answer as '{fmt}' and nothing "
+                            f"else; the answer was readable only leniently "
+                            f"({'; '.join(read.notes)})", state=read.state, notes=read.notes)
+    return read
+
+
+def _read_tracking(text: str, holders: tuple[str, ...], objects: tuple[str, ...]) -> TrackingRead:
     fmt = f"answer as '{tracking_answer(holders, objects[:len(holders)])}'"
     hol, obj = _alternation(holders), _alternation(objects)
     by_lower_h = {h.lower(): h for h in holders}
@@ -161,6 +177,17 @@ class TrackingVerifierConfig(BaseModel):
 
     reveal: bool = False
     """Put the right state in the hint of a ``wrong_value`` verdict."""
+    strict: bool = False
+    """Take only answers in the exact format; anything read leniently is ``invalid_syntax``."""
+
+
+class TrackingOracleConfig(BaseModel):
+    """Options of :class:`TrackingOracle`."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    strict: bool = False
+    """Judge only answers in the exact format; anything read leniently is ``invalid_syntax``."""
 
 
 def _local(context: TrackingContext, read: TrackingRead, reveal: bool) -> Verdict:
@@ -194,7 +221,8 @@ class TrackingVerifier:
 
     def check(self, context: TrackingContext, proposal: str) -> Verdict:
         """The verdict, synchronously."""
-        read = read_tracking(proposal, context.holders, context.objects)
+        read = read_tracking(proposal, context.holders, context.objects,
+                             strict=self.config.strict)
         if read.status != "ok":
             return Verdict.reject(read.status, read.message, evidence=read.evidence())
         return _local(context, read, self.config.reveal)
@@ -205,13 +233,21 @@ class TrackingVerifier:
 
 
 class TrackingOracle:
-    """Ground truth for object tracking: the step (local) and the true state (global)."""
+    """Ground truth for object tracking: the step (local) and the true state (global).
+
+    Args:
+        **options: see :class:`TrackingOracleConfig`.
+    """
 
     name = "tracking"
 
+    def __init__(self, **options: Any) -> None:
+        self.config = parse_options(TrackingOracleConfig, options, "tracking oracle")
+
     def judge_sync(self, context: TrackingTruth, proposal: str) -> Judgement:
         """The judgement, synchronously."""
-        read = read_tracking(proposal, context.holders, context.objects)
+        read = read_tracking(proposal, context.holders, context.objects,
+                             strict=self.config.strict)
         if read.status != "ok":
             failed = Verdict.reject(read.status, read.message, evidence=read.evidence(),
                                     source=self.name)

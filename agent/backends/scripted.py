@@ -65,7 +65,14 @@ class ScriptedBackend:
         if not path.is_file():
             raise BadInputError(f"scripted backend: no such file {spec!r} (one output per line)")
         outputs: list[Output] = []
-        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        try:
+            content = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise BadInputError(
+                f"scripted backend: {spec} is not UTF-8 text (offset {exc.start}); save it "
+                "as UTF-8 (JSON escapes such as \\u00e9 work too)"
+            ) from exc
+        for number, line in enumerate(content.splitlines(), 1):
             if not line.strip():
                 continue
             try:

@@ -1,8 +1,30 @@
 """Reports: a self-contained ``report.html``, the figures as PNG, and ``summary.json``."""
 
+from redraft.evals.report._headline import (
+    Caveat,
+    Headline,
+    comparison_headline,
+    headlines,
+    run_headline,
+)
 from redraft.evals.report._html import FIGURES_READY_TITLE, render_html
 from redraft.evals.report._plots import FIGURES
-from redraft.evals.report._report import HTML_FILE, Report, build_report, write_report
+from redraft.evals.report._power import TrendPower, trend_power
+from redraft.evals.report._profile import (
+    LenientReading,
+    RunProfile,
+    Transcript,
+    TranscriptRound,
+    profile_run,
+)
+from redraft.evals.report._report import (
+    HTML_FILE,
+    Report,
+    build_report,
+    run_labels,
+    write_report,
+)
+from redraft.evals.report._settings import setting_differences
 from redraft.evals.report._summary import SUMMARY_FILE, summary, write_summary
 
 __all__ = [
@@ -10,10 +32,24 @@ __all__ = [
     "FIGURES_READY_TITLE",
     "HTML_FILE",
     "SUMMARY_FILE",
+    "Caveat",
+    "Headline",
+    "LenientReading",
     "Report",
+    "RunProfile",
+    "Transcript",
+    "TranscriptRound",
+    "TrendPower",
     "build_report",
+    "comparison_headline",
+    "headlines",
+    "profile_run",
     "render_html",
+    "run_headline",
+    "run_labels",
+    "setting_differences",
     "summary",
+    "trend_power",
     "write_report",
     "write_summary",
 ]

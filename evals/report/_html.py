@@ -6,7 +6,12 @@ import base64
 import html
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 
+from redraft.evals.report._headline import Headline
+from redraft.evals.report._power import trend_power
+from redraft.evals.report._profile import RunProfile, run_setting
+from redraft.evals.report._transcripts import transcripts_html
 from redraft.evals.stats import (
     DEFAULT_LEVEL,
     METRIC_DESCRIPTIONS,
@@ -68,6 +73,15 @@ tr.leaky td{background:#fff8e1} .tag{font-weight:bold;color:#a15c00}
 figure{margin:20px 0} figure img{max-width:100%;border:1px solid #eee}
 figcaption{color:#555;font-size:90%;max-width:860px}
 .sig{font-weight:bold}
+.first{border-left:4px solid #1f77b4;padding:4px 14px;margin:10px 0 18px}
+p.headline{margin:8px 0;font-size:104%} p.headline b{color:#123}
+.warn{background:#fff3cd;border:1px solid #e0b000;padding:6px 12px;margin:6px 0;
+border-radius:4px;font-size:95%} .warn b{color:#7a4a00}
+table.runs td{text-align:left} td.stops{font-size:90%}
+.transcript{border:1px solid #ddd;border-radius:4px;padding:8px 12px;margin:10px 0}
+.transcript pre{white-space:pre-wrap;background:#f8f8f8;padding:6px;margin:4px 0;
+font-size:88%} .round{margin:6px 0 6px 12px} .line{color:#777;font-size:85%}
+.fb{color:#a15c00} .judge{color:#225522}
 """
 _SCRIPT = f"""
 window.addEventListener('load', function () {{
@@ -111,21 +125,91 @@ def _run_head(stats: RunStats) -> str:
     return f"<th>{_esc(stats.name)}{mode}{_leaky_tag(stats)}</th>"
 
 
-def _runs_table(runs: Sequence[RunStats]) -> str:
-    keys = ("task", "model", "critic", "max_rounds")
-    head = "".join(f"<th>{k}</th>" for k in keys)
-    rows = []
-    for stats in runs:
-        cfg = "".join(f"<td>{_esc(stats.config.get(k, '–'))}</td>" for k in keys)
-        cls = ' class="leaky"' if stats.leaky else ""
-        rows.append(
-            f'<tr{cls}><td class="name">{_esc(stats.name)}{_leaky_tag(stats)}</td>{cfg}'
-            f"<td>{stats.episodes}</td><td>{stats.steps}</td><td>{stats.unfinished}</td></tr>"
-        )
-    return (
-        f'<table><tr><th class="name">run</th>{head}<th>episodes</th><th>steps</th>'
-        f"<th>unfinished (censored)</th></tr>{''.join(rows)}</table>"
+_SETTINGS = (
+    ("model", "model"), ("task", "task"), ("representation", "representation"),
+    ("verifier", "verifier"), ("critic", "critic mode"), ("max_rounds", "rounds (k)"),
+    ("repeat_limit", "repeat limit"), ("error_policy", "error policy"),
+    ("max_steps", "max steps"),
+)
+
+
+def _stops(profile: RunProfile | None) -> str:
+    if profile is None or not profile.steps:
+        return "–"
+    return "<br>".join(
+        f"{_esc(reason)}: {count} ({count / profile.steps:.0%})"
+        for reason, count in profile.stop_reasons.items()
     )
+
+
+def _lenient(profile: RunProfile | None) -> str:
+    if profile is None or not profile.lenient.recorded:
+        return "not recorded"
+    r = profile.lenient
+    text = f"{r.lenient} of {r.recorded} committed ({r.lenient / r.recorded:.0%})"
+    if r.correct:
+        text += f"<br>{r.correct_lenient} of {r.correct} judged correct"
+    if r.recovered:
+        text += f"<br>{r.recovered_lenient} of {r.recovered} recoveries"
+    return text
+
+
+def _setting_cell(stats: RunStats, key: str) -> str:
+    critic = stats.config.get("critic")
+    if key in ("max_rounds", "repeat_limit") and critic == "none":
+        return "– (no critic)"
+    return _esc(run_setting(stats.config, key))
+
+
+def _runs_table(runs: Sequence[RunStats], profiles: Sequence[RunProfile | None]) -> str:
+    """One column per run, one row per setting or count (a wide config reads down)."""
+    head = "".join(_run_head(s) for s in runs)
+    rows = [
+        f'<tr><td class="name">{label}</td>'
+        + "".join(f"<td>{_setting_cell(s, key)}</td>" for s in runs) + "</tr>"
+        for key, label in _SETTINGS
+    ]
+    counts = (
+        ("episodes (finished)", [str(s.episodes) for s in runs]),
+        ("steps", [str(s.steps) for s in runs]),
+        ("unfinished episodes (censored at their last step)", [str(s.unfinished) for s in runs]),
+        ("why steps stopped revising", [_stops(p) for p in profiles]),
+        ("committed answers read leniently", [_lenient(p) for p in profiles]),
+    )
+    rows.extend(
+        f'<tr><td class="name">{label}</td>'
+        + "".join(f'<td class="stops">{v}</td>' for v in values) + "</tr>"
+        for label, values in counts
+    )
+    return (f'<table class="runs"><tr><th class="name">setting</th>{head}</tr>'
+            f'{"".join(rows)}</table>')
+
+
+_CAVEAT_TITLES = {
+    "leaky": "Leaky upper bound",
+    "no_data": "No data",
+    "one_step": "One step only",
+    "untestable": "Uninformative test",
+    "no_errors": "No errors",
+    "low_power": "Little power",
+    "unfinished": "Unfinished episodes",
+    "unknown": "Unjudged answers",
+    "repeat_rule": "Stopped by the repeat rule",
+    "lenient": "Lenient reading",
+    "not_comparable": "Not comparable",
+    "undefined": "Undefined",
+    "all_same": "Degenerate rates",
+}
+
+
+def _first_screen(items: Sequence[Headline]) -> str:
+    parts = []
+    for item in items:
+        parts.append(f'<p class="headline {item.kind}"><b>{_esc(item.subject)}.</b> '
+                     f"{_esc(item.text)}</p>")
+        parts.extend(f'<div class="warn"><b>{_CAVEAT_TITLES.get(c.kind, "Warning")}:</b> '
+                     f"{_esc(c.text)}</div>" for c in item.caveats)
+    return f'<section class="first" id="headline">{"".join(parts)}</section>'
 
 
 def _metrics_table(runs: Sequence[RunStats]) -> str:
@@ -155,13 +239,28 @@ def _trend_table(runs: Sequence[RunStats]) -> str:
         rows.append(
             f'<tr><td class="name">{_esc(s.name)}{_leaky_tag(s)}</td>{_cell(s.metrics["e_hat"])}'
             f'{_cell(s.metrics["horizon_50"])}<td>{_fmt(t.statistic)}</td>'
-            f"<td{sig}>{_fmt(t.p_value)}</td><td>{t.direction}</td><td>{_fmt(t.slope)}</td></tr>"
+            f"<td{sig}>{_fmt(t.p_value)}</td><td>{t.direction}</td><td>{_fmt(t.slope)}</td>"
+            f"<td>{_power(s)}</td></tr>"
         )
     return (
         '<table><tr><th class="name">run</th><th>ê</th><th>H<sub>0.5</sub> (steps)</th>'
         "<th>LR statistic</th><th>p (simulated)</th><th>direction</th><th>slope (log-odds/step)"
-        f"</th></tr>{''.join(rows)}</table>"
+        "</th><th>power: odds change detectable over the steps seen</th></tr>"
+        f"{''.join(rows)}</table>"
     )
+
+
+def _power(stats: RunStats) -> str:
+    power = trend_power(stats)
+    if stats.steps == 0:
+        return "no data"
+    if power.first_errors == 0:
+        return "no errors: nothing to test"
+    if not power.testable:
+        return '<span class="tag">none: uninformative</span>'
+    fold = power.detectable_fold or 0.0
+    label = f"{fold:.3g}×" if fold < 1e6 else "&gt;10⁶×"
+    return f'<span class="tag">{label} (low)</span>' if power.low else label
 
 
 def _comparison_table(comparison: Comparison, runs: Sequence[RunStats]) -> str:
@@ -196,18 +295,25 @@ def _figure(name: str, png: bytes) -> str:
 
 
 def render_html(
-    runs: Sequence[RunStats], comparison: Comparison | None, figures: Mapping[str, bytes]
+    runs: Sequence[RunStats],
+    comparison: Comparison | None,
+    figures: Mapping[str, bytes],
+    *,
+    headlines: Sequence[Headline] = (),
+    profiles: Sequence[RunProfile | None] = (),
+    base: Path | None = None,
 ) -> str:
-    """The whole report page as one string."""
-    leaky = [s.name for s in runs if s.leaky]
-    banner = ""
-    if leaky:
-        banner = (
-            f'<div class="leaky"><b>Leaky upper bound:</b> {_esc(", ".join(leaky))} used '
-            "<code>critic=oracle</code>: ground truth fed the correction loop. Its numbers "
-            "bound what a perfect critic could do; they are not a result of self-correction."
-            "</div>"
-        )
+    """The whole report page as one string.
+
+    Args:
+        runs: per-run statistics, in report order.
+        comparison: runs against the baseline (None for one run).
+        figures: PNG bytes by file name, embedded.
+        headlines: the first screen's sentences and warnings.
+        profiles: per-run settings, stop reasons, lenient readings and transcripts.
+        base: the report directory, for relative links to the runs' logs.
+    """
+    profiled = list(profiles) + [None] * (len(runs) - len(profiles))
     compare = ""
     if comparison is not None and len(runs) > 1:
         compare = (
@@ -219,6 +325,7 @@ def render_html(
         )
     level = runs[0].level if runs else 0.95
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    samples = "".join(transcripts_html(p, base) for p in profiled if p is not None)
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <title>redraft report</title><style>{_CSS}</style></head><body>
@@ -226,17 +333,25 @@ def render_html(
 <p class="meta">{len(runs)} run(s), generated {stamp}. Intervals are {level:.0%}: bootstrap
 over whole episodes for pooled metrics, Wilson for simple proportions, Greenwood for
 survival.</p>
-{banner}
-<h2>Runs</h2>{_runs_table(runs)}
+{_first_screen(headlines)}
+<h2>Runs</h2>{_runs_table(runs, profiled)}
 <h2>Metrics</h2>{_metrics_table(runs)}
 <h2>Constant error or compounding?</h2>
 <p>ê is the censored-geometric MLE of the per-step committed-error probability. The
 likelihood-ratio test compares constant hazard with a logistic hazard in t; a small p with
-direction <i>rising</i> supports compounding errors, <i>falling</i> supports recovery.</p>
+direction <i>rising</i> supports compounding errors, <i>falling</i> supports recovery. The
+power column gives the change in the hazard's odds, from the first to the last step observed,
+that the test would detect with 80% power: a test that needs a huge change to notice one
+cannot tell constant from compounding error.</p>
 {_trend_table(runs)}
 {compare}
 <h2>Figures</h2>
 {"".join(_figure(name, png) for name, png in figures.items())}
+<h2 id="transcripts">Sample transcripts</h2>
+<p>A few steps per run, revised ones first: the prompt, each round's output, what the critic
+said and what the oracle judged, with the line of each record in the run's
+<code>events.jsonl</code>.</p>
+{samples or "<p>No transcripts (the runs were not loaded from a directory).</p>"}
 <h2>Method notes</h2>
 <ul>
 <li>e_raw: the oracle's verdict on round 0; e_post: on the committed output. Recovery and
@@ -247,6 +362,12 @@ reject.</li>
 <li>Survival time is the step of the first committed error; steps are counted from 1.</li>
 <li>P(global error at t) uses the logged global label, falling back to “some committed error
 so far” where a task has none.</li>
+<li>“Read leniently”: the oracle's reader took a liberty with the answer's form (a move picked
+out of prose, a lowercase piece letter, a column sum for digit and carry) and recorded it in
+its verdict evidence. The task option <code>strict=true</code> reads only well-formed
+answers.</li>
+<li>The repeat rule: a step stops revising (<code>repeated_error</code>) once
+<code>corrector.repeat_limit</code> consecutive rounds get the same rejection (default 2).</li>
 </ul>
 <script>{_SCRIPT}</script>
 </body></html>

@@ -51,6 +51,9 @@ def _curve(ax: Axes, curve: StepCurve, colour: str, label: str, style: str = "-"
     n = np.asarray(curve.n)
     keep = n >= _MIN_AT_RISK
     if not keep.any():
+        # Say so in the legend rather than leave a run silently missing from the plot.
+        ax.plot([], [], style, color=colour,
+                label=f"{label}: not drawn (fewer than {_MIN_AT_RISK} episodes at every step)")
         return
     steps = np.asarray(curve.steps)[keep]
     ax.plot(steps, _nan(curve.value)[keep], style, color=colour, marker="o", markersize=3,

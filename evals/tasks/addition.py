@@ -47,6 +47,9 @@ class AdditionConfig(BaseModel):
     """``plain``: the numbers and progress in words; ``columns``: the sum written stacked."""
     reveal: bool = False
     """The verifier gives the right digit and carry in its hint (a calculator critic)."""
+    strict: bool = False
+    """Read answers strictly (verifier, oracle and the task alike): only the exact answer
+    format counts; what the lenient reader would pick out of prose is ``invalid_syntax``."""
 
 
 def _ordinal(n: int) -> str:
@@ -127,7 +130,7 @@ class AdditionEpisode(EpisodeBase):
         self._ensure_running()
         context = self.context()
         correctness = judgement.correctness
-        read = read_addition(proposal)
+        read = read_addition(proposal, strict=self.config.strict)
         forced = False
         global_state: Correctness | None = None
         if read.status == "ok":
@@ -173,9 +176,9 @@ class AdditionTask(ConfiguredTask[AdditionConfig, AdditionEpisode]):
 
     def verifier(self) -> AdditionVerifier:
         """A calculator that checks each column."""
-        return AdditionVerifier(reveal=self.config.reveal)
+        return AdditionVerifier(reveal=self.config.reveal, strict=self.config.strict)
 
     def oracle(self) -> AdditionOracle:
         """Ground truth: the column (local) and the digits written (global)."""
-        return AdditionOracle()
+        return AdditionOracle(strict=self.config.strict)
 

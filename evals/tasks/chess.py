@@ -61,6 +61,9 @@ class ChessTaskConfig(BaseModel):
     """The Stockfish binary; default ``stockfish`` on PATH or in /usr/games."""
     legal_moves_hint: bool = False
     """The verifier lists the legal moves in the hint of every rejection."""
+    strict: bool = False
+    """Read answers strictly (verifier, oracle and the task alike): only the exact answer
+    format counts; what the lenient reader would pick out of prose is ``invalid_syntax``."""
     quality: bool = False
     """The oracle measures each legal move's centipawn loss with Stockfish."""
     blunder_cp: int = Field(200, ge=1)
@@ -170,7 +173,7 @@ class ChessEpisode(EpisodeBase):
         quality oracle is on); the task only reads the move to play it.
         """
         self._ensure_running()
-        read = read_move(self.board, proposal)
+        read = read_move(self.board, proposal, strict=self.config.strict)
         correctness = judgement.correctness
         info: dict[str, Any] = {"lenient": read.lenient, "normalised": list(read.notes)}
         cp_loss = judgement.local.evidence.get("cp_loss")
@@ -242,7 +245,8 @@ class ChessTask(ClosingMixin):
 
     def verifier(self) -> ChessVerifier:
         """Legality feedback with the reason for each rejection."""
-        return ChessVerifier(legal_moves_hint=self.config.legal_moves_hint)
+        return ChessVerifier(legal_moves_hint=self.config.legal_moves_hint,
+                             strict=self.config.strict)
 
     def oracle(self) -> ChessOracle:
         """Ground truth: legality (and, with ``quality``, centipawn loss). One per task."""
@@ -252,7 +256,7 @@ class ChessTask(ClosingMixin):
                     quality=self.config.quality, blunder_cp=self.config.blunder_cp,
                     blunder_is_error=self.config.blunder_is_error,
                     analysis_depth=self.config.analysis_depth,
-                    stockfish_path=self.config.stockfish_path,
+                    stockfish_path=self.config.stockfish_path, strict=self.config.strict,
                 )
             return self._oracle
 

@@ -67,6 +67,9 @@ class RunningSumConfig(BaseModel):
     which to do so (counted from 0)."""
     reveal: bool = False
     """The verifier gives the right total in its hint (a calculator critic)."""
+    strict: bool = False
+    """Read answers strictly (verifier, oracle and the task alike): only the exact answer
+    format counts; what the lenient reader would pick out of prose is ``invalid_syntax``."""
 
     @model_validator(mode="after")
     def _sane(self) -> RunningSumConfig:
@@ -152,7 +155,7 @@ class RunningSumEpisode(EpisodeBase):
         self._ensure_running()
         context = self.truth_context()
         correctness = judgement.correctness
-        read = read_total(proposal)
+        read = read_total(proposal, strict=self.config.strict)
         forced = False
         global_state: Correctness | None = None
         if read.status == "ok":
@@ -195,9 +198,9 @@ class RunningSumTask(ConfiguredTask[RunningSumConfig, RunningSumEpisode]):
 
     def verifier(self) -> RunningSumVerifier:
         """A calculator that checks each step against the agent's previous total."""
-        return RunningSumVerifier(reveal=self.config.reveal)
+        return RunningSumVerifier(reveal=self.config.reveal, strict=self.config.strict)
 
     def oracle(self) -> RunningSumOracle:
         """Ground truth: the step (local) and the true total (global)."""
-        return RunningSumOracle()
+        return RunningSumOracle(strict=self.config.strict)
 

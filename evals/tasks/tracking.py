@@ -55,6 +55,9 @@ class TrackingConfig(BaseModel):
     start and every earlier swap with the state the agent stated after it."""
     reveal: bool = False
     """The verifier gives the right state in its hint."""
+    strict: bool = False
+    """Read answers strictly (verifier, oracle and the task alike): only the exact answer
+    format counts; what the lenient reader would pick out of prose is ``invalid_syntax``."""
 
 
 class TrackingEpisode(EpisodeBase):
@@ -137,7 +140,8 @@ class TrackingEpisode(EpisodeBase):
         self._ensure_running()
         context = self.truth_context()
         correctness = judgement.correctness
-        read = read_tracking(proposal, self.holders, self.objects)
+        read = read_tracking(proposal, self.holders, self.objects,
+                             strict=self.config.strict)
         forced = False
         global_state: Correctness | None = None
         if read.status == "ok":
@@ -174,9 +178,9 @@ class TrackingTask(ConfiguredTask[TrackingConfig, TrackingEpisode]):
 
     def verifier(self) -> TrackingVerifier:
         """Checks each stated state against the agent's previous one and the swap."""
-        return TrackingVerifier(reveal=self.config.reveal)
+        return TrackingVerifier(reveal=self.config.reveal, strict=self.config.strict)
 
     def oracle(self) -> TrackingOracle:
         """Ground truth: the step (local) and the true state (global)."""
-        return TrackingOracle()
+        return TrackingOracle(strict=self.config.strict)
 

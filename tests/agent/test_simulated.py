@@ -110,3 +110,12 @@ def test_needs_a_task_hint() -> None:
     backend = load_backend("simulated/e=0.1")
     with pytest.raises(BadInputError, match="simulation hints"):
         asyncio.run(backend.generate([GenerationRequest(messages=PROMPT)]))
+
+
+def test_a_hint_board_refuses_to_mix_two_runs() -> None:
+    backend = load_backend("simulated/e=0.1")
+    assert isinstance(backend, SimulatedBackend)
+    backend.hints.post({"0/0": SimulationHint(correct="A", wrong=("B",))})
+    backend.hints.post({"0/0": SimulationHint(correct="A", wrong=("B",))})  # same: fine
+    with pytest.raises(ValueError, match="its own simulated backend"):
+        backend.hints.post({"0/0": SimulationHint(correct="C", wrong=("B",))})

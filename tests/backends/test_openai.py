@@ -340,3 +340,155 @@ def test_deadline_bounds_the_retries(scripted: Any) -> None:
     with pytest.raises(BackendUnavailableError):
         generate(backend, [ask("hi")])
     assert time.monotonic() - started < 2.5
+
+
+# -- servers that misbehave: Retry-After, bodies that are not completions, null content ----
+
+
+class RawServer:
+    """Answers each POST with the next scripted (status, headers, body), then a completion."""
+
+    COMPLETION = json.dumps({
+        "id": "x", "object": "chat.completion", "created": 0, "model": "m",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": "fine"},
+                     "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4},
+    }).encode()
+
+    def __init__(self, replies: list[tuple[int, dict[str, str], bytes]]) -> None:
+        self.replies = list(replies)
+        self.times: list[float] = []
+        self.walls: list[float] = []
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers["Content-Length"]))
+                owner.times.append(time.monotonic())
+                owner.walls.append(time.time())
+                status, headers, body = (
+                    owner.replies.pop(0) if owner.replies
+                    else (200, {"Content-Type": "application/json"}, owner.COMPLETION)
+                )
+                self.send_response(status)
+                for key, value in headers.items():
+                    self.send_header(key, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join()
+
+
+@pytest.fixture
+def raw() -> Iterator[Any]:
+    servers: list[RawServer] = []
+
+    def make(replies: list[tuple[int, dict[str, str], bytes]]) -> RawServer:
+        servers.append(RawServer(replies))
+        return servers[-1]
+
+    yield make
+    for server in servers:
+        server.close()
+
+
+JSON = {"Content-Type": "application/json"}
+ERROR = b'{"error": {"message": "slow down", "type": "x"}}'
+
+
+@pytest.mark.parametrize("status", [429, 503])
+@pytest.mark.parametrize("header", ["retry-after", "retry-after-ms"])
+def test_retry_after_is_honoured(raw: Any, status: int, header: str) -> None:
+    value = "1" if header == "retry-after" else "1000"
+    server = raw([(status, {**JSON, header: value}, ERROR)])
+    # The backoff alone would retry after 0.05 s; the server asked for 1 s.
+    backend = load_backend(f"openai/m@{server.base_url}", **FAST_RETRY)
+    [out] = generate(backend, [ask("hi")])
+    assert out.text == "fine" and len(server.times) == 2
+    assert server.times[1] - server.times[0] >= 0.95
+
+
+def test_retry_after_as_an_http_date(raw: Any) -> None:
+    from email.utils import formatdate
+
+    backend = load_backend("openai/m@http://127.0.0.1:9/v1", **FAST_RETRY)  # imports openai
+    when = int(time.time()) + 3  # an HTTP date has whole seconds
+    server = raw([(503, {**JSON, "Retry-After": formatdate(when, usegmt=True)}, ERROR)])
+    backend = load_backend(f"openai/m@{server.base_url}", **FAST_RETRY)
+    [out] = generate(backend, [ask("hi")])
+    assert out.text == "fine" and len(server.walls) == 2
+    assert server.walls[0] < when - 0.5 and server.walls[1] >= when - 0.05
+
+
+def test_a_retry_after_beyond_the_limit_fails_at_once_saying_so(raw: Any) -> None:
+    server = raw([(429, {**JSON, "Retry-After": "3600"}, ERROR)])
+    backend = load_backend(f"openai/m@{server.base_url}", retry_after_max_s=30, **FAST_RETRY)
+    started = time.monotonic()
+    with pytest.raises(BackendUnavailableError, match="retry after 3600 s"):
+        generate(backend, [ask("hi")])
+    assert time.monotonic() - started < 5 and len(server.times) == 1
+
+
+HTML = {"Content-Type": "text/html"}
+NOT_COMPLETIONS = {
+    "truncated-json": (JSON, b'{"id": "x", "choi'),
+    "html": (HTML, b"<html><body>502 Bad Gateway</body></html>"),
+    "no-choices": (JSON, b'{"id": "x", "object": "chat.completion", "choices": []}'),
+    "other-json": (JSON, b'{"status": "ok"}'),
+    "json-null": (JSON, b"null"),
+    "choice-without-message": (JSON, b'{"choices": [{"index": 0, "finish_reason": "stop"}]}'),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(NOT_COMPLETIONS))
+def test_a_200_that_is_not_a_completion_is_retried(raw: Any, kind: str) -> None:
+    headers, body = NOT_COMPLETIONS[kind]
+    server = raw([(200, headers, body)] * 2)
+    backend = load_backend(f"openai/m@{server.base_url}", **FAST_RETRY)
+    [out] = generate(backend, [ask("hi")])
+    assert out.text == "fine" and len(server.times) == 3 and backend.retries == 2
+
+
+@pytest.mark.parametrize("kind", sorted(NOT_COMPLETIONS))
+def test_a_server_that_never_sends_a_completion_fails_in_one_line(raw: Any, kind: str) -> None:
+    headers, body = NOT_COMPLETIONS[kind]
+    server = raw([(200, headers, body)] * 10)
+    backend = load_backend(f"openai/m@{server.base_url}", retry_attempts=3, **FAST_RETRY)
+    with pytest.raises(BackendUnavailableError) as info:
+        generate(backend, [ask("hi")])
+    message = str(info.value)
+    assert "\n" not in message and "after 3 attempts" in message
+    assert "MalformedResponseError" in message and len(server.times) == 3
+
+
+@pytest.mark.parametrize(
+    ("finish_reason", "expected"),
+    [("content_filter", "content_filter"), (None, "content_filter"), ("stop", "content_filter")],
+)
+def test_null_content_is_a_withheld_answer_not_an_empty_one(
+    raw: Any, finish_reason: str | None, expected: str
+) -> None:
+    body = json.dumps({
+        "id": "x", "object": "chat.completion", "created": 0, "model": "m",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": None},
+                     "finish_reason": finish_reason}],
+    }).encode()
+    server = raw([(200, JSON, body)])
+    [out] = generate(load_backend(f"openai/m@{server.base_url}"), [ask("hi")])
+    assert (out.text, out.finish_reason) == ("", expected)
+    assert len(server.times) == 1  # a filtered answer is an answer: not retried

@@ -118,9 +118,11 @@ def test_flags_override_the_config_file(tmp_path: Path) -> None:
     assert (recorded["episodes"], recorded["max_steps"], recorded["critic"]) == (4, 3, "self")
     assert recorded["corrector"]["retry_context"] == "last"
     check_log(read_events(out), range(4))
-    # The same command resumes; another config is refused with status 2.
+    # The same command resumes; another config is refused with status 2 (more episodes
+    # would extend the run, see test_extend.py).
     assert main(["eval", "--config", str(config), "--episodes", "4", "--out", str(out), "-q"]) == 0
-    assert main(["eval", "--config", str(config), "--episodes", "5", "--out", str(out), "-q"]) == 2
+    assert main(["eval", "--config", str(config), "--episodes", "4", "--max-steps", "4",
+                 "--out", str(out), "-q"]) == 2
 
 
 def test_task_options_reach_the_task(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -170,17 +172,31 @@ def test_report_of_a_missing_run_exits_2(tmp_path: Path) -> None:
     assert main(["report", str(tmp_path / "nope"), "--out", str(tmp_path / "rep")]) == 2
 
 
-def test_progress_bar_shows_episodes_and_error_rates(tmp_path: Path) -> None:
+def test_progress_bar_shows_steps_and_error_rates(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import io
+
+    monkeypatch.setenv("COLUMNS", "200")  # a wide terminal: nothing is cut short
 
     from redraft.evals import EvalConfig, ProgressBar, run_eval
 
     stream = io.StringIO()
-    bar = ProgressBar(stream, enabled=True)
+    bar = ProgressBar(stream, enabled=True, max_steps=4, title="run 1/1 x")
     config = EvalConfig(task="counting", model=MODEL, episodes=6, max_steps=4)
     run_eval(config, tmp_path / "run", observers=[bar])
     shown = stream.getvalue()
-    assert "6/6" in shown and "e_raw" in shown and "steps/s" in shown
+    assert "run 1/1 x" in shown and "steps" in shown and "e_raw" in shown
+    assert "6/6 episodes" in shown and "steps/s" in shown
+    # Not a terminal: plain lines with the same information.
+    plain = io.StringIO()
+    run_eval(config.model_copy(update={"episodes": 12}), tmp_path / "run2",
+             observers=[ProgressBar(plain, max_steps=4, title="run 2/2 y")])
+    lines = plain.getvalue().splitlines()
+    assert lines[0] == "run 2/2 y: 12 episodes, at most 48 steps"
+    assert all(line.startswith("run 2/2 y: ") for line in lines)
+    assert "12/12 episodes" in lines[-1] and "took" in lines[-1] and "e_post" in lines[-1]
+    assert "\x1b" not in plain.getvalue()  # no terminal escapes in a log file
     quiet = io.StringIO()
-    run_eval(config, tmp_path / "run", observers=[ProgressBar(quiet)])  # not a terminal
+    run_eval(config, tmp_path / "run", observers=[ProgressBar(quiet, enabled=False)])
     assert quiet.getvalue() == ""

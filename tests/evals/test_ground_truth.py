@@ -365,5 +365,34 @@ def test_generation_finish_reasons_are_normalised() -> None:
     assert Generation(text="", finish_reason="max_tokens").finish_reason == "length"
     assert Generation(text="", finish_reason="eos").finish_reason == "stop"
     assert Generation(text="", finish_reason=None).finish_reason == "stop"  # type: ignore[arg-type]
-    assert Generation(text="", finish_reason="content_filter").finish_reason == "other"
+    # A withheld output keeps its own reason: its judgement is unknown ("withheld").
+    assert Generation(text="", finish_reason="content_filter").finish_reason == "content_filter"
+    assert Generation(text="", finish_reason="tool_calls").finish_reason == "other"
     assert Generation(text="", usage=Cost()).finish_reason == "stop"
+
+
+def test_the_self_critic_is_measured_like_the_tool() -> None:
+    # The simulated critic flags a wrong proposal with probability tpr and a right one with
+    # fpr, writing its verdict line; the parser and the statistics recover both rates.
+    backend = SimulatedBackend(SimulationParams(e=0.4, r=0.5, h=0.1, tpr=0.8, fpr=0.2))
+    task = redraft_counting.CountingTask()
+    corrector = build_corrector(backend, None, critic="self", max_rounds=1)
+    events: list[Event] = []
+
+    class Sink:
+        def write(self, event: Event) -> None:
+            events.append(event)
+
+        def sync(self) -> None:
+            pass
+
+    runner = LockstepRunner(task, corrector, Sink(), seed=11, max_steps=6,
+                            error_policy="continue", batch_size=64, hints=backend.hints)
+    asyncio.run(runner.run(range(150)))
+    rounds = [e for e in events if isinstance(e, RoundEvent)]
+    assert {r.feedback.code for r in rounds if r.feedback} == {"ok", "self_rejected"}
+    arrays = episode_arrays(RunData.from_events(events))
+    tp, fp, fn, tn = (float(x.sum()) for x in (arrays.tp, arrays.fp, arrays.fn, arrays.tn))
+    assert tp + fn > 300 and fp + tn > 300
+    assert tp / (tp + fn) == pytest.approx(0.8, abs=0.05)
+    assert fp / (fp + tn) == pytest.approx(0.2, abs=0.05)

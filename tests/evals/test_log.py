@@ -56,8 +56,14 @@ def test_round_trip_uses_aliases(tmp_path: Path) -> None:
     assert [e.kind for e in events[:4]] == ["episode_start", "step", "step", "episode_end"]
 
 
-def test_missing_log_is_empty(tmp_path: Path) -> None:
-    assert read_events(tmp_path) == []
+def test_missing_log_is_an_error_to_read_and_empty_to_resume(tmp_path: Path) -> None:
+    # One behaviour for readers (stats and the shared reader agree); resuming starts empty.
+    from redraft.evals.stats import read_events as stats_read_events
+
+    for reader in (read_events, stats_read_events):
+        with pytest.raises(EventLogError, match="no such file"):
+            reader(tmp_path / "events.jsonl")
+    assert scan_events(tmp_path).events == []
 
 
 def test_torn_last_line_is_left_out_with_a_warning(tmp_path: Path) -> None:

@@ -137,3 +137,35 @@ def test_registry_names_unknown_plugins_helpfully() -> None:
     with pytest.raises(UnknownPluginError, match=r"unknown widget 'fork'; available: spoon"):
         registry.get("fork")
     assert {"chess", "addition", "schema"} <= set(verifiers.names())
+
+
+def test_oracle_conformance_on_the_built_in_oracles() -> None:
+    from redraft.tools.arithmetic import (
+        AdditionContext,
+        AdditionOracle,
+        RunningSumOracle,
+        RunningSumTruth,
+    )
+    from redraft.tools.conformance import ConformanceError, check_oracle
+    from redraft.tools.tracking import TrackingOracle, TrackingTruth
+
+    units = AdditionContext(a="57", b="68", column=0)
+    check_oracle(AdditionOracle(), [(units, "digit 5, carry 1", "correct"),
+                                    (units, "digit 4, carry 1", "incorrect")])
+    total = RunningSumTruth(keys=("A",), values=(3,), previous=10, true_previous=10)
+    check_oracle(RunningSumOracle(), [(total, "total: 13", "correct"),
+                                      (total, "total: 12", "incorrect")])
+    swap = TrackingTruth(holders=("Alice", "Bob"), objects=("ball", "cup"),
+                         previous=("ball", "cup"), true_previous=("ball", "cup"), swap=(0, 1))
+    check_oracle(TrackingOracle(), [(swap, "Alice: cup, Bob: ball", "correct"),
+                                    (swap, "Alice: ball, Bob: cup", "incorrect")])
+
+    class Fragile:
+        name = "fragile"
+
+        async def judge(self, context: Any, proposal: str) -> Judgement:
+            return Judgement(local=Verdict.accept() if int(proposal) == 1 else
+                             Verdict.reject("wrong_value", "not one"))
+
+    with pytest.raises(ConformanceError, match="raised ValueError on garbage"):
+        check_oracle(Fragile(), [(None, "1", "correct"), (None, "2", "incorrect")])

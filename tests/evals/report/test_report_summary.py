@@ -42,7 +42,7 @@ def test_summary_json_has_the_contract_shape(report_dir: Path) -> None:
     text = (report_dir / "summary.json").read_text()
     assert "NaN" not in text and "Infinity" not in text
     data = json.loads(text)
-    assert list(data) == ["runs", "comparison"]
+    assert list(data) == ["runs", "comparison", "headlines"]
     assert {row["run"] for row in data["comparison"]["rows"] if row["leaky"]} == {"oracle"}
     runs = {entry["run"]: entry for entry in data["runs"]}
     assert list(runs) == ["none", "oracle"]
@@ -76,8 +76,11 @@ def test_report_rejects_no_runs_and_duplicate_names(tmp_path: Path) -> None:
     with pytest.raises(BadInputError, match="at least one run"):
         write_report([], tmp_path / "out")
     run = RunData(name="a")
-    with pytest.raises(BadInputError, match="must differ"):
+    with pytest.raises(BadInputError, match="give them labels"):
         build_report([run, run], tmp_path / "out")
+    # Labels tell them apart.
+    report = build_report([run, run], tmp_path / "out", labels=["first", "second"], n_boot=10)
+    assert [s.name for s in report.runs] == ["first", "second"]
 
 
 def test_report_of_an_empty_run_is_null_not_nan(tmp_path: Path) -> None:

@@ -56,7 +56,7 @@ class Policy:
     undo: float = 0.0
     """Per-step chance that a global error is undone (continue policy)."""
     global_labels: bool = True
-    """False: leave StepEvent.global_ok unset (statistics fall back to local errors)."""
+    """False: leave StepEvent.global_state unset (statistics fall back to local errors)."""
 
     @property
     def recovery(self) -> float:

@@ -1,0 +1,131 @@
+"""A test plug-in that misbehaves on purpose: slow loads, failing backends, bad verifiers.
+
+Registered through entry points (see :func:`install`) next to the counting task, so that
+``redraft eval`` subprocesses meet these faults exactly as they would meet a user's plug-in:
+
+- backend ``gated/DIR``: writes ``DIR/loading`` when it starts loading, then waits until
+  ``DIR/open`` exists before it is ready (a model that loads slowly), then answers like
+  ``simulated/e=0.2,r=0.5``;
+- backend ``faulty/e=...``: the simulated backend, but each ``generate`` call fails with
+  probability ``REDRAFT_FAULT_BACKEND`` (environment; the draws are seeded by
+  ``REDRAFT_FAULT_SEED``), as a model server that stays down would;
+- verifier ``faulty_counting``: the counting verifier, but each call raises, hangs
+  (awaiting or blocking), returns a forged verdict or raises ``SystemExit`` with the
+  probabilities in ``REDRAFT_FAULT_VERIFIER`` (``raise,hang,block,forge,exit``);
+- verifier ``broken``: its module fails to import.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import shutil
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from redraft_counting import CountingVerifier
+
+from redraft.agent.backends import BackendUnavailableError, Generation, GenerationRequest
+from redraft.agent.backends.simulated import SimulatedBackend
+from redraft.tools import Verdict
+
+_RNG = random.Random(os.environ.get("REDRAFT_FAULT_SEED", "0"))
+
+
+def _gate(directory: Path, timeout: float = 120.0) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "loading").touch()
+    deadline = time.monotonic() + timeout
+    while not (directory / "open").exists():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"gate {directory} never opened")
+        time.sleep(0.05)
+
+
+def gated_backend(spec: str) -> SimulatedBackend:
+    """The simulated backend after waiting for ``spec/open`` (see the module docstring)."""
+    _gate(Path(spec))
+    return SimulatedBackend.from_spec("e=0.2,r=0.5")
+
+
+class FaultyBackend:
+    """The simulated backend whose calls fail now and then."""
+
+    def __init__(self, spec: str) -> None:
+        self.inner = SimulatedBackend.from_spec(spec)
+        self.name = f"faulty/{spec}"
+        self.constraint_kinds = self.inner.constraint_kinds
+        self.hints = self.inner.hints  # the runner posts simulation hints here
+        self.rate = float(os.environ.get("REDRAFT_FAULT_BACKEND", "0"))
+
+    async def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
+        if _RNG.random() < self.rate:
+            raise BackendUnavailableError("http://faulty.invalid/v1", "injected fault", 6, 0.0)
+        return await self.inner.generate(requests)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+def faulty_backend(spec: str) -> FaultyBackend:
+    return FaultyBackend(spec)
+
+
+class FaultyVerifier:
+    """The counting verifier with injected faults (see the module docstring)."""
+
+    name = "faulty_counting"
+    FAULTS = ("raise", "hang", "block", "forge", "exit")
+
+    def __init__(self, **options: Any) -> None:
+        self.inner = CountingVerifier()
+        rates = os.environ.get("REDRAFT_FAULT_VERIFIER", "0,0,0,0,0").split(",")
+        self.rates = dict(zip(self.FAULTS, (float(r) for r in rates), strict=True))
+
+    async def verify(self, context: Any, proposal: str) -> Verdict:
+        fault = self._draw()
+        if fault is None:
+            return await self.inner.verify(context, proposal)
+        if fault == "raise":
+            raise RuntimeError("injected verifier crash")
+        if fault == "hang":
+            await asyncio.sleep(3600)
+        if fault == "block":
+            time.sleep(3600)  # blocks its thread: only a thread-bounded call survives this
+        if fault == "forge":
+            return Verdict.model_construct(ok=True, code="wrong_value", message="")
+        raise SystemExit(3)
+
+    def _draw(self) -> str | None:
+        draw = _RNG.random()
+        for fault, rate in self.rates.items():
+            if draw < rate:
+                return fault
+            draw -= rate
+        return None
+
+
+def install(root: Path) -> Path:
+    """Make ``root`` an importable plug-in distribution (this module, the counting task,
+    a broken module); put it on ``PYTHONPATH``."""
+    here = Path(__file__).parent
+    root.mkdir(parents=True, exist_ok=True)
+    for name in ("redraft_faults.py", "redraft_counting.py"):
+        shutil.copy(here / name, root / name)
+    (root / "redraft_broken_plugin.py").write_text(
+        "raise ImportError('redraft_broken_plugin needs libfoo, which is not installed')\n"
+    )
+    info = root / "redraft_faults-0.1.dist-info"
+    info.mkdir(exist_ok=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: redraft-faults\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text(
+        "[redraft.tasks]\ncounting = redraft_counting:CountingTask\n\n"
+        "[redraft.backends]\ngated = redraft_faults:gated_backend\n"
+        "faulty = redraft_faults:faulty_backend\n\n"
+        "[redraft.verifiers]\nfaulty_counting = redraft_faults:FaultyVerifier\n"
+        "broken = redraft_broken_plugin:Verifier\n"
+    )
+    return root

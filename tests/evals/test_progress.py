@@ -1,0 +1,69 @@
+"""Progress in steps: the expected total, and an ETA once a few steps have finished."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+
+from redraft.evals import EvalConfig, ProgressBar, run_eval
+from redraft.evals._progress import ETA_AFTER_STEPS, StepEstimate
+
+
+def test_the_total_starts_at_the_upper_bound_and_settles() -> None:
+    est = StepEstimate(max_steps=10)
+    est.start(4)
+    assert est.total() == 40
+    # Two episodes end after one step each (early ends): p = 2 ends / 2 steps = 1.
+    for episode in (0, 1):
+        est.step(episode)
+        est.end(episode, 1)
+    assert est.total() == 4  # two done, two more expected to take one step each
+    # A run whose episodes all reach max_steps keeps the bound.
+    full = StepEstimate(max_steps=3)
+    full.start(2)
+    for _ in range(3):
+        full.step(0)
+    full.end(0, 3)
+    assert full.total() == 6
+
+
+def test_the_estimate_follows_the_geometric_end_rate() -> None:
+    est = StepEstimate(max_steps=1000)
+    est.start(101)
+    for _ in range(10):  # one episode of 10 steps ended early: p = 0.1
+        est.step(0)
+    est.end(0, 10)
+    # 100 waiting episodes expect (1 - 0.9^1000) / 0.1 ≈ 10 steps each.
+    assert est.total() == pytest.approx(10 + 100 * 10, rel=1e-6)
+
+
+def test_no_max_steps_means_no_total_and_no_eta() -> None:
+    bar = ProgressBar(io.StringIO(), enabled=False)
+    bar.start(5, 0)
+    for _ in range(ETA_AFTER_STEPS + 1):
+        bar.estimate.step(0)
+    assert bar.estimate.total() is None and bar.eta() is None
+
+
+def test_eta_appears_once_a_few_steps_finished() -> None:
+    bar = ProgressBar(io.StringIO(), enabled=False, max_steps=10)
+    bar.start(3, 0)
+    for _ in range(ETA_AFTER_STEPS - 1):
+        bar.estimate.step(0)
+    assert bar.eta() is None
+    bar.estimate.step(0)
+    eta = bar.eta()
+    assert eta is not None and eta > 0
+    assert "ETA" in bar.line()
+
+
+def test_a_resumed_run_counts_what_is_left(tmp_path: Path) -> None:
+    config = EvalConfig(task="addition", model="simulated/e=0.1,r=0.5", episodes=4,
+                        max_steps=3, task_options={"digits": 3})
+    run_eval(config, tmp_path / "run")
+    stream = io.StringIO()
+    run_eval(config, tmp_path / "run", observers=[ProgressBar(stream, max_steps=3)])
+    first = stream.getvalue().splitlines()[0]
+    assert first == "steps: 4 episodes, 4 finished earlier, at most 0 steps"
