@@ -86,10 +86,13 @@ SCALES: dict[str, Scale] = {
                    rounds=1, embedded_episodes=2, chess_steps=5, addition_steps=4,
                    simulated_episodes=100),
     "full": Scale(train_steps=2000, train_minutes=9.0, train_episode_steps=20, episodes=200,
-                  rounds=2, embedded_episodes=20, chess_steps=40, addition_steps=8,
+                  rounds=2, embedded_episodes=6, chess_steps=15, addition_steps=6,
                   simulated_episodes=400),
 }
-"""``quick`` fits ~20 minutes on 2 busy cores; ``full`` about an hour on 2 quiet ones."""
+"""``quick``: 22 minutes measured on the project's shared 2-core machine. ``full``: not
+measured; scaled from the quick run's per-item times it is about 70 minutes there (27 of
+them training; SmolLM2 through llama.cpp decodes one episode at a time, so its runs grow
+with episodes × moves and are kept small)."""
 
 
 class FindingsOptions(BaseModel):

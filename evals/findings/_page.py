@@ -447,7 +447,7 @@ def render_page(findings: Findings) -> str:
     else:
         lines += [f"None of the {len(contrasts)} contrasts has an interval that excludes zero: "
                   "at this scale the runs are too small (few episodes) to tell the critic "
-                  "modes and regimes apart; the full scale has five times the episodes."]
+                  "modes and regimes apart."]
     lines += [
         "",
         "![Kaplan–Meier survival against (1-ê)^n](findings/survival.png)",
