@@ -327,6 +327,7 @@ def run_findings(options: FindingsOptions, *, say: Callable[[str], None] | None 
     done: dict[str, Path] = {}
     skipped: list[JsonValue] = []
     reported: list[Group] = []
+    ran_now: set[Path] = set()
     for group in groups:
         for spec in group.runs:
             run_dir = _run_dir(work, group, spec)
@@ -344,6 +345,7 @@ def run_findings(options: FindingsOptions, *, say: Callable[[str], None] | None 
                 continue
             if result.ran or key not in costs:
                 keep(key, time.perf_counter() - started)
+                ran_now.add(run_dir)
             done[key] = run_dir
     for group in groups:
         dirs = [_run_dir(work, group, spec) for spec in group.runs
@@ -354,7 +356,9 @@ def run_findings(options: FindingsOptions, *, say: Callable[[str], None] | None 
         speak(f"findings: report {group.name}")
         started = time.perf_counter()
         write_report(dirs, work / "reports" / group.name)
-        keep(f"report/{group.name}", time.perf_counter() - started)
+        if ran_now.intersection(dirs) or f"report/{group.name}" not in costs:
+            # A resume that ran nothing new keeps the first report's time.
+            keep(f"report/{group.name}", time.perf_counter() - started)
         _compact_summary(work / "reports" / group.name / SUMMARY_FILE,
                          out / SUMMARIES_DIR / f"{group.name}.json")
     meta: dict[str, JsonValue] = {

@@ -138,3 +138,28 @@ def test_bad_input_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     assert exc.value.code == 2
     assert main(["findings", "--out", str(tmp_path / "none"), "--page-only"]) == 2
     assert "meta.json is missing" in capsys.readouterr().err
+
+
+def test_one_command_runs_reports_writes_the_page_and_resumes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from redraft.evals.findings import Scale, run_findings
+
+    tiny = Scale(train_steps=1, train_minutes=1, train_episode_steps=2, episodes=3, rounds=1,
+                 embedded_episodes=2, chess_steps=2, addition_steps=2, simulated_episodes=3)
+    monkeypatch.setitem(SCALES, "quick", tiny)
+    options = FindingsOptions(out=tmp_path / "docs" / "f", work=tmp_path / "w",
+                              model="simulated/e=0.3,r=0.5")
+    page = run_findings(options)
+    assert page == tmp_path / "docs" / "f.md"
+    text = page.read_text(encoding="utf-8")
+    assert text == render_page(load_findings(options.out))
+    meta = json.loads((options.out / "meta.json").read_text(encoding="utf-8"))
+    # The simulated backend cannot constrain decoding: that run is named as not applicable.
+    assert [s["run"] for s in meta["skipped"]] == ["constrained-k1"]
+    assert "Not applicable, so not run" in text
+    assert (options.out / "survival.png").stat().st_size > 0
+    events = options.work / "runs" / "model-running_sum" / "none-k0" / "events.jsonl"
+    before = events.read_bytes()
+    assert run_findings(options).read_text(encoding="utf-8") == text  # a rerun resumes
+    assert events.read_bytes() == before
