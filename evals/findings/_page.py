@@ -28,6 +28,8 @@ __all__ = [
 ]
 
 Summary = dict[str, Any]
+CALIBRATION = "simulated"
+"""The calibration group: its contrasts check the measurement and are not findings."""
 
 
 class Findings:
@@ -256,9 +258,14 @@ class _Contrast:
 
 
 def _contrasts(findings: Findings) -> list[_Contrast]:
-    """Every non-leaky e_post difference from a baseline, and the regimes' global error."""
+    """The findings' contrasts: e_post against each baseline, and the regimes' global error.
+
+    Leaky runs and the calibration group are left out.
+    """
     found: list[_Contrast] = []
     for group, summary in findings.summaries.items():
+        if group == CALIBRATION:  # planted rates: a check of the measurement, not a finding
+            continue
         baseline = (summary.get("comparison") or {}).get("baseline")
         for row in _rows(summary, "e_post"):
             if row.get("run") == baseline:
@@ -315,6 +322,8 @@ def _anchor_lines(findings: Findings) -> list[str]:
     def per_critic(critic: str) -> list[str]:
         said = []
         for group, summary in findings.summaries.items():
+            if group == CALIBRATION:
+                continue
             for r in summary.get("runs", [])[1:]:
                 if _critic(r) != critic:
                     continue
@@ -442,7 +451,7 @@ def render_page(findings: Findings) -> str:
     lines += [""]
     if detected:
         lines += [f"{len(detected)} of {len(contrasts)} contrasts have an interval that "
-                  "excludes zero:", ""]
+                  "excludes zero (the calibration group's are checks, left out):", ""]
         lines += [f"- {c.label}: {c.text}" for c in detected]
     else:
         lines += [f"None of the {len(contrasts)} contrasts has an interval that excludes zero: "

@@ -65,7 +65,7 @@ def test_the_page_from_the_tiny_log_states_its_contrasts_from_the_numbers(
     diff = row["difference"]
     excluded = diff["ci_low"] > 0 or diff["ci_high"] < 0
     if excluded:
-        assert "1 of 1 contrasts have an interval that excludes zero" in page
+        assert "1 of 1 contrasts have an interval that excludes zero (" in page
     else:
         assert "None of the 1 contrasts has an interval that excludes zero" in page
     assert "**Scale: `quick`.**" in page
