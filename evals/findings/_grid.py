@@ -63,8 +63,9 @@ class Scale(BaseModel):
 
     train_steps: int = Field(ge=1)
     """Optimizer steps per testbed model."""
-    train_minutes: float = Field(gt=0)
-    """Training time cap per testbed model (the learning rate follows whichever ends first)."""
+    train_minutes: float | None = Field(gt=0)
+    """Training time cap per testbed model; None: none, so every regime trains for the same
+    steps (a cap on a busy machine gave retry 682 steps and scratchpad 872 in one run)."""
     train_episode_steps: int = Field(ge=1)
     """Length of the training episodes."""
     episodes: int = Field(ge=1)
@@ -82,17 +83,17 @@ class Scale(BaseModel):
 
 
 SCALES: dict[str, Scale] = {
-    "quick": Scale(train_steps=1200, train_minutes=3.5, train_episode_steps=20, episodes=40,
+    "quick": Scale(train_steps=900, train_minutes=None, train_episode_steps=20, episodes=40,
                    rounds=1, embedded_episodes=2, chess_steps=5, addition_steps=4,
                    simulated_episodes=100),
-    "full": Scale(train_steps=2000, train_minutes=9.0, train_episode_steps=20, episodes=200,
+    "full": Scale(train_steps=2000, train_minutes=None, train_episode_steps=20, episodes=200,
                   rounds=2, embedded_episodes=6, chess_steps=15, addition_steps=6,
                   simulated_episodes=400),
 }
-"""``quick``: 22 minutes measured on the project's shared 2-core machine. ``full``: not
-measured; scaled from the quick run's per-item times it is about 70 minutes there (27 of
-them training; SmolLM2 through llama.cpp decodes one episode at a time, so its runs grow
-with episodes × moves and are kept small)."""
+"""``quick``: 8.7 minutes from scratch measured on the project's shared 2-core machine at
+load 2-5 (22 minutes at load 10 with a time-capped training). ``full``: not measured;
+scaled from the quick run's per-item times, 30-70 minutes there depending on load (the
+SmolLM2 runs grow with episodes × moves and are kept small)."""
 
 
 class FindingsOptions(BaseModel):
@@ -231,19 +232,24 @@ def _train(spec: TrainSpec, options: FindingsOptions, say: Callable[[str], None]
     """Train one model unless its directory already holds one; the seconds it took."""
     from redraft.evals.testbed import TrainConfig, read_recipe, train
 
+    scale = SCALES[options.scale]
+    config = TrainConfig(task=TESTBED_TASK, regime=spec.regime,
+                         steps=scale.train_steps, minutes=scale.train_minutes,
+                         episode_steps=scale.train_episode_steps, seed=options.seed,
+                         threads=options.threads)
     recipe = read_recipe(spec.out) if spec.out.is_dir() else None
     if recipe is not None:
+        fields = ("regime", "steps", "minutes", "episode_steps", "seed")
+        if any(getattr(recipe.config, f) != getattr(config, f) for f in fields):
+            raise BadInputError(
+                f"{spec.out} holds a model trained with other settings than scale "
+                f"{options.scale!r} and seed {options.seed}: give another --work folder")
         say(f"findings: {spec.out} is trained ({recipe.steps_done} steps), kept")
         return float(recipe.seconds)
     if spec.out.exists():  # a half-written model directory from an interrupted run
         for child in sorted(spec.out.iterdir()):
             child.unlink()
         spec.out.rmdir()
-    scale = SCALES[options.scale]
-    config = TrainConfig(task=TESTBED_TASK, regime=spec.regime,
-                         steps=scale.train_steps, minutes=scale.train_minutes,
-                         episode_steps=scale.train_episode_steps, seed=options.seed,
-                         threads=options.threads)
     say(f"findings: training {spec.regime} -> {spec.out}")
     recipe = train(config, spec.out, say=say)
     return float(recipe.seconds)
