@@ -340,27 +340,22 @@ async def _bounded(call: Callable[[], Awaitable[T]], timeout_s: float | None) ->
     return cast(T, result)
 
 
-def _checked(verdict: object) -> Verdict:
-    """``verdict``, re-validated.
+Checked = TypeVar("Checked", Verdict, Judgement)
 
-    A forged verdict (built with ``model_construct``, a subclass that skips checks, ``ok=True``
-    with a rejecting code) is an error, not an acceptance.
+
+def _checked(result: object, kind: type[Checked]) -> Checked:
+    """``result``, re-validated as ``kind``.
+
+    A forged verdict or judgement (built with ``model_construct``, a subclass that skips
+    checks, ``ok=True`` with a rejecting code) is an error, not an acceptance.
     """
-    if not isinstance(verdict, Verdict):
-        raise TypeError(f"returned {type(verdict).__name__}, not Verdict")
+    if not isinstance(result, kind):
+        raise TypeError(f"returned {type(result).__name__}, not {kind.__name__}")
     try:
-        return Verdict.model_validate(verdict.model_dump())
+        return kind.model_validate(result.model_dump())
     except Exception as exc:
-        raise TypeError(f"returned an invalid verdict: {' '.join(str(exc).split())}") from None
-
-
-def _checked_judgement(judgement: object) -> Judgement:
-    if not isinstance(judgement, Judgement):
-        raise TypeError(f"returned {type(judgement).__name__}, not Judgement")
-    try:
-        return Judgement.model_validate(judgement.model_dump())
-    except Exception as exc:
-        raise TypeError(f"returned an invalid judgement: {' '.join(str(exc).split())}") from None
+        name = kind.__name__.lower()
+        raise TypeError(f"returned an invalid {name}: {' '.join(str(exc).split())}") from None
 
 
 def _recorded(exc: BaseException, timeout_s: float | None) -> bool:
@@ -395,7 +390,7 @@ async def safe_verify(
     started = time.perf_counter()
     try:
         verdict = _checked(
-            await _bounded(lambda: verifier.verify(context, proposal), timeout_s)
+            await _bounded(lambda: verifier.verify(context, proposal), timeout_s), Verdict
         )
     except VerifierTimeoutError as exc:
         return _failure(verifier.name, exc, started, why="timed out")
@@ -416,8 +411,8 @@ async def safe_judge(
     """
     started = time.perf_counter()
     try:
-        return _checked_judgement(
-            await _bounded(lambda: oracle.judge(context, proposal), timeout_s)
+        return _checked(
+            await _bounded(lambda: oracle.judge(context, proposal), timeout_s), Judgement
         )
     except VerifierTimeoutError as exc:
         return Judgement(local=_failure(oracle.name, exc, started, why="timed out"))

@@ -102,7 +102,26 @@ class LlamaServer:
             self.kill()
 
 
-class CannedChatServer:
+class LoopbackServer:
+    """An HTTP server on 127.0.0.1 (a free port) in a daemon thread; :meth:`close` stops it."""
+
+    def __init__(self, handler: type[BaseHTTPRequestHandler]) -> None:
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.port = int(self.server.server_address[1])
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join()
+
+
+class CannedChatServer(LoopbackServer):
     """An OpenAI-compatible ``/v1/chat/completions`` on loopback that returns canned replies.
 
     Each reply is the assistant ``message`` object (``content`` plus any extra fields, such
@@ -150,16 +169,4 @@ class CannedChatServer:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = int(self.server.server_address[1])
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v1"
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join()
+        super().__init__(Handler)

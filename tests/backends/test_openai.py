@@ -7,11 +7,11 @@ import json
 import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
-from backend_servers import LlamaServer, free_port
+from backend_servers import LlamaServer, LoopbackServer, free_port
 
 from redraft.agent.backends._errors import BackendRejectedError, BackendUnavailableError
 from redraft.agent.backends._protocol import (
@@ -40,7 +40,7 @@ def ask(text: str, **params: Any) -> GenerationRequest:
 # -- a scripted HTTP server ---------------------------------------------------------------
 
 
-class ScriptedServer:
+class ScriptedServer(LoopbackServer):
     """Answers POST /v1/chat/completions with scripted statuses (then 200), counting hits."""
 
     def __init__(self, statuses: list[int] | None = None) -> None:
@@ -86,19 +86,7 @@ class ScriptedServer:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v1"
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join()
+        super().__init__(Handler)
 
 
 @pytest.fixture
@@ -345,7 +333,7 @@ def test_deadline_bounds_the_retries(scripted: Any) -> None:
 # -- servers that misbehave: Retry-After, bodies that are not completions, null content ----
 
 
-class RawServer:
+class RawServer(LoopbackServer):
     """Answers each POST with the next scripted (status, headers, body), then a completion."""
 
     COMPLETION = json.dumps({
@@ -380,18 +368,7 @@ class RawServer:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/v1"
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join()
+        super().__init__(Handler)
 
 
 @pytest.fixture

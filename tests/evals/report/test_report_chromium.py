@@ -3,30 +3,17 @@
 from __future__ import annotations
 
 import re
-import shutil
-import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
+from headless import chromium, needs_chromium
 from matplotlib import image
 from synthetic_logs import Policy, write_run
 
 from redraft.evals.report import FIGURES_READY_TITLE, write_report
 
-CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists()
-                                         else None)
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed")
-
-
-def _chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    assert CHROMIUM is not None
-    command = [
-        CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-        "--no-first-run", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}", *args,
-    ]
-    return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+pytestmark = needs_chromium
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +27,7 @@ def report_html(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_every_figure_decodes_in_the_browser(report_html: Path, tmp_path: Path) -> None:
-    result = _chromium(tmp_path, "--dump-dom", report_html.as_uri())
+    result = chromium(tmp_path, "--dump-dom", report_html.as_uri())
     assert result.returncode == 0, result.stderr[-2000:]
     title = re.search(r"<title>(.*?)</title>", result.stdout)
     assert title is not None
@@ -51,7 +38,7 @@ def test_every_figure_decodes_in_the_browser(report_html: Path, tmp_path: Path) 
 
 def test_screenshot_shows_the_plots(report_html: Path, tmp_path: Path) -> None:
     shot = tmp_path / "shot.png"
-    result = _chromium(tmp_path, f"--screenshot={shot}", "--window-size=1200,6000",
+    result = chromium(tmp_path, f"--screenshot={shot}", "--window-size=1200,6000",
                        report_html.as_uri())
     assert shot.exists(), result.stderr[-2000:]
     pixels = image.imread(str(shot))[..., :3]

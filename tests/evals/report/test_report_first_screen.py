@@ -10,30 +10,15 @@ from __future__ import annotations
 import html
 import json
 import re
-import shutil
-import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
+from headless import CHROMIUM, chromium, needs_chromium
 from matplotlib import image
 
 from redraft.evals import EvalConfig, run_eval
 from redraft.evals.report import Report, write_report
-
-CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists()
-                                         else None)
-needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed")
-
-
-def _chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    assert CHROMIUM is not None
-    command = [
-        CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-        "--no-first-run", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}", *args,
-    ]
-    return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
 
 
 def _visible_text(dom: str) -> str:
@@ -66,7 +51,7 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Report:
 def page_text(report: Report, tmp_path_factory: pytest.TempPathFactory) -> str:
     if CHROMIUM is None:
         pytest.skip("chromium is not installed")
-    result = _chromium(tmp_path_factory.mktemp("dom"), "--dump-dom", report.html.as_uri())
+    result = chromium(tmp_path_factory.mktemp("dom"), "--dump-dom", report.html.as_uri())
     assert result.returncode == 0, result.stderr[-2000:]
     return _visible_text(result.stdout)
 
@@ -138,7 +123,7 @@ def test_summary_json_carries_the_sentences_and_warnings(report: Report) -> None
 @needs_chromium
 def test_screenshot_shows_warnings_on_the_first_screen(report: Report, tmp_path: Path) -> None:
     shot = tmp_path / "first.png"
-    result = _chromium(tmp_path, f"--screenshot={shot}", "--window-size=1200,900",
+    result = chromium(tmp_path, f"--screenshot={shot}", "--window-size=1200,900",
                        report.html.as_uri())
     assert shot.exists(), result.stderr[-2000:]
     pixels = image.imread(str(shot))[..., :3]
