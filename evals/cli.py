@@ -1,4 +1,4 @@
-"""The ``redraft`` command line: eval, grid, report, merge, list, train.
+"""The ``redraft`` command line: eval, grid, report, merge, list, train, findings.
 
 Exit status: 0 on success, 2 on bad input (a one-line message on stderr says what to fix),
 1 on other failures.
@@ -42,6 +42,7 @@ examples:
   redraft report runs/addition-tool runs/all --out reports/cmp
   redraft report a/run=baseline b/run=retrained --out reports/ab   # labels
   redraft train running_sum --regime retry --out models/rs-retry   # then --model hf/models/rs-retry
+  redraft findings --out docs/findings --scale quick   # the experiment -> docs/findings.md
 """
 
 
@@ -168,6 +169,22 @@ def build_parser() -> argparse.ArgumentParser:
     p_train = sub.add_parser("train", help="train a small testbed model on a task's episodes")
     _add_train_options(p_train)
     p_train.set_defaults(func=_cmd_train)
+    p_find = sub.add_parser(
+        "findings", help="train, run the findings grid, report, and write OUT.md from it")
+    p_find.add_argument("--out", type=Path, required=True,
+                        help="figures and summaries folder; the page is OUT.md beside it")
+    p_find.add_argument("--work", type=Path, default=Path("runs/findings"),
+                        help="models, run directories and full reports (default runs/findings)")
+    p_find.add_argument("--model", help="run the grid on PROVIDER/MODEL instead of the testbed")
+    p_find.add_argument("--scale", choices=("quick", "full"), default="quick",
+                        help="grid size (default quick)")
+    p_find.add_argument("--seed", type=int, default=0, help="run and training seed (default 0)")
+    p_find.add_argument("--no-embedded", action="store_true",
+                        help="leave out the SmolLM2 (llama.cpp) runs")
+    p_find.add_argument("--threads", type=int, default=2, help="torch training threads (2)")
+    p_find.add_argument("--page-only", action="store_true",
+                        help="only redraw the figures and rewrite the page from OUT's summaries")
+    p_find.set_defaults(func=_cmd_findings)
     return parser
 
 
@@ -443,6 +460,27 @@ def _cmd_train(args: argparse.Namespace) -> int:
         f"({recipe.stopped_by}) in {recipe.seconds:.0f} s, held-out step accuracy "
         f"{recipe.heldout_step_accuracy:.1%}; run it with --model hf/{args.out}",
     )
+    return EXIT_OK
+
+
+def _cmd_findings(args: argparse.Namespace) -> int:
+    from redraft.evals.findings import FindingsOptions, run_findings, write_page
+
+    if args.page_only:
+        path = write_page(args.out)
+    else:
+        options = FindingsOptions(
+            out=args.out, work=args.work, model=args.model, scale=args.scale, seed=args.seed,
+            embedded=not args.no_embedded, threads=args.threads)
+        words = ["redraft findings", "--out", str(args.out), "--scale", args.scale]
+        if args.model:
+            words += ["--model", args.model]
+        if args.seed:
+            words += ["--seed", str(args.seed)]
+        if args.no_embedded:
+            words.append("--no-embedded")
+        path = run_findings(options, say=lambda m: _say(False, m), command=" ".join(words))
+    _say(False, f"redraft: findings written to {path}")
     return EXIT_OK
 
 
