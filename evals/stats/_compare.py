@@ -123,6 +123,19 @@ def _ratio(num: FloatArray, den: FloatArray) -> float:
     return float(num.sum()) / total if total > 0 else float("nan")
 
 
+def _feasible(
+    metric: str, low: float | None, high: float | None
+) -> tuple[float | None, float | None]:
+    """A difference of two proportions lies in [-1, 1]: clip an interval that leaves it.
+
+    Small-sample intervals (paired t, the discordance bound) are symmetric about the
+    estimate and can cross the bounds when the estimate is near them.
+    """
+    if metric in NOT_PROPORTIONS:
+        return low, high
+    return (None if low is None else max(-1.0, low), None if high is None else min(1.0, high))
+
+
 def _paired_difference(
     a: tuple[FloatArray, FloatArray], b: tuple[FloatArray, FloatArray], metric: str,
     n_boot: int, rng: np.random.Generator, level: float,
@@ -140,7 +153,8 @@ def _paired_difference(
     if metric not in NOT_PROPORTIONS and (finite.size == 0 or np.ptp(finite) == 0.0):
         # No discordant episode: |Δ| is at most the discordant share of the steps compared.
         bound = wilson(0, steps, level).ci_high or 1.0
-        return Estimate.of(value, value - bound, value + bound, n=steps,
+        low, high = _feasible(metric, value - bound, value + bound)
+        return Estimate.of(value, low, high, n=steps,
                            method="paired-discordance-bound", episodes=pairs)
     if pairs < MIN_BOOTSTRAP_EPISODES:
         # Few pairs: the linearised (delta-method) variance of the paired difference with
@@ -149,11 +163,11 @@ def _paired_difference(
                      - (num_b - value_b * den_b) / den_b.sum())
         spread = math.sqrt(pairs / (pairs - 1) * float(np.sum(influence**2))) if pairs > 1 else 0
         half = float(sps.t.ppf(0.5 + level / 2, max(pairs - 1, 1))) * spread
-        return Estimate.of(value, value - half, value + half, n=steps, method="paired-t",
-                           episodes=pairs)
+        low, high = _feasible(metric, value - half, value + half)
+        return Estimate.of(value, low, high, n=steps, method="paired-t", episodes=pairs)
     jack_a = _leave_one_out(num_a, den_a)
     jack_b = _leave_one_out(num_b, den_b)
-    low, high = bca_interval(diffs, value, jack_a - jack_b, level)
+    low, high = _feasible(metric, *bca_interval(diffs, value, jack_a - jack_b, level))
     return Estimate.of(value, low, high, n=steps, method="paired-bca", episodes=pairs)
 
 

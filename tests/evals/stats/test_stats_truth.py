@@ -196,3 +196,20 @@ def test_paired_comparison_keeps_its_coverage(episodes: int) -> None:
           f"{np.mean(ratio):.2f}")
     assert covered / runs >= 0.85
     assert float(np.mean(ratio)) < 0.9
+
+
+def test_paired_differences_of_proportions_stay_within_minus_one_and_one() -> None:
+    # Two episodes, one run almost always wrong and the other almost always right: the
+    # small-sample intervals (paired t, the discordance bound) are symmetric about a
+    # difference near -1 and used to reach -2.17.
+    for seed in range(6):
+        a = simulated_run(Policy(e=0.95, revise=False, error_policy="continue"), 2, 5, seed,
+                          name="a")
+        b = simulated_run(Policy(e=0.05, revise=False, error_policy="continue"), 2, 5,
+                          seed + 100, name="b")
+        rows = [r for r in compare_runs([a, b], n_boot=200).rows if r.run == "b"]
+        assert any(r.paired for r in rows)
+        for row in rows:
+            low, high = row.difference.ci_low, row.difference.ci_high
+            if low is not None and high is not None:
+                assert -1.0 <= low <= high <= 1.0, (row.metric, row.difference)
