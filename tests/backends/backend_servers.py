@@ -102,6 +102,16 @@ class LlamaServer:
             self.kill()
 
 
+def send_json(handler: BaseHTTPRequestHandler, status: int, payload: Any) -> None:
+    """Answer the request being handled with ``payload`` as JSON."""
+    data = json.dumps(payload).encode()
+    handler.send_response(status)
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Length", str(len(data)))
+    handler.end_headers()
+    handler.wfile.write(data)
+
+
 class LoopbackServer:
     """An HTTP server on 127.0.0.1 (a free port) in a daemon thread; :meth:`close` stops it."""
 
@@ -159,12 +169,7 @@ class CannedChatServer(LoopbackServer):
                         "usage", {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}
                     ),
                 }
-                data = json.dumps(payload).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                send_json(self, 200, payload)
 
             def log_message(self, *args: Any) -> None:
                 pass

@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
-from backend_servers import LlamaServer, LoopbackServer, free_port
+from backend_servers import LlamaServer, LoopbackServer, free_port, send_json
 
 from redraft.agent.backends._errors import BackendRejectedError, BackendUnavailableError
 from redraft.agent.backends._protocol import (
@@ -76,12 +76,7 @@ class ScriptedServer(LoopbackServer):
                     }
                 else:
                     payload = {"error": {"message": f"scripted {status}", "type": "x"}}
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                send_json(self, status, payload)
 
             def log_message(self, *args: Any) -> None:
                 pass
