@@ -1,9 +1,11 @@
 """Embedded model answers/s at batch 1, 4 and 16: the batched engine against the sequential one.
 
 The same answers (independent questions, one episode each, ``--max-tokens`` tokens of a
-sentence) are asked in batches of 1, 4 and 16 of each engine of the ``llamacpp`` backend
-(SmolLM2-135M on the CPU), alternating engines and batch sizes within each repeat; the
-fastest of ``--repeats`` runs is kept. Every run asks new questions, so no answer is served
+sentence) are asked in batches of 1, 4 and 16 of three setups of the ``llamacpp`` backend
+(SmolLM2-135M on the CPU): the batched engine with the default 32-bit weights, the batched
+engine with the file's own Q4_1 weights, and the sequential engine with Q4_1 (the path
+before batching), alternating setups and batch sizes within each repeat; the fastest of
+``--repeats`` runs is kept. Every run asks new questions, so no answer is served
 from a cache (the chat template's shared prefix is, for both engines). Printed per answer:
 wall-clock rate and CPU rate (answers per CPU-second of this process, all threads): on a
 machine shared with other busy processes the wall clock mostly measures the others.
@@ -18,13 +20,15 @@ import asyncio
 import os
 import time
 
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
 from redraft.agent.backends import GenerationRequest, Message, SamplingParams
 from redraft.agent.backends.llamacpp import LlamaCppBackend
 
 TOPICS = ["the sea", "chess", "a river", "bread", "the moon", "a clock", "rain", "a garden"]
-ENGINES = ("batched", "sequential")
+SETUPS = {  # name: backend options
+    "batched f32": {"engine": "batched", "weights": "f32"},
+    "batched q4_1": {"engine": "batched", "weights": "native"},
+    "sequential q4_1": {"engine": "sequential", "weights": "native"},
+}
 
 
 def question(run: int, i: int, max_tokens: int) -> GenerationRequest:
@@ -64,10 +68,10 @@ async def main() -> None:
     args = parser.parse_args()
     sizes = [int(b) for b in args.batches.split(",")]
     backends = {
-        engine: LlamaCppBackend.from_spec(
-            "smollm2", engine=engine, n_threads=args.threads, n_seq=max(sizes)
+        setup: LlamaCppBackend.from_spec(
+            "smollm2", n_threads=args.threads, n_seq=max(sizes), **options
         )
-        for engine in ENGINES
+        for setup, options in SETUPS.items()
     }
     rates: dict[tuple[str, int], list[float]] = {}
     cpu_rates: dict[tuple[str, int], list[float]] = {}
@@ -94,20 +98,22 @@ async def main() -> None:
         f"llamacpp/smollm2 on {threads} threads, {args.answers} answers per measurement, "
         f"max_tokens {args.max_tokens}, best of {args.repeats} alternating runs"
     )
-    header = ("engine", "batch", "answers/s", "x batch 1", "answers/cpu-s", "x batch 1", "tokens")
-    print("{:<11} {:>5} {:>10} {:>10} {:>14} {:>10} {:>7}".format(*header))
-    for engine in ENGINES:
+    header = ("setup", "batch", "answers/s", "x batch 1", "answers/cpu-s", "x batch 1", "tokens")
+    print("{:<16} {:>5} {:>10} {:>10} {:>14} {:>10} {:>7}".format(*header))
+    for engine in SETUPS:
         base, cpu_base = max(rates[engine, sizes[0]]), max(cpu_rates[engine, sizes[0]])
         for size in sizes:
             best, cpu_best = max(rates[engine, size]), max(cpu_rates[engine, size])
             print(
-                f"{engine:<11} {size:>5} {best:>10.2f} {best / base:>9.2f}x {cpu_best:>14.2f} "
+                f"{engine:<16} {size:>5} {best:>10.2f} {best / base:>9.2f}x {cpu_best:>14.2f} "
                 f"{cpu_best / cpu_base:>9.2f}x {tokens[engine, size]:>7}"
             )
-    for size in sizes:
-        ratio = max(rates["batched", size]) / max(rates["sequential", size])
-        cpu_ratio = max(cpu_rates["batched", size]) / max(cpu_rates["sequential", size])
-        print(f"batched / sequential at batch {size}: wall {ratio:.2f}x, cpu {cpu_ratio:.2f}x")
+    old = "sequential q4_1"
+    for setup in list(SETUPS)[:2]:
+        for size in sizes:
+            ratio = max(rates[setup, size]) / max(rates[old, size])
+            cpu_ratio = max(cpu_rates[setup, size]) / max(cpu_rates[old, size])
+            print(f"{setup} / {old} at batch {size}: wall {ratio:.2f}x, cpu {cpu_ratio:.2f}x")
 
 
 if __name__ == "__main__":

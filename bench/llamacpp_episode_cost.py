@@ -20,11 +20,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import statistics
 import time
-
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from redraft.agent.backends import GenerationRequest, Message, SamplingParams
 from redraft.agent.backends.llamacpp import LlamaCppBackend

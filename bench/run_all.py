@@ -33,7 +33,9 @@ def children_cpu() -> float:
 
 
 def main() -> int:
-    env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE"}
+    # Not OMP_WAIT_POLICY=PASSIVE: it lets llama.cpp's threads sleep between graph
+    # computations, which doubled a batch-1 token's time on 2 idle cores (bench/README.md).
+    env = dict(os.environ)
     started = time.perf_counter()
     failed = 0
     for bench in BENCHES:

@@ -13,7 +13,7 @@ import contextlib
 import inspect
 import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -55,7 +55,16 @@ try:
 except ImportError:  # pragma: no cover - not on Windows: runs there are not locked
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["LOCK_FILE", "RunResult", "arun_eval", "load_eval_task", "run_eval"]
+__all__ = [
+    "LOCK_FILE",
+    "RunResult",
+    "arun_eval",
+    "arun_grid",
+    "grid_order",
+    "load_eval_task",
+    "run_eval",
+    "run_grid",
+]
 
 LOCK_FILE = ".lock"
 """Held (``flock``) by the process writing a run directory."""
@@ -377,3 +386,68 @@ def run_eval(
 ) -> RunResult:
     """Synchronous :func:`arun_eval`; call it where no event loop is running."""
     return asyncio.run(arun_eval(config, out, backend=backend, observers=observers))
+
+
+SHARED_PROVIDERS = frozenset({"llamacpp", "hf", "vllm"})
+"""Providers whose loaded model a grid's runs share: a local model holds nothing between
+requests but its weights and caches of its own computations. (``simulated`` and ``scripted``
+keep per-run state; remote ``openai`` models cost nothing to open.)"""
+
+
+def grid_order(configs: Sequence[EvalConfig]) -> list[int]:
+    """The order a grid runs its configs in: larger revision budgets first, else as given.
+
+    With a shared model that remembers deterministic requests (``llamacpp``), a run without
+    revisions then finds most of its proposals already computed by the runs with
+    revisions, whose first rounds ask exactly the same until their trajectories part.
+    The order changes no answer a deterministic backend gives, only when it is computed.
+    """
+    return sorted(range(len(configs)), key=lambda i: -configs[i].max_rounds)
+
+
+async def arun_grid(
+    runs: Sequence[tuple[EvalConfig, Path, Sequence[RunObserver]]],
+    *,
+    on_start: Callable[[int], None] | None = None,
+) -> list[RunResult]:
+    """Run (or resume) several evals in :func:`grid_order`; results in the order given.
+
+    When every run uses the same model and options of a :data:`SHARED_PROVIDERS`
+    provider, the model is loaded once and shared (its memo of deterministic requests
+    with it); otherwise each run loads its own, as :func:`arun_eval` does.
+
+    Args:
+        runs: each run's config, run directory and observers.
+        on_start: called with a run's index (into ``runs``) just before it starts.
+    """
+    configs = [config for config, _, _ in runs]
+    results: list[RunResult | None] = [None] * len(runs)
+    async with contextlib.AsyncExitStack() as stack:
+        backend: Backend | None = None
+        if configs and _shareable(configs):
+            backend = _load_backend(configs[0])
+            stack.push_async_callback(backend.aclose)
+        for index in grid_order(configs):
+            if on_start is not None:
+                on_start(index)
+            config, out, observers = runs[index]
+            results[index] = await arun_eval(config, out, backend=backend, observers=observers)
+    return [result for result in results if result is not None]
+
+
+def run_grid(
+    runs: Sequence[tuple[EvalConfig, Path, Sequence[RunObserver]]],
+    *,
+    on_start: Callable[[int], None] | None = None,
+) -> list[RunResult]:
+    """Synchronous :func:`arun_grid`; call it where no event loop is running."""
+    return asyncio.run(arun_grid(runs, on_start=on_start))
+
+
+def _shareable(configs: Sequence[EvalConfig]) -> bool:
+    first = configs[0]
+    if split_model_string(first.model)[0] not in SHARED_PROVIDERS:
+        return False
+    return all(
+        c.model == first.model and c.model_options == first.model_options for c in configs
+    )

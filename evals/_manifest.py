@@ -15,8 +15,9 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
+from redraft.agent.backends import public_options
 from redraft.evals._config import EvalConfig
 from redraft.evals._events import SCHEMA_VERSION
 from redraft.evals._log import EventLogError, atomic_write
@@ -91,6 +92,19 @@ def model_file(backend: object) -> dict[str, Any] | None:
     return {"path": str(path), "bytes": path.stat().st_size, "sha256": file_sha256(path)}
 
 
+def backend_options(backend: object, provider: str) -> dict[str, Any] | None:
+    """Every option the backend runs with, defaults included, secrets left out.
+
+    The config records only the options a user gave; a default that changes between
+    versions (``llamacpp``'s ``weights``) is recorded here. ``None`` for a backend that
+    keeps its options in no pydantic model.
+    """
+    options = getattr(backend, "options", None)
+    if not isinstance(options, BaseModel):
+        return None
+    return public_options(options.model_dump(mode="json"), provider)
+
+
 def build_manifest(
     config: EvalConfig, backend: object, provider: str, *, leaky: bool = False
 ) -> dict[str, Any]:
@@ -109,6 +123,7 @@ def build_manifest(
         "backend": {
             "name": getattr(backend, "name", config.model),
             "model_file": model_file(backend),
+            "options": backend_options(backend, provider),
         },
         "versions": package_versions(provider, config.task),
         "platform": {"system": platform.platform(), "executable": sys.executable},

@@ -322,7 +322,7 @@ def _grid_name(critic: str, rounds: int, representation: str | None, monologue: 
 
 
 def _cmd_grid(args: argparse.Namespace) -> int:
-    from redraft.evals._eval import run_eval
+    from redraft.evals._eval import run_grid
 
     base = _model_defaults(_config_data(args))
     critics: list[str] = args.critic or [base.get("critic", "tool")]
@@ -345,13 +345,18 @@ def _cmd_grid(args: argparse.Namespace) -> int:
                     "corrector": {**corrector, "monologue": mono},
                 }
             )
-    run_dirs = []
-    for i, (name, config) in enumerate(combos.items(), start=1):
-        run_dir = args.out / name
-        title = f"run {i}/{len(combos)} {name}"
-        _say(args.quiet, f"redraft grid: {title} -> {run_dir}")
-        run_eval(config, run_dir, observers=_observers(args.quiet, config, title))
-        run_dirs.append(run_dir)
+    names = list(combos)
+    run_dirs = [args.out / name for name in names]
+    titles = [f"run {i}/{len(names)} {name}" for i, name in enumerate(names, start=1)]
+    runs = [
+        (combos[name], run_dir, _observers(args.quiet, combos[name], title))
+        for name, run_dir, title in zip(names, run_dirs, titles, strict=True)
+    ]
+
+    def announce(index: int) -> None:
+        _say(args.quiet, f"redraft grid: {titles[index]} -> {run_dirs[index]}")
+
+    run_grid(runs, on_start=announce)
     return _report(run_dirs, args.out / "report", args.quiet)
 
 

@@ -8,7 +8,9 @@ Usage accounting is the same in every backend (:class:`~redraft.tools.Cost`):
 - ``seconds``: wall-clock time spent on this request. A backend that decodes a batch in one
   call splits the call's time evenly over its requests (:func:`share_seconds`), so that the
   seconds of a batch add up to its wall-clock time; a remote request counts its own round
-  trip, retries included.
+  trip, retries included. A request answered from a backend's memo of deterministic
+  requests (``llamacpp``) reports the usage of the decode that produced the answer: the
+  answer's cost, whatever ran before it in the same process.
 """
 
 from __future__ import annotations

@@ -9,6 +9,12 @@ its common prefix with them. Every ``llama_decode`` call carries one token for e
 that is generating plus prompt chunks of sequences that are still reading theirs, so a batch
 of requests costs about as many forward passes as its longest answer, not the sum of them.
 
+llama.cpp evaluates a batch over per-sequence caches in micro-batches of consecutive sequence
+ids, taken in the order their tokens appear, so tokens go into a batch sorted by sequence,
+and before each pass caches are moved (swapped through a spare sequence) so that the
+sequences in it are consecutive: as runs finish, or when a revision round continues only
+some episodes, they would otherwise be scattered and cost a pass each.
+
 When more keys are in flight than sequences, the least recently used sequence is evicted
 (a finished episode is simply never used again). The context is created on first use with as
 many sequences as the call needs (a power of two, at most ``n_seq``) and recreated larger
@@ -103,6 +109,10 @@ class DecoderStats:
     """Prompt tokens taken from another sequence's cache (a shared prefix)."""
     evictions: int = 0
     """Jobs that took over a sequence holding another key's cache."""
+    moves: int = 0
+    """Caches moved to another sequence to keep the decoding ones consecutive."""
+    scattered_passes: int = 0
+    """Passes whose sequences were still not consecutive (llama.cpp splits each)."""
 
 
 @dataclass
@@ -180,6 +190,8 @@ class BatchedDecoder:
         self._memory: Any = None
         self._batch: Any = None
         self._sequences: list[_Sequence] = []
+        """The slots, indexed by their llama.cpp sequence id."""
+        self._spare = 0
         self._clock = 0
         self.stats = DecoderStats()
         """What it has done so far."""
@@ -201,10 +213,11 @@ class BatchedDecoder:
         self._free_context()
         lib = self._lib
         params = lib.llama_context_default_params()
-        params.n_ctx = self.n_ctx * size
+        # One more sequence than slots: the spare through which two caches swap places.
+        params.n_ctx = self.n_ctx * (size + 1)
         params.n_batch = self.n_batch
         params.n_ubatch = self.n_batch
-        params.n_seq_max = size
+        params.n_seq_max = size + 1
         params.n_threads = self.n_threads
         params.n_threads_batch = self.n_threads
         params.kv_unified = False
@@ -222,6 +235,7 @@ class BatchedDecoder:
         self._memory = lib.llama_get_memory(ctx)
         self._batch = lib.llama_batch_init(self.n_batch, 0, 1)
         self._sequences = [_Sequence(seq_id=i) for i in range(size)]
+        self._spare = size
 
     def _free_context(self) -> None:
         if self._batch is not None:
@@ -404,16 +418,27 @@ class BatchedDecoder:
 
     def _step(self, running: list[_Run]) -> None:
         """One ``llama_decode``: a token per generating run, then prompt chunks."""
-        batch = self._batch
+        # Generating runs get room first, so that a long prompt never stalls them.
+        plan: list[tuple[_Run, list[int]]] = []
         n = 0
-        # Generating runs first (one token each), so that a long prompt never stalls them.
-        order = sorted(running, key=lambda r: len(r.pending) > 1)
-        for run in order:
+        for run in sorted(running, key=lambda r: len(r.pending) > 1):
             run.logits_at = -1
             room = self.n_batch - n
             if room <= 0:
                 break
             take = run.pending[:room]
+            plan.append((run, take))
+            n += len(take)
+        self._make_consecutive([run.seq for run, _ in plan])
+        # With a cache per sequence, llama.cpp evaluates a batch in micro-batches of
+        # consecutive sequence ids, taken in the order their tokens appear: sorted and
+        # consecutive, the whole batch is one pass (scattered, one pass per gap).
+        plan.sort(key=lambda item: item[0].seq.seq_id)
+        if plan and plan[-1][0].seq.seq_id - plan[0][0].seq.seq_id + 1 != len(plan):
+            self.stats.scattered_passes += 1
+        batch = self._batch
+        n = 0
+        for run, take in plan:
             pos = len(run.seq.tokens)
             for offset, token in enumerate(take):
                 batch.token[n] = token
@@ -435,6 +460,48 @@ class BatchedDecoder:
             raise LlamaDecodeError(
                 f"{self.name}: llama_decode failed with code {code} on a batch of {n} tokens"
             )
+
+    def _make_consecutive(self, decoding: list[_Sequence]) -> None:
+        """Move caches so that the ``decoding`` sequences have consecutive ids.
+
+        Runs end at different times and a revision round decodes only some episodes, so
+        the sequences in a pass get scattered over the slots. The window of slots already
+        holding most of them is kept; each one outside it swaps places with a slot inside
+        that is not decoding (whose cache, another episode's, moves out intact). A swap is
+        three buffer copies, done by llama.cpp before the next pass: about as much as one
+        extra pass, which a gap would cost at every remaining token.
+        """
+        if not decoding:
+            return
+        ids = sorted(seq.seq_id for seq in decoding)
+        count = len(ids)
+        if ids[-1] - ids[0] + 1 == count:
+            return
+        inside = [0] * (len(self._sequences) - count + 1)
+        for lo in range(len(inside)):
+            inside[lo] = sum(1 for i in ids if lo <= i < lo + count)
+        lo = max(range(len(inside)), key=lambda start: (inside[start], -start))
+        wanted = set(ids)
+        holes = [self._sequences[i] for i in range(lo, lo + count) if i not in wanted]
+        movers = [seq for seq in decoding if not lo <= seq.seq_id < lo + count]
+        for seq, hole in zip(movers, holes, strict=True):
+            self._swap(seq, hole)
+
+    def _swap(self, a: _Sequence, b: _Sequence) -> None:
+        """Exchange the caches of two sequences (their ids trade places)."""
+        lib, memory = self._lib, self._memory
+        if b.tokens:  # keep b's cache: through the spare (copies run in this order)
+            lib.llama_memory_seq_cp(memory, b.seq_id, self._spare, -1, -1)
+            lib.llama_memory_seq_cp(memory, a.seq_id, b.seq_id, -1, -1)
+            lib.llama_memory_seq_cp(memory, self._spare, a.seq_id, -1, -1)
+            lib.llama_memory_seq_rm(memory, self._spare, -1, -1)
+        else:
+            lib.llama_memory_seq_cp(memory, a.seq_id, b.seq_id, -1, -1)
+            lib.llama_memory_seq_rm(memory, a.seq_id, -1, -1)
+        a.seq_id, b.seq_id = b.seq_id, a.seq_id
+        self._sequences[a.seq_id] = a
+        self._sequences[b.seq_id] = b
+        self.stats.moves += 1
 
     def _advance(self, run: _Run) -> DecodeResult | None:
         """Sample the next token of ``run`` if its logits are ready; its result once done."""

@@ -13,11 +13,24 @@ episode copies the cache of the one sharing the longest prefix (the task's syste
 ``create_chat_completion`` after another, grouped by key, reusing only the previous prompt's
 prefix), kept for comparison.
 
-Greedy answers do not depend on what else is in the batch, nor on how much of the prompt
-came from the cache: each sequence attends only to its own cache, and llama.cpp's CPU
-kernels compute a token's row independently of the other rows. ``tests/backends/
-test_llamacpp.py`` checks batch 1 against batch 8 and cached against from-scratch
-evaluation, bit for bit, on the CPU; GPU builds of llama.cpp may not keep this.
+Weights: by default (``weights=f32``) the GGUF's weights are dequantized once into 32-bit
+floats (the same numbers the quantized blocks stand for; a cached copy on disk) and computed
+in 32-bit floats. Measured on the embedded SmolLM2 (Q4_1), 32 chess prompts: greedy answers
+alone and in a batch of 32 were identical for all 32 with ``f32``, and differed for 5 with
+the file's own Q4_1 (``weights=native``). Two things combine there: the attention's sums
+run over as many cache cells as the longest sequence in the same pass, so a token's floats
+depend, in their last bits, on the other sequences; and the Q4_1 kernels round activations
+to 8 bits, which turns such last-bit differences into different tokens. ``f32`` also
+decodes batches of 4 or more faster on an x86 CPU (ggml has a batched kernel for it, none
+for Q4_1), at the price of memory (540 MB rather than 98 MB) and of single-request speed
+(about 2x slower at batch 1). ``tests/backends/test_llamacpp.py`` checks batch 1 against
+batch 8 and cached against from-scratch evaluation on the CPU; GPU builds of llama.cpp may
+not keep this.
+
+Memo: deterministic requests (greedy, or sampled with their own seed) are remembered by
+their tokens and decoding settings (``memo_size``). Identical requests in one call decode
+once, and a repeat in a later call (another run of the same grid, which shares the
+backend) is answered from the memo with the usage of the decode that produced it.
 
 Constraints (``choice``, ``regex``, ``grammar``) are enforced while decoding by a GBNF
 grammar; a ``choice`` output is always exactly one of the choices (see
@@ -29,11 +42,15 @@ llama-cpp-python's converter: character classes, groups, alternation and repetit
 from __future__ import annotations
 
 import asyncio
+import ctypes
+import hashlib
 import os
 import random
+import tempfile
 import threading
 import time
-from collections.abc import Sequence
+from collections import OrderedDict
+from collections.abc import Hashable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Literal, Self
@@ -67,6 +84,7 @@ from redraft.tools import BadInputError, ConstraintNotSupportedError, Cost, pars
 __all__ = ["LlamaCppBackend", "LlamaCppOptions", "regex_grammar"]
 
 Engine = Literal["batched", "sequential"]
+Weights = Literal["f32", "native"]
 
 
 class LlamaCppOptions(BaseModel):
@@ -74,6 +92,15 @@ class LlamaCppOptions(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    weights: Weights = "f32"
+    """``f32``: the file's weights dequantized once into 32-bit floats (cached on disk under
+    ``~/.cache/redraft/llamacpp-f32``): the same weights, no activations rounded to 8 bits,
+    so a greedy answer does not depend on what else shares its batch, and batches of 4 or
+    more decode faster on the CPU. ``native``: the file's own quantized types (less
+    memory, faster at batch 1, but an answer may change with its batch's composition)."""
+    cache_dir: str | None = None
+    """Where ``weights=f32`` keeps the dequantized file (default
+    ``$XDG_CACHE_HOME/redraft/llamacpp-f32``)."""
     engine: Engine = "batched"
     """``batched``: all requests of a call decoded together, one cached sequence per
     ``cache_key``; ``sequential``: one request after another (the earlier path)."""
@@ -98,6 +125,11 @@ class LlamaCppOptions(BaseModel):
     prompt from scratch."""
     verbose: bool = False
     """Let llama.cpp log to stderr."""
+    memo_size: int = Field(4096, ge=0)
+    """``batched``: deterministic requests (greedy, or sampled with their own seed) are
+    remembered by their tokens and decoding settings, this many at most (least recently
+    used forgotten first; 0 turns it off). A repeat, in the same call or a later one, is
+    answered without decoding again; identical requests in one call decode once."""
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -127,14 +159,21 @@ class LlamaCppBackend:
         self._llama_cpp: Any = require("llama_cpp", "the llamacpp backend", "llamacpp")
         self.options = options or LlamaCppOptions()
         self.model_path = model_path
+        """The model file as given (what the manifest identifies the model by)."""
         self.name = name or f"llamacpp/{model_path}"
         batched = self.options.engine == "batched"
         threads = self.options.n_threads or len(os.sched_getaffinity(0))
+        self.loaded_path = model_path
+        """The file llama.cpp loaded: ``model_path`` itself, or its dequantized copy."""
+        if self.options.weights == "f32":
+            self.loaded_path = dequantized_f32(
+                self._llama_cpp, model_path, self.options.cache_dir, self.name
+            )
         try:
             # The batched engine makes its own context; this one only has to exist. The
             # sequential one keeps llama-cpp-python's thread defaults, as before batching.
             self._llm: Any = self._llama_cpp.Llama(
-                model_path=str(model_path),
+                model_path=str(self.loaded_path),
                 n_ctx=256 if batched else self.options.n_ctx,
                 n_threads=threads if batched else self.options.n_threads,
                 n_batch=self.options.n_batch,
@@ -145,6 +184,9 @@ class LlamaCppBackend:
         except ValueError as exc:  # llama-cpp-python's way to say "cannot load"
             raise BadInputError(f"{self.name}: llama.cpp cannot load {model_path}: {exc}") from exc
         self._grammars: dict[Constraint, Any] = {}
+        self._memo: OrderedDict[Hashable, Generation] = OrderedDict()
+        self.memo_hits = 0
+        """Requests answered from the memo (or by an identical request in the same call)."""
         self._seeds = random.Random(self.options.seed)
         self._decoder: BatchedDecoder | None = None
         if batched:
@@ -218,7 +260,8 @@ class LlamaCppBackend:
             bos_token=model.token_get_text(bos) if bos != -1 else "",
         )
 
-    def _job(self, request: GenerationRequest) -> DecodeJob:
+    def _job(self, request: GenerationRequest) -> tuple[DecodeJob, Hashable | None]:
+        """The decoder's job for ``request``, and its memo key (``None``: not deterministic)."""
         rendered = self._formatter(messages=message_dicts(request.messages))
         tokens = self._llm.tokenize(
             rendered.prompt.encode("utf-8"), add_bos=not rendered.added_special, special=True
@@ -227,23 +270,55 @@ class LlamaCppBackend:
         params = request.params
         seed = params.seed if params.seed is not None else self._seeds.getrandbits(32)
         grammar = None if request.constraint is None else self._grammar(request.constraint)
-        return DecodeJob(
+        job = DecodeJob(
             tokens=tokens,
             key=request.cache_key,
             max_tokens=max_tokens,
             stop=stop,
             sampler=SamplerSpec(params.temperature, params.top_p, seed, grammar),
         )
+        greedy = params.temperature <= 0.0
+        if self.options.memo_size == 0 or not (greedy or params.seed is not None):
+            return job, None
+        draw = None if greedy else (params.top_p, params.temperature, seed)
+        return job, (tuple(tokens), max_tokens, tuple(stop), draw, request.constraint)
 
     def _generate_batched(
         self, decoder: BatchedDecoder, requests: list[GenerationRequest]
     ) -> list[Generation]:
+        """Decode the requests the memo cannot answer, once each, in one decoder run.
+
+        A remembered answer keeps the usage of the decode that produced it (the cost of the
+        answer, not of looking it up), so a run's cost does not depend on what ran before
+        it in the same process.
+        """
         started = time.perf_counter()
-        jobs = [self._job(request) for request in requests]
-        results = decoder.run(jobs)
-        seconds = share_seconds(time.perf_counter() - started, len(requests))
-        return [
-            Generation(
+        results: list[Generation | None] = [None] * len(requests)
+        jobs: list[DecodeJob] = []
+        owners: list[list[int]] = []  # the requests each decoded job answers
+        pending: dict[Hashable, int] = {}  # memo key -> its job in this call
+        keys: list[Hashable | None] = []
+        for index, request in enumerate(requests):
+            job, key = self._job(request)
+            if key is not None:
+                remembered = self._memo.get(key)
+                if remembered is not None:
+                    self._memo.move_to_end(key)
+                    results[index] = remembered
+                    self.memo_hits += 1
+                    continue
+                if key in pending:
+                    owners[pending[key]].append(index)
+                    self.memo_hits += 1
+                    continue
+                pending[key] = len(jobs)
+            jobs.append(job)
+            owners.append([index])
+            keys.append(key)
+        decoded = decoder.run(jobs)
+        seconds = share_seconds(time.perf_counter() - started, len(jobs))
+        for job, result, key, indices in zip(jobs, decoded, keys, owners, strict=True):
+            generation = Generation(
                 text=result.text,
                 usage=Cost(
                     prompt_tokens=len(job.tokens),
@@ -252,8 +327,13 @@ class LlamaCppBackend:
                 ),
                 finish_reason=result.finish_reason,
             )
-            for job, result in zip(jobs, results, strict=True)
-        ]
+            for index in indices:
+                results[index] = generation
+            if key is not None:
+                self._memo[key] = generation
+                if len(self._memo) > self.options.memo_size:
+                    self._memo.popitem(last=False)
+        return [r for r in results if r is not None]
 
     # -- sequential engine -----------------------------------------------------------------
 
@@ -352,6 +432,60 @@ class LlamaCppBackend:
                 self._decoder.close()
             self._free_grammars()
             self._llm.close()
+
+
+def _default_cache() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "redraft" / "llamacpp-f32"
+
+
+def dequantized_f32(llama_cpp: Any, source: Path, cache_dir: str | None, name: str) -> Path:
+    """``source`` with every tensor dequantized to 32-bit floats, written once and reused.
+
+    llama.cpp's quantizer with the target type F32 converts each block back to the floats
+    it stands for, exactly (for SmolLM2-135M: 98 MB of Q4_1 become 540 MB). The copy is keyed
+    by the source's path, size and modification time, written beside its final name and
+    renamed, so a killed conversion leaves no half file and concurrent ones do not collide.
+
+    Raises:
+        BadInputError: llama.cpp could not convert the file, or the cache is not writable.
+    """
+    source = source.resolve()
+    stat = source.stat()
+    key = f"{source}|{stat.st_size}|{stat.st_mtime_ns}"
+    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+    root = Path(cache_dir).expanduser() if cache_dir else _default_cache()
+    target = root / f"{source.stem}-f32-{digest}.gguf"
+    if target.is_file():
+        return target
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        handle, partial_name = tempfile.mkstemp(prefix=f".{target.name}-", dir=root)
+        os.close(handle)
+    except OSError as exc:
+        raise BadInputError(
+            f"{name}: cannot write the dequantized model to {root}: {exc.strerror or exc} "
+            "(set the cache_dir option, or weights=native to load the file as it is)"
+        ) from exc
+    partial = Path(partial_name)
+    try:
+        params = llama_cpp.llama_model_quantize_default_params()
+        params.ftype = llama_cpp.LLAMA_FTYPE_ALL_F32
+        params.allow_requantize = True
+        params.nthread = len(os.sched_getaffinity(0))
+        code = llama_cpp.llama_model_quantize(
+            str(source).encode(), str(partial).encode(), ctypes.byref(params)
+        )
+        if code != 0:
+            raise BadInputError(
+                f"{name}: llama.cpp could not dequantize {source} (code {code}); use the "
+                "option weights=native to load it as it is"
+            )
+        partial.chmod(0o644)
+        partial.replace(target)
+    finally:
+        partial.unlink(missing_ok=True)
+    return target
 
 
 def regex_grammar(pattern: str) -> str:

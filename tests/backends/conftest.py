@@ -44,10 +44,10 @@ def llama_backend(smollm2_path: Path) -> Iterator[Any]:
 
 @pytest.fixture(scope="session")
 def exact_backend(smollm2_path: Path) -> Iterator[Any]:
-    """SmolLM2 evaluating every prompt from scratch: outputs independent of order."""
+    """SmolLM2 evaluating every prompt from scratch, remembering nothing."""
     from redraft.agent.backends.llamacpp import LlamaCppBackend, LlamaCppOptions
 
-    options = LlamaCppOptions(n_ctx=1024, n_threads=2, reuse_prefix=False)
+    options = LlamaCppOptions(n_ctx=1024, n_threads=2, reuse_prefix=False, memo_size=0)
     backend = LlamaCppBackend(smollm2_path, name="llamacpp/smollm2", options=options)
     yield backend
     asyncio.run(backend.aclose())

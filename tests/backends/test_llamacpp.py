@@ -57,7 +57,7 @@ def test_missing_file_and_bad_options_are_bad_input(tmp_path: Path) -> None:
     missing = tmp_path / "nope.gguf"
     with pytest.raises(BadInputError, match="no such model file"):
         load_backend(f"llamacpp/{missing}")
-    with pytest.raises(BadInputError, match=r"option n_ctxx: Extra .* \(options: engine, n_batch"):
+    with pytest.raises(BadInputError, match=r"n_ctxx: Extra .* \(options: cache_dir, engine, "):
         load_backend("llamacpp/smollm2", n_ctxx=512)
 
 
@@ -247,9 +247,9 @@ def play_rounds(backend: Any, keys: str, rounds: int) -> list[list[str]]:
     return texts
 
 
-def test_greedy_answers_do_not_depend_on_the_batch(smollm2_path: Path) -> None:
-    # Prompts of different lengths, so that batch 8 mixes prompt chunks and generated tokens.
-    requests = [
+def animal_requests() -> list[GenerationRequest]:
+    # Prompts of different lengths, so that a batch mixes prompt chunks and generated tokens.
+    return [
         GenerationRequest(
             messages=(Message(role="user", content=f"{'Please, ' * i}name an animal ({i})."),),
             params=SamplingParams(max_tokens=4 + 2 * i),
@@ -257,7 +257,13 @@ def test_greedy_answers_do_not_depend_on_the_batch(smollm2_path: Path) -> None:
         )
         for i in range(8)
     ]
-    one, eight = (load_backend("llamacpp/smollm2", n_ctx=512, n_threads=2) for _ in range(2))
+
+
+def test_greedy_answers_do_not_depend_on_the_batch(smollm2_path: Path) -> None:
+    requests = animal_requests()
+    one, eight = (
+        load_backend("llamacpp/smollm2", n_ctx=512, n_threads=2, memo_size=0) for _ in range(2)
+    )
     try:
         alone = [run(one, [r])[0] for r in requests]  # one sequence, reused by each in turn
         together = run(eight, requests)  # eight sequences decoded side by side
@@ -279,6 +285,80 @@ def test_greedy_answers_do_not_depend_on_the_batch(smollm2_path: Path) -> None:
         assert a.usage.completion_tokens == b.usage.completion_tokens
         assert a.finish_reason == b.finish_reason
     assert {g.finish_reason for g in alone} == {"stop", "length"}
+
+
+def test_a_revision_round_on_scattered_episodes_moves_them_together(
+    exact_backend: Any,
+) -> None:
+    # Eight episodes, then a round for every other one: their sequences (1, 3, 5, 7) are
+    # scattered, and llama.cpp would evaluate each in a pass of its own; the decoder moves
+    # caches so that they are consecutive, and each answer is what a fresh evaluation gives.
+    backend = load_backend("llamacpp/smollm2", n_ctx=512, n_threads=2, memo_size=0)
+    try:
+        keys = "abcdefgh"
+        history = {key: [Message(role="user", content=f"Game {key}: say a word.")] for key in keys}
+        first = run(backend, episode_requests(keys, history))
+        for key, out in zip(keys, first, strict=True):
+            history[key] += [
+                Message(role="assistant", content=out.text),
+                Message(role="user", content="Another."),
+            ]
+        second = run(backend, episode_requests(keys[1::2], history))
+        assert backend.stats.moves > 0
+        assert backend.stats.scattered_passes == 0
+    finally:
+        asyncio.run(backend.aclose())
+    fresh = run(exact_backend, episode_requests(keys[1::2], history))
+    assert [g.text for g in second] == [g.text for g in fresh]
+
+
+def test_repeated_deterministic_requests_are_decoded_once(smollm2_path: Path) -> None:
+    backend = load_backend("llamacpp/smollm2", n_ctx=512, n_threads=2)
+    try:
+        twice = [*animal_requests()[:3], *animal_requests()[:3]]
+        first = run(backend, twice)
+        assert backend.memo_hits == 3  # the second three, within the same call
+        evaluated = backend.stats.evaluated_tokens
+        again = run(backend, twice[:3])  # a later call: answered without decoding
+        assert backend.memo_hits == 6
+        assert backend.stats.evaluated_tokens == evaluated
+        # A sampled request without a seed of its own is never remembered.
+        sampled = [ask("Name a colour.", temperature=1.0, max_tokens=6)] * 2
+        run(backend, sampled)
+        run(backend, sampled)
+        assert backend.memo_hits == 6
+    finally:
+        asyncio.run(backend.aclose())
+    assert [g.text for g in first[3:]] == [g.text for g in first[:3]]
+    assert again == first[:3]  # the same text, finish reason and usage (the decode's cost)
+
+
+def test_f32_weights_are_converted_once_and_cached(smollm2_path: Path, tmp_path: Path) -> None:
+    from redraft.agent.backends.llamacpp import LlamaCppBackend, LlamaCppOptions
+
+    options = LlamaCppOptions(n_ctx=256, n_threads=2, cache_dir=str(tmp_path))
+    first = LlamaCppBackend(smollm2_path, options=options)
+    converted = first.loaded_path
+    assert converted.parent == tmp_path
+    assert converted.stat().st_size > 4 * smollm2_path.stat().st_size
+    written = converted.stat().st_mtime_ns
+    second = LlamaCppBackend(smollm2_path, options=options)
+    try:
+        assert second.loaded_path == converted and converted.stat().st_mtime_ns == written
+        assert first.model_path == smollm2_path  # runs identify the model by its own file
+        assert [p.name for p in tmp_path.iterdir()] == [converted.name]  # no partial left
+        native = LlamaCppBackend(
+            smollm2_path, options=LlamaCppOptions(n_ctx=256, n_threads=2, weights="native")
+        )
+        assert native.loaded_path == smollm2_path
+        asyncio.run(native.aclose())
+    finally:
+        for backend in (first, second):
+            asyncio.run(backend.aclose())
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a directory")
+    with pytest.raises(BadInputError, match="cache_dir"):
+        LlamaCppBackend(smollm2_path, options=LlamaCppOptions(cache_dir=str(blocked)))
 
 
 def test_episodes_keep_their_cache_and_match_a_fresh_evaluation(

@@ -101,3 +101,21 @@ def test_a_schema_1_manifest_is_refused_with_its_line(tmp_path: Path) -> None:
     config = EvalConfig(task="counting", model="simulated/e=0.2", episodes=1, max_steps=2)
     with pytest.raises(EventLogError, match="schema 1"):
         run_eval(config, run, backend=SimulatedBackend())
+
+
+def test_manifest_records_every_backend_option_but_secrets() -> None:
+    from redraft.evals._manifest import build_manifest
+
+    class Options(BaseModel):
+        weights: str = "f32"  # a default the user never gave: recorded all the same
+        api_key: str | None = None
+
+    class Backend:
+        name = "fake/model"
+        options = Options(api_key=KEY)
+
+    config = EvalConfig(task="counting", model="simulated/e=0.2")
+    manifest = build_manifest(config, Backend(), "simulated")
+    assert manifest["backend"]["options"] == {"weights": "f32"}
+    assert KEY not in json.dumps(manifest)
+    assert build_manifest(config, object(), "simulated")["backend"]["options"] is None
