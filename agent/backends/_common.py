@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
@@ -28,6 +29,7 @@ from redraft.tools import BadInputError, ConstraintNotSupportedError, MissingDep
 __all__ = [
     "SMOLLM2_FILE",
     "SMOLLM2_NAME",
+    "cache_folder",
     "cache_key_order",
     "check_constraints",
     "choice_grammar",
@@ -57,6 +59,12 @@ def require(module: str, what: str, extra: str) -> ModuleType:
         return importlib.import_module(module)
     except ImportError as exc:
         raise MissingDependencyError(what, extra, exc) from exc
+
+
+def cache_folder(name: str) -> Path:
+    """Where models converted once are kept: ``$XDG_CACHE_HOME/redraft/NAME``."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "redraft" / name
 
 
 def smollm2_gguf(extra: str = "llamacpp") -> Path:

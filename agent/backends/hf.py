@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import os
 import shutil
 import tempfile
 import time
@@ -38,6 +37,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from redraft.agent.backends._common import (
     SMOLLM2_NAME,
+    cache_folder,
     check_constraints,
     decoding_limits,
     message_dicts,
@@ -99,11 +99,6 @@ def resolve_hf_model(spec: str, gguf_file: str | None) -> tuple[str, str | None]
 
 
 _COMPLETE = "redraft-converted-from.txt"
-
-
-def _default_cache() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "redraft" / "hf-gguf"
 
 
 def _mkdir(path: Path) -> Path:
@@ -191,7 +186,7 @@ class HFBackend:
         stat = source.stat()
         key = f"{source}|{stat.st_size}|{stat.st_mtime_ns}|{transformers.__version__}"
         digest = hashlib.sha256(key.encode()).hexdigest()[:16]
-        root = Path(self.options.cache_dir) if self.options.cache_dir else _default_cache()
+        root = Path(self.options.cache_dir) if self.options.cache_dir else cache_folder("hf-gguf")
         folder = root / f"{source.stem}-{digest}"
         if (folder / _COMPLETE).is_file():
             return str(folder)

@@ -58,6 +58,7 @@ from typing import Any, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from redraft.agent.backends._common import (
+    cache_folder,
     cache_key_order,
     check_constraints,
     choice_grammar,
@@ -434,11 +435,6 @@ class LlamaCppBackend:
             self._llm.close()
 
 
-def _default_cache() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "redraft" / "llamacpp-f32"
-
-
 def dequantized_f32(llama_cpp: Any, source: Path, cache_dir: str | None, name: str) -> Path:
     """``source`` with every tensor dequantized to 32-bit floats, written once and reused.
 
@@ -454,7 +450,7 @@ def dequantized_f32(llama_cpp: Any, source: Path, cache_dir: str | None, name: s
     stat = source.stat()
     key = f"{source}|{stat.st_size}|{stat.st_mtime_ns}"
     digest = hashlib.sha256(key.encode()).hexdigest()[:16]
-    root = Path(cache_dir).expanduser() if cache_dir else _default_cache()
+    root = Path(cache_dir).expanduser() if cache_dir else cache_folder("llamacpp-f32")
     target = root / f"{source.stem}-f32-{digest}.gguf"
     if target.is_file():
         return target
