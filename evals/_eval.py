@@ -431,6 +431,10 @@ async def arun_grid(
             if on_start is not None:
                 on_start(index)
             config, out, observers = runs[index]
+            # Each run draws unseeded samples as it would alone, whatever ran before it.
+            restart = getattr(backend, "restart_seeds", None)
+            if callable(restart):
+                restart()
             results[index] = await arun_eval(config, out, backend=backend, observers=observers)
     return [result for result in results if result is not None]
 

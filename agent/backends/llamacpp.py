@@ -218,6 +218,14 @@ class LlamaCppBackend:
             resolve_gguf(spec, "llamacpp", "llamacpp"), name=f"llamacpp/{spec}", options=parsed
         )
 
+    def restart_seeds(self) -> None:
+        """Draw unseeded requests' seeds from the start again, as a freshly loaded backend.
+
+        A grid calls it before each run it shares the backend with, so that a run samples as
+        it would alone, whatever ran before it.
+        """
+        self._seeds = random.Random(self.options.seed)
+
     @property
     def stats(self) -> DecoderStats | None:
         """The batched engine's counters; ``None`` for the sequential engine."""

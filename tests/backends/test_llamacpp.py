@@ -327,6 +327,11 @@ def test_repeated_deterministic_requests_are_decoded_once(smollm2_path: Path) ->
         run(backend, sampled)
         run(backend, sampled)
         assert backend.memo_hits == 6
+        # Its seeds come from the backend's generator, which a grid restarts before each run.
+        backend.restart_seeds()
+        fresh = random.Random(backend.options.seed)
+        expected = [fresh.getrandbits(32) for _ in sampled]
+        assert [backend._job(r)[0].sampler.seed for r in sampled] == expected
     finally:
         asyncio.run(backend.aclose())
     assert [g.text for g in first[3:]] == [g.text for g in first[:3]]
