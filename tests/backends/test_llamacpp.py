@@ -415,3 +415,31 @@ def test_sequential_engine_still_answers(smollm2_path: Path) -> None:
 def test_n_batch_must_hold_a_token_per_sequence() -> None:
     with pytest.raises(BadInputError, match="n_batch"):
         load_backend("llamacpp/smollm2", n_seq=64, n_batch=32)
+
+
+def test_random_subsets_of_episodes_with_evictions_match_fresh_evaluations(
+    exact_backend: Any,
+) -> None:
+    # Episodes continue in random subsets over fewer sequences than episodes: caches are
+    # evicted, borrowed and swapped into consecutive places; every answer must still be
+    # what evaluating its whole conversation from scratch gives.
+    backend = load_backend("llamacpp/smollm2", n_ctx=512, n_threads=2, n_seq=4, memo_size=0)
+    draw = random.Random(7)
+    keys = "abcdef"
+    history = {key: [Message(role="user", content=f"Game {key}: say a word.")] for key in keys}
+    try:
+        for _ in range(5):
+            chosen = "".join(sorted(draw.sample(keys, draw.randint(2, 4))))
+            requests = episode_requests(chosen, history)
+            cached = run(backend, requests)
+            fresh = run(exact_backend, requests)
+            assert [g.text for g in cached] == [g.text for g in fresh], chosen
+            for key, out in zip(chosen, cached, strict=True):
+                history[key] += [
+                    Message(role="assistant", content=out.text),
+                    Message(role="user", content="Another."),
+                ]
+        assert backend.stats.evictions > 0 and backend.stats.moves > 0
+        assert backend.stats.scattered_passes == 0
+    finally:
+        asyncio.run(backend.aclose())
