@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict
 sys.path.insert(0, str(Path(__file__).parent / "plugins"))
 
 import redraft_counting
-from redraft_logcheck import check_log
+from redraft_logcheck import ListSink, check_log
 
 from redraft.agent import CRITIC_MODES, build_corrector
 from redraft.agent.backends import (
@@ -236,18 +236,11 @@ def test_hints_reach_only_the_simulated_backend_out_of_band() -> None:
     backend = _Spy()
     task = GuessTask()
     corrector = build_corrector(backend, task.verifier(), critic="self+tool", max_rounds=1)
-    sink: list[Event] = []
-
-    class Sink:
-        def write(self, event: Event) -> None:
-            sink.append(event)
-
-        def sync(self) -> None:
-            pass
-
-    runner = LockstepRunner(task, corrector, Sink(), seed=1, max_steps=3,
+    recorded = ListSink()
+    runner = LockstepRunner(task, corrector, recorded, seed=1, max_steps=3,
                             error_policy="continue", batch_size=4, hints=backend.hints)
     asyncio.run(runner.run(range(8)))
+    sink = recorded.events
     check_log(sink, range(8))
     # The simulated backend played by the hints (it answered the word sometimes) ...
     outputs = [e.output for e in sink if isinstance(e, RoundEvent)]
@@ -281,19 +274,11 @@ def _counting_run(oracle: Any, policy: ErrorPolicy, **runner: Any) -> list[Event
     backend = SimulatedBackend(SimulationParams(e=0.3, r=0.5, h=0.1))
     task = redraft_counting.CountingTask()
     corrector = build_corrector(backend, task.verifier(), critic="tool", max_rounds=1)
-    events: list[Event] = []
-
-    class Sink:
-        def write(self, event: Event) -> None:
-            events.append(event)
-
-        def sync(self) -> None:
-            pass
-
-    lockstep = LockstepRunner(task, corrector, Sink(), seed=3, max_steps=8, error_policy=policy,
+    sink = ListSink()
+    lockstep = LockstepRunner(task, corrector, sink, seed=3, max_steps=8, error_policy=policy,
                               batch_size=16, oracle=oracle, hints=backend.hints, **runner)
     asyncio.run(lockstep.run(range(40)))
-    return events
+    return sink.events
 
 
 def test_a_crashing_oracle_yields_unknowns_that_change_no_rate() -> None:
@@ -377,18 +362,11 @@ def test_the_self_critic_is_measured_like_the_tool() -> None:
     backend = SimulatedBackend(SimulationParams(e=0.4, r=0.5, h=0.1, tpr=0.8, fpr=0.2))
     task = redraft_counting.CountingTask()
     corrector = build_corrector(backend, None, critic="self", max_rounds=1)
-    events: list[Event] = []
-
-    class Sink:
-        def write(self, event: Event) -> None:
-            events.append(event)
-
-        def sync(self) -> None:
-            pass
-
-    runner = LockstepRunner(task, corrector, Sink(), seed=11, max_steps=6,
+    sink = ListSink()
+    runner = LockstepRunner(task, corrector, sink, seed=11, max_steps=6,
                             error_policy="continue", batch_size=64, hints=backend.hints)
     asyncio.run(runner.run(range(150)))
+    events = sink.events
     rounds = [e for e in events if isinstance(e, RoundEvent)]
     assert {r.feedback.code for r in rounds if r.feedback} == {"ok", "self_rejected"}
     arrays = episode_arrays(RunData.from_events(events))

@@ -12,7 +12,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent / "plugins"))
 
 import redraft_counting
-from redraft_logcheck import check_log, trajectory
+from redraft_logcheck import ListSink, check_log, trajectory
 
 from redraft.agent import build_corrector
 from redraft.agent.backends import (
@@ -48,19 +48,6 @@ class RecordingBackend(SimulatedBackend):
         assert len(purposes) == 1, f"one node per call, got {purposes}"
         self.batches.append((purposes.pop(), len(requests)))
         return await super().generate(requests)
-
-
-class ListSink:
-    def __init__(self) -> None:
-        self.events: list[Event] = []
-
-        self.syncs = 0
-
-    def write(self, event: Event) -> None:
-        self.events.append(event)
-
-    def sync(self) -> None:
-        self.syncs += 1
 
 
 def _run(critic: str, batch_size: int, episodes: int, *, max_rounds: int = 2) -> tuple[

@@ -8,6 +8,20 @@ from collections.abc import Iterable, Sequence
 from redraft.evals import EpisodeEndEvent, EpisodeStartEvent, Event, RoundEvent, StepEvent
 
 
+class ListSink:
+    """A runner's sink that keeps the events in memory and counts its syncs."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+        self.syncs = 0
+
+    def write(self, event: Event) -> None:
+        self.events.append(event)
+
+    def sync(self) -> None:
+        self.syncs += 1
+
+
 def check_log(events: Sequence[Event], expected: Iterable[int]) -> dict[int, list[Event]]:
     """Assert the log holds exactly the expected episodes, each complete and consistent.
 
