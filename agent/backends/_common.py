@@ -15,6 +15,7 @@ Usage accounting is the same in every backend (:class:`~redraft.tools.Cost`):
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import importlib.util
 import os
@@ -40,6 +41,7 @@ __all__ = [
     "resolve_gguf",
     "share_seconds",
     "smollm2_gguf",
+    "source_digest",
     "truncate_at_stop",
 ]
 
@@ -65,6 +67,17 @@ def cache_folder(name: str) -> Path:
     """Where models converted once are kept: ``$XDG_CACHE_HOME/redraft/NAME``."""
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "redraft" / name
+
+
+def source_digest(source: Path, *extra: str) -> str:
+    """A short hash naming a conversion of ``source``, made anew when the file changes.
+
+    It hashes the resolved path, size and modification time, and ``extra`` (for example
+    the converter's version).
+    """
+    stat = source.stat()
+    key = "|".join([str(source.resolve()), str(stat.st_size), str(stat.st_mtime_ns), *extra])
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
 def smollm2_gguf(extra: str = "llamacpp") -> Path:

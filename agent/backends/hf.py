@@ -44,6 +44,7 @@ from redraft.agent.backends._common import (
     require,
     share_seconds,
     smollm2_gguf,
+    source_digest,
     truncate_at_stop,
 )
 from redraft.agent.backends._protocol import (
@@ -183,9 +184,7 @@ class HFBackend:
     def _converted(self, transformers: Any, location: str, gguf_file: str) -> str:
         """A folder holding the GGUF model in transformers format, converted once."""
         source = Path(location, gguf_file).resolve()
-        stat = source.stat()
-        key = f"{source}|{stat.st_size}|{stat.st_mtime_ns}|{transformers.__version__}"
-        digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+        digest = source_digest(source, transformers.__version__)
         root = Path(self.options.cache_dir) if self.options.cache_dir else cache_folder("hf-gguf")
         folder = root / f"{source.stem}-{digest}"
         if (folder / _COMPLETE).is_file():

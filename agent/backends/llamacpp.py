@@ -43,7 +43,6 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
-import hashlib
 import os
 import random
 import tempfile
@@ -67,6 +66,7 @@ from redraft.agent.backends._common import (
     require,
     resolve_gguf,
     share_seconds,
+    source_digest,
 )
 from redraft.agent.backends._llama_batch import (
     BatchedDecoder,
@@ -455,9 +455,7 @@ def dequantized_f32(llama_cpp: Any, source: Path, cache_dir: str | None, name: s
         BadInputError: llama.cpp could not convert the file, or the cache is not writable.
     """
     source = source.resolve()
-    stat = source.stat()
-    key = f"{source}|{stat.st_size}|{stat.st_mtime_ns}"
-    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+    digest = source_digest(source)
     root = Path(cache_dir).expanduser() if cache_dir else cache_folder("llamacpp-f32")
     target = root / f"{source.stem}-f32-{digest}.gguf"
     if target.is_file():
