@@ -18,7 +18,7 @@ import hashlib
 import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Literal, get_args
+from typing import Any, Literal, TypeVar, get_args
 
 from pydantic import JsonValue
 
@@ -70,33 +70,31 @@ class TaskSpec:
     """Task options trained on unless given otherwise."""
 
 
-def _running_sum_context(context: object) -> RunningSumContext:
-    if not isinstance(context, RunningSumContext):
-        raise TypeError(f"expected a RunningSumContext, got {type(context).__name__}")
+C = TypeVar("C")
+
+
+def _expect(context: object, kind: type[C]) -> C:
+    """``context`` as the task's own context type (a recipe for another task is a bug)."""
+    if not isinstance(context, kind):
+        raise TypeError(f"expected {kind.__name__}, got {type(context).__name__}")
     return context
 
 
 def _running_sum_wrong(context: object, rng: random.Random) -> str:
-    ctx = _running_sum_context(context)
+    ctx = _expect(context, RunningSumContext)
     offset = rng.choice([d for d in range(-10, 11) if d])
     return f"total: {ctx.expected() + offset}"
 
 
 def _running_sum_scratch(context: object) -> str:
-    ctx = _running_sum_context(context)
+    ctx = _expect(context, RunningSumContext)
     looked_up = ", ".join(f"{k}={v}" for k, v in zip(ctx.keys, ctx.values, strict=True))
     terms = "".join(f"{v:+d}" for v in ctx.values)
     return f"{looked_up}; {ctx.previous}{terms}={ctx.expected()}; "
 
 
-def _addition_context(context: object) -> AdditionContext:
-    if not isinstance(context, AdditionContext):
-        raise TypeError(f"expected an AdditionContext, got {type(context).__name__}")
-    return context
-
-
 def _addition_wrong(context: object, rng: random.Random) -> str:
-    ctx = _addition_context(context)
+    ctx = _expect(context, AdditionContext)
     x, y = ctx.digits()
     total = x + y + ctx.carry_in
     digit, carry = total % 10, total // 10
@@ -109,7 +107,7 @@ def _addition_wrong(context: object, rng: random.Random) -> str:
 
 
 def _addition_scratch(context: object) -> str:
-    ctx = _addition_context(context)
+    ctx = _expect(context, AdditionContext)
     x, y = ctx.digits()
     return f"{x}+{y}+{ctx.carry_in}={x + y + ctx.carry_in}; "
 
