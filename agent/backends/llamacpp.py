@@ -74,6 +74,7 @@ from redraft.agent.backends._llama_batch import (
     DecoderStats,
     SamplerSpec,
 )
+from redraft.agent.backends._native_probe import check_native_weights
 from redraft.agent.backends._protocol import (
     Constraint,
     ConstraintKind,
@@ -98,7 +99,9 @@ class LlamaCppOptions(BaseModel):
     ``~/.cache/redraft/llamacpp-f32``): the same weights, no activations rounded to 8 bits,
     so a greedy answer does not depend on what else shares its batch, and batches of 4 or
     more decode faster on the CPU. ``native``: the file's own quantized types (less
-    memory, faster at batch 1, but an answer may change with its batch's composition)."""
+    memory, faster at batch 1, but an answer may change with its batch's composition).
+    A native load is first tried in a child process, once per file and machine, so that a
+    CPU whose kernels crash on it gets a one-line error, not a dead process."""
     cache_dir: str | None = None
     """Where ``weights=f32`` keeps the dequantized file (default
     ``$XDG_CACHE_HOME/redraft/llamacpp-f32``)."""
@@ -169,6 +172,10 @@ class LlamaCppBackend:
         if self.options.weights == "f32":
             self.loaded_path = dequantized_f32(
                 self._llama_cpp, model_path, self.options.cache_dir, self.name
+            )
+        else:  # a crash of the file's own kernels would end this process without a word
+            check_native_weights(
+                model_path, self.name, n_threads=threads, n_gpu_layers=self.options.n_gpu_layers
             )
         try:
             # The batched engine makes its own context; this one only has to exist. The
