@@ -54,13 +54,28 @@ def exact_backend(smollm2_path: Path) -> Iterator[Any]:
 
 
 @pytest.fixture(scope="session")
+def smollm2_f32_path(smollm2_path: Path) -> Path:
+    """The 32-bit copy of SmolLM2 that the llamacpp backend writes and loads by default.
+
+    The servers serve it rather than the wheel's Q4_1 file: the quantized kernels crashed
+    llama.cpp on a CPU family where the 32-bit ones ran (issue 21), and the server tests
+    are about the openai backend, not about those kernels.
+    """
+    import llama_cpp
+
+    from redraft.agent.backends.llamacpp import dequantized_f32
+
+    return dequantized_f32(llama_cpp, smollm2_path, None, "llamacpp/smollm2")
+
+
+@pytest.fixture(scope="session")
 def llama_server(
-    smollm2_path: Path, tmp_path_factory: pytest.TempPathFactory
+    smollm2_f32_path: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LlamaServer]:
     """A llama.cpp OpenAI-compatible server on 127.0.0.1, shared by the session."""
     pytest.importorskip("fastapi", reason="llama-cpp-python[server] not installed")
     pytest.importorskip("uvicorn", reason="llama-cpp-python[server] not installed")
-    server = LlamaServer(smollm2_path, free_port(), tmp_path_factory.mktemp("llama-server"))
+    server = LlamaServer(smollm2_f32_path, free_port(), tmp_path_factory.mktemp("llama-server"))
     try:
         server.start()
         yield server
@@ -69,10 +84,10 @@ def llama_server(
 
 
 @pytest.fixture
-def spare_server(smollm2_path: Path, tmp_path: Path) -> Iterator[LlamaServer]:
+def spare_server(smollm2_f32_path: Path, tmp_path: Path) -> Iterator[LlamaServer]:
     """A server of its own for a test that kills it; always stopped afterwards."""
     pytest.importorskip("fastapi", reason="llama-cpp-python[server] not installed")
-    server = LlamaServer(smollm2_path, free_port(), tmp_path)
+    server = LlamaServer(smollm2_f32_path, free_port(), tmp_path)
     try:
         yield server
     finally:
