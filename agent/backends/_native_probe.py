@@ -7,8 +7,8 @@ process silently, so before ``weights=native`` loads a file, a child process loa
 decodes a few tokens. The child's outcome is kept under
 ``$XDG_CACHE_HOME/redraft/llamacpp-probe``, keyed by the file, the CPU's feature flags,
 llama-cpp-python's version and build (its libraries' sizes and times) and the GPU offload:
-only the first native load of a file on a machine pays for the child (about a second for
-SmolLM2 on an idle core).
+only the first native load of a file on a machine pays for the child (1.9 s for SmolLM2 on
+a busy 2-core machine, 0.8 s of it importing llama_cpp; a cached answer takes milliseconds).
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ loads anything, as a child would on a CPU whose kernels crash."""
 PROBE_TIMEOUT_S = 300.0
 """A child still running after this long is killed, and the load goes ahead undecided."""
 
-# The child imports llama_cpp only (not redraft), to stay at about a second. The prompt is
+# The child imports llama_cpp only (not redraft, which would add langgraph and more). The prompt is
 # long enough for a multi-row matrix product (prompt evaluation), then one-token products.
 _CHILD_CODE = f"""
 import os, signal, sys
