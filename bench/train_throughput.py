@@ -108,7 +108,7 @@ def child_eval(args: argparse.Namespace) -> None:
     texts: dict[str, list[str]] = {}
     for batch in batches:
         count = max(batch, args.answers if batch == 1 else batch)
-        for mode, backend in backends.items():
+        for backend in backends.values():
             asyncio.run(backend.generate(requests[:batch]))  # warm-up
         for _ in range(2):  # alternating, best of two
             for mode, backend in backends.items():

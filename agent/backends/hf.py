@@ -11,8 +11,9 @@ A batch is split into groups that share decoding settings (temperature, top-p, m
 stop sequences); each group is left-padded and decoded in calls of at most
 ``max_batch_size`` rows. Prompts use the tokenizer's chat template. A group without stop
 sequences or constraints on a model that allows it (Llama-like, SDPA attention: the
-testbed's models, SmolLM2) is decoded by a loop with a static key-value cache that stays
-on the device (:mod:`._hf_decode`; option ``decode``); its answers are ``generate``'s.
+testbed's models, SmolLM2) is decoded on CUDA by a loop with a static key-value cache that
+stays on the device (:mod:`._hf_decode`; option ``decode``); its answers are
+``generate``'s.
 
 Seeds: ``generate`` draws from one generator for the whole call, so each call is seeded from
 the seeds of all its requests (and the ``seed`` option): the same batch reproduces, but a
@@ -73,9 +74,9 @@ class HFOptions(BaseModel):
     max_batch_size: int = Field(64, ge=1)
     """Rows per decoding call."""
     decode: Literal["auto", "generate", "static"] = "auto"
-    """``generate``: transformers' ``generate`` always. ``static``/``auto``: the on-device
-    loop with a static cache where the model and the request allow it (no stop sequences,
-    no constraint), else ``generate``."""
+    """``generate``: transformers' ``generate`` always. ``static``: the on-device loop with a
+    static cache where the model and the request allow it (no stop sequences, no
+    constraint), else ``generate``. ``auto``: ``static`` on CUDA, ``generate`` on a CPU."""
     seed: int = 0
     """Mixed into every call's seed."""
     gguf_file: str | None = None
@@ -186,7 +187,11 @@ class HFBackend:
         self.model.to(self.device)
         self.model.eval()
         self._end_ids = {self.tokenizer.eos_token_id, self.tokenizer.pad_token_id}
-        self._static = self.options.decode != "generate" and supports_static_decode(self.model)
+        # On a CPU the loop measured no faster than generate (compute-bound; it decodes up to
+        # check_every - 1 tokens past the last end): auto takes it on CUDA only.
+        wanted = self.options.decode == "static" or (
+            self.options.decode == "auto" and self.device.startswith("cuda"))
+        self._static = wanted and supports_static_decode(self.model)
         self._all_tokens = list(range(len(self.tokenizer)))
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hf")
 

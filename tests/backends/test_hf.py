@@ -191,7 +191,7 @@ def test_static_decoding_equals_generate(
 def test_the_backend_decodes_testbed_models_statically(testbed_model: Path) -> None:
     from redraft.agent.backends.hf import HFBackend
 
-    static = load_backend(f"hf/{testbed_model}", max_batch_size=64)
+    static = load_backend(f"hf/{testbed_model}", decode="static", max_batch_size=64)
     plain = load_backend(f"hf/{testbed_model}", decode="generate", max_batch_size=64)
     assert isinstance(static, HFBackend) and static._static and not plain._static
     requests = [GenerationRequest(messages=p, params=SamplingParams(max_tokens=16, seed=i,
@@ -207,9 +207,10 @@ def test_the_backend_decodes_testbed_models_statically(testbed_model: Path) -> N
 def test_smollm2_static_decoding_equals_generate(hf_backend: Any) -> None:
     from redraft.agent.backends.hf import HFBackend
 
-    assert isinstance(hf_backend, HFBackend) and hf_backend._static
-    plain = load_backend("hf/smollm2", decode="generate", max_batch_size=16)
+    static = load_backend("hf/smollm2", decode="static", max_batch_size=16)
+    assert isinstance(static, HFBackend) and static._static
+    assert hf_backend._static == hf_backend.device.startswith("cuda")  # auto: CUDA only
     requests = [ask(q, max_tokens=10) for q in ("Name a colour.", "What is 2+2?",
                                                  "Say a long word, then stop.")]
-    assert [g.text for g in run(hf_backend, requests)] == [g.text for g in run(plain, requests)]
-    asyncio.run(plain.aclose())
+    assert [g.text for g in run(static, requests)] == [g.text for g in run(hf_backend, requests)]
+    asyncio.run(static.aclose())
