@@ -26,9 +26,11 @@ class LossFunction:
     Args:
         model: a ``LlamaForCausalLM`` (its parameters are read at every call, so the
             optimizer's updates are seen).
+        compile: run the arithmetic under ``torch.compile`` (the rotary table lookup stays
+            outside, so the compiled graph sees tensors only).
     """
 
-    def __init__(self, model: Any) -> None:
+    def __init__(self, model: Any, *, compile: bool = False) -> None:
         import torch
 
         check_llama(model.config)
@@ -40,6 +42,7 @@ class LossFunction:
         self.eps = float(config.rms_norm_eps)
         self.inv_freq = model.model.rotary_emb.inv_freq
         self._rotary: dict[tuple[int, str], tuple[Any, Any]] = {}
+        self._loss: Any = torch.compile(causal_lm_loss) if compile else causal_lm_loss
 
     def rotary(self, length: int, device: Any) -> tuple[Any, Any]:
         """The rotary cosines and sines of positions 0..length-1, as the model makes them."""
@@ -55,8 +58,8 @@ class LossFunction:
     def __call__(self, ids: Any, labels: Any) -> Any:
         """Mean cross-entropy of predicting ``labels`` (already shifted: position t's target)."""
         cos, sin = self.rotary(ids.shape[1], ids.device)
-        return causal_lm_loss(self.model, ids, labels, cos, sin, self.heads, self.head_dim,
-                              self.eps)
+        return self._loss(self.model, ids, labels, cos, sin, self.heads, self.head_dim,
+                          self.eps)
 
 
 def check_llama(config: Any) -> None:

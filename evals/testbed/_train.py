@@ -134,11 +134,9 @@ class _Step:
         self.optimizer = optimizer
         self.cuda = device.startswith("cuda")
         self.precision = "bfloat16" if self.cuda else "float32"
-        self.loss_fn: Any = LossFunction(model)
         self.compiled = compile_mode == "on" or (compile_mode == "auto" and self.cuda)
-        self.eager = self.loss_fn
-        if self.compiled:
-            self.loss_fn = torch.compile(self.loss_fn, dynamic=None)
+        self.eager = LossFunction(model)
+        self.loss_fn: Any = LossFunction(model, compile=True) if self.compiled else self.eager
         self.notes: list[str] = []
         self._first = True
 

@@ -179,3 +179,19 @@ def test_a_token_budget_stops_training(tmp_path: Path) -> None:
     assert recipe.stopped_by == "tokens"
     assert 3000 <= recipe.tokens_seen < 3000 + 16 * 80
     assert recipe.steps_done < 10
+
+
+def test_a_compile_that_fails_falls_back_to_eager(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(fn: object, **_: object) -> object:
+        def call(*args: object, **kwargs: object) -> object:
+            raise RuntimeError("no C++ compiler here")
+        return call
+
+    monkeypatch.setattr(torch, "compile", broken)
+    config = TrainConfig(task="running_sum", size="micro", steps=3, minutes=None,
+                         batch_size=8, device="cpu", threads=1, compile="on")
+    recipe = train(config, tmp_path / "m")
+    assert recipe.steps_done == 3 and not recipe.compiled
+    assert len(recipe.notes) == 1 and "no C++ compiler here" in recipe.notes[0]
