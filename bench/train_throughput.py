@@ -175,13 +175,14 @@ def main() -> None:
         return
     sizes = (args.sizes or ("medium" if cuda else "micro,small")).split(",")
     batch = args.batch or (512 if cuda else 64)
-    steps = args.steps or (150 if cuda else 40)
-    warm = args.warm or (20 if cuda else 5)
+    steps = args.steps or (100 if cuda else 40)
+    warm = args.warm or (10 if cuda else 5)
     repeats = args.repeats or (1 if cuda else 2)
     variants = (args.variants or ("old,new,new-eager" if cuda else "old,old-passive,new")
                 ).split(",")
     peak = args.peak or (CUDA_PEAK if cuda else CPU_PEAK_PER_THREAD * args.threads)
-    timeout = 100.0 if args.quick else 1800.0
+    timeout = 80.0 if args.quick else 1800.0
+    answers = min(args.answers, 16) if args.quick else args.answers
     print(f"device {args.device}, batch {batch}, {warm} + {steps} steps per run, regime "
           f"{args.regime}, threads {args.threads}, OMP_WAIT_POLICY="
           f"{os.environ.get('OMP_WAIT_POLICY', '(unset)')}, peak {peak:.3g} FLOP/s, "
@@ -228,7 +229,7 @@ def main() -> None:
         if args.no_eval or last_model is None:
             return
         argv = ["--child", "eval", "--out", str(last_model), "--device", args.device,
-                "--eval-batches", args.eval_batches, "--answers", str(args.answers)]
+                "--eval-batches", args.eval_batches, "--answers", str(answers)]
         result = run_child(argv, {**os.environ, "OMP_WAIT_POLICY": "PASSIVE"}, timeout)
         if result is None:
             return

@@ -202,12 +202,16 @@ class Batch:
     """Tokens the loss is taken on."""
 
 
-def collate(chunk: Chunk, order: NDArray[np.int64], pad: int) -> Batch:
-    """The examples ``order`` of ``chunk`` as one right-padded batch, with vector ops."""
+def collate(chunk: Chunk, order: NDArray[np.int64], pad: int, multiple: int = 1) -> Batch:
+    """The examples ``order`` of ``chunk`` as one right-padded batch, with vector ops.
+
+    The width is rounded up to a multiple of ``multiple`` (few distinct shapes for a
+    compiled step).
+    """
     starts = np.concatenate([[0], np.cumsum(chunk.lengths)[:-1]]).astype(np.int64)
     lengths = chunk.lengths[order].astype(np.int64)
     heads = chunk.heads[order].astype(np.int64)
-    width = int(lengths.max())
+    width = -(-int(lengths.max()) // multiple) * multiple
     rows = np.repeat(np.arange(len(order)), lengths)
     cols = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
     source = np.repeat(starts[order], lengths) + cols
@@ -242,6 +246,7 @@ class Batches:
         ahead: batches kept ready.
         prepare: applied to each batch in the background thread (e.g. to make pinned
             tensors); the iterator yields what it returns.
+        multiple: pad each batch's width to a multiple of this.
     """
 
     def __init__(
@@ -254,6 +259,7 @@ class Batches:
         bucket: bool = False,
         ahead: int = 8,
         prepare: Callable[[Batch], Any] | None = None,
+        multiple: int = 1,
     ) -> None:
         self.source = source
         self.batch_size = batch_size
@@ -262,6 +268,7 @@ class Batches:
         self.pad = CharCodec().pad
         self.workers = workers
         self.prepare = prepare
+        self.multiple = multiple
         self.producer_seconds = 0.0
         """CPU time the background thread spent making batches (generating examples too, unless
         worker processes do; those are not counted)."""
@@ -321,7 +328,7 @@ class Batches:
                 if self.bucket:
                     order = order[np.argsort(pool.lengths[order], kind="stable")]
                 batches = order.reshape(self.pool_batches, self.batch_size)
-                made: list[Any] = [collate(pool, batches[i], self.pad)
+                made: list[Any] = [collate(pool, batches[i], self.pad, self.multiple)
                                    for i in rng.permutation(self.pool_batches)]
                 if self.prepare is not None:
                     made = [self.prepare(batch) for batch in made]

@@ -195,3 +195,16 @@ def test_a_compile_that_fails_falls_back_to_eager(
     recipe = train(config, tmp_path / "m")
     assert recipe.steps_done == 3 and not recipe.compiled
     assert len(recipe.notes) == 1 and "no C++ compiler here" in recipe.notes[0]
+
+
+def test_a_width_multiple_only_adds_padding() -> None:
+    codec = CharCodec()
+    stream = examples(_task("running_sum"), "retry", seed=6, episode_steps=10, retry_p=0.5)
+    chunk = encode_examples(codec, [next(stream) for _ in range(24)], False)
+    plain = collate(chunk, np.arange(24), codec.pad)
+    wide = collate(chunk, np.arange(24), codec.pad, multiple=16)
+    width = plain.ids.shape[1]
+    assert wide.ids.shape[1] % 16 == 0 and wide.ids.shape[1] >= width
+    assert np.array_equal(wide.ids[:, :width], plain.ids)
+    assert np.array_equal(wide.labels[:, :width], plain.labels)
+    assert (wide.ids[:, width:] == codec.pad).all() and (wide.labels[:, width:] == IGNORE).all()
