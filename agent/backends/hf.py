@@ -8,8 +8,12 @@ GGUF through transformers is slow, so the dequantized model is saved once in tra
 format under ``cache_dir`` and loaded from there afterwards.
 
 A batch is split into groups that share decoding settings (temperature, top-p, max tokens,
-stop sequences); each group is left-padded and decoded by one ``generate`` call of at most
-``max_batch_size`` rows. Prompts use the tokenizer's chat template.
+stop sequences); each group is left-padded and decoded in calls of at most
+``max_batch_size`` rows. Prompts use the tokenizer's chat template. A group without stop
+sequences or constraints on a model that allows it (Llama-like, SDPA attention: the
+testbed's models, SmolLM2) is decoded on CUDA by a loop with a static key-value cache that
+stays on the device (:mod:`._hf_decode`; option ``decode``); its answers are
+``generate``'s.
 
 Seeds: ``generate`` draws from one generator for the whole call, so each call is seeded from
 the seeds of all its requests (and the ``seed`` option): the same batch reproduces, but a
@@ -47,6 +51,7 @@ from redraft.agent.backends._common import (
     source_digest,
     truncate_at_stop,
 )
+from redraft.agent.backends._hf_decode import decode_static, supports_static_decode
 from redraft.agent.backends._protocol import (
     ConstraintKind,
     Generation,
@@ -67,7 +72,11 @@ class HFOptions(BaseModel):
     dtype: Literal["auto", "float32", "float16", "bfloat16"] = "auto"
     """Weight dtype; ``auto`` is bfloat16 on CUDA and float32 on CPU."""
     max_batch_size: int = Field(64, ge=1)
-    """Rows per ``generate`` call."""
+    """Rows per decoding call."""
+    decode: Literal["auto", "generate", "static"] = "auto"
+    """``generate``: transformers' ``generate`` always. ``static``: the on-device loop with a
+    static cache where the model and the request allow it (no stop sequences, no
+    constraint), else ``generate``. ``auto``: ``static`` on CUDA, ``generate`` on a CPU."""
     seed: int = 0
     """Mixed into every call's seed."""
     gguf_file: str | None = None
@@ -178,6 +187,11 @@ class HFBackend:
         self.model.to(self.device)
         self.model.eval()
         self._end_ids = {self.tokenizer.eos_token_id, self.tokenizer.pad_token_id}
+        # On a CPU the loop measured no faster than generate (compute-bound; it decodes up to
+        # check_every - 1 tokens past the last end): auto takes it on CUDA only.
+        wanted = self.options.decode == "static" or (
+            self.options.decode == "auto" and self.device.startswith("cuda"))
+        self._static = wanted and supports_static_decode(self.model)
         self._all_tokens = list(range(len(self.tokenizer)))
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hf")
 
@@ -282,20 +296,29 @@ class HFBackend:
         if any(t is not None for t in tries):
             sampling["prefix_allowed_tokens_fn"] = self._allowed_fn(tries, prompt_length)
         seed = batch_seed(self.options.seed, [r.params.seed for r in requests])
+        static = self._static and not stop and "prefix_allowed_tokens_fn" not in sampling
         started = time.perf_counter()
         with torch.inference_mode():
             torch.manual_seed(seed)
-            output = self.model.generate(
-                **inputs,
-                max_new_tokens=max_tokens,
-                pad_token_id=tokenizer.pad_token_id,
-                eos_token_id=tokenizer.eos_token_id,
-                **sampling,
-            )
+            if static:
+                new = decode_static(
+                    self.model, inputs["input_ids"], inputs["attention_mask"],
+                    max_new_tokens=max_tokens, eos_token_id=tokenizer.eos_token_id,
+                    pad_token_id=tokenizer.pad_token_id, temperature=params.temperature,
+                    top_p=params.top_p,
+                )
+            else:
+                new = self.model.generate(
+                    **inputs,
+                    max_new_tokens=max_tokens,
+                    pad_token_id=tokenizer.pad_token_id,
+                    eos_token_id=tokenizer.eos_token_id,
+                    **sampling,
+                )[:, prompt_length:]
         seconds = share_seconds(time.perf_counter() - started, len(requests))
         prompt_tokens = inputs["attention_mask"].sum(dim=1).tolist()
         generations = []
-        for row, new_tokens in enumerate(output[:, prompt_length:].tolist()):
+        for row, new_tokens in enumerate(new.tolist()):
             count = next(
                 (i for i, t in enumerate(new_tokens) if t in self._end_ids), len(new_tokens)
             )

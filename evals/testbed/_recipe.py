@@ -100,7 +100,21 @@ class TrainConfig(BaseModel):
     device: str | None = None
     """Torch device; None: ``cuda`` when available, else ``cpu``."""
     log_every: int = Field(50, ge=1)
-    """Record the training loss every this many steps."""
+    """Record the training loss every this many steps (the only host synchronisation)."""
+    tokens: int | None = Field(None, ge=1)
+    """Token budget (prompts and answers, padding excluded); training stops at whichever of
+    ``steps``, ``tokens`` and ``minutes`` comes first. Compare regimes at equal steps or
+    tokens, never at equal time."""
+    compile: Literal["auto", "on", "off"] = "auto"
+    """``torch.compile`` the training loss: ``auto`` compiles on CUDA only (on 2 CPU cores
+    compiling took minutes and gained nothing); a compile that fails falls back to eager,
+    noted in the recipe."""
+    data_workers: int | None = Field(None, ge=0, le=8)
+    """Processes generating examples; None: 0 on CPU (a background thread does it), up to 6
+    on CUDA, where one Python process cannot feed the device."""
+    bucket: bool = False
+    """Batch examples of similar length together (less padding, but a batch's examples are
+    then alike, e.g. retry answers together)."""
 
     def task_kwargs(
         self, default_representation: str, default_options: dict[str, JsonValue]
@@ -147,8 +161,9 @@ class Recipe(BaseModel):
     """Trainable parameters."""
     steps_done: int
     """Optimizer steps run."""
-    stopped_by: Literal["steps", "time"]
-    """Whether the step count or the time budget ended training."""
+    stopped_by: Literal["steps", "time", "tokens"]
+    """Which budget ended training: a ``time`` stop means this model saw less than the
+    others of its comparison."""
     examples_seen: int
     """Training examples (steps of episodes) seen."""
     tokens_seen: int
@@ -170,6 +185,16 @@ class Recipe(BaseModel):
     """Held-out steps in that check."""
     versions: dict[str, str]
     """Versions of redraft, torch, transformers, tokenizers and Python."""
+    precision: str = "float32"
+    """The training arithmetic: ``float32``, or ``bfloat16`` autocast (CUDA)."""
+    compiled: bool = False
+    """Whether the loss ran under ``torch.compile``."""
+    data_wait_seconds: float = 0.0
+    """Training-loop time spent waiting for a batch (the pipeline's share of step time)."""
+    producer_cpu_seconds: float = 0.0
+    """CPU time of the background batching thread (worker processes not counted)."""
+    notes: list[str] = Field(default_factory=list)
+    """What went differently than configured (e.g. a compile that failed)."""
 
 
 def read_recipe(model_dir: Path) -> Recipe | None:

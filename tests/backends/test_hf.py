@@ -128,3 +128,89 @@ def test_unsupported_constraints_are_refused(hf_backend: Any) -> None:
     )
     with pytest.raises(ConstraintNotSupportedError):
         run(hf_backend, [request])
+
+
+# -- the static-cache decoding loop (testbed models) ---------------------------------------
+
+
+@pytest.fixture(scope="module")
+def testbed_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A micro testbed model trained a few steps: its answers vary in length and content."""
+    from redraft.evals.testbed import TrainConfig, train
+
+    out = tmp_path_factory.mktemp("testbed") / "micro"
+    train(TrainConfig(task="running_sum", size="micro", steps=60, minutes=None, batch_size=32,
+                      lr=6e-3, device="cpu", threads=1, log_every=20), out)
+    return out
+
+
+def _testbed_prompts(n: int) -> list[tuple[Message, ...]]:
+    from redraft.evals.tasks import load_task
+    from redraft.evals.testbed import examples, task_spec
+
+    spec = task_spec("running_sum")
+    task = load_task("running_sum", **{**spec.options, "representation": spec.representation})
+    stream = examples(task, "expert", seed=8, episode_steps=30)
+    return [next(stream).messages for _ in range(n)]  # totals of 1 to 3 digits: lengths vary
+
+
+@pytest.mark.parametrize(("temperature", "top_p"), [(0.0, 1.0), (1.0, 1.0), (0.8, 0.9)])
+def test_static_decoding_equals_generate(
+    testbed_model: Path, temperature: float, top_p: float
+) -> None:
+    import torch
+
+    from redraft.agent.backends._hf_decode import decode_static
+    from redraft.agent.backends.hf import HFBackend
+
+    backend = HFBackend(str(testbed_model))
+    tokenizer, model = backend.tokenizer, backend.model
+    prompts = [tokenizer.apply_chat_template([m.model_dump() for m in p], tokenize=False,
+                                             add_generation_prompt=True)
+               for p in _testbed_prompts(96)]
+    inputs = tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
+    assert (inputs["attention_mask"] == 0).any()  # left padding is exercised
+    sampling = ({"do_sample": False} if temperature == 0 else
+                {"do_sample": True, "temperature": temperature, "top_p": top_p, "top_k": 0})
+    with torch.inference_mode():
+        torch.manual_seed(5)
+        expected = model.generate(**inputs, max_new_tokens=20, pad_token_id=0,
+                                  eos_token_id=tokenizer.eos_token_id, **sampling)
+        torch.manual_seed(5)
+        got = decode_static(model, inputs["input_ids"], inputs["attention_mask"],
+                            max_new_tokens=20, eos_token_id=tokenizer.eos_token_id,
+                            pad_token_id=0, temperature=temperature, top_p=top_p)
+    new = expected[:, inputs["input_ids"].shape[1]:]
+    width = max(new.shape[1], got.shape[1])
+    pad = torch.nn.functional.pad
+    assert torch.equal(pad(new, (0, width - new.shape[1])), pad(got, (0, width - got.shape[1])))
+    ended = (new == tokenizer.eos_token_id).any(dim=1)
+    assert ended.any() and len({tuple(r) for r in new.tolist()}) > 1  # rows differ
+
+
+def test_the_backend_decodes_testbed_models_statically(testbed_model: Path) -> None:
+    from redraft.agent.backends.hf import HFBackend
+
+    static = load_backend(f"hf/{testbed_model}", decode="static", max_batch_size=64)
+    plain = load_backend(f"hf/{testbed_model}", decode="generate", max_batch_size=64)
+    assert isinstance(static, HFBackend) and static._static and not plain._static
+    requests = [GenerationRequest(messages=p, params=SamplingParams(max_tokens=16, seed=i,
+                                                                    temperature=i % 2))
+                for i, p in enumerate(_testbed_prompts(80))]  # two groups of settings
+    fast, slow = run(static, requests), run(plain, requests)
+    assert [(g.text, g.finish_reason, g.usage.completion_tokens) for g in fast] == [
+        (g.text, g.finish_reason, g.usage.completion_tokens) for g in slow]
+    for backend in (static, plain):
+        asyncio.run(backend.aclose())
+
+
+def test_smollm2_static_decoding_equals_generate(hf_backend: Any) -> None:
+    from redraft.agent.backends.hf import HFBackend
+
+    static = load_backend("hf/smollm2", decode="static", max_batch_size=16)
+    assert isinstance(static, HFBackend) and static._static
+    assert hf_backend._static == hf_backend.device.startswith("cuda")  # auto: CUDA only
+    requests = [ask(q, max_tokens=10) for q in ("Name a colour.", "What is 2+2?",
+                                                 "Say a long word, then stop.")]
+    assert [g.text for g in run(static, requests)] == [g.text for g in run(hf_backend, requests)]
+    asyncio.run(static.aclose())
