@@ -76,7 +76,9 @@ class HFOptions(BaseModel):
     decode: Literal["auto", "generate", "static"] = "auto"
     """``generate``: transformers' ``generate`` always. ``static``: the on-device loop with a
     static cache where the model and the request allow it (no stop sequences, no
-    constraint), else ``generate``. ``auto``: ``static`` on CUDA, ``generate`` on a CPU."""
+    constraint), else ``generate``. ``auto``: ``generate`` (on one H200 the static loop gave
+    0.76x/0.79x/0.84x generate's answers/s at batch 1/64/512, same answers; on a CPU it was
+    no faster: bench/train_throughput.py)."""
     seed: int = 0
     """Mixed into every call's seed."""
     gguf_file: str | None = None
@@ -187,10 +189,8 @@ class HFBackend:
         self.model.to(self.device)
         self.model.eval()
         self._end_ids = {self.tokenizer.eos_token_id, self.tokenizer.pad_token_id}
-        # On a CPU the loop measured no faster than generate (compute-bound; it decodes up to
-        # check_every - 1 tokens past the last end): auto takes it on CUDA only.
-        wanted = self.options.decode == "static" or (
-            self.options.decode == "auto" and self.device.startswith("cuda"))
+        # Measured slower than generate on an H200 and no faster on a CPU: opt-in only.
+        wanted = self.options.decode == "static"
         self._static = wanted and supports_static_decode(self.model)
         self._all_tokens = list(range(len(self.tokenizer)))
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hf")
