@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
+import functools
 import os
 import random
 import tempfile
@@ -82,7 +83,12 @@ from redraft.agent.backends._protocol import (
 )
 from redraft.tools import BadInputError, ConstraintNotSupportedError, Cost, parse_options
 
-__all__ = ["LlamaCppBackend", "LlamaCppOptions", "regex_grammar"]
+__all__ = [
+    "VERBOSE_ENV", "LlamaCppBackend", "LlamaCppOptions", "regex_grammar", "route_llama_log",
+]
+
+VERBOSE_ENV = "REDRAFT_VERBOSE"
+"""Set to ``1``, llama.cpp logs to stderr whatever the ``verbose`` option says."""
 
 Engine = Literal["batched", "sequential"]
 Weights = Literal["f32", "native"]
@@ -125,7 +131,9 @@ class LlamaCppOptions(BaseModel):
     episode's own sequence; ``sequential``: the previous request). ``False`` evaluates every
     prompt from scratch."""
     verbose: bool = False
-    """Let llama.cpp log to stderr."""
+    """Let llama.cpp log to stderr (its loader, quantizer and contexts: hundreds of lines a
+    load). Off, llama.cpp's C-level log goes nowhere, unless the environment sets
+    ``REDRAFT_VERBOSE=1`` (what ``redraft eval --verbose`` does)."""
     memo_size: int = Field(4096, ge=0)
     """``batched``: deterministic requests (greedy, or sampled with their own seed) are
     remembered by their tokens and decoding settings, this many at most (least recently
@@ -166,6 +174,9 @@ class LlamaCppBackend:
         threads = self.options.n_threads or len(os.sched_getaffinity(0))
         self.loaded_path = model_path
         """The file llama.cpp loaded: ``model_path`` itself, or its dequantized copy."""
+        # Before anything llama.cpp does: the quantizer and the loader log hundreds of lines.
+        verbose = self.options.verbose or os.environ.get(VERBOSE_ENV) == "1"
+        route_llama_log(self._llama_cpp, verbose=verbose)
         if self.options.weights == "f32":
             self.loaded_path = dequantized_f32(
                 self._llama_cpp, model_path, self.options.cache_dir, self.name
@@ -180,7 +191,7 @@ class LlamaCppBackend:
                 n_batch=self.options.n_batch,
                 n_gpu_layers=self.options.n_gpu_layers,
                 seed=self.options.seed,
-                verbose=self.options.verbose,
+                verbose=verbose,
             )
         except ValueError as exc:  # llama-cpp-python's way to say "cannot load"
             raise BadInputError(f"{self.name}: llama.cpp cannot load {model_path}: {exc}") from exc
@@ -443,13 +454,39 @@ class LlamaCppBackend:
             self._llm.close()
 
 
+@functools.cache
+def _silent_callback(llama_cpp: Any) -> Any:
+    """A llama.cpp log callback that drops every line (kept alive: C holds its pointer)."""
+
+    def drop(level: int, text: bytes, user_data: Any) -> None:
+        return None
+
+    return llama_cpp.llama_log_callback(drop)
+
+
+def route_llama_log(llama_cpp: Any, *, verbose: bool) -> None:
+    """Send llama.cpp's C-level log (ggml's included) to stderr, or nowhere.
+
+    llama-cpp-python installs a callback at import that prints every line until a ``Llama``
+    is made with ``verbose=False``, so the quantizer (run before that) printed ~300 lines.
+    The log is process-wide: the last backend loaded decides.
+    """
+    if verbose:
+        logger = require("llama_cpp._logger", "the llamacpp backend", "llamacpp")
+        llama_cpp.llama_log_set(logger.llama_log_callback, ctypes.c_void_p(0))
+        logger.set_verbose(True)
+    else:
+        llama_cpp.llama_log_set(_silent_callback(llama_cpp), ctypes.c_void_p(0))
+
+
 def dequantized_f32(llama_cpp: Any, source: Path, cache_dir: str | None, name: str) -> Path:
     """``source`` with every tensor dequantized to 32-bit floats, written once and reused.
 
     llama.cpp's quantizer with the target type F32 converts each block back to the floats
     it stands for, exactly (for SmolLM2-135M: 98 MB of Q4_1 become 540 MB). The copy is keyed
-    by the source's path, size and modification time, written beside its final name and
-    renamed, so a killed conversion leaves no half file and concurrent ones do not collide.
+    by the source's content (:func:`~._common.source_digest`: one copy however many
+    environments install the same file), written beside its final name and renamed, so a
+    killed conversion leaves no half file and concurrent ones do not collide.
 
     Raises:
         BadInputError: llama.cpp could not convert the file, or the cache is not writable.
