@@ -44,6 +44,7 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import functools
+import math
 import os
 import random
 import tempfile
@@ -84,7 +85,8 @@ from redraft.agent.backends._protocol import (
 from redraft.tools import BadInputError, ConstraintNotSupportedError, Cost, parse_options
 
 __all__ = [
-    "VERBOSE_ENV", "LlamaCppBackend", "LlamaCppOptions", "regex_grammar", "route_llama_log",
+    "VERBOSE_ENV", "LlamaCppBackend", "LlamaCppOptions", "free_cpus", "regex_grammar",
+    "route_llama_log",
 ]
 
 VERBOSE_ENV = "REDRAFT_VERBOSE"
@@ -118,7 +120,10 @@ class LlamaCppOptions(BaseModel):
     take ``n_seq * n_ctx`` tokens of memory (SmolLM2: 23 KB a token), allocated as needed in
     powers of two; beyond ``n_seq`` episodes in flight the least recently used is evicted."""
     n_threads: int | None = Field(None, ge=1)
-    """CPU threads for decoding; ``None``: the CPUs this process may use."""
+    """CPU threads for decoding; ``None``: the CPUs this process may use, less those other
+    processes keep busy (:func:`free_cpus`, decided at load). llama.cpp's threads wait for
+    each other at every layer, so a thread that shares its core with another process stalls
+    all of them: beside one CPU-bound process on 2 cores, 1 thread beats 2 (``bench/``)."""
     n_batch: int = Field(512, ge=1)
     """Tokens evaluated per forward pass."""
     n_gpu_layers: int = 0
@@ -171,7 +176,9 @@ class LlamaCppBackend:
         """The model file as given (what the manifest identifies the model by)."""
         self.name = name or f"llamacpp/{model_path}"
         batched = self.options.engine == "batched"
-        threads = self.options.n_threads or len(os.sched_getaffinity(0))
+        threads = self.options.n_threads or free_cpus()
+        self.threads = threads
+        """CPU threads the batched engine decodes with."""
         self.loaded_path = model_path
         """The file llama.cpp loaded: ``model_path`` itself, or its dequantized copy."""
         # Before anything llama.cpp does: the quantizer and the loader log hundreds of lines.
@@ -452,6 +459,20 @@ class LlamaCppBackend:
                 self._decoder.close()
             self._free_grammars()
             self._llm.close()
+
+
+def free_cpus() -> int:
+    """The CPUs this process may use, less the one-minute load average (rounded), at least 1.
+
+    On an idle machine that is every CPU; beside one CPU-bound process on 2 cores, 1. The
+    load average lags by about a minute, and is read once, when a model loads.
+    """
+    cpus = len(os.sched_getaffinity(0))
+    try:
+        load = os.getloadavg()[0]
+    except OSError:  # no load average on this system
+        return cpus
+    return max(1, min(cpus, math.floor(cpus - load + 0.5)))
 
 
 @functools.cache

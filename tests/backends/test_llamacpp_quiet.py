@@ -85,3 +85,27 @@ def test_two_installs_of_one_model_share_one_f32_copy(
     # Digests are remembered per path, size and mtime, not recomputed per load: the three
     # files, and the changed one again.
     assert len(list((tmp_path / "xdg" / "redraft" / "digests").iterdir())) == 4
+
+
+def test_default_threads_leave_the_cpus_other_processes_keep_busy(
+    smollm2_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+
+    from redraft.agent.backends import llamacpp
+
+    monkeypatch.setattr(llamacpp.os, "sched_getaffinity", lambda pid: {0, 1})
+    for load, threads in ((0.3, 2), (1.0, 1), (1.4, 1), (7.0, 1)):
+        monkeypatch.setattr(llamacpp.os, "getloadavg", lambda load=load: (load, 0.0, 0.0))
+        assert llamacpp.free_cpus() == threads, load
+    # Beside one CPU-bound process on 2 cores, the loaded model decodes on one thread;
+    # an explicit n_threads is kept.
+    busy = llamacpp.LlamaCppBackend(smollm2_path, options=llamacpp.LlamaCppOptions(n_ctx=256))
+    asked = llamacpp.LlamaCppBackend(
+        smollm2_path, options=llamacpp.LlamaCppOptions(n_ctx=256, n_threads=2))
+    try:
+        assert (busy.threads, asked.threads) == (1, 2)
+        assert busy._decoder is not None and busy._decoder.n_threads == 1
+    finally:
+        for backend in (busy, asked):
+            asyncio.run(backend.aclose())
