@@ -185,10 +185,11 @@ def test_a_step_without_revisions_is_not_said_to_stay_wrong_after_revision() -> 
 
 
 def _truncated_first(request: GenerationRequest) -> str | Generation:
-    """Round 0 cut at the token limit (unjudged); the revision a right column digit."""
-    if request.purpose == "propose":
-        return Generation(text="1", finish_reason="length", usage=Cost(completion_tokens=1))
+    """Round 0 of the first column cut at the token limit (unjudged), else a right digit."""
     total = _column_sum(request)
+    text = "\n".join(m.content for m in request.messages)
+    if request.purpose == "propose" and "Now the 1st column" in text:
+        return Generation(text="1", finish_reason="length", usage=Cost(completion_tokens=1))
     return f"digit {total % 10}, carry {total // 10}"
 
 
@@ -196,12 +197,16 @@ def test_numbers_side_by_side_say_when_they_count_different_steps(tmp_path: Path
     run = _run(tmp_path, "cut", _truncated_first, max_rounds=1)
     stats = analyze_run(load_run(run), n_boot=50)
     m = stats.metrics
-    assert m["e_raw"].n < m["e_post"].n  # the cut first proposals are not judged
+    assert 0 < m["e_raw"].n < m["e_post"].n  # the cut first proposals are not judged
     clause = judged_steps(stats)
     assert clause.startswith(f" (over different steps: e_raw over the {m['e_raw'].n} with a "
                              f"judged first proposal, e_post over the {m['e_post'].n}")
     assert "net_effect need not equal their difference" in clause
     assert clause in run_headline(stats).text
+    # The metrics table gives each one's count beside its value.
+    page = build_report([load_run(run)], tmp_path / "rep", n_boot=50).html.read_text()
+    for name in ("e_raw", "e_post", "net_effect"):
+        assert f"{m[name].n} judged steps" in page, name
     # A run whose every answer was judged needs no such clause.
     assert judged_steps(analyze_run(load_run(_simulated(tmp_path, "all", "simulated/e=0.1",
                                                         6, 4)), n_boot=50)) == ""
