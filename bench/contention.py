@@ -9,8 +9,9 @@ the report included) with each of these llama.cpp settings:
   barrier spins before it sleeps);
 - ``threads=all passive``: the same with ``OMP_WAIT_POLICY=PASSIVE`` (barriers sleep at once);
 - ``threads=1``: one thread (no barrier to wait at);
-- ``default``: no ``n_threads`` given: the backend's own choice (the CPUs less the
-  one-minute load average, at least 1, decided when the model loads),
+- ``default``: nothing set: the backend's own choice (every CPU, and
+  ``OMP_WAIT_POLICY=PASSIVE`` when the one-minute load average says the machine is busy,
+  :func:`redraft.agent.backends.llamacpp.wait_passively_when_busy`),
 
 each once with the machine as it is ("alone") and once beside one busy loop
 (``python -c 'while True: pass'``, started 20 s before, so that the load average has seen

@@ -44,9 +44,9 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import functools
-import math
 import os
 import random
+import sys
 import tempfile
 import threading
 import time
@@ -85,8 +85,8 @@ from redraft.agent.backends._protocol import (
 from redraft.tools import BadInputError, ConstraintNotSupportedError, Cost, parse_options
 
 __all__ = [
-    "VERBOSE_ENV", "LlamaCppBackend", "LlamaCppOptions", "free_cpus", "regex_grammar",
-    "route_llama_log",
+    "VERBOSE_ENV", "LlamaCppBackend", "LlamaCppOptions", "machine_busy", "regex_grammar",
+    "route_llama_log", "wait_passively_when_busy",
 ]
 
 VERBOSE_ENV = "REDRAFT_VERBOSE"
@@ -120,10 +120,9 @@ class LlamaCppOptions(BaseModel):
     take ``n_seq * n_ctx`` tokens of memory (SmolLM2: 23 KB a token), allocated as needed in
     powers of two; beyond ``n_seq`` episodes in flight the least recently used is evicted."""
     n_threads: int | None = Field(None, ge=1)
-    """CPU threads for decoding; ``None``: the CPUs this process may use, less those other
-    processes keep busy (:func:`free_cpus`, decided at load). llama.cpp's threads wait for
-    each other at every layer, so a thread that shares its core with another process stalls
-    all of them: beside one CPU-bound process on 2 cores, 1 thread beats 2 (``bench/``)."""
+    """CPU threads for decoding; ``None``: the CPUs this process may use. On a busy machine
+    see :func:`wait_passively_when_busy`: llama.cpp's threads wait for each other at every
+    layer, and by default spin while they wait."""
     n_batch: int = Field(512, ge=1)
     """Tokens evaluated per forward pass."""
     n_gpu_layers: int = 0
@@ -170,13 +169,14 @@ class LlamaCppBackend:
     def __init__(
         self, model_path: Path, *, name: str | None = None, options: LlamaCppOptions | None = None
     ) -> None:
+        wait_passively_when_busy()  # before llama.cpp's OpenMP runtime reads the environment
         self._llama_cpp: Any = require("llama_cpp", "the llamacpp backend", "llamacpp")
         self.options = options or LlamaCppOptions()
         self.model_path = model_path
         """The model file as given (what the manifest identifies the model by)."""
         self.name = name or f"llamacpp/{model_path}"
         batched = self.options.engine == "batched"
-        threads = self.options.n_threads or free_cpus()
+        threads = self.options.n_threads or len(os.sched_getaffinity(0))
         self.threads = threads
         """CPU threads the batched engine decodes with."""
         self.loaded_path = model_path
@@ -461,18 +461,35 @@ class LlamaCppBackend:
             self._llm.close()
 
 
-def free_cpus() -> int:
-    """The CPUs this process may use, less the one-minute load average (rounded), at least 1.
+def machine_busy() -> bool:
+    """True when the one-minute load average exceeds this process's CPUs less one half.
 
-    On an idle machine that is every CPU; beside one CPU-bound process on 2 cores, 1. The
-    load average lags by about a minute, and is read once, when a model loads.
+    On 2 cores: a load of 1.5 or more, e.g. one other CPU-bound process (the load average
+    lags by about a minute).
     """
-    cpus = len(os.sched_getaffinity(0))
     try:
         load = os.getloadavg()[0]
     except OSError:  # no load average on this system
-        return cpus
-    return max(1, min(cpus, math.floor(cpus - load + 0.5)))
+        return False
+    return load > len(os.sched_getaffinity(0)) - 0.5
+
+
+def wait_passively_when_busy() -> bool:
+    """On a busy machine, let llama.cpp's OpenMP threads sleep at barriers instead of spinning.
+
+    ggml (llama.cpp's CPU backend) runs each layer's work on OpenMP threads that meet at a
+    barrier. GNU OpenMP spins there before it sleeps, which is fastest on idle cores but,
+    when another process holds a core, burns the time slices the descheduled thread needs:
+    on a shared 2-core machine the main job did not finish in 3 minutes with 2 spinning
+    threads, and took 28 s with 2 passive ones and 72 s with one thread
+    (``bench/contention.py``). So when :func:`machine_busy` and nobody chose a policy, this
+    sets ``OMP_WAIT_POLICY=PASSIVE``. It acts only before llama.cpp is first imported (the
+    OpenMP runtime reads its environment once, when it loads); returns whether it did.
+    """
+    if "llama_cpp" in sys.modules or "OMP_WAIT_POLICY" in os.environ or not machine_busy():
+        return False
+    os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+    return True
 
 
 @functools.cache

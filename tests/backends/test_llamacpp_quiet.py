@@ -87,25 +87,28 @@ def test_two_installs_of_one_model_share_one_f32_copy(
     assert len(list((tmp_path / "xdg" / "redraft" / "digests").iterdir())) == 4
 
 
-def test_default_threads_leave_the_cpus_other_processes_keep_busy(
-    smollm2_path: Path, monkeypatch: pytest.MonkeyPatch
+_PROBE = """
+import os
+os.getloadavg = lambda: ({load}, 0.0, 0.0)
+os.sched_getaffinity = lambda pid: {{0, 1}}
+from redraft.agent.backends.llamacpp import LlamaCppBackend
+backend = LlamaCppBackend.from_spec("smollm2", n_ctx=256)
+print(os.environ.get("OMP_WAIT_POLICY"), backend.threads)
+"""
+
+
+@pytest.mark.parametrize(("load", "policy", "shown"), [
+    (0.2, None, "None 2"),  # idle: OpenMP's default (spin, then sleep), fastest there
+    (1.6, None, "PASSIVE 2"),  # one other CPU-bound process on 2 cores: threads sleep
+    (1.6, "ACTIVE", "ACTIVE 2"),  # a policy the user chose is kept
+])
+def test_on_a_busy_machine_llama_cpp_threads_wait_without_spinning(
+    smollm2_path: Path, load: float, policy: str | None, shown: str
 ) -> None:
-    import asyncio
-
-    from redraft.agent.backends import llamacpp
-
-    monkeypatch.setattr(llamacpp.os, "sched_getaffinity", lambda pid: {0, 1})
-    for load, threads in ((0.3, 2), (1.0, 1), (1.4, 1), (7.0, 1)):
-        monkeypatch.setattr(llamacpp.os, "getloadavg", lambda load=load: (load, 0.0, 0.0))
-        assert llamacpp.free_cpus() == threads, load
-    # Beside one CPU-bound process on 2 cores, the loaded model decodes on one thread;
-    # an explicit n_threads is kept.
-    busy = llamacpp.LlamaCppBackend(smollm2_path, options=llamacpp.LlamaCppOptions(n_ctx=256))
-    asked = llamacpp.LlamaCppBackend(
-        smollm2_path, options=llamacpp.LlamaCppOptions(n_ctx=256, n_threads=2))
-    try:
-        assert (busy.threads, asked.threads) == (1, 2)
-        assert busy._decoder is not None and busy._decoder.n_threads == 1
-    finally:
-        for backend in (busy, asked):
-            asyncio.run(backend.aclose())
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    if policy is not None:
+        env["OMP_WAIT_POLICY"] = policy
+    probe = subprocess.run([sys.executable, "-c", _PROBE.format(load=load)], env=env,
+                           capture_output=True, text=True, timeout=300)
+    assert probe.returncode == 0, probe.stderr
+    assert probe.stdout.split("\n")[-2] == shown
