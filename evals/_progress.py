@@ -11,8 +11,10 @@ upper bound ``episodes × max_steps`` and settles as episodes end.
 
 from __future__ import annotations
 
+import os
 import sys
 import time
+from collections.abc import Callable
 from typing import IO, Literal, Protocol
 
 from rich.console import Console
@@ -21,7 +23,7 @@ from rich.progress import BarColumn, Progress, TextColumn
 
 from redraft.evals._events import EpisodeEndEvent, Event, StepEvent
 
-__all__ = ["ProgressBar", "RunObserver", "StepEstimate"]
+__all__ = ["ProgressBar", "RunObserver", "StepEstimate", "busy_note", "machine_load"]
 
 ETA_AFTER_STEPS = 5
 """Steps that must have finished before an ETA is shown."""
@@ -98,6 +100,25 @@ class StepEstimate:
         return max(self.steps, round(self.steps + rest))
 
 
+def machine_load() -> tuple[float, int] | None:
+    """The one-minute load average and the CPUs this process may use (None: not known)."""
+    try:
+        return os.getloadavg()[0], len(os.sched_getaffinity(0))
+    except (OSError, AttributeError):
+        return None
+
+
+def busy_note(load: tuple[float, int] | None) -> str:
+    """``busy machine: load 12.4 on 2 CPUs`` when more is runnable than there are CPUs.
+
+    Then other processes share this run's CPUs and its steps/s and ETA are slower than on
+    an idle machine (llama.cpp's threads wait for each other: 5-50x, ``bench/README.md``).
+    """
+    if load is None or load[0] <= load[1]:
+        return ""
+    return f"busy machine: load {load[0]:.1f} on {load[1]} CPUs"
+
+
 def _clock(seconds: float) -> str:
     whole = max(round(seconds), 0)
     hours, rest = divmod(whole, 3600)
@@ -119,6 +140,7 @@ class ProgressBar:
             terminal and plain lines elsewhere.
         max_steps: the run's step limit per episode, for the expected total and the ETA.
         title: what the run is, e.g. ``run 2/6 tool-k2`` in a grid.
+        load: the machine's load and CPUs (:func:`machine_load`), to say when it is busy.
     """
 
     def __init__(
@@ -128,7 +150,9 @@ class ProgressBar:
         enabled: bool | None = None,
         max_steps: int | None = None,
         title: str = "steps",
+        load: Callable[[], tuple[float, int] | None] = machine_load,
     ) -> None:
+        self._load = load
         self.stream = stream if stream is not None else sys.stderr
         self.mode: Literal["bar", "plain", "off"] = (
             "off" if enabled is False
@@ -219,6 +243,9 @@ class ProgressBar:
             parts.append(f"ETA {_clock(eta)}")
         parts.append(f"e_raw {_share(self._raw_wrong, self._raw_known)} "
                      f"e_post {_share(self._post_wrong, self._post_known)}")
+        busy = busy_note(self._load())
+        if busy:
+            parts.append(busy)
         return f"{self.title}: " + ", ".join(parts)
 
     def _refresh(self) -> None:

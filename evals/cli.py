@@ -1,7 +1,8 @@
-"""The ``redraft`` command line: eval, grid, report, merge, list, train, findings.
+"""The ``redraft`` command line: eval, grid, report, merge, list, train, findings, cache.
 
 Exit status: 0 on success, 2 on bad input (a one-line message on stderr says what to fix),
-1 on other failures.
+1 on other failures, 130 when interrupted (SIGINT, Ctrl-C: the shell's 128 + 2; a rerun
+resumes).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import errno
 import importlib
 import itertools
 import json
+import os
 import sys
 import traceback
 from collections.abc import Callable, Sequence
@@ -26,6 +28,8 @@ __all__ = ["build_parser", "main"]
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130
+"""128 + SIGINT, as shells report a command stopped by Ctrl-C."""
 
 _EPILOG = """\
 examples:
@@ -135,6 +139,10 @@ def _add_run_options(parser: argparse.ArgumentParser, *, grid: bool) -> None:
     )
     parser.add_argument("--out", type=_out_dir, required=True, help="run directory (grid: parent)")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
+    parser.add_argument(
+        "--verbose", action="store_true",
+        help="let the backend log to stderr (llama.cpp's loader: hundreds of lines)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -185,6 +193,11 @@ def build_parser() -> argparse.ArgumentParser:
     p_find.add_argument("--page-only", action="store_true",
                         help="only redraw the figures and rewrite the page from OUT's summaries")
     p_find.set_defaults(func=_cmd_findings)
+    p_cache = sub.add_parser(
+        "cache", help="list or clear the models converted once (~/.cache/redraft)")
+    p_cache.add_argument("action", choices=("list", "clear"), help="list: what and how large; "
+                         "clear: remove them all (the next load converts again)")
+    p_cache.set_defaults(func=_cmd_cache)
     return parser
 
 
@@ -293,9 +306,22 @@ def _model_defaults(data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
+def _backend_log(args: argparse.Namespace) -> None:
+    """``--verbose``: let backends log, without making it a recorded model option.
+
+    A model option would be written to the manifest, and a resume with ``--verbose`` added
+    would then be refused as a changed run; the environment variable is read at load time.
+    """
+    if args.verbose:
+        from redraft.agent.backends.llamacpp import VERBOSE_ENV
+
+        os.environ[VERBOSE_ENV] = "1"
+
+
 def _cmd_eval(args: argparse.Namespace) -> int:
     from redraft.evals._eval import run_eval
 
+    _backend_log(args)
     config = _validate(_model_defaults(_config_data(args)))
     if args.label is not None and not args.label.strip():
         raise BadInputError("--label must not be blank")
@@ -324,6 +350,7 @@ def _grid_name(critic: str, rounds: int, representation: str | None, monologue: 
 def _cmd_grid(args: argparse.Namespace) -> int:
     from redraft.evals._eval import run_grid
 
+    _backend_log(args)
     base = _model_defaults(_config_data(args))
     critics: list[str] = args.critic or [base.get("critic", "tool")]
     rounds_list: list[int] = args.rounds or [int(base.get("max_rounds", base.get("rounds", 2)))]
@@ -396,11 +423,52 @@ def _run_and_label(text: str) -> tuple[Path, str | None]:
     return Path(where), label.strip()
 
 
+def _runs_inside(parent: Path) -> list[Path]:
+    """The run directories directly inside ``parent`` (a grid's ``--out``), in its order.
+
+    A grid's own report lists its runs in the order the grid was given (the baseline
+    first); runs it does not list follow by name.
+    """
+    from redraft.evals._manifest import MANIFEST_FILE
+
+    runs = sorted(p for p in parent.iterdir() if (p / MANIFEST_FILE).is_file())
+    try:
+        summary = json.loads((parent / "report" / "summary.json").read_text(encoding="utf-8"))
+        order = [str(run["run"]) for run in summary["runs"]]
+    except (OSError, ValueError, KeyError, TypeError):
+        order = []
+    rank = {name: i for i, name in enumerate(order)}
+    return sorted(runs, key=lambda p: (rank.get(p.name, len(rank)), p.name))
+
+
+def _expand_grids(pairs: list[tuple[Path, str | None]]) -> list[tuple[Path, str | None]]:
+    """Replace a folder that holds runs but is not one (a grid's ``--out``) by its runs."""
+    from redraft.evals._manifest import MANIFEST_FILE
+
+    expanded: list[tuple[Path, str | None]] = []
+    for run_dir, label in pairs:
+        inside = [] if (run_dir / MANIFEST_FILE).exists() else _runs_inside(run_dir)
+        if not inside:
+            if not (run_dir / MANIFEST_FILE).exists():
+                raise BadInputError(f"{run_dir} is not a run directory (no {MANIFEST_FILE}) "
+                                    "and holds none; give a --out of redraft eval or grid")
+            expanded.append((run_dir, label))
+            continue
+        if label is not None:
+            raise BadInputError(f"{run_dir} is a folder of {len(inside)} runs, not a run: "
+                                "label its runs one by one (RUN_DIR=LABEL)")
+        print(f"redraft: {run_dir} holds no run itself; reporting the {len(inside)} runs "
+              f"inside it: {', '.join(p.name for p in inside)}", file=sys.stderr)
+        expanded.extend((p, None) for p in inside)
+    return expanded
+
+
 def _cmd_report(args: argparse.Namespace) -> int:
     pairs = [_run_and_label(text) for text in args.runs]
     missing = [str(d) for d, _ in pairs if not d.is_dir()]
     if missing:
         raise BadInputError(f"no such run directory: {', '.join(missing)}")
+    pairs = _expand_grids(pairs)
     return _report([d for d, _ in pairs], args.out, False, [label for _, label in pairs])
 
 
@@ -489,6 +557,27 @@ def _cmd_findings(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _megabytes(size: int) -> str:
+    return f"{size / 1e6:,.0f} MB"
+
+
+def _cmd_cache(args: argparse.Namespace) -> int:
+    from redraft.agent.backends._cache import cache_entries, cache_root, clear_cache
+
+    root = cache_root()
+    if args.action == "clear":
+        freed = clear_cache(root)
+        print(f"redraft: cleared {root} ({_megabytes(freed)} freed)", file=sys.stderr)
+        return EXIT_OK
+    entries = cache_entries(root)
+    for entry in entries:
+        print(f"{_megabytes(entry.size):>10}  {entry.kind:<14} {entry.path}")
+    total = sum(entry.size for entry in entries)
+    print(f"redraft: {len(entries)} converted model(s) in {root}, {_megabytes(total)}; "
+          "'redraft cache clear' removes them", file=sys.stderr)
+    return EXIT_OK
+
+
 # -- entry point ---------------------------------------------------------------------------
 
 
@@ -517,7 +606,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILURE
     except KeyboardInterrupt:
         print("redraft: interrupted; rerun the same command to resume", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except SystemExit as exc:
         # Raised by code the run called (a plug-in), not by redraft: the run did not finish,
         # so this is a failure (a rerun resumes it), never a silent exit 0.

@@ -18,12 +18,12 @@ from __future__ import annotations
 import hashlib
 import importlib
 import importlib.util
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from redraft.agent.backends._cache import cache_root, content_digest
 from redraft.agent.backends._protocol import ConstraintKind, GenerationRequest, Message
 from redraft.tools import BadInputError, ConstraintNotSupportedError, MissingDependencyError
 
@@ -65,18 +65,17 @@ def require(module: str, what: str, extra: str) -> ModuleType:
 
 def cache_folder(name: str) -> Path:
     """Where models converted once are kept: ``$XDG_CACHE_HOME/redraft/NAME``."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "redraft" / name
+    return cache_root() / name
 
 
 def source_digest(source: Path, *extra: str) -> str:
-    """A short hash naming a conversion of ``source``, made anew when the file changes.
+    """A short hash naming a conversion of ``source``, made anew when its content changes.
 
-    It hashes the resolved path, size and modification time, and ``extra`` (for example
-    the converter's version).
+    It hashes the file's content digest (:func:`~._cache.content_digest`, remembered, so
+    not recomputed on every load) and ``extra`` (for example the converter's version), not
+    its path: the same model installed in two environments shares one conversion.
     """
-    stat = source.stat()
-    key = "|".join([str(source.resolve()), str(stat.st_size), str(stat.st_mtime_ns), *extra])
+    key = "|".join([content_digest(source), *extra])
     return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 

@@ -43,8 +43,10 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
+import functools
 import os
 import random
+import sys
 import tempfile
 import threading
 import time
@@ -83,7 +85,13 @@ from redraft.agent.backends._protocol import (
 )
 from redraft.tools import BadInputError, ConstraintNotSupportedError, Cost, parse_options
 
-__all__ = ["LlamaCppBackend", "LlamaCppOptions", "regex_grammar"]
+__all__ = [
+    "VERBOSE_ENV", "LlamaCppBackend", "LlamaCppOptions", "machine_busy", "regex_grammar",
+    "route_llama_log", "wait_passively_when_busy",
+]
+
+VERBOSE_ENV = "REDRAFT_VERBOSE"
+"""Set to ``1``, llama.cpp logs to stderr whatever the ``verbose`` option says."""
 
 Engine = Literal["batched", "sequential"]
 Weights = Literal["f32", "native"]
@@ -115,7 +123,9 @@ class LlamaCppOptions(BaseModel):
     take ``n_seq * n_ctx`` tokens of memory (SmolLM2: 23 KB a token), allocated as needed in
     powers of two; beyond ``n_seq`` episodes in flight the least recently used is evicted."""
     n_threads: int | None = Field(None, ge=1)
-    """CPU threads for decoding; ``None``: the CPUs this process may use."""
+    """CPU threads for decoding; ``None``: the CPUs this process may use. On a busy machine
+    see :func:`wait_passively_when_busy`: llama.cpp's threads wait for each other at every
+    layer, and by default spin while they wait."""
     n_batch: int = Field(512, ge=1)
     """Tokens evaluated per forward pass."""
     n_gpu_layers: int = 0
@@ -128,7 +138,9 @@ class LlamaCppOptions(BaseModel):
     episode's own sequence; ``sequential``: the previous request). ``False`` evaluates every
     prompt from scratch."""
     verbose: bool = False
-    """Let llama.cpp log to stderr."""
+    """Let llama.cpp log to stderr (its loader, quantizer and contexts: hundreds of lines a
+    load). Off, llama.cpp's C-level log goes nowhere, unless the environment sets
+    ``REDRAFT_VERBOSE=1`` (what ``redraft eval --verbose`` does)."""
     memo_size: int = Field(4096, ge=0)
     """``batched``: deterministic requests (greedy, or sampled with their own seed) are
     remembered by their tokens and decoding settings, this many at most (least recently
@@ -160,6 +172,7 @@ class LlamaCppBackend:
     def __init__(
         self, model_path: Path, *, name: str | None = None, options: LlamaCppOptions | None = None
     ) -> None:
+        wait_passively_when_busy()  # before llama.cpp's OpenMP runtime reads the environment
         self._llama_cpp: Any = require("llama_cpp", "the llamacpp backend", "llamacpp")
         self.options = options or LlamaCppOptions()
         self.model_path = model_path
@@ -167,8 +180,13 @@ class LlamaCppBackend:
         self.name = name or f"llamacpp/{model_path}"
         batched = self.options.engine == "batched"
         threads = self.options.n_threads or len(os.sched_getaffinity(0))
+        self.threads = threads
+        """CPU threads the batched engine decodes with."""
         self.loaded_path = model_path
         """The file llama.cpp loaded: ``model_path`` itself, or its dequantized copy."""
+        # Before anything llama.cpp does: the quantizer and the loader log hundreds of lines.
+        verbose = self.options.verbose or os.environ.get(VERBOSE_ENV) == "1"
+        route_llama_log(self._llama_cpp, verbose=verbose)
         if self.options.weights == "f32":
             self.loaded_path = dequantized_f32(
                 self._llama_cpp, model_path, self.options.cache_dir, self.name
@@ -187,7 +205,7 @@ class LlamaCppBackend:
                 n_batch=self.options.n_batch,
                 n_gpu_layers=self.options.n_gpu_layers,
                 seed=self.options.seed,
-                verbose=self.options.verbose,
+                verbose=verbose,
             )
         except ValueError as exc:  # llama-cpp-python's way to say "cannot load"
             raise BadInputError(f"{self.name}: llama.cpp cannot load {model_path}: {exc}") from exc
@@ -450,13 +468,70 @@ class LlamaCppBackend:
             self._llm.close()
 
 
+def machine_busy() -> bool:
+    """True when the one-minute load average exceeds this process's CPUs less one half.
+
+    On 2 cores: a load of 1.5 or more, e.g. one other CPU-bound process (the load average
+    lags by about a minute).
+    """
+    try:
+        load = os.getloadavg()[0]
+    except OSError:  # no load average on this system
+        return False
+    return load > len(os.sched_getaffinity(0)) - 0.5
+
+
+def wait_passively_when_busy() -> bool:
+    """On a busy machine, let llama.cpp's OpenMP threads sleep at barriers instead of spinning.
+
+    ggml (llama.cpp's CPU backend) runs each layer's work on OpenMP threads that meet at a
+    barrier. GNU OpenMP spins there before it sleeps, which is fastest on idle cores but,
+    when another process holds a core, burns the time slices the descheduled thread needs:
+    on a shared 2-core machine the main job did not finish in 3 minutes with 2 spinning
+    threads, and took 28 s with 2 passive ones and 72 s with one thread
+    (``bench/contention.py``). So when :func:`machine_busy` and nobody chose a policy, this
+    sets ``OMP_WAIT_POLICY=PASSIVE``. It acts only before llama.cpp is first imported (the
+    OpenMP runtime reads its environment once, when it loads); returns whether it did.
+    """
+    if "llama_cpp" in sys.modules or "OMP_WAIT_POLICY" in os.environ or not machine_busy():
+        return False
+    os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+    return True
+
+
+@functools.cache
+def _silent_callback(llama_cpp: Any) -> Any:
+    """A llama.cpp log callback that drops every line (kept alive: C holds its pointer)."""
+
+    def drop(level: int, text: bytes, user_data: Any) -> None:
+        return None
+
+    return llama_cpp.llama_log_callback(drop)
+
+
+def route_llama_log(llama_cpp: Any, *, verbose: bool) -> None:
+    """Send llama.cpp's C-level log (ggml's included) to stderr, or nowhere.
+
+    llama-cpp-python installs a callback at import that prints every line until a ``Llama``
+    is made with ``verbose=False``, so the quantizer (run before that) printed ~300 lines.
+    The log is process-wide: the last backend loaded decides.
+    """
+    if verbose:
+        logger = require("llama_cpp._logger", "the llamacpp backend", "llamacpp")
+        llama_cpp.llama_log_set(logger.llama_log_callback, ctypes.c_void_p(0))
+        logger.set_verbose(True)
+    else:
+        llama_cpp.llama_log_set(_silent_callback(llama_cpp), ctypes.c_void_p(0))
+
+
 def dequantized_f32(llama_cpp: Any, source: Path, cache_dir: str | None, name: str) -> Path:
     """``source`` with every tensor dequantized to 32-bit floats, written once and reused.
 
     llama.cpp's quantizer with the target type F32 converts each block back to the floats
     it stands for, exactly (for SmolLM2-135M: 98 MB of Q4_1 become 540 MB). The copy is keyed
-    by the source's path, size and modification time, written beside its final name and
-    renamed, so a killed conversion leaves no half file and concurrent ones do not collide.
+    by the source's content (:func:`~._common.source_digest`: one copy however many
+    environments install the same file), written beside its final name and renamed, so a
+    killed conversion leaves no half file and concurrent ones do not collide.
 
     Raises:
         BadInputError: llama.cpp could not convert the file, or the cache is not writable.

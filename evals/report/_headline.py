@@ -32,6 +32,9 @@ __all__ = [
     "Headline",
     "comparison_headline",
     "headlines",
+    "judged_steps",
+    "p_clause",
+    "p_text",
     "run_headline",
 ]
 
@@ -75,14 +78,49 @@ class Headline(BaseModel):
         }
 
 
+MAX_DIGITS = 6
+"""Decimals an estimate may need to show that it is not zero; below that it is called "no
+change at this precision"."""
+
+
+def _digits(*values: float | None) -> int:
+    """Decimals (3 at least) that show every nonzero one of ``values`` as nonzero.
+
+    ``Δ = −0.0004 [−0.0009, −0.0001]`` rather than ``−0.000 [−0.001, −0.000]``, which reads
+    as no change though the interval excludes zero.
+    """
+    digits = 3
+    for value in values:
+        while (value and digits < MAX_DIGITS
+               and float(f"{abs(value):.{digits}f}") == 0.0):
+            digits += 1
+    return digits
+
+
 def _num(value: float | None, digits: int = 3) -> str:
+    """A number, with a true minus sign; never ``−0.000`` (a negative that rounds to 0)."""
     if value is None:
         return "undefined"
     text = f"{value:.{digits}f}"
+    if float(text) == 0.0:
+        return f"{0.0:.{digits}f}"
     return text.replace("-", "−") if value < 0 else text
 
 
-def _p(value: float) -> str:
+def p_text(value: float, draws: int = 0) -> str:
+    """A p-value as the table shows it: ``0.042``, or ``< 0.001`` at a simulated floor."""
+    return p_clause(value, draws).removeprefix("= ")
+
+
+def p_clause(value: float, draws: int = 0) -> str:
+    """``= 0.042``; at the floor of a simulated p-value (1/(B+1)), ``< 1/(B+1)``.
+
+    A p-value from B simulated data sets (or permutations) is at least 1/(B+1): there, no
+    draw reached the observed statistic, and the true p is below that floor.
+    """
+    if draws > 0 and value <= 1.0 / (draws + 1) + 1e-12:
+        floor = 1.0 / (draws + 1)
+        return f"< {floor:.{_digits(floor)}g}" if floor < 1e-3 else f"< {floor:.3g}"
     return "< 0.001" if value < 0.001 else f"= {value:.3f}"
 
 
@@ -90,8 +128,23 @@ def _interval(estimate: Estimate | None) -> str:
     if estimate is None or estimate.value is None:
         return "undefined"
     if estimate.ci_low is None or estimate.ci_high is None:
-        return _num(estimate.value)
-    return f"{_num(estimate.value)} [{_num(estimate.ci_low)}, {_num(estimate.ci_high)}]"
+        return _num(estimate.value, _digits(estimate.value))
+    digits = _digits(estimate.value, estimate.ci_low, estimate.ci_high)
+    return (f"{_num(estimate.value, digits)} [{_num(estimate.ci_low, digits)}, "
+            f"{_num(estimate.ci_high, digits)}]")
+
+
+def _size(estimate: Estimate) -> str:
+    """A change's size for "raised/lowered by": the absolute value and interval, low first.
+
+    "lowered the error by 0.950 [0.900, 0.990]", never "by −0.950".
+    """
+    value = abs(estimate.value or 0.0)
+    ends = sorted(abs(e) for e in (estimate.ci_low, estimate.ci_high) if e is not None)
+    digits = _digits(value, *ends)
+    if len(ends) < 2:
+        return _num(value, digits)
+    return f"{_num(value, digits)} [{_num(ends[0], digits)}, {_num(ends[1], digits)}]"
 
 
 def _degenerate(estimate: Estimate | None) -> bool:
@@ -126,11 +179,12 @@ def _compounding(stats: RunStats, power: TrendPower) -> tuple[str, list[tuple[Ca
                "step 1, so none was still error-free at step 2 and the hazard was observed at "
                "one step only")
         text = (f"Whether errors compound cannot be told: {why}. The test's p "
-                f"{_p(trend.p_value)} and ê = {_interval(e_hat)} describe a wall at step 1, "
-                "not a finding about later steps.")
+                f"{p_clause(trend.p_value, trend.simulations)} and ê = {_interval(e_hat)} "
+                "describe a wall at step 1, not a finding about later steps.")
         return text, [("untestable", (
             f"The compounding test of {name} is uninformative: every first error came at "
-            f"step 1, so its p {_p(trend.p_value)} and its horizon are artefacts of that "
+            f"step 1, so its p {p_clause(trend.p_value, trend.simulations)} and its horizon are "
+            "artefacts of that "
             "wall, not evidence of a constant error."))]
     if not power.testable:
         text = ("Whether errors compound cannot be told: the hazard was observed at only "
@@ -139,13 +193,14 @@ def _compounding(stats: RunStats, power: TrendPower) -> tuple[str, list[tuple[Ca
                        "no trend can be fitted to its hazard.")]
     caveats: list[tuple[CaveatKind, str]] = []
     fold = power.detectable_fold or math.inf
-    if power.low:
+    if power.low and not trend.rejects():
+        # Only a test that did not reject lacks the power to matter: one that did saw a trend.
         caveats.append(("low_power", (
             f"The compounding test of {name} has little power: with {power.first_errors} "
             f"first errors over {power.steps_observed} steps it would miss a trend that "
             f"changes the hazard's odds {fold:.3g}-fold over those steps. A large p here "
             "means 'not enough data', not 'constant error'.")))
-    p = f"p {_p(trend.p_value)}"
+    p = f"p {p_clause(trend.p_value, trend.simulations)}"
     if trend.rejects() and trend.direction == "rising":
         text = (f"Errors compound: the hazard of a first committed error rises with the step "
                 f"({p}), faster than a constant per-step error (ê = {_interval(e_hat)}) "
@@ -172,12 +227,14 @@ def _after_errors(stats: RunStats) -> str:
             parts.append("the first proposals' error e_raw(t) could not be tested for a trend "
                          "over steps")
         elif trend.rejects():
+            p = p_clause(trend.p_value, trend.permutations)
             moves = "rises" if trend.direction == "rising" else "falls"
             parts.append(f"the first proposals' error e_raw(t) {moves} with the step "
-                         f"(permutation p {_p(trend.p_value)}, {trend.n} steps)")
+                         f"(permutation p {p}, {trend.n} steps)")
         else:
+            p = p_clause(trend.p_value, trend.permutations)
             parts.append(f"the first proposals' error e_raw(t) shows no trend over steps "
-                         f"(permutation p {_p(trend.p_value)}, {trend.n} steps)")
+                         f"(permutation p {p}, {trend.n} steps)")
     cond = stats.self_conditioning
     if cond is not None:
         if cond.p_value is None or cond.before is None or cond.after is None:
@@ -189,7 +246,7 @@ def _after_errors(stats: RunStats) -> str:
                        else "no detectable self-conditioning")
             parts.append(f"after a committed error the first proposals were wrong "
                          f"{_num(cond.after)} of the time against {_num(cond.before)} before "
-                         f"(p {_p(cond.p_value)}): {verdict}")
+                         f"(p {p_clause(cond.p_value, cond.permutations)}): {verdict}")
     if not parts:
         return ""
     return " Episodes went on after errors: " + "; ".join(parts) + "."
@@ -212,7 +269,7 @@ def run_headline(stats: RunStats, profile: RunProfile | None = None) -> Headline
     text = (
         f"{_describe(stats)}, {stats.episodes} episodes, {stats.steps} steps: the error per "
         f"step was {_interval(m.get('e_raw'))} before correction and "
-        f"{_interval(m.get('e_post'))} after."
+        f"{_interval(m.get('e_post'))} after{judged_steps(stats)}."
     )
     if _degenerate(m.get("e_post")) and _degenerate(m.get("e_raw")):
         value = m["e_post"].value
@@ -234,6 +291,25 @@ def run_headline(stats: RunStats, profile: RunProfile | None = None) -> Headline
     if profile is not None:
         caveats.extend(_profile_caveats(name, profile))
     return _headline(name, "run", text, caveats)
+
+
+def judged_steps(stats: RunStats) -> str:
+    """Where e_raw, e_post and net_effect rest on different steps, which and why.
+
+    Each leaves out the steps whose answer the oracle could not judge (cut at the token
+    limit, an oracle failure): e_raw those with an unjudged first proposal, e_post those
+    with an unjudged committed answer, net_effect both. The clause is empty when all three
+    count the same steps.
+    """
+    counts = [stats.metrics[name].n if name in stats.metrics else None
+              for name in ("e_raw", "e_post", "net_effect")]
+    if None in counts or len(set(counts)) == 1:
+        return ""
+    raw, post, both = counts
+    return (f" (over different steps: e_raw over the {raw} with a judged first proposal, "
+            f"e_post over the {post} with a judged committed answer, and net_effect over the "
+            f"{both} with both, of {stats.steps}; unjudged answers are left out, so net_effect "
+            "need not equal their difference)")
 
 
 def _profile_caveats(name: str, profile: RunProfile) -> list[tuple[CaveatKind, str]]:
@@ -300,13 +376,16 @@ def _effect(diff: Estimate | None, what: str) -> str:
     if diff is None or diff.value is None:
         return f"left {what} undefined (no steps to compare)"
     if diff.ci_low is None or diff.ci_high is None:
-        return f"changed {what} by {_num(diff.value)} (no interval)"
-    shown = _interval(diff)
+        if _digits(diff.value) >= MAX_DIGITS and abs(diff.value) < 10 ** -MAX_DIGITS:
+            return f"did not change {what} at this precision (no interval)"
+        moved = "raised" if diff.value > 0 else "lowered" if diff.value < 0 else "did not change"
+        size = "" if diff.value == 0 else f" by {_size(diff)}"
+        return f"{moved} {what}{size} (no interval)"
     if diff.ci_low > 0:
-        return f"raised {what} by {shown}: a detectable increase"
+        return f"raised {what} by {_size(diff)}: a detectable increase"
     if diff.ci_high < 0:
-        return f"lowered {what} by {shown}: a detectable decrease"
-    return f"changed {what} by {shown}: no detectable effect"
+        return f"lowered {what} by {_size(diff)}: a detectable decrease"
+    return f"did not detectably change {what} (Δ = {_interval(diff)}): no detectable effect"
 
 
 def comparison_headline(
@@ -324,13 +403,14 @@ def comparison_headline(
         text += f" Paired over the {row.pairs} episodes both runs played (the same seeds)."
     if not diffs:
         verdict = effect.rsplit(": ", 1)[-1] if ": " in effect else effect
-        text = (f"A replicate of {base.name} (the same settings): the error after correction "
-                f"differs by {_interval(post)}: {verdict.replace('effect', 'difference')}.")
+        text = (f"A replicate of {base.name} (the same settings): the difference in the error "
+                f"after correction is {_interval(post)}: "
+                f"{verdict.replace('effect', 'difference')}.")
     raw = _difference(comparison, other.name, "e_raw")
     if raw is not None and raw.value is not None and raw.ci_low is not None and (
         raw.ci_low > 0 or (raw.ci_high is not None and raw.ci_high < 0)
     ):
-        text += (f" Its first proposals already differ (e_raw by {_interval(raw)}), so not "
+        text += (f" Its first proposals already differ (Δ e_raw = {_interval(raw)}), so not "
                  "all of this is correction.")
     caveats: list[tuple[CaveatKind, str]] = []
     substantive = [d for d in diffs if d not in ("critic", "max_rounds")]

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from redraft.evals.report._headline import Headline
+from redraft.evals.report._headline import Headline, judged_steps, p_text
 from redraft.evals.report._power import trend_power
 from redraft.evals.report._profile import RunProfile, run_setting
 from redraft.evals.report._transcripts import transcripts_html
@@ -35,6 +35,8 @@ _TABLE_METRICS = (
     "tokens_per_corrected_error", "seconds_per_corrected_error",
     *MONOLOGUE_METRICS,
 )
+_JUDGED = frozenset({"e_raw", "e_post", "net_effect"})
+"""Metrics that leave out different unjudged steps: their counts are shown when they differ."""
 _EXTRA_DESCRIPTIONS = {
     "error_share": "share of episodes with a committed error (observed)",
     "predicted_error_share": "1-(1-ê)^n at n = the longest episode: the geometric prediction",
@@ -102,13 +104,15 @@ def _fmt(value: float | None, digits: int = 3) -> str:
     return f"{value:.{digits}f}" if abs(value) < 10 else f"{value:.1f}"
 
 
-def _cell(estimate: Estimate | None) -> str:
+def _cell(estimate: Estimate | None, *, judged: bool = False) -> str:
+    """A value with its interval; ``judged``: also the steps it counts (they differ)."""
     if estimate is None or estimate.value is None:
         return "<td>–</td>"
     ci = ""
     if estimate.ci_low is not None or estimate.ci_high is not None:
         ci = f'<br><span class="ci">[{_fmt(estimate.ci_low)}, {_fmt(estimate.ci_high)}]</span>'
-    return f"<td>{_fmt(estimate.value)}{ci}</td>"
+    steps = f'<br><span class="ci">{estimate.n} judged steps</span>' if judged else ""
+    return f"<td>{_fmt(estimate.value)}{ci}{steps}</td>"
 
 
 def _esc(text: object) -> str:
@@ -221,7 +225,9 @@ def _metrics_table(runs: Sequence[RunStats]) -> str:
             or MONOLOGUE_METRICS.get(name)
             or _EXTRA_DESCRIPTIONS.get(name, "")
         )
-        cells = "".join(_cell(s.metrics.get(name)) for s in runs)
+        cells = "".join(
+            _cell(s.metrics.get(name), judged=name in _JUDGED and bool(judged_steps(s)))
+            for s in runs)
         rows.append(
             f'<tr><td class="name"><b>{name}</b><br><span class="desc">{_esc(meaning)}</span>'
             f"</td>{cells}</tr>"
@@ -239,7 +245,8 @@ def _trend_table(runs: Sequence[RunStats]) -> str:
         rows.append(
             f'<tr><td class="name">{_esc(s.name)}{_leaky_tag(s)}</td>{_cell(s.metrics["e_hat"])}'
             f'{_cell(s.metrics["horizon_50"])}<td>{_fmt(t.statistic)}</td>'
-            f"<td{sig}>{_fmt(t.p_value)}</td><td>{t.direction}</td><td>{_fmt(t.slope)}</td>"
+            f"<td{sig}>{_esc(p_text(t.p_value, t.simulations))}</td><td>{t.direction}</td>"
+            f"<td>{_fmt(t.slope)}</td>"
             f"<td>{_power(s)}</td></tr>"
         )
     return (
@@ -260,7 +267,9 @@ def _power(stats: RunStats) -> str:
         return '<span class="tag">none: uninformative</span>'
     fold = power.detectable_fold or 0.0
     label = f"{fold:.3g}×" if fold < 1e6 else "&gt;10⁶×"
-    return f'<span class="tag">{label} (low)</span>' if power.low else label
+    # Low power matters only where the test did not reject: one that did saw a trend.
+    low = power.low and not stats.trend.rejects()
+    return f'<span class="tag">{label} (low)</span>' if low else label
 
 
 def _comparison_table(comparison: Comparison, runs: Sequence[RunStats]) -> str:

@@ -13,6 +13,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.typing import LineStyleType
 
+from redraft.evals.report._headline import p_clause
 from redraft.evals.stats import RunStats, StepCurve
 
 __all__ = ["FIGURES", "error_rates_png", "global_error_png", "hazard_png", "run_label",
@@ -143,7 +144,8 @@ def hazard_png(runs: Sequence[RunStats]) -> bytes:
         colour = _COLOURS[i % len(_COLOURS)]
         trend = stats.trend
         _curve(ax, stats.hazard, colour,
-               f"{run_label(stats)}: {trend.direction}, p={trend.p_value:.2g}")
+               f"{run_label(stats)}: {trend.direction}, "
+               f"p {p_clause(trend.p_value, trend.simulations)}")
         e = stats.metrics["e_hat"].value
         if e is not None:
             ax.axhline(e, color=colour, linestyle=":", linewidth=1)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from redraft.evals.report._profile import RunProfile, Transcript
 
-__all__ = ["transcripts_html"]
+__all__ = ["kind_words", "transcripts_html"]
 
 _KIND_WORDS = {
     "recovered": "recovered: round 0 wrong, committed answer right",
@@ -17,6 +17,18 @@ _KIND_WORDS = {
     "kept_right": "right from round 0",
     "unknown": "not fully judged",
 }
+_UNREVISED_WORDS = {
+    "stayed_wrong": "wrong at round 0 and not revised",
+    "kept_right": "right at round 0 and not revised",
+}
+"""A step that ended at round 0 (no critic, or accepted at once) had no revision to speak of."""
+
+
+def kind_words(t: Transcript) -> str:
+    """What correction did at the step, in words that fit the rounds it actually had."""
+    if len(t.rounds) <= 1 and t.kind in _UNREVISED_WORDS:
+        return _UNREVISED_WORDS[t.kind]
+    return _KIND_WORDS[t.kind]
 
 
 def _esc(text: object) -> str:
@@ -57,7 +69,7 @@ def _one(t: Transcript, href: str | None) -> str:
         )
     return (
         f'<div class="transcript"><b>episode {t.episode}, step {t.step}</b>: '
-        f"{_esc(_KIND_WORDS[t.kind])}; stopped: {_esc(t.stop_reason)}"
+        f"{_esc(kind_words(t))}; stopped: {_esc(t.stop_reason)}"
         f"{_line(href, t.step_line)}"
         f'<div class="round">prompt (last message):<pre>{_esc(t.prompt)}</pre></div>'
         f"{''.join(rounds)}</div>"

@@ -200,3 +200,27 @@ def test_progress_bar_shows_steps_and_error_rates(
     quiet = io.StringIO()
     run_eval(config, tmp_path / "run", observers=[ProgressBar(quiet, enabled=False)])
     assert quiet.getvalue() == ""
+
+
+def test_sigint_exits_130_and_a_rerun_resumes(tmp_path: Path) -> None:
+    """Ctrl-C (SIGINT) ends a run with 130, as shells report it; the README says so."""
+    import signal
+    import time
+
+    out = tmp_path / "run"
+    args = ["eval", "addition", "--model", MODEL, "--episodes", "1000000", "--max-steps", "4",
+            "--out", str(out), "-q"]
+    process = subprocess.Popen([sys.executable, "-m", "redraft.evals.cli", *args],
+                               stderr=subprocess.PIPE, text=True)
+    events = out / "events.jsonl"
+    deadline = time.monotonic() + 120
+    while not (events.is_file() and events.stat().st_size > 0):  # inside the run loop
+        assert process.poll() is None and time.monotonic() < deadline
+        time.sleep(0.2)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err
+    assert err.strip().splitlines()[-1] == (
+        "redraft: interrupted; rerun the same command to resume")
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    assert "130 interrupted" in readme

@@ -59,3 +59,24 @@ def test_bad_labels_and_the_same_run_twice_exit_2(
     assert "given twice" in capsys.readouterr().err
     assert main(["report", f"{run}=x", f"{run}=y", "--out", str(tmp_path / "rep")]) == 2
     assert _eval(tmp_path / "other", "--label", "  ") == 2
+
+
+def test_report_of_a_grid_folder_reports_its_runs_in_the_grid_order(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    grid = tmp_path / "grid"
+    assert main(["grid", "addition", "--model", MODEL, "--critic", "tool,none", "--rounds", "1",
+                 "--episodes", "4", "--max-steps", "3", "--task-option", "digits=3",
+                 "--out", str(grid), "-q"]) == 0
+    capsys.readouterr()
+    # The grid's parent folder, not a run: its runs are reported, baseline (tool) first.
+    assert main(["report", str(grid), "--out", str(tmp_path / "rep")]) == 0
+    err = capsys.readouterr().err
+    assert f"{grid} holds no run itself; reporting the 2 runs inside it: tool-k1, none-k0" in err
+    assert _names(tmp_path / "rep") == ["tool-k1", "none-k0"]
+    assert main(["report", f"{grid}=x", "--out", str(tmp_path / "rep2")]) == 2
+    assert "label its runs one by one" in capsys.readouterr().err
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main(["report", str(empty), "--out", str(tmp_path / "rep3")]) == 2
+    assert "is not a run directory (no manifest.json)" in capsys.readouterr().err

@@ -67,3 +67,13 @@ def test_a_resumed_run_counts_what_is_left(tmp_path: Path) -> None:
     run_eval(config, tmp_path / "run", observers=[ProgressBar(stream, max_steps=3)])
     first = stream.getvalue().splitlines()[0]
     assert first == "steps: 4 episodes, 4 finished earlier, at most 0 steps"
+
+
+def test_the_progress_line_says_when_the_machine_is_busy() -> None:
+    loads = iter([(0.4, 2), (12.4, 2), None])
+    bar = ProgressBar(io.StringIO(), enabled=False, max_steps=4, load=lambda: next(loads))
+    bar.start(2, 0)
+    bar.estimate.step(0)
+    assert "busy" not in bar.line()  # idle
+    assert bar.line().endswith(", busy machine: load 12.4 on 2 CPUs")
+    assert "busy" not in bar.line()  # no load average on this system

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from redraft.agent.backends import GenerationRequest, ScriptedBackend
+from redraft.agent.backends import Generation, GenerationRequest, ScriptedBackend
 from redraft.evals import EvalConfig, run_eval
 from redraft.evals.report import (
     build_report,
@@ -16,8 +16,18 @@ from redraft.evals.report import (
     setting_differences,
     trend_power,
 )
-from redraft.evals.report._headline import _effect
+from redraft.evals.report._headline import (
+    _effect,
+    _interval,
+    _num,
+    judged_steps,
+    p_clause,
+    p_text,
+)
+from redraft.evals.report._profile import Transcript, TranscriptRound
+from redraft.evals.report._transcripts import kind_words
 from redraft.evals.stats import Estimate, analyze_run, load_run
+from redraft.tools import Cost
 
 
 def _column_sum(request: GenerationRequest) -> int:
@@ -101,17 +111,105 @@ def test_a_run_without_errors_says_there_is_nothing_to_compound(tmp_path: Path) 
     assert {c.kind for c in headline.caveats} == {"all_same", "no_errors"}
 
 
-def test_effects_in_words() -> None:
-    def est(value: float, low: float, high: float) -> Estimate:
-        return Estimate(value=value, ci_low=low, ci_high=high, n=100)
+def _est(value: float, low: float, high: float) -> Estimate:
+    return Estimate(value=value, ci_low=low, ci_high=high, n=100)
 
+
+def test_effects_in_words() -> None:
     what = "the error after correction"
-    assert _effect(est(-0.008, -0.047, 0.031), what) == (
-        "changed the error after correction by −0.008 [−0.047, 0.031]: no detectable effect")
-    assert _effect(est(-0.05, -0.08, -0.02), what).startswith(
-        "lowered the error after correction by −0.050")
-    assert _effect(est(0.05, 0.02, 0.08), what).endswith("a detectable increase")
+    assert _effect(_est(-0.008, -0.047, 0.031), what) == (
+        "did not detectably change the error after correction (Δ = −0.008 [−0.047, 0.031]): "
+        "no detectable effect")
+    # A decrease is "lowered by" its size, never "by −": the interval's ends swap places.
+    assert _effect(_est(-0.95, -0.99, -0.9), what) == (
+        "lowered the error after correction by 0.950 [0.900, 0.990]: a detectable decrease")
+    assert _effect(_est(0.05, 0.02, 0.08), what) == (
+        "raised the error after correction by 0.050 [0.020, 0.080]: a detectable increase")
     assert "undefined" in _effect(Estimate.undefined(), what)
+
+
+def test_estimates_that_round_to_zero_get_the_digits_they_need() -> None:
+    what = "the error"
+    # "Δ = −0.000 [−0.001, −0.000]" labelled lower read as no change: now it shows the sizes.
+    assert _effect(_est(-0.0004, -0.0009, -0.0001), what) == (
+        "lowered the error by 0.0004 [0.0001, 0.0009]: a detectable decrease")
+    assert _interval(_est(-0.00004, -0.0001, 0.00002)) == "−0.00004 [−0.00010, 0.00002]"
+    assert _num(-0.0001) == "0.000"  # never "−0.000"
+    assert _effect(Estimate(value=-1e-9, n=5), what) == (
+        "did not change the error at this precision (no interval)")
+
+
+def test_simulated_p_values_at_their_floor_are_bounds() -> None:
+    assert p_clause(1 / 1000, 999) == "< 0.001"  # no simulated data set reached it
+    assert p_clause(1 / 100, 99) == "< 0.01"
+    assert p_clause(1 / 10000, 9999) == "< 0.0001"
+    assert p_clause(0.002, 999) == "= 0.002"
+    assert p_text(0.001, 999) == "< 0.001" and p_text(0.042, 999) == "0.042"
+
+
+def _simulated(tmp: Path, name: str, model: str, episodes: int, steps: int) -> Path:
+    config = EvalConfig(task="addition", model=model, critic="none", max_rounds=0,
+                        episodes=episodes, max_steps=steps, seed=0,
+                        task_options={"digits": steps})
+    run_eval(config, tmp / name)
+    return tmp / name
+
+
+def test_the_power_warning_is_given_only_where_the_test_did_not_reject(tmp_path: Path) -> None:
+    # Few episodes and a steeply rising hazard: the test rejects at its floor though its
+    # power is low; the warning "a large p means not enough data" would contradict it.
+    rising = analyze_run(load_run(_simulated(tmp_path, "rising", "simulated/e=0.03,growth=0.5",
+                                             20, 10)), n_boot=50)
+    assert rising.trend.rejects() and trend_power(rising).low
+    headline = run_headline(rising)
+    assert "Errors compound" in headline.text and "(p < 0.001)" in headline.text
+    assert "low_power" not in {c.kind for c in headline.caveats}
+    flat = analyze_run(load_run(_simulated(tmp_path, "flat", "simulated/e=0.1", 10, 6)),
+                       n_boot=50)
+    assert not flat.trend.rejects() and trend_power(flat).low
+    assert "low_power" in {c.kind for c in run_headline(flat).caveats}
+
+
+def test_a_step_without_revisions_is_not_said_to_stay_wrong_after_revision() -> None:
+    one = TranscriptRound(round=0, output="17", feedback=None, judgement="incorrect", line=3)
+    two = TranscriptRound(round=1, output="18", feedback=None, judgement="incorrect", line=4)
+
+    def sample(rounds: list[TranscriptRound], kind: str) -> Transcript:
+        return Transcript.model_validate({"episode": 0, "step": 1, "kind": kind, "prompt": "",
+                                          "rounds": rounds, "stop_reason": "no_critic",
+                                          "step_line": 2})
+
+    assert kind_words(sample([one], "stayed_wrong")) == "wrong at round 0 and not revised"
+    assert kind_words(sample([one, two], "stayed_wrong")) == "stayed wrong after revision"
+    assert kind_words(sample([one], "kept_right")) == "right at round 0 and not revised"
+
+
+def _truncated_first(request: GenerationRequest) -> str | Generation:
+    """Round 0 of the first column cut at the token limit (unjudged), else a right digit."""
+    total = _column_sum(request)
+    text = "\n".join(m.content for m in request.messages)
+    if request.purpose == "propose" and "Now the 1st column" in text:
+        return Generation(text="1", finish_reason="length", usage=Cost(completion_tokens=1))
+    return f"digit {total % 10}, carry {total // 10}"
+
+
+def test_numbers_side_by_side_say_when_they_count_different_steps(tmp_path: Path) -> None:
+    run = _run(tmp_path, "cut", _truncated_first, max_rounds=1)
+    stats = analyze_run(load_run(run), n_boot=50)
+    m = stats.metrics
+    assert 0 < m["e_raw"].n < m["e_post"].n  # the cut first proposals are not judged
+    clause = judged_steps(stats)
+    assert clause.startswith(f" (over different steps: e_raw over the {m['e_raw'].n} with a "
+                             f"judged first proposal, e_post over the {m['e_post'].n}")
+    assert "net_effect need not equal their difference" in clause
+    assert clause in run_headline(stats).text
+    # The metrics table gives each one's count beside its value.
+    page = build_report([load_run(run)], tmp_path / "rep", n_boot=50).html.read_text()
+    for name in ("e_raw", "e_post", "net_effect"):
+        assert f"{m[name].n} judged steps" in page, name
+    # A run whose every answer was judged needs no such clause.
+    assert judged_steps(analyze_run(load_run(_simulated(tmp_path, "all", "simulated/e=0.1",
+                                                        6, 4)), n_boot=50)) == ""
 
 
 def test_setting_differences_ignore_seeds_and_the_unused_budget() -> None:
@@ -131,8 +229,8 @@ def test_two_runs_with_the_same_directory_name_get_told_apart(
     subjects = [h.subject for h in report.headlines]
     assert subjects == ["before", "after", "after vs before"]
     assert re.fullmatch(
-        r"A replicate of before \(the same settings\): the error after correction differs by "
-        r"0\.000 \[−\d\.\d{3}, \d\.\d{3}\]: no detectable difference\.",
+        r"A replicate of before \(the same settings\): the difference in the error after "
+        r"correction is 0\.000 \[−\d\.\d{3}, \d\.\d{3}\]: no detectable difference\.",
         report.headlines[-1].text), report.headlines[-1].text
 
 

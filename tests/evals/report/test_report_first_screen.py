@@ -41,6 +41,10 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Report:
         # Every answer wrong, errors counted and replaced: every first error is at step 1.
         "wall": EvalConfig(model="simulated/e=1.0,r=0,h=0", critic="tool", episodes=30,
                            error_policy="continue", **common),
+        # Few episodes, a steeply rising hazard: the test rejects at its simulated floor,
+        # though its power is low.
+        "rising": EvalConfig(model="simulated/e=0.03,growth=0.5", critic="none", max_rounds=0,
+                             episodes=20, **common),
     }
     for name, config in runs.items():
         run_eval(config, base / name)
@@ -76,13 +80,32 @@ def test_first_screen_states_each_run_and_comparison_with_intervals(page_text: s
     sentence = re.search(rf"tool\. .*?the error per step was ({interval}) before correction and "
                          rf"({interval}) after\.", first)
     assert sentence is not None, first[:2000]
+    size = r"\d\.\d{3} \[\d\.\d{3}, \d\.\d{3}\]"  # a decrease's size: no minus sign
     comparison = re.search(
         rf"tool vs none\. Tool feedback \(critic=tool, k=2 instead of none\) lowered the error "
-        rf"after correction by ({interval}): a detectable decrease\.", first)
+        rf"after correction by ({size}): a detectable decrease\.", first)
     assert comparison is not None, first
     # The wall run differs from the baseline in model, critic and error policy.
     assert "Not comparable: wall and none differ in more than the setting compared" in first
     assert "error_policy: stop vs continue" in first
+
+
+@needs_chromium
+def test_the_page_words_effects_p_values_and_unrevised_steps_plainly(page_text: str) -> None:
+    assert "by −" not in page_text and "−0.000" not in page_text
+    # The rising run's test is at its simulated floor (999 draws): a bound, not an equality;
+    # and having rejected, it gets no "little power" warning.
+    assert "rising. simulated/e=0.03,growth=0.5" in page_text
+    assert "Errors compound: the hazard of a first committed error rises with the step " \
+        "(p < 0.001)" in page_text
+    assert "p = 0.001" not in page_text
+    assert "Little power: The compounding test of rising" not in page_text
+    assert "Little power: The compounding test of tool" in page_text  # did not reject
+    transcripts = page_text[page_text.index("Sample transcripts"):]
+    none = transcripts[transcripts.index("none (log:"): transcripts.index("tool (log:")]
+    rising = transcripts[transcripts.index("rising (log:"):]
+    assert "wrong at round 0 and not revised" in none  # e=0.1 over 8 steps: some errors
+    assert "after revision" not in none + rising  # the runs without a critic revised nothing
 
 
 @needs_chromium
@@ -113,7 +136,8 @@ def test_transcripts_cite_log_lines_that_hold_the_rounds(report: Report, page_te
 def test_summary_json_carries_the_sentences_and_warnings(report: Report) -> None:
     data = json.loads(report.summary.read_text())
     by_subject = {h["subject"]: h for h in data["headlines"]}
-    assert set(by_subject) == {"none", "tool", "wall", "tool vs none", "wall vs none"}
+    assert set(by_subject) == {"none", "tool", "wall", "rising", "tool vs none", "wall vs none",
+                               "rising vs none"}
     kinds = {w["kind"] for w in by_subject["wall"]["warnings"]}
     assert {"untestable", "all_same"} <= kinds
     assert [w["kind"] for w in by_subject["wall vs none"]["warnings"]] == ["not_comparable"]
