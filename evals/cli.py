@@ -176,7 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
     p_find.add_argument("--work", type=Path, default=Path("runs/findings"),
                         help="models, run directories and full reports (default runs/findings)")
     p_find.add_argument("--model", help="run the grid on PROVIDER/MODEL instead of the testbed")
-    p_find.add_argument("--scale", choices=("quick", "full"), default="quick",
+    p_find.add_argument("--scale", choices=("tiny", "quick", "full", "gpu"), default="quick",
                         help="grid size (default quick)")
     p_find.add_argument("--seed", type=int, default=0, help="run and training seed (default 0)")
     p_find.add_argument("--no-embedded", action="store_true",

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from synthetic_decisive import World, draw
 
 from redraft.evals.findings._analysis import analyze_arrays
 from redraft.evals.stats import (
@@ -31,8 +32,6 @@ from redraft.evals.stats import (
     with_global,
 )
 from redraft.tools import BadInputError
-
-from synthetic_decisive import World, draw
 
 REPEATS = 60
 MIN_COVERED = 52
