@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from redraft.evals.findings._analysis import ArmResult, ContrastResult, DecisiveResults
-from redraft.evals.findings._design import ARMS, CONDITIONS, DECLARED_CONTRASTS
+from redraft.evals.findings._design import ARMS, CONDITIONS, DECLARED_CONTRASTS, Side
 from redraft.evals.stats import SeedEstimate
 
 __all__ = ["decisive_sections", "headline_lines", "predictions_lines", "seed_text"]
@@ -48,7 +48,7 @@ def _words(result: ContrastResult, draws: int) -> str:
     text = f"{seed_text(e)}, Holm-adjusted {_p(result.p_holm, draws)}"
     if not e.excludes_zero:
         return f"no detectable effect: {text}"
-    side = "negative" if (e.ci_high or 0) < 0 else "positive"
+    side: Side = "negative" if (e.ci_high or 0) < 0 else "positive"
     who = result.contrast.supports.get(side, "")
     held = "" if result.p_holm is not None and result.p_holm < 0.05 else (
         "; not significant after Holm's correction")
@@ -118,9 +118,9 @@ def decisive_sections(results: DecisiveResults, command: str) -> list[str]:
              "committed one). Unknown judgements are left out of every rate; their share, and "
              "the share of outputs cut at the token limit, stand beside it.", ""]
     rows: list[list[str]] = []
-    for arm in ARMS:
-        if arm.name in results.arms:
-            rows += _cond_rows(arm.name, results.arms[arm.name])
+    for design in ARMS:
+        if design.name in results.arms:
+            rows += _cond_rows(design.name, results.arms[design.name])
     lines += _table(["arm", "condition", "e_raw (seed-level)", "per model",
                      "unknown / truncated", "changed inside generation",
                      "in-generation recovery per model"], rows)

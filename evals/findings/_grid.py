@@ -28,6 +28,7 @@ from redraft.evals.findings._design import (
     ARMS,
     CONDITIONS,
     DECISIVE_TASK_OPTIONS,
+    Arm,
     Condition,
 )
 from redraft.tools import BadInputError, ConstraintNotSupportedError
@@ -241,7 +242,9 @@ def _critic_runs(prefix: str, base: dict[str, JsonValue], critics: tuple[str, ..
         for critic in critics:
             k = 0 if critic == "none" else rounds
             name = f"{prefix}{critic}-k{k}" + ("-monologue" if mono else "")
-            corrector: dict[str, JsonValue] = {"monologue": mono, **base.get("corrector", {})}
+            given = base.get("corrector")
+            corrector: dict[str, JsonValue] = {
+                "monologue": mono, **(given if isinstance(given, dict) else {})}
             fields = {k2: v for k2, v in base.items() if k2 != "corrector"}
             runs.append(_run(name, **fields, critic=critic, max_rounds=k, corrector=corrector))
     return runs
@@ -302,7 +305,7 @@ def plan(options: FindingsOptions) -> Plan:
     else:
         for s, model in _model_strings(options, scale):
             models[("expert", s)] = model
-    arms = {a.name: a for a in ARMS}
+    arms: dict[str, Arm] = {a.name: a for a in ARMS}
     for (arm_name, model_seed), model in models.items():
         for cname in arms[arm_name].conditions:
             condition = CONDITIONS[cname]
@@ -444,6 +447,14 @@ class _Costs:
                              encoding="utf-8")
 
 
+def _announcer(batch: list[tuple[str, RunSpec, Path]],
+               say: Callable[[str], None]) -> Callable[[int], None]:
+    def announce(index: int) -> None:
+        say(f"findings: {batch[index][0]}: {batch[index][1].name}")
+
+    return announce
+
+
 def _run_all(jobs: list[tuple[str, RunSpec, Path]], costs: _Costs,
              say: Callable[[str], None]) -> tuple[set[Path], list[JsonValue]]:
     """Run every job through ``redraft grid``'s executor, one grid per model.
@@ -470,8 +481,7 @@ def _run_all(jobs: list[tuple[str, RunSpec, Path]], costs: _Costs,
             started = time.perf_counter()
             say(f"findings: {len(batch)} run(s) on {model}")
             try:
-                results = run_grid(configs, on_start=lambda i, b=batch: say(
-                    f"findings: {b[i][0]}: {b[i][1].name}"))
+                results = run_grid(configs, on_start=_announcer(batch, say))
             except ConstraintNotSupportedError as exc:
                 phase, spec, _ = batch[0]
                 skipped.append({"group": phase, "run": spec.name, "reason": str(exc)})
@@ -517,7 +527,7 @@ def run_findings(options: FindingsOptions, *, say: Callable[[str], None] | None 
     jobs += [(group.name, spec, _group_dir(work, group, spec))
              for group in grid.groups for spec in group.runs]
     ran_now, skipped = _run_all(jobs, costs, speak)
-    skipped_names = {(str(s["group"]), str(s["run"])) for s in skipped  # type: ignore[index]
+    skipped_names = {(str(s["group"]), str(s["run"])) for s in skipped
                      if isinstance(s, dict)}
     started = time.perf_counter()
     decisive = analyze_decisive(grid, options, work)

@@ -59,8 +59,8 @@ def step_rates(matrix: FloatArray, steps: int | None = None) -> FloatArray:
     known = np.isfinite(cut)
     count = known.sum(axis=0)
     wrong = np.where(known, cut, 0.0).sum(axis=0)
-    rates: FloatArray = np.where(count > 0, wrong / np.maximum(count, 1), np.nan)
-    return rates
+    rates = np.where(count > 0, wrong / np.maximum(count, 1), np.nan)
+    return np.asarray(rates, dtype=np.float64)
 
 
 def error_rate(conditions: Sequence[FloatArray]) -> float:
@@ -73,8 +73,7 @@ def error_rate(conditions: Sequence[FloatArray]) -> float:
 def survival_null(teacher_forced: FloatArray, steps: int) -> FloatArray:
     """``prod_{t<=n} (1 - e_TF(t))`` for ``n = 1..steps`` (steps without labels count 0)."""
     rates = np.nan_to_num(step_rates(teacher_forced, steps), nan=0.0)
-    null: FloatArray = np.cumprod(1.0 - rates)
-    return null
+    return np.asarray(np.cumprod(1.0 - rates), dtype=np.float64)
 
 
 def survival_observed(committed: FloatArray, steps: int) -> FloatArray:
