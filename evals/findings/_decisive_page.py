@@ -38,7 +38,7 @@ def seed_text(e: SeedEstimate | None, digits: int = 3) -> str:
         return "not estimated (the runs it needs are not in this grid)"
     spread = "" if e.between_sd is None else f", between-seed SD {_num(e.between_sd, digits)}"
     return (f"{_num(e.value, digits)} [{_num(e.ci_low, digits)}, {_num(e.ci_high, digits)}] "
-            f"({e.models} models{spread})")
+            f"({e.models} model{'' if e.models == 1 else 's'}{spread})")
 
 
 def _words(result: ContrastResult, draws: int) -> str:

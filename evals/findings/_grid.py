@@ -487,7 +487,7 @@ def _run_all(jobs: list[tuple[str, RunSpec, Path]], costs: _Costs,
                 skipped.append({"group": phase, "run": spec.name, "reason": str(exc)})
                 say(f"findings: {phase}/{spec.name} skipped: {exc}")
                 continue
-            phase = batch[0][0]
+            phase = "+".join(dict.fromkeys(job[0] for job in batch))  # shared by phases
             key = f"grid/{phase}/{model}" + ("/constrained" if len(batches) > 1 and
                                              batch is not batches[0] else "")
             if any(r.ran for r in results) or key not in costs.items:
@@ -520,8 +520,13 @@ def run_findings(options: FindingsOptions, *, say: Callable[[str], None] | None 
     costs = _Costs(work / "costs.json")
     load_before = os.getloadavg()
     for train_spec in grid.trains:
-        costs.keep(f"train/{train_spec.arm}-s{train_spec.seed}",
-                   _train(train_spec, options, speak))
+        key = f"train/{train_spec.arm}-s{train_spec.seed}"
+        started = time.perf_counter()
+        loop_seconds = _train(train_spec, options, speak)
+        if key not in costs.items or time.perf_counter() - started > loop_seconds:
+            # The whole call when it trained now: data, sampling a model's own mistakes,
+            # the held-out check and writing the model, not only the training loop.
+            costs.keep(key, max(loop_seconds, time.perf_counter() - started))
     jobs: list[tuple[str, RunSpec, Path]] = [
         ("decisive", run.spec, decisive_dir(work, run)) for run in grid.decisive]
     jobs += [(group.name, spec, _group_dir(work, group, spec))

@@ -311,7 +311,7 @@ def _machine_lines(meta: Mapping[str, Any]) -> list[str]:
             f"{m.get('platform')}; Python {m.get('python')}; torch {torch.get('version')} "
             f"({torch.get('build')} build); transformers {m.get('transformers')}; "
             f"llama-cpp-python {m.get('llama_cpp_python')}; redraft {m.get('redraft')} at "
-            f"commit {m.get('redraft_commit')}."]
+            f"commit {m.get('redraft_commit') or 'unknown (not a git checkout)'}."]
 
 
 def _models_table(meta: Mapping[str, Any]) -> list[str]:

@@ -285,3 +285,34 @@ def test_the_tiny_rehearsal_runs_the_whole_grid_writes_the_page_and_resumes(
     assert run_findings(options).read_text(encoding="utf-8").split("## Setup")[0] == \
         text.split("## Setup")[0]  # a rerun resumes: nothing reruns, the results stand
     assert events.read_bytes() == before
+
+
+def test_findings_runs_its_grids_through_redraft_grids_executor(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # One run_grid call per model, holding every run on that model; a constrained run the
+    # backend cannot serve is skipped and named, the rest of its model's runs still run.
+    import redraft.evals._eval as executor
+    from redraft.evals.findings._grid import _Costs, _group_dir, _run_all
+
+    calls: list[list[str]] = []
+    real = executor.run_grid
+
+    def spy(runs, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append([str(config.model) for config, _, _ in runs])
+        return real(runs, **kwargs)
+
+    monkeypatch.setattr(executor, "run_grid", spy)
+    grid = plan(FindingsOptions(out=tmp_path / "o", work=tmp_path / "w", scale="tiny"))
+    simulated = next(g for g in grid.groups if g.name == "simulated")
+    other = simulated.runs[0].model_copy(update={"name": "other-none-k0", "config": {
+        **simulated.runs[0].config, "model": "simulated/e=0.5"}})
+    constrained = simulated.runs[0].model_copy(update={"name": "constrained-k1", "config": {
+        **simulated.runs[0].config, "critic": "constrained", "max_rounds": 1}})
+    specs = [*simulated.runs[:3], other, constrained]
+    jobs = [("simulated", spec, _group_dir(tmp_path / "w", simulated, spec)) for spec in specs]
+    ran, skipped = _run_all(jobs, _Costs(tmp_path / "costs.json"), lambda _m: None)
+    assert calls == [[str(specs[0].config["model"])] * 3, [str(constrained.config["model"])],
+                     ["simulated/e=0.5"]]
+    assert [s["run"] for s in skipped] == ["constrained-k1"]  # type: ignore[index,call-overload]
+    assert len(ran) == 4
