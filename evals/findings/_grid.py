@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError
 from redraft.evals.findings._design import (
     ARMS,
     CONDITIONS,
+    DECISIVE_CALIBRATION,
     DECISIVE_TASK_OPTIONS,
     Arm,
     Condition,
@@ -567,6 +568,7 @@ def run_findings(options: FindingsOptions, *, say: Callable[[str], None] | None 
         "machine": machine_record(threads=options.threads, load_before=load_before),
         "simulated": SIMULATED,
         "simulated_truth": SIMULATED_TRUTH,  # type: ignore[dict-item]
+        "calibration": DECISIVE_CALIBRATION.get(options.scale),
     }
     (out / META_FILE).write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
     page: Path = write_page(out)

@@ -383,6 +383,10 @@ def render_page(findings: Findings) -> str:
               "![survival against the teacher-forced null](findings/survival.png)", "",
               "## Setup", "", f"Command: `{command}` (seed {meta.get('seed')}).", ""]
     lines += _models_table(meta)
+    calibration = meta.get("calibration")
+    if calibration:
+        lines += ["How this scale's task difficulty was chosen (the expert's e_TF at "
+                  f"temperature 1 aimed between 1% and 10%): `{json.dumps(calibration)}`.", ""]
     lines += [*_machine_lines(meta), ""]
     lines += _cost_lines(meta)
     if decisive is not None:
