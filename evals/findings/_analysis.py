@@ -177,6 +177,9 @@ class RunMatrices(BaseModel):
     """Committed local labels."""
     global_: FloatArray = Field(alias="global")
     """Global labels (against the true state)."""
+    taken: FloatArray | None = None
+    """1 at the steps each episode took (None: every finite or unknown cell of ``initial``
+    up to its width was taken)."""
     truncated: float = 0.0
     """Round-0 outputs cut at the token limit."""
     changed: float | None = None
@@ -198,7 +201,8 @@ def matrices_from_arrays(arrays: EpisodeArrays, width: int) -> RunMatrices:
     return RunMatrices.model_validate({
         "initial": _pad(np.where(arrays.mask, arrays.initial_wrong, np.nan), width),
         "final": _pad(np.where(arrays.mask, arrays.final_wrong, np.nan), width),
-        "global": _pad(np.where(arrays.mask, arrays.global_wrong, np.nan), width)})
+        "global": _pad(np.where(arrays.mask, arrays.global_wrong, np.nan), width),
+        "taken": _pad(arrays.mask.astype(np.float64), width)})
 
 
 def _load(run_dir: Path, width: int) -> RunMatrices:
@@ -216,8 +220,13 @@ def _load(run_dir: Path, width: int) -> RunMatrices:
 
 
 def _unknown_share(runs: Sequence[RunMatrices]) -> tuple[float, int]:
-    taken = sum(int(np.isfinite(r.initial).sum()) for r in runs)
-    total = sum(int((~np.isnan(r.final) | ~np.isnan(r.initial)).sum()) for r in runs)
+    """Share of the steps taken whose round-0 label is unknown, and the steps taken."""
+    taken = total = 0
+    for r in runs:
+        mask = (np.nan_to_num(r.taken, nan=0.0) > 0) if r.taken is not None else (
+            np.ones(r.initial.shape, dtype=bool))
+        total += int(mask.sum())
+        taken += int((mask & np.isfinite(r.initial)).sum())
     return (1 - taken / total if total else 0.0), total
 
 

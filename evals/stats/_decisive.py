@@ -8,10 +8,11 @@ unknown or padding; unknown is never counted as wrong):
 - ``e_TF(t)``: the error at step ``t`` of a **teacher-forced** run (every episode advances
   with the true total, so every prompt is an expert state): the model's per-step error
   with no compounding in it. Its flatness is tested with the within-episode trend test.
-- **survival against the null**: the share of free-running episodes with no committed error
-  in the first ``n`` steps, minus ``prod_{t<=n} (1 - e_TF(t))``: what the same model's
-  per-step error predicts if errors did not feed on each other. Below 0: errors compound
-  beyond (1-e)^n; above 0: fewer episodes fail than independent steps would.
+- **survival against the null**: the (Kaplan–Meier) share of free-running episodes with no
+  committed error in the first ``n`` steps, minus ``prod_{t<=n} (1 - e_TF(t))``: what the
+  same model's per-step error predicts if errors did not feed on each other. Below 0:
+  errors compound beyond (1-e)^n; above 0: fewer episodes fail than independent steps
+  would.
 - **the planted-error effect**: the share of *fresh* errors (locally wrong and not a return
   to the true total) at the steps just after a planted wrong total, minus the same share at
   the same steps of unplanted episodes (matched t): self-conditioning.
@@ -77,15 +78,25 @@ def survival_null(teacher_forced: FloatArray, steps: int) -> FloatArray:
 
 
 def survival_observed(committed: FloatArray, steps: int) -> FloatArray:
-    """Share of episodes with no committed error in the first ``n`` steps, ``n = 1..steps``.
+    """Kaplan–Meier share of episodes with no committed error in the first ``n`` steps.
 
-    Episodes run to the end under the ``continue`` policy (no censoring); unknown labels
-    are not errors.
+    ``n = 1..steps``. An episode leaves the risk set at its first error (an event) or at its
+    first unknown label (censored there: unknown is never counted as wrong, nor as right),
+    so the estimate is the product over t of (1 - errors/labelled at risk), the same
+    per-step form as the null. Without unknown labels it is the plain share.
     """
-    cut = np.nan_to_num(committed[:, :steps], nan=0.0) > 0
-    alive = ~np.logical_or.accumulate(cut, axis=1)
-    observed: FloatArray = alive.mean(axis=0) if len(cut) else np.full(steps, np.nan)
-    return observed
+    cut = committed[:, :steps]
+    if not len(cut):
+        return np.full(steps, np.nan)
+    known = np.isfinite(cut)
+    wrong = known & (np.nan_to_num(cut, nan=0.0) > 0)
+    clean = known & ~wrong
+    at_risk = np.ones_like(clean)
+    at_risk[:, 1:] = np.logical_and.accumulate(clean, axis=1)[:, :-1]
+    risk = (at_risk & known).sum(axis=0)
+    events = (at_risk & wrong).sum(axis=0)
+    factor = np.where(risk > 0, 1.0 - events / np.maximum(risk, 1), 1.0)
+    return np.asarray(np.cumprod(factor), dtype=np.float64)
 
 
 def survival_gap(steps: int) -> Statistic:

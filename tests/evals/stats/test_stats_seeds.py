@@ -28,6 +28,7 @@ from redraft.evals.stats import (
     seed_estimate,
     survival_gap,
     survival_null,
+    survival_observed,
     undo_vs_chance,
     with_global,
 )
@@ -169,3 +170,30 @@ def test_the_analysis_holms_the_declared_contrasts_and_reads_zero_effects_as_zer
     assert [c.p_holm for c in tested] == pytest.approx(holm(raw))
     planted = by_key["planted-error"].estimate
     assert planted is not None and not planted.excludes_zero
+
+
+def test_observed_survival_censors_unknown_labels_instead_of_counting_them_as_right() -> None:
+    nan = np.nan
+    committed = np.array([[0.0, 0.0, 0.0], [0.0, 1.0, 0.0], [nan, nan, nan], [0.0, nan, 1.0]])
+    # t1: 3 labelled at risk, 0 errors; t2: 2 at risk (row 3 censored), 1 error; t3: 1 at
+    # risk, 0 errors → 1, 1/2, 1/2. Counting unknown as right would give 3/4 and 1/2 at t3
+    # with the wrong denominator (row 2 surviving).
+    assert survival_observed(committed, 3) == pytest.approx([1.0, 0.5, 0.5])
+    plain = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [0.0, 0.0]])
+    assert survival_observed(plain, 2) == pytest.approx([0.75, 0.5])
+
+
+def test_the_unknown_share_counts_unjudged_steps_among_the_steps_taken() -> None:
+    from redraft.evals.findings._analysis import RunMatrices
+
+    nan = np.nan
+    initial = np.array([[0.0, nan, nan], [1.0, 0.0, nan]])
+    taken = np.array([[1.0, 1.0, 1.0], [1.0, 1.0, 0.0]])  # row 2 took 2 steps
+    run = RunMatrices.model_validate({"initial": initial, "final": initial, "global": initial,
+                                      "taken": taken})
+    result = analyze_arrays({"expert": {0: {"free-t1": run}}}, width=3, plant_step=1,  # type: ignore[dict-item]
+                            plant_window=1, undo_from=2, task_options={},
+                            representation="recent", draws=20)
+    free = result.arms["expert"].conditions["free-t1"]
+    assert free.unknown_share == pytest.approx(2 / 5)  # 2 unjudged of 5 taken
+    assert free.e_raw.value == pytest.approx(1 / 3)
