@@ -38,13 +38,13 @@ _EQUAL_STEPS: dict[str, JsonValue] = {
     "window": 4, "checkpoint_every": 4,
 }
 DECISIVE_TASK_OPTIONS: dict[str, dict[str, JsonValue]] = {
-    "tiny": dict(_EQUAL_STEPS),
     "quick": dict(_EQUAL_STEPS),
     "full": dict(_EQUAL_STEPS),
     "gpu": dict(_EQUAL_STEPS),
 }
-"""running_sum task options per scale: every step equally hard, undo possible (placeholder
-for the testbed's calibrated settings)."""
+"""running_sum task options per scale (``quick``, ``full``, ``gpu``; ``tiny`` uses ``gpu``'s):
+every step equally hard, undo possible (placeholder for the testbed's calibrated settings;
+``representation`` is read from it, ``recent`` when absent)."""
 DECISIVE_CALIBRATION: dict[str, dict[str, JsonValue]] = {
     scale: {"note": "placeholder: the testbed's calibration record replaces it"}
     for scale in DECISIVE_TASK_OPTIONS

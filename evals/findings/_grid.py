@@ -253,8 +253,10 @@ def _critic_runs(prefix: str, base: dict[str, JsonValue], critics: tuple[str, ..
 
 def task_options(scale_name: str) -> tuple[str, dict[str, JsonValue]]:
     """The decisive task's representation and other options at a scale."""
-    options = dict(DECISIVE_TASK_OPTIONS[scale_name])
-    representation = str(options.pop("representation"))
+    # ``tiny`` rehearses the ``gpu`` preset at tiny sizes: the same task unless it has its own.
+    chosen = DECISIVE_TASK_OPTIONS.get(scale_name) or DECISIVE_TASK_OPTIONS["gpu"]
+    options = dict(chosen)
+    representation = str(options.pop("representation", "recent"))
     return representation, options
 
 
@@ -568,7 +570,8 @@ def run_findings(options: FindingsOptions, *, say: Callable[[str], None] | None 
         "machine": machine_record(threads=options.threads, load_before=load_before),
         "simulated": SIMULATED,
         "simulated_truth": SIMULATED_TRUTH,  # type: ignore[dict-item]
-        "calibration": DECISIVE_CALIBRATION.get(options.scale),
+        "calibration": DECISIVE_CALIBRATION.get(options.scale)
+        or DECISIVE_CALIBRATION.get("gpu"),
     }
     (out / META_FILE).write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
     page: Path = write_page(out)
