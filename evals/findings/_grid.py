@@ -128,8 +128,8 @@ SCALES: dict[str, Scale] = {
                   episode_steps=32, episodes=100, eval_batch=64, plant_step=12,
                   plant_window=4, rounds=2, critic_episodes=60, embedded_episodes=6,
                   chess_steps=15, addition_steps=6, simulated_episodes=400,
-                  budget="2 CPU cores, about 2 hours (estimated from the quick scale's "
-                  "per-item times, not measured)"),
+                  budget="2 CPU cores, about an hour on an idle machine (estimated from "
+                  "per-item times of the quick scale's pieces, not measured)"),
     "gpu": Scale(seeds=5, size="small", train_steps=600, batch_size=256, device="cuda",
                  episode_steps=32, episodes=96, eval_batch=96, plant_step=12,
                  plant_window=4, rounds=2, critic_episodes=96, embedded_episodes=2,
