@@ -316,3 +316,26 @@ def test_findings_runs_its_grids_through_redraft_grids_executor(
                      ["simulated/e=0.5"]]
     assert [s["run"] for s in skipped] == ["constrained-k1"]  # type: ignore[index,call-overload]
     assert len(ran) == 4
+
+
+def test_a_planted_error_in_a_real_run_log_reaches_the_analysis(tmp_path: Path) -> None:
+    # The simulated backend through the runner: selfcond 0.5 after an error (a planted one
+    # counts), e 0.1. Fresh errors at steps 4–6 after a wrong total planted at step 3:
+    # 0.6 planted against 0.1 + 0.5·P(an earlier error) ≈ 0.27 unplanted.
+    from redraft.evals import EvalConfig, run_eval
+    from redraft.evals.findings._analysis import _load
+    from redraft.evals.stats import planted_effect, seed_estimate, with_global
+
+    base = {"task": "running_sum", "critic": "none", "max_rounds": 0, "episodes": 40,
+            "max_steps": 6, "error_policy": "continue", "seed": 3,
+            "model": "simulated/e=0.1,selfcond=0.5,seed=2"}
+    run_eval(EvalConfig.model_validate({**base, "task_options": {"plant_errors": [2]}}),
+             tmp_path / "planted")
+    run_eval(EvalConfig.model_validate(base), tmp_path / "plain")
+    planted, plain = _load(tmp_path / "planted", 6), _load(tmp_path / "plain", 6)
+    assert planted.initial.shape == (40, 6)
+    assert np.all(planted.global_[:, 3:] == 1)  # the simulated policy never returns to truth
+    effect = seed_estimate([[with_global(planted.final, planted.global_),
+                             with_global(plain.final, plain.global_)]],
+                           planted_effect(4, 6), test_zero=True, draws=400)
+    assert effect.value is not None and effect.excludes_zero and effect.value > 0.15
