@@ -49,10 +49,10 @@ def _words(result: ContrastResult, draws: int) -> str:
     if not e.excludes_zero:
         return f"no detectable effect: {text}"
     side: Side = "negative" if (e.ci_high or 0) < 0 else "positive"
-    who = result.contrast.supports.get(side, "")
-    held = "" if result.p_holm is not None and result.p_holm < 0.05 else (
-        "; not significant after Holm's correction")
-    return f"{side} ({text}): supports {who}{held}"
+    if result.p_holm is None or result.p_holm >= 0.05:
+        return (f"{side} by its own interval ({text}), but not significant after Holm's "
+                "correction: not established")
+    return f"{side} ({text}): supports {result.contrast.supports.get(side, '')}"
 
 
 def predictions_lines() -> list[str]:

@@ -184,10 +184,11 @@ def test_bad_input_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
 
 
 @functools.lru_cache(maxsize=4)
-def _decisive(world: World, seed: int = 0) -> DecisiveResults:
+def _decisive(world: World, seed: int = 0, draws: int = 300,
+              arms: tuple[str, ...] = tuple(a.name for a in ARMS)) -> DecisiveResults:
     rng = np.random.default_rng(seed)
     runs: dict[str, dict[int, dict[str, RunMatrices]]] = {}
-    for arm in ARMS:
+    for arm in (a for a in ARMS if a.name in arms):
         runs[arm.name] = {}
         for s in range(3):
             runs[arm.name][s] = {
@@ -196,7 +197,7 @@ def _decisive(world: World, seed: int = 0) -> DecisiveResults:
                 "plant-t1": draw(world, 40, 12, rng, plant=4),
                 "nocheck-t1": draw(world, 40, 12, rng, undo_possible=False)}
     return analyze_arrays(runs, width=12, plant_step=4, plant_window=4, undo_from=3,
-                          task_options={"modulus": 100}, representation="recent", draws=300)
+                          task_options={"modulus": 100}, representation="recent", draws=draws)
 
 
 def _meta() -> dict[str, object]:
@@ -226,10 +227,22 @@ def test_a_page_with_zero_planted_effects_says_no_detectable_effect() -> None:
 
 
 def test_a_page_with_a_planted_self_conditioning_effect_names_it_and_whom_it_supports() -> None:
-    page = render_page(Findings({}, _meta(), _decisive(World(e=0.05, selfcond=0.4))))
+    # 1000 draws, as the page uses (the bootstrap p-value's floor is 2/1001).
+    page = render_page(Findings({}, _meta(), _decisive(World(e=0.05, selfcond=0.4),
+                                                       draws=1000, arms=("expert",))))
     line = next(x for x in page.splitlines() if x.startswith("- **planted-error**"))
     assert ": positive (" in line and "supports LeCun" in line
-    assert "no detectable effect" not in line
+    assert "no detectable effect" not in line and "not established" not in line
+
+
+def test_a_contrast_significant_alone_but_not_after_holm_is_not_established() -> None:
+    result = _decisive(World(e=0.05, selfcond=0.4), draws=1000, arms=("expert",))
+    planted = next(c for c in result.contrasts if c.contrast.key == "planted-error")
+    weak = planted.model_copy(update={"p_holm": 0.2})
+    page = render_page(Findings({}, _meta(), result.model_copy(update={"contrasts": [weak]})))
+    line = next(x for x in page.splitlines() if x.startswith("- **planted-error**"))
+    assert "not significant after Holm's correction: not established" in line
+    assert "supports" not in line
 
 
 def test_the_page_records_the_machine_and_states_costs_from_this_runs_timings() -> None:
