@@ -41,7 +41,9 @@ from redraft.evals.findings._grid import (
     run_findings,
 )
 from redraft.evals.findings._page import (
+    REPLICATE_FILE,
     Findings,
+    add_replicate,
     group_tables,
     load_findings,
     page_path,
@@ -56,6 +58,7 @@ __all__ = [
     "DECLARED_CONTRASTS",
     "FIGURE_FILES",
     "META_FILE",
+    "REPLICATE_FILE",
     "SCALES",
     "SUMMARIES_DIR",
     "Arm",
@@ -71,6 +74,7 @@ __all__ = [
     "Scale",
     "ScaleName",
     "TrainSpec",
+    "add_replicate",
     "analyze_arrays",
     "analyze_decisive",
     "condition_config",

@@ -13,7 +13,14 @@ from redraft.evals.findings._analysis import ArmResult, ContrastResult, Decisive
 from redraft.evals.findings._design import ARMS, CONDITIONS, DECLARED_CONTRASTS, Side
 from redraft.evals.stats import SeedEstimate
 
-__all__ = ["decisive_sections", "headline_lines", "predictions_lines", "seed_text"]
+__all__ = [
+    "decisive_sections",
+    "headline_lines",
+    "predictions_lines",
+    "replicated",
+    "replication_lines",
+    "seed_text",
+]
 
 
 def _num(value: float | None, digits: int = 3) -> str:
@@ -76,10 +83,61 @@ def predictions_lines() -> list[str]:
     return lines
 
 
-def headline_lines(results: DecisiveResults) -> list[str]:
-    """One line per declared contrast."""
-    return [f"- **{r.contrast.key}** — {r.contrast.label}: {_words(r, results.draws)}."
-            for r in results.contrasts]
+def _detected(result: ContrastResult) -> int:
+    """+1 / -1 for a contrast detected (interval excludes 0, Holm p < 0.05), else 0."""
+    e = result.estimate
+    if e is None or not e.excludes_zero or result.p_holm is None or result.p_holm >= 0.05:
+        return 0
+    return -1 if (e.ci_high or 0) < 0 else 1
+
+
+def replicated(a: ContrastResult, b: ContrastResult) -> bool | None:
+    """Did a contrast detected in ``a`` replicate in ``b`` (same direction, intervals overlap)?
+
+    None when ``a`` detected nothing (there is nothing to replicate).
+    """
+    sign = _detected(a)
+    if sign == 0:
+        return None
+    ea, eb = a.estimate, b.estimate
+    if ea is None or eb is None or eb.value is None or eb.ci_low is None or eb.ci_high is None:
+        return False
+    same = (eb.value > 0) == (sign > 0)
+    overlap = (ea.ci_low or 0) <= eb.ci_high and eb.ci_low <= (ea.ci_high or 0)
+    return same and overlap
+
+
+def headline_lines(results: DecisiveResults, replicate: DecisiveResults | None = None
+                   ) -> list[str]:
+    """One line per declared contrast (marked when a second run does not replicate it)."""
+    other = {r.contrast.key: r for r in replicate.contrasts} if replicate else {}
+    lines = []
+    for r in results.contrasts:
+        text = f"- **{r.contrast.key}** — {r.contrast.label}: {_words(r, results.draws)}"
+        twin = other.get(r.contrast.key)
+        if twin is not None and replicated(r, twin) is False:
+            text += (" — **not established**: the replication run (another seed) flips it "
+                     "or its interval does not overlap")
+        lines.append(text + ".")
+    return lines
+
+
+def replication_lines(results: DecisiveResults, replicate: DecisiveResults,
+                      command: str) -> list[str]:
+    """Both runs' declared contrasts side by side."""
+    other = {r.contrast.key: r for r in replicate.contrasts}
+    rows = []
+    for r in results.contrasts:
+        twin = other.get(r.contrast.key)
+        verdict = {None: "nothing detected to replicate", True: "replicated",
+                   False: "not established"}[replicated(r, twin) if twin else None]
+        rows.append([f"`{r.contrast.key}`", seed_text(r.estimate),
+                     seed_text(twin.estimate if twin else None), verdict])
+    return ["## Replication", "",
+            f"The same grid from scratch with another seed (`{command}`): a contrast this page "
+            "detects counts as established only if the second run gives the same direction "
+            "with an overlapping interval.", "",
+            *_table(["contrast", "this run", "replication run", "verdict"], rows)]
 
 
 def _cond_rows(arm: str, result: ArmResult) -> list[list[str]]:

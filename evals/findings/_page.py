@@ -20,11 +20,14 @@ from redraft.evals.findings._decisive_page import (
     decisive_sections,
     headline_lines,
     predictions_lines,
+    replication_lines,
 )
 from redraft.tools import BadInputError
 
 __all__ = [
+    "REPLICATE_FILE",
     "Findings",
+    "add_replicate",
     "group_tables",
     "load_findings",
     "page_path",
@@ -34,6 +37,8 @@ __all__ = [
 
 Summary = dict[str, Any]
 CALIBRATION = "simulated"
+REPLICATE_FILE = "replicate.json"
+"""A second run's ``decisive.json`` (``redraft findings --replicate DIR``), beside ours."""
 """The calibration group: its contrasts check the measurement and are not findings."""
 
 
@@ -41,10 +46,13 @@ class Findings:
     """The page's inputs: each group's summary (in page order) and the meta record."""
 
     def __init__(self, summaries: Mapping[str, Summary], meta: Mapping[str, Any],
-                 decisive: DecisiveResults | None = None) -> None:
+                 decisive: DecisiveResults | None = None,
+                 replicate: DecisiveResults | None = None) -> None:
         self.summaries = dict(summaries)
         self.meta = dict(meta)
         self.decisive = decisive
+        self.replicate = replicate
+        """The decisive results of a second run from scratch with another seed, if given."""
 
     def title(self, group: str) -> str:
         """The group's title from the meta record (its name when absent)."""
@@ -80,7 +88,10 @@ def load_findings(out: Path) -> Findings:
     decisive_path = out / DECISIVE_FILE
     decisive = (DecisiveResults.model_validate_json(decisive_path.read_text(encoding="utf-8"))
                 if decisive_path.is_file() else None)
-    return Findings(summaries, meta, decisive)
+    twin_path = out / REPLICATE_FILE
+    twin = (DecisiveResults.model_validate_json(twin_path.read_text(encoding="utf-8"))
+            if twin_path.is_file() else None)
+    return Findings(summaries, meta, decisive, twin)
 
 
 # -- numbers -------------------------------------------------------------------------------
@@ -375,7 +386,7 @@ def render_page(findings: Findings) -> str:
         "",
     ]
     if decisive is not None and decisive.contrasts:
-        lines += headline_lines(decisive)
+        lines += headline_lines(decisive, findings.replicate)
     else:
         lines += ["This page's files hold no decisive grid (they predate it, or `--model` "
                   "ran a model without the testbed's arms): nothing is claimed."]
@@ -392,6 +403,9 @@ def render_page(findings: Findings) -> str:
     if decisive is not None:
         lines += ["", *decisive_sections(decisive, command), "",
                   "![P(global error at t)](findings/global_error.png)"]
+    if decisive is not None and findings.replicate is not None:
+        lines += ["", *replication_lines(decisive, findings.replicate,
+                                         str(meta.get("replicate_command", "?")))]
     lines += ["", "## Exploratory: critic modes, embedded models, calibration", "",
               "Not part of the headline. `self` on testbed models is a **negative control** "
               "(they were never trained to write a critique); `resample` with an exact "
@@ -421,6 +435,27 @@ def render_page(findings: Findings) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def add_replicate(out: Path, other: Path) -> None:
+    """Keep a second run's decisive results (folder ``other``) beside ``out``'s, for the page.
+
+    Raises:
+        BadInputError: either folder lacks its ``decisive.json`` or ``meta.json``.
+    """
+    from redraft.evals.findings._grid import META_FILE
+
+    for folder in (out, other):
+        for name in (DECISIVE_FILE, META_FILE):
+            if not (folder / name).is_file():
+                raise BadInputError(f"{folder / name} is missing: run 'redraft findings --out "
+                                    f"{folder}' first")
+    (out / REPLICATE_FILE).write_bytes((other / DECISIVE_FILE).read_bytes())
+    meta_path = out / META_FILE
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    theirs = json.loads((other / META_FILE).read_text(encoding="utf-8"))
+    meta["replicate_command"] = theirs.get("command")
+    meta_path.write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
 
 
 def write_page(out: Path) -> Path:

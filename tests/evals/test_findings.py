@@ -352,3 +352,36 @@ def test_a_planted_error_in_a_real_run_log_reaches_the_analysis(tmp_path: Path) 
                              with_global(plain.final, plain.global_)]],
                            planted_effect(4, 6), test_zero=True, draws=400)
     assert effect.value is not None and effect.excludes_zero and effect.value > 0.15
+
+
+def _folder(path: Path, result: DecisiveResults, command: str) -> Path:
+    (path / "summaries").mkdir(parents=True)
+    (path / "meta.json").write_text(json.dumps({**_meta(), "command": command}),
+                                    encoding="utf-8")
+    (path / DECISIVE_FILE).write_text(result.model_dump_json(), encoding="utf-8")
+    return path
+
+
+def test_a_detected_contrast_that_does_not_replicate_is_not_established(tmp_path: Path) -> None:
+    effect = _decisive(World(e=0.05, selfcond=0.4), draws=1000, arms=("expert",))
+    none = _decisive(World(e=0.05), 1, draws=1000, arms=("expert",))
+    again = _decisive(World(e=0.05, selfcond=0.4), 2, draws=1000, arms=("expert",))
+    first = _folder(tmp_path / "a", effect, "redraft findings --out a --seed 0")
+    assert main(["findings", "--out", str(first), "--replicate",
+                 str(_folder(tmp_path / "b", none, "redraft findings --out b --seed 7")),
+                 "--page-only"]) == 0
+    page = page_path(first).read_text(encoding="utf-8")
+    line = next(x for x in page.splitlines() if x.startswith("- **planted-error**"))
+    assert "supports LeCun" in line and "**not established**" in line
+    assert "`redraft findings --out b --seed 7`" in page
+    assert page == render_page(load_findings(first))
+    assert main(["findings", "--out", str(first), "--replicate",
+                 str(_folder(tmp_path / "c", again, "redraft findings --out c --seed 8")),
+                 "--page-only"]) == 0
+    page = page_path(first).read_text(encoding="utf-8")
+    replication = page[page.index("## Replication"):]
+    row = next(x for x in replication.splitlines() if x.startswith("| `planted-error`"))
+    assert row.endswith("| replicated |")
+    line = next(x for x in page.splitlines() if x.startswith("- **planted-error**"))
+    assert "not established" not in line
+    assert main(["findings", "--out", str(first), "--replicate", str(tmp_path / "c")]) == 2
