@@ -41,8 +41,10 @@ def _p(p: float | None, draws: int) -> str:
 
 def seed_text(e: SeedEstimate | None, digits: int = 3) -> str:
     """``0.012 [0.004, 0.020] (3 models, between-seed SD 0.004)``."""
-    if e is None or e.value is None:
+    if e is None:
         return "not estimated (the runs it needs are not in this grid)"
+    if e.value is None:
+        return "undefined (no judged steps it could count)"
     spread = "" if e.between_sd is None else f", between-seed SD {_num(e.between_sd, digits)}"
     return (f"{_num(e.value, digits)} [{_num(e.ci_low, digits)}, {_num(e.ci_high, digits)}] "
             f"({e.models} model{'' if e.models == 1 else 's'}{spread})")
@@ -51,7 +53,7 @@ def seed_text(e: SeedEstimate | None, digits: int = 3) -> str:
 def _words(result: ContrastResult, draws: int) -> str:
     e = result.estimate
     if e is None or e.value is None:
-        return "not estimated (the runs it needs are not in this grid)"
+        return seed_text(e)
     text = f"{seed_text(e)}, Holm-adjusted {_p(result.p_holm, draws)}"
     if not e.excludes_zero:
         return f"no detectable effect: {text}"
