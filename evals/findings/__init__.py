@@ -37,8 +37,8 @@ from redraft.evals.findings._grid import (
     TrainSpec,
     condition_config,
     decisive_dir,
+    group_dir,
     plan,
-    run_findings,
 )
 from redraft.evals.findings._page import (
     REPLICATE_FILE,
@@ -50,6 +50,7 @@ from redraft.evals.findings._page import (
     render_page,
     write_page,
 )
+from redraft.evals.findings._run import run_findings
 
 __all__ = [
     "ARMS",
@@ -79,6 +80,7 @@ __all__ = [
     "analyze_decisive",
     "condition_config",
     "decisive_dir",
+    "group_dir",
     "group_tables",
     "load_findings",
     "page_path",

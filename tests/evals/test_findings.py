@@ -306,7 +306,8 @@ def test_findings_runs_its_grids_through_redraft_grids_executor(
     # One run_grid call per model, holding every run on that model; a constrained run the
     # backend cannot serve is skipped and named, the rest of its model's runs still run.
     import redraft.evals._eval as executor
-    from redraft.evals.findings._grid import _Costs, _group_dir, _run_all
+    from redraft.evals.findings import group_dir
+    from redraft.evals.findings._run import _Costs, _run_all
 
     calls: list[list[str]] = []
     real = executor.run_grid
@@ -323,7 +324,7 @@ def test_findings_runs_its_grids_through_redraft_grids_executor(
     constrained = simulated.runs[0].model_copy(update={"name": "constrained-k1", "config": {
         **simulated.runs[0].config, "critic": "constrained", "max_rounds": 1}})
     specs = [*simulated.runs[:3], other, constrained]
-    jobs = [("simulated", spec, _group_dir(tmp_path / "w", simulated, spec)) for spec in specs]
+    jobs = [("simulated", spec, group_dir(tmp_path / "w", simulated, spec)) for spec in specs]
     ran, skipped = _run_all(jobs, _Costs(tmp_path / "costs.json"), lambda _m: None)
     assert calls == [[str(specs[0].config["model"])] * 3, [str(constrained.config["model"])],
                      ["simulated/e=0.5"]]
