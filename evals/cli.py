@@ -184,12 +184,15 @@ def build_parser() -> argparse.ArgumentParser:
     p_find.add_argument("--work", type=Path, default=Path("runs/findings"),
                         help="models, run directories and full reports (default runs/findings)")
     p_find.add_argument("--model", help="run the grid on PROVIDER/MODEL instead of the testbed")
-    p_find.add_argument("--scale", choices=("quick", "full"), default="quick",
+    p_find.add_argument("--scale", choices=("tiny", "quick", "full", "gpu"), default="quick",
                         help="grid size (default quick)")
     p_find.add_argument("--seed", type=int, default=0, help="run and training seed (default 0)")
     p_find.add_argument("--no-embedded", action="store_true",
                         help="leave out the SmolLM2 (llama.cpp) runs")
     p_find.add_argument("--threads", type=int, default=2, help="torch training threads (2)")
+    p_find.add_argument("--replicate", type=Path, metavar="DIR",
+                        help="another findings folder (the same grid with another --seed): "
+                        "compare its declared contrasts with OUT's on the page")
     p_find.add_argument("--page-only", action="store_true",
                         help="only redraw the figures and rewrite the page from OUT's summaries")
     p_find.set_defaults(func=_cmd_findings)
@@ -537,9 +540,14 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _cmd_findings(args: argparse.Namespace) -> int:
-    from redraft.evals.findings import FindingsOptions, run_findings, write_page
+    from redraft.evals.findings import FindingsOptions, add_replicate, run_findings, write_page
 
+    if args.replicate is not None and not args.page_only:
+        _say(False, "redraft: --replicate rewrites an existing page: add --page-only")
+        return EXIT_BAD_INPUT
     if args.page_only:
+        if args.replicate is not None:
+            add_replicate(args.out, args.replicate)
         path = write_page(args.out)
     else:
         options = FindingsOptions(

@@ -1,84 +1,70 @@
-"""The page's figures, drawn from the committed summaries (not from the event logs).
+"""The page's figures, drawn from ``decisive.json`` (not from the event logs).
 
-The curves in ``summary.json`` are the report's own (:class:`StepCurve`, Kaplan–Meier), so
-the figures reuse the report's drawing helpers on them: one panel per group.
+One panel per arm: e_TF(t) at temperature 1 (teacher-forced) beside e(t) free-running;
+survival free-running against the prod(1 - e_TF(t)) null; P(global error at t) with
+checkpoints (undo possible) and without (chance).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from redraft.evals.findings._analysis import ArmResult
 from redraft.evals.findings._page import Findings
-from redraft.evals.report._plots import _COLOURS, _axes, _curve, _nan, _png
-from redraft.evals.stats import KaplanMeier, StepCurve
+from redraft.evals.report._plots import _COLOURS, _axes, _png
 
-__all__ = ["FIGURE_FILES", "global_error_png", "survival_png", "write_figures"]
+__all__ = ["FIGURE_FILES", "write_figures"]
 
-FIGURE_FILES = ("survival.png", "global_error.png")
-_MAX_RUNS = 6
-"""Runs per panel (the critic modes beyond are in the tables)."""
+FIGURE_FILES = ("etf.png", "survival.png", "global_error.png")
 
 
 def _panels(count: int) -> tuple[Figure, list[Axes]]:
     cols = 2 if count > 1 else 1
-    rows = (count + cols - 1) // cols
-    fig = Figure(figsize=(5.2 * cols, 3.9 * rows), dpi=72, layout="constrained")
+    rows = max(1, (count + cols - 1) // cols)
+    fig = Figure(figsize=(5.2 * cols, 3.6 * rows), dpi=72, layout="constrained")
     FigureCanvasAgg(fig)
-    axes = [fig.add_subplot(rows, cols, i + 1) for i in range(count)]
+    axes = [fig.add_subplot(rows, cols, i + 1) for i in range(max(count, 1))]
     return fig, axes
 
 
-def _legend_axes(ax: Axes) -> None:
-    ax.legend(fontsize="x-small", frameon=False, loc="best")
+def _line(ax: Axes, values: list[float | None], colour: str, label: str,
+          style: str = "-") -> None:
+    if not values:
+        return
+    steps = list(range(1, len(values) + 1))
+    ax.plot(steps, [float("nan") if v is None else v for v in values], style, color=colour,
+            label=label, linewidth=1.2)
 
 
-def _label(run: dict[str, Any]) -> str:
-    config = run.get("config", {})
-    mono = " +monologue" if (config.get("corrector") or {}).get("monologue") else ""
-    return f"{run['run']}{mono}"
-
-
-def survival_png(findings: Findings) -> bytes:
-    """Kaplan–Meier survival (solid, Greenwood band) against ``(1-ê)^n`` (dashed)."""
-    groups = [(n, s) for n, s in findings.summaries.items() if s.get("runs")]
-    fig, axes = _panels(len(groups))
-    for ax, (name, summary) in zip(axes, groups, strict=True):
-        for i, run in enumerate(summary["runs"][:_MAX_RUNS]):
-            colour = _COLOURS[i % len(_COLOURS)]
-            km = KaplanMeier.model_validate(run["survival"]["kaplan_meier"])
-            if not km.steps:
-                continue
-            e = (run["survival"].get("e_hat") or {}).get("value")
-            label = _label(run) + ("" if e is None else f", ê={e:.3g}")
-            ax.step(km.steps, km.survival, where="post", color=colour, label=label)
-            ax.fill_between(km.steps, _nan(km.ci_low), _nan(km.ci_high), step="post",
-                            color=colour, alpha=0.12, linewidth=0)
-            predicted = run["survival"].get("predicted") or []
-            if e is not None and predicted:
-                ax.plot(km.steps, _nan(predicted), "--", color=colour, linewidth=1)
-        ax.set_ylim(-0.02, 1.02)
-        _axes(ax, f"{name}: survival vs (1-ê)^n (dashed)", "step n", "no committed error")
-        _legend_axes(ax)
-    png: bytes = _png(fig)
-    return png
-
-
-def global_error_png(findings: Findings) -> bytes:
-    """``P(global error at t)`` per run, one panel per group."""
-    groups = [(n, s) for n, s in findings.summaries.items() if s.get("runs")]
-    fig, axes = _panels(len(groups))
-    for ax, (name, summary) in zip(axes, groups, strict=True):
-        for i, run in enumerate(summary["runs"][:_MAX_RUNS]):
-            curve = StepCurve.model_validate(run["curves"]["global_error"])
-            _curve(ax, curve, _COLOURS[i % len(_COLOURS)], _label(run))
+def _draw(findings: Findings, panel: str) -> bytes:
+    arms: dict[str, ArmResult] = findings.decisive.arms if findings.decisive else {}
+    fig, axes = _panels(len(arms))
+    for ax, (name, arm) in zip(axes, arms.items(), strict=False):
+        free, forced = arm.conditions.get("free-t1"), arm.conditions.get("tf-t1")
+        if panel == "etf":
+            if forced is not None:
+                _line(ax, forced.e_raw_curve, _COLOURS[0], "e_TF(t), temperature 1")
+            if free is not None:
+                _line(ax, free.e_raw_curve, _COLOURS[1], "e(t) free-running", "--")
+            _axes(ax, f"{name}: per-step error", "step t", "error")
+        elif panel == "survival":
+            _line(ax, arm.survival_observed, _COLOURS[0], "observed (free-running)")
+            _line(ax, arm.survival_null, _COLOURS[1], "prod(1 - e_TF(t))", "--")
+            ax.set_ylim(-0.02, 1.02)
+            _axes(ax, f"{name}: survival vs the null", "step n", "no committed error")
+        else:
+            nocheck = arm.conditions.get("nocheck-t1")
+            if free is not None:
+                _line(ax, free.global_curve, _COLOURS[0], "with checkpoints")
+            if nocheck is not None:
+                _line(ax, nocheck.global_curve, _COLOURS[2], "without (chance)", "--")
+            _axes(ax, f"{name}: P(global error at t)", "step t", "share in a wrong state")
         ax.set_ylim(bottom=0)
-        _axes(ax, f"{name}: P(global error at t)", "step t", "share in a wrong state")
-        _legend_axes(ax)
+        ax.legend(fontsize="x-small", frameon=False, loc="best")
     png: bytes = _png(fig)
     return png
 
@@ -86,8 +72,8 @@ def global_error_png(findings: Findings) -> bytes:
 def write_figures(findings: Findings, out: Path) -> list[Path]:
     """Write :data:`FIGURE_FILES` into ``out``."""
     paths = []
-    for name, draw in (("survival.png", survival_png), ("global_error.png", global_error_png)):
+    for name, panel in zip(FIGURE_FILES, ("etf", "survival", "global"), strict=True):
         path = out / name
-        path.write_bytes(draw(findings))
+        path.write_bytes(_draw(findings, panel))
         paths.append(path)
     return paths

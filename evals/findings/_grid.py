@@ -1,39 +1,44 @@
-"""The findings grid: what is trained, which runs make up each report group, and running it.
+"""The findings grid: what is trained and what is run, as a pure function of the options.
 
-A *group* is a set of runs reported together (their ``summary.json`` compares every run with
-the group's first one). The grid at a scale is a pure function of the options
-(:func:`plan`); :func:`run_findings` trains the testbed models it needs, runs (or resumes)
-every run with the ordinary eval machinery, writes each group's report, copies the
-summaries into the output folder and writes the page. Rerunning continues where it stopped:
-a trained model (its recipe present) is not retrained, a finished run is not rerun.
+:func:`plan` gives the testbed models (every arm of
+:data:`~redraft.evals.findings._design.ARMS`, several training seeds each, equal steps and
+batch), the **decisive runs** (each model under its conditions, in distribution) and the
+exploratory report *groups* (critic modes on one expert model, the embedded SmolLM2, the
+simulated calibration). Running it is :mod:`redraft.evals.findings._run`'s.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import platform
-import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
-from redraft.tools import BadInputError, ConstraintNotSupportedError
+from redraft.evals.findings._design import (
+    ARMS,
+    CONDITIONS,
+    DECISIVE_TASK_OPTIONS,
+    Arm,
+    Condition,
+)
 
 __all__ = [
     "META_FILE",
     "SCALES",
     "SUMMARIES_DIR",
+    "DecisiveRun",
     "FindingsOptions",
     "Group",
+    "Plan",
     "RunSpec",
     "Scale",
     "ScaleName",
     "TrainSpec",
+    "condition_config",
+    "decisive_dir",
+    "group_dir",
     "plan",
-    "run_findings",
+    "task_options",
 ]
 
 META_FILE = "meta.json"
@@ -41,9 +46,8 @@ META_FILE = "meta.json"
 SUMMARIES_DIR = "summaries"
 """Folder (inside the output folder) of one compact ``summary.json`` per group."""
 
-ScaleName = Literal["quick", "full"]
+ScaleName = Literal["tiny", "quick", "full", "gpu"]
 TESTBED_TASK = "running_sum"
-REGIMES = ("expert", "retry", "scratchpad")
 SIMULATED = "simulated/e=0.1,r=0.5,h=0.05,tpr=0.8,fpr=0.1,think_e=0.2,think_r=0.5"
 """The calibration policy: every rate it plants is known."""
 SIMULATED_TRUTH: dict[str, float] = {
@@ -51,9 +55,6 @@ SIMULATED_TRUTH: dict[str, float] = {
 }
 """The rates planted in :data:`SIMULATED` (monologue: first answer wrong 0.2, fixed 0.5)."""
 EMBEDDED = "llamacpp/smollm2"
-_HAND_NOTES = ("wall_clock", "cost_machine")
-"""``meta.json`` keys the command does not measure itself: whole-process timings from
-``/usr/bin/time`` and a description of the machine's load, kept across reruns."""
 
 
 class Scale(BaseModel):
@@ -61,17 +62,32 @@ class Scale(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    seeds: int = Field(ge=1)
+    """Trained models (training seeds) per arm: the unit of every regime comparison."""
+    size: str
+    """Testbed model size (``micro``, ``small``, ``medium``, ``large``)."""
     train_steps: int = Field(ge=1)
-    """Optimizer steps per testbed model."""
-    train_minutes: float | None = Field(gt=0)
-    """Training time cap per testbed model; None: none, so every regime trains for the same
-    steps (a cap on a busy machine gave retry 682 steps and scratchpad 872 in one run)."""
-    train_episode_steps: int = Field(ge=1)
-    """Length of the training episodes."""
+    """Optimizer steps per model: every arm trains the same steps of the same batch (equal
+    examples; no time cap, which on a busy machine gave regimes unequal steps)."""
+    batch_size: int = Field(ge=1)
+    """Training examples per optimizer step."""
+    device: str | None
+    """Torch device for training and the testbed runs; None: CUDA when present, else CPU."""
+    episode_steps: int = Field(ge=2)
+    """Steps of training *and* evaluation episodes: every evaluated step is in
+    distribution."""
     episodes: int = Field(ge=1)
-    """Held-out episodes per testbed (or ``--model``) run."""
+    """Episodes per decisive run (per model and condition)."""
+    eval_batch: int = Field(ge=1)
+    """Episodes advanced together in a run."""
+    plant_step: int = Field(ge=1)
+    """The (1-based) step whose shown total is replaced by a planted wrong one."""
+    plant_window: int = Field(ge=1)
+    """Steps after the plant over which its effect is measured."""
     rounds: int = Field(ge=0)
-    """Revision budget of every critic mode (equal budgets: resample gets the same)."""
+    """Revision budget of the critic-mode runs (exploratory section)."""
+    critic_episodes: int = Field(ge=1)
+    """Episodes per critic-mode run (one expert model)."""
     embedded_episodes: int = Field(ge=1)
     """Episodes per embedded-model (SmolLM2) run."""
     chess_steps: int = Field(ge=1)
@@ -80,20 +96,40 @@ class Scale(BaseModel):
     """Digits per addition episode."""
     simulated_episodes: int = Field(ge=1)
     """Episodes per simulated (calibration) run."""
+    budget: str
+    """What the scale is sized for (the page states the measured cost beside it)."""
 
 
 SCALES: dict[str, Scale] = {
-    "quick": Scale(train_steps=900, train_minutes=None, train_episode_steps=20, episodes=40,
-                   rounds=1, embedded_episodes=2, chess_steps=5, addition_steps=4,
-                   simulated_episodes=100),
-    "full": Scale(train_steps=2000, train_minutes=None, train_episode_steps=20, episodes=200,
-                  rounds=2, embedded_episodes=6, chess_steps=15, addition_steps=6,
-                  simulated_episodes=400),
+    "tiny": Scale(seeds=2, size="micro", train_steps=3, batch_size=8, device="cpu",
+                  episode_steps=6, episodes=4, eval_batch=8, plant_step=2, plant_window=2,
+                  rounds=1, critic_episodes=3, embedded_episodes=1, chess_steps=2,
+                  addition_steps=2, simulated_episodes=8,
+                  budget="a CPU rehearsal of the whole pipeline in seconds; numbers "
+                  "meaningless"),
+    # 400 steps taught a micro expert the answer format but not the sum on the decisive
+    # task (e_TF 0.99 at temperature 1, measured); 1500 steps learnt the older shown sum.
+    "quick": Scale(seeds=3, size="micro", train_steps=1500, batch_size=64, device="cpu",
+                   episode_steps=24, episodes=30, eval_batch=64, plant_step=8,
+                   plant_window=4, rounds=1, critic_episodes=20, embedded_episodes=2,
+                   chess_steps=5, addition_steps=4, simulated_episodes=100,
+                   budget="2 CPU cores, about 25 minutes from scratch on an idle machine "
+                   "(estimated: 15 models of 1500 steps, with training twice as fast as its "
+                   "74 s for 1500 steps measured before)"),
+    "full": Scale(seeds=5, size="micro", train_steps=3000, batch_size=64, device="cpu",
+                  episode_steps=32, episodes=100, eval_batch=64, plant_step=12,
+                  plant_window=4, rounds=2, critic_episodes=60, embedded_episodes=6,
+                  chess_steps=15, addition_steps=6, simulated_episodes=400,
+                  budget="2 CPU cores, about 1.5 hours on an idle machine (estimated from "
+                  "per-item times of the quick scale's pieces, not measured)"),
+    "gpu": Scale(seeds=5, size="small", train_steps=600, batch_size=256, device="cuda",
+                 episode_steps=32, episodes=96, eval_batch=96, plant_step=12,
+                 plant_window=4, rounds=2, critic_episodes=96, embedded_episodes=2,
+                 chess_steps=5, addition_steps=4, simulated_episodes=400,
+                 budget="one H200, at most ~6 minutes for the whole grid (sized, not yet "
+                 "measured)"),
 }
-"""``quick``: 8.7 minutes from scratch measured on the project's shared 2-core machine at
-load 2-5 (22 minutes at load 10 with a time-capped training). ``full``: not measured;
-scaled from the quick run's per-item times, 30-70 minutes there depending on load (the
-SmolLM2 runs grow with episodes × moves and are kept small)."""
+"""The grid's sizes. ``tiny`` is the CPU rehearsal of the ``gpu`` preset run by the tests."""
 
 
 class FindingsOptions(BaseModel):
@@ -107,11 +143,12 @@ class FindingsOptions(BaseModel):
     work: Path = Path("runs/findings")
     """Models, run directories (large event logs) and full reports."""
     model: str | None = None
-    """Run the grid on this model instead of training testbed models."""
+    """Run the grid on this model instead of training testbed models (one arm, ``expert``;
+    a ``simulated/...`` model gets one seed per scale seed, any other model one)."""
     scale: ScaleName = "quick"
     """Grid sizes (:data:`SCALES`)."""
     seed: int = 0
-    """Run and training seed."""
+    """Base seed: training seeds are ``seed .. seed + seeds - 1``; runs use ``seed``."""
     embedded: bool = True
     """Include the SmolLM2 (llama.cpp) runs on chess and addition."""
     threads: int = Field(2, ge=1)
@@ -123,10 +160,16 @@ class TrainSpec(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    arm: str
+    """The arm (data regime as trained)."""
     regime: str
-    """Data regime."""
+    """Testbed regime."""
+    seed: int
+    """Training seed."""
     out: Path
     """Model directory."""
+    extra: dict[str, JsonValue] = Field(default_factory=dict)
+    """``TrainConfig`` fields beyond the scale's (the arm's settings)."""
 
 
 class RunSpec(BaseModel):
@@ -138,6 +181,21 @@ class RunSpec(BaseModel):
     """Run directory name (also the run's name in the report)."""
     config: dict[str, JsonValue]
     """``EvalConfig`` fields."""
+
+
+class DecisiveRun(BaseModel):
+    """One run of the decisive grid: a trained model (arm, seed) under one condition."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    arm: str
+    """The arm."""
+    seed: int
+    """The model's training seed."""
+    condition: str
+    """The condition (:data:`CONDITIONS`)."""
+    spec: RunSpec
+    """The run itself."""
 
 
 class Group(BaseModel):
@@ -153,6 +211,19 @@ class Group(BaseModel):
     """The group's runs, baseline first."""
 
 
+class Plan(BaseModel):
+    """Everything a scale trains and runs."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    trains: list[TrainSpec]
+    """Models to train, each arm's expert of a seed before the arms that use its mistakes."""
+    decisive: list[DecisiveRun]
+    """The decisive grid (arms × seeds × conditions)."""
+    groups: list[Group]
+    """Exploratory groups, reported with ``redraft report``."""
+
+
 def _run(name: str, **config: JsonValue) -> RunSpec:
     return RunSpec(name=name, config=config)
 
@@ -164,228 +235,118 @@ def _critic_runs(prefix: str, base: dict[str, JsonValue], critics: tuple[str, ..
         for critic in critics:
             k = 0 if critic == "none" else rounds
             name = f"{prefix}{critic}-k{k}" + ("-monologue" if mono else "")
-            corrector: dict[str, JsonValue] = {"monologue": mono}
-            runs.append(_run(name, **base, critic=critic, max_rounds=k, corrector=corrector))
+            given = base.get("corrector")
+            corrector: dict[str, JsonValue] = {
+                "monologue": mono, **(given if isinstance(given, dict) else {})}
+            fields = {k2: v for k2, v in base.items() if k2 != "corrector"}
+            runs.append(_run(name, **fields, critic=critic, max_rounds=k, corrector=corrector))
     return runs
 
 
-def plan(options: FindingsOptions) -> tuple[list[TrainSpec], list[Group]]:
-    """The models to train and the report groups, for these options."""
+def task_options(scale_name: str) -> tuple[str, dict[str, JsonValue]]:
+    """The decisive task's representation and other options at a scale."""
+    # ``tiny`` rehearses the ``gpu`` preset at tiny sizes: the same task unless it has its own.
+    chosen = DECISIVE_TASK_OPTIONS.get(scale_name) or DECISIVE_TASK_OPTIONS["gpu"]
+    options = dict(chosen)
+    representation = str(options.pop("representation", "recent"))
+    return representation, options
+
+
+def condition_config(scale_name: str, condition: Condition, model: str,
+                     seed: int) -> dict[str, JsonValue]:
+    """The ``EvalConfig`` fields of one decisive run (critic none, ``continue`` policy)."""
+    scale = SCALES[scale_name]
+    representation, options = task_options(scale_name)
+    if condition.teacher_force:
+        options["teacher_force"] = True
+    if condition.plant:
+        options["plant_errors"] = [scale.plant_step - 1]  # the task counts steps from 0
+    if not condition.checkpoints:
+        options["checkpoint_every"] = None
+    sampling: dict[str, JsonValue] = {"temperature": condition.temperature}
+    return {"task": TESTBED_TASK, "model": model, "representation": representation,
+            "task_options": options, "episodes": scale.episodes,
+            "max_steps": scale.episode_steps, "seed": seed, "error_policy": "continue",
+            "critic": "none", "max_rounds": 0, "batch_size": scale.eval_batch,
+            "corrector": {"monologue": False, "sampling": sampling}}
+
+
+def _model_strings(options: FindingsOptions, scale: Scale) -> list[tuple[int, str]]:
+    """With ``--model``: (seed, model) per seed of the single arm."""
+    model = options.model or ""
+    if model.startswith("simulated/"):
+        return [(options.seed + i, f"{model},seed={options.seed + i}")
+                for i in range(scale.seeds)]
+    return [(options.seed, model)]
+
+
+def plan(options: FindingsOptions) -> Plan:
+    """The models to train, the decisive runs and the exploratory groups, for these options."""
     scale = SCALES[options.scale]
     seed = options.seed
-    held_out = 2 * scale.train_episode_steps  # held-out episodes twice the training length
-    critics = ("none", "tool", "self", "resample")
     trains: list[TrainSpec] = []
+    decisive: list[DecisiveRun] = []
+    models: dict[tuple[str, int], str] = {}
+    if options.model is None:
+        for i in range(scale.seeds):
+            for arm in ARMS:
+                out = options.work / "models" / f"{arm.name}-s{seed + i}"
+                extra = dict(arm.train)
+                if extra.get("wrong_source") == "model":
+                    extra["wrong_model"] = str(options.work / "models" / f"expert-s{seed + i}")
+                trains.append(TrainSpec(arm=arm.name, regime=arm.regime, seed=seed + i,
+                                        out=out, extra=extra))
+                models[(arm.name, seed + i)] = f"hf/{out}"
+    else:
+        for s, model in _model_strings(options, scale):
+            models[("expert", s)] = model
+    arms: dict[str, Arm] = {a.name: a for a in ARMS}
+    for (arm_name, model_seed), model in models.items():
+        for cname in arms[arm_name].conditions:
+            condition = CONDITIONS[cname]
+            decisive.append(DecisiveRun(
+                arm=arm_name, seed=model_seed, condition=cname,
+                spec=RunSpec(name=f"{arm_name}-s{model_seed}-{cname}",
+                             config=condition_config(options.scale, condition, model, seed))))
     groups: list[Group] = []
     common: dict[str, JsonValue] = {"seed": seed, "error_policy": "continue"}
-    if options.model is None:
-        models = {r: options.work / "models" / f"{TESTBED_TASK}-{r}" for r in REGIMES}
-        trains = [TrainSpec(regime=r, out=path) for r, path in models.items()]
-        for regime, path in models.items():
-            base = {**common, "task": TESTBED_TASK, "model": f"hf/{path}",
-                    "episodes": scale.episodes, "max_steps": held_out}
-            groups.append(Group(
-                name=f"testbed-{regime}",
-                title=f"testbed model trained on {regime} data, by critic mode",
-                runs=_critic_runs(f"{regime}-", base, critics, scale.rounds)))
-        groups.append(Group(
-            name="regimes",
-            title="testbed data regimes without correction (critic none)",
-            runs=[_run(f"{r}-none-k0", **common, task=TESTBED_TASK, model=f"hf/{path}",
-                       episodes=scale.episodes, max_steps=held_out, critic="none",
-                       max_rounds=0, corrector={"monologue": False})
-                  for r, path in models.items()]))
-    else:
-        base = {**common, "task": TESTBED_TASK, "model": options.model,
-                "episodes": scale.episodes, "max_steps": held_out}
-        groups.append(Group(
-            name="model-running_sum", title=f"{options.model} on running_sum, by critic mode",
-            runs=_critic_runs("", base, critics, scale.rounds, (False, True))))
-    embedded = options.model or (EMBEDDED if options.embedded else None)
-    if embedded is not None:
-        label = "model" if options.model else "smollm2"
-        chess = {**common, "task": "chess", "model": embedded, "representation": "legal",
+    expert = models.get(("expert", seed)) or next(iter(models.values()))
+    base = {key: value for key, value in condition_config(
+        options.scale, CONDITIONS["free-t1"], expert, seed).items()
+        if key not in ("critic", "max_rounds")}
+    base["episodes"] = scale.critic_episodes
+    groups.append(Group(
+        name="critics", title=f"one expert model ({expert}), temperature 1, by critic mode: "
+        "tool = verifier feedback, self = negative control (never trained to critique), "
+        "resample = best-of-n with an exact verifier",
+        runs=_critic_runs("", base, ("none", "tool", "self", "resample"), scale.rounds)))
+    if options.embedded:
+        chess = {**common, "task": "chess", "model": EMBEDDED, "representation": "legal",
                  "opponent": "random", "episodes": scale.embedded_episodes,
                  "max_steps": scale.chess_steps}
         groups.append(Group(
-            name=f"{label}-chess", title=f"{embedded} on chess (legal moves listed, random "
-            "opponent)", runs=_critic_runs("", chess, ("none", "tool", "constrained"),
-                                           scale.rounds)))
-        addition = {**common, "task": "addition", "model": embedded,
+            name="smollm2-chess", title=f"{EMBEDDED} on chess (legal moves listed, random "
+            "opponent); constrained = decoding restricted to legal moves (prevention)",
+            runs=_critic_runs("", chess, ("none", "tool", "constrained"), scale.rounds)))
+        addition = {**common, "task": "addition", "model": EMBEDDED,
                     "episodes": scale.embedded_episodes, "max_steps": scale.addition_steps}
         groups.append(Group(
-            name=f"{label}-addition", title=f"{embedded} on long addition",
+            name="smollm2-addition", title=f"{EMBEDDED} on long addition",
             runs=_critic_runs("", addition, ("none", "tool", "self"), scale.rounds)))
     sim = {**common, "task": TESTBED_TASK, "model": SIMULATED,
-           "episodes": scale.simulated_episodes, "max_steps": held_out}
+           "episodes": scale.simulated_episodes, "max_steps": scale.episode_steps}
     groups.append(Group(
         name="simulated", title="simulated policy with planted rates (calibration)",
         runs=_critic_runs("", sim, ("none", "tool", "self", "resample"), scale.rounds,
                           (False, True))))
-    return trains, groups
+    return Plan(trains=trains, decisive=decisive, groups=groups)
 
 
-# -- running -------------------------------------------------------------------------------
+def decisive_dir(work: Path, run: DecisiveRun) -> Path:
+    """Where a decisive run lives."""
+    return work / "runs" / "decisive" / run.spec.name
 
 
-def _train(spec: TrainSpec, options: FindingsOptions, say: Callable[[str], None]) -> float:
-    """Train one model unless its directory already holds one; the seconds it took."""
-    from redraft.evals.testbed import TrainConfig, read_recipe, train
-
-    scale = SCALES[options.scale]
-    config = TrainConfig(task=TESTBED_TASK, regime=spec.regime,
-                         steps=scale.train_steps, minutes=scale.train_minutes,
-                         episode_steps=scale.train_episode_steps, seed=options.seed,
-                         threads=options.threads)
-    recipe = read_recipe(spec.out) if spec.out.is_dir() else None
-    if recipe is not None:
-        fields = ("regime", "steps", "minutes", "episode_steps", "seed")
-        if any(getattr(recipe.config, f) != getattr(config, f) for f in fields):
-            raise BadInputError(
-                f"{spec.out} holds a model trained with other settings than scale "
-                f"{options.scale!r} and seed {options.seed}: give another --work folder")
-        say(f"findings: {spec.out} is trained ({recipe.steps_done} steps), kept")
-        return float(recipe.seconds)
-    if spec.out.exists():  # a half-written model directory from an interrupted run
-        for child in sorted(spec.out.iterdir()):
-            child.unlink()
-        spec.out.rmdir()
-    say(f"findings: training {spec.regime} -> {spec.out}")
-    recipe = train(config, spec.out, say=say)
-    return float(recipe.seconds)
-
-
-def _eval_config(spec: RunSpec) -> Any:
-    from redraft.evals._config import EvalConfig, describe_validation_error
-    from redraft.evals.testbed import eval_defaults
-
-    data: dict[str, Any] = dict(spec.config)
-    representation, task_options = eval_defaults(
-        str(data["task"]), str(data["model"]), data.get("representation"),
-        dict(data.get("task_options") or {}))
-    data.update(representation=representation, task_options=task_options)
-    try:
-        return EvalConfig.model_validate(data)
-    except ValidationError as exc:
-        raise BadInputError(f"findings run {spec.name}: {describe_validation_error(exc)}") from exc
-
-
-def _models_meta(trains: list[TrainSpec]) -> list[dict[str, JsonValue]]:
-    from redraft.evals.testbed import read_recipe
-
-    rows: list[dict[str, JsonValue]] = []
-    for spec in trains:
-        recipe = read_recipe(spec.out)
-        if recipe is None:
-            continue
-        rows.append({
-            "regime": spec.regime, "parameters": recipe.parameters,
-            "steps": recipe.steps_done, "stopped_by": recipe.stopped_by,
-            "seconds": round(recipe.seconds, 1),
-            "episode_steps": recipe.config.episode_steps,
-            "heldout_step_accuracy": recipe.heldout_step_accuracy,
-        })
-    return rows
-
-
-def _run_dir(work: Path, group: Group, spec: RunSpec) -> Path:
-    """Where a run lives; the regimes group reuses the testbed groups' ``none`` runs."""
-    if group.name == "regimes" or group.name.startswith("testbed-"):
-        return work / "runs" / "testbed" / spec.name
+def group_dir(work: Path, group: Group, spec: RunSpec) -> Path:
+    """Where a run of an exploratory group lives."""
     return work / "runs" / group.name / spec.name
-
-
-def _compact_summary(source: Path, target: Path) -> None:
-    """Copy a summary without indentation (same data, about a third of the bytes)."""
-    data = json.loads(source.read_text(encoding="utf-8"))
-    target.write_text(json.dumps(data, separators=(",", ":"), allow_nan=False) + "\n",
-                      encoding="utf-8")
-
-
-def run_findings(options: FindingsOptions, *, say: Callable[[str], None] | None = None,
-                 command: str | None = None) -> Path:
-    """Train, run, report and write the page; return the page's path.
-
-    Costs are measured per item and kept in ``WORK/costs.json``: an item done by an earlier
-    (interrupted) call keeps the time it took then, so the page states what the whole grid
-    cost, not what the last resume cost.
-    """
-    from redraft.evals._eval import run_eval
-    from redraft.evals.findings._page import write_page
-    from redraft.evals.report import SUMMARY_FILE, write_report
-
-    speak = say or (lambda _m: None)
-    trains, groups = plan(options)
-    work, out = options.work, options.out
-    work.mkdir(parents=True, exist_ok=True)
-    (out / SUMMARIES_DIR).mkdir(parents=True, exist_ok=True)
-    costs_path = work / "costs.json"
-    costs: dict[str, float] = (json.loads(costs_path.read_text(encoding="utf-8"))
-                               if costs_path.is_file() else {})
-
-    def keep(key: str, seconds: float) -> None:
-        costs[key] = round(seconds, 1)
-        costs_path.write_text(json.dumps(costs, indent=1, sort_keys=True) + "\n",
-                              encoding="utf-8")
-
-    for train_spec in trains:
-        keep(f"train/{train_spec.regime}", _train(train_spec, options, speak))
-    done: dict[str, Path] = {}
-    skipped: list[JsonValue] = []
-    reported: list[Group] = []
-    ran_now: set[Path] = set()
-    for group in groups:
-        for spec in group.runs:
-            run_dir = _run_dir(work, group, spec)
-            key = f"run/{run_dir.relative_to(work / 'runs')}"
-            if key in done:
-                continue
-            speak(f"findings: {group.name}: {spec.name}")
-            started = time.perf_counter()
-            try:
-                result = run_eval(_eval_config(spec), run_dir)
-            except ConstraintNotSupportedError as exc:
-                # constrained decoding where the backend has none: not applicable, said so.
-                skipped.append({"group": group.name, "run": spec.name, "reason": str(exc)})
-                speak(f"findings: {group.name}/{spec.name} skipped: {exc}")
-                continue
-            if result.ran or key not in costs:
-                keep(key, time.perf_counter() - started)
-                ran_now.add(run_dir)
-            done[key] = run_dir
-    for group in groups:
-        dirs = [_run_dir(work, group, spec) for spec in group.runs
-                if f"run/{_run_dir(work, group, spec).relative_to(work / 'runs')}" in done]
-        if not dirs:
-            continue
-        reported.append(group)
-        speak(f"findings: report {group.name}")
-        started = time.perf_counter()
-        write_report(dirs, work / "reports" / group.name)
-        if ran_now.intersection(dirs) or f"report/{group.name}" not in costs:
-            # A resume that ran nothing new keeps the first report's time.
-            keep(f"report/{group.name}", time.perf_counter() - started)
-        _compact_summary(work / "reports" / group.name / SUMMARY_FILE,
-                         out / SUMMARIES_DIR / f"{group.name}.json")
-    meta: dict[str, JsonValue] = {
-        "command": command or "redraft findings",
-        "scale": options.scale,
-        "scale_sizes": SCALES[options.scale].model_dump(),
-        "seed": options.seed,
-        "model": options.model,
-        "groups": [{"name": g.name, "title": g.title} for g in reported],
-        "models": _models_meta(trains),  # type: ignore[dict-item]
-        "costs": costs,  # type: ignore[dict-item]
-        "skipped": skipped,
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores visible",
-        "simulated": SIMULATED,
-        "simulated_truth": SIMULATED_TRUTH,  # type: ignore[dict-item]
-    }
-    meta_path = out / META_FILE
-    if meta_path.is_file():  # notes added by hand (whole-process timings) outlive a rerun
-        before = json.loads(meta_path.read_text(encoding="utf-8"))
-        if before.get("scale") == options.scale and before.get("model") == options.model:
-            meta.update({k: before[k] for k in _HAND_NOTES if k in before})
-    meta_path.write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
-    page: Path = write_page(out)
-    return page

@@ -15,11 +15,19 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from redraft.evals.stats import wilson
+from redraft.evals.findings._analysis import DECISIVE_FILE, DecisiveResults
+from redraft.evals.findings._decisive_page import (
+    decisive_sections,
+    headline_lines,
+    predictions_lines,
+    replication_lines,
+)
 from redraft.tools import BadInputError
 
 __all__ = [
+    "REPLICATE_FILE",
     "Findings",
+    "add_replicate",
     "group_tables",
     "load_findings",
     "page_path",
@@ -29,15 +37,22 @@ __all__ = [
 
 Summary = dict[str, Any]
 CALIBRATION = "simulated"
+REPLICATE_FILE = "replicate.json"
+"""A second run's ``decisive.json`` (``redraft findings --replicate DIR``), beside ours."""
 """The calibration group: its contrasts check the measurement and are not findings."""
 
 
 class Findings:
     """The page's inputs: each group's summary (in page order) and the meta record."""
 
-    def __init__(self, summaries: Mapping[str, Summary], meta: Mapping[str, Any]) -> None:
+    def __init__(self, summaries: Mapping[str, Summary], meta: Mapping[str, Any],
+                 decisive: DecisiveResults | None = None,
+                 replicate: DecisiveResults | None = None) -> None:
         self.summaries = dict(summaries)
         self.meta = dict(meta)
+        self.decisive = decisive
+        self.replicate = replicate
+        """The decisive results of a second run from scratch with another seed, if given."""
 
     def title(self, group: str) -> str:
         """The group's title from the meta record (its name when absent)."""
@@ -70,7 +85,13 @@ def load_findings(out: Path) -> Findings:
         if not path.is_file():
             raise BadInputError(f"{path} is missing: rerun 'redraft findings --out {out}'")
         summaries[entry["name"]] = json.loads(path.read_text(encoding="utf-8"))
-    return Findings(summaries, meta)
+    decisive_path = out / DECISIVE_FILE
+    decisive = (DecisiveResults.model_validate_json(decisive_path.read_text(encoding="utf-8"))
+                if decisive_path.is_file() else None)
+    twin_path = out / REPLICATE_FILE
+    twin = (DecisiveResults.model_validate_json(twin_path.read_text(encoding="utf-8"))
+            if twin_path.is_file() else None)
+    return Findings(summaries, meta, decisive, twin)
 
 
 # -- numbers -------------------------------------------------------------------------------
@@ -142,28 +163,6 @@ def _level(summary: Summary) -> float:
     return float(runs[0].get("level", 0.95))
 
 
-def _last_global(run: Summary, min_n: int = 10) -> tuple[int, int, int] | None:
-    """``(t, wrong, n)`` of P(global error at t) at the last step with ``min_n`` running."""
-    curve = run.get("curves", {}).get("global_error") or {}
-    steps, values, ns = curve.get("steps", []), curve.get("value", []), curve.get("n", [])
-    for t, value, n in reversed(list(zip(steps, values, ns, strict=False))):
-        if value is not None and n >= min_n:
-            return int(t), round(value * n), int(n)
-    return None
-
-
-def _newcombe(a: tuple[int, int], b: tuple[int, int], level: float) -> dict[str, float | None]:
-    """Newcombe's hybrid score interval of ``p_b - p_a`` (unpaired proportions)."""
-    ea, eb = wilson(a[0], a[1], level), wilson(b[0], b[1], level)
-    if None in (ea.value, eb.value, ea.ci_low, ea.ci_high, eb.ci_low, eb.ci_high):
-        return {"value": None, "ci_low": None, "ci_high": None}
-    pa, la, ua = float(ea.value), float(ea.ci_low), float(ea.ci_high)  # type: ignore[arg-type]
-    pb, lb, ub = float(eb.value), float(eb.ci_low), float(eb.ci_high)  # type: ignore[arg-type]
-    d = pb - pa
-    return {"value": d, "ci_low": d - math.sqrt((pb - lb) ** 2 + (ua - pa) ** 2),
-            "ci_high": d + math.sqrt((ub - pb) ** 2 + (pa - la) ** 2)}
-
-
 def _km_end(run: Summary) -> tuple[int, float | None, float | None] | None:
     """``(n, observed, predicted)`` survival at the last step of the Kaplan–Meier curve."""
     km = run.get("survival", {}).get("kaplan_meier") or {}
@@ -201,10 +200,12 @@ def group_tables(summary: Summary) -> list[str]:
     lines = [f"Per-step error and correction ({level:.0%} intervals; episodes / steps "
              "per run in the first column):", ""]
     lines += _table(
-        ["run (episodes/steps)", "critic", "e_raw", "e_post", "recovery", "harm",
-         "critic TPR", "critic FPR"],
+        ["run (episodes/steps)", "critic", "e_raw", "e_post", "unknown (round 0 / committed)",
+         "recovery", "harm", "critic TPR", "critic FPR"],
         ([f"{r['run']} ({r.get('episodes')}/{r.get('steps')})", _critic(r),
-          _est(_metric(r, "e_raw")), _est(_metric(r, "e_post")), _est(_metric(r, "recovery")),
+          _est(_metric(r, "e_raw")), _est(_metric(r, "e_post")),
+          f"{_num(_value(r, 'unknown_rate_initial'))} / {_num(_value(r, 'unknown_rate'))}",
+          _est(_metric(r, "recovery")),
           _est(_metric(r, "harm")), _est(_metric(r, "critic_tpr")),
           _est(_metric(r, "critic_fpr"))] for r in runs))
     lines += ["", "Compounding: ê (constant hazard of the first committed error), the horizon "
@@ -249,127 +250,6 @@ def group_tables(summary: Summary) -> list[str]:
 # -- sentences -----------------------------------------------------------------------------
 
 
-class _Contrast:
-    def __init__(self, label: str, diff: Mapping[str, Any] | None, leaky: bool = False) -> None:
-        self.label = label
-        self.diff = diff
-        self.leaky = leaky
-        self.text, self.sign = _verdict(diff)
-
-
-def _contrasts(findings: Findings) -> list[_Contrast]:
-    """The findings' contrasts: e_post against each baseline, and the regimes' global error.
-
-    Leaky runs and the calibration group are left out.
-    """
-    found: list[_Contrast] = []
-    for group, summary in findings.summaries.items():
-        if group == CALIBRATION:  # planted rates: a check of the measurement, not a finding
-            continue
-        baseline = (summary.get("comparison") or {}).get("baseline")
-        for row in _rows(summary, "e_post"):
-            if row.get("run") == baseline:
-                continue
-            found.append(_Contrast(f"{group}: e_post of {row['run']} − {baseline}",
-                                   row.get("difference"), bool(row.get("leaky"))))
-    found += _global_contrasts(findings)
-    return [c for c in found if not c.leaky]
-
-
-def _global_contrasts(findings: Findings) -> list[_Contrast]:
-    summary = findings.summaries.get("regimes")
-    if not summary or len(summary.get("runs", [])) < 2:
-        return []
-    runs = summary["runs"]
-    base = _last_global(runs[0])
-    out = []
-    for r in runs[1:]:
-        other = _last_global(r)
-        if base is None or other is None:
-            continue
-        t = min(base[0], other[0])
-        diff = _newcombe((base[1], base[2]), (other[1], other[2]), _level(summary))
-        out.append(_Contrast(
-            f"regimes: P(global error) at the last step with 10+ episodes (t={t}) of "
-            f"{r['run']} − {runs[0]['run']} (Newcombe)", diff))
-    return out
-
-
-def _group_sentence(name: str, summary: Summary, title: str) -> str | None:
-    runs = summary.get("runs", [])
-    if not runs:
-        return None
-    base = runs[0]
-    e = _metric(base, "e_hat")
-    end = _km_end(base)
-    parts = [f"**{title}** (`{name}`): without correction the per-step error is "
-             f"e_raw = {_est(_metric(base, 'e_raw'))}, ê = {_est(e, 4)}"]
-    if end is not None and end[1] is not None:
-        parts.append(f"; survival to step {end[0]} is {_num(end[1])} observed against "
-                     f"{_num(end[2])} from (1-ê)^n, and the hazard trend is {_trend(base)}")
-    for r in runs[1:]:
-        row = _row(summary, "e_post", r["run"])
-        if row is None:
-            continue
-        text, _sign = _verdict(row.get("difference"))
-        parts.append(f"; with `{_critic(r)}` e_post = {_est(_metric(r, 'e_post'))}, {text}")
-    return "".join(parts) + "."
-
-
-def _anchor_lines(findings: Findings) -> list[str]:
-    lines: list[str] = []
-
-    def per_critic(critic: str) -> list[str]:
-        said = []
-        for group, summary in findings.summaries.items():
-            if group == CALIBRATION:
-                continue
-            for r in summary.get("runs", [])[1:]:
-                if _critic(r) != critic:
-                    continue
-                row = _row(summary, "e_post", r["run"])
-                text, sign = _verdict(row.get("difference") if row else None)
-                word = {1: "error up", -1: "error down", 0: "no detectable effect"}[sign]
-                said.append(f"`{group}/{r['run']}`: e_post {text} → {word}")
-        return said
-
-    huang = per_critic("self")
-    lines.append("- **Huang et al. 2023** (intrinsic self-correction lowers accuracy: GPT-3.5 "
-                 "on GSM8K 75.9 → 74.7, Llama-2-70B 62.0 → 36.5). Their direction is error "
-                 "up under `self`. Here: " + ("; ".join(huang) if huang else "no self runs")
-                 + ".")
-    critic = per_critic("tool")
-    lines.append("- **CRITIC** (Gou et al. 2023; tool feedback helps: 72.5 → 78.2). Their "
-                 "direction is error down under `tool`. Here: "
-                 + ("; ".join(critic) if critic else "no tool runs") + ".")
-    ye: list[str] = []
-    regimes = findings.summaries.get("regimes")
-    if regimes:
-        for r in regimes.get("runs", [])[1:]:
-            row = _row(regimes, "e_post", r["run"])
-            ye.append(f"`{r['run']}` − `{regimes['runs'][0]['run']}`: e_post "
-                      f"{_verdict(row.get('difference') if row else None)[0]}")
-        ye += [f"{c.label}: {c.text}" for c in _global_contrasts(findings)]
-    lines.append("- **Ye et al. 2024** (retry data, mistakes followed by corrections, beats "
-                 "error-free data). Their direction is retry below expert. Here: "
-                 + ("; ".join(ye) if ye else "no testbed models in this grid (--model)")
-                 + ".")
-    acher: list[str] = []
-    for group, summary in findings.summaries.items():
-        if not group.endswith("chess"):
-            continue
-        for r in summary.get("runs", []):
-            acher.append(
-                f"`{r['run']}`: e_raw per move {_est(_metric(r, 'e_raw'))}, committed errors "
-                f"per move ê = {_est(_metric(r, 'e_hat'), 4)}; games with a committed error "
-                f"{_est(_metric(r, 'error_share'))} against "
-                f"{_est(_metric(r, 'predicted_error_share'))} predicted by (1-ê)^n")
-    lines.append("- **Acher 2023** (illegal moves at 0.3% and 0.66% per move → 16% and 32% of "
-                 "games: per-move rates compound into game-level ones). Here: "
-                 + ("; ".join(acher) if acher else "no chess runs") + ".")
-    return lines
-
-
 def _calibration_lines(findings: Findings) -> list[str]:
     summary = findings.summaries.get("simulated")
     truth: Mapping[str, float] = findings.meta.get("simulated_truth") or {}
@@ -395,160 +275,187 @@ def _calibration_lines(findings: Findings) -> list[str]:
     return ["Calibration (simulated policy, rates known): " + "; ".join(checks) + "."]
 
 
+def _minutes(seconds: float) -> str:
+    return f"{seconds / 60:.1f}"
+
+
 def _cost_lines(meta: Mapping[str, Any]) -> list[str]:
+    """The cost table and prose, from this run's own timings (nothing kept by hand)."""
     costs: Mapping[str, float] = meta.get("costs") or {}
     if not costs:
         return []
     sections: dict[str, float] = {}
     for key, seconds in costs.items():
-        head = key.split("/")[0]
-        if head == "run":
-            head = "run/" + key.split("/")[1]
+        parts = key.split("/")
+        head = parts[0] if parts[0] not in ("grid",) else f"runs: {parts[1]}"
         sections[head] = sections.get(head, 0.0) + float(seconds)
     total = sum(sections.values())
-    rows = [[name, f"{sections[name] / 60:.1f}"] for name in sorted(sections)]
-    rows.append(["**total**", f"**{total / 60:.1f}**"])
-    wall: Mapping[str, float] = meta.get("wall_clock") or {}
-    note = []
-    if wall:
-        note = ["", "Whole processes, timed with `/usr/bin/time` (start-up, model loading and "
-                "the held-out check included): " + "; ".join(
-                    f"{what}: {seconds / 60:.1f} min" for what, seconds in wall.items())
-                + f"; together {sum(wall.values()) / 60:.1f} min."]
-    return [f"Measured cost of this page's command at scale `{meta.get('scale')}` on "
-            f"{meta.get('cost_machine', meta.get('machine', 'this machine'))} "
-            "(wall-clock minutes, each item timed when it ran):", "",
-            *_table(["phase", "minutes"], rows), *note]
+    rows = [[name, _minutes(sections[name])] for name in sorted(sections)]
+    rows.append(["**total of the items**", f"**{_minutes(total)}**"])
+    machine = meta.get("machine") or {}
+    load = ((machine.get("load_average_before"), machine.get("load_average_after"))
+            if isinstance(machine, Mapping) else (None, None))
+    loads = ("" if not any(load) else
+             f" The 1/5/15-minute load averages were {load[0]} when the command began and "
+             f"{load[1]} when it ended (load above the cores used means the machine was "
+             "shared and the times are longer than on an idle one).")
+    call = meta.get("this_call_seconds")
+    last = "" if call is None else (
+        f" The call that wrote this page took {_minutes(float(call))} min (a resumed call "
+        "keeps the items an earlier call finished, so it can be shorter than the total).")
+    return [f"Measured cost at scale `{meta.get('scale')}` (wall-clock minutes, each item "
+            "timed when it ran; a grid's time includes loading its model):", "",
+            *_table(["phase", "minutes"], rows), "", (loads + last).strip()]
+
+
+def _machine_lines(meta: Mapping[str, Any]) -> list[str]:
+    m = meta.get("machine") or {}
+    if isinstance(m, str):  # a page written before the record existed: its description
+        return [f"Machine: {m}."]
+    if not isinstance(m, Mapping) or not m:
+        return []
+    torch: Mapping[str, Any] = m.get("torch") or {}
+    gpu = f", GPU {torch['gpu']}" if torch.get("gpu") else ""
+    return [f"Machine and versions (read when the command ran): CPU {m.get('cpu')}, "
+            f"{m.get('cores_visible')} cores visible, {m.get('threads_asked')} training "
+            f"threads asked, torch using {torch.get('threads')} threads{gpu}; "
+            f"{m.get('platform')}; Python {m.get('python')}; torch {torch.get('version')} "
+            f"({torch.get('build')} build); transformers {m.get('transformers')}; "
+            f"llama-cpp-python {m.get('llama_cpp_python')}; redraft {m.get('redraft')} at "
+            f"commit {m.get('redraft_commit') or 'unknown (not a git checkout)'}."]
+
+
+def _models_table(meta: Mapping[str, Any]) -> list[str]:
+    models = meta.get("models") or []
+    if not models:
+        return []
+    lines = ["Testbed models (trained here; every arm the same steps and batch):", ""]
+    lines += _table(
+        ["arm", "regime", "seed", "parameters", "steps × batch", "seconds",
+         "episode steps", "held-out step accuracy"],
+        ([str(m.get("arm", "—")), str(m.get("regime", "—")), str(m.get("seed", "—")),
+          f"{m['parameters']:,}", f"{m['steps']} × {m.get('batch_size', '—')}",
+          _num(m["seconds"], 0), str(m["episode_steps"]), _num(m.get("heldout_step_accuracy"))]
+         for m in models))
+    steps = {(int(m["steps"]), m.get("batch_size")) for m in models}
+    if len(steps) > 1:
+        lines += ["", "The arms trained for different numbers of steps, so the regime "
+                  "comparison is confounded with training length."]
+    return [*lines, ""]
+
+
+WITHDRAWN = (
+    "The previous headline of this page (\"errors compound faster than (1-e)^n\": a rising "
+    "hazard) measured length generalisation, not compounding: its models were trained on "
+    "20-step episodes and evaluated on 40, so every step past 20 was out of distribution. "
+    "It is withdrawn; the grid below evaluates in distribution only.")
 
 
 def render_page(findings: Findings) -> str:
     """The whole page, as markdown."""
     meta = findings.meta
     scale = meta.get("scale", "?")
-    contrasts = _contrasts(findings)
-    detected = [c for c in contrasts if c.sign != 0]
+    sizes: Mapping[str, Any] = meta.get("scale_sizes") or {}
+    command = str(meta.get("command", "redraft findings"))
+    decisive = findings.decisive
     lines = [
         "# Findings: does correction bend (1-e)^n?",
         "",
-        "<!-- Generated by `redraft findings` from findings/summaries/*.json and "
-        "findings/meta.json; do not edit by hand: rerun the command. -->",
+        "<!-- Generated by `redraft findings` from findings/meta.json, findings/decisive.json "
+        "and findings/summaries/*.json; do not edit by hand: rerun the command. -->",
         "",
-        f"**Scale: `{scale}`.** "
-        + ("A small, fast grid (few episodes, micro models trained for minutes): its "
-           "intervals are wide and its point estimates are rough. Run `--scale full` for "
-           "the numbers to lean on." if scale == "quick" else
-           "The full grid."),
+        f"**Scale: `{scale}`** ({sizes.get('budget', 'sizes in meta.json')}); "
+        f"{sizes.get('seeds', '?')} trained models (seeds) per arm, "
+        f"{sizes.get('episodes', '?')} episodes of {sizes.get('episode_steps', '?')} steps "
+        "per model and condition.",
         "",
-        "## Headline",
+        WITHDRAWN,
+        "",
+        "## The question, and what would answer it",
+        "",
+        "If each step is wrong with probability e, n steps are right with probability "
+        "(1-e)^n, and errors only accumulate (LeCun). An agent that can notice and revise "
+        "might make error non-monotonic (gwern); training on mistakes and their corrections "
+        "might teach that (Razied). The test: train small models on a task whose every step "
+        "is equally hard, evaluate them in distribution at temperature 1, and compare their "
+        "survival with the product of their own teacher-forced per-step errors.",
+        "",
+        *predictions_lines(),
+        "",
+        "## Headline (declared contrasts only)",
         "",
     ]
-    for name, summary in findings.summaries.items():
-        if name == "regimes":
-            continue
-        sentence = _group_sentence(name, summary, findings.title(name))
-        if sentence:
-            lines += [f"- {sentence}"]
-    lines += [""]
-    if detected:
-        lines += [f"{len(detected)} of {len(contrasts)} contrasts have an interval that "
-                  "excludes zero (the calibration group's are checks, left out):", ""]
-        lines += [f"- {c.label}: {c.text}" for c in detected]
+    if decisive is not None and decisive.contrasts:
+        lines += headline_lines(decisive, findings.replicate)
     else:
-        lines += [f"None of the {len(contrasts)} contrasts has an interval that excludes zero: "
-                  "at this scale the runs are too small (few episodes) to tell the critic "
-                  "modes and regimes apart."]
-    lines += [
-        "",
-        "![Kaplan–Meier survival against (1-ê)^n](findings/survival.png)",
-        "",
-        "## The question",
-        "",
-        "If each step of a generation is wrong with probability e, a sequence of n steps is "
-        "right with probability (1-e)^n, and errors only accumulate (LeCun). An agent that "
-        "checks and revises its steps, or reasons before answering, might lower the "
-        "per-step error, or undo errors so that the chance of being in a wrong state falls "
-        "again (gwern); training on mistakes and their corrections might teach that "
-        "(Razied). This page measures per-step error before (e_raw, the first proposal) and "
-        "after correction (e_post, the committed output), with intervals, on models anyone "
-        "can rerun, and asks whether the survival curve follows (1-ê)^n.",
-        "",
-        "## Setup",
-        "",
-        f"Command: `{meta.get('command')}` (seed {meta.get('seed')}). Every run is an "
-        "ordinary `redraft eval` run directory and every table below comes from "
-        "`redraft report`'s `summary.json` of its group, committed under "
-        "`docs/findings/summaries/`.",
-        "",
-    ]
-    sizes = meta.get("scale_sizes") or {}
-    if sizes:
-        lines += ["Scale sizes: " + ", ".join(f"{k} {v}" for k, v in sizes.items()) + ".", ""]
-    models = meta.get("models") or []
-    if models:
-        lines += ["Testbed models (running_sum, `shown` representation, trained here; held-out "
-                  "episodes are twice the training length):", ""]
-        lines += _table(
-            ["regime", "parameters", "steps", "stopped by", "seconds", "training episode "
-             "steps", "held-out step accuracy"],
-            ([str(m["regime"]), f"{m['parameters']:,}", str(m["steps"]), str(m["stopped_by"]),
-              _num(m["seconds"], 0), str(m["episode_steps"]),
-              _num(m.get("heldout_step_accuracy"))] for m in models))
-        lines += [""]
-        steps = {int(m["steps"]) for m in models}
-        if len(steps) > 1:
-            lines += ["The regimes trained for different numbers of steps ("
-                      + ", ".join(f"{m['regime']} {m['steps']}" for m in models)
-                      + ": a time cap on a shared machine stopped them), so the regime "
-                      "comparison below is confounded with training length.", ""]
-    lines += ["Groups (each one `redraft report`; the first run of a group is its baseline):",
-              ""]
-    lines += [f"- `{name}`: {findings.title(name)}" for name in findings.summaries]
-    lines += ["", f"Simulated policy: `{meta.get('simulated')}`.", ""]
+        lines += ["This page's files hold no decisive grid (they predate it, or `--model` "
+                  "ran a model without the testbed's arms): nothing is claimed."]
+    lines += ["", "![e_TF(t) per arm](findings/etf.png)", "",
+              "![survival against the teacher-forced null](findings/survival.png)", "",
+              "## Setup", "", f"Command: `{command}` (seed {meta.get('seed')}).", ""]
+    lines += _models_table(meta)
+    calibration = meta.get("calibration")
+    if calibration:
+        lines += ["How this scale's task difficulty was chosen (the expert's e_TF at "
+                  f"temperature 1 aimed between 1% and 10%): `{json.dumps(calibration)}`.", ""]
+    lines += [*_machine_lines(meta), ""]
+    lines += _cost_lines(meta)
+    if decisive is not None:
+        lines += ["", *decisive_sections(decisive, command), "",
+                  "![P(global error at t)](findings/global_error.png)"]
+    if decisive is not None and findings.replicate is not None:
+        lines += ["", *replication_lines(decisive, findings.replicate,
+                                         str(meta.get("replicate_command", "?")))]
+    lines += ["", "## Exploratory: critic modes, embedded models, calibration", "",
+              "Not part of the headline. `self` on testbed models is a **negative control** "
+              "(they were never trained to write a critique); `resample` with an exact "
+              "verifier is **best-of-n**, not self-correction; `constrained` decoding is "
+              "prevention and holds by construction; the SmolLM2 groups have "
+              f"{sizes.get('embedded_episodes', '?')} episodes each. Differences against each "
+              "group's first run are per-run intervals, not corrected for multiplicity.", ""]
     skipped = meta.get("skipped") or []
     if skipped:
         lines += ["Not applicable, so not run: " + "; ".join(
             f"`{s['group']}/{s['run']}` ({s['reason']})" for s in skipped) + ".", ""]
-    lines += ["The testbed models were never trained to write a critique or to follow the "
-              "monologue instruction, so `self` on them measures a critic that cannot read "
-              "its own output, and the in-generation layer of the testbed comes from the "
-              "`retry` regime's `[BACK]` corrections and the `scratchpad` regime's reasoning "
-              "rather than from `--monologue on` (which runs on the simulated policy and "
-              "on `--model`).", ""]
-    lines += _cost_lines(meta)
-    lines += ["", "## Results", ""]
     for name, summary in findings.summaries.items():
         lines += [f"### {findings.title(name)} (`{name}`)", ""]
         lines += group_tables(summary)
         lines += [""]
-    lines += ["## Figures", "",
-              "Kaplan–Meier survival (no committed error in the first n steps, solid) "
-              "against (1-ê)^n (dashed), per group:", "",
-              "![survival](findings/survival.png)", "",
-              "P(global error at t): the share of running episodes whose state is wrong at "
-              "step t, per regime and critic mode (it can fall only if errors are undone):",
-              "", "![global error](findings/global_error.png)", "",
-              "## Against the published anchors (direction only)", ""]
-    lines += _anchor_lines(findings)
-    lines += ["", "## What this does and does not show", ""]
     lines += _calibration_lines(findings)
     lines += [
         "",
-        f"- Contrasts whose interval excludes zero: {len(detected)} of {len(contrasts)} "
-        "(listed in the headline); every other difference is reported as no detectable "
-        "effect, not as no effect.",
-        "- The hazard trend test asks whether the hazard of the first committed error rises "
-        "or falls with t (LeCun's compounding beyond (1-e)^n would be rising); p-values are "
-        "per run, not corrected for the number of runs.",
-        "- It does not show how large models behave: the testbed models are micro "
-        "transformers on one arithmetic task and SmolLM2-135M is far weaker than the "
-        "models in the anchors; the anchors are compared in direction only, never in size.",
-        f"- Scale `{scale}`: "
-        + ("few episodes per run and minutes of training; the same command with "
-           "`--scale full` (or `--model` on a GPU) narrows every interval." if scale == "quick"
-           else "see the episode counts in the tables."),
+        "## What this does and does not show",
+        "",
+        "- Only the declared contrasts are findings; an interval that holds 0 is no "
+        "detectable effect, not evidence of no effect.",
+        "- Seeds are the unit: each arm's value is the mean of its models' values, and its "
+        "interval carries the between-seed spread. With 3 seeds the interval is rough.",
+        "- The testbed models are small transformers on one arithmetic task: the direction "
+        "of an effect here says nothing about its size in large models.",
         "",
     ]
     return "\n".join(lines)
+
+
+def add_replicate(out: Path, other: Path) -> None:
+    """Keep a second run's decisive results (folder ``other``) beside ``out``'s, for the page.
+
+    Raises:
+        BadInputError: either folder lacks its ``decisive.json`` or ``meta.json``.
+    """
+    from redraft.evals.findings._grid import META_FILE
+
+    for folder in (out, other):
+        for name in (DECISIVE_FILE, META_FILE):
+            if not (folder / name).is_file():
+                raise BadInputError(f"{folder / name} is missing: run 'redraft findings --out "
+                                    f"{folder}' first")
+    (out / REPLICATE_FILE).write_bytes((other / DECISIVE_FILE).read_bytes())
+    meta_path = out / META_FILE
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    theirs = json.loads((other / META_FILE).read_text(encoding="utf-8"))
+    meta["replicate_command"] = theirs.get("command")
+    meta_path.write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
 
 
 def write_page(out: Path) -> Path:

@@ -1,31 +1,48 @@
-"""The findings page: its tables come from run logs through ``redraft report`` alone.
+"""The findings grid and page.
 
-Two checks hold the page to its data: the tables rebuilt from a small committed log (two
-simulated runs under tests/data/findings/runs) equal the committed expected markdown, and
-the committed ``docs/findings.md`` equals what the generator writes from the committed
-summaries under ``docs/findings/``.
+The grid: arms × seeds trained equally, every decisive run in distribution, every declared
+contrast backed by runs. The page: written from its files alone (the committed page equals
+what the committed files produce; the exploratory tables rebuilt from a small committed log
+equal the expected markdown); zero planted effects read "no detectable effect", a planted
+self-conditioning effect is named with whom it supports (synthetic runs,
+tests/evals/stats/synthetic_decisive.py). The whole command at the ``tiny`` scale runs once
+the testbed's decisive task options exist.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import shutil
+import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "stats"))  # the synthetic runs
+from synthetic_decisive import World, draw
 
 from redraft.evals.cli import main
 from redraft.evals.findings import (
+    ARMS,
+    CONDITIONS,
+    DECISIVE_FILE,
+    DECLARED_CONTRASTS,
+    FIGURE_FILES,
     SCALES,
+    DecisiveResults,
     Findings,
     FindingsOptions,
+    analyze_arrays,
     group_tables,
     load_findings,
     page_path,
     plan,
     render_page,
 )
-from redraft.evals.findings._page import _newcombe, _verdict
+from redraft.evals.findings._analysis import RunMatrices
+from redraft.evals.findings._page import _verdict
 from redraft.evals.report import write_report
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -54,82 +71,105 @@ def test_tables_rebuilt_from_the_committed_log_equal_the_expected_markdown(
     assert tables == expected
 
 
-def test_the_page_from_the_tiny_log_states_its_contrasts_from_the_numbers(
-    tiny_summary: dict[str, object],
-) -> None:
-    meta = {"scale": "quick", "groups": [{"name": "tiny", "title": "tiny simulated runs"}],
-            "command": "redraft findings --out x", "seed": 0}
-    page = render_page(Findings({"tiny": tiny_summary}, meta))
-    row = next(r for r in tiny_summary["comparison"]["rows"]  # type: ignore[index]
-               if r["metric"] == "e_post")
-    diff = row["difference"]
-    excluded = diff["ci_low"] > 0 or diff["ci_high"] < 0
-    if excluded:
-        assert "1 of 1 contrasts have an interval that excludes zero (" in page
-    else:
-        assert "None of the 1 contrasts has an interval that excludes zero" in page
-    assert "**Scale: `quick`.**" in page
-    assert "CRITIC" in page and "Huang et al. 2023" in page and "Acher 2023" in page
-
-
-def test_the_committed_page_is_what_its_committed_summaries_produce() -> None:
-    page = page_path(DOCS)
-    assert page.is_file(), "docs/findings.md is missing: run 'redraft findings --out docs/findings'"
-    assert page.read_text(encoding="utf-8") == render_page(load_findings(DOCS))
-
-
 def test_committed_findings_artefacts_stay_small() -> None:
     total = sum(p.stat().st_size for p in DOCS.rglob("*") if p.is_file())
     assert total < 2_000_000
+
+
+def test_the_committed_page_is_what_its_committed_files_produce() -> None:
+    page = page_path(DOCS)
+    assert page.is_file(), "docs/findings.md is missing: run 'redraft findings --out docs/findings'"
+    assert page.read_text(encoding="utf-8") == render_page(load_findings(DOCS))
 
 
 def test_a_difference_whose_interval_holds_zero_is_no_detectable_effect() -> None:
     assert _verdict({"value": -0.05, "ci_low": -0.1, "ci_high": 0.01})[1] == 0
     assert _verdict({"value": -0.05, "ci_low": -0.1, "ci_high": 0.01})[0].startswith(
         "no detectable effect")
-    assert _verdict({"value": -0.05, "ci_low": -0.1, "ci_high": -0.01}) [1] == -1
+    assert _verdict({"value": -0.05, "ci_low": -0.1, "ci_high": -0.01})[1] == -1
     assert _verdict({"value": 0.05, "ci_low": 0.01, "ci_high": 0.1})[1] == 1
     assert _verdict({"value": None, "ci_low": None, "ci_high": None})[1] == 0
 
 
-def test_newcombe_interval_of_two_proportions() -> None:
-    # 10/40 against 30/40: Newcombe's hybrid score interval (his method 10) is [0.29, 0.65].
-    diff = _newcombe((10, 40), (30, 40), 0.95)
-    assert diff["value"] == pytest.approx(0.5)
-    assert diff["ci_low"] == pytest.approx(0.29, abs=0.01)
-    assert diff["ci_high"] == pytest.approx(0.65, abs=0.01)
+# -- the grid ------------------------------------------------------------------------------
 
 
-def test_the_grid_holds_every_critic_on_held_out_episodes_twice_the_training_length(
-    tmp_path: Path,
+@pytest.mark.parametrize("scale", ["tiny", "quick", "full", "gpu"])
+def test_every_arm_trains_its_seeds_equally_and_is_evaluated_in_distribution(
+    tmp_path: Path, scale: str,
 ) -> None:
-    trains, groups = plan(FindingsOptions(out=tmp_path / "o", work=tmp_path / "w"))
-    scale = SCALES["quick"]
-    assert [t.regime for t in trains] == ["expert", "retry", "scratchpad"]
-    names = {g.name: g for g in groups}
-    assert set(names) == {"testbed-expert", "testbed-retry", "testbed-scratchpad", "regimes",
-                          "smollm2-chess", "smollm2-addition", "simulated"}
-    critics = [r.config["critic"] for r in names["testbed-retry"].runs]
-    assert critics == ["none", "tool", "self", "resample"]
-    for run in names["testbed-expert"].runs:
-        assert run.config["max_steps"] == 2 * scale.train_episode_steps
-        assert run.config["max_rounds"] in (0, scale.rounds)  # equal budgets
+    grid = plan(FindingsOptions(out=tmp_path / "o", work=tmp_path / "w", scale=scale))
+    sizes = SCALES[scale]
+    assert sizes.seeds >= (2 if scale == "tiny" else 3 if scale == "quick" else 5)
+    per_arm: dict[str, set[int]] = {}
+    for t in grid.trains:
+        per_arm.setdefault(t.arm, set()).add(t.seed)
+    assert per_arm == {a.name: set(range(sizes.seeds)) for a in ARMS}
+    order = [(t.arm, t.seed) for t in grid.trains]
+    for t in grid.trains:  # a model's mistakes are used only after that model is trained
+        if t.extra.get("wrong_source") == "model":
+            assert t.extra["wrong_model"] == str(tmp_path / "w" / "models" / f"expert-s{t.seed}")
+            assert order.index(("expert", t.seed)) < order.index((t.arm, t.seed))
+    assert {str(t.extra.get("mask_wrong")) for t in grid.trains if t.regime == "retry"} == {
+        "True", "False"}
+    for run in grid.decisive:
+        config = run.spec.config
+        assert config["max_steps"] == sizes.episode_steps  # in distribution: never longer
+        assert config["critic"] == "none" and config["error_policy"] == "continue"
+        condition = CONDITIONS[run.condition]
+        options = config["task_options"]
+        assert isinstance(options, dict)
+        assert bool(options.get("teacher_force")) == condition.teacher_force
+        assert (options.get("plant_errors") == [sizes.plant_step - 1]) == condition.plant
+        assert ("checkpoint_every" in options and options["checkpoint_every"] is None) == (
+            not condition.checkpoints)
+        sampling = config["corrector"]["sampling"]  # type: ignore[index,call-overload]
+        assert sampling["temperature"] == condition.temperature
+    expert = {r.condition for r in grid.decisive if r.arm == "expert"}
+    assert {"free-t1", "free-t0", "free-t0.5", "tf-t1", "plant-t1", "nocheck-t1"} <= expert
+    for arm in ARMS:  # every arm at temperature 1 and 0, and teacher-forced
+        conds = {r.condition for r in grid.decisive if r.arm == arm.name}
+        assert {"free-t1", "free-t0", "tf-t1"} <= conds
+
+
+def test_every_declared_contrast_has_the_runs_it_needs_in_the_grid(tmp_path: Path) -> None:
+    grid = plan(FindingsOptions(out=tmp_path / "o", work=tmp_path / "w"))
+    runs = {(r.arm, r.condition) for r in grid.decisive}
+    need = {"survival_gap": ("free-t1", "tf-t1"), "planted": ("plant-t1", "free-t1"),
+            "undo_chance": ("free-t1", "nocheck-t1"), "regime_error": ("free-t1",),
+            "regime_undo": ("free-t1",)}
+    for contrast in DECLARED_CONTRASTS:
+        for condition in need[contrast.kind]:
+            assert (contrast.arm, condition) in runs, contrast.key
+            if contrast.kind.startswith("regime"):
+                assert ("expert", condition) in runs
+    assert len({c.key for c in DECLARED_CONTRASTS}) == len(DECLARED_CONTRASTS)
+
+
+def test_exploratory_groups_label_what_they_are(tmp_path: Path) -> None:
+    grid = plan(FindingsOptions(out=tmp_path / "o", work=tmp_path / "w"))
+    names = {g.name: g for g in grid.groups}
+    assert set(names) == {"critics", "smollm2-chess", "smollm2-addition", "simulated"}
+    assert "negative control" in names["critics"].title
+    assert "best-of-n" in names["critics"].title
+    assert [r.config["critic"] for r in names["critics"].runs] == [
+        "none", "tool", "self", "resample"]
     chess = names["smollm2-chess"].runs
     assert [r.config["critic"] for r in chess] == ["none", "tool", "constrained"]
-    assert all(r.config["representation"] == "legal" and r.config["opponent"] == "random"
-               for r in chess)
-    monologue = [r for r in names["simulated"].runs
-                 if r.config["corrector"]["monologue"]]  # type: ignore[index]
-    assert len(monologue) == 4
+    no_embedded = plan(FindingsOptions(out=tmp_path / "o", embedded=False))
+    assert {g.name for g in no_embedded.groups} == {"critics", "simulated"}
 
 
-def test_with_a_model_the_same_grid_runs_on_it_and_nothing_is_trained(tmp_path: Path) -> None:
-    trains, groups = plan(FindingsOptions(out=tmp_path, model="openai/m@http://127.0.0.1:1/v1"))
-    assert trains == []
-    names = [g.name for g in groups]
-    assert names == ["model-running_sum", "model-chess", "model-addition", "simulated"]
-    models = {r.config["model"] for g in groups[:3] for r in g.runs}
-    assert models == {"openai/m@http://127.0.0.1:1/v1"}
+def test_with_a_simulated_model_each_seed_is_its_own_model_and_nothing_is_trained(
+    tmp_path: Path,
+) -> None:
+    grid = plan(FindingsOptions(out=tmp_path, model="simulated/e=0.1", scale="tiny"))
+    assert grid.trains == []
+    models = {r.spec.config["model"] for r in grid.decisive}
+    assert models == {"simulated/e=0.1,seed=0", "simulated/e=0.1,seed=1"}
+    assert {r.arm for r in grid.decisive} == {"expert"}
+    other = plan(FindingsOptions(out=tmp_path, model="openai/m@http://127.0.0.1:1/v1"))
+    assert {r.spec.config["model"] for r in other.decisive} == {"openai/m@http://127.0.0.1:1/v1"}
 
 
 def test_bad_input_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -140,26 +180,209 @@ def test_bad_input_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     assert "meta.json is missing" in capsys.readouterr().err
 
 
-def test_one_command_runs_reports_writes_the_page_and_resumes(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from redraft.evals.findings import Scale, run_findings
+# -- the page ------------------------------------------------------------------------------
 
-    tiny = Scale(train_steps=1, train_minutes=1, train_episode_steps=2, episodes=3, rounds=1,
-                 embedded_episodes=2, chess_steps=2, addition_steps=2, simulated_episodes=3)
-    monkeypatch.setitem(SCALES, "quick", tiny)
-    options = FindingsOptions(out=tmp_path / "docs" / "f", work=tmp_path / "w",
-                              model="simulated/e=0.3,r=0.5")
+
+@functools.lru_cache(maxsize=4)
+def _decisive(world: World, seed: int = 0, draws: int = 300,
+              arms: tuple[str, ...] = tuple(a.name for a in ARMS)) -> DecisiveResults:
+    rng = np.random.default_rng(seed)
+    runs: dict[str, dict[int, dict[str, RunMatrices]]] = {}
+    for arm in (a for a in ARMS if a.name in arms):
+        runs[arm.name] = {}
+        for s in range(3):
+            runs[arm.name][s] = {
+                "free-t1": draw(world, 40, 12, rng), "free-t0": draw(world, 40, 12, rng),
+                "tf-t1": draw(world, 40, 12, rng, teacher_force=True),
+                "plant-t1": draw(world, 40, 12, rng, plant=4),
+                "nocheck-t1": draw(world, 40, 12, rng, undo_possible=False)}
+    return analyze_arrays(runs, width=12, plant_step=4, plant_window=4, undo_from=3,
+                          task_options={"modulus": 100}, representation="recent", draws=draws)
+
+
+def _meta() -> dict[str, object]:
+    return {"scale": "tiny", "command": "redraft findings --out x --scale tiny", "seed": 0,
+            "scale_sizes": SCALES["tiny"].model_dump(), "groups": [],
+            "costs": {"train/expert-s0": 30.0, "grid/decisive/hf/x": 90.0},
+            "this_call_seconds": 125.0,
+            "machine": {"cpu": "Test CPU 9000", "cores_visible": 2, "threads_asked": 2,
+                        "python": "3.11.7", "torch": {"version": "2.13.0", "build": "CPU",
+                                                      "threads": 2},
+                        "transformers": "4.0", "llama_cpp_python": "0.3",
+                        "redraft_commit": "abc123", "load_average_before": [2.0, 1.0, 1.0],
+                        "load_average_after": [3.0, 2.0, 1.0]}}
+
+
+def test_a_page_with_zero_planted_effects_says_no_detectable_effect() -> None:
+    page = render_page(Findings({}, _meta(), _decisive(World(e=0.1))))
+    headline = page[page.index("## Headline"):page.index("## Setup")]
+    line = next(x for x in headline.splitlines() if x.startswith("- **planted-error**"))
+    assert "no detectable effect" in line and "Holm-adjusted" in line
+    assert "3 models" in line and "between-seed SD" in line
+    # the predictions come before any result, and the headline names declared contrasts only
+    assert page.index("if detectably negative") < page.index("## Headline")
+    bullets = [x for x in headline.splitlines() if x.startswith("- **")]
+    assert [b.split("**")[1] for b in bullets] == [c.key for c in DECLARED_CONTRASTS]
+    assert "withdrawn" in page and "length generalisation" in page
+
+
+def test_a_page_with_a_planted_self_conditioning_effect_names_it_and_whom_it_supports() -> None:
+    # 1000 draws, as the page uses (the bootstrap p-value's floor is 2/1001).
+    page = render_page(Findings({}, _meta(), _decisive(World(e=0.05, selfcond=0.4),
+                                                       draws=1000, arms=("expert",))))
+    line = next(x for x in page.splitlines() if x.startswith("- **planted-error**"))
+    assert ": positive (" in line and "supports LeCun" in line
+    assert "no detectable effect" not in line and "not established" not in line
+
+
+def test_a_contrast_significant_alone_but_not_after_holm_is_not_established() -> None:
+    result = _decisive(World(e=0.05, selfcond=0.4), draws=1000, arms=("expert",))
+    planted = next(c for c in result.contrasts if c.contrast.key == "planted-error")
+    weak = planted.model_copy(update={"p_holm": 0.2})
+    page = render_page(Findings({}, _meta(), result.model_copy(update={"contrasts": [weak]})))
+    line = next(x for x in page.splitlines() if x.startswith("- **planted-error**"))
+    assert "not significant after Holm's correction: not established" in line
+    assert "supports" not in line
+
+
+def test_the_page_records_the_machine_and_states_costs_from_this_runs_timings() -> None:
+    page = render_page(Findings({}, _meta(), _decisive(World(e=0.1))))
+    assert "CPU Test CPU 9000, 2 cores visible" in page
+    assert "torch 2.13.0 (CPU build)" in page and "commit abc123" in page
+    assert "| train | 0.5 |" in page and "| runs: decisive | 1.5 |" in page
+    assert "**total of the items** | **2.0**" in page
+    assert "took 2.1 min" in page and "[2.0, 1.0, 1.0]" in page
+    assert "8.4 min" not in page and "load average 2-3" not in page
+    assert "unknown / truncated" in page
+
+
+def test_page_only_rewrites_from_the_files_alone(tmp_path: Path) -> None:
+    out = tmp_path / "findings"
+    (out / "summaries").mkdir(parents=True)
+    (out / "meta.json").write_text(json.dumps(_meta()), encoding="utf-8")
+    (out / DECISIVE_FILE).write_text(_decisive(World(e=0.1)).model_dump_json(),
+                                     encoding="utf-8")
+    assert main(["findings", "--out", str(out), "--page-only"]) == 0
+    text = page_path(out).read_text(encoding="utf-8")
+    assert text == render_page(load_findings(out))
+    assert all((out / name).stat().st_size > 0 for name in FIGURE_FILES)
+
+
+# -- the whole command (needs the decisive task options of the testbed branch) -------------
+
+
+def _has_contract() -> bool:
+    from redraft.evals.tasks.running_sum import RunningSumConfig
+
+    return "teacher_force" in RunningSumConfig.model_fields
+
+
+@pytest.mark.skipif(not _has_contract(), reason="running_sum has no teacher_force/recent yet "
+                    "(the task options of issue 19's other half)")
+def test_the_tiny_rehearsal_runs_the_whole_grid_writes_the_page_and_resumes(
+    tmp_path: Path,
+) -> None:
+    from redraft.evals.findings import run_findings
+
+    options = FindingsOptions(out=tmp_path / "docs" / "f", work=tmp_path / "w", scale="tiny",
+                              embedded=False, model="simulated/e=0.2,r=0.5,selfcond=0.3")
     page = run_findings(options)
     assert page == tmp_path / "docs" / "f.md"
     text = page.read_text(encoding="utf-8")
     assert text == render_page(load_findings(options.out))
-    meta = json.loads((options.out / "meta.json").read_text(encoding="utf-8"))
-    # The simulated backend cannot constrain decoding: that run is named as not applicable.
-    assert [s["run"] for s in meta["skipped"]] == ["constrained-k1"]
-    assert "Not applicable, so not run" in text
-    assert (options.out / "survival.png").stat().st_size > 0
-    events = options.work / "runs" / "model-running_sum" / "none-k0" / "events.jsonl"
+    decisive = json.loads((options.out / DECISIVE_FILE).read_text(encoding="utf-8"))
+    assert set(decisive["arms"]) == {"expert"}
+    assert len(decisive["arms"]["expert"]["conditions"]["free-t1"]["e_raw"]["per_model"]) == 2
+    events = next((options.work / "runs" / "decisive").glob("*free-t1")) / "events.jsonl"
     before = events.read_bytes()
-    assert run_findings(options).read_text(encoding="utf-8") == text  # a rerun resumes
+    assert run_findings(options).read_text(encoding="utf-8").split("## Setup")[0] == \
+        text.split("## Setup")[0]  # a rerun resumes: nothing reruns, the results stand
     assert events.read_bytes() == before
+
+
+def test_findings_runs_its_grids_through_redraft_grids_executor(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # One run_grid call per model, holding every run on that model; a constrained run the
+    # backend cannot serve is skipped and named, the rest of its model's runs still run.
+    import redraft.evals._eval as executor
+    from redraft.evals.findings import group_dir
+    from redraft.evals.findings._run import _Costs, _run_all
+
+    calls: list[list[str]] = []
+    real = executor.run_grid
+
+    def spy(runs, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append([str(config.model) for config, _, _ in runs])
+        return real(runs, **kwargs)
+
+    monkeypatch.setattr(executor, "run_grid", spy)
+    grid = plan(FindingsOptions(out=tmp_path / "o", work=tmp_path / "w", scale="tiny"))
+    simulated = next(g for g in grid.groups if g.name == "simulated")
+    other = simulated.runs[0].model_copy(update={"name": "other-none-k0", "config": {
+        **simulated.runs[0].config, "model": "simulated/e=0.5"}})
+    constrained = simulated.runs[0].model_copy(update={"name": "constrained-k1", "config": {
+        **simulated.runs[0].config, "critic": "constrained", "max_rounds": 1}})
+    specs = [*simulated.runs[:3], other, constrained]
+    jobs = [("simulated", spec, group_dir(tmp_path / "w", simulated, spec)) for spec in specs]
+    ran, skipped = _run_all(jobs, _Costs(tmp_path / "costs.json"), lambda _m: None)
+    assert calls == [[str(specs[0].config["model"])] * 3, [str(constrained.config["model"])],
+                     ["simulated/e=0.5"]]
+    assert [s["run"] for s in skipped] == ["constrained-k1"]  # type: ignore[index,call-overload]
+    assert len(ran) == 4
+
+
+def test_a_planted_error_in_a_real_run_log_reaches_the_analysis(tmp_path: Path) -> None:
+    # The simulated backend through the runner: selfcond 0.5 after an error (a planted one
+    # counts), e 0.1. Fresh errors at steps 4–6 after a wrong total planted at step 3:
+    # 0.6 planted against 0.1 + 0.5·P(an earlier error) ≈ 0.27 unplanted.
+    from redraft.evals import EvalConfig, run_eval
+    from redraft.evals.findings._analysis import _load
+    from redraft.evals.stats import planted_effect, seed_estimate, with_global
+
+    base = {"task": "running_sum", "critic": "none", "max_rounds": 0, "episodes": 40,
+            "max_steps": 6, "error_policy": "continue", "seed": 3,
+            "model": "simulated/e=0.1,selfcond=0.5,seed=2"}
+    run_eval(EvalConfig.model_validate({**base, "task_options": {"plant_errors": [2]}}),
+             tmp_path / "planted")
+    run_eval(EvalConfig.model_validate(base), tmp_path / "plain")
+    planted, plain = _load(tmp_path / "planted", 6), _load(tmp_path / "plain", 6)
+    assert planted.initial.shape == (40, 6)
+    assert np.all(planted.global_[:, 3:] == 1)  # the simulated policy never returns to truth
+    effect = seed_estimate([[with_global(planted.final, planted.global_),
+                             with_global(plain.final, plain.global_)]],
+                           planted_effect(4, 6), test_zero=True, draws=400)
+    assert effect.value is not None and effect.excludes_zero and effect.value > 0.15
+
+
+def _folder(path: Path, result: DecisiveResults, command: str) -> Path:
+    (path / "summaries").mkdir(parents=True)
+    (path / "meta.json").write_text(json.dumps({**_meta(), "command": command}),
+                                    encoding="utf-8")
+    (path / DECISIVE_FILE).write_text(result.model_dump_json(), encoding="utf-8")
+    return path
+
+
+def test_a_detected_contrast_that_does_not_replicate_is_not_established(tmp_path: Path) -> None:
+    effect = _decisive(World(e=0.05, selfcond=0.4), draws=1000, arms=("expert",))
+    none = _decisive(World(e=0.05), 1, draws=1000, arms=("expert",))
+    again = _decisive(World(e=0.05, selfcond=0.4), 2, draws=1000, arms=("expert",))
+    first = _folder(tmp_path / "a", effect, "redraft findings --out a --seed 0")
+    assert main(["findings", "--out", str(first), "--replicate",
+                 str(_folder(tmp_path / "b", none, "redraft findings --out b --seed 7")),
+                 "--page-only"]) == 0
+    page = page_path(first).read_text(encoding="utf-8")
+    line = next(x for x in page.splitlines() if x.startswith("- **planted-error**"))
+    assert "supports LeCun" in line and "**not established**" in line
+    assert "`redraft findings --out b --seed 7`" in page
+    assert page == render_page(load_findings(first))
+    assert main(["findings", "--out", str(first), "--replicate",
+                 str(_folder(tmp_path / "c", again, "redraft findings --out c --seed 8")),
+                 "--page-only"]) == 0
+    page = page_path(first).read_text(encoding="utf-8")
+    replication = page[page.index("## Replication"):]
+    row = next(x for x in replication.splitlines() if x.startswith("| `planted-error`"))
+    assert row.endswith("| replicated |")
+    line = next(x for x in page.splitlines() if x.startswith("- **planted-error**"))
+    assert "not established" not in line
+    assert main(["findings", "--out", str(first), "--replicate", str(tmp_path / "c")]) == 2

@@ -1,0 +1,258 @@
+"""Running the findings grid: train, run through ``redraft grid``'s executor, analyse, report.
+
+:func:`run_findings` trains what is missing, runs every run through
+:func:`~redraft.evals._eval.run_grid` (one loaded model per grid, the same run order and seed
+restarts as ``redraft grid``), analyses the decisive runs from their logs
+(``decisive.json``), reports each exploratory group, records the machine and the costs, and
+writes the page. Rerunning continues where it stopped: a trained model (its recipe present)
+is not retrained, a finished run is not rerun.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from pydantic import JsonValue, ValidationError
+
+from redraft.evals.findings._design import DECISIVE_CALIBRATION
+from redraft.evals.findings._grid import (
+    META_FILE,
+    SCALES,
+    SIMULATED,
+    SIMULATED_TRUTH,
+    SUMMARIES_DIR,
+    TESTBED_TASK,
+    FindingsOptions,
+    Group,
+    RunSpec,
+    TrainSpec,
+    decisive_dir,
+    group_dir,
+    plan,
+    task_options,
+)
+from redraft.tools import BadInputError, ConstraintNotSupportedError
+
+__all__ = ["run_findings"]
+
+
+def _train(spec: TrainSpec, options: FindingsOptions, say: Callable[[str], None]) -> float:
+    """Train one model unless its directory already holds one; the seconds it took."""
+    from redraft.evals.testbed import TrainConfig, read_recipe, train
+
+    scale = SCALES[options.scale]
+    representation, opts = task_options(options.scale)
+    data: dict[str, Any] = {
+        "task": TESTBED_TASK, "regime": spec.regime, "representation": representation,
+        "task_options": opts, "size": scale.size, "steps": scale.train_steps,
+        "minutes": None, "batch_size": scale.batch_size, "seed": spec.seed,
+        "episode_steps": scale.episode_steps, "threads": options.threads,
+        "device": scale.device, **spec.extra}
+    try:
+        config = TrainConfig.model_validate(data)
+    except ValidationError as exc:
+        raise BadInputError(f"findings: training {spec.arm} (seed {spec.seed}): "
+                            f"{exc.errors()[0]['msg']}") from exc
+    recipe = read_recipe(spec.out) if spec.out.is_dir() else None
+    if recipe is not None:
+        if recipe.config.model_dump(exclude={"threads", "device", "log_every"}) != \
+                config.model_dump(exclude={"threads", "device", "log_every"}):
+            raise BadInputError(
+                f"{spec.out} holds a model trained with other settings than scale "
+                f"{options.scale!r} and seed {spec.seed}: give another --work folder")
+        say(f"findings: {spec.out} is trained ({recipe.steps_done} steps), kept")
+        return float(recipe.seconds)
+    if spec.out.exists():  # a half-written model directory from an interrupted run
+        shutil.rmtree(spec.out)
+    say(f"findings: training {spec.arm} seed {spec.seed} -> {spec.out}")
+    recipe = train(config, spec.out, say=say)
+    return float(recipe.seconds)
+
+
+def _eval_config(spec: RunSpec) -> Any:
+    from redraft.evals._config import EvalConfig, describe_validation_error
+    from redraft.evals.testbed import eval_defaults
+
+    data: dict[str, Any] = dict(spec.config)
+    representation, options = eval_defaults(
+        str(data["task"]), str(data["model"]), data.get("representation"),
+        dict(data.get("task_options") or {}))
+    data.update(representation=representation, task_options=options)
+    try:
+        return EvalConfig.model_validate(data)
+    except ValidationError as exc:
+        raise BadInputError(f"findings run {spec.name}: {describe_validation_error(exc)}") from exc
+
+
+def _models_meta(trains: list[TrainSpec]) -> list[dict[str, JsonValue]]:
+    from redraft.evals.testbed import read_recipe
+
+    rows: list[dict[str, JsonValue]] = []
+    for spec in trains:
+        recipe = read_recipe(spec.out)
+        if recipe is None:
+            continue
+        rows.append({
+            "arm": spec.arm, "regime": spec.regime, "seed": spec.seed,
+            "parameters": recipe.parameters, "steps": recipe.steps_done,
+            "batch_size": recipe.config.batch_size, "stopped_by": recipe.stopped_by,
+            "seconds": round(recipe.seconds, 1),
+            "episode_steps": recipe.config.episode_steps,
+            "heldout_step_accuracy": recipe.heldout_step_accuracy,
+        })
+    return rows
+
+
+def _compact_summary(source: Path, target: Path) -> None:
+    """Copy a summary without indentation (same data, about a third of the bytes)."""
+    data = json.loads(source.read_text(encoding="utf-8"))
+    target.write_text(json.dumps(data, separators=(",", ":"), allow_nan=False) + "\n",
+                      encoding="utf-8")
+
+
+class _Costs:
+    """Seconds per item, kept in ``WORK/costs.json`` across interrupted calls."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.items: dict[str, float] = (json.loads(path.read_text(encoding="utf-8"))
+                                        if path.is_file() else {})
+
+    def keep(self, key: str, seconds: float) -> None:
+        self.items[key] = round(seconds, 1)
+        self.path.write_text(json.dumps(self.items, indent=1, sort_keys=True) + "\n",
+                             encoding="utf-8")
+
+
+def _announcer(batch: list[tuple[str, RunSpec, Path]],
+               say: Callable[[str], None]) -> Callable[[int], None]:
+    def announce(index: int) -> None:
+        say(f"findings: {batch[index][0]}: {batch[index][1].name}")
+
+    return announce
+
+
+def _run_all(jobs: list[tuple[str, RunSpec, Path]], costs: _Costs,
+             say: Callable[[str], None]) -> tuple[set[Path], list[JsonValue]]:
+    """Run every job through ``redraft grid``'s executor, one grid per model.
+
+    A grid shares one loaded local model, runs the revising runs first and restarts the
+    sampler's seeds per run (:func:`~redraft.evals._eval.run_grid`). A constrained run the
+    backend cannot serve is skipped and said so. Returns the run directories that ran now
+    and the skipped runs.
+    """
+    from redraft.evals._eval import run_grid
+
+    by_model: dict[str, list[tuple[str, RunSpec, Path]]] = {}
+    for job in jobs:
+        by_model.setdefault(str(job[1].config["model"]), []).append(job)
+    ran: set[Path] = set()
+    skipped: list[JsonValue] = []
+    for model, todo in by_model.items():
+        batches = [[j for j in todo if j[1].config.get("critic") != "constrained"]]
+        batches += [[j] for j in todo if j[1].config.get("critic") == "constrained"]
+        for batch in batches:
+            if not batch:
+                continue
+            configs = [(_eval_config(spec), path, ()) for _, spec, path in batch]
+            started = time.perf_counter()
+            say(f"findings: {len(batch)} run(s) on {model}")
+            try:
+                results = run_grid(configs, on_start=_announcer(batch, say))
+            except ConstraintNotSupportedError as exc:
+                phase, spec, _ = batch[0]
+                skipped.append({"group": phase, "run": spec.name, "reason": str(exc)})
+                say(f"findings: {phase}/{spec.name} skipped: {exc}")
+                continue
+            phase = "+".join(dict.fromkeys(job[0] for job in batch))  # shared by phases
+            key = f"grid/{phase}/{model}" + ("/constrained" if len(batches) > 1 and
+                                             batch is not batches[0] else "")
+            if any(r.ran for r in results) or key not in costs.items:
+                costs.keep(key, time.perf_counter() - started)
+            for result, (_, _, path) in zip(results, batch, strict=True):
+                if result.ran:
+                    ran.add(path)
+    return ran, skipped
+
+
+def run_findings(options: FindingsOptions, *, say: Callable[[str], None] | None = None,
+                 command: str | None = None) -> Path:
+    """Train, run, analyse, report and write the page; return the page's path.
+
+    Costs are measured per item and kept in ``WORK/costs.json``: an item done by an earlier
+    (interrupted) call keeps the time it took then, so the page states what the whole grid
+    cost, not what the last resume cost.
+    """
+    from redraft.evals.findings._analysis import DECISIVE_FILE, analyze_decisive
+    from redraft.evals.findings._machine import machine_record
+    from redraft.evals.findings._page import write_page
+    from redraft.evals.report import SUMMARY_FILE, write_report
+
+    began = time.perf_counter()
+    speak = say or (lambda _m: None)
+    grid = plan(options)
+    work, out = options.work, options.out
+    work.mkdir(parents=True, exist_ok=True)
+    (out / SUMMARIES_DIR).mkdir(parents=True, exist_ok=True)
+    costs = _Costs(work / "costs.json")
+    load_before = os.getloadavg()
+    for train_spec in grid.trains:
+        key = f"train/{train_spec.arm}-s{train_spec.seed}"
+        started = time.perf_counter()
+        loop_seconds = _train(train_spec, options, speak)
+        if key not in costs.items or time.perf_counter() - started > loop_seconds:
+            # The whole call when it trained now: data, sampling a model's own mistakes,
+            # the held-out check and writing the model, not only the training loop.
+            costs.keep(key, max(loop_seconds, time.perf_counter() - started))
+    jobs: list[tuple[str, RunSpec, Path]] = [
+        ("decisive", run.spec, decisive_dir(work, run)) for run in grid.decisive]
+    jobs += [(group.name, spec, group_dir(work, group, spec))
+             for group in grid.groups for spec in group.runs]
+    ran_now, skipped = _run_all(jobs, costs, speak)
+    skipped_names = {(str(s["group"]), str(s["run"])) for s in skipped
+                     if isinstance(s, dict)}
+    started = time.perf_counter()
+    decisive = analyze_decisive(grid, options, work)
+    (out / DECISIVE_FILE).write_text(decisive.model_dump_json(indent=None) + "\n",
+                                     encoding="utf-8")
+    costs.keep("analysis/decisive", time.perf_counter() - started)
+    reported: list[Group] = []
+    for group in grid.groups:
+        dirs = [group_dir(work, group, spec) for spec in group.runs
+                if (group.name, spec.name) not in skipped_names]
+        if not dirs:
+            continue
+        reported.append(group)
+        speak(f"findings: report {group.name}")
+        started = time.perf_counter()
+        write_report(dirs, work / "reports" / group.name)
+        if ran_now.intersection(dirs) or f"report/{group.name}" not in costs.items:
+            costs.keep(f"report/{group.name}", time.perf_counter() - started)
+        _compact_summary(work / "reports" / group.name / SUMMARY_FILE,
+                         out / SUMMARIES_DIR / f"{group.name}.json")
+    meta: dict[str, JsonValue] = {
+        "command": command or "redraft findings",
+        "scale": options.scale,
+        "scale_sizes": SCALES[options.scale].model_dump(),
+        "seed": options.seed,
+        "model": options.model,
+        "groups": [{"name": g.name, "title": g.title} for g in reported],
+        "models": _models_meta(grid.trains),  # type: ignore[dict-item]
+        "costs": costs.items,  # type: ignore[dict-item]
+        "this_call_seconds": round(time.perf_counter() - began, 1),
+        "skipped": skipped,
+        "machine": machine_record(threads=options.threads, load_before=load_before),
+        "simulated": SIMULATED,
+        "simulated_truth": SIMULATED_TRUTH,  # type: ignore[dict-item]
+        "calibration": DECISIVE_CALIBRATION.get(options.scale)
+        or DECISIVE_CALIBRATION.get("gpu"),
+    }
+    (out / META_FILE).write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
+    page: Path = write_page(out)
+    return page
