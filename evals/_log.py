@@ -27,7 +27,7 @@ from pydantic import TypeAdapter, ValidationError
 from pydantic_core import PydanticSerializationError
 
 from redraft.evals._events import SCHEMA_VERSION, EpisodeEndEvent, Event, parse_event
-from redraft.tools import BadInputError
+from redraft.tools import LOG_CONTEXT, BadInputError
 
 __all__ = [
     "EVENTS_FILE",
@@ -137,7 +137,8 @@ def _parse(line: bytes) -> Event:
     """Parse one record.
 
     JSON that pydantic's parser refuses (an escaped lone surrogate, which the writer emits
-    for text no UTF-8 can hold) is read by ``json`` and then validated.
+    for text no UTF-8 can hold) is read by ``json`` and then validated the same way: with
+    the log's context (plug-in verdict codes load, a record must state its schema).
     """
     try:
         return parse_event(line)
@@ -148,7 +149,7 @@ def _parse(line: bytes) -> Event:
             data = json.loads(line)
         except ValueError:
             raise exc from None
-        return _EVENT.validate_python(data)
+        return _EVENT.validate_python(data, context=LOG_CONTEXT)
 
 
 def encode_event(event: Event) -> bytes:

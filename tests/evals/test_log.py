@@ -186,3 +186,31 @@ def test_a_log_with_a_plug_in_verdict_code_loads_without_the_plug_in(tmp_path: P
     (event,) = read_events(tmp_path)
     assert isinstance(event, RoundEvent) and event.feedback is not None
     assert event.feedback.code == "off_by_one_h9"
+
+
+def test_a_lone_surrogate_keeps_the_log_context_on_reading(tmp_path: Path) -> None:
+    # Text no UTF-8 can hold takes the reader's fallback parse (json, then pydantic): that
+    # path reads plug-in verdict codes and checks the schema like the fast one.
+    from redraft.evals import RoundEvent
+    from redraft.evals._log import encode_event
+    from redraft.tools import VERDICT_CODES, Verdict, register_verdict_code
+
+    register_verdict_code("off_by_one_h22", "a plug-in's own code")
+    try:
+        verdict = Verdict.reject("off_by_one_h22", "one too many")
+        record = RoundEvent(episode=0, step=0, round=0, purpose="propose", messages=(),
+                            output="2\ud800", feedback=verdict)
+        line = encode_event(record)
+    finally:
+        del VERDICT_CODES["off_by_one_h22"]
+    (tmp_path / "events.jsonl").write_bytes(line + b"\n")
+    (event,) = read_events(tmp_path)
+    assert isinstance(event, RoundEvent) and event.output == "2\ud800"
+    assert event.feedback is not None and event.feedback.code == "off_by_one_h22"
+    # A record that states no schema is refused on this path too.
+    data = json.loads(line)
+    del data["schema"]
+    (tmp_path / "events.jsonl").write_text(json.dumps(data) + "\n")
+    with pytest.raises(EventLogError, match="line 1: declares no event schema"):
+        read_events(tmp_path)
+
