@@ -6,6 +6,7 @@ Embed it with :func:`correct` / :func:`acorrect`, or build the graph with
 
 from redraft.agent._answer import (
     ANSWER_MARKER,
+    EXTRACTOR_SOURCE,
     RETRY_MARKER,
     AnswerPath,
     ExtractedAnswer,
@@ -57,6 +58,7 @@ __all__ = [
     "DEFAULT_MONOLOGUE_CRITIQUE_TEMPLATE",
     "DEFAULT_MONOLOGUE_TEMPLATE",
     "DEFAULT_REVISE_TEMPLATE",
+    "EXTRACTOR_SOURCE",
     "MAX_ROUNDS_LIMIT",
     "RETRY_MARKER",
     "VERDICT_MARKER",

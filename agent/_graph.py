@@ -20,7 +20,7 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from pydantic import BaseModel, ConfigDict
 
-from redraft.agent._answer import missing_answer_verdict
+from redraft.agent._answer import EXTRACTOR_SOURCE, missing_answer_verdict
 from redraft.agent._config import CorrectorConfig
 from redraft.agent._critique import CRITIQUE_VERDICTS
 from redraft.agent._monologue import (
@@ -317,7 +317,7 @@ class _Corrector:
         answered = [j for j, r in enumerate(records) if r.answer is not None]
         outputs = [(work[pending[j]].item.context, records[j].answer or "") for j in answered]
         missing = {
-            j: missing_answer_verdict(truncated=r.truncated, source="extractor")
+            j: missing_answer_verdict(truncated=r.truncated, source=EXTRACTOR_SOURCE)
             for j, r in enumerate(records)
             if r.answer is None
         }
