@@ -38,6 +38,7 @@ from redraft.evals.tasks import EndReason, Episode, ErrorPolicy, StepPrompt, Ste
 from redraft.tools import Correctness, Judgement, Oracle
 
 __all__ = [
+    "CorrectorResultError",
     "EventSink",
     "LockstepRunner",
     "TaskProtocolError",
@@ -178,11 +179,7 @@ class LockstepRunner:
                     if self.hints is not None:
                         self.hints.withdraw(i.id for i in items)
                 self.invocations += 1
-                results: list[Correction] = state["results"]
-                if len(results) != len(items):
-                    raise RuntimeError(
-                        f"the corrector returned {len(results)} results for {len(items)} items"
-                    )
+                results = _match(items, state["results"])
                 judged = await self._judge(results, prompts)
                 still: list[_Running] = []
                 for r, correction in zip(running, judged, strict=True):
@@ -291,6 +288,40 @@ class LockstepRunner:
             )
         )
         close_quietly(running.episode)
+
+
+class CorrectorResultError(RuntimeError):
+    """The corrector's results do not answer its items one to one (by item id)."""
+
+
+def _match(items: Sequence[Item], results: Sequence[Correction]) -> list[Correction]:
+    """The corrector's results in the order of ``items``, paired by item id.
+
+    A corrector embedded in a user's graph may return its results in another order; pairing
+    by position would judge one episode's answer against another's truth, silently.
+
+    Raises:
+        CorrectorResultError: a result for no item, a missing or a duplicated one.
+    """
+    by_id: dict[str, Correction] = {}
+    for result in results:
+        if result.item_id in by_id:
+            raise CorrectorResultError(
+                f"the corrector returned two results for item {result.item_id!r}; it must "
+                "return one result per item, each with its item's id"
+            )
+        by_id[result.item_id] = result
+    wanted = [item.id for item in items]
+    missing = [i for i in wanted if i not in by_id]
+    extra = sorted(set(by_id) - set(wanted))
+    if missing or extra:
+        raise CorrectorResultError(
+            f"the corrector's results do not match its {len(wanted)} items by id (missing: "
+            f"{', '.join(map(repr, missing[:5])) or 'none'}; unknown: "
+            f"{', '.join(map(repr, extra[:5])) or 'none'}); it must return one result per "
+            "item, each with its item's id"
+        )
+    return [by_id[i] for i in wanted]
 
 
 _ROUND_FIELDS: Sequence[str] = tuple(RoundRecord.model_fields)

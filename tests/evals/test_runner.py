@@ -6,6 +6,7 @@ import asyncio
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -14,7 +15,9 @@ sys.path.insert(0, str(Path(__file__).parent / "plugins"))
 import redraft_counting
 from redraft_logcheck import ListSink, check_log, trajectory
 
-from redraft.agent import build_corrector
+from langgraph.graph import END, START, StateGraph
+
+from redraft.agent import CorrectorInput, CorrectorOutput, CorrectorState, build_corrector
 from redraft.agent.backends import (
     Generation,
     GenerationRequest,
@@ -22,6 +25,7 @@ from redraft.agent.backends import (
     SimulationParams,
 )
 from redraft.evals import (
+    CorrectorResultError,
     EpisodeStartEvent,
     EvalConfig,
     Event,
@@ -50,12 +54,26 @@ class RecordingBackend(SimulatedBackend):
         return await super().generate(requests)
 
 
-def _run(critic: str, batch_size: int, episodes: int, *, max_rounds: int = 2) -> tuple[
-    RecordingBackend, LockstepRunner, list[Event]
-]:
+def _wrapped(corrector: Any, after: Any) -> Any:
+    """The corrector as a subgraph of a user's graph, whose next node edits the results."""
+    graph: StateGraph[CorrectorState, None, CorrectorInput, CorrectorOutput] = StateGraph(
+        CorrectorState, input_schema=CorrectorInput, output_schema=CorrectorOutput
+    )
+    graph.add_node("correct", corrector)
+    graph.add_node("after", lambda state: {"results": after(list(state["results"]))})
+    graph.add_edge(START, "correct")
+    graph.add_edge("correct", "after")
+    graph.add_edge("after", END)
+    return graph.compile()
+
+
+def _run(critic: str, batch_size: int, episodes: int, *, max_rounds: int = 2,
+         after: Any = None) -> tuple[RecordingBackend, LockstepRunner, list[Event]]:
     backend = RecordingBackend(SimulationParams(e=0.3, r=0.5, h=0.1, tpr=0.8, fpr=0.2))
     task = redraft_counting.CountingTask()
     corrector = build_corrector(backend, task.verifier(), critic=critic, max_rounds=max_rounds)
+    if after is not None:
+        corrector = _wrapped(corrector, after)
     sink = ListSink()
     runner = LockstepRunner(
         task, corrector, sink, seed=7, max_steps=6, error_policy="continue", batch_size=batch_size,
@@ -120,6 +138,26 @@ def test_episodes_do_not_depend_on_batching() -> None:
     many = check_log(batched, range(12))
     for ep in range(12):
         assert trajectory(one[ep]) == trajectory(many[ep])
+
+
+def test_results_are_matched_to_episodes_by_item_id() -> None:
+    # A wrapper that returns the corrector's results reversed changes nothing: each result
+    # is judged against its own episode's truth and committed to its own episode.
+    _, _, plain = _run("tool", batch_size=6, episodes=12)
+    _, _, reordered = _run("tool", batch_size=6, episodes=12, after=lambda r: r[::-1])
+    one, other = check_log(plain, range(12)), check_log(reordered, range(12))
+    for ep in range(12):
+        assert trajectory(other[ep]) == trajectory(one[ep])
+    # A wrapper that loses or renames a result is refused, in one line.
+    with pytest.raises(CorrectorResultError, match=r"missing: '0/0'; unknown: none") as lost:
+        _run("tool", batch_size=3, episodes=3, after=lambda r: r[1:])
+    assert "\n" not in str(lost.value)
+    renamed = lambda r: [r[0].model_copy(update={"item_id": "x"}), *r[1:]]  # noqa: E731
+    with pytest.raises(CorrectorResultError, match=r"missing: '0/0'; unknown: 'x'"):
+        _run("tool", batch_size=3, episodes=3, after=renamed)
+    twice = lambda r: [r[0], r[0], *r[2:]]  # noqa: E731
+    with pytest.raises(CorrectorResultError, match="two results for item '0/0'"):
+        _run("tool", batch_size=3, episodes=3, after=twice)
 
 
 def test_step_records_carry_oracle_and_task_results() -> None:
