@@ -330,8 +330,10 @@ class _Cut(ScriptedBackend):
 def test_an_answer_cut_at_the_token_limit_is_unknown_not_wrong(tmp_path: Path) -> None:
     config = EvalConfig(task="running_sum", model="scripted/inline", critic="none",
                         max_rounds=0, episodes=1, max_steps=2, error_policy="stop")
-    # Cut before any number: truncated (unknown). Cut after a complete wrong total: wrong.
-    run_eval(config, tmp_path / "run", backend=_Cut(["The running total is", "total: 99999"]))
+    # Cut before any number: truncated (unknown). Cut after a complete wrong total (words
+    # follow it): wrong. A total the cut may have ended early is tested in test_judge_round.
+    outputs = ["The running total is", "ANSWER: total: 99999\nbecause I added"]
+    run_eval(config, tmp_path / "run", backend=_Cut(outputs))
     events = read_events(tmp_path / "run")
     rounds = [e for e in events if isinstance(e, RoundEvent)]
     assert [r.finish_reason for r in rounds] == ["length", "length"]
