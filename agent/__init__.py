@@ -40,7 +40,9 @@ from redraft.agent._prompts import (
     VERDICT_MARKER,
 )
 from redraft.agent._records import (
+    COMMIT_POLICIES,
     CRITIC_MODES,
+    CommitPolicy,
     Correction,
     CriticMode,
     Item,
@@ -52,6 +54,7 @@ from redraft.agent._records import (
 
 __all__ = [
     "ANSWER_MARKER",
+    "COMMIT_POLICIES",
     "CRITIC_MODES",
     "DEFAULT_CRITIQUE_TEMPLATE",
     "DEFAULT_MODEL",
@@ -63,6 +66,7 @@ __all__ = [
     "RETRY_MARKER",
     "VERDICT_MARKER",
     "AnswerPath",
+    "CommitPolicy",
     "Correction",
     "CorrectorConfig",
     "CorrectorInput",

@@ -13,7 +13,7 @@ from redraft.agent._prompts import (
     DEFAULT_MONOLOGUE_TEMPLATE,
     DEFAULT_REVISE_TEMPLATE,
 )
-from redraft.agent._records import CriticMode, RetryContext
+from redraft.agent._records import CommitPolicy, CriticMode, RetryContext
 from redraft.agent.backends import SamplingParams
 
 __all__ = ["MAX_ROUNDS_LIMIT", "CorrectorConfig"]
@@ -31,6 +31,10 @@ class CorrectorConfig(BaseModel):
     """Where feedback comes from; see :data:`redraft.agent.CriticMode`."""
     max_rounds: int = Field(2, ge=0, le=MAX_ROUNDS_LIMIT)
     """Revisions allowed after the first proposal (round 0 is not counted)."""
+    commit_policy: CommitPolicy = "last_accepted"
+    """Which round's answer is committed: ``last_accepted`` (the latest answer the verifier
+    accepted, else the last round's, marked as a fallback) or ``last``; see
+    :data:`redraft.agent.CommitPolicy`."""
     retry_context: RetryContext = "full"
     """What a revision sees: every earlier attempt (``full``) or only the last (``last``)."""
     repeat_limit: int | None = Field(2, ge=2)

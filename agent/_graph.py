@@ -323,6 +323,7 @@ class _Corrector:
         }
         feedback: list[Verdict | None] = [None] * len(pending)
         critiques: dict[int, tuple[str, Any]] = {}
+        apart: dict[int, dict[str, Verdict]] = {j: {} for j in range(len(pending))}
         critic = self.config.critic
         if critic not in ("none", "self"):
             if self.verifier is None:  # guarded in build_corrector
@@ -330,6 +331,8 @@ class _Corrector:
             verdicts = await self._verify_all(self.verifier, outputs)
             for j, verdict in zip(answered, verdicts, strict=True):
                 feedback[j] = verdict
+                if critic == "self+tool":
+                    apart[j]["tool_verdict"] = verdict
             for j, verdict in missing.items():
                 feedback[j] = verdict
         if critic in ("self", "self+tool"):
@@ -348,14 +351,19 @@ class _Corrector:
             generations = await self.backend.generate(requests) if requests else []
             for j, generation in zip(ask, generations, strict=True):
                 critiques[j] = (generation.text, generation.usage)
-                feedback[j] = critique_verdict(
+                verdict = critique_verdict(
                     generation,
                     monologue=self.config.monologue,
                     proposal=work[pending[j]].rounds[-1].answer,
                 )
+                feedback[j] = verdict
+                if critic == "self+tool":
+                    apart[j]["self_verdict"] = verdict
         for j, i in enumerate(pending):
             w = work[i]
-            update: dict[str, Any] = {"feedback": feedback[j]}
+            # In self+tool the critique's verdict replaces the tool's as feedback; each is
+            # kept apart too, so the log shows a tool acceptance the critique overruled.
+            update: dict[str, Any] = {"feedback": feedback[j], **apart[j]}
             if j in critiques:
                 update["critique"], update["critique_usage"] = critiques[j]
             record = w.rounds[-1].model_copy(update=update)
@@ -395,7 +403,7 @@ class _Corrector:
                 retry_context=self.config.retry_context,
                 rounds=w.rounds,
                 stop_reason=w.stop_reason or "no_critic",
-            )
+            ).committing(self.config.commit_policy)
             for w in state.get("work", [])
         ]
         return {"results": results}

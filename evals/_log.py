@@ -26,7 +26,13 @@ from typing import IO, NoReturn, Self
 from pydantic import TypeAdapter, ValidationError
 from pydantic_core import PydanticSerializationError
 
-from redraft.evals._events import SCHEMA_VERSION, EpisodeEndEvent, Event, parse_event
+from redraft.evals._events import (
+    READABLE_SCHEMAS,
+    SCHEMA_VERSION,
+    EpisodeEndEvent,
+    Event,
+    parse_event,
+)
 from redraft.tools import LOG_CONTEXT, BadInputError
 
 __all__ = [
@@ -385,14 +391,20 @@ def record_schema(line: bytes | str) -> object:
 
 def _refuse_schema(file: Path, number: int, line: bytes) -> None:
     schema = record_schema(line)
-    if schema is _NOT_A_RECORD or schema == SCHEMA_VERSION:
+    if schema is _NOT_A_RECORD or schema in READABLE_SCHEMAS:
         return
     what = "declares no event schema" if schema is None else f"written with event schema {schema}"
     raise EventLogError(
         f"{file}, line {number}: {what}; this redraft reads "
-        f"schema {SCHEMA_VERSION} only (rerun the eval with this version, or report it with "
+        f"{_schemas()} only (rerun the eval with this version, or report it with "
         "the redraft version that wrote it)"
     )
+
+
+def _schemas() -> str:
+    """``schema 2 or 3``: the versions this redraft reads, for messages."""
+    older = [str(v) for v in READABLE_SCHEMAS if v != SCHEMA_VERSION]
+    return f"schema {' or '.join([*older, str(SCHEMA_VERSION)])}"
 
 
 def _first_error(exc: ValidationError) -> str:

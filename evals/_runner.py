@@ -252,7 +252,7 @@ class LockstepRunner:
         step = running.episode.step
         for record in correction.rounds:
             self.sink.write(_round_event(running.id, step, record))
-        judgement = correction.rounds[-1].judgement
+        judgement = correction.committed_record.judgement
         if judgement is None:  # pragma: no cover - _judge judges every round
             raise RuntimeError(f"step {step} of episode {running.id} was not judged")
         # The task gets the answer alone, never the reasoning around it.
@@ -337,7 +337,7 @@ def _global_state(correction: Correction, result: StepResult) -> Correctness | N
         # The task replaced the answer: the agent's state after this step is the
         # replacement's, which the oracle's view of the raw output cannot see.
         return result.global_state
-    judgement = correction.rounds[-1].judgement
+    judgement = correction.committed_record.judgement
     if judgement is None:
         return None
     if judgement.correctness == "unknown":
@@ -352,6 +352,8 @@ def _step_event(episode: int, step: int, correction: Correction, result: StepRes
         round=correction.rounds[-1].round,
         revisions=correction.revisions,
         stop_reason=correction.stop_reason,
+        committed_round=correction.committed_round,
+        commit_fallback=correction.commit_fallback,
         committed=correction.answer or "",
         action=result.action,
         initial=correction.initial or "unknown",

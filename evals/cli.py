@@ -110,6 +110,11 @@ def _add_run_options(parser: argparse.ArgumentParser, *, grid: bool) -> None:
         parser.add_argument(
             "--monologue", choices=("off", "on"), help="reason before answering (default off)"
         )
+    parser.add_argument(
+        "--commit-policy", choices=("last_accepted", "last"),
+        help="which round's answer a step commits: the latest the verifier accepted "
+        "(else the last, marked as a fallback; the default) or the last",
+    )
     parser.add_argument("--episodes", type=int, help="episodes in the run")
     parser.add_argument("--max-steps", type=int, help="step limit per episode (censoring)")
     parser.add_argument("--seed", type=int, help="run seed")
@@ -223,6 +228,7 @@ def _config_data(args: argparse.Namespace) -> dict[str, Any]:
         "model": args.model,
         "critic": args.critic,
         "max_rounds": args.rounds,
+        "commit_policy": args.commit_policy,
         "representation": args.representation,
         "episodes": args.episodes,
         "max_steps": args.max_steps,

@@ -50,7 +50,7 @@ def test_round_trip_uses_aliases(tmp_path: Path) -> None:
     lines = (tmp_path / "events.jsonl").read_text().splitlines()
     assert len(lines) == 8
     first = json.loads(lines[0])
-    assert first["schema"] == 2 and first["kind"] == "episode_start"
+    assert first["schema"] == 3 and first["kind"] == "episode_start"
     events = read_events(tmp_path)
     assert events == read_events(tmp_path / "events.jsonl")
     assert [e.kind for e in events[:4]] == ["episode_start", "step", "step", "episode_end"]
@@ -152,7 +152,8 @@ def test_a_schema_1_log_is_refused_naming_the_line(tmp_path: Path) -> None:
     old["schema"] = 1
     lines[1] = json.dumps(old)
     path.write_text("\n".join(lines) + "\n")
-    with pytest.raises(EventLogError, match=r"line 2: written with event schema 1; .*schema 2"):
+    with pytest.raises(EventLogError,
+                       match=r"line 2: written with event schema 1; .*schema 2 or 3 only"):
         read_events(tmp_path)
     del old["schema"]  # a record that states no version is refused the same way
     path.write_text("\n".join([lines[0], json.dumps(old), lines[2]]) + "\n")
@@ -214,3 +215,29 @@ def test_a_lone_surrogate_keeps_the_log_context_on_reading(tmp_path: Path) -> No
     with pytest.raises(EventLogError, match="line 1: declares no event schema"):
         read_events(tmp_path)
 
+
+def test_a_schema_2_log_reads_as_schema_3_committing_its_last_round(tmp_path: Path) -> None:
+    # Schema 2 always committed the last round and did not record it.
+    from redraft.evals import read_manifest
+
+    _write(tmp_path, _episode(0))
+    path = tmp_path / "events.jsonl"
+    old = []
+    for line in path.read_text().splitlines():
+        data = json.loads(line)
+        data["schema"] = 2
+        if data["kind"] == "step":
+            del data["committed_round"], data["commit_fallback"]
+            data["round"] = 1
+        old.append(json.dumps(data))
+    path.write_text("\n".join(old) + "\n")
+    steps = [e for e in read_events(tmp_path) if isinstance(e, StepEvent)]
+    assert [(s.schema_version, s.committed_round, s.commit_fallback) for s in steps] == [
+        (2, 1, False), (2, 1, False)
+    ]
+    manifest = {"schema": 2, "config": {"task": "addition", "critic": "self+tool"}}
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    assert read_manifest(tmp_path)["config"]["commit_policy"] == "last"
+    manifest["schema"] = 3
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    assert "commit_policy" not in read_manifest(tmp_path)["config"]  # the default applies
