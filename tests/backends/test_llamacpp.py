@@ -417,29 +417,6 @@ def test_n_batch_must_hold_a_token_per_sequence() -> None:
         load_backend("llamacpp/smollm2", n_seq=64, n_batch=32)
 
 
-def test_runs_left_out_of_a_pass_wait_for_their_own_logits(exact_backend: Any) -> None:
-    # The option check keeps n_batch >= n_seq; relaxed here, a pass holds a token for only
-    # two of four generating runs. The two left out must wait, not sample from logits that
-    # are another sequence's: each answer is what a fresh evaluation gives.
-    backend = load_backend("llamacpp/smollm2", n_ctx=512, n_threads=2, n_seq=4, n_batch=4,
-                           memo_size=0)
-    backend._decoder.n_batch = 2  # before the decoder makes its context
-    requests = [
-        GenerationRequest(
-            messages=(Message(role="user", content=f"Name an animal that starts with {c}."),),
-            params=SamplingParams(max_tokens=6),
-            cache_key=c,
-        )
-        for c in "bdmt"
-    ]
-    try:
-        squeezed = run(backend, requests)
-    finally:
-        asyncio.run(backend.aclose())
-    fresh = [run(exact_backend, [r])[0] for r in requests]
-    assert [g.text for g in squeezed] == [g.text for g in fresh]
-
-
 def test_random_subsets_of_episodes_with_evictions_match_fresh_evaluations(
     exact_backend: Any,
 ) -> None:
