@@ -111,7 +111,8 @@ class EvalConfig(BaseModel):
     max_rounds: int = Field(
         2, ge=0, le=MAX_ROUNDS_LIMIT, validation_alias=AliasChoices("max_rounds", "rounds")
     )
-    """Revisions allowed per step after the first proposal (``--rounds``)."""
+    """Revisions allowed per step after the first proposal, k (``--revisions``, alias
+    ``--rounds``): a step has up to k+1 rounds."""
     commit_policy: CommitPolicy = "last_accepted"
     """Which round's answer a step commits (``--commit-policy``): ``last_accepted`` (the
     latest answer the verifier accepted, else the last round's, marked as a fallback) or

@@ -148,6 +148,19 @@ def test_the_commit_policy_is_a_flag_recorded_in_the_manifest_and_the_report(
     assert refused.value.code == 2
 
 
+def test_revisions_is_the_rounds_option_under_its_own_name(tmp_path: Path) -> None:
+    # --rounds K counts revisions: K=1 gives steps of up to 2 rounds; --revisions is the same.
+    assert main(_eval_args(tmp_path / "a", "--rounds", "1", "--error-policy", "continue")) == 0
+    assert main(_eval_args(tmp_path / "b", "--revisions", "1", "--error-policy", "continue")) == 0
+    for run in ("a", "b"):
+        assert read_manifest(tmp_path / run)["config"]["max_rounds"] == 1
+    rounds = [e.round for e in read_events(tmp_path / "a") if e.kind == "round"]
+    assert max(rounds) == 1
+    assert read_events(tmp_path / "a") != [] and [
+        (e.kind, e.episode, e.step, e.round) for e in read_events(tmp_path / "a")
+    ] == [(e.kind, e.episode, e.step, e.round) for e in read_events(tmp_path / "b")]
+
+
 def test_task_options_reach_the_task(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     args = _eval_args(tmp_path / "run", "--representation", "braille")
     assert main(args) == 2
