@@ -111,8 +111,9 @@ class LockstepRunner:
         batch_size: the most episodes in flight at once.
         oracle: judges every round (measurement); default: the task's oracle.
         hints: where the simulated backend reads each step's hint (None: no hints sent).
-        feedback_sees_truth: the feedback source is an oracle (``critic='oracle'``, leaky):
-            its items get the oracle's context instead of the verifier's.
+        leaky: the feedback source carries ground truth (``critic='oracle'``, see
+            :func:`redraft.agent.is_leaky`): its items get the oracle's context instead of
+            the verifier's.
         judge_concurrency: the most oracle calls running at once.
         judge_timeout_s: an oracle call taking longer is abandoned and judged ``unknown``
             (``verifier_error``); None waits for ever.
@@ -130,7 +131,7 @@ class LockstepRunner:
         batch_size: int,
         oracle: Oracle[Any] | None = None,
         hints: HintBoard | None = None,
-        feedback_sees_truth: bool = False,
+        leaky: bool = False,
         judge_concurrency: int = 64,
         judge_timeout_s: float | None = 300.0,
     ) -> None:
@@ -140,7 +141,7 @@ class LockstepRunner:
             raise ValueError(f"judge_concurrency must be at least 1, not {judge_concurrency}")
         self.oracle: Oracle[Any] = oracle if oracle is not None else task.oracle()
         self.hints = hints
-        self.feedback_sees_truth = feedback_sees_truth
+        self.leaky = leaky
         self.judge_concurrency = judge_concurrency
         self.judge_timeout_s = judge_timeout_s
         self.task = task
@@ -207,7 +208,7 @@ class LockstepRunner:
         return Item(
             id=item_id(running.id, running.episode.step),
             messages=prompt.messages,
-            context=prompt.truth_context if self.feedback_sees_truth else prompt.context,
+            context=prompt.truth_context if self.leaky else prompt.context,
             constraint=prompt.constraint,
             cache_key=str(running.id),
             monologue_template=prompt.monologue_template,
