@@ -208,7 +208,7 @@ class LockstepRunner:
         return Item(
             id=item_id(running.id, running.episode.step),
             messages=prompt.messages,
-            context=prompt.truth_context if self.leaky else prompt.context,
+            context=prompt.oracle_context if self.leaky else prompt.context,
             constraint=prompt.constraint,
             cache_key=str(running.id),
             monologue_template=prompt.monologue_template,
@@ -234,7 +234,7 @@ class LockstepRunner:
                 return await judge_round(oracle, context, record, timeout_s=timeout)
 
         flat = [
-            judge(prompt.truth_context, record)
+            judge(prompt.oracle_context, record)
             for correction, prompt in zip(results, prompts, strict=True)
             for record in correction.rounds
         ]

@@ -109,7 +109,7 @@ class RunningSumEpisode(EpisodeBase):
         return RunningSumContext(keys=self._keys, values=tuple(self.table[k] for k in self._keys),
                                  previous=self.shown)
 
-    def truth_context(self) -> RunningSumTruth:
+    def oracle_context(self) -> RunningSumTruth:
         """What the oracle judges this step against: the same plus the true total."""
         return RunningSumTruth(**self.context().model_dump(), true_previous=self.truth)
 
@@ -139,7 +139,7 @@ class RunningSumEpisode(EpisodeBase):
             messages=(Message(role="system", content=SYSTEM_PROMPT),
                       Message(role="user", content=self._render())),
             context=self.context(),
-            oracle_context=self.truth_context(),
+            oracle_context=self.oracle_context(),
             constraint=Constraint(kind="regex", pattern=r"total: -?[0-9]{1,9}"),
             hint=self.hint(f"total: {expected}", wrong),
         )
@@ -153,7 +153,7 @@ class RunningSumEpisode(EpisodeBase):
     def commit(self, proposal: str, judgement: Judgement) -> StepResult:
         """Record the committed total (the locally right one, as forced, if unreadable)."""
         self._ensure_running()
-        context = self.truth_context()
+        context = self.oracle_context()
         correctness = judgement.correctness
         read = read_total(proposal, strict=self.config.strict)
         forced = False
