@@ -69,8 +69,9 @@ class CorrectorConfig(BaseModel):
     """How many verifier and oracle calls run at once."""
     verify_timeout_s: float | None = Field(30.0, gt=0)
     """The most seconds one verifier or oracle call may take; a call that takes longer is
-    recorded as ``verifier_error`` (the oracle's: unknown). Bounded calls run on a verifier
-    thread, so a verifier that blocks is bounded too. None: no limit, in the caller's loop."""
+    recorded as ``verifier_error`` (an oracle's as ``oracle_error``: unknown). Bounded calls
+    run on a verifier thread, so a verifier that blocks is bounded too. None: no limit, in
+    the caller's loop."""
 
     @field_validator("revise_template")
     @classmethod

@@ -11,7 +11,9 @@ flips), and a round records its ``finish_reason``.
 
 Schema 3 adds the commit policy: a step record names its ``committed_round`` (and whether
 ``last_accepted`` fell back to the last round), and a ``self+tool`` round keeps each
-critic's verdict (``tool_verdict``, ``self_verdict``). Schema 2 logs are read as schema 3
+critic's verdict (``tool_verdict``, ``self_verdict``); an oracle that failed is
+``oracle_error`` (schema 2 said ``verifier_error``, read as unknown all the same). Schema 2
+logs are read as schema 3
 (migration): a step committed its last round, so ``committed_round`` is its ``round``, and
 the manifest's config gets ``commit_policy = "last"``. Logs of other schemas are refused.
 """

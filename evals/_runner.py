@@ -116,7 +116,7 @@ class LockstepRunner:
             the verifier's.
         judge_concurrency: the most oracle calls running at once.
         judge_timeout_s: an oracle call taking longer is abandoned and judged ``unknown``
-            (``verifier_error``); None waits for ever.
+            (``oracle_error``); None waits for ever.
     """
 
     def __init__(
@@ -222,7 +222,7 @@ class LockstepRunner:
         At most ``judge_concurrency`` calls run at once (a semaphore per call: the event
         loop may differ between calls).
 
-        A failing oracle gives ``verifier_error`` and a length-cut output with no readable
+        A failing oracle gives ``oracle_error`` and a length-cut output with no readable
         answer gives ``truncated``: both are ``unknown``, never wrong.
         """
         semaphore = asyncio.Semaphore(self.judge_concurrency)

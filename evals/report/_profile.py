@@ -153,7 +153,7 @@ class RunProfile(BaseModel):
     """Committed answers the oracle could not judge (unknown: left out of rates)."""
     unknown_reasons: dict[str, int] = Field(default_factory=dict)
     """Those by the oracle's verdict code (``truncated``: cut at the token limit,
-    ``verifier_error``: the oracle failed)."""
+    ``oracle_error``: the oracle failed)."""
     lenient: LenientReading
     """Answers read only leniently."""
     transcripts: list[Transcript]

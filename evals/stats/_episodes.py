@@ -28,7 +28,7 @@ FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 
 VERIFIER_ERROR = "verifier_error"
-NO_VERDICT_CODES = frozenset({VERIFIER_ERROR, "critique_unreadable"})
+NO_VERDICT_CODES = frozenset({VERIFIER_ERROR, "oracle_error", "critique_unreadable"})
 """Feedback codes that neither accept nor reject: the critic gave no verdict."""
 
 

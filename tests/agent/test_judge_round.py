@@ -71,7 +71,7 @@ def test_a_cut_generation_without_an_answer_is_unknown() -> None:
 def test_a_slow_oracle_is_unknown() -> None:
     rec = record(output="42", answer="42", first_answer="42")
     judgement, _ = asyncio.run(judge_round(Counting(delay=1.0), None, rec, timeout_s=0.05))
-    assert judgement.local.code == "verifier_error" and judgement.correctness == "unknown"
+    assert judgement.local.code == "oracle_error" and judgement.correctness == "unknown"
 
 
 def test_correct_with_an_oracle_judges_both_answers() -> None:

@@ -11,7 +11,7 @@ from redraft.evals.stats import RunData, analyze_run, compare_runs, episode_arra
 from redraft.evals.stats._metrics import ratio_metrics
 from redraft.tools import Judgement, Verdict
 
-CRASHED = Judgement(local=Verdict.reject("verifier_error", "the oracle crashed",
+CRASHED = Judgement(local=Verdict.reject("oracle_error", "the oracle crashed",
                                          source="oracle"))
 
 
