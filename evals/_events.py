@@ -12,10 +12,12 @@ flips), and a round records its ``finish_reason``.
 Schema 3 adds the commit policy: a step record names its ``committed_round`` (and whether
 ``last_accepted`` fell back to the last round), and a ``self+tool`` round keeps each
 critic's verdict (``tool_verdict``, ``self_verdict``); an oracle that failed is
-``oracle_error`` (schema 2 said ``verifier_error``, read as unknown all the same). Schema 2
-logs are read as schema 3
-(migration): a step committed its last round, so ``committed_round`` is its ``round``, and
-the manifest's config gets ``commit_policy = "last"``. Logs of other schemas are refused.
+``oracle_error`` (schema 2 said ``verifier_error``, read as unknown all the same); a step's
+global label is ``global_correctness``, the name a :class:`~redraft.tools.Judgement` gives
+the same ``correct``/``incorrect``/``unknown`` value. Schema 2 logs are read as schema 3
+(migration): a step committed its last round, so ``committed_round`` is its ``round``; its
+``global_state`` is ``global_correctness``; and the manifest's config gets
+``commit_policy = "last"``. Logs of other schemas are refused.
 """
 
 from __future__ import annotations
@@ -115,7 +117,7 @@ class StepEvent(_Envelope):
     """The oracle on round 0, locally: ``correct``, ``incorrect`` or ``unknown``."""
     final: Correctness
     """The oracle on the committed round's answer, locally."""
-    global_state: Correctness | None
+    global_correctness: Correctness | None
     """Does the agent's state equal the true state after this step? None: the task has no
     global state distinct from the local one; ``unknown`` when the step was unknown."""
     forced: bool = False
@@ -128,7 +130,12 @@ class StepEvent(_Envelope):
     @model_validator(mode="before")
     @classmethod
     def _schema_2(cls, data: Any) -> Any:
-        # Schema 2 committed the last round always and did not say so.
+        # Schema 2 committed the last round always and did not say so, and called the step's
+    # global label global_state (the name of the oracle's Verdict in a Judgement).
+        if isinstance(data, dict) and "global_state" in data:
+            data = {k: v for k, v in data.items() if k != "global_state"} | {
+                "global_correctness": data["global_state"]
+            }
         if isinstance(data, dict) and "committed_round" not in data and "round" in data:
             return {**data, "committed_round": data["round"]}
         return data

@@ -333,11 +333,11 @@ def _round_event(episode: int, step: int, record: RoundRecord) -> RoundEvent:
     return RoundEvent(episode=episode, step=step, **fields)
 
 
-def _global_state(correction: Correction, result: StepResult) -> Correctness | None:
-    if result.global_state is not None:
+def _global_correctness(correction: Correction, result: StepResult) -> Correctness | None:
+    if result.global_correctness is not None:
         # The task replaced the answer: the agent's state after this step is the
         # replacement's, which the oracle's view of the raw output cannot see.
-        return result.global_state
+        return result.global_correctness
     judgement = correction.committed_record.judgement
     if judgement is None:
         return None
@@ -359,7 +359,7 @@ def _step_event(episode: int, step: int, correction: Correction, result: StepRes
         action=result.action,
         initial=correction.initial or "unknown",
         final=correction.final or "unknown",
-        global_state=_global_state(correction, result),
+        global_correctness=_global_correctness(correction, result),
         forced=result.forced,
         usage=correction.usage,
         info=result.info,

@@ -261,8 +261,8 @@ def episode_arrays(run: RunData) -> EpisodeArrays:
             finals.append(final[i, j])
             wrong_so_far = wrong_so_far or step.final == "incorrect"
             labelled[i, j] = 0.0
-            if step.global_state is not None:
-                glob[i, j] = _flag(step.global_state)
+            if step.global_correctness is not None:
+                glob[i, j] = _flag(step.global_correctness)
                 labelled[i, j] = 1.0
             elif step.final != "unknown" or wrong_so_far:
                 # No global label: an error stays until the end (no undoing assumed).

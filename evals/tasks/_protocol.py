@@ -73,7 +73,7 @@ class StepResult(BaseModel):
 
     action: str
     """The action applied, in canonical form (the forced one if the answer was replaced)."""
-    global_state: Correctness | None = None
+    global_correctness: Correctness | None = None
     """Set only when the task replaced the answer: does the agent's state after the
     replacement equal the true state? None: the oracle's judgement of the output stands."""
     forced: bool = False

@@ -157,13 +157,13 @@ class RunningSumEpisode(EpisodeBase):
         correctness = judgement.correctness
         read = read_total(proposal, strict=self.config.strict)
         forced = False
-        global_state: Correctness | None = None
+        global_correctness: Correctness | None = None
         if read.status == "ok":
             stated = read.values[0]
         else:  # unreadable: keep the locally right total, recorded as forced
             stated = context.expected()
             forced = True
-            global_state = "correct" if stated == context.truth() else "incorrect"
+            global_correctness = "correct" if stated == context.truth() else "incorrect"
         self.truth = context.truth()
         planted = self._plant_now()
         shown = stated
@@ -178,7 +178,8 @@ class RunningSumEpisode(EpisodeBase):
         info: dict[str, Any] = {"stated": stated, "true_total": self.truth,
                                 "planted": planted, "shown": shown}
         return self.finish_step(
-            action=f"total: {stated}", correctness=correctness, global_state=global_state,
+            action=f"total: {stated}", correctness=correctness,
+            global_correctness=global_correctness,
             forced=forced and (self.error_policy == "continue" or correctness == "unknown"),
             natural=natural, info=info,
         )

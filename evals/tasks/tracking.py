@@ -143,13 +143,13 @@ class TrackingEpisode(EpisodeBase):
         read = read_tracking(proposal, self.holders, self.objects,
                              strict=self.config.strict)
         forced = False
-        global_state: Correctness | None = None
+        global_correctness: Correctness | None = None
         if read.status == "ok":
             stated = read.state
         else:  # unreadable or impossible: keep the locally right state, recorded as forced
             stated = context.expected()
             forced = True
-            global_state = "correct" if stated == context.truth() else "incorrect"
+            global_correctness = "correct" if stated == context.truth() else "incorrect"
         self.truth = context.truth()
         self.stated = stated
         self.history.append((self._swap, stated))
@@ -158,7 +158,7 @@ class TrackingEpisode(EpisodeBase):
         info: dict[str, Any] = {"stated": list(stated), "true_state": list(self.truth)}
         return self.finish_step(
             action=tracking_answer(self.holders, stated), correctness=correctness,
-            global_state=global_state,
+            global_correctness=global_correctness,
             forced=forced and (self.error_policy == "continue" or correctness == "unknown"),
             natural=natural, info=info,
         )

@@ -27,7 +27,7 @@ def _episode(ep: int, steps: int = 2, *, end: bool = True) -> list[object]:
             StepEvent(
                 episode=ep, step=t, round=0, revisions=0, stop_reason="no_critic",
                 committed="1", action="1", initial="correct", final="correct",
-                global_state=None, usage=Cost(),
+                global_correctness=None, usage=Cost(),
             )
         )
     if end:
@@ -229,12 +229,12 @@ def test_a_schema_2_log_reads_as_schema_3_committing_its_last_round(tmp_path: Pa
         if data["kind"] == "step":
             del data["committed_round"], data["commit_fallback"]
             data["round"] = 1
+            data["global_state"] = data.pop("global_correctness") or "correct"
         old.append(json.dumps(data))
     path.write_text("\n".join(old) + "\n")
     steps = [e for e in read_events(tmp_path) if isinstance(e, StepEvent)]
-    assert [(s.schema_version, s.committed_round, s.commit_fallback) for s in steps] == [
-        (2, 1, False), (2, 1, False)
-    ]
+    assert [(s.schema_version, s.committed_round, s.commit_fallback, s.global_correctness)
+            for s in steps] == [(2, 1, False, "correct"), (2, 1, False, "correct")]
     manifest = {"schema": 2, "config": {"task": "addition", "critic": "self+tool"}}
     (tmp_path / "manifest.json").write_text(json.dumps(manifest))
     assert read_manifest(tmp_path)["config"]["commit_policy"] == "last"

@@ -194,7 +194,7 @@ def test_step_records_carry_oracle_and_task_results() -> None:
     assert any(s.initial == "incorrect" for s in steps)
     for s in steps:
         assert s.initial == s.final != "unknown"
-        assert s.global_state is not None
+        assert s.global_correctness is not None
         assert s.info["value"] == int(s.action)
     starts = [e for e in events if isinstance(e, EpisodeStartEvent)]
     assert [s.seed for s in starts] == [episode_seed(7, i) for i in range(10)]
@@ -263,6 +263,6 @@ def test_forced_step_logs_the_state_after_the_replacement(tmp_path: Path) -> Non
     )
     run_eval(config, tmp_path / "run", backend=ScriptedBackend(["no idea", "no idea"]))
     steps = [e for e in read_events(tmp_path / "run") if isinstance(e, StepEvent)]
-    assert [(s.forced, s.final, s.global_state) for s in steps] == [
+    assert [(s.forced, s.final, s.global_correctness) for s in steps] == [
         (True, "incorrect", "correct")
     ] * 2

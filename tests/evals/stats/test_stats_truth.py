@@ -90,7 +90,7 @@ def _hand_run(episodes: list[list[tuple[bool, bool | None]]]) -> RunData:
                 label = "incorrect" if wrong else "correct"
                 event = event.model_copy(update={
                     "initial": label, "final": label,
-                    "global_state": None if glob is None else (
+                    "global_correctness": None if glob is None else (
                         "incorrect" if glob else "correct")})
             events.append(event)
     return RunData.from_events(events)

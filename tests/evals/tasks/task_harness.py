@@ -37,7 +37,7 @@ class Step:
     @property
     def global_ok(self) -> bool | None:
         """The agent's state after the step is the true one (None: no global state)."""
-        state = self.result.global_state or self.judgements[-1].global_correctness
+        state = self.result.global_correctness or self.judgements[-1].global_correctness
         return None if state is None else state == "correct"
 
     @property
