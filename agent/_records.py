@@ -177,13 +177,13 @@ class Correction(BaseModel):
         return self.rounds[self.committed_round]
 
     @property
-    def committed(self) -> str:
-        """The committed output, raw: the committed round's (the task gets :attr:`answer`)."""
+    def committed_output(self) -> str:
+        """The committed round's raw output (the task gets :attr:`committed_answer`)."""
         return self.committed_record.output
 
     @property
-    def answer(self) -> str | None:
-        """The committed answer: the committed round's answer (None when it had none)."""
+    def committed_answer(self) -> str | None:
+        """The committed round's answer, all a task gets (None when it had none)."""
         return self.committed_record.answer
 
     @property

@@ -9,15 +9,22 @@ Schema 2 speaks one vocabulary: a step has rounds (0 = proposal, 1..k = revision
 oracle's judgement is ``correct``, ``incorrect`` or ``unknown`` (never a bool whose polarity
 flips), and a round records its ``finish_reason``.
 
-Schema 3 adds the commit policy: a step record names its ``committed_round`` (and whether
-``last_accepted`` fell back to the last round), and a ``self+tool`` round keeps each
-critic's verdict (``tool_verdict``, ``self_verdict``); an oracle that failed is
-``oracle_error`` (schema 2 said ``verifier_error``, read as unknown all the same); a step's
-global label is ``global_correctness``, the name a :class:`~redraft.tools.Judgement` gives
-the same ``correct``/``incorrect``/``unknown`` value. Schema 2 logs are read as schema 3
-(migration): a step committed its last round, so ``committed_round`` is its ``round``; its
-``global_state`` is ``global_correctness``; and the manifest's config gets
-``commit_policy = "last"``. Logs of other schemas are refused.
+Schema 3 adds the commit policy and names things one way each:
+
+- a step record names its ``committed_round`` (and ``commit_fallback``: ``last_accepted``
+  found no accepted answer and committed the last round's);
+- a ``self+tool`` round keeps each critic's verdict (``tool_verdict``, ``self_verdict``);
+- a step's global label is ``global_correctness`` (the name a
+  :class:`~redraft.tools.Judgement` gives that correct/incorrect/unknown value; schema 2:
+  ``global_state``), and its committed answer is ``committed_answer`` (schema 2:
+  ``committed``; the raw committed output is the committed round's ``output``);
+- an oracle that failed is ``oracle_error`` (schema 2 said ``verifier_error``; both are
+  unknown).
+
+Schema 2 logs are read as schema 3 (migration): a step committed its last round, so
+``committed_round`` is its ``round``; ``global_state`` and ``committed`` are read under
+their new names; the manifest's config gets ``commit_policy = "last"``. Logs of other
+schemas are refused.
 """
 
 from __future__ import annotations
@@ -108,9 +115,9 @@ class StepEvent(_Envelope):
     which always committed the last round, read as ``round``)."""
     commit_fallback: bool = False
     """``last_accepted`` found no accepted answer and committed the last round's."""
-    committed: str
+    committed_answer: str
     """The committed answer (empty when the committed round had none); raw outputs are in
-    the round records."""
+    the round records (``output``)."""
     action: str
     """The action the task applied (forced if the answer was replaced)."""
     initial: Correctness
@@ -132,6 +139,10 @@ class StepEvent(_Envelope):
     def _schema_2(cls, data: Any) -> Any:
         # Schema 2 committed the last round always and did not say so, and called the step's
     # global label global_state (the name of the oracle's Verdict in a Judgement).
+        if isinstance(data, dict) and "committed" in data:
+            data = {k: v for k, v in data.items() if k != "committed"} | {
+                "committed_answer": data["committed"]
+            }
         if isinstance(data, dict) and "global_state" in data:
             data = {k: v for k, v in data.items() if k != "global_state"} | {
                 "global_correctness": data["global_state"]

@@ -257,7 +257,7 @@ class LockstepRunner:
         if judgement is None:  # pragma: no cover - _judge judges every round
             raise RuntimeError(f"step {step} of episode {running.id} was not judged")
         # The task gets the answer alone, never the reasoning around it.
-        result = running.episode.commit(correction.answer or "", judgement)
+        result = running.episode.commit(correction.committed_answer or "", judgement)
         self.sink.write(_step_event(running.id, step, correction, result))
         running.steps += 1
         if correction.final == "incorrect" and running.first_error_step is None:
@@ -355,7 +355,7 @@ def _step_event(episode: int, step: int, correction: Correction, result: StepRes
         stop_reason=correction.stop_reason,
         committed_round=correction.committed_round,
         commit_fallback=correction.commit_fallback,
-        committed=correction.answer or "",
+        committed_answer=correction.committed_answer or "",
         action=result.action,
         initial=correction.initial or "unknown",
         final=correction.final or "unknown",

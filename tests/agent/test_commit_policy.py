@@ -196,7 +196,7 @@ def test_each_critic_mode_and_commit_policy(critic: CriticMode, policy: CommitPo
     assert (result.commit_policy, result.committed_round, result.commit_fallback) == (
         policy, committed_round, fallback
     )
-    assert result.answer == result.rounds[committed_round].answer
+    assert result.committed_answer == result.rounds[committed_round].answer
     assert result.outcome == outcome
 
 
@@ -210,11 +210,11 @@ def test_the_tool_acceptance_is_committed_over_a_rejected_revision() -> None:
     verifier = FunctionVerifier(is_42, name="is42")
     last = correct("What is 6*7?", verifier, model=script(), critic="self+tool",
                    max_rounds=1, oracle=Truth(), commit_policy="last")
-    assert (last.answer, last.outcome) == ("41", "harmed")
+    assert (last.committed_answer, last.outcome) == ("41", "harmed")
     kept = correct("What is 6*7?", verifier, model=script(), critic="self+tool",
                    max_rounds=1, oracle=Truth())
     assert kept.commit_policy == "last_accepted"
-    assert (kept.answer, kept.committed, kept.committed_round, kept.outcome) == (
+    assert (kept.committed_answer, kept.committed_output, kept.committed_round, kept.outcome) == (
         "42", "42", 0, "kept_right"
     )
     first = kept.rounds[0]

@@ -82,7 +82,7 @@ def test_correct_with_an_oracle_judges_both_answers() -> None:
     assert oracle.seen == ["42", "41"]
     assert rec.judgement is not None and rec.judgement.correctness == "correct"
     assert rec.first_judgement is not None and rec.first_judgement.correctness == "incorrect"
-    assert result.answer == "42" and result.committed == "41 [BACK] 42"
+    assert result.committed_answer == "42" and result.committed_output == "41 [BACK] 42"
 
 
 def test_an_answer_cut_at_the_token_limit_is_unknown_whatever_it_reads_as() -> None:

@@ -26,7 +26,7 @@ def _episode(ep: int, steps: int = 2, *, end: bool = True) -> list[object]:
         records.append(
             StepEvent(
                 episode=ep, step=t, round=0, revisions=0, stop_reason="no_critic",
-                committed="1", action="1", initial="correct", final="correct",
+                committed_answer="1", action="1", initial="correct", final="correct",
                 global_correctness=None, usage=Cost(),
             )
         )
@@ -230,11 +230,12 @@ def test_a_schema_2_log_reads_as_schema_3_committing_its_last_round(tmp_path: Pa
             del data["committed_round"], data["commit_fallback"]
             data["round"] = 1
             data["global_state"] = data.pop("global_correctness") or "correct"
+            data["committed"] = data.pop("committed_answer")
         old.append(json.dumps(data))
     path.write_text("\n".join(old) + "\n")
     steps = [e for e in read_events(tmp_path) if isinstance(e, StepEvent)]
-    assert [(s.schema_version, s.committed_round, s.commit_fallback, s.global_correctness)
-            for s in steps] == [(2, 1, False, "correct"), (2, 1, False, "correct")]
+    assert [(s.schema_version, s.committed_round, s.commit_fallback, s.global_correctness,
+             s.committed_answer) for s in steps] == [(2, 1, False, "correct", "1")] * 2
     manifest = {"schema": 2, "config": {"task": "addition", "critic": "self+tool"}}
     (tmp_path / "manifest.json").write_text(json.dumps(manifest))
     assert read_manifest(tmp_path)["config"]["commit_policy"] == "last"

@@ -50,7 +50,7 @@ def check_log(events: Sequence[Event], expected: Iterable[int]) -> dict[int, lis
                 f"episode {ep} step {step.step}: rounds {[r.round for r in rounds]}"
             )
             committed = rounds[step.committed_round]
-            assert committed.output == step.committed
+            assert (committed.answer or "") == step.committed_answer
             assert all(r.judgement is not None for r in rounds), "every round is judged"
             assert rounds[0].judgement and rounds[0].judgement.correctness == step.initial
             assert committed.judgement and committed.judgement.correctness == step.final
@@ -64,7 +64,7 @@ def trajectory(records: Sequence[Event]) -> list[tuple[object, ...]]:
     out: list[tuple[object, ...]] = []
     for r in records:
         if isinstance(r, StepEvent):
-            out.append(("step", r.step, r.revisions, r.committed, r.initial, r.final))
+            out.append(("step", r.step, r.revisions, r.committed_answer, r.initial, r.final))
         elif isinstance(r, RoundEvent):
             out.append(("round", r.step, r.round, r.output))
         elif isinstance(r, EpisodeStartEvent):

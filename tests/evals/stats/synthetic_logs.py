@@ -195,7 +195,7 @@ def to_events(o: Outcomes, policy: Policy, first_id: int = 0) -> list[Event]:
                     "no_critic" if not policy.revise
                     else "rounds_exhausted" if revised else "accepted"
                 ),
-                committed=rounds[-1].output, action=rounds[-1].output,
+                committed_answer=rounds[-1].output, action=rounds[-1].output,
                 initial=_label(bool(o.wrong0[i, t])), final=_label(final),
                 global_correctness=(
                     _label(bool(o.global_wrong[i, t])) if policy.global_labels else None
