@@ -288,13 +288,13 @@ def test_a_crashing_oracle_yields_unknowns_that_change_no_rate() -> None:
     flaky = _counting_run(CrashingOnOdd(), "continue")
     good_steps = [e for e in good if isinstance(e, StepEvent)]
     flaky_steps = [e for e in flaky if isinstance(e, StepEvent)]
-    assert [s.committed for s in good_steps] == [s.committed for s in flaky_steps]
+    assert [s.committed_answer for s in good_steps] == [s.committed_answer for s in flaky_steps]
     unknown = [i for i, s in enumerate(flaky_steps) if s.final == "unknown"]
     assert 0 < len(unknown) < len(flaky_steps)
     for g, f in zip(good_steps, flaky_steps, strict=True):
         assert f.final in (g.final, "unknown") and f.initial in (g.initial, "unknown")
     crashed = [r for r in flaky if isinstance(r, RoundEvent) and r.judgement
-               and r.judgement.local.code == "verifier_error"]
+               and r.judgement.local.code == "oracle_error"]
     assert crashed and all(r.judgement and r.judgement.correctness == "unknown" for r in crashed)
     # The rates are the rates among the known steps: unknowns are left out, not counted.
     arrays = episode_arrays(RunData.from_events(flaky))
