@@ -269,7 +269,7 @@ def profile_run(run: RunData, log: Path | None = None) -> RunProfile:
             ):
                 early += 1
             final = _correct(step, "final")
-            record = committed.get((step.step, step.round))
+            record = committed.get((step.step, step.committed_round))
             if final is None:
                 unknown += 1
                 judged = record.judgement if record is not None else None
