@@ -90,8 +90,3 @@ class CorrectorConfig(BaseModel):
         if "feedback" not in fields:
             raise ValueError("revise_template must contain '{feedback}'")
         return template
-
-    @property
-    def revisions_allowed(self) -> int:
-        """The effective revision budget (0 without a critic)."""
-        return 0 if self.critic == "none" else self.max_rounds

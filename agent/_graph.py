@@ -399,7 +399,7 @@ class _Corrector:
                 item_id=w.item.id,
                 critic=self.config.critic,
                 leaky=self.leaky,
-                max_rounds=self.config.revisions_allowed,
+                max_rounds=self.config.max_rounds,
                 retry_context=self.config.retry_context,
                 rounds=w.rounds,
                 stop_reason=w.stop_reason or "no_critic",

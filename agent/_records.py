@@ -144,7 +144,8 @@ class Correction(BaseModel):
     """True when ground truth fed the loop: derived from the feedback source (an oracle
     presented as a verifier, or any verifier that says ``leaky = True``)."""
     max_rounds: int
-    """The revision budget."""
+    """The revision budget k as configured (``CorrectorConfig.max_rounds``); unused under
+    ``none``, which makes no revision whatever k says."""
     retry_context: RetryContext
     """What revisions saw."""
     rounds: tuple[RoundRecord, ...]

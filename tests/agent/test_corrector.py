@@ -247,7 +247,8 @@ def test_none_mode_never_revises() -> None:
     backend = ScriptedBackend(["41"])
     (result,) = run(backend, critic="none", max_rounds=3, oracle=SecretOracle())
     assert result.stop_reason == "no_critic"
-    assert result.max_rounds == 0
+    # The budget is recorded as configured, like the run's config; none just never uses it.
+    assert (result.max_rounds, result.revisions, len(backend.requests)) == (3, 0, 1)
     assert result.outcome == "stayed_wrong"
 
 
