@@ -195,7 +195,7 @@ class _Corrector:
         if purpose == "critique" and self._critique_choice:
             constraint = Constraint(kind="choice", choices=CRITIQUE_VERDICTS)
         previous = None
-        if work.rounds and purpose != "propose":
+        if work.rounds and purpose not in ("propose", "resample"):  # draws see no answer
             last = work.rounds[-1]
             previous = last.answer if last.answer is not None else last.output
         return GenerationRequest(
@@ -374,7 +374,7 @@ class _Corrector:
         work = list(state["work"])
         pending = [i for i, w in enumerate(work) if w.status == "revise"]
         resample = self.config.critic == "resample"
-        purpose: Purpose = "propose" if resample else "revise"
+        purpose: Purpose = "resample" if resample else "revise"
         requests = [
             self._request(
                 work[i], self._revision_messages(work[i]), purpose, work[i].rounds[-1].round + 1

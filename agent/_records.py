@@ -83,7 +83,8 @@ class RoundRecord(BaseModel):
     round: int
     """0 for the first proposal, then 1..k."""
     purpose: Purpose
-    """``propose`` or ``revise``."""
+    """``propose`` (round 0), ``revise`` (a revision that saw feedback) or ``resample`` (a
+    fresh draw in a revision's place, critic ``resample``)."""
     messages: tuple[Message, ...]
     """The exact prompt the backend saw."""
     output: str

@@ -140,9 +140,9 @@ SCRIPTS: dict[str, tuple[list[str], list[tuple[str, tuple[Message, ...]]],
     ),
     "resample": (
         ["41", "43"],
-        [("propose", PROMPT), ("propose", PROMPT)],
+        [("propose", PROMPT), ("resample", PROMPT)],
         [(0, "propose", "41", "wrong_value", None, None),
-         (1, "propose", "43", "wrong_value", None, None)],
+         (1, "resample", "43", "wrong_value", None, None)],
         "rounds_exhausted",
     ),
     "constrained": (

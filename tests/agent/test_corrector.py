@@ -225,6 +225,12 @@ def test_resample_draws_fresh_samples_from_the_original_prompt() -> None:
     (result,) = run(backend, config=config)
     assert result.committed_output == "42"
     assert [r.messages for r in backend.requests] == [ITEM.messages] * 3
+    # Each draw after the first stands in for a revision and is named so; it sees nothing
+    # of the earlier draws.
+    assert [(r.purpose, r.previous) for r in backend.requests] == [
+        ("propose", None), ("resample", None), ("resample", None)
+    ]
+    assert [r.purpose for r in result.rounds] == ["propose", "resample", "resample"]
     assert [r.params.temperature for r in backend.requests] == [0.0, 0.7, 0.7]
     assert [r.params.seed for r in backend.requests] == [5, 6, 7]
     assert result.stop_reason == "accepted"  # repeats do not stop resampling
