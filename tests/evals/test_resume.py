@@ -52,17 +52,32 @@ def _records(path: Path) -> int:
         return 0
 
 
-def _launch_and_kill(cmd: list[str], env: dict[str, str], log: Path, records: int) -> bool:
-    """Start the command and SIGKILL it once it has flushed ``records`` more records.
+def _unfinished(out: Path) -> set[int]:
+    scan = scan_events(out)
+    return {e.episode for e in scan.events} - scan.finished()
 
-    The kill is placed by an event of the run (its Nth record), not by a sleep: on a loaded
-    machine it still lands mid-run. True if the run was still going when killed.
+
+def _launch_and_kill(cmd: list[str], env: dict[str, str], out: Path, records: int) -> bool:
+    """Start the command and SIGKILL it mid-episode, once it flushed ``records`` more records.
+
+    The kill is placed by events of the run, not by a sleep: at the Nth new record the
+    process is stopped (SIGSTOP: it writes nothing more while the log is read); if every
+    episode in its log has ended (a batch whose episodes all ended together), it goes on to
+    its next record and is looked at again. So each kill lands mid-run with an episode half
+    written, on a loaded machine too. True if the run was still going when killed.
     """
-    before = _records(log)
+    log = out / "events.jsonl"
+    target = _records(log) + records
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    # A resumed run first rewrites the log without its unfinished episodes: count from the
-    # larger of the two sizes, so the kill falls among records this process wrote.
-    while _records(log) < before + records and proc.poll() is None:
+    # A resumed run first rewrites the log without its unfinished episodes: counting from
+    # the old size, the kill falls among records this process wrote.
+    while proc.poll() is None:
+        if _records(log) >= target:
+            proc.send_signal(signal.SIGSTOP)
+            if _unfinished(out):
+                break
+            proc.send_signal(signal.SIGCONT)
+            target = _records(log) + 1
         time.sleep(0.005)
     alive = proc.poll() is None
     proc.send_signal(signal.SIGKILL)
@@ -76,16 +91,13 @@ def test_sigkill_mid_run_then_resume(
     tmp_path: Path, plugin_env: dict[str, str], task: str, seed: int
 ) -> None:
     out = tmp_path / "run"
-    log = out / "events.jsonl"
     rng = random.Random(seed)
     command = _command(task, out, seed)
     for _ in range(2):
-        # Eight episodes are in flight at any record: each kill leaves some half-written.
-        assert _launch_and_kill(command, plugin_env, log, rng.randint(30, 400)), (
+        assert _launch_and_kill(command, plugin_env, out, rng.randint(30, 400)), (
             "the run ended before its kill"
         )
-        scan = scan_events(out)
-        assert {e.episode for e in scan.events} - scan.finished(), "no unfinished episode"
+        assert _unfinished(out), "the kill left no half-written episode"
     done = subprocess.run(command, env=plugin_env, capture_output=True, timeout=60)
     assert done.returncode == 0, done.stderr.decode()
 
