@@ -6,6 +6,7 @@ Embed it with :func:`correct` / :func:`acorrect`, or build the graph with
 
 from redraft.agent._answer import (
     ANSWER_MARKER,
+    EXTRACTOR_SOURCE,
     RETRY_MARKER,
     AnswerPath,
     ExtractedAnswer,
@@ -39,7 +40,9 @@ from redraft.agent._prompts import (
     VERDICT_MARKER,
 )
 from redraft.agent._records import (
+    COMMIT_POLICIES,
     CRITIC_MODES,
+    CommitPolicy,
     Correction,
     CriticMode,
     Item,
@@ -51,16 +54,19 @@ from redraft.agent._records import (
 
 __all__ = [
     "ANSWER_MARKER",
+    "COMMIT_POLICIES",
     "CRITIC_MODES",
     "DEFAULT_CRITIQUE_TEMPLATE",
     "DEFAULT_MODEL",
     "DEFAULT_MONOLOGUE_CRITIQUE_TEMPLATE",
     "DEFAULT_MONOLOGUE_TEMPLATE",
     "DEFAULT_REVISE_TEMPLATE",
+    "EXTRACTOR_SOURCE",
     "MAX_ROUNDS_LIMIT",
     "RETRY_MARKER",
     "VERDICT_MARKER",
     "AnswerPath",
+    "CommitPolicy",
     "Correction",
     "CorrectorConfig",
     "CorrectorInput",

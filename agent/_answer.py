@@ -42,6 +42,7 @@ from redraft.tools import Verdict
 
 __all__ = [
     "ANSWER_MARKER",
+    "EXTRACTOR_SOURCE",
     "RETRY_MARKER",
     "THINK_CLOSE",
     "THINK_OPEN",
@@ -57,6 +58,9 @@ RETRY_MARKER = "[BACK]"
 """Separates an abandoned attempt from the next one inside one generation."""
 ANSWER_MARKER = "ANSWER:"
 """Starts the line that holds the answer when the model reasons first."""
+EXTRACTOR_SOURCE = "extractor"
+"""The ``source`` of the verdict the corrector gives an output with no answer, unasked:
+no critic gave it, so detection statistics leave it out."""
 THINK_OPEN = "<think>"
 """Opens an inline reasoning block."""
 THINK_CLOSE = "</think>"

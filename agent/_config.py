@@ -13,7 +13,7 @@ from redraft.agent._prompts import (
     DEFAULT_MONOLOGUE_TEMPLATE,
     DEFAULT_REVISE_TEMPLATE,
 )
-from redraft.agent._records import CriticMode, RetryContext
+from redraft.agent._records import CommitPolicy, CriticMode, RetryContext
 from redraft.agent.backends import SamplingParams
 
 __all__ = ["MAX_ROUNDS_LIMIT", "CorrectorConfig"]
@@ -31,6 +31,10 @@ class CorrectorConfig(BaseModel):
     """Where feedback comes from; see :data:`redraft.agent.CriticMode`."""
     max_rounds: int = Field(2, ge=0, le=MAX_ROUNDS_LIMIT)
     """Revisions allowed after the first proposal (round 0 is not counted)."""
+    commit_policy: CommitPolicy = "last_accepted"
+    """Which round's answer is committed: ``last_accepted`` (the latest answer the verifier
+    accepted, else the last round's, marked as a fallback) or ``last``; see
+    :data:`redraft.agent.CommitPolicy`."""
     retry_context: RetryContext = "full"
     """What a revision sees: every earlier attempt (``full``) or only the last (``last``)."""
     repeat_limit: int | None = Field(2, ge=2)
@@ -65,8 +69,9 @@ class CorrectorConfig(BaseModel):
     """How many verifier and oracle calls run at once."""
     verify_timeout_s: float | None = Field(30.0, gt=0)
     """The most seconds one verifier or oracle call may take; a call that takes longer is
-    recorded as ``verifier_error`` (the oracle's: unknown). Bounded calls run on a verifier
-    thread, so a verifier that blocks is bounded too. None: no limit, in the caller's loop."""
+    recorded as ``verifier_error`` (an oracle's as ``oracle_error``: unknown). Bounded calls
+    run on a verifier thread, so a verifier that blocks is bounded too. None: no limit, in
+    the caller's loop."""
 
     @field_validator("revise_template")
     @classmethod
@@ -85,8 +90,3 @@ class CorrectorConfig(BaseModel):
         if "feedback" not in fields:
             raise ValueError("revise_template must contain '{feedback}'")
         return template
-
-    @property
-    def revisions_allowed(self) -> int:
-        """The effective revision budget (0 without a critic)."""
-        return 0 if self.critic == "none" else self.max_rounds

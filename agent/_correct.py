@@ -40,7 +40,7 @@ async def ajudge_correction(
 ) -> Correction:
     """Judge every round of a finished correction with the oracle (measurement only).
 
-    A crashing oracle gives ``verifier_error`` (unknown), and an output cut at the token
+    A crashing oracle gives ``oracle_error`` (unknown), and an output cut at the token
     limit with no readable answer gives ``truncated`` (unknown): neither counts as wrong.
     """
     semaphore = asyncio.Semaphore(concurrency)

@@ -20,7 +20,7 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from pydantic import BaseModel, ConfigDict
 
-from redraft.agent._answer import missing_answer_verdict
+from redraft.agent._answer import EXTRACTOR_SOURCE, missing_answer_verdict
 from redraft.agent._config import CorrectorConfig
 from redraft.agent._critique import CRITIQUE_VERDICTS
 from redraft.agent._monologue import (
@@ -195,7 +195,7 @@ class _Corrector:
         if purpose == "critique" and self._critique_choice:
             constraint = Constraint(kind="choice", choices=CRITIQUE_VERDICTS)
         previous = None
-        if work.rounds and purpose != "propose":
+        if work.rounds and purpose not in ("propose", "resample"):  # draws see no answer
             last = work.rounds[-1]
             previous = last.answer if last.answer is not None else last.output
         return GenerationRequest(
@@ -317,12 +317,13 @@ class _Corrector:
         answered = [j for j, r in enumerate(records) if r.answer is not None]
         outputs = [(work[pending[j]].item.context, records[j].answer or "") for j in answered]
         missing = {
-            j: missing_answer_verdict(truncated=r.truncated, source="extractor")
+            j: missing_answer_verdict(truncated=r.truncated, source=EXTRACTOR_SOURCE)
             for j, r in enumerate(records)
             if r.answer is None
         }
         feedback: list[Verdict | None] = [None] * len(pending)
         critiques: dict[int, tuple[str, Any]] = {}
+        apart: dict[int, dict[str, Verdict]] = {j: {} for j in range(len(pending))}
         critic = self.config.critic
         if critic not in ("none", "self"):
             if self.verifier is None:  # guarded in build_corrector
@@ -330,6 +331,8 @@ class _Corrector:
             verdicts = await self._verify_all(self.verifier, outputs)
             for j, verdict in zip(answered, verdicts, strict=True):
                 feedback[j] = verdict
+                if critic == "self+tool":
+                    apart[j]["tool_verdict"] = verdict
             for j, verdict in missing.items():
                 feedback[j] = verdict
         if critic in ("self", "self+tool"):
@@ -348,14 +351,19 @@ class _Corrector:
             generations = await self.backend.generate(requests) if requests else []
             for j, generation in zip(ask, generations, strict=True):
                 critiques[j] = (generation.text, generation.usage)
-                feedback[j] = critique_verdict(
+                verdict = critique_verdict(
                     generation,
                     monologue=self.config.monologue,
                     proposal=work[pending[j]].rounds[-1].answer,
                 )
+                feedback[j] = verdict
+                if critic == "self+tool":
+                    apart[j]["self_verdict"] = verdict
         for j, i in enumerate(pending):
             w = work[i]
-            update: dict[str, Any] = {"feedback": feedback[j]}
+            # In self+tool the critique's verdict replaces the tool's as feedback; each is
+            # kept apart too, so the log shows a tool acceptance the critique overruled.
+            update: dict[str, Any] = {"feedback": feedback[j], **apart[j]}
             if j in critiques:
                 update["critique"], update["critique_usage"] = critiques[j]
             record = w.rounds[-1].model_copy(update=update)
@@ -366,7 +374,7 @@ class _Corrector:
         work = list(state["work"])
         pending = [i for i, w in enumerate(work) if w.status == "revise"]
         resample = self.config.critic == "resample"
-        purpose: Purpose = "propose" if resample else "revise"
+        purpose: Purpose = "resample" if resample else "revise"
         requests = [
             self._request(
                 work[i], self._revision_messages(work[i]), purpose, work[i].rounds[-1].round + 1
@@ -391,11 +399,11 @@ class _Corrector:
                 item_id=w.item.id,
                 critic=self.config.critic,
                 leaky=self.leaky,
-                max_rounds=self.config.revisions_allowed,
+                max_rounds=self.config.max_rounds,
                 retry_context=self.config.retry_context,
                 rounds=w.rounds,
                 stop_reason=w.stop_reason or "no_critic",
-            )
+            ).committing(self.config.commit_policy)
             for w in state.get("work", [])
         ]
         return {"results": results}

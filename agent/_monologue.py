@@ -107,6 +107,29 @@ async def _judge(
     return await safe_judge(oracle, context, answer, timeout_s=timeout_s)
 
 
+def _cut(judgement: Judgement) -> Judgement:
+    """An answer the token limit cut, judged ``truncated`` (unknown) whatever it read as.
+
+    "ANSWER: 12" cut on its way to 123 reads as a wrong 12, and a cut "4" of 42 can even
+    read as right: neither is the model's answer, so neither counts. What the oracle made
+    of the partial text stays in the evidence (``read_code``).
+    """
+    local = judgement.local
+    if judgement.correctness == "unknown":  # the oracle failed: unknown already
+        return judgement
+    cut = Verdict.reject(
+        "truncated",
+        "the output hit the token limit before its answer was complete",
+        evidence={**local.evidence, "read_code": local.code},
+        source=local.source,
+        cost=local.cost,
+    )
+    glob = judgement.global_state
+    if glob is not None:
+        glob = cut
+    return judgement.model_copy(update={"local": cut, "global_state": glob})
+
+
 async def judge_round(
     oracle: Oracle[Any], context: Any, record: RoundRecord, *, timeout_s: float | None = None
 ) -> tuple[Judgement, Judgement | None]:
@@ -115,8 +138,10 @@ async def judge_round(
     Only the answer is judged, never the reasoning around it. A round without an answer is
     ``no_answer`` (the model's error), or ``truncated`` (unknown) when the token limit cut
     it; the oracle still judges the empty answer, so that the global state it reports is
-    kept. An answer cut at the token limit that the oracle cannot read is ``truncated``
-    too (:func:`~redraft.tools.truncated_judgement`). A failing oracle is unknown.
+    kept. A round whose generation the token limit cut before its answer was complete
+    (``record.truncated``) is ``truncated`` too, whatever the oracle read in the partial
+    answer; so is a length-cut answer the oracle cannot read
+    (:func:`~redraft.tools.truncated_judgement`). A failing oracle is unknown.
 
     Returns:
         ``(judgement, first_judgement)``; the second is None unless the generation
@@ -135,9 +160,11 @@ async def judge_round(
         # A server that withheld the output (content_filter) makes this "withheld": unknown.
         missed = judgement.model_copy(update={"local": missing, "global_state": glob})
         return truncated_judgement(missed, record.finish_reason), None
-    judgement = truncated_judgement(
-        await _judge(oracle, context, record.answer, timeout_s), record.finish_reason
-    )
+    judgement = await _judge(oracle, context, record.answer, timeout_s)
+    if record.truncated:
+        judgement = _cut(judgement)
+    else:
+        judgement = truncated_judgement(judgement, record.finish_reason)
     first = None
     if record.first_answer is not None and record.first_answer != record.answer:
         # Complete by construction: a later answer followed it.

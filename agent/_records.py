@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from redraft.agent.backends import Constraint, FinishReason, Message, Purpose
 from redraft.tools import Correctness, Cost, Judgement, Verdict
 
 __all__ = [
+    "COMMIT_POLICIES",
     "CRITIC_MODES",
+    "CommitPolicy",
     "Correction",
     "CriticMode",
     "Item",
@@ -29,6 +31,14 @@ budget), ``constrained`` (decoding restricted to valid answers, then tool feedba
 CRITIC_MODES: tuple[CriticMode, ...] = (
     "none", "self", "tool", "self+tool", "resample", "constrained", "oracle",
 )
+
+CommitPolicy = Literal["last", "last_accepted"]
+"""Which round's answer an item commits to: ``last`` (the last round's) or
+``last_accepted`` (the latest answer the verifier accepted; when none was accepted, the last
+round's, recorded as a fallback). In ``self+tool`` the verifier is the tool: a revision
+the tool rejects is not committed over an answer it accepted that the self critique
+doubted."""
+COMMIT_POLICIES: tuple[CommitPolicy, ...] = ("last", "last_accepted")
 
 RetryContext = Literal["full", "last"]
 """What a revision sees: every earlier attempt and its feedback, or only the last one."""
@@ -73,7 +83,8 @@ class RoundRecord(BaseModel):
     round: int
     """0 for the first proposal, then 1..k."""
     purpose: Purpose
-    """``propose`` or ``revise``."""
+    """``propose`` (round 0), ``revise`` (a revision that saw feedback) or ``resample`` (a
+    fresh draw in a revision's place, critic ``resample``)."""
     messages: tuple[Message, ...]
     """The exact prompt the backend saw."""
     output: str
@@ -103,7 +114,15 @@ class RoundRecord(BaseModel):
     critique_usage: Cost | None = None
     """What the self-critique cost."""
     feedback: Verdict | None = None
-    """What the critic said about this output: the only judgement the loop sees."""
+    """What the critic said about this output: the only judgement the loop sees. In
+    ``self+tool``, the self critique's verdict where the tool accepted the answer (and so
+    the critique was asked), else the tool's."""
+    tool_verdict: Verdict | None = None
+    """In ``self+tool``: the tool's own verdict on the answer (None when the output held no
+    answer), kept beside the self critique's so that the log shows what each critic said."""
+    self_verdict: Verdict | None = None
+    """In ``self+tool``: the self critique's verdict (None when it was not asked: the tool
+    had rejected the answer, or there was none)."""
     judgement: Judgement | None = None
     """The oracle's ground truth: measurement only, filled after the graph has finished
     (by the runner, or by ``correct`` when given an oracle); the graph never sets it. It
@@ -126,23 +145,48 @@ class Correction(BaseModel):
     """True when ground truth fed the loop: derived from the feedback source (an oracle
     presented as a verifier, or any verifier that says ``leaky = True``)."""
     max_rounds: int
-    """The revision budget."""
+    """The revision budget k as configured (``CorrectorConfig.max_rounds``); unused under
+    ``none``, which makes no revision whatever k says."""
     retry_context: RetryContext
     """What revisions saw."""
     rounds: tuple[RoundRecord, ...]
     """Every round in order."""
     stop_reason: StopReason
     """Why the rounds ended."""
+    commit_policy: CommitPolicy = "last"
+    """The rule that chose :attr:`committed_round`."""
+    committed_round: int = -1
+    """The round whose answer is committed (-1 given: the last round; stored as its
+    number)."""
+    commit_fallback: bool = False
+    """True when ``last_accepted`` found no accepted answer and committed the last round's
+    (the stated fallback)."""
+
+    @model_validator(mode="after")
+    def _committed_in_range(self) -> Self:
+        if self.committed_round == -1 and self.rounds:
+            object.__setattr__(self, "committed_round", len(self.rounds) - 1)
+        if not 0 <= self.committed_round < len(self.rounds):
+            raise ValueError(
+                f"committed_round {self.committed_round} is not a round of {self.item_id!r} "
+                f"({len(self.rounds)} rounds)"
+            )
+        return self
 
     @property
-    def committed(self) -> str:
-        """The committed output, raw: the last round's (the task gets :attr:`answer`)."""
-        return self.rounds[-1].output
+    def committed_record(self) -> RoundRecord:
+        """The committed round's record."""
+        return self.rounds[self.committed_round]
 
     @property
-    def answer(self) -> str | None:
-        """The committed answer: the last round's answer (None when it had none)."""
-        return self.rounds[-1].answer
+    def committed_output(self) -> str:
+        """The committed round's raw output (the task gets :attr:`committed_answer`)."""
+        return self.committed_record.output
+
+    @property
+    def committed_answer(self) -> str | None:
+        """The committed round's answer, all a task gets (None when it had none)."""
+        return self.committed_record.answer
 
     @property
     def revisions(self) -> int:
@@ -158,7 +202,7 @@ class Correction(BaseModel):
     @property
     def final(self) -> Correctness | None:
         """The oracle's judgement of the committed output (None when no oracle judged it)."""
-        judgement = self.rounds[-1].judgement
+        judgement = self.committed_record.judgement
         return None if judgement is None else judgement.correctness
 
     @property
@@ -173,6 +217,28 @@ class Correction(BaseModel):
         if before == "correct":
             return "kept_right" if after == "correct" else "harmed"
         return "recovered" if after == "correct" else "stayed_wrong"
+
+    def committing(self, policy: CommitPolicy) -> Correction:
+        """This correction with its committed round chosen by ``policy``.
+
+        ``last_accepted`` commits the latest round a verifier accepted (in ``self+tool``
+        the tool, whatever the self critique said); when none was, the last round, marked
+        :attr:`commit_fallback`. Without a critic (``none``) there is nothing to accept and
+        the one round is committed.
+        """
+        last = len(self.rounds) - 1
+        if policy == "last" or self.critic == "none":
+            return self.model_copy(update={"commit_policy": policy, "committed_round": last,
+                                           "commit_fallback": False})
+        for index in range(last, -1, -1):
+            record = self.rounds[index]
+            verdict = record.tool_verdict if self.critic == "self+tool" else record.feedback
+            if verdict is not None and verdict.ok:
+                return self.model_copy(update={"commit_policy": policy,
+                                               "committed_round": index,
+                                               "commit_fallback": False})
+        return self.model_copy(update={"commit_policy": policy, "committed_round": last,
+                                       "commit_fallback": True})
 
     def judged(
         self,

@@ -60,7 +60,7 @@ async def play(
         wall, cpu = time.perf_counter() - started, time.process_time() - cpu
         timings.append((wall, cpu, outputs[0].usage.prompt_tokens))
         for episode, prompt, output in zip(running, prompts, outputs, strict=True):
-            episode.commit(output.text, await oracle.judge(prompt.truth_context, output.text))
+            episode.commit(output.text, await oracle.judge(prompt.oracle_context, output.text))
     return timings
 
 

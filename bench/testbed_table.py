@@ -78,7 +78,7 @@ def _markers(run_dir: Path) -> tuple[int, int, int]:
             if event.get("kind") != "step":
                 continue
             total += 1
-            if BACK_MARKER in str(event.get("committed", "")):
+            if BACK_MARKER in str(event.get("committed_answer", event.get("committed", ""))):
                 marked += 1
                 marked_right += event.get("final_ok") is True
     return marked, marked_right, total

@@ -39,6 +39,7 @@ from redraft.evals._log import (
 from redraft.evals._manifest import MANIFEST_FILE, read_manifest
 from redraft.evals._progress import ProgressBar, RunObserver
 from redraft.evals._runner import (
+    CorrectorResultError,
     EventSink,
     LockstepRunner,
     TaskProtocolError,
@@ -52,6 +53,7 @@ __all__ = [
     "MANIFEST_FILE",
     "SCHEMA_VERSION",
     "ConfigFileError",
+    "CorrectorResultError",
     "EpisodeEndEvent",
     "EpisodeStartEvent",
     "EvalConfig",

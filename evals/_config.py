@@ -25,7 +25,13 @@ from pydantic import (
     model_validator,
 )
 
-from redraft.agent import DEFAULT_MODEL, MAX_ROUNDS_LIMIT, CorrectorConfig, CriticMode
+from redraft.agent import (
+    DEFAULT_MODEL,
+    MAX_ROUNDS_LIMIT,
+    CommitPolicy,
+    CorrectorConfig,
+    CriticMode,
+)
 from redraft.agent.backends import public_options
 from redraft.evals.tasks import ErrorPolicy
 from redraft.tools import BadInputError
@@ -42,6 +48,10 @@ __all__ = [
 EXECUTION_FIELDS = frozenset({"batch_size"})
 """Fields that change how a run executes but not what it measures; they may differ on
 resume and between shards."""
+
+
+_TOP_LEVEL = ("critic", "max_rounds", "commit_policy")
+"""Corrector settings given as top-level fields of the eval config (and CLI options)."""
 
 
 class ConfigFileError(BadInputError):
@@ -101,7 +111,12 @@ class EvalConfig(BaseModel):
     max_rounds: int = Field(
         2, ge=0, le=MAX_ROUNDS_LIMIT, validation_alias=AliasChoices("max_rounds", "rounds")
     )
-    """Revisions allowed per step after the first proposal (``--rounds``)."""
+    """Revisions allowed per step after the first proposal, k (``--revisions``, alias
+    ``--rounds``): a step has up to k+1 rounds."""
+    commit_policy: CommitPolicy = "last_accepted"
+    """Which round's answer a step commits (``--commit-policy``): ``last_accepted`` (the
+    latest answer the verifier accepted, else the last round's, marked as a fallback) or
+    ``last``. Runs of schema 2 manifests read as ``last``."""
     episodes: int = Field(20, ge=1)
     """How many episodes the run holds (ids 0..episodes-1)."""
     max_steps: int = Field(30, ge=1)
@@ -119,8 +134,8 @@ class EvalConfig(BaseModel):
     verifier: str | None = None
     """A registered verifier used as the feedback source instead of the task's own."""
     corrector: CorrectorConfig = Field(default_factory=CorrectorConfig)
-    """Further corrector settings (sampling, retry context, templates); its ``critic`` and
-    ``max_rounds`` are set from the fields above."""
+    """Further corrector settings (sampling, retry context, templates); its ``critic``,
+    ``max_rounds`` and ``commit_policy`` are set from the fields above."""
     batch_size: int = Field(64, ge=1)
     """Episodes in flight at once; each round of the batch is one backend call per node."""
     shard: ShardSpec | None = None
@@ -142,15 +157,16 @@ class EvalConfig(BaseModel):
 
     @field_serializer("corrector")
     def _corrector_rest(self, corrector: CorrectorConfig) -> dict[str, Any]:
-        # critic and max_rounds live at the top level; recording them twice would let an
-        # edited dump contradict itself.
-        rest: dict[str, Any] = corrector.model_dump(mode="json", exclude={"critic", "max_rounds"})
+        # critic, max_rounds and commit_policy live at the top level; recording them twice
+        # would let an edited dump contradict itself.
+        rest: dict[str, Any] = corrector.model_dump(mode="json", exclude=set(_TOP_LEVEL))
         return rest
 
     @model_validator(mode="after")
     def _one_critic(self) -> Self:
         explicit = self.corrector.model_fields_set
-        for name, value in (("critic", self.critic), ("max_rounds", self.max_rounds)):
+        for name in _TOP_LEVEL:
+            value = getattr(self, name)
             if name in explicit and getattr(self.corrector, name) != value:
                 raise ValueError(
                     f"corrector.{name} conflicts with {name}; set it at the top level only"
@@ -166,7 +182,7 @@ class EvalConfig(BaseModel):
     def corrector_config(self) -> CorrectorConfig:
         """The corrector's full configuration for this run."""
         return self.corrector.model_copy(
-            update={"critic": self.critic, "max_rounds": self.max_rounds}
+            update={name: getattr(self, name) for name in _TOP_LEVEL}
         )
 
     def task_kwargs(self) -> dict[str, Any]:

@@ -364,7 +364,7 @@ async def arun_eval(
             batch_size=config.batch_size,
             oracle=oracle,
             hints=backend.hints if isinstance(backend, HintReceiver) else None,
-            feedback_sees_truth=leaky,
+            leaky=leaky,
         )
         await runner.run(todo)
     return RunResult(

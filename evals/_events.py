@@ -7,7 +7,24 @@ prompt and output, is in the log, so reports are rebuilt (and runs replayed) fro
 
 Schema 2 speaks one vocabulary: a step has rounds (0 = proposal, 1..k = revisions), the
 oracle's judgement is ``correct``, ``incorrect`` or ``unknown`` (never a bool whose polarity
-flips), and a round records its ``finish_reason``. Logs of another schema are refused.
+flips), and a round records its ``finish_reason``.
+
+Schema 3 adds the commit policy and names things one way each:
+
+- a step record names its ``committed_round`` (and ``commit_fallback``: ``last_accepted``
+  found no accepted answer and committed the last round's);
+- a ``self+tool`` round keeps each critic's verdict (``tool_verdict``, ``self_verdict``);
+- a step's global label is ``global_correctness`` (the name a
+  :class:`~redraft.tools.Judgement` gives that correct/incorrect/unknown value; schema 2:
+  ``global_state``), and its committed answer is ``committed_answer`` (schema 2:
+  ``committed``; the raw committed output is the committed round's ``output``);
+- an oracle that failed is ``oracle_error`` (schema 2 said ``verifier_error``; both are
+  unknown).
+
+Schema 2 logs are read as schema 3 (migration): a step committed its last round, so
+``committed_round`` is its ``round``; ``global_state`` and ``committed`` are read under
+their new names; the manifest's config gets ``commit_policy = "last"``. Logs of other
+schemas are refused.
 """
 
 from __future__ import annotations
@@ -29,6 +46,7 @@ from redraft.evals.tasks import EndReason
 from redraft.tools import LOG_CONTEXT, Correctness, Cost
 
 __all__ = [
+    "READABLE_SCHEMAS",
     "SCHEMA_VERSION",
     "EpisodeEndEvent",
     "EpisodeStartEvent",
@@ -38,14 +56,17 @@ __all__ = [
     "parse_event",
 ]
 
-SCHEMA_VERSION = 2
-"""Bumped whenever a record's meaning changes. Readers accept this version only."""
+SCHEMA_VERSION = 3
+"""Bumped whenever a record's meaning changes. Records are written in this version."""
+READABLE_SCHEMAS: tuple[int, ...] = (2, 3)
+"""Versions a reader accepts: this one, and schema 2 by the migration in the module
+docstring."""
 
 
 class _Envelope(BaseModel):
     model_config = ConfigDict(frozen=True, populate_by_name=True, extra="forbid")
 
-    schema_version: Literal[2] = Field(2, alias="schema")
+    schema_version: Literal[2, 3] = Field(3, alias="schema")
     """The log schema version (serialised as ``schema``)."""
     episode: int
     """Episode id, unique within a run."""
@@ -86,19 +107,24 @@ class StepEvent(_Envelope):
 
     kind: Literal["step"] = "step"
     revisions: int
-    """Revisions made (``round`` of the committed round)."""
+    """Revisions made (``round`` of the step's last round)."""
     stop_reason: StopReason
     """Why the rounds ended."""
-    committed: str
-    """The committed answer (empty when the last round had none); raw outputs are in the
-    round records."""
+    committed_round: int
+    """The round whose answer was committed, by the run's commit policy (schema 2 logs,
+    which always committed the last round, read as ``round``)."""
+    commit_fallback: bool = False
+    """``last_accepted`` found no accepted answer and committed the last round's."""
+    committed_answer: str
+    """The committed answer (empty when the committed round had none); raw outputs are in
+    the round records (``output``)."""
     action: str
     """The action the task applied (forced if the answer was replaced)."""
     initial: Correctness
     """The oracle on round 0, locally: ``correct``, ``incorrect`` or ``unknown``."""
     final: Correctness
-    """The oracle on the committed output, locally."""
-    global_state: Correctness | None
+    """The oracle on the committed round's answer, locally."""
+    global_correctness: Correctness | None
     """Does the agent's state equal the true state after this step? None: the task has no
     global state distinct from the local one; ``unknown`` when the step was unknown."""
     forced: bool = False
@@ -107,6 +133,23 @@ class StepEvent(_Envelope):
     """Everything this step cost (all rounds and critiques)."""
     info: dict[str, JsonValue] = Field(default_factory=dict)
     """Task-specific detail."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _schema_2(cls, data: Any) -> Any:
+        # Schema 2 committed the last round always and did not say so, and called the step's
+    # global label global_state (the name of the oracle's Verdict in a Judgement).
+        if isinstance(data, dict) and "committed" in data:
+            data = {k: v for k, v in data.items() if k != "committed"} | {
+                "committed_answer": data["committed"]
+            }
+        if isinstance(data, dict) and "global_state" in data:
+            data = {k: v for k, v in data.items() if k != "global_state"} | {
+                "global_correctness": data["global_state"]
+            }
+        if isinstance(data, dict) and "committed_round" not in data and "round" in data:
+            return {**data, "committed_round": data["round"]}
+        return data
 
 
 class EpisodeEndEvent(_Envelope):

@@ -26,8 +26,14 @@ from typing import IO, NoReturn, Self
 from pydantic import TypeAdapter, ValidationError
 from pydantic_core import PydanticSerializationError
 
-from redraft.evals._events import SCHEMA_VERSION, EpisodeEndEvent, Event, parse_event
-from redraft.tools import BadInputError
+from redraft.evals._events import (
+    READABLE_SCHEMAS,
+    SCHEMA_VERSION,
+    EpisodeEndEvent,
+    Event,
+    parse_event,
+)
+from redraft.tools import LOG_CONTEXT, BadInputError
 
 __all__ = [
     "EVENTS_FILE",
@@ -137,7 +143,8 @@ def _parse(line: bytes) -> Event:
     """Parse one record.
 
     JSON that pydantic's parser refuses (an escaped lone surrogate, which the writer emits
-    for text no UTF-8 can hold) is read by ``json`` and then validated.
+    for text no UTF-8 can hold) is read by ``json`` and then validated the same way: with
+    the log's context (plug-in verdict codes load, a record must state its schema).
     """
     try:
         return parse_event(line)
@@ -148,7 +155,7 @@ def _parse(line: bytes) -> Event:
             data = json.loads(line)
         except ValueError:
             raise exc from None
-        return _EVENT.validate_python(data)
+        return _EVENT.validate_python(data, context=LOG_CONTEXT)
 
 
 def encode_event(event: Event) -> bytes:
@@ -384,14 +391,20 @@ def record_schema(line: bytes | str) -> object:
 
 def _refuse_schema(file: Path, number: int, line: bytes) -> None:
     schema = record_schema(line)
-    if schema is _NOT_A_RECORD or schema == SCHEMA_VERSION:
+    if schema is _NOT_A_RECORD or schema in READABLE_SCHEMAS:
         return
     what = "declares no event schema" if schema is None else f"written with event schema {schema}"
     raise EventLogError(
         f"{file}, line {number}: {what}; this redraft reads "
-        f"schema {SCHEMA_VERSION} only (rerun the eval with this version, or report it with "
+        f"{_schemas()} only (rerun the eval with this version, or report it with "
         "the redraft version that wrote it)"
     )
+
+
+def _schemas() -> str:
+    """``schema 2 or 3``: the versions this redraft reads, for messages."""
+    older = [str(v) for v in READABLE_SCHEMAS if v != SCHEMA_VERSION]
+    return f"schema {' or '.join([*older, str(SCHEMA_VERSION)])}"
 
 
 def _first_error(exc: ValidationError) -> str:

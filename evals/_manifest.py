@@ -19,8 +19,8 @@ from pydantic import BaseModel, ValidationError
 
 from redraft.agent.backends import public_options
 from redraft.evals._config import EvalConfig
-from redraft.evals._events import SCHEMA_VERSION
-from redraft.evals._log import EventLogError, atomic_write
+from redraft.evals._events import READABLE_SCHEMAS, SCHEMA_VERSION
+from redraft.evals._log import EventLogError, _schemas, atomic_write
 from redraft.tools import BadInputError, verdict_codes
 
 __all__ = [
@@ -154,14 +154,22 @@ def read_manifest(run_dir: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise EventLogError(f"manifest {path} must hold a JSON object")
     schema = data.get("schema")
-    if schema != SCHEMA_VERSION:
+    if schema not in READABLE_SCHEMAS:
         text = path.read_text(encoding="utf-8")
         line = next((n for n, row in enumerate(text.splitlines(), 1) if '"schema"' in row), 1)
         raise EventLogError(
             f"manifest {path}, line {line}: written with schema {schema}; this redraft reads "
-            f"schema {SCHEMA_VERSION} only (rerun the eval with this version into a new --out)"
+            f"{_schemas()} only (rerun the eval with this version into a new --out)"
         )
-    return data
+    return _migrated(data)
+
+
+def _migrated(manifest: dict[str, Any]) -> dict[str, Any]:
+    """A manifest as schema 3 reads it: schema 2 runs committed the last round always."""
+    config = manifest.get("config")
+    if manifest.get("schema") == 2 and isinstance(config, dict):
+        manifest = {**manifest, "config": {"commit_policy": "last", **config}}
+    return manifest
 
 
 def manifest_config(manifest: dict[str, Any], where: Path) -> EvalConfig:

@@ -38,6 +38,7 @@ from redraft.evals.tasks import EndReason, Episode, ErrorPolicy, StepPrompt, Ste
 from redraft.tools import Correctness, Judgement, Oracle
 
 __all__ = [
+    "CorrectorResultError",
     "EventSink",
     "LockstepRunner",
     "TaskProtocolError",
@@ -110,11 +111,12 @@ class LockstepRunner:
         batch_size: the most episodes in flight at once.
         oracle: judges every round (measurement); default: the task's oracle.
         hints: where the simulated backend reads each step's hint (None: no hints sent).
-        feedback_sees_truth: the feedback source is an oracle (``critic='oracle'``, leaky):
-            its items get the oracle's context instead of the verifier's.
+        leaky: the feedback source carries ground truth (``critic='oracle'``, see
+            :func:`redraft.agent.is_leaky`): its items get the oracle's context instead of
+            the verifier's.
         judge_concurrency: the most oracle calls running at once.
         judge_timeout_s: an oracle call taking longer is abandoned and judged ``unknown``
-            (``verifier_error``); None waits for ever.
+            (``oracle_error``); None waits for ever.
     """
 
     def __init__(
@@ -129,7 +131,7 @@ class LockstepRunner:
         batch_size: int,
         oracle: Oracle[Any] | None = None,
         hints: HintBoard | None = None,
-        feedback_sees_truth: bool = False,
+        leaky: bool = False,
         judge_concurrency: int = 64,
         judge_timeout_s: float | None = 300.0,
     ) -> None:
@@ -139,7 +141,7 @@ class LockstepRunner:
             raise ValueError(f"judge_concurrency must be at least 1, not {judge_concurrency}")
         self.oracle: Oracle[Any] = oracle if oracle is not None else task.oracle()
         self.hints = hints
-        self.feedback_sees_truth = feedback_sees_truth
+        self.leaky = leaky
         self.judge_concurrency = judge_concurrency
         self.judge_timeout_s = judge_timeout_s
         self.task = task
@@ -178,11 +180,7 @@ class LockstepRunner:
                     if self.hints is not None:
                         self.hints.withdraw(i.id for i in items)
                 self.invocations += 1
-                results: list[Correction] = state["results"]
-                if len(results) != len(items):
-                    raise RuntimeError(
-                        f"the corrector returned {len(results)} results for {len(items)} items"
-                    )
+                results = _match(items, state["results"])
                 judged = await self._judge(results, prompts)
                 still: list[_Running] = []
                 for r, correction in zip(running, judged, strict=True):
@@ -210,7 +208,7 @@ class LockstepRunner:
         return Item(
             id=item_id(running.id, running.episode.step),
             messages=prompt.messages,
-            context=prompt.truth_context if self.feedback_sees_truth else prompt.context,
+            context=prompt.oracle_context if self.leaky else prompt.context,
             constraint=prompt.constraint,
             cache_key=str(running.id),
             monologue_template=prompt.monologue_template,
@@ -224,7 +222,7 @@ class LockstepRunner:
         At most ``judge_concurrency`` calls run at once (a semaphore per call: the event
         loop may differ between calls).
 
-        A failing oracle gives ``verifier_error`` and a length-cut output with no readable
+        A failing oracle gives ``oracle_error`` and a length-cut output with no readable
         answer gives ``truncated``: both are ``unknown``, never wrong.
         """
         semaphore = asyncio.Semaphore(self.judge_concurrency)
@@ -236,7 +234,7 @@ class LockstepRunner:
                 return await judge_round(oracle, context, record, timeout_s=timeout)
 
         flat = [
-            judge(prompt.truth_context, record)
+            judge(prompt.oracle_context, record)
             for correction, prompt in zip(results, prompts, strict=True)
             for record in correction.rounds
         ]
@@ -255,11 +253,11 @@ class LockstepRunner:
         step = running.episode.step
         for record in correction.rounds:
             self.sink.write(_round_event(running.id, step, record))
-        judgement = correction.rounds[-1].judgement
+        judgement = correction.committed_record.judgement
         if judgement is None:  # pragma: no cover - _judge judges every round
             raise RuntimeError(f"step {step} of episode {running.id} was not judged")
         # The task gets the answer alone, never the reasoning around it.
-        result = running.episode.commit(correction.answer or "", judgement)
+        result = running.episode.commit(correction.committed_answer or "", judgement)
         self.sink.write(_step_event(running.id, step, correction, result))
         running.steps += 1
         if correction.final == "incorrect" and running.first_error_step is None:
@@ -293,6 +291,40 @@ class LockstepRunner:
         close_quietly(running.episode)
 
 
+class CorrectorResultError(RuntimeError):
+    """The corrector's results do not answer its items one to one (by item id)."""
+
+
+def _match(items: Sequence[Item], results: Sequence[Correction]) -> list[Correction]:
+    """The corrector's results in the order of ``items``, paired by item id.
+
+    A corrector embedded in a user's graph may return its results in another order; pairing
+    by position would judge one episode's answer against another's truth, silently.
+
+    Raises:
+        CorrectorResultError: a result for no item, a missing or a duplicated one.
+    """
+    by_id: dict[str, Correction] = {}
+    for result in results:
+        if result.item_id in by_id:
+            raise CorrectorResultError(
+                f"the corrector returned two results for item {result.item_id!r}; it must "
+                "return one result per item, each with its item's id"
+            )
+        by_id[result.item_id] = result
+    wanted = [item.id for item in items]
+    missing = [i for i in wanted if i not in by_id]
+    extra = sorted(set(by_id) - set(wanted))
+    if missing or extra:
+        raise CorrectorResultError(
+            f"the corrector's results do not match its {len(wanted)} items by id (missing: "
+            f"{', '.join(map(repr, missing[:5])) or 'none'}; unknown: "
+            f"{', '.join(map(repr, extra[:5])) or 'none'}); it must return one result per "
+            "item, each with its item's id"
+        )
+    return [by_id[i] for i in wanted]
+
+
 _ROUND_FIELDS: Sequence[str] = tuple(RoundRecord.model_fields)
 
 
@@ -301,12 +333,12 @@ def _round_event(episode: int, step: int, record: RoundRecord) -> RoundEvent:
     return RoundEvent(episode=episode, step=step, **fields)
 
 
-def _global_state(correction: Correction, result: StepResult) -> Correctness | None:
-    if result.global_state is not None:
+def _global_correctness(correction: Correction, result: StepResult) -> Correctness | None:
+    if result.global_correctness is not None:
         # The task replaced the answer: the agent's state after this step is the
         # replacement's, which the oracle's view of the raw output cannot see.
-        return result.global_state
-    judgement = correction.rounds[-1].judgement
+        return result.global_correctness
+    judgement = correction.committed_record.judgement
     if judgement is None:
         return None
     if judgement.correctness == "unknown":
@@ -321,11 +353,13 @@ def _step_event(episode: int, step: int, correction: Correction, result: StepRes
         round=correction.rounds[-1].round,
         revisions=correction.revisions,
         stop_reason=correction.stop_reason,
-        committed=correction.answer or "",
+        committed_round=correction.committed_round,
+        commit_fallback=correction.commit_fallback,
+        committed_answer=correction.committed_answer or "",
         action=result.action,
         initial=correction.initial or "unknown",
         final=correction.final or "unknown",
-        global_state=_global_state(correction, result),
+        global_correctness=_global_correctness(correction, result),
         forced=result.forced,
         usage=correction.usage,
         info=result.info,

@@ -102,18 +102,31 @@ def _add_run_options(parser: argparse.ArgumentParser, *, grid: bool) -> None:
     parser.add_argument("--model", help="PROVIDER/MODEL, e.g. simulated/e=0.1,r=0.5,h=0.05")
     if grid:
         parser.add_argument("--critic", type=_csv, help="critic modes, e.g. none,self,tool")
-        parser.add_argument("--rounds", type=_csv_int, help="revision budgets, e.g. 0,2")
+        parser.add_argument(
+            "--revisions", "--rounds", dest="rounds", type=_csv_int,
+            help="revision budgets k (revisions after the first proposal; a step has up to "
+            "k+1 rounds), e.g. 0,2; --rounds is the same option",
+        )
         parser.add_argument("--representation", type=_csv, help="representations, e.g. a,b")
         parser.add_argument(
             "--monologue", type=_on_off, help="inner monologue off, on, or both: off,on"
         )
     else:
         parser.add_argument("--critic", help="none|self|tool|self+tool|resample|constrained|oracle")
-        parser.add_argument("--rounds", type=int, help="revisions allowed per step (k)")
+        parser.add_argument(
+            "--revisions", "--rounds", dest="rounds", type=int,
+            help="revisions allowed per step after the first proposal (k: up to k+1 rounds); "
+            "--rounds is the same option",
+        )
         parser.add_argument("--representation", help="the task's prompt representation")
         parser.add_argument(
             "--monologue", choices=("off", "on"), help="reason before answering (default off)"
         )
+    parser.add_argument(
+        "--commit-policy", choices=("last_accepted", "last"),
+        help="which round's answer a step commits: the latest the verifier accepted "
+        "(else the last, marked as a fallback; the default) or the last",
+    )
     parser.add_argument("--episodes", type=int, help="episodes in the run")
     parser.add_argument("--max-steps", type=int, help="step limit per episode (censoring)")
     parser.add_argument("--seed", type=int, help="run seed")
@@ -239,6 +252,7 @@ def _config_data(args: argparse.Namespace) -> dict[str, Any]:
         "model": args.model,
         "critic": args.critic,
         "max_rounds": args.rounds,
+        "commit_policy": args.commit_policy,
         "representation": args.representation,
         "episodes": args.episodes,
         "max_steps": args.max_steps,

@@ -50,6 +50,7 @@ VERDICT_CODES: dict[str, str] = {
     "self_rejected": "the model's own critique found a problem",
     "blunder": "a legal answer that loses too much value (quality oracle)",
     "verifier_error": "the verifier itself failed; the proposal was not checked",
+    "oracle_error": "the oracle itself failed or timed out; the proposal was not judged",
     "no_answer": "the output holds reasoning but no answer",
     "truncated": "the output was cut off at the token limit before it held a complete answer",
     "withheld": "the server withheld the output (a content filter): not the model's answer",
@@ -57,7 +58,9 @@ VERDICT_CODES: dict[str, str] = {
 }
 _codes_lock = threading.Lock()
 
-UNKNOWN_CODES: frozenset[str] = frozenset({"verifier_error", "truncated", "withheld"})
+UNKNOWN_CODES: frozenset[str] = frozenset(
+    {"verifier_error", "oracle_error", "truncated", "withheld"}
+)
 """Codes that mean "not checked": an oracle verdict with one of them is ``unknown``."""
 UNREADABLE_CODES: frozenset[str] = frozenset({"unparseable", "invalid_syntax", "schema_error"})
 """Codes that mean "no complete answer was found": with a ``length`` finish they are
@@ -175,7 +178,7 @@ class Judgement(BaseModel):
 
     A different type from :class:`Verdict` on purpose, so that ground truth cannot be fed
     to an agent by accident. Its :attr:`correctness` is ``unknown`` when the oracle could not
-    check the output (``verifier_error``) or the output was cut off (``truncated``).
+    check the output (``oracle_error``) or the output was cut off (``truncated``).
     """
 
     model_config = ConfigDict(frozen=True)

@@ -145,11 +145,14 @@ class FunctionVerifier(Generic[C]):
         return result
 
 
-def _failure(source: str, exc: BaseException, started: float, why: str = "failed") -> Verdict:
+def _failure(
+    source: str, exc: BaseException, started: float, why: str = "failed",
+    code: str = "verifier_error",
+) -> Verdict:
     from redraft.tools._verdict import Cost
 
     return Verdict.reject(
-        "verifier_error",
+        code,
         f"{source} {why}: {type(exc).__name__}: {exc}"[:2000],
         source=source,
         cost=Cost(seconds=time.perf_counter() - started),
@@ -404,7 +407,7 @@ async def safe_verify(
 async def safe_judge(
     oracle: Oracle[Any], context: Any, proposal: str, *, timeout_s: float | None = None
 ) -> Judgement:
-    """Run an oracle; any failure becomes a ``verifier_error`` judgement.
+    """Run an oracle; any failure becomes an ``oracle_error`` judgement.
 
     Failures are as for :func:`safe_verify`; measurement counts such a judgement as unknown,
     never as right or wrong.
@@ -415,11 +418,12 @@ async def safe_judge(
             await _bounded(lambda: oracle.judge(context, proposal), timeout_s), Judgement
         )
     except VerifierTimeoutError as exc:
-        return Judgement(local=_failure(oracle.name, exc, started, why="timed out"))
+        return Judgement(local=_failure(oracle.name, exc, started, why="timed out",
+                                        code="oracle_error"))
     except BaseException as exc:
         if not _recorded(exc, timeout_s):
             raise
-        return Judgement(local=_failure(oracle.name, exc, started))
+        return Judgement(local=_failure(oracle.name, exc, started, code="oracle_error"))
 
 
 def verify_sync(verifier: Verifier[C], context: C, proposal: str) -> Verdict:

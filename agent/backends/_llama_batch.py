@@ -421,8 +421,11 @@ class BatchedDecoder:
         # Generating runs get room first, so that a long prompt never stalls them.
         plan: list[tuple[_Run, list[int]]] = []
         n = 0
-        for run in sorted(running, key=lambda r: len(r.pending) > 1):
+        # Every run forgets its logits first: one left out of this pass (no room) must not
+        # sample next from an index that now holds another sequence's logits.
+        for run in running:
             run.logits_at = -1
+        for run in sorted(running, key=lambda r: len(r.pending) > 1):
             room = self.n_batch - n
             if room <= 0:
                 break

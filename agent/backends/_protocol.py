@@ -25,7 +25,10 @@ __all__ = [
     "SimulationHint",
 ]
 
-Purpose = Literal["propose", "critique", "revise"]
+Purpose = Literal["propose", "critique", "revise", "resample"]
+"""Why a text is asked for: the first proposal, a self-critique, a revision that sees
+feedback, or (critic ``resample``) a fresh draw from the original prompt in a revision's
+place, which sees none."""
 ConstraintKind = Literal["choice", "regex", "grammar"]
 FinishReason = Literal["stop", "length", "error", "content_filter", "other"]
 """Why generation ended: ``stop`` (end of text or a stop sequence), ``length`` (the token

@@ -166,7 +166,7 @@ class SimulatedBackend:
             if thinking:
                 return f"{_REASONING}\n{verdict}", p.think_tokens + 2
             return verdict, 1
-        if request.purpose == "propose":
+        if request.purpose in ("propose", "resample"):  # a fresh draw either way
             rate = p.error_rate(hint.step, hint.prior_errors, monologue=thinking)
             wrong = rng.random() < rate
         else:  # revise

@@ -153,7 +153,7 @@ class RunProfile(BaseModel):
     """Committed answers the oracle could not judge (unknown: left out of rates)."""
     unknown_reasons: dict[str, int] = Field(default_factory=dict)
     """Those by the oracle's verdict code (``truncated``: cut at the token limit,
-    ``verifier_error``: the oracle failed)."""
+    ``oracle_error``: the oracle failed)."""
     lenient: LenientReading
     """Answers read only leniently."""
     transcripts: list[Transcript]
@@ -269,7 +269,7 @@ def profile_run(run: RunData, log: Path | None = None) -> RunProfile:
             ):
                 early += 1
             final = _correct(step, "final")
-            record = committed.get((step.step, step.round))
+            record = committed.get((step.step, step.committed_round))
             if final is None:
                 unknown += 1
                 judged = record.judgement if record is not None else None

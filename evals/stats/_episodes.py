@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from redraft.agent import EXTRACTOR_SOURCE
 from redraft.evals._events import RoundEvent, StepEvent
 from redraft.evals.stats._load import EpisodeLog, RunData
 from redraft.tools import Correctness, Judgement
@@ -27,7 +28,7 @@ FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 
 VERIFIER_ERROR = "verifier_error"
-NO_VERDICT_CODES = frozenset({VERIFIER_ERROR, "critique_unreadable"})
+NO_VERDICT_CODES = frozenset({VERIFIER_ERROR, "oracle_error", "critique_unreadable"})
 """Feedback codes that neither accept nor reject: the critic gave no verdict."""
 
 
@@ -82,7 +83,8 @@ class EpisodeArrays:
     """``(n,)`` rounds whose feedback gave no verdict (``verifier_error``,
     ``critique_unreadable``): neither accept nor reject."""
     feedback_rounds: FloatArray
-    """``(n,)`` rounds with any feedback."""
+    """``(n,)`` rounds with a critic's feedback (the extractor's ``no_answer`` and
+    ``truncated``, given without asking a critic, are left out)."""
     feedback_unjudged: FloatArray
     """``(n,)`` rounds with feedback but an unknown oracle label (out of TPR/FPR)."""
     rounds: FloatArray
@@ -155,7 +157,9 @@ def _first_error(episode: EpisodeLog, final: list[float]) -> int | None:
 def _feedback_counts(rounds: tuple[RoundEvent, ...]) -> tuple[int, ...]:
     tp = fp = fn = tn = errors = total = unjudged = 0
     for record in rounds:
-        if record.feedback is None:
+        # The extractor's verdict on an output without an answer was given unasked, by no
+        # critic: counting it would make "no answer" a detection.
+        if record.feedback is None or record.feedback.source == EXTRACTOR_SOURCE:
             continue
         total += 1
         if record.feedback.code in NO_VERDICT_CODES:
@@ -257,8 +261,8 @@ def episode_arrays(run: RunData) -> EpisodeArrays:
             finals.append(final[i, j])
             wrong_so_far = wrong_so_far or step.final == "incorrect"
             labelled[i, j] = 0.0
-            if step.global_state is not None:
-                glob[i, j] = _flag(step.global_state)
+            if step.global_correctness is not None:
+                glob[i, j] = _flag(step.global_correctness)
                 labelled[i, j] = 1.0
             elif step.final != "unknown" or wrong_so_far:
                 # No global label: an error stays until the end (no undoing assumed).

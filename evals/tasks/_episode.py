@@ -103,7 +103,7 @@ class EpisodeBase(ClosingMixin):
         *,
         action: str,
         correctness: Correctness,
-        global_state: Correctness | None = None,
+        global_correctness: Correctness | None = None,
         forced: bool = False,
         natural: bool = False,
         info: dict[str, JsonValue] | None = None,
@@ -125,8 +125,8 @@ class EpisodeBase(ClosingMixin):
             end = "max_steps"
         self._step += 1
         self.end = end
-        return StepResult(action=action, global_state=global_state, forced=forced, end=end,
-                          info=info or {})
+        return StepResult(action=action, global_correctness=global_correctness, forced=forced,
+                          end=end, info=info or {})
 
 
 ConfigT = TypeVar("ConfigT", bound=BaseModel)

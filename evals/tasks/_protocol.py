@@ -18,9 +18,9 @@ the locally right answer (recorded as ``forced``) when it cannot.
 
 from __future__ import annotations
 
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, Self, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
 
 from redraft.agent.backends import Constraint, Message, SimulationHint
 from redraft.tools import Correctness, Judgement, Oracle, Verifier
@@ -47,7 +47,7 @@ class StepPrompt(BaseModel):
     """What the verifier checks the proposal against: what a deployed agent could know
     (the prompt, its own history). Never the true state."""
     oracle_context: Any = None
-    """What the oracle judges the proposal against: the truth. None: the same as
+    """What the oracle judges the proposal against: the truth. Given as None, it is
     :attr:`context` (a task whose truth follows from the prompt alone)."""
     constraint: Constraint | None = None
     """The valid answers, for the ``constrained`` critic mode (None if the task has none)."""
@@ -58,10 +58,12 @@ class StepPrompt(BaseModel):
     """The task's own request to reason first and mark the answer line, used instead of the
     corrector's when the monologue is on (None: the corrector's, task-independent)."""
 
-    @property
-    def truth_context(self) -> Any:
-        """The oracle's context (:attr:`oracle_context`, else :attr:`context`)."""
-        return self.context if self.oracle_context is None else self.oracle_context
+    @model_validator(mode="after")
+    def _oracle_sees_the_context_by_default(self) -> Self:
+        # One name for what the oracle gets, whether or not the task gave it apart.
+        if self.oracle_context is None:
+            object.__setattr__(self, "oracle_context", self.context)
+        return self
 
 
 class StepResult(BaseModel):
@@ -71,7 +73,7 @@ class StepResult(BaseModel):
 
     action: str
     """The action applied, in canonical form (the forced one if the answer was replaced)."""
-    global_state: Correctness | None = None
+    global_correctness: Correctness | None = None
     """Set only when the task replaced the answer: does the agent's state after the
     replacement equal the true state? None: the oracle's judgement of the output stands."""
     forced: bool = False
@@ -126,7 +128,7 @@ class Task(Protocol):
         ...
 
     def oracle(self) -> Oracle[Any]:
-        """Ground truth for measurement (it gets :attr:`StepPrompt.truth_context`)."""
+        """Ground truth for measurement (it gets :attr:`StepPrompt.oracle_context`)."""
         ...
 
     def new_episode(self, seed: int, *, max_steps: int, error_policy: ErrorPolicy) -> Episode:

@@ -132,7 +132,7 @@ class AdditionEpisode(EpisodeBase):
         correctness = judgement.correctness
         read = read_addition(proposal, strict=self.config.strict)
         forced = False
-        global_state: Correctness | None = None
+        global_correctness: Correctness | None = None
         if read.status == "ok":
             digit, carry = read.values
         else:  # unreadable: write the locally right step, recorded as forced
@@ -145,7 +145,7 @@ class AdditionEpisode(EpisodeBase):
             if context.last:
                 mine = str(carry) + mine
             right = context.true_sum()[-len(mine):] == mine
-            global_state = "correct" if right else "incorrect"
+            global_correctness = "correct" if right else "incorrect"
         self.written = str(digit) + self.written
         self.carry = carry
         natural = context.last
@@ -156,7 +156,7 @@ class AdditionEpisode(EpisodeBase):
             info["true_sum"] = str(int(self.a) + int(self.b))
         return self.finish_step(
             action=addition_answer(digit, carry), correctness=correctness,
-            global_state=global_state,
+            global_correctness=global_correctness,
             forced=forced and (self.error_policy == "continue" or correctness == "unknown"),
             natural=natural, info=info,
         )

@@ -109,7 +109,7 @@ class RunningSumEpisode(EpisodeBase):
         return RunningSumContext(keys=self._keys, values=tuple(self.table[k] for k in self._keys),
                                  previous=self.shown)
 
-    def truth_context(self) -> RunningSumTruth:
+    def oracle_context(self) -> RunningSumTruth:
         """What the oracle judges this step against: the same plus the true total."""
         return RunningSumTruth(**self.context().model_dump(), true_previous=self.truth)
 
@@ -139,7 +139,7 @@ class RunningSumEpisode(EpisodeBase):
             messages=(Message(role="system", content=SYSTEM_PROMPT),
                       Message(role="user", content=self._render())),
             context=self.context(),
-            oracle_context=self.truth_context(),
+            oracle_context=self.oracle_context(),
             constraint=Constraint(kind="regex", pattern=r"total: -?[0-9]{1,9}"),
             hint=self.hint(f"total: {expected}", wrong),
         )
@@ -153,17 +153,17 @@ class RunningSumEpisode(EpisodeBase):
     def commit(self, proposal: str, judgement: Judgement) -> StepResult:
         """Record the committed total (the locally right one, as forced, if unreadable)."""
         self._ensure_running()
-        context = self.truth_context()
+        context = self.oracle_context()
         correctness = judgement.correctness
         read = read_total(proposal, strict=self.config.strict)
         forced = False
-        global_state: Correctness | None = None
+        global_correctness: Correctness | None = None
         if read.status == "ok":
             stated = read.values[0]
         else:  # unreadable: keep the locally right total, recorded as forced
             stated = context.expected()
             forced = True
-            global_state = "correct" if stated == context.truth() else "incorrect"
+            global_correctness = "correct" if stated == context.truth() else "incorrect"
         self.truth = context.truth()
         planted = self._plant_now()
         shown = stated
@@ -178,7 +178,8 @@ class RunningSumEpisode(EpisodeBase):
         info: dict[str, Any] = {"stated": stated, "true_total": self.truth,
                                 "planted": planted, "shown": shown}
         return self.finish_step(
-            action=f"total: {stated}", correctness=correctness, global_state=global_state,
+            action=f"total: {stated}", correctness=correctness,
+            global_correctness=global_correctness,
             forced=forced and (self.error_policy == "continue" or correctness == "unknown"),
             natural=natural, info=info,
         )

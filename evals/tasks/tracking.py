@@ -94,7 +94,7 @@ class TrackingEpisode(EpisodeBase):
         return TrackingContext(holders=self.holders, objects=self.objects, previous=self.stated,
                                swap=self._swap)
 
-    def truth_context(self) -> TrackingTruth:
+    def oracle_context(self) -> TrackingTruth:
         """What the oracle judges this step against: the same plus the true state."""
         return TrackingTruth(**self.context().model_dump(), true_previous=self.truth)
 
@@ -130,7 +130,7 @@ class TrackingEpisode(EpisodeBase):
             messages=(Message(role="system", content=SYSTEM_PROMPT.format(example=example)),
                       Message(role="user", content=self._render())),
             context=context,
-            oracle_context=self.truth_context(),
+            oracle_context=self.oracle_context(),
             constraint=Constraint(kind="choice", choices=self._choices) if self._choices else None,
             hint=self.hint(tracking_answer(self.holders, expected), wrong),
         )
@@ -138,18 +138,18 @@ class TrackingEpisode(EpisodeBase):
     def commit(self, proposal: str, judgement: Judgement) -> StepResult:
         """Record the committed state (the locally right one, forced, if unreadable)."""
         self._ensure_running()
-        context = self.truth_context()
+        context = self.oracle_context()
         correctness = judgement.correctness
         read = read_tracking(proposal, self.holders, self.objects,
                              strict=self.config.strict)
         forced = False
-        global_state: Correctness | None = None
+        global_correctness: Correctness | None = None
         if read.status == "ok":
             stated = read.state
         else:  # unreadable or impossible: keep the locally right state, recorded as forced
             stated = context.expected()
             forced = True
-            global_state = "correct" if stated == context.truth() else "incorrect"
+            global_correctness = "correct" if stated == context.truth() else "incorrect"
         self.truth = context.truth()
         self.stated = stated
         self.history.append((self._swap, stated))
@@ -158,7 +158,7 @@ class TrackingEpisode(EpisodeBase):
         info: dict[str, Any] = {"stated": list(stated), "true_state": list(self.truth)}
         return self.finish_step(
             action=tracking_answer(self.holders, stated), correctness=correctness,
-            global_state=global_state,
+            global_correctness=global_correctness,
             forced=forced and (self.error_policy == "continue" or correctness == "unknown"),
             natural=natural, info=info,
         )

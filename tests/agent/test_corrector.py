@@ -116,7 +116,7 @@ def test_two_round_correction_full_transcript() -> None:
     assert [r.judgement and r.judgement.correctness for r in result.rounds] == [
         "incorrect", "incorrect", "correct"
     ]
-    assert result.committed == "42"
+    assert result.committed_output == "42"
     assert (result.initial, result.final) == ("incorrect", "correct")
     assert result.stop_reason == "accepted"
     assert result.outcome == "recovered"
@@ -135,7 +135,7 @@ def test_self_critique_breaking_a_right_answer_is_harm() -> None:
     assert result.initial == "correct"
     assert result.final == "incorrect"
     assert result.outcome == "harmed"
-    assert result.committed == "41"
+    assert result.committed_output == "41"
 
 
 @pytest.mark.parametrize("critic", ["none", "self", "tool", "self+tool", "resample", "oracle"])
@@ -169,7 +169,7 @@ def test_batch_of_256_costs_one_backend_call_per_node_per_round() -> None:
     results = run(backend, items, critic="tool", max_rounds=3)
     assert backend.calls == 3  # propose, revise, revise
     assert [r.item_id for r in results] == [str(i) for i in range(256)]
-    assert {r.committed for r in results} == {"42"}
+    assert {r.committed_output for r in results} == {"42"}
     # 43 odd multiples of 3 need two revisions, the other 85 odd items one.
     assert sum(r.revisions for r in results) == 2 * 43 + 85
     assert all(not answers[k] for k in answers)
@@ -223,8 +223,14 @@ def test_resample_draws_fresh_samples_from_the_original_prompt() -> None:
     backend = ScriptedBackend(["1", "1", "42"])
     config = CorrectorConfig(critic="resample", max_rounds=2, sampling=SamplingParams(seed=5))
     (result,) = run(backend, config=config)
-    assert result.committed == "42"
+    assert result.committed_output == "42"
     assert [r.messages for r in backend.requests] == [ITEM.messages] * 3
+    # Each draw after the first stands in for a revision and is named so; it sees nothing
+    # of the earlier draws.
+    assert [(r.purpose, r.previous) for r in backend.requests] == [
+        ("propose", None), ("resample", None), ("resample", None)
+    ]
+    assert [r.purpose for r in result.rounds] == ["propose", "resample", "resample"]
     assert [r.params.temperature for r in backend.requests] == [0.0, 0.7, 0.7]
     assert [r.params.seed for r in backend.requests] == [5, 6, 7]
     assert result.stop_reason == "accepted"  # repeats do not stop resampling
@@ -247,7 +253,8 @@ def test_none_mode_never_revises() -> None:
     backend = ScriptedBackend(["41"])
     (result,) = run(backend, critic="none", max_rounds=3, oracle=SecretOracle())
     assert result.stop_reason == "no_critic"
-    assert result.max_rounds == 0
+    # The budget is recorded as configured, like the run's config; none just never uses it.
+    assert (result.max_rounds, result.revisions, len(backend.requests)) == (3, 0, 1)
     assert result.outcome == "stayed_wrong"
 
 
@@ -269,7 +276,7 @@ def test_sync_invoke_and_use_as_a_subgraph() -> None:
         summary: str
 
     def summarise(state: Parent) -> Parent:
-        return {"summary": ",".join(r.committed for r in state["results"])}
+        return {"summary": ",".join(r.committed_output for r in state["results"])}
 
     parent = StateGraph(Parent)
     parent.add_node("correct", corrector)
@@ -332,7 +339,7 @@ def test_synchronous_correctors_leak_no_threads() -> None:
     for _ in range(12):
         corrector = build_corrector(ScriptedBackend(["41", "42"]), FunctionVerifier(is_42))
         (result,) = corrector.invoke({"items": [ITEM]})["results"]
-        assert result.committed == "42"
+        assert result.committed_output == "42"
     # Every synchronous corrector runs on the one shared loop thread: none are added.
     assert threading.active_count() <= before
     assert sum(t.name == "redraft-corrector-loop" for t in threading.enumerate()) == 1

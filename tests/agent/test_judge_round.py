@@ -71,7 +71,7 @@ def test_a_cut_generation_without_an_answer_is_unknown() -> None:
 def test_a_slow_oracle_is_unknown() -> None:
     rec = record(output="42", answer="42", first_answer="42")
     judgement, _ = asyncio.run(judge_round(Counting(delay=1.0), None, rec, timeout_s=0.05))
-    assert judgement.local.code == "verifier_error" and judgement.correctness == "unknown"
+    assert judgement.local.code == "oracle_error" and judgement.correctness == "unknown"
 
 
 def test_correct_with_an_oracle_judges_both_answers() -> None:
@@ -82,4 +82,27 @@ def test_correct_with_an_oracle_judges_both_answers() -> None:
     assert oracle.seen == ["42", "41"]
     assert rec.judgement is not None and rec.judgement.correctness == "correct"
     assert rec.first_judgement is not None and rec.first_judgement.correctness == "incorrect"
-    assert result.answer == "42" and result.committed == "41 [BACK] 42"
+    assert result.committed_answer == "42" and result.committed_output == "41 [BACK] 42"
+
+
+def test_an_answer_cut_at_the_token_limit_is_unknown_whatever_it_reads_as() -> None:
+    # 123 cut after "ANSWER: 12": the reader finds "12", which is not the model's answer.
+    wrong = record(output="ANSWER: 12", answer="12", first_answer="12", answers=1,
+                   finish_reason="length", truncated=True)
+    judgement, _ = asyncio.run(judge_round(Counting(), None, wrong))
+    assert judgement.local.code == "truncated"
+    assert judgement.local.evidence["read_code"] == "wrong_value"
+    assert judgement.correctness == "unknown" and judgement.global_correctness == "unknown"
+    # A cut answer that happens to read as right is not counted as right either.
+    lucky = record(output="ANSWER: 42", answer="42", first_answer="42", answers=1,
+                   finish_reason="length", truncated=True)
+    judgement, _ = asyncio.run(judge_round(Counting(), None, lucky))
+    assert judgement.local.code == "truncated" and judgement.correctness == "unknown"
+
+
+def test_a_complete_answer_before_the_limit_keeps_its_judgement() -> None:
+    # Cut later, in reasoning after a complete answer: the answer is the model's.
+    rec = record(output="ANSWER: 41\nbecause", answer="41", first_answer="41", answers=1,
+                 finish_reason="length", truncated=False)
+    judgement, _ = asyncio.run(judge_round(Counting(), None, rec))
+    assert judgement.local.code == "wrong_value" and judgement.correctness == "incorrect"

@@ -125,6 +125,42 @@ def test_flags_override_the_config_file(tmp_path: Path) -> None:
                  "--out", str(out), "-q"]) == 2
 
 
+def test_the_commit_policy_is_a_flag_recorded_in_the_manifest_and_the_report(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("redraft.evals.report")
+    out = tmp_path / "run"
+    args = _eval_args(out, "--critic", "self+tool", "--commit-policy", "last")
+    assert main(args) == 0
+    recorded = read_manifest(out)["config"]
+    assert recorded["commit_policy"] == "last" and "commit_policy" not in recorded["corrector"]
+    steps = [e for e in read_events(out) if e.kind == "step"]
+    assert all(s.committed_round == s.round for s in steps)  # type: ignore[union-attr]
+    # It is part of the run's identity: resuming with the default policy is refused.
+    capsys.readouterr()
+    assert main(_eval_args(out, "--critic", "self+tool")) == 2
+    assert "commit_policy: 'last' -> 'last_accepted'" in capsys.readouterr().err
+    assert main(["report", str(out), "--out", str(tmp_path / "report")]) == 0
+    page = (tmp_path / "report" / "report.html").read_text()
+    assert '<td class="name">commit policy</td><td>last</td>' in page
+    with pytest.raises(SystemExit) as refused:
+        main(_eval_args(tmp_path / "bad", "--commit-policy", "first"))
+    assert refused.value.code == 2
+
+
+def test_revisions_is_the_rounds_option_under_its_own_name(tmp_path: Path) -> None:
+    # --rounds K counts revisions: K=1 gives steps of up to 2 rounds; --revisions is the same.
+    assert main(_eval_args(tmp_path / "a", "--rounds", "1", "--error-policy", "continue")) == 0
+    assert main(_eval_args(tmp_path / "b", "--revisions", "1", "--error-policy", "continue")) == 0
+    for run in ("a", "b"):
+        assert read_manifest(tmp_path / run)["config"]["max_rounds"] == 1
+    rounds = [e.round for e in read_events(tmp_path / "a") if e.kind == "round"]
+    assert max(rounds) == 1
+    assert read_events(tmp_path / "a") != [] and [
+        (e.kind, e.episode, e.step, e.round) for e in read_events(tmp_path / "a")
+    ] == [(e.kind, e.episode, e.step, e.round) for e in read_events(tmp_path / "b")]
+
+
 def test_task_options_reach_the_task(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     args = _eval_args(tmp_path / "run", "--representation", "braille")
     assert main(args) == 2

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
+
+sys.path.insert(0, str(Path(__file__).parent / "plugins"))
+
+from redraft_logcheck import check_log, trajectory
 
 from redraft.evals import EvalConfig, read_events, read_manifest, run_eval
 from redraft.evals._events import EpisodeEndEvent, EpisodeStartEvent
@@ -32,9 +37,14 @@ def test_more_episodes_extend_a_finished_run_with_the_same_episodes(tmp_path: Pa
     manifest = read_manifest(tmp_path / "small")
     assert manifest["config"]["episodes"] == 9
     assert manifest["extended"][0]["episodes"] == [5, 9]
-    # The same episodes as a run started with 9: episode seeds depend on (seed, id) only.
+    # The same episodes as a run started with 9, step by step: episode seeds depend on
+    # (seed, id) only, and the simulated policy's draws on the episode.
     run_eval(CONFIG.model_copy(update={"episodes": 9}), tmp_path / "big")
+    grown_eps = check_log(read_events(tmp_path / "small"), range(9))
+    fresh_eps = check_log(read_events(tmp_path / "big"), range(9))
     assert _starts(tmp_path / "small") == _starts(tmp_path / "big")
+    for ep in range(9):
+        assert trajectory(grown_eps[ep]) == trajectory(fresh_eps[ep]), f"episode {ep} differs"
 
 
 def test_a_run_cannot_shrink(tmp_path: Path) -> None:

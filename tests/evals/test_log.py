@@ -26,8 +26,8 @@ def _episode(ep: int, steps: int = 2, *, end: bool = True) -> list[object]:
         records.append(
             StepEvent(
                 episode=ep, step=t, round=0, revisions=0, stop_reason="no_critic",
-                committed="1", action="1", initial="correct", final="correct",
-                global_state=None, usage=Cost(),
+                committed_answer="1", action="1", initial="correct", final="correct",
+                global_correctness=None, usage=Cost(),
             )
         )
     if end:
@@ -50,7 +50,7 @@ def test_round_trip_uses_aliases(tmp_path: Path) -> None:
     lines = (tmp_path / "events.jsonl").read_text().splitlines()
     assert len(lines) == 8
     first = json.loads(lines[0])
-    assert first["schema"] == 2 and first["kind"] == "episode_start"
+    assert first["schema"] == 3 and first["kind"] == "episode_start"
     events = read_events(tmp_path)
     assert events == read_events(tmp_path / "events.jsonl")
     assert [e.kind for e in events[:4]] == ["episode_start", "step", "step", "episode_end"]
@@ -152,7 +152,8 @@ def test_a_schema_1_log_is_refused_naming_the_line(tmp_path: Path) -> None:
     old["schema"] = 1
     lines[1] = json.dumps(old)
     path.write_text("\n".join(lines) + "\n")
-    with pytest.raises(EventLogError, match=r"line 2: written with event schema 1; .*schema 2"):
+    with pytest.raises(EventLogError,
+                       match=r"line 2: written with event schema 1; .*schema 2 or 3 only"):
         read_events(tmp_path)
     del old["schema"]  # a record that states no version is refused the same way
     path.write_text("\n".join([lines[0], json.dumps(old), lines[2]]) + "\n")
@@ -186,3 +187,58 @@ def test_a_log_with_a_plug_in_verdict_code_loads_without_the_plug_in(tmp_path: P
     (event,) = read_events(tmp_path)
     assert isinstance(event, RoundEvent) and event.feedback is not None
     assert event.feedback.code == "off_by_one_h9"
+
+
+def test_a_lone_surrogate_keeps_the_log_context_on_reading(tmp_path: Path) -> None:
+    # Text no UTF-8 can hold takes the reader's fallback parse (json, then pydantic): that
+    # path reads plug-in verdict codes and checks the schema like the fast one.
+    from redraft.evals import RoundEvent
+    from redraft.evals._log import encode_event
+    from redraft.tools import VERDICT_CODES, Verdict, register_verdict_code
+
+    register_verdict_code("off_by_one_h22", "a plug-in's own code")
+    try:
+        verdict = Verdict.reject("off_by_one_h22", "one too many")
+        record = RoundEvent(episode=0, step=0, round=0, purpose="propose", messages=(),
+                            output="2\ud800", feedback=verdict)
+        line = encode_event(record)
+    finally:
+        del VERDICT_CODES["off_by_one_h22"]
+    (tmp_path / "events.jsonl").write_bytes(line + b"\n")
+    (event,) = read_events(tmp_path)
+    assert isinstance(event, RoundEvent) and event.output == "2\ud800"
+    assert event.feedback is not None and event.feedback.code == "off_by_one_h22"
+    # A record that states no schema is refused on this path too.
+    data = json.loads(line)
+    del data["schema"]
+    (tmp_path / "events.jsonl").write_text(json.dumps(data) + "\n")
+    with pytest.raises(EventLogError, match="line 1: declares no event schema"):
+        read_events(tmp_path)
+
+
+def test_a_schema_2_log_reads_as_schema_3_committing_its_last_round(tmp_path: Path) -> None:
+    # Schema 2 always committed the last round and did not record it.
+    from redraft.evals import read_manifest
+
+    _write(tmp_path, _episode(0))
+    path = tmp_path / "events.jsonl"
+    old = []
+    for line in path.read_text().splitlines():
+        data = json.loads(line)
+        data["schema"] = 2
+        if data["kind"] == "step":
+            del data["committed_round"], data["commit_fallback"]
+            data["round"] = 1
+            data["global_state"] = data.pop("global_correctness") or "correct"
+            data["committed"] = data.pop("committed_answer")
+        old.append(json.dumps(data))
+    path.write_text("\n".join(old) + "\n")
+    steps = [e for e in read_events(tmp_path) if isinstance(e, StepEvent)]
+    assert [(s.schema_version, s.committed_round, s.commit_fallback, s.global_correctness,
+             s.committed_answer) for s in steps] == [(2, 1, False, "correct", "1")] * 2
+    manifest = {"schema": 2, "config": {"task": "addition", "critic": "self+tool"}}
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    assert read_manifest(tmp_path)["config"]["commit_policy"] == "last"
+    manifest["schema"] = 3
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    assert "commit_policy" not in read_manifest(tmp_path)["config"]  # the default applies

@@ -88,7 +88,7 @@ def test_the_log_keeps_output_answer_and_reasoning(tmp_path: Path) -> None:
     # The step commits the answer, not the reasoning.
     by_step = {(r.episode, r.step): r for r in rounds}
     for step in steps:
-        assert step.committed == by_step[(step.episode, step.step)].answer
+        assert step.committed_answer == by_step[(step.episode, step.step)].answer
 
 
 def _summary(out: Path) -> dict[str, dict[str, Any]]:
@@ -166,7 +166,7 @@ def test_a_task_refines_the_monologue_template(
     run_eval(config, tmp_path / "run", backend=backend)
     assert backend.requests[0].messages[-1].content.endswith("\n\nAdd, then ANSWER:")
     (step,) = [e for e in read_events(tmp_path / "run") if e.kind == "step"]
-    assert step.committed == "total: 99999"  # type: ignore[union-attr]
+    assert step.committed_answer == "total: 99999"  # type: ignore[union-attr]
 
 
 def test_the_self_critic_reasons_then_its_verdict_line_is_measured(tmp_path: Path) -> None:

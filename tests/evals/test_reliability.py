@@ -223,7 +223,7 @@ def test_a_forged_judgement_is_unknown() -> None:
             )
 
     judgement = asyncio.run(safe_judge(Oracle(), None, "x", timeout_s=5))
-    assert judgement.local.code == "verifier_error"
+    assert judgement.local.code == "oracle_error"
 
 
 def test_the_corrector_records_a_hung_verifier_and_moves_on() -> None:

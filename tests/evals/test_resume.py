@@ -1,4 +1,4 @@
-"""Resume: a real ``redraft eval`` killed with SIGKILL at random moments, then rerun.
+"""Resume: a real ``redraft eval`` killed with SIGKILL mid-run (at its Nth record), then rerun.
 
 The task is a plug-in found through real entry-point discovery: a module plus a
 ``*.dist-info/entry_points.txt`` in a directory on the subprocess's ``PYTHONPATH``.
@@ -44,25 +44,41 @@ def _command(task: str, out: Path, seed: int) -> list[str]:
             "--seed", str(seed), "--out", str(out)]
 
 
-def _size(path: Path) -> int:
+def _records(path: Path) -> int:
+    """Complete (newline-ended) records in the log so far."""
     try:
-        return path.stat().st_size
+        return path.read_bytes().count(b"\n")
     except FileNotFoundError:
         return 0
 
 
-def _launch_and_kill(cmd: list[str], env: dict[str, str], log: Path, rng: random.Random) -> bool:
-    """Start the command and SIGKILL it at a random moment; True if it was still running."""
-    start_size = _size(log)
+def _unfinished(out: Path) -> set[int]:
+    scan = scan_events(out)
+    return {e.episode for e in scan.events} - scan.finished()
+
+
+def _launch_and_kill(cmd: list[str], env: dict[str, str], out: Path, records: int) -> bool:
+    """Start the command and SIGKILL it mid-episode, once it flushed ``records`` more records.
+
+    The kill is placed by events of the run, not by a sleep: at the Nth new record the
+    process is stopped (SIGSTOP: it writes nothing more while the log is read); if every
+    episode in its log has ended (a batch whose episodes all ended together), it goes on to
+    its next record and is looked at again. So each kill lands mid-run with an episode half
+    written, on a loaded machine too. True if the run was still going when killed.
+    """
+    log = out / "events.jsonl"
+    target = _records(log) + records
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 20
-    if rng.random() < 0.25:
-        time.sleep(rng.uniform(0.0, 1.2))  # anywhere, startup and log repair included
-    else:
-        # Wait until the runner writes, then kill mid-run.
-        while _size(log) <= start_size and proc.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.01)
-        time.sleep(rng.uniform(0.0, 0.6))
+    # A resumed run first rewrites the log without its unfinished episodes: counting from
+    # the old size, the kill falls among records this process wrote.
+    while proc.poll() is None:
+        if _records(log) >= target:
+            proc.send_signal(signal.SIGSTOP)
+            if _unfinished(out):
+                break
+            proc.send_signal(signal.SIGCONT)
+            target = _records(log) + 1
+        time.sleep(0.005)
     alive = proc.poll() is None
     proc.send_signal(signal.SIGKILL)
     _, err = proc.communicate()
@@ -71,21 +87,17 @@ def _launch_and_kill(cmd: list[str], env: dict[str, str], log: Path, rng: random
 
 
 @pytest.mark.parametrize(("task", "seed"), [("counting", 1), ("counting", 2), ("addition", 3)])
-def test_sigkill_at_random_points_then_resume(
+def test_sigkill_mid_run_then_resume(
     tmp_path: Path, plugin_env: dict[str, str], task: str, seed: int
 ) -> None:
     out = tmp_path / "run"
-    log = out / "events.jsonl"
     rng = random.Random(seed)
     command = _command(task, out, seed)
-    killed_mid_run = 0
-    unfinished_left = 0
     for _ in range(2):
-        killed_mid_run += _launch_and_kill(command, plugin_env, log, rng)
-        scan = scan_events(out)
-        unfinished_left += len({e.episode for e in scan.events} - scan.finished())
-    assert killed_mid_run >= 1, "no kill landed while the run was going"
-    assert unfinished_left, "no kill left a half-written episode behind"
+        assert _launch_and_kill(command, plugin_env, out, rng.randint(30, 400)), (
+            "the run ended before its kill"
+        )
+        assert _unfinished(out), "the kill left no half-written episode"
     done = subprocess.run(command, env=plugin_env, capture_output=True, timeout=60)
     assert done.returncode == 0, done.stderr.decode()
 

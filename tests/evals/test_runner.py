@@ -6,15 +6,17 @@ import asyncio
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent / "plugins"))
 
 import redraft_counting
+from langgraph.graph import END, START, StateGraph
 from redraft_logcheck import ListSink, check_log, trajectory
 
-from redraft.agent import build_corrector
+from redraft.agent import CorrectorInput, CorrectorOutput, CorrectorState, build_corrector
 from redraft.agent.backends import (
     Generation,
     GenerationRequest,
@@ -22,10 +24,12 @@ from redraft.agent.backends import (
     SimulationParams,
 )
 from redraft.evals import (
+    CorrectorResultError,
     EpisodeStartEvent,
     EvalConfig,
     Event,
     LockstepRunner,
+    RoundEvent,
     StepEvent,
     episode_seed,
     read_events,
@@ -50,12 +54,26 @@ class RecordingBackend(SimulatedBackend):
         return await super().generate(requests)
 
 
-def _run(critic: str, batch_size: int, episodes: int, *, max_rounds: int = 2) -> tuple[
-    RecordingBackend, LockstepRunner, list[Event]
-]:
+def _wrapped(corrector: Any, after: Any) -> Any:
+    """The corrector as a subgraph of a user's graph, whose next node edits the results."""
+    graph: StateGraph[CorrectorState, None, CorrectorInput, CorrectorOutput] = StateGraph(
+        CorrectorState, input_schema=CorrectorInput, output_schema=CorrectorOutput
+    )
+    graph.add_node("correct", corrector)
+    graph.add_node("after", lambda state: {"results": after(list(state["results"]))})
+    graph.add_edge(START, "correct")
+    graph.add_edge("correct", "after")
+    graph.add_edge("after", END)
+    return graph.compile()
+
+
+def _run(critic: str, batch_size: int, episodes: int, *, max_rounds: int = 2,
+         after: Any = None) -> tuple[RecordingBackend, LockstepRunner, list[Event]]:
     backend = RecordingBackend(SimulationParams(e=0.3, r=0.5, h=0.1, tpr=0.8, fpr=0.2))
     task = redraft_counting.CountingTask()
     corrector = build_corrector(backend, task.verifier(), critic=critic, max_rounds=max_rounds)
+    if after is not None:
+        corrector = _wrapped(corrector, after)
     sink = ListSink()
     runner = LockstepRunner(
         task, corrector, sink, seed=7, max_steps=6, error_policy="continue", batch_size=batch_size,
@@ -97,20 +115,47 @@ def test_one_backend_call_per_node_per_round_with_joining_and_leaving() -> None:
     assert late_starts == list(range(5, 23))
 
 
+class InvocationSink(ListSink):
+    """Also remembers where each corrector invocation's records end (one sync each)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ends: list[int] = []
+
+    def sync(self) -> None:
+        super().sync()
+        self.ends.append(len(self.events))
+
+
 def test_self_critique_is_one_call_per_verify_round() -> None:
-    backend, runner, events = _run("self+tool", batch_size=8, episodes=16)
-    check_log(events, range(16))
-    groups: list[list[str]] = []
-    for purpose, _ in backend.batches:
-        if purpose == "propose":
-            groups.append([])
-        groups[-1].append(purpose)
-    assert len(groups) == runner.invocations
-    for group in groups:
-        # propose, then per round at most one critique call and at most one revise call.
-        assert group[0] == "propose"
-        assert group.count("revise") <= 2
-        assert group.count("critique") <= group.count("revise") + 1
+    # self+tool: per invocation, one propose call for the batch; per round one critique call
+    # for exactly the items whose answer the tool accepted, and one revise call for the
+    # items still going. The calls expected are rebuilt from the log's per-critic verdicts.
+    backend = RecordingBackend(SimulationParams(e=0.3, r=0.5, h=0.1, tpr=0.8, fpr=0.2))
+    task = redraft_counting.CountingTask()
+    corrector = build_corrector(backend, task.verifier(), critic="self+tool", max_rounds=2)
+    sink = InvocationSink()
+    runner = LockstepRunner(task, corrector, sink, seed=7, max_steps=6,
+                            error_policy="continue", batch_size=8, hints=backend.hints)
+    asyncio.run(runner.run(range(16)))
+    check_log(sink.events, range(16))
+    expected: list[tuple[str, int]] = []
+    start = 0
+    for end in sink.ends:
+        rounds = [e for e in sink.events[start:end] if isinstance(e, RoundEvent)]
+        start = end
+        for r in range(3):
+            at = [e for e in rounds if e.round == r]
+            if at:
+                expected.append(("propose" if r == 0 else "revise", len(at)))
+            critiqued = [e for e in at if e.self_verdict is not None]
+            if critiqued:
+                expected.append(("critique", len(critiqued)))
+            # The critique is asked exactly where the tool accepted an answer.
+            assert critiqued == [e for e in at if e.tool_verdict and e.tool_verdict.ok]
+    assert backend.batches == expected
+    assert len(sink.ends) == runner.invocations
+    assert {p for p, _ in expected} == {"propose", "critique", "revise"}
 
 
 def test_episodes_do_not_depend_on_batching() -> None:
@@ -122,6 +167,26 @@ def test_episodes_do_not_depend_on_batching() -> None:
         assert trajectory(one[ep]) == trajectory(many[ep])
 
 
+def test_results_are_matched_to_episodes_by_item_id() -> None:
+    # A wrapper that returns the corrector's results reversed changes nothing: each result
+    # is judged against its own episode's truth and committed to its own episode.
+    _, _, plain = _run("tool", batch_size=6, episodes=12)
+    _, _, reordered = _run("tool", batch_size=6, episodes=12, after=lambda r: r[::-1])
+    one, other = check_log(plain, range(12)), check_log(reordered, range(12))
+    for ep in range(12):
+        assert trajectory(other[ep]) == trajectory(one[ep])
+    # A wrapper that loses or renames a result is refused, in one line.
+    with pytest.raises(CorrectorResultError, match=r"missing: '0/0'; unknown: none") as lost:
+        _run("tool", batch_size=3, episodes=3, after=lambda r: r[1:])
+    assert "\n" not in str(lost.value)
+    renamed = lambda r: [r[0].model_copy(update={"item_id": "x"}), *r[1:]]  # noqa: E731
+    with pytest.raises(CorrectorResultError, match=r"missing: '0/0'; unknown: 'x'"):
+        _run("tool", batch_size=3, episodes=3, after=renamed)
+    twice = lambda r: [r[0], r[0], *r[2:]]  # noqa: E731
+    with pytest.raises(CorrectorResultError, match="two results for item '0/0'"):
+        _run("tool", batch_size=3, episodes=3, after=twice)
+
+
 def test_step_records_carry_oracle_and_task_results() -> None:
     _, _, events = _run("none", batch_size=4, episodes=10, max_rounds=0)
     steps = [e for e in events if isinstance(e, StepEvent)]
@@ -129,7 +194,7 @@ def test_step_records_carry_oracle_and_task_results() -> None:
     assert any(s.initial == "incorrect" for s in steps)
     for s in steps:
         assert s.initial == s.final != "unknown"
-        assert s.global_state is not None
+        assert s.global_correctness is not None
         assert s.info["value"] == int(s.action)
     starts = [e for e in events if isinstance(e, EpisodeStartEvent)]
     assert [s.seed for s in starts] == [episode_seed(7, i) for i in range(10)]
@@ -169,16 +234,21 @@ def test_stop_policy_ends_at_the_first_error(tmp_path: Path) -> None:
         assert end.first_error_step == end.steps - 1  # type: ignore[union-attr]
 
 
-@pytest.mark.parametrize("shard_count", [3])
-def test_shards_split_the_episodes(tmp_path: Path, shard_count: int) -> None:
-    base = EvalConfig(task="counting", model="simulated/e=0.2", episodes=10, max_steps=5)
+def test_shards_split_the_episodes(tmp_path: Path) -> None:
+    # Each shard runs exactly its episodes, and each episode as the whole run runs it.
+    base = EvalConfig(task="counting", model="simulated/e=0.3,r=0.5", episodes=10,
+                      max_steps=5, error_policy="continue", batch_size=3)
+    run_eval(base, tmp_path / "whole")
+    whole = check_log(read_events(tmp_path / "whole"), range(10))
     seen: list[int] = []
-    for index in range(shard_count):
-        config = EvalConfig.model_validate(
-            {**base.model_dump(), "shard": f"{index}/{shard_count}"}
-        )
-        seen.extend(config.episode_ids())
-        assert all(i % shard_count == index for i in config.episode_ids())
+    for index in range(3):
+        config = EvalConfig.model_validate({**base.model_dump(), "shard": f"{index}/3"})
+        run_eval(config, tmp_path / f"s{index}")
+        shard = check_log(read_events(tmp_path / f"s{index}"), config.episode_ids())
+        assert sorted(shard) == [i for i in range(10) if i % 3 == index]
+        for ep, records in shard.items():
+            assert trajectory(records) == trajectory(whole[ep]), f"episode {ep} differs"
+        seen.extend(shard)
     assert sorted(seen) == list(range(10))
 
 
@@ -193,6 +263,6 @@ def test_forced_step_logs_the_state_after_the_replacement(tmp_path: Path) -> Non
     )
     run_eval(config, tmp_path / "run", backend=ScriptedBackend(["no idea", "no idea"]))
     steps = [e for e in read_events(tmp_path / "run") if isinstance(e, StepEvent)]
-    assert [(s.forced, s.final, s.global_state) for s in steps] == [
+    assert [(s.forced, s.final, s.global_correctness) for s in steps] == [
         (True, "incorrect", "correct")
     ] * 2

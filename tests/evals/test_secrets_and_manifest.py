@@ -85,7 +85,7 @@ def test_manifest_records_schema_leaky_and_the_verdict_code_table(tmp_path: Path
     run_eval(EvalConfig(task="counting", model="simulated/e=0.2", episodes=1, max_steps=2),
              tmp_path / "run", backend=SimulatedBackend())
     manifest = read_manifest(tmp_path / "run")
-    assert manifest["schema"] == 2 and manifest["leaky"] is False
+    assert manifest["schema"] == 3 and manifest["leaky"] is False
     assert manifest["verdict_codes"] == dict(sorted(VERDICT_CODES.items()))
     assert {"truncated", "critique_unreadable", "verifier_error"} <= set(
         manifest["verdict_codes"]

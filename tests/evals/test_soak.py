@@ -49,6 +49,7 @@ def _command(out: Path, config: Path) -> list[str]:
             "--seed", str(SEED), "--config", str(config), "--out", str(out), "-q"]
 
 
+@pytest.mark.soak
 def test_soak_faults_and_kills_then_audit(tmp_path: Path) -> None:
     root = redraft_faults.install(tmp_path / "plugin")
     config = tmp_path / "run.toml"

@@ -137,6 +137,7 @@ def _deadline(seconds: float) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
+@pytest.mark.soak
 @pytest.mark.parametrize("reader", sorted(READERS))
 def test_reader_is_linear_on_adversarial_text(reader: str) -> None:
     read = READERS[reader]

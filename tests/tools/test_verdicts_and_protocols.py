@@ -103,7 +103,7 @@ def test_safe_wrappers_turn_crashes_into_failures() -> None:
     assert (verdict.ok, verdict.code, verdict.source) == (False, "verifier_error", "crashing")
     judgement = asyncio.run(safe_judge(Crashing(), None, "x"))
     # A crashed oracle says nothing: unknown, never incorrect.
-    assert judgement.local.code == "verifier_error" and judgement.correctness == "unknown"
+    assert judgement.local.code == "oracle_error" and judgement.correctness == "unknown"
 
 
 def test_conformance_suite_catches_a_verifier_that_raises_on_garbage() -> None:

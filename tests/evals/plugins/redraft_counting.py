@@ -124,7 +124,7 @@ class CountingEpisode:
         self._done = end is not None
         return StepResult(
             action=str(self.agent),
-            global_state=None if value is not None else (
+            global_correctness=None if value is not None else (
                 "correct" if self.agent == self.truth else "incorrect"
             ),
             forced=value is None,

@@ -49,10 +49,11 @@ def check_log(events: Sequence[Event], expected: Iterable[int]) -> dict[int, lis
             assert [r.round for r in rounds] == list(range(step.revisions + 1)), (
                 f"episode {ep} step {step.step}: rounds {[r.round for r in rounds]}"
             )
-            assert rounds[-1].output == step.committed
+            committed = rounds[step.committed_round]
+            assert (committed.answer or "") == step.committed_answer
             assert all(r.judgement is not None for r in rounds), "every round is judged"
             assert rounds[0].judgement and rounds[0].judgement.correctness == step.initial
-            assert rounds[-1].judgement and rounds[-1].judgement.correctness == step.final
+            assert committed.judgement and committed.judgement.correctness == step.final
         wrong = [s.step for s in steps if s.final == "incorrect"]
         assert end.first_error_step == (wrong[0] if wrong else None)
     return dict(by_episode)
@@ -63,7 +64,7 @@ def trajectory(records: Sequence[Event]) -> list[tuple[object, ...]]:
     out: list[tuple[object, ...]] = []
     for r in records:
         if isinstance(r, StepEvent):
-            out.append(("step", r.step, r.revisions, r.committed, r.initial, r.final))
+            out.append(("step", r.step, r.revisions, r.committed_answer, r.initial, r.final))
         elif isinstance(r, RoundEvent):
             out.append(("round", r.step, r.round, r.output))
         elif isinstance(r, EpisodeStartEvent):

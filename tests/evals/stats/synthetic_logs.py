@@ -56,7 +56,7 @@ class Policy:
     undo: float = 0.0
     """Per-step chance that a global error is undone (continue policy)."""
     global_labels: bool = True
-    """False: leave StepEvent.global_state unset (statistics fall back to local errors)."""
+    """False: leave StepEvent.global_correctness unset (statistics fall back to local errors)."""
 
     @property
     def recovery(self) -> float:
@@ -195,9 +195,11 @@ def to_events(o: Outcomes, policy: Policy, first_id: int = 0) -> list[Event]:
                     "no_critic" if not policy.revise
                     else "rounds_exhausted" if revised else "accepted"
                 ),
-                committed=rounds[-1].output, action=rounds[-1].output,
+                committed_answer=rounds[-1].output, action=rounds[-1].output,
                 initial=_label(bool(o.wrong0[i, t])), final=_label(final),
-                global_state=_label(bool(o.global_wrong[i, t])) if policy.global_labels else None,
+                global_correctness=(
+                    _label(bool(o.global_wrong[i, t])) if policy.global_labels else None
+                ),
                 usage=usage,
             ))
         end = "error" if (policy.error_policy == "stop" and first_error is not None) else (

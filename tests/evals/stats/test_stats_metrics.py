@@ -62,6 +62,31 @@ def test_critic_rates_count_verifier_errors_apart() -> None:
     assert a.tp.sum() + a.fp.sum() + a.fn.sum() + a.tn.sum() + broken == a.feedback_rounds.sum()
 
 
+def test_critic_rates_leave_out_the_extractors_no_answer() -> None:
+    # "No answer" is said by the extractor, unasked: no critic detected anything. Each
+    # patched round is one the oracle rejects, so counting it would be a true positive.
+    from redraft.agent import EXTRACTOR_SOURCE, missing_answer_verdict
+
+    policy = Policy(e=0.3, tpr=0.5, fpr=0.2)
+    events = to_events(simulate(policy, 200, 10, np.random.default_rng(3)), policy)
+    clean = episode_arrays(RunData.from_events(events))
+    no_answer = missing_answer_verdict(truncated=False, source=EXTRACTOR_SOURCE)
+    patched, extracted, tp_lost = [], 0, 0
+    for i, event in enumerate(events):
+        if (isinstance(event, RoundEvent) and event.feedback is not None and i % 3 == 0
+                and event.judgement is not None and event.judgement.correctness == "incorrect"):
+            tp_lost += not event.feedback.ok
+            event = event.model_copy(update={"feedback": no_answer})
+            extracted += 1
+        patched.append(event)
+    assert extracted > 20
+    a = episode_arrays(RunData.from_events(patched))
+    assert a.tp.sum() == clean.tp.sum() - tp_lost
+    assert a.tp.sum() + a.fn.sum() == clean.tp.sum() + clean.fn.sum() - extracted
+    assert a.feedback_rounds.sum() == clean.feedback_rounds.sum() - extracted
+    assert analyze_run(RunData.from_events(patched), n_boot=100).metrics["critic_tpr"].covers(0.5)
+
+
 def test_no_critic_leaves_critic_rates_undefined() -> None:
     m = analyze_run(simulated_run(Policy(revise=False), 20, 5, 0), n_boot=50).metrics
     assert m["critic_tpr"].value is None and m["critic_fpr"].value is None

@@ -11,7 +11,7 @@ from redraft.evals.stats import RunData, analyze_run, compare_runs, episode_arra
 from redraft.evals.stats._metrics import ratio_metrics
 from redraft.tools import Judgement, Verdict
 
-CRASHED = Judgement(local=Verdict.reject("verifier_error", "the oracle crashed",
+CRASHED = Judgement(local=Verdict.reject("oracle_error", "the oracle crashed",
                                          source="oracle"))
 
 
@@ -90,7 +90,7 @@ def _hand_run(episodes: list[list[tuple[bool, bool | None]]]) -> RunData:
                 label = "incorrect" if wrong else "correct"
                 event = event.model_copy(update={
                     "initial": label, "final": label,
-                    "global_state": None if glob is None else (
+                    "global_correctness": None if glob is None else (
                         "incorrect" if glob else "correct")})
             events.append(event)
     return RunData.from_events(events)

@@ -37,7 +37,7 @@ class Step:
     @property
     def global_ok(self) -> bool | None:
         """The agent's state after the step is the true one (None: no global state)."""
-        state = self.result.global_state or self.judgements[-1].global_correctness
+        state = self.result.global_correctness or self.judgements[-1].global_correctness
         return None if state is None else state == "correct"
 
     @property
@@ -60,7 +60,7 @@ class Step:
 def commit(task: Task, episode: Episode, proposal: str) -> Step:
     """Judge ``proposal`` with the task's oracle and commit it, as the runner does."""
     prompt = episode.prompt()
-    judgement = asyncio.run(task.oracle().judge(prompt.truth_context, proposal))
+    judgement = asyncio.run(task.oracle().judge(prompt.oracle_context, proposal))
     result = episode.commit(proposal, judgement)
     return Step(prompt, [proposal], [], [judgement], result)
 
@@ -107,7 +107,7 @@ async def _drive(
                 outputs[i].append(g.text)
                 feedback[i].append(await verifier.verify(prompts[i].context, g.text))
         for seed, prompt, outs, fb in zip(running, prompts, outputs, feedback, strict=True):
-            judgements = [await oracle.judge(prompt.truth_context, o) for o in outs]
+            judgements = [await oracle.judge(prompt.oracle_context, o) for o in outs]
             result = episodes[seed].commit(outs[-1], judgements[-1])
             records[seed].append(Step(prompt, outs, fb, judgements, result))
     for episode in episodes.values():

@@ -27,7 +27,7 @@ def test_every_target_commits_the_right_answer(task_name: str, regime: str) -> N
     prompts = _expert_prompts(task, seed=3, episode_steps=6)
     for example, prompt in zip(itertools.islice(stream, 60), prompts, strict=False):
         assert example.messages == prompt.messages  # the eval's own prompt, to the character
-        judgement = oracle.judge_sync(prompt.truth_context, example.target)
+        judgement = oracle.judge_sync(prompt.oracle_context, example.target)
         assert judgement.correctness == "correct", (example.target, judgement.local.message)
 
 
@@ -47,7 +47,7 @@ def _expert_prompts(task: object, *, seed: int, episode_steps: int) -> object:
 
 
 def oracle_judgement(task: object, prompt: object, answer: str) -> object:
-    return task.oracle().judge_sync(prompt.truth_context, answer)  # type: ignore[attr-defined]
+    return task.oracle().judge_sync(prompt.oracle_context, answer)  # type: ignore[attr-defined]
 
 
 def test_retry_shows_wrong_answers_at_the_stated_rate() -> None:
