@@ -34,6 +34,7 @@ from redraft.evals.testbed._recipe import (
 )
 from redraft.evals.testbed._regimes import Example, examples, task_spec
 from redraft.evals.testbed._tokenizer import END_TOKEN, build_tokenizer, render_chat
+from redraft.evals.testbed._wrong import sample_wrong_answers
 from redraft.tools import BadInputError
 
 __all__ = ["train"]
@@ -187,10 +188,15 @@ def train(config: TrainConfig, out: Path, *, say: Callable[[str], None] | None =
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=0.01,
                                   betas=(0.9, 0.98))
     batcher = _Batcher(tokenizer, torch, device, config.mask_wrong)
+    wrong_answers = None
+    if config.wrong_model is not None:
+        wrong_answers = sample_wrong_answers(Path(config.wrong_model), task, seed=config.seed,
+                                             episode_steps=config.episode_steps, device=device)
     rng = random.Random(f"testbed-shuffle:{config.seed}")
     stream = _shuffled(
         examples(task, config.regime, seed=config.seed, episode_steps=config.episode_steps,
-                 retry_p=config.retry_p),
+                 retry_p=config.retry_p, recovery_p=config.recovery_p,
+                 wrong_answers=wrong_answers),
         _SHUFFLE_BATCHES * config.batch_size, rng,
     )
     budget = config.minutes * 60.0 if config.minutes is not None else math.inf
@@ -252,6 +258,7 @@ def train(config: TrainConfig, out: Path, *, say: Callable[[str], None] | None =
         heldout_step_accuracy=accuracy,
         heldout_steps=heldout_n,
         versions=_versions(),
+        wrong_answers=wrong_answers,
     )
     _write_model_dir(out, model, tokenizer, recipe)
     close = getattr(task, "close", None)
