@@ -278,8 +278,23 @@ def examples(
             (or ``recovery_p``) the task's prompts cannot support.
     """
     spec = task_spec(task.name)
-    _check(task, regime, spec, retry_p, recovery_p)
+    _check(task, regime, spec, retry_p, recovery_p)  # now, not at the first example
     wrong = spec.wrong if wrong_answers is None else wrong_answers.draw
+    return _stream(task, regime, spec, seed=seed, episode_steps=episode_steps, retry_p=retry_p,
+                   recovery_p=recovery_p, wrong=wrong)
+
+
+def _stream(
+    task: Task,
+    regime: Regime,
+    spec: TaskSpec,
+    *,
+    seed: int,
+    episode_steps: int,
+    retry_p: float,
+    recovery_p: float,
+    wrong: Callable[[Any, random.Random], str],
+) -> Iterator[Example]:
     rng = random.Random(f"testbed-regime:{seed}")
     errors = random.Random(f"testbed-errors:{seed}")  # its own stream: recovery_p=0 changes nothing
     # The expert's answer is right by construction (the tests check it against the oracle).
