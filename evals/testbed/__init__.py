@@ -3,11 +3,17 @@
 ``redraft train TASK --regime R --out MODEL_DIR`` trains one (:func:`train`); the directory
 it writes runs as ``hf/MODEL_DIR`` in ``redraft eval``. Regimes (:mod:`._regimes`):
 ``expert``, ``retry`` (a wrong answer, :data:`BACK_MARKER`, the right one), ``scratchpad``
-and ``recovery`` (states holding earlier errors, targets that restore the truth).
+and ``recovery`` (states holding earlier errors, targets that restore the truth). The
+decisive experiment's task settings per scale are :data:`DECISIVE_TASK_OPTIONS`.
 Training needs the ``train`` extra (torch, transformers, tokenizers, safetensors); nothing
 here imports them until it trains.
 """
 
+from redraft.evals.testbed._decisive import (
+    DECISIVE_CALIBRATION,
+    DECISIVE_TASK_OPTIONS,
+    decisive_options,
+)
 from redraft.evals.testbed._markers import BACK_MARKER
 from redraft.evals.testbed._recipe import (
     RECIPE_FILE,
@@ -35,6 +41,8 @@ from redraft.evals.testbed._wrong import WrongAnswers, sample_wrong_answers
 
 __all__ = [
     "BACK_MARKER",
+    "DECISIVE_CALIBRATION",
+    "DECISIVE_TASK_OPTIONS",
     "RECIPE_FILE",
     "REGIMES",
     "SIZES",
@@ -48,6 +56,7 @@ __all__ = [
     "TaskSpec",
     "TrainConfig",
     "WrongAnswers",
+    "decisive_options",
     "eval_defaults",
     "examples",
     "read_recipe",
