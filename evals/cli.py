@@ -219,7 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_train_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("task", help="task whose episodes give the training text")
-    parser.add_argument("--regime", default="expert", help="expert|retry|scratchpad")
+    parser.add_argument("--regime", default="expert", help="expert|retry|scratchpad|recovery")
     parser.add_argument("--out", type=Path, required=True, help="model directory to create")
     parser.add_argument("--size", default="micro", help="micro|small|medium|large")
     parser.add_argument("--steps", type=int, help="optimizer steps (default 2000)")
@@ -228,6 +228,13 @@ def _add_train_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--representation", help="the task's prompt representation")
     parser.add_argument("--episode-steps", type=int, help="steps per training episode (20)")
     parser.add_argument("--retry-p", type=float, help="retry: share of wrong-first steps (0.2)")
+    parser.add_argument("--mask-wrong", action="store_true",
+                        help="retry: leave the wrong answers out of the loss")
+    parser.add_argument("--wrong-source", choices=("offset", "model"),
+                        help="wrong answers: right total +-1..10 (offset) or --wrong-model's own")
+    parser.add_argument("--wrong-model", help="trained model dir whose mistakes give wrong answers")
+    parser.add_argument("--recovery-p", type=float,
+                        help="share of training steps committed wrong first (recovery needs > 0)")
     parser.add_argument("--batch-size", type=int, help="examples per optimizer step (64)")
     parser.add_argument("--lr", type=float, help="peak learning rate (3e-3)")
     parser.add_argument("--threads", type=int, help="torch CPU threads (default 2)")
@@ -531,7 +538,11 @@ def _cmd_train(args: argparse.Namespace) -> int:
         "episode_steps": args.episode_steps, "retry_p": args.retry_p,
         "batch_size": args.batch_size, "lr": args.lr, "threads": args.threads,
         "device": args.device, "task_options": dict(args.task_option),
+        "mask_wrong": args.mask_wrong or None, "wrong_source": args.wrong_source,
+        "wrong_model": args.wrong_model, "recovery_p": args.recovery_p,
     }
+    if args.wrong_model is not None and args.wrong_source is None:
+        fields["wrong_source"] = "model"
     if args.minutes is not None and args.minutes <= 0:
         fields["minutes"] = None
         given = {k: v for k, v in fields.items() if v is not None or k == "minutes"}
@@ -541,8 +552,11 @@ def _cmd_train(args: argparse.Namespace) -> int:
         config = TrainConfig.model_validate(given)
     except ValidationError as exc:
         first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "train options"
-        raise BadInputError(f"--{where.replace('_', '-')}: {first['msg']}") from exc
+        where = ".".join(str(p) for p in first["loc"])
+        message = str(first["msg"]).removeprefix("Value error, ")
+        if not where:  # a rule across options: its message names them
+            raise BadInputError(message) from exc
+        raise BadInputError(f"--{where.replace('_', '-')}: {message}") from exc
     recipe = train(config, args.out, say=None if args.quiet else lambda m: _say(False, m))
     _say(
         args.quiet,

@@ -9,7 +9,8 @@ carry is written too, as the leading digit).
 **Running sum** states the running total after adding this step's values. The reader takes
 ``total: N``, ``the running total is N``, ``... = N`` or, failing a marker, the last number.
 Local: the total equals the agent's own previous total (as shown to it) plus this step's
-values. Global: it equals the true running total.
+values. Global: it equals the true running total. With a ``modulus`` the totals live modulo
+it, written at a fixed width (``total: 07`` modulo 100), and answers are compared modulo it.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ __all__ = [
     "RunningSumTruth",
     "RunningSumVerifier",
     "addition_answer",
+    "format_total",
     "read_addition",
     "read_total",
 ]
@@ -353,6 +355,17 @@ class AdditionOracle:
         return self.judge_sync(context, proposal)
 
 
+def format_total(value: int, modulus: int | None = None) -> str:
+    """A running total as written in prompts and answers.
+
+    With a ``modulus`` the value is reduced modulo it and zero-padded to the width of
+    ``modulus - 1`` (``7`` modulo 100 is ``07``), so every total has the same length.
+    """
+    if modulus is None:
+        return str(value)
+    return str(value % modulus).zfill(len(str(modulus - 1)))
+
+
 class RunningSumContext(BaseModel):
     """One step of a running sum, as the agent has it: the verifier's context.
 
@@ -368,10 +381,20 @@ class RunningSumContext(BaseModel):
     """Their values, in the same order."""
     previous: int
     """The previous total as the agent was shown it (its own, or a planted error)."""
+    modulus: int | None = Field(None, ge=2)
+    """Totals are taken modulo this (None: plain integers)."""
+
+    def reduce(self, value: int) -> int:
+        """``value`` modulo :attr:`modulus` (unchanged without one)."""
+        return value if self.modulus is None else value % self.modulus
 
     def expected(self) -> int:
-        """The locally right total."""
-        return self.previous + sum(self.values)
+        """The locally right total (reduced modulo :attr:`modulus`)."""
+        return self.reduce(self.previous + sum(self.values))
+
+    def answer(self, value: int) -> str:
+        """The canonical answer stating ``value`` (``total: N``, fixed width modulo)."""
+        return f"total: {format_total(value, self.modulus)}"
 
 
 class RunningSumTruth(RunningSumContext):
@@ -381,18 +404,20 @@ class RunningSumTruth(RunningSumContext):
     """The true running total before this step."""
 
     def truth(self) -> int:
-        """The true running total after this step."""
-        return self.true_previous + sum(self.values)
+        """The true running total after this step (reduced modulo :attr:`modulus`)."""
+        return self.reduce(self.true_previous + sum(self.values))
 
 
 def _sum_local(context: RunningSumContext, read: NumberRead, reveal: bool) -> Verdict:
     stated = read.values[0]
     expected = context.expected()
-    if stated == expected:
+    if context.reduce(stated) == expected:
         return Verdict.accept(evidence=read.evidence())
     parts = " + ".join(f"{k} ({v})" for k, v in zip(context.keys, context.values, strict=True))
-    message = f"{stated} is wrong: recompute the previous total {context.previous} + {parts}"
-    hint = f"the total is {expected}" if reveal else None
+    previous = format_total(context.previous, context.modulus)
+    modulo = "" if context.modulus is None else f", modulo {context.modulus}"
+    message = f"{stated} is wrong: recompute the previous total {previous} + {parts}{modulo}"
+    hint = f"the total is {format_total(expected, context.modulus)}" if reveal else None
     return Verdict.reject("wrong_value", message, hint=hint, evidence=read.evidence())
 
 
@@ -439,7 +464,7 @@ class RunningSumOracle:
             failed = _reject(read, self.name)
             return Judgement(local=failed, global_state=failed)
         local = _sum_local(context, read, reveal=False).model_copy(update={"source": self.name})
-        stated, truth = read.values[0], context.truth()
+        stated, truth = context.reduce(read.values[0]), context.truth()
         if stated == truth:
             global_state = Verdict.accept(evidence={"true": truth}, source=self.name)
         else:

@@ -30,27 +30,12 @@ __all__ = [
     "Side",
 ]
 
-# -- PLACEHOLDER (h19a): replace both dicts by
-#    ``from redraft.evals.testbed import DECISIVE_CALIBRATION, DECISIVE_TASK_OPTIONS``
-#    when that branch is merged; the names and keys below are the contract's.
-_EQUAL_STEPS: dict[str, JsonValue] = {
-    "representation": "recent", "modulus": 100, "start": "random", "step_label": False,
-    "window": 4, "checkpoint_every": 4,
-}
-DECISIVE_TASK_OPTIONS: dict[str, dict[str, JsonValue]] = {
-    "quick": dict(_EQUAL_STEPS),
-    "full": dict(_EQUAL_STEPS),
-    "gpu": dict(_EQUAL_STEPS),
-}
-"""running_sum task options per scale (``quick``, ``full``, ``gpu``; ``tiny`` uses ``gpu``'s):
-every step equally hard, undo possible (placeholder for the testbed's calibrated settings;
-``representation`` is read from it, ``recent`` when absent)."""
-DECISIVE_CALIBRATION: dict[str, dict[str, JsonValue]] = {
-    scale: {"note": "placeholder: the testbed's calibration record replaces it"}
-    for scale in DECISIVE_TASK_OPTIONS
-}
-"""How each scale's difficulty was chosen (expert e_TF at temperature 1 in [1%, 10%])."""
-# -- end PLACEHOLDER
+# The calibrated task options per scale and how each was chosen live with the testbed;
+# re-exported here because the design names them (importing them does not load torch).
+from redraft.evals.testbed._decisive import (
+    DECISIVE_CALIBRATION,
+    DECISIVE_TASK_OPTIONS,
+)
 
 ArmName = Literal["expert", "retry-masked", "retry-unmasked", "scratchpad", "recovery"]
 ConditionName = Literal["free-t1", "free-t0", "free-t0.5", "tf-t1", "tf-t0", "plant-t1",

@@ -10,11 +10,20 @@ steps, in the history it is shown, by a wrong one: it measures self-conditioning
 "its own" earlier errors make the model err more?). The next step is judged locally against
 the planted total, since that is the one the agent sees; planted errors count towards the
 simulation hint's ``prior_errors``.
+
+For an experiment in which every step is equally hard (the decisive one: does the error
+compound?), ``modulus`` keeps the totals in a fixed range at a fixed width, ``start="random"``
+draws the first total, ``step_label=False`` keeps the step number out of the prompt, and
+``teacher_force`` advances every episode with the true total whatever was committed (so the
+per-step error is measured from expert states). The ``recent`` representation shows the last
+few steps with the totals the agent stated and, every ``checkpoint_every`` steps, the true
+total, so an agent can notice an earlier wrong total and return to the truth.
 """
 
 from __future__ import annotations
 
 import string
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -28,12 +37,13 @@ from redraft.tools.arithmetic import (
     RunningSumOracle,
     RunningSumTruth,
     RunningSumVerifier,
+    format_total,
     read_total,
 )
 
 __all__ = ["RunningSumConfig", "RunningSumEpisode", "RunningSumTask"]
 
-RunningSumRepresentation = Literal["history", "last", "shown", "lookup"]
+RunningSumRepresentation = Literal["history", "last", "shown", "lookup", "recent"]
 
 SYSTEM_PROMPT = (
     "You keep a running total. Each step names some keys of the table; add their values to "
@@ -61,7 +71,9 @@ class RunningSumConfig(BaseModel):
     ``shown``: only the last total, and this step's values written next to its keys (no
     table), in two short lines, so each step's computation is local: the form small testbed
     models learn; ``lookup``: the same short form with the table instead of the values, so
-    each step looks two values up (where a scratchpad should help)."""
+    each step looks two values up (where a scratchpad should help); ``recent``: the last
+    ``window`` steps, each with its values and the total the agent stated (and the true
+    total on checkpoint steps), then this step's values."""
     plant_errors: float | list[int] = 0.0
     """A rate in [0, 1] at which a shown total is replaced by a wrong one, or the steps at
     which to do so (counted from 0)."""
@@ -70,6 +82,24 @@ class RunningSumConfig(BaseModel):
     strict: bool = False
     """Read answers strictly (verifier, oracle and the task alike): only the exact answer
     format counts; what the lenient reader would pick out of prose is ``invalid_syntax``."""
+    modulus: int | None = Field(None, ge=2)
+    """Totals are reduced modulo this and written zero-padded at a fixed width (modulo 100:
+    ``total: 07``), so the numbers do not grow with the step; answers are compared modulo
+    it. None: plain integers, which grow with the episode."""
+    start: Literal["zero", "random"] = "zero"
+    """The total before the first step: 0, or drawn uniformly modulo ``modulus``."""
+    step_label: bool = True
+    """Write ``Step N`` in the prompt; False: the prompt does not reveal the step."""
+    window: int = Field(4, ge=1)
+    """``recent``: how many earlier rows (the start, then one per step) are shown."""
+    checkpoint_every: int | None = Field(None, ge=1)
+    """``recent``: every this many steps the row shows the true total beside the stated one
+    (the start is shown true too), so that with ``checkpoint_every <= window`` the true
+    total can always be recomputed from the prompt. None: no checkpoints."""
+    teacher_force: bool = False
+    """Advance every episode with the true total whatever was committed (the committed
+    answer is still judged and logged): the per-step error from expert states, e_TF(t).
+    Planted errors still replace the shown total at their steps."""
 
     @model_validator(mode="after")
     def _sane(self) -> RunningSumConfig:
@@ -77,7 +107,30 @@ class RunningSumConfig(BaseModel):
             raise ValueError("value_min must not exceed value_max")
         if isinstance(self.plant_errors, float) and not 0.0 <= self.plant_errors <= 1.0:
             raise ValueError("plant_errors as a rate must lie in [0, 1]")
+        if self.start == "random" and self.modulus is None:
+            raise ValueError("start=random needs a modulus to draw the first total from")
+        if self.checkpoint_every is not None and self.representation != "recent":
+            raise ValueError("checkpoint_every applies to the recent representation only")
         return self
+
+    def recoverable(self) -> bool:
+        """True when every prompt lets the true total be recomputed from what it shows."""
+        if self.representation == "history":
+            return True
+        every = self.checkpoint_every
+        return self.representation == "recent" and every is not None and every <= self.window
+
+
+@dataclass(frozen=True)
+class _Row:
+    """One finished step as the episode remembers it."""
+
+    keys: tuple[str, ...]
+    shown: int
+    """The total the agent is shown for this step (its own, or a planted one)."""
+    planted: bool
+    truth: int
+    """The true total after this step."""
 
 
 class RunningSumEpisode(EpisodeBase):
@@ -92,56 +145,91 @@ class RunningSumEpisode(EpisodeBase):
                       for k in string.ascii_uppercase[: config.n_keys]}
         self._keys_rng = self.rng("keys")
         self._plant_rng = self.rng("plant")
-        self.shown = 0
+        self.first = 0
+        """The total before the first step."""
+        if config.start == "random" and config.modulus is not None:
+            self.first = self.rng("start").randrange(config.modulus)
+        self.shown = self.first
         """The previous total as the agent is shown it (its own, or a planted one)."""
-        self.truth = 0
+        self.truth = self.first
         """The true running total."""
-        self.history: list[tuple[tuple[str, ...], int, bool]] = []
-        """(keys, shown total, planted) per finished step."""
+        self.history: list[_Row] = []
+        """Each finished step."""
         self._keys = self._draw_keys()
 
     def _draw_keys(self) -> tuple[str, ...]:
         keys = list(self.table)
         return tuple(self._keys_rng.choice(keys) for _ in range(self.config.keys_per_step))
 
+    def _fmt(self, value: int) -> str:
+        return format_total(value, self.config.modulus)
+
     def context(self) -> RunningSumContext:
         """What the verifier checks this step against: the prompt's keys, values and total."""
         return RunningSumContext(keys=self._keys, values=tuple(self.table[k] for k in self._keys),
-                                 previous=self.shown)
+                                 previous=self.shown, modulus=self.config.modulus)
 
     def oracle_context(self) -> RunningSumTruth:
         """What the oracle judges this step against: the same plus the true total."""
         return RunningSumTruth(**self.context().model_dump(), true_previous=self.truth)
 
+    def _items(self, keys: tuple[str, ...], values: bool) -> str:
+        return ", ".join(f"{k}={self.table[k]}" if values else k for k in keys)
+
+    def _ask(self) -> str:
+        """This step's request: ``Step N: add ...`` or, unlabelled, ``Add ...``."""
+        lead = f"Step {self.step + 1}: add" if self.config.step_label else "Add"
+        return f"{lead} {self._items(self._keys, self.config.representation != 'lookup')}."
+
+    def _recent(self) -> str:
+        # Rows: the start, then one per finished step; the last `window` are shown, so once
+        # the window is full the prompt's form no longer changes with the step.
+        every = self.config.checkpoint_every
+        rows = [f"Start: {self._fmt(self.first)}"]
+        for i, row in enumerate(self.history):
+            line = f"{self._items(row.keys, True)} -> {self._fmt(row.shown)}"
+            if every is not None and (i + 1) % every == 0:
+                line += f" (true {self._fmt(row.truth)})"
+            rows.append(line)
+        return "\n".join([*rows[-self.config.window:], self._ask()])
+
     def _render(self) -> str:
+        representation = self.config.representation
+        if representation == "recent":
+            return self._recent()
+        if representation in ("shown", "lookup"):  # short: small models pay per char
+            table = ", ".join(f"{k}={v}" for k, v in self.table.items())
+            head = f"Table: {table}\n" if representation == "lookup" else ""
+            return f"{head}Total so far: {self._fmt(self.shown)}\n{self._ask()}"
         table = ", ".join(f"{k}={v}" for k, v in self.table.items())
-        if self.config.representation in ("shown", "lookup"):  # short: small models pay per char
-            shown = self.config.representation == "shown"
-            keys = ", ".join(f"{k}={self.table[k]}" if shown else k for k in self._keys)
-            head = "" if shown else f"Table: {table}\n"
-            return f"{head}Total so far: {self.shown}\nStep {self.step + 1}: add {keys}."
-        lines = [f"Table: {table}", "Start: total: 0"]
-        if self.config.representation == "history":
-            lines += [f"Step {i + 1}: add {', '.join(keys)} -> total: {total}"
-                      for i, (keys, total, _) in enumerate(self.history)]
+        labelled = self.config.step_label
+        lines = [f"Table: {table}", f"Start: total: {self._fmt(self.first)}"]
+        if representation == "history":
+            lines += [f"{f'Step {i + 1}: add' if labelled else 'Add'} {', '.join(row.keys)} "
+                      f"-> total: {self._fmt(row.shown)}" for i, row in enumerate(self.history)]
         elif self.history:
-            lines.append(f"After step {len(self.history)}: total: {self.shown}")
-        lines.append(f"Step {self.step + 1}: add {', '.join(self._keys)}. What is the running "
-                     "total now?")
+            after = f"After step {len(self.history)}" if labelled else "So far"
+            lines.append(f"{after}: total: {self._fmt(self.shown)}")
+        lead = f"Step {self.step + 1}: add" if labelled else "Add"
+        lines.append(f"{lead} {', '.join(self._keys)}. What is the running total now?")
         return "\n".join(lines)
 
     def prompt(self) -> StepPrompt:
         """The current step's prompt."""
         self._ensure_running()
-        expected = self.context().expected()
-        wrong = [f"total: {expected + d}" for d in (1, -1, 10)] + ["I lost track."]
+        context = self.context()
+        expected = context.expected()
+        wrong = [context.answer(expected + d) for d in (1, -1, 10)] + ["I lost track."]
+        modulus = self.config.modulus
+        pattern = (r"total: -?[0-9]{1,9}" if modulus is None
+                   else f"total: [0-9]{{{len(str(modulus - 1))}}}")
         return StepPrompt(
             messages=(Message(role="system", content=SYSTEM_PROMPT),
                       Message(role="user", content=self._render())),
-            context=self.context(),
+            context=context,
             oracle_context=self.oracle_context(),
-            constraint=Constraint(kind="regex", pattern=r"total: -?[0-9]{1,9}"),
-            hint=self.hint(f"total: {expected}", wrong),
+            constraint=Constraint(kind="regex", pattern=pattern),
+            hint=self.hint(context.answer(expected), wrong),
         )
 
     def _plant_now(self) -> bool:
@@ -151,7 +239,11 @@ class RunningSumEpisode(EpisodeBase):
         return plant > 0 and self._plant_rng.random() < plant
 
     def commit(self, proposal: str, judgement: Judgement) -> StepResult:
-        """Record the committed total (the locally right one, as forced, if unreadable)."""
+        """Record the committed total (the locally right one, as forced, if unreadable).
+
+        With ``teacher_force`` the episode goes on from the true total whatever was
+        committed; the committed total is still judged and logged.
+        """
         self._ensure_running()
         context = self.oracle_context()
         correctness = judgement.correctness
@@ -159,26 +251,26 @@ class RunningSumEpisode(EpisodeBase):
         forced = False
         global_correctness: Correctness | None = None
         if read.status == "ok":
-            stated = read.values[0]
+            stated = context.reduce(read.values[0])
         else:  # unreadable: keep the locally right total, recorded as forced
             stated = context.expected()
             forced = True
             global_correctness = "correct" if stated == context.truth() else "incorrect"
         self.truth = context.truth()
         planted = self._plant_now()
-        shown = stated
+        shown = self.truth if self.config.teacher_force else stated
         if planted:
-            offset = self._plant_rng.choice([d for d in range(-9, 10) if d])
-            shown = stated + offset
+            offsets = [d for d in range(-9, 10) if context.reduce(d) != 0]
+            shown = context.reduce(shown + self._plant_rng.choice(offsets))
             self.prior_errors += 1
         self.shown = shown
-        self.history.append((self._keys, shown, planted))
+        self.history.append(_Row(self._keys, shown, planted, self.truth))
         self._keys = self._draw_keys()
         natural = self.config.steps is not None and self.step + 1 >= self.config.steps
         info: dict[str, Any] = {"stated": stated, "true_total": self.truth,
                                 "planted": planted, "shown": shown}
         return self.finish_step(
-            action=f"total: {stated}", correctness=correctness,
+            action=context.answer(stated), correctness=correctness,
             global_correctness=global_correctness,
             forced=forced and (self.error_policy == "continue" or correctness == "unknown"),
             natural=natural, info=info,
@@ -193,7 +285,7 @@ class RunningSumTask(ConfiguredTask[RunningSumConfig, RunningSumEpisode]):
     """
 
     name = "running_sum"
-    representations: tuple[str, ...] = ("history", "last", "shown", "lookup")
+    representations: tuple[str, ...] = ("history", "last", "shown", "lookup", "recent")
     config_type = RunningSumConfig
     episode_type = RunningSumEpisode
 

@@ -2,11 +2,18 @@
 
 ``redraft train TASK --regime R --out MODEL_DIR`` trains one (:func:`train`); the directory
 it writes runs as ``hf/MODEL_DIR`` in ``redraft eval``. Regimes (:mod:`._regimes`):
-``expert``, ``retry`` (a wrong answer, :data:`BACK_MARKER`, the right one) and
-``scratchpad``. Training needs the ``train`` extra (torch, transformers, tokenizers,
-safetensors); nothing here imports them until it trains.
+``expert``, ``retry`` (a wrong answer, :data:`BACK_MARKER`, the right one), ``scratchpad``
+and ``recovery`` (states holding earlier errors, targets that restore the truth). The
+decisive experiment's task settings per scale are :data:`DECISIVE_TASK_OPTIONS`.
+Training needs the ``train`` extra (torch, transformers, tokenizers, safetensors); nothing
+here imports them until it trains.
 """
 
+from redraft.evals.testbed._decisive import (
+    DECISIVE_CALIBRATION,
+    DECISIVE_TASK_OPTIONS,
+    decisive_options,
+)
 from redraft.evals.testbed._markers import BACK_MARKER
 from redraft.evals.testbed._recipe import (
     RECIPE_FILE,
@@ -30,9 +37,12 @@ from redraft.evals.testbed._regimes import (
     training_seed,
 )
 from redraft.evals.testbed._train import train
+from redraft.evals.testbed._wrong import WrongAnswers, sample_wrong_answers
 
 __all__ = [
     "BACK_MARKER",
+    "DECISIVE_CALIBRATION",
+    "DECISIVE_TASK_OPTIONS",
     "RECIPE_FILE",
     "REGIMES",
     "SIZES",
@@ -45,9 +55,12 @@ __all__ = [
     "SizeName",
     "TaskSpec",
     "TrainConfig",
+    "WrongAnswers",
+    "decisive_options",
     "eval_defaults",
     "examples",
     "read_recipe",
+    "sample_wrong_answers",
     "task_spec",
     "train",
     "training_seed",

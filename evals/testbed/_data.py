@@ -34,6 +34,7 @@ from redraft.evals.testbed._tokenizer import (
     render_chat,
     vocabulary,
 )
+from redraft.evals.testbed._wrong import WrongAnswers
 
 __all__ = ["CHUNK", "SHARDS", "Batch", "Batches", "CharCodec", "Chunk", "shard_seed"]
 
@@ -155,6 +156,10 @@ class Source:
     """``retry``: share of wrong-first steps."""
     mask_wrong: bool
     """Leave wrong answers out of the loss."""
+    recovery_p: float = 0.0
+    """Share of steps committed wrong first, so later states hold earlier errors."""
+    wrong_answers: WrongAnswers | None = None
+    """Wrong answers drawn from a model's own mistakes; None: the task's fixed offsets."""
 
     def chunks(self, shards: Sequence[int]) -> Iterator[tuple[int, Chunk]]:
         """``(shard, chunk)`` for the given streams, round-robin, without end."""
@@ -164,7 +169,8 @@ class Source:
         codec = CharCodec()
         streams = {
             k: examples(task, self.regime, seed=shard_seed(self.seed, k),
-                        episode_steps=self.episode_steps, retry_p=self.retry_p)
+                        episode_steps=self.episode_steps, retry_p=self.retry_p,
+                        recovery_p=self.recovery_p, wrong_answers=self.wrong_answers)
             for k in shards
         }
         while True:

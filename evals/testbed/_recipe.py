@@ -11,9 +11,10 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError, model_validator
 
 from redraft.evals.testbed._regimes import Regime
+from redraft.evals.testbed._wrong import WrongAnswers
 from redraft.tools import BadInputError
 
 __all__ = [
@@ -91,10 +92,21 @@ class TrainConfig(BaseModel):
     """Fixes the weights' initialisation, the episodes and the regime's draws."""
     episode_steps: int = Field(20, ge=1)
     """The step limit of training episodes: evals on longer ones test length generalisation."""
-    retry_p: float = Field(0.2, ge=0.0, le=1.0)
-    """``retry``: the share of steps that show a wrong answer and the marker first."""
+    retry_p: float = Field(0.2, ge=0.0, le=0.5)
+    """``retry``: the share of steps that show a wrong answer and the marker first (Ye et
+    al. found 0.5 best)."""
     mask_wrong: bool = False
     """``retry``: leave the wrong answers out of the loss (Ye et al. found it unneeded)."""
+    wrong_source: Literal["offset", "model"] = "offset"
+    """Where wrong answers (retry's, and the earlier errors of ``recovery_p``) come from:
+    ``offset``, the right total ±1..10; ``model``, the offsets of the wrong totals that
+    ``wrong_model`` wrote when sampled at temperature 1 on expert states of this task (the
+    recipe records them)."""
+    wrong_model: str | None = None
+    """With ``wrong_source="model"``: the trained model directory whose mistakes are used."""
+    recovery_p: float = Field(0.0, ge=0.0, le=0.5)
+    """The share of training steps committed wrong, so that later states hold earlier
+    errors; ``recovery`` needs it above 0 and trains those states to restore the truth."""
     threads: int = Field(2, ge=1)
     """Torch CPU threads."""
     device: str | None = None
@@ -116,6 +128,13 @@ class TrainConfig(BaseModel):
     """Batch examples of similar length together (less padding, but a batch's examples are
     then alike, e.g. retry answers together)."""
 
+    @model_validator(mode="after")
+    def _wrong_source_named(self) -> TrainConfig:
+        if (self.wrong_source == "model") != (self.wrong_model is not None):
+            raise ValueError("wrong_source=model and wrong_model go together: name the model "
+                             "directory whose mistakes to use, or leave both out")
+        return self
+
     def task_kwargs(
         self, default_representation: str, default_options: dict[str, JsonValue]
     ) -> dict[str, Any]:
@@ -123,6 +142,9 @@ class TrainConfig(BaseModel):
         if "representation" in self.task_options:
             raise BadInputError("give the representation with --representation, not as a "
                                 "task option")
+        if self.task_options.get("teacher_force"):
+            raise BadInputError("teacher_force is an eval option (episodes go on from the "
+                                "truth); train without it and give it to redraft eval")
         return {**default_options, **self.task_options,
                 "representation": self.representation or default_representation}
 
@@ -195,6 +217,9 @@ class Recipe(BaseModel):
     """CPU time of the background batching thread (worker processes not counted)."""
     notes: list[str] = Field(default_factory=list)
     """What went differently than configured (e.g. a compile that failed)."""
+    wrong_answers: WrongAnswers | None = None
+    """With ``wrong_source="model"``: what sampling ``wrong_model`` gave (the offsets the
+    wrong answers were drawn from)."""
 
 
 def read_recipe(model_dir: Path) -> Recipe | None:

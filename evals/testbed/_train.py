@@ -38,6 +38,7 @@ from redraft.evals.testbed._recipe import (
 )
 from redraft.evals.testbed._regimes import examples, task_spec
 from redraft.evals.testbed._tokenizer import build_tokenizer, render_chat
+from redraft.evals.testbed._wrong import sample_wrong_answers
 from redraft.tools import BadInputError
 
 __all__ = ["set_threads", "train"]
@@ -212,8 +213,13 @@ def train(config: TrainConfig, out: Path, *, say: Callable[[str], None] | None =
             ids, labels = ids.pin_memory(), labels.pin_memory()
         return ids, labels, batch.tokens, batch.targets
 
+    wrong_answers = None
+    if config.wrong_model is not None:
+        wrong_answers = sample_wrong_answers(Path(config.wrong_model), task, seed=config.seed,
+                                             episode_steps=config.episode_steps, device=device)
     source = Source(config.task, task_kwargs, config.regime, config.seed,
-                    config.episode_steps, config.retry_p, config.mask_wrong)
+                    config.episode_steps, config.retry_p, config.mask_wrong,
+                    config.recovery_p, wrong_answers)
     # A compiled step specialises on shapes: widths in steps of 16 keep them few.
     data = Batches(source, config.batch_size, workers=workers, bucket=config.bucket,
                    prepare=to_tensors, multiple=16 if step_fn.compiled else 1)
@@ -293,6 +299,7 @@ def train(config: TrainConfig, out: Path, *, say: Callable[[str], None] | None =
         data_wait_seconds=round(waited, 3),
         producer_cpu_seconds=round(data.producer_seconds, 3),
         notes=step_fn.notes,
+        wrong_answers=wrong_answers,
     )
     _write_model_dir(out, model, tokenizer, recipe)
     close = getattr(task, "close", None)

@@ -105,6 +105,23 @@ def test_retry_model_trains_and_runs(tmp_path: Path) -> None:
     assert _eval(model, tmp_path / "run", "--critic", "none") == 0
 
 
+def test_retry_draws_wrong_answers_from_a_trained_model(expert: Path, tmp_path: Path) -> None:
+    model = tmp_path / "retry-own"
+    assert main(["train", "running_sum", "--regime", "retry", "--retry-p", "0.5",
+                 "--wrong-model", str(expert), "--mask-wrong", "--recovery-p", "0.1",
+                 "--steps", "3", "--batch-size", "8", "--minutes", "0", "--episode-steps", "10",
+                 "--out", str(model), "-q"]) == 0
+    recipe = read_recipe(model)
+    assert recipe is not None and recipe.config.wrong_source == "model"
+    assert recipe.config.mask_wrong and recipe.config.recovery_p == 0.1
+    wrong = recipe.wrong_answers
+    assert wrong is not None and wrong.model == str(expert) and wrong.temperature == 1.0
+    # The expert is right on about half the held-out steps: many sampled answers are wrong,
+    # and only wrong ones are kept.
+    assert len(wrong.offsets) + wrong.unreadable <= wrong.sampled
+    assert len(wrong.offsets) > wrong.sampled // 10 and 0 not in wrong.offsets
+
+
 def test_the_marker_is_one_token_that_survives_decoding(expert: Path) -> None:
     from transformers import AutoTokenizer
 
@@ -137,6 +154,12 @@ def test_the_marker_is_one_token_that_survives_decoding(expert: Path) -> None:
         (["train", "running_sum", "--regime", "dagger"], "--regime"),
         (["train", "running_sum", "--size", "huge"], "--size"),
         (["train", "running_sum", "--representation", "nope"], "representation"),
+        (["train", "running_sum", "--regime", "recovery", "--recovery-p", "0.2"],
+         "true total can be recomputed"),
+        (["train", "running_sum", "--regime", "recovery"], "recovery_p above 0"),
+        (["train", "running_sum", "--retry-p", "0.6"], "--retry-p"),
+        (["train", "running_sum", "--wrong-source", "model"], "wrong_model go together"),
+        (["train", "running_sum", "--wrong-model", "nowhere"], "not a testbed model"),
     ],
 )
 def test_bad_train_input_is_one_line_exit_2(
