@@ -28,12 +28,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from main_job import children_cpu, main_job_command  # bench/ is the script's folder
 
 SETTINGS: dict[str, tuple[list[str], dict[str, str]]] = {
     "threads=all": ([f"n_threads={len(os.sched_getaffinity(0))}"], {}),
@@ -47,11 +48,6 @@ WARM_UP_S = 20.0
 """Seconds the busy loop runs before the job starts (the load average is a 1-minute mean)."""
 
 
-def children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
 def run_job(
     setting: str, episodes: int, max_steps: int, out: Path, limit: float | None = None
 ) -> tuple[float, float, bool]:
@@ -61,12 +57,7 @@ def run_job(
     degrades badly would otherwise take the whole session (its time is then a lower bound).
     """
     options, env = SETTINGS[setting]
-    command = [
-        sys.executable, "-m", "redraft.evals.cli", "grid", "chess",
-        "--model", "llamacpp/smollm2", "--critic", "none,tool,constrained", "--rounds", "2",
-        "--episodes", str(episodes), "--max-steps", str(max_steps),
-        "--error-policy", "continue", "--out", str(out), "--quiet",
-    ]  # fmt: skip
+    command = main_job_command(episodes, max_steps, out)
     for option in options:
         command += ["--model-option", option]
     environment = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}

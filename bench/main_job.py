@@ -44,14 +44,19 @@ def shim(tree: Path, where: Path) -> Path:
     return where
 
 
-def run_job(path: Path, episodes: int, max_steps: int, out: Path) -> tuple[float, float]:
-    """Wall-clock and CPU seconds of one job, with the code the shim ``path`` points to."""
-    command = [
+def main_job_command(episodes: int, max_steps: int, out: Path) -> list[str]:
+    """The README's main job (a grid of three critic modes on chess), scaled down."""
+    return [
         sys.executable, "-m", "redraft.evals.cli", "grid", "chess",
         "--model", "llamacpp/smollm2", "--critic", "none,tool,constrained", "--rounds", "2",
         "--episodes", str(episodes), "--max-steps", str(max_steps),
         "--error-policy", "continue", "--out", str(out), "--quiet",
     ]  # fmt: skip
+
+
+def run_job(path: Path, episodes: int, max_steps: int, out: Path) -> tuple[float, float]:
+    """Wall-clock and CPU seconds of one job, with the code the shim ``path`` points to."""
+    command = main_job_command(episodes, max_steps, out)
     started, cpu = time.perf_counter(), children_cpu()
     subprocess.run(command, check=True, env={**os.environ, "PYTHONPATH": str(path)})
     return time.perf_counter() - started, children_cpu() - cpu
