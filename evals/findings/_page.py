@@ -22,6 +22,7 @@ from redraft.evals.findings._decisive_page import (
     predictions_lines,
     replication_lines,
 )
+from redraft.evals.report._headline import format_number, needed_digits
 from redraft.tools import BadInputError
 
 __all__ = [
@@ -98,18 +99,30 @@ def load_findings(out: Path) -> Findings:
 
 
 def _num(value: float | None, digits: int = 3) -> str:
+    """The report's number format: a true minus sign, never ``−0.000``."""
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "—"
-    return f"{value:.{digits}f}"
+    return format_number(value, digits)
+
+
+def _digits(asked: int, *values: float) -> int:
+    """``asked``, or more where a nonzero value would print as zero (the report's rule)."""
+    needed = needed_digits(*values)
+    return needed if needed > 3 else asked
 
 
 def _est(metric: Mapping[str, Any] | None, digits: int = 3) -> str:
-    """``0.123 [0.101, 0.150]``; ``—`` when undefined."""
+    """``0.123 [0.101, 0.150]``; ``—`` when undefined.
+
+    More decimals where an end of the interval would otherwise read as 0
+    (``−0.0004 [−0.0009, −0.0001]``, not ``−0.000``).
+    """
     if not metric or metric.get("value") is None:
         return "—"
     low, high = metric.get("ci_low"), metric.get("ci_high")
     if low is None or high is None:
-        return _num(metric["value"], digits)
+        return _num(metric["value"], _digits(digits, metric["value"]))
+    digits = _digits(digits, metric["value"], low, high)
     return f"{_num(metric['value'], digits)} [{_num(low, digits)}, {_num(high, digits)}]"
 
 
@@ -140,9 +153,10 @@ def _verdict(diff: Mapping[str, Any] | None, digits: int = 3) -> tuple[str, int]
     if low is None or high is None:
         return f"{text} (no interval)", 0
     if low > 0:
-        return f"higher (Δ = {text})", 1
+        return f"higher by {_est(diff, digits)}", 1
     if high < 0:
-        return f"lower (Δ = {text})", -1
+        size = {"value": -diff["value"], "ci_low": -high, "ci_high": -low}
+        return f"lower by {_est(size, digits)}", -1
     return f"no detectable effect (Δ = {text})", 0
 
 

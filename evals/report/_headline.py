@@ -31,8 +31,10 @@ __all__ = [
     "CaveatKind",
     "Headline",
     "comparison_headline",
+    "format_number",
     "headlines",
     "judged_steps",
+    "needed_digits",
     "p_clause",
     "p_text",
     "run_headline",
@@ -105,6 +107,12 @@ def _num(value: float | None, digits: int = 3) -> str:
     if float(text) == 0.0:
         return f"{0.0:.{digits}f}"
     return text.replace("-", "−") if value < 0 else text
+
+
+needed_digits = _digits
+"""Public name of :func:`_digits`, for other pages that print estimates (findings)."""
+format_number = _num
+"""Public name of :func:`_num`, for other pages that print estimates (findings)."""
 
 
 def p_text(value: float, draws: int = 0) -> str:

@@ -386,3 +386,16 @@ def test_a_detected_contrast_that_does_not_replicate_is_not_established(tmp_path
     line = next(x for x in page.splitlines() if x.startswith("- **planted-error**"))
     assert "not established" not in line
     assert main(["findings", "--out", str(first), "--replicate", str(tmp_path / "c")]) == 2
+
+
+def test_page_differences_read_in_plain_words_with_the_digits_they_need() -> None:
+    from redraft.evals.findings._page import _verdict
+
+    tiny = {"value": -0.0004, "ci_low": -0.0009, "ci_high": -0.0001}
+    assert _verdict(tiny) == ("lower by 0.0004 [0.0001, 0.0009]", -1)
+    assert _verdict({"value": 0.1, "ci_low": 0.05, "ci_high": 0.2}) == (
+        "higher by 0.100 [0.050, 0.200]", 1)
+    text, sign = _verdict({"value": -0.02, "ci_low": -0.05, "ci_high": 0.01})
+    assert sign == 0 and text == "no detectable effect (Δ = −0.020 [−0.050, 0.010])"
+    for words in (_verdict(tiny)[0], text):
+        assert "−0.000" not in words and "by −" not in words
