@@ -36,7 +36,7 @@ class CorrectorConfig(BaseModel):
     accepted, else the last round's, marked as a fallback) or ``last``; see
     :data:`redraft.agent.CommitPolicy`."""
     retry_context: RetryContext = "full"
-    """What a revision sees: every earlier attempt (``full``) or only the last (``last``)."""
+    """What a revision sees: every earlier round (``full``) or only the last (``last``)."""
     repeat_limit: int | None = Field(2, ge=2)
     """Stop once this many consecutive rounds get the same rejection (code and message);
     None never stops early. Not applied to ``resample``, whose draws are independent."""

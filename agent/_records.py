@@ -41,7 +41,7 @@ doubted."""
 COMMIT_POLICIES: tuple[CommitPolicy, ...] = ("last", "last_accepted")
 
 RetryContext = Literal["full", "last"]
-"""What a revision sees: every earlier attempt and its feedback, or only the last one."""
+"""What a revision sees: every earlier round and its feedback, or only the last one."""
 
 StopReason = Literal[
     "accepted", "rounds_exhausted", "repeated_error", "no_critic", "verifier_failed"
