@@ -37,7 +37,7 @@ from redraft.evals.testbed._recipe import (
     TrainConfig,
 )
 from redraft.evals.testbed._regimes import examples, task_spec
-from redraft.evals.testbed._tokenizer import build_tokenizer, render_chat
+from redraft.evals.testbed._tokenizer import build_tokenizer, generate_answers
 from redraft.evals.testbed._wrong import sample_wrong_answers
 from redraft.tools import BadInputError
 
@@ -91,17 +91,10 @@ def _heldout_accuracy(
     stream = examples(task, "expert", seed=config.seed + _HELDOUT_SEED_OFFSET,
                       episode_steps=config.episode_steps)
     batch = [next(stream) for _ in range(n)]
-    tokenizer.padding_side = "left"
-    inputs = tokenizer([render_chat(e.messages) for e in batch], return_tensors="pt",
-                       padding=True, add_special_tokens=False).to(device)
     model.eval()
-    with torch.inference_mode():
-        output = model.generate(**inputs, max_new_tokens=64, do_sample=False,
-                                pad_token_id=tokenizer.pad_token_id,
-                                eos_token_id=tokenizer.eos_token_id)
+    texts = generate_answers(model, tokenizer, torch, device, [e.messages for e in batch],
+                             max_new_tokens=64, do_sample=False)
     model.train()
-    texts = tokenizer.batch_decode(output[:, inputs["input_ids"].shape[1]:],
-                                   skip_special_tokens=True)
     right = sum(t.strip().endswith(e.target) for t, e in zip(texts, batch, strict=True))
     return float(right) / n
 

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from redraft.evals.tasks import Task
 from redraft.evals.testbed._deps import require_train
-from redraft.evals.testbed._tokenizer import render_chat
+from redraft.evals.testbed._tokenizer import generate_answers
 from redraft.tools import BadInputError
 from redraft.tools.arithmetic import RunningSumContext, read_total
 
@@ -102,7 +102,6 @@ def sample_wrong_answers(
     torch = require_train("torch")
     transformers = require_train("transformers")
     tokenizer = transformers.AutoTokenizer.from_pretrained(str(model_dir))
-    tokenizer.padding_side = "left"
     model = transformers.AutoModelForCausalLM.from_pretrained(str(model_dir)).to(device)
     model.eval()
     torch.manual_seed(seed)
@@ -113,15 +112,9 @@ def sample_wrong_answers(
     while done < samples:
         rows = [next(stream) for _ in range(min(batch, samples - done))]
         done += len(rows)
-        inputs = tokenizer([render_chat(e.messages) for e in rows], return_tensors="pt",
-                           padding=True, add_special_tokens=False).to(device)
-        with torch.inference_mode():
-            output = model.generate(**inputs, max_new_tokens=32, do_sample=True,
-                                    temperature=temperature, top_k=0, top_p=1.0,
-                                    pad_token_id=tokenizer.pad_token_id,
-                                    eos_token_id=tokenizer.eos_token_id)
-        texts = tokenizer.batch_decode(output[:, inputs["input_ids"].shape[1]:],
-                                       skip_special_tokens=True)
+        texts = generate_answers(model, tokenizer, torch, device, [e.messages for e in rows],
+                                 max_new_tokens=32, do_sample=True, temperature=temperature,
+                                 top_k=0, top_p=1.0)
         for text, example in zip(texts, rows, strict=True):
             context = _context(example.context)
             read = read_total(text)
