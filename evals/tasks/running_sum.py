@@ -86,8 +86,13 @@ class RunningSumConfig(BaseModel):
     """Totals are reduced modulo this and written zero-padded at a fixed width (modulo 100:
     ``total: 07``), so the numbers do not grow with the step; answers are compared modulo
     it. None: plain integers, which grow with the episode."""
-    start: Literal["zero", "random"] = "zero"
-    """The total before the first step: 0, or drawn uniformly modulo ``modulus``."""
+    start: Literal["zero", "random", "mixed"] = "zero"
+    """The total before the first step: 0, or drawn uniformly modulo ``modulus``; ``mixed``:
+    0 in half the episodes (a coin per episode), drawn in the others. Training on ``mixed``
+    and evaluating on ``random`` keeps every evaluated prompt in distribution while the
+    zero-start episodes give a small model the easy first steps it learns from (measured:
+    a micro model on totals modulo 100 stays at uniform digits for 1500 steps from random
+    starts alone and is right on 100% of held-out steps after 1500 from zero starts)."""
     step_label: bool = True
     """Write ``Step N`` in the prompt; False: the prompt does not reveal the step."""
     window: int = Field(4, ge=1)
@@ -107,8 +112,8 @@ class RunningSumConfig(BaseModel):
             raise ValueError("value_min must not exceed value_max")
         if isinstance(self.plant_errors, float) and not 0.0 <= self.plant_errors <= 1.0:
             raise ValueError("plant_errors as a rate must lie in [0, 1]")
-        if self.start == "random" and self.modulus is None:
-            raise ValueError("start=random needs a modulus to draw the first total from")
+        if self.start != "zero" and self.modulus is None:
+            raise ValueError(f"start={self.start} needs a modulus to draw the first total from")
         if self.checkpoint_every is not None and self.representation != "recent":
             raise ValueError("checkpoint_every applies to the recent representation only")
         return self
@@ -147,8 +152,10 @@ class RunningSumEpisode(EpisodeBase):
         self._plant_rng = self.rng("plant")
         self.first = 0
         """The total before the first step."""
-        if config.start == "random" and config.modulus is not None:
-            self.first = self.rng("start").randrange(config.modulus)
+        if config.start != "zero" and config.modulus is not None:
+            rng = self.rng("start")
+            if config.start == "random" or rng.random() < 0.5:
+                self.first = rng.randrange(config.modulus)
         self.shown = self.first
         """The previous total as the agent is shown it (its own, or a planted one)."""
         self.truth = self.first
@@ -189,7 +196,9 @@ class RunningSumEpisode(EpisodeBase):
         for i, row in enumerate(self.history):
             line = f"{self._items(row.keys, True)} -> {self._fmt(row.shown)}"
             if every is not None and (i + 1) % every == 0:
-                line += f" (true {self._fmt(row.truth)})"
+                # In front, so the stated total always ends its row: the last one then
+                # sits at the same place before the request on every step.
+                line = f"(true {self._fmt(row.truth)}) {line}"
             rows.append(line)
         return "\n".join([*rows[-self.config.window:], self._ask()])
 

@@ -154,6 +154,20 @@ def test_random_start_draws_the_first_total_modulo() -> None:
         load_task("running_sum", start="random")
 
 
+def test_mixed_start_is_zero_in_about_half_the_episodes_and_random_in_the_rest() -> None:
+    task = load_task("running_sum", representation="shown", modulus=100, start="mixed")
+    starts = [task.new_episode(s, max_steps=2, error_policy="continue").prompt().context.previous
+              for s in range(400)]
+    zeros = starts.count(0)
+    assert 160 <= zeros <= 240  # a fair coin per episode (plus 1/100 of the drawn ones)
+    assert len(set(starts)) > 50 and all(0 <= s < 100 for s in starts)
+    same = [task.new_episode(s, max_steps=2, error_policy="continue").prompt().context.previous
+            for s in range(400)]
+    assert same == starts  # the coin and the draw come from the episode's seed
+    with pytest.raises(BadInputError, match="start=mixed needs a modulus"):
+        load_task("running_sum", start="mixed")
+
+
 @pytest.mark.parametrize("representation", ["shown", "recent"])
 def test_without_step_label_the_prompt_is_the_state_alone(representation: str) -> None:
     # One key of value 3, modulo 10: the state repeats every 10 steps.
@@ -185,12 +199,12 @@ def test_recent_shows_the_window_and_true_checkpoints() -> None:
     commit(task, episode, "total: 07")
     commit(task, episode, "total: 50")  # wrong: the checkpoint row shows the truth beside it
     text = episode.prompt().messages[-1].content
-    assert text.splitlines() == ["Start: 00", "A=7 -> 07", "A=7 -> 50 (true 14)",
+    assert text.splitlines() == ["Start: 00", "A=7 -> 07", "(true 14) A=7 -> 50",
                                  "Step 3: add A=7."]
     commit(task, episode, "total: 57")
     commit(task, episode, "total: 28")  # back to the truth (14 + 7 + 7)
     assert episode.prompt().messages[-1].content.splitlines() == [
-        "A=7 -> 50 (true 14)", "A=7 -> 57", "A=7 -> 28 (true 28)", "Step 5: add A=7."]
+        "(true 14) A=7 -> 50", "A=7 -> 57", "(true 28) A=7 -> 28", "Step 5: add A=7."]
     assert task.config.recoverable()
     assert not load_task("running_sum", representation="recent", window=2,
                          checkpoint_every=3).config.recoverable()
