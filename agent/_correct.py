@@ -92,7 +92,7 @@ async def acorrect(
             ``critic="oracle"`` and no verifier: then the oracle is the feedback too, and
             the result says ``leaky``).
         oracle_context: what the oracle judges against (default: ``context``).
-        **config: :class:`CorrectorConfig` fields, e.g. ``critic="tool", max_rounds=2``.
+        **config: :class:`CorrectorConfig` fields, e.g. ``critic="tool", max_revisions=2``.
     """
     truth = context if oracle_context is None else oracle_context
     seen = context

@@ -144,8 +144,8 @@ class Correction(BaseModel):
     leaky: bool = False
     """True when ground truth fed the loop: derived from the feedback source (an oracle
     presented as a verifier, or any verifier that says ``leaky = True``)."""
-    max_rounds: int
-    """The revision budget k as configured (``CorrectorConfig.max_rounds``); unused under
+    max_revisions: int
+    """The revision budget k as configured (``CorrectorConfig.max_revisions``); unused under
     ``none``, which makes no revision whatever k says."""
     retry_context: RetryContext
     """What revisions saw."""

@@ -131,7 +131,7 @@ def _run_head(stats: RunStats) -> str:
 
 _SETTINGS = (
     ("model", "model"), ("task", "task"), ("representation", "representation"),
-    ("verifier", "verifier"), ("critic", "critic mode"), ("max_rounds", "rounds (k)"),
+    ("verifier", "verifier"), ("critic", "critic mode"), ("max_revisions", "revisions (k)"),
     ("commit_policy", "commit policy"), ("repeat_limit", "repeat limit"),
     ("error_policy", "error policy"), ("max_steps", "max steps"),
 )
@@ -160,7 +160,7 @@ def _lenient(profile: RunProfile | None) -> str:
 
 def _setting_cell(stats: RunStats, key: str) -> str:
     critic = stats.config.get("critic")
-    if key in ("max_rounds", "repeat_limit", "commit_policy") and critic == "none":
+    if key in ("max_revisions", "repeat_limit", "commit_policy") and critic == "none":
         return "– (no critic)"
     return _esc(run_setting(stats.config, key))
 

@@ -153,7 +153,7 @@ def test_revisions_is_the_rounds_option_under_its_own_name(tmp_path: Path) -> No
     assert main(_eval_args(tmp_path / "a", "--rounds", "1", "--error-policy", "continue")) == 0
     assert main(_eval_args(tmp_path / "b", "--revisions", "1", "--error-policy", "continue")) == 0
     for run in ("a", "b"):
-        assert read_manifest(tmp_path / run)["config"]["max_rounds"] == 1
+        assert read_manifest(tmp_path / run)["config"]["max_revisions"] == 1
     rounds = [e.round for e in read_events(tmp_path / "a") if e.kind == "round"]
     assert max(rounds) == 1
     assert read_events(tmp_path / "a") != [] and [
