@@ -191,6 +191,7 @@ def to_events(o: Outcomes, policy: Policy, first_id: int = 0) -> list[Event]:
             usage = PROPOSE_COST + REVISE_COST if revised else PROPOSE_COST
             events.append(StepEvent(
                 episode=ep, step=t, round=len(rounds) - 1, revisions=len(rounds) - 1,
+                committed_round=len(rounds) - 1,
                 stop_reason=(
                     "no_critic" if not policy.revise
                     else "rounds_exhausted" if revised else "accepted"
