@@ -26,8 +26,8 @@ def _episode(ep: int, steps: int = 2, *, end: bool = True) -> list[object]:
         records.append(
             StepEvent(
                 episode=ep, step=t, round=0, revisions=0, stop_reason="no_critic",
-                committed_round=0, committed_answer="1", action="1", initial="correct", final="correct",
-                global_correctness=None, usage=Cost(),
+                committed_round=0, committed_answer="1", action="1", initial="correct",
+                final="correct", global_correctness=None, usage=Cost(),
             )
         )
     if end:
