@@ -52,7 +52,7 @@ from redraft.agent._records import (
     CriticMode,
     Item,
     Outcome,
-    RetryContext,
+    RevisionContext,
     RoundRecord,
     StopReason,
 )
@@ -82,7 +82,7 @@ __all__ = [
     "ExtractedAnswer",
     "Item",
     "Outcome",
-    "RetryContext",
+    "RevisionContext",
     "RoundRecord",
     "StopReason",
     "acorrect",

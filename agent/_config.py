@@ -14,7 +14,7 @@ from redraft.agent._prompts import (
     DEFAULT_MONOLOGUE_TEMPLATE,
     DEFAULT_REVISE_TEMPLATE,
 )
-from redraft.agent._records import CommitPolicy, CriticMode, RetryContext
+from redraft.agent._records import CommitPolicy, CriticMode, RevisionContext
 from redraft.agent.backends import SamplingParams
 
 __all__ = ["MAX_REVISIONS_LIMIT", "RENAMED_OPTIONS", "CorrectorConfig", "rename_options"]
@@ -22,9 +22,13 @@ __all__ = ["MAX_REVISIONS_LIMIT", "RENAMED_OPTIONS", "CorrectorConfig", "rename_
 MAX_REVISIONS_LIMIT = 16
 """The largest revision budget; the graph's recursion limit is set from it."""
 
-RENAMED_OPTIONS: Mapping[str, str] = {"max_rounds": "max_revisions"}
+RENAMED_OPTIONS: Mapping[str, str] = {
+    "max_rounds": "max_revisions",
+    "retry_context": "revision_context",
+}
 """Old option names still read, each as its new name: configs, manifests and callers
-written before the rename keep working (``max_rounds`` counted revisions, not rounds)."""
+written before the rename keep working (``max_rounds`` counted revisions, not rounds; a
+revision is not a retry)."""
 
 
 def rename_options(
@@ -61,7 +65,7 @@ class CorrectorConfig(BaseModel):
     """Which round's answer is committed: ``last_accepted`` (the latest answer the verifier
     accepted, else the last round's, marked as a fallback) or ``last``; see
     :data:`redraft.agent.CommitPolicy`."""
-    retry_context: RetryContext = "full"
+    revision_context: RevisionContext = "full"
     """What a revision sees: every earlier round (``full``) or only the last (``last``)."""
     repeat_limit: int | None = Field(2, ge=2)
     """Stop once this many consecutive rounds get the same rejection (code and message);

@@ -238,7 +238,7 @@ class _Corrector:
     def _revision_messages(self, work: _Work) -> tuple[Message, ...]:
         if self.config.critic == "resample":
             return self._ask(work, work.item.messages)
-        history = work.rounds if self.config.retry_context == "full" else work.rounds[-1:]
+        history = work.rounds if self.config.revision_context == "full" else work.rounds[-1:]
         messages = list(work.item.messages)
         for record in history:
             feedback = record.feedback
@@ -400,7 +400,7 @@ class _Corrector:
                 critic=self.config.critic,
                 leaky=self.leaky,
                 max_revisions=self.config.max_revisions,
-                retry_context=self.config.retry_context,
+                revision_context=self.config.revision_context,
                 rounds=w.rounds,
                 stop_reason=w.stop_reason or "no_critic",
             ).committing(self.config.commit_policy)

@@ -4,9 +4,10 @@ A run is identified by its :class:`EvalConfig`: resuming a run directory refuses
 that differs from the one in its manifest, except in the execution settings listed in
 :data:`EXECUTION_FIELDS` (how fast the run goes, not what it measures).
 
-Old option names are read as their new ones (:data:`RENAMED_FIELDS`): a config file or a
+Old field names are read as their new ones (:func:`current_names`): a config file or a
 manifest written when the revision budget was called ``max_rounds`` (or ``rounds``) means
-the same ``max_revisions``, so its run keeps its identity and resumes.
+the same ``max_revisions``, and its ``corrector.retry_context`` the same
+``revision_context``, so its run keeps its identity and resumes.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ __all__ = [
     "ConfigFileError",
     "EvalConfig",
     "ShardSpec",
+    "current_names",
     "describe_validation_error",
     "read_config_file",
 ]
@@ -56,8 +58,22 @@ EXECUTION_FIELDS = frozenset({"batch_size"})
 resume and between shards."""
 
 
-RENAMED_FIELDS: dict[str, str] = {**RENAMED_OPTIONS, "rounds": "max_revisions"}
-"""Old field names an :class:`EvalConfig` still reads, each as its new name."""
+RENAMED_FIELDS: dict[str, str] = {"max_rounds": "max_revisions", "rounds": "max_revisions"}
+"""Old top-level field names an :class:`EvalConfig` still reads, each as its new name (the
+corrector's own are :data:`redraft.agent.RENAMED_OPTIONS`)."""
+
+
+def current_names(config: dict[str, Any]) -> dict[str, Any]:
+    """A config (a file's, a manifest's) in today's field names, its corrector's included.
+
+    Raises:
+        ValueError: two names of one field given; the message names them.
+    """
+    data = rename_options(config, RENAMED_FIELDS)
+    corrector = data.get("corrector")
+    if isinstance(corrector, dict):
+        data["corrector"] = rename_options(corrector, RENAMED_OPTIONS)
+    return data
 
 _TOP_LEVEL = ("critic", "max_revisions", "commit_policy")
 """Corrector settings given as top-level fields of the eval config (and CLI options)."""
@@ -152,7 +168,7 @@ class EvalConfig(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _old_names(cls, data: Any) -> Any:
-        return rename_options(data, RENAMED_FIELDS) if isinstance(data, dict) else data
+        return current_names(data) if isinstance(data, dict) else data
 
     @field_validator("task", "model")
     @classmethod

@@ -168,7 +168,7 @@ class EpisodeEndEvent(_Envelope):
     end: EndReason
     """``error`` (stopped at a committed error), ``natural``, or ``max_steps`` (censored)."""
     first_error_step: int | None
-    """The first step whose committed output was ``incorrect``, if any (unknown steps are
+    """The first step whose committed answer was ``incorrect``, if any (unknown steps are
     not errors)."""
 
 

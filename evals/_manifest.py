@@ -5,8 +5,9 @@ The manifest identifies a run: resuming compares the new config with the recorde
 
 A manifest is read in today's names (:func:`read_manifest`): a schema 2 run's config gets
 ``commit_policy = "last"`` (it always committed the last round), and a config written
-before a field was renamed gets the new name (``max_rounds`` -> ``max_revisions``, same
-value and meaning), so such a run keeps its identity: it resumes, merges and reports.
+before a field was renamed gets the new name (``max_rounds`` -> ``max_revisions``,
+``corrector.retry_context`` -> ``corrector.revision_context``; same values and meanings),
+so such a run keeps its identity: it resumes, merges and reports.
 """
 
 from __future__ import annotations
@@ -22,9 +23,8 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from redraft.agent import rename_options
 from redraft.agent.backends import public_options
-from redraft.evals._config import RENAMED_FIELDS, EvalConfig
+from redraft.evals._config import EvalConfig, current_names
 from redraft.evals._events import READABLE_SCHEMAS, SCHEMA_VERSION
 from redraft.evals._log import EventLogError, _schemas, atomic_write
 from redraft.tools import BadInputError, verdict_codes
@@ -178,7 +178,7 @@ def _migrated(manifest: dict[str, Any], path: Path) -> dict[str, Any]:
     if manifest.get("schema") == 2:
         config = {"commit_policy": "last", **config}
     try:
-        config = rename_options(config, RENAMED_FIELDS)
+        config = current_names(config)
     except ValueError as exc:
         raise EventLogError(f"manifest {path}: {exc}") from None
     return {**manifest, "config": config}

@@ -253,14 +253,13 @@ def _add_train_options(parser: argparse.ArgumentParser) -> None:
 
 def _config_data(args: argparse.Namespace) -> dict[str, Any]:
     """The config file's fields, overridden by the flags given."""
-    from redraft.agent import rename_options
-    from redraft.evals._config import RENAMED_FIELDS, read_config_file
+    from redraft.evals._config import current_names, read_config_file
 
     data: dict[str, Any] = read_config_file(args.config) if args.config else {}
     try:
         # A file written with an old name (max_rounds, rounds) means today's max_revisions,
         # which the flag below then replaces.
-        data = rename_options(data, RENAMED_FIELDS)
+        data = current_names(data)
     except ValueError as exc:
         raise BadInputError(f"config file {args.config}: {exc}") from None
     flags = {

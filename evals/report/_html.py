@@ -51,7 +51,7 @@ _CAPTIONS = {
     "bands (solid), beside the constant-error prediction (1-ê)<sup>n</sup> (dashed). Episodes "
     "that end naturally or at max_steps are censored.",
     "error_rates.png": "Left: e_raw(t), the share of first proposals the oracle rejects at "
-    "step t. Right: e_post(t), the share of committed outputs it rejects; 95% Wilson bands. "
+    "step t. Right: e_post(t), the share of committed answers it rejects; 95% Wilson bands. "
     "Steps with fewer than 10 episodes are not drawn.",
     "hazard.png": "Hazard of the first committed error per step with 95% Wilson bands; the "
     "dotted line is the constant-hazard fit ê. LeCun's argument predicts a flat or rising "
@@ -363,7 +363,7 @@ said and what the oracle judged, with the line of each record in the run's
 {samples or "<p>No transcripts (the runs were not loaded from a directory).</p>"}
 <h2>Method notes</h2>
 <ul>
-<li>e_raw: the oracle's verdict on round 0; e_post: on the committed output. Recovery and
+<li>e_raw: the oracle's verdict on round 0; e_post: on the committed answer. Recovery and
 harm condition on round 0 being wrong or right.</li>
 <li>Critic rates count every round with feedback against the oracle's verdict on the same
 output; <code>verifier_error</code> feedback is counted apart, as neither accept nor

@@ -36,7 +36,7 @@ Kind = Literal["recovered", "harmed", "stayed_wrong", "kept_right", "unknown"]
 
 
 def _correct(step: StepEvent, which: Literal["initial", "final"]) -> bool | None:
-    """The oracle's label of round 0 or of the committed output (None: unknown)."""
+    """The oracle's label of round 0 or of the committed answer (None: unknown)."""
     value = step.initial if which == "initial" else step.final
     return None if value == "unknown" else value == "correct"
 

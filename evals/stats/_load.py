@@ -14,9 +14,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
 
-from redraft.agent import rename_options
 from redraft.evals import _log as shared_log
-from redraft.evals._config import RENAMED_FIELDS
+from redraft.evals._config import current_names
 from redraft.evals._events import (
     EpisodeEndEvent,
     EpisodeStartEvent,
@@ -88,7 +87,7 @@ class RunData(BaseModel):
     @classmethod
     def _current_names(cls, config: object) -> object:
         # Reports read settings by name: a config written before a rename still shows its k.
-        return rename_options(config, RENAMED_FIELDS) if isinstance(config, dict) else config
+        return current_names(config) if isinstance(config, dict) else config
 
     @property
     def critic(self) -> str | None:

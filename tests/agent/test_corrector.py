@@ -227,9 +227,9 @@ def test_the_old_name_max_rounds_is_read_as_max_revisions() -> None:
         CorrectorConfig.model_validate({"max_rounds": 1, "max_revisions": 1})
 
 
-def test_retry_context_last_shows_only_the_last_attempt() -> None:
+def test_revision_context_last_shows_only_the_last_round() -> None:
     backend = ScriptedBackend(["1", "2", "42"])
-    run(backend, critic="tool", max_revisions=2, retry_context="last")
+    run(backend, critic="tool", max_revisions=2, revision_context="last")
     last = backend.requests[-1].messages
     assert [m.content for m in last if m.role == "assistant"] == ["2"]
     assert len(last) == 3

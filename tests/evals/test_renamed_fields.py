@@ -1,4 +1,4 @@
-"""The revision budget's old name, ``max_rounds``, read as ``max_revisions`` on every path.
+"""Old field names (``max_rounds``, ``corrector.retry_context``) read as today's on every path.
 
 Old run directories are real ones: ``tests/data/legacy/schema3-max-rounds`` was written by
 the commit before the rename (4804096), ``tests/data/findings/runs/tool-k1`` by a schema 2
@@ -21,6 +21,7 @@ from redraft_logcheck import check_log
 
 from redraft.evals import EvalConfig, read_events, read_manifest
 from redraft.evals.cli import main
+from redraft.evals.report._settings import setting_differences
 from redraft.evals.stats import RunData
 from redraft.evals.tasks import tasks
 
@@ -42,6 +43,7 @@ def test_the_fixtures_are_written_with_the_old_name() -> None:
     for run in (SCHEMA_3, SCHEMA_2):
         config = json.loads((run / "manifest.json").read_text())["config"]
         assert config["max_rounds"] == 1 and "max_revisions" not in config
+        assert config["corrector"]["retry_context"] == "full"
 
 
 def test_python_callers_and_configs_say_either_name() -> None:
@@ -52,7 +54,7 @@ def test_python_callers_and_configs_say_either_name() -> None:
         assert config.corrector.max_revisions == 1
     assert "max_rounds" not in new.model_dump() and new.model_dump()["max_revisions"] == 1
     # The old name inside the corrector is the corrector's budget, which only the top level sets.
-    with pytest.raises(ValueError, match="corrector.max_revisions conflicts with max_revisions"):
+    with pytest.raises(ValueError, match=r"corrector\.max_revisions conflicts with max_revisions"):
         EvalConfig.model_validate({"task": "addition", "corrector": {"max_rounds": 1}})
     with pytest.raises(ValueError, match="give max_revisions only"):
         EvalConfig.model_validate({"task": "addition", "max_rounds": 1, "max_revisions": 1})
@@ -64,7 +66,7 @@ def test_run_data_reads_an_old_config_in_todays_names() -> None:
 
 
 @pytest.mark.parametrize("suffix, text", [
-    (".toml", 'task = "counting"\nmax_rounds = 1\n'),
+    (".toml", 'task = "counting"\nmax_rounds = 1\n[corrector]\nretry_context = "last"\n'),
     (".yaml", "task: counting\nrounds: 1\n"),
 ])
 def test_an_old_config_file_is_read_and_the_flag_still_wins(
@@ -77,6 +79,8 @@ def test_an_old_config_file_is_read_and_the_flag_still_wins(
     assert main(["eval", "--config", str(config), *common, "--out", str(tmp_path / "a")]) == 0
     recorded = read_manifest(tmp_path / "a")["config"]
     assert recorded["max_revisions"] == 1 and "max_rounds" not in recorded
+    assert "retry_context" not in recorded["corrector"]
+    assert recorded["corrector"]["revision_context"] == ("last" if suffix == ".toml" else "full")
     assert max(e.round for e in read_events(tmp_path / "a")) == 1
     assert main(["eval", "--config", str(config), *common, "--revisions", "0",
                  "--out", str(tmp_path / "b")]) == 0
@@ -111,6 +115,8 @@ def test_a_run_written_with_max_rounds_resumes_extends_and_reports(
     before = (run / "events.jsonl").read_bytes()
     recorded = read_manifest(run)["config"]
     assert recorded["max_revisions"] == 1 and "max_rounds" not in recorded
+    assert recorded["corrector"]["revision_context"] == "full"
+    assert "retry_context" not in recorded["corrector"]
     # The same run: resuming with today's option name is accepted and runs nothing.
     assert main(["eval", *args, "--revisions", "1", "--episodes", str(episodes),
                  "--out", str(run)]) == 0
@@ -132,5 +138,9 @@ def test_a_run_written_with_max_rounds_resumes_extends_and_reports(
     summary = json.loads((tmp_path / "report" / "summary.json").read_text())
     config = summary["runs"][0]["config"]
     assert config["max_revisions"] == 1 and "max_rounds" not in config
+    # Beside a run of today's names the old one differs in its budget, not in a renamed field.
+    today = EvalConfig.model_validate({**recorded, "max_revisions": 2}).model_dump(mode="json")
+    diffs = setting_differences(config, today)
+    assert "max_revisions" in diffs and not [d for d in diffs if "context" in d], diffs
     page = (tmp_path / "report" / "report.html").read_text()
     assert '<td class="name">revisions (k)</td><td>1</td>' in page
