@@ -103,7 +103,7 @@ def _add_run_options(parser: argparse.ArgumentParser, *, grid: bool) -> None:
     if grid:
         parser.add_argument("--critic", type=_csv, help="critic modes, e.g. none,self,tool")
         parser.add_argument(
-            "--revisions", "--rounds", dest="revisions", type=_csv_int,
+            "--revisions", "--rounds", dest="revisions", type=_csv_int, metavar="K[,K...]",
             help="revision budgets k (revisions after the first proposal; a step has up to "
             "k+1 rounds), e.g. 0,2; --rounds is the same option (it counts revisions too)",
         )
@@ -114,7 +114,7 @@ def _add_run_options(parser: argparse.ArgumentParser, *, grid: bool) -> None:
     else:
         parser.add_argument("--critic", help="none|self|tool|self+tool|resample|constrained|oracle")
         parser.add_argument(
-            "--revisions", "--rounds", dest="revisions", type=int,
+            "--revisions", "--rounds", dest="revisions", type=int, metavar="K",
             help="revisions allowed per step after the first proposal (k: up to k+1 rounds); "
             "--rounds is the same option (it counts revisions too)",
         )
