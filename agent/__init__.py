@@ -15,7 +15,12 @@ from redraft.agent._answer import (
     missing_answer_verdict,
     strip_think,
 )
-from redraft.agent._config import MAX_ROUNDS_LIMIT, CorrectorConfig
+from redraft.agent._config import (
+    MAX_REVISIONS_LIMIT,
+    RENAMED_OPTIONS,
+    CorrectorConfig,
+    rename_options,
+)
 from redraft.agent._correct import (
     DEFAULT_MODEL,
     acorrect,
@@ -47,7 +52,7 @@ from redraft.agent._records import (
     CriticMode,
     Item,
     Outcome,
-    RetryContext,
+    RevisionContext,
     RoundRecord,
     StopReason,
 )
@@ -62,7 +67,8 @@ __all__ = [
     "DEFAULT_MONOLOGUE_TEMPLATE",
     "DEFAULT_REVISE_TEMPLATE",
     "EXTRACTOR_SOURCE",
-    "MAX_ROUNDS_LIMIT",
+    "MAX_REVISIONS_LIMIT",
+    "RENAMED_OPTIONS",
     "RETRY_MARKER",
     "VERDICT_MARKER",
     "AnswerPath",
@@ -76,7 +82,7 @@ __all__ = [
     "ExtractedAnswer",
     "Item",
     "Outcome",
-    "RetryContext",
+    "RevisionContext",
     "RoundRecord",
     "StopReason",
     "acorrect",
@@ -90,5 +96,6 @@ __all__ = [
     "marked_values",
     "missing_answer_verdict",
     "parse_critique",
+    "rename_options",
     "strip_think",
 ]

@@ -19,9 +19,9 @@ Where reasoning comes from, in the order they are read:
    asks for: the text of the last marked line is the answer, the rest is reasoning.
 
 Corrections inside one generation: the retry marker :data:`RETRY_MARKER` (``[BACK]``, the
-testbed's retry data, after Ye et al. 2024) separates attempts, and the final-line marker
-may be written more than once ("ANSWER: 17 … wait … ANSWER: 19"). Every attempt is an
-answer: the last is the one committed, the first is recorded as ``first_answer``, so "before
+testbed's retry data, after Ye et al. 2024) separates answers, and the final-line marker
+may be written more than once ("ANSWER: 17 … wait … ANSWER: 19"). Of these answers the
+last is the one committed, the first is recorded as ``first_answer``, so "before
 and after correction" exists inside one generation too.
 
 Without a marker the visible text is the answer, as it always was, except when the
@@ -55,7 +55,7 @@ __all__ = [
 ]
 
 RETRY_MARKER = "[BACK]"
-"""Separates an abandoned attempt from the next one inside one generation."""
+"""Separates an abandoned answer from the next one inside one generation."""
 ANSWER_MARKER = "ANSWER:"
 """Starts the line that holds the answer when the model reasons first."""
 EXTRACTOR_SOURCE = "extractor"
@@ -90,7 +90,7 @@ class ExtractedAnswer(BaseModel):
     """How many answers the generation wrote (2 or more: it corrected itself)."""
     reasoning: str = ""
     """Everything the generation wrote besides its answer: the reasoning field, think blocks,
-    the monologue around the marked line, earlier attempts."""
+    the monologue around the marked line, earlier answers."""
     reasoning_tokens: int = Field(0, ge=0)
     """Completion tokens spent on ``reasoning``: the backend's count where it gives one,
     otherwise the completion tokens apportioned by the reasoning's share of the characters."""
@@ -166,7 +166,7 @@ def marked_values(text: str, marker: str = ANSWER_MARKER) -> list[tuple[str, int
 
 
 def _segments(visible: str) -> list[tuple[int, int]]:
-    """Spans of the attempts the retry marker separates."""
+    """Spans of the answers the retry marker separates."""
     spans, start = [], 0
     while True:
         at = visible.find(RETRY_MARKER, start)

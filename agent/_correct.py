@@ -92,25 +92,25 @@ async def acorrect(
             ``critic="oracle"`` and no verifier: then the oracle is the feedback too, and
             the result says ``leaky``).
         oracle_context: what the oracle judges against (default: ``context``).
-        **config: :class:`CorrectorConfig` fields, e.g. ``critic="tool", max_rounds=2``.
+        **config: :class:`CorrectorConfig` fields, e.g. ``critic="tool", max_revisions=2``.
     """
-    truth = context if oracle_context is None else oracle_context
-    seen = context
+    oracle_context = context if oracle_context is None else oracle_context
+    verifier_context = context
     if oracle is not None:
         ensure_oracle(oracle)
         if config.get("critic") == "oracle" and verifier is None:
             # The leaky upper bound: feedback from the oracle, which judges in its context.
-            verifier, seen = oracle_as_verifier(oracle), truth
+            verifier, verifier_context = oracle_as_verifier(oracle), oracle_context
     owned = isinstance(model, str)
     backend = load_backend(model) if isinstance(model, str) else model
     try:
-        item = Item(id="0", messages=_messages(prompt, system), context=seen)
+        item = Item(id="0", messages=_messages(prompt, system), context=verifier_context)
         (result,) = await arun_items(backend, [item], verifier, **config)
     finally:
         if owned:
             await backend.aclose()
     if oracle is not None:
-        result = await ajudge_correction(result, oracle, truth)
+        result = await ajudge_correction(result, oracle, oracle_context)
     return result
 
 

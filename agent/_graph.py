@@ -21,7 +21,7 @@ from langgraph.graph.state import CompiledStateGraph
 from pydantic import BaseModel, ConfigDict
 
 from redraft.agent._answer import EXTRACTOR_SOURCE, missing_answer_verdict
-from redraft.agent._config import CorrectorConfig
+from redraft.agent._config import CorrectorConfig, rename_options
 from redraft.agent._critique import CRITIQUE_VERDICTS
 from redraft.agent._monologue import (
     answer_fields,
@@ -238,7 +238,7 @@ class _Corrector:
     def _revision_messages(self, work: _Work) -> tuple[Message, ...]:
         if self.config.critic == "resample":
             return self._ask(work, work.item.messages)
-        history = work.rounds if self.config.retry_context == "full" else work.rounds[-1:]
+        history = work.rounds if self.config.revision_context == "full" else work.rounds[-1:]
         messages = list(work.item.messages)
         for record in history:
             feedback = record.feedback
@@ -269,7 +269,7 @@ class _Corrector:
             reason = "accepted"
         elif feedback.code == "verifier_error":
             reason = "verifier_failed"
-        elif record.round >= self.config.max_rounds:
+        elif record.round >= self.config.max_revisions:
             reason = "rounds_exhausted"
         elif self._repeated(work.rounds):
             reason = "repeated_error"
@@ -399,8 +399,8 @@ class _Corrector:
                 item_id=w.item.id,
                 critic=self.config.critic,
                 leaky=self.leaky,
-                max_rounds=self.config.max_rounds,
-                retry_context=self.config.retry_context,
+                max_revisions=self.config.max_revisions,
+                revision_context=self.config.revision_context,
                 rounds=w.rounds,
                 stop_reason=w.stop_reason or "no_critic",
             ).committing(self.config.commit_policy)
@@ -415,6 +415,11 @@ def _route(state: CorrectorState) -> Literal["revise", "finish"]:
 
 def _configure(config: CorrectorConfig | None, overrides: dict[str, Any]) -> CorrectorConfig:
     fields = (config or CorrectorConfig()).model_dump()
+    try:
+        # Callers written before a rename (max_rounds=...) keep working.
+        overrides = rename_options(overrides)
+    except ValueError as exc:
+        raise BadInputError(str(exc)) from None
     unknown = sorted(set(overrides) - set(fields))
     if unknown:
         raise BadInputError(
@@ -443,7 +448,8 @@ def build_corrector(
             ``redraft.tools.oracle_as_verifier(oracle)``. Results say ``leaky=True`` when the
             verifier does (see :func:`is_leaky`), whatever the critic mode.
         config: the full configuration.
-        **overrides: fields replacing the config's, e.g. ``critic="self", max_rounds=3``.
+        **overrides: fields replacing the config's, e.g. ``critic="self", max_revisions=3``
+            (``max_rounds``, the old name of ``max_revisions``, is read as it).
 
     Returns:
         A compiled graph: ``invoke({"items": [Item, ...]})`` returns
@@ -489,4 +495,4 @@ def build_corrector(
     graph.add_edge("finish", END)
     compiled = graph.compile(name="redraft-corrector")
     # propose + (k+1) verify + k revise + finish, with room to spare.
-    return compiled.with_config(recursion_limit=2 * config.max_rounds + 8)
+    return compiled.with_config(recursion_limit=2 * config.max_revisions + 8)

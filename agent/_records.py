@@ -18,15 +18,15 @@ __all__ = [
     "CriticMode",
     "Item",
     "Outcome",
-    "RetryContext",
+    "RevisionContext",
     "RoundRecord",
     "StopReason",
 ]
 
 CriticMode = Literal["none", "self", "tool", "self+tool", "resample", "constrained", "oracle"]
 """Where feedback comes from: ``none`` (baseline), ``self`` (the model critiques itself),
-``tool`` (verifier feedback), ``self+tool``, ``resample`` (retry without feedback, same
-budget), ``constrained`` (decoding restricted to valid answers, then tool feedback),
+``tool`` (verifier feedback), ``self+tool``, ``resample`` (best-of-k without feedback,
+same budget), ``constrained`` (decoding restricted to valid answers, then tool feedback),
 ``oracle`` (ground truth as feedback: a leaky upper bound, always labelled)."""
 CRITIC_MODES: tuple[CriticMode, ...] = (
     "none", "self", "tool", "self+tool", "resample", "constrained", "oracle",
@@ -40,7 +40,7 @@ the tool rejects is not committed over an answer it accepted that the self criti
 doubted."""
 COMMIT_POLICIES: tuple[CommitPolicy, ...] = ("last", "last_accepted")
 
-RetryContext = Literal["full", "last"]
+RevisionContext = Literal["full", "last"]
 """What a revision sees: every earlier round and its feedback, or only the last one."""
 
 StopReason = Literal[
@@ -104,7 +104,7 @@ class RoundRecord(BaseModel):
     """How many answers the output wrote."""
     reasoning: str | None = None
     """What the output held besides its answer: a reasoning field, think blocks, the
-    monologue around the marked line, earlier attempts. None when nothing."""
+    monologue around the marked line, earlier answers. None when nothing."""
     reasoning_usage: Cost = Field(default_factory=Cost)
     """The part of ``usage`` spent on reasoning (completion tokens; included in ``usage``)."""
     truncated: bool = False
@@ -144,10 +144,10 @@ class Correction(BaseModel):
     leaky: bool = False
     """True when ground truth fed the loop: derived from the feedback source (an oracle
     presented as a verifier, or any verifier that says ``leaky = True``)."""
-    max_rounds: int
-    """The revision budget k as configured (``CorrectorConfig.max_rounds``); unused under
+    max_revisions: int
+    """The revision budget k as configured (``CorrectorConfig.max_revisions``); unused under
     ``none``, which makes no revision whatever k says."""
-    retry_context: RetryContext
+    revision_context: RevisionContext
     """What revisions saw."""
     rounds: tuple[RoundRecord, ...]
     """Every round in order."""
@@ -201,7 +201,7 @@ class Correction(BaseModel):
 
     @property
     def final(self) -> Correctness | None:
-        """The oracle's judgement of the committed output (None when no oracle judged it)."""
+        """The oracle's judgement of the committed answer (None when no oracle judged it)."""
         judgement = self.committed_record.judgement
         return None if judgement is None else judgement.correctness
 

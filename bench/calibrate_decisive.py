@@ -86,7 +86,7 @@ def main() -> None:
         for temperature in ("1", "0"):
             run = args.out / "runs" / f"{name}-t{temperature}"
             _call(["eval", "running_sum", "--model", f"hf/{model}", "--critic", "none",
-                   "--rounds", "0", "--episodes", str(args.episodes), "--max-steps",
+                   "--revisions", "0", "--episodes", str(args.episodes), "--max-steps",
                    str(args.episode_steps), "--error-policy", "continue", "--temperature",
                    temperature, "--seed", "1", "--task-option", "teacher_force=true",
                    "--out", str(run), "-q"])

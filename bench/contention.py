@@ -1,6 +1,6 @@
 """The README's main job alone and beside one CPU-bound process, per thread and wait policy.
 
-Runs ``redraft grid chess --model llamacpp/smollm2 --critic none,tool,constrained --rounds 2
+Runs ``redraft grid chess --model llamacpp/smollm2 --critic none,tool,constrained --revisions 2
 --episodes E --max-steps T --error-policy continue`` in a fresh process (the model load and
 the report included) with each of these llama.cpp settings:
 

@@ -93,7 +93,7 @@ async def main() -> None:
     parser.add_argument("--task", default="running_sum")
     parser.add_argument("--model", default="llamacpp/smollm2")
     parser.add_argument("--critic", default="tool")
-    parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--revisions", "--rounds", dest="revisions", type=int, default=1)
     parser.add_argument("--episodes", type=int, default=8)
     parser.add_argument("--max-steps", type=int, default=4)
     parser.add_argument("--max-tokens", type=int, default=12)
@@ -105,7 +105,7 @@ async def main() -> None:
     config = EvalConfig.model_validate(
         {
             "task": args.task, "model": args.model, "model_options": options,
-            "critic": args.critic, "max_rounds": args.rounds, "episodes": args.episodes,
+            "critic": args.critic, "max_revisions": args.revisions, "episodes": args.episodes,
             "max_steps": args.max_steps, "batch_size": args.episodes,
             "error_policy": "continue",
             "corrector": {"sampling": {"max_tokens": args.max_tokens}},
@@ -126,7 +126,7 @@ async def main() -> None:
             )
     requests = sum(len(call) for call in calls)
     print(
-        f"{args.task}, {args.model} {options or ''}, critic {args.critic}, k={args.rounds}, "
+        f"{args.task}, {args.model} {options or ''}, critic {args.critic}, k={args.revisions}, "
         f"{args.episodes} episodes x {args.max_steps} steps in one batch: {len(calls)} calls, "
         f"{requests} requests; min of {args.repeats} alternating runs"
     )

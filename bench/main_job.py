@@ -1,6 +1,6 @@
 """The README's main job, run by the code of an earlier commit and by this checkout, side by side.
 
-Runs ``redraft grid chess --model llamacpp/smollm2 --critic none,tool,constrained --rounds 2
+Runs ``redraft grid chess --model llamacpp/smollm2 --critic none,tool,constrained --revisions 2
 --episodes E --max-steps T --error-policy continue`` as a user would (a fresh process, the
 report included, the environment as given: no ``OMP_WAIT_POLICY`` is set here), once with
 the code of ``--old`` (default: the commit before batched decoding, when the main job took
@@ -48,7 +48,7 @@ def main_job_command(episodes: int, max_steps: int, out: Path) -> list[str]:
     """The README's main job (a grid of three critic modes on chess), scaled down."""
     return [
         sys.executable, "-m", "redraft.evals.cli", "grid", "chess",
-        "--model", "llamacpp/smollm2", "--critic", "none,tool,constrained", "--rounds", "2",
+        "--model", "llamacpp/smollm2", "--critic", "none,tool,constrained", "--revisions", "2",
         "--episodes", str(episodes), "--max-steps", str(max_steps),
         "--error-policy", "continue", "--out", str(out), "--quiet",
     ]  # fmt: skip

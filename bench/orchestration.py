@@ -76,7 +76,7 @@ for _name in ("propose", "verify", "revise", "finish"):
     setattr(_graph._Corrector, _name, _timed_node(getattr(_graph._Corrector, _name)))
 
 VERIFIER = FunctionVerifier(check)
-CONFIG = CorrectorConfig(critic="tool", max_rounds=2)
+CONFIG = CorrectorConfig(critic="tool", max_revisions=2)
 
 
 def make_items(n: int, offset: int) -> list[Item]:
@@ -93,12 +93,12 @@ def make_items(n: int, offset: int) -> list[Item]:
     ]
 
 
-async def bare(backend: InstantBackend, items: list[Item], rounds: int) -> None:
+async def bare(backend: InstantBackend, items: list[Item], revisions: int) -> None:
     """The same calls without the graph: propose, verify, revise the rejected ones."""
     params = CONFIG.sampling
     todo = [(item, item.messages) for item in items]
     purpose = "propose"
-    for _ in range(rounds + 1):
+    for _ in range(revisions + 1):
         requests = [
             GenerationRequest(messages=m, params=params, purpose=purpose, cache_key=i.cache_key)
             for i, m in todo
@@ -144,11 +144,11 @@ async def timed_graph(batch: int, total: int) -> tuple[float, float]:
 
 async def timed_bare(batch: int, total: int) -> float:
     backend = InstantBackend()
-    await bare(backend, make_items(batch, 0), CONFIG.max_rounds)  # warm-up
+    await bare(backend, make_items(batch, 0), CONFIG.max_revisions)  # warm-up
     batches = [make_items(batch, start) for start in range(0, total, batch)]
     started = time.process_time()
     for items in batches:
-        await bare(backend, items, CONFIG.max_rounds)
+        await bare(backend, items, CONFIG.max_revisions)
     return time.process_time() - started
 
 
@@ -170,7 +170,7 @@ async def main() -> None:
             graph_times[b].append((seconds / total, outside / seconds))
             bare_times[b].append(await timed_bare(b, total) / total)
     print(
-        f"instant backend and verifier, critic tool, k={CONFIG.max_rounds} (a third of the "
+        f"instant backend and verifier, critic tool, k={CONFIG.max_revisions} (a third of the "
         f"items revised once), {args.items} agent-steps (>= 8 batches) per run, "
         f"min of {args.repeats} alternating runs"
     )

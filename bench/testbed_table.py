@@ -90,7 +90,8 @@ def main() -> int:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--models", default=",".join(MODELS), help="regime:representation,...")
     parser.add_argument("--critics", default="none,tool,resample", help="critic modes to eval")
-    parser.add_argument("--rounds", type=int, default=1, help="revisions for critic modes")
+    parser.add_argument("--revisions", "--rounds", dest="revisions", type=int, default=1,
+                        help="revisions for critic modes")
     parser.add_argument("--budget", type=float,
                         help="training time cap, minutes for all models together")
     parser.add_argument("--steps", type=int, help="optimizer steps per model")
@@ -131,11 +132,11 @@ def main() -> int:
               f"held-out step accuracy {recipe.heldout_step_accuracy:.3f}", flush=True)
         _, trained_options = eval_defaults("running_sum", f"hf/{model_dir}", representation, {})
         for critic in args.critics.split(","):
-            rounds = 0 if critic == "none" else args.rounds
+            k = 0 if critic == "none" else args.revisions
             run_dir = args.out / "runs" / f"{name}-{critic}"
             config_eval = EvalConfig(
                 task="running_sum", model=f"hf/{model_dir}", critic=critic,  # type: ignore[arg-type]
-                max_rounds=rounds, episodes=episodes, max_steps=eval_steps, seed=args.seed + 1,
+                max_revisions=k, episodes=episodes, max_steps=eval_steps, seed=args.seed + 1,
                 error_policy="continue", representation=representation,
                 task_options=trained_options,
                 batch_size=episodes, model_options={"max_batch_size": 512},

@@ -5,7 +5,7 @@ Run an eval from Python with :func:`run_eval` (or :func:`arun_eval`)::
     from redraft.evals import EvalConfig, run_eval, read_events
 
     config = EvalConfig(task="addition", model="simulated/e=0.1,r=0.5", critic="tool",
-                        max_rounds=2, episodes=100, max_steps=20)
+                        max_revisions=2, episodes=100, max_steps=20)
     run_eval(config, "runs/addition-tool")      # rerun to resume
     events = read_events("runs/addition-tool")
 """

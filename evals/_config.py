@@ -3,6 +3,11 @@
 A run is identified by its :class:`EvalConfig`: resuming a run directory refuses a config
 that differs from the one in its manifest, except in the execution settings listed in
 :data:`EXECUTION_FIELDS` (how fast the run goes, not what it measures).
+
+Old field names are read as their new ones (:func:`current_names`): a config file or a
+manifest written when the revision budget was called ``max_rounds`` (or ``rounds``) means
+the same ``max_revisions``, and its ``corrector.retry_context`` the same
+``revision_context``, so its run keeps its identity and resumes.
 """
 
 from __future__ import annotations
@@ -14,7 +19,6 @@ from typing import Any, Self
 
 import yaml
 from pydantic import (
-    AliasChoices,
     BaseModel,
     ConfigDict,
     Field,
@@ -27,10 +31,12 @@ from pydantic import (
 
 from redraft.agent import (
     DEFAULT_MODEL,
-    MAX_ROUNDS_LIMIT,
+    MAX_REVISIONS_LIMIT,
+    RENAMED_OPTIONS,
     CommitPolicy,
     CorrectorConfig,
     CriticMode,
+    rename_options,
 )
 from redraft.agent.backends import public_options
 from redraft.evals.tasks import ErrorPolicy
@@ -38,9 +44,11 @@ from redraft.tools import BadInputError
 
 __all__ = [
     "EXECUTION_FIELDS",
+    "RENAMED_FIELDS",
     "ConfigFileError",
     "EvalConfig",
     "ShardSpec",
+    "current_names",
     "describe_validation_error",
     "read_config_file",
 ]
@@ -50,7 +58,24 @@ EXECUTION_FIELDS = frozenset({"batch_size"})
 resume and between shards."""
 
 
-_TOP_LEVEL = ("critic", "max_rounds", "commit_policy")
+RENAMED_FIELDS: dict[str, str] = {"max_rounds": "max_revisions", "rounds": "max_revisions"}
+"""Old top-level field names an :class:`EvalConfig` still reads, each as its new name (the
+corrector's own are :data:`redraft.agent.RENAMED_OPTIONS`)."""
+
+
+def current_names(config: dict[str, Any]) -> dict[str, Any]:
+    """A config (a file's, a manifest's) in today's field names, its corrector's included.
+
+    Raises:
+        ValueError: two names of one field given; the message names them.
+    """
+    data = rename_options(config, RENAMED_FIELDS)
+    corrector = data.get("corrector")
+    if isinstance(corrector, dict):
+        data["corrector"] = rename_options(corrector, RENAMED_OPTIONS)
+    return data
+
+_TOP_LEVEL = ("critic", "max_revisions", "commit_policy")
 """Corrector settings given as top-level fields of the eval config (and CLI options)."""
 
 
@@ -98,7 +123,7 @@ class ShardSpec(BaseModel):
 class EvalConfig(BaseModel):
     """What one eval run measures and how it runs. Recorded in the run's manifest."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     task: str
     """The registered task name (``redraft list`` shows them)."""
@@ -108,11 +133,10 @@ class EvalConfig(BaseModel):
     """Keyword options for the backend factory (e.g. ``n_ctx`` for ``llamacpp``)."""
     critic: CriticMode = "tool"
     """Where feedback comes from: none, self, tool, self+tool, resample, constrained, oracle."""
-    max_rounds: int = Field(
-        2, ge=0, le=MAX_ROUNDS_LIMIT, validation_alias=AliasChoices("max_rounds", "rounds")
-    )
+    max_revisions: int = Field(2, ge=0, le=MAX_REVISIONS_LIMIT)
     """Revisions allowed per step after the first proposal, k (``--revisions``, alias
-    ``--rounds``): a step has up to k+1 rounds."""
+    ``--rounds``): a step has up to k+1 rounds. Read from ``max_rounds`` or ``rounds`` too,
+    its old names."""
     commit_policy: CommitPolicy = "last_accepted"
     """Which round's answer a step commits (``--commit-policy``): ``last_accepted`` (the
     latest answer the verifier accepted, else the last round's, marked as a fallback) or
@@ -135,11 +159,16 @@ class EvalConfig(BaseModel):
     """A registered verifier used as the feedback source instead of the task's own."""
     corrector: CorrectorConfig = Field(default_factory=CorrectorConfig)
     """Further corrector settings (sampling, retry context, templates); its ``critic``,
-    ``max_rounds`` and ``commit_policy`` are set from the fields above."""
+    ``max_revisions`` and ``commit_policy`` are set from the fields above."""
     batch_size: int = Field(64, ge=1)
     """Episodes in flight at once; each round of the batch is one backend call per node."""
     shard: ShardSpec | None = None
     """Run only this shard's episodes (``--shard i/N``); None runs them all."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _old_names(cls, data: Any) -> Any:
+        return current_names(data) if isinstance(data, dict) else data
 
     @field_validator("task", "model")
     @classmethod
@@ -157,7 +186,7 @@ class EvalConfig(BaseModel):
 
     @field_serializer("corrector")
     def _corrector_rest(self, corrector: CorrectorConfig) -> dict[str, Any]:
-        # critic, max_rounds and commit_policy live at the top level; recording them twice
+        # critic, max_revisions and commit_policy live at the top level; recording them twice
         # would let an edited dump contradict itself.
         rest: dict[str, Any] = corrector.model_dump(mode="json", exclude=set(_TOP_LEVEL))
         return rest

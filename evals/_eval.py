@@ -402,7 +402,7 @@ def grid_order(configs: Sequence[EvalConfig]) -> list[int]:
     revisions, whose first rounds ask exactly the same until their trajectories part.
     The order changes no answer a deterministic backend gives, only when it is computed.
     """
-    return sorted(range(len(configs)), key=lambda i: -configs[i].max_rounds)
+    return sorted(range(len(configs)), key=lambda i: -configs[i].max_revisions)
 
 
 async def arun_grid(

@@ -23,8 +23,9 @@ Schema 3 adds the commit policy and names things one way each:
 
 Schema 2 logs are read as schema 3 (migration): a step committed its last round, so
 ``committed_round`` is its ``round``; ``global_state`` and ``committed`` are read under
-their new names; the manifest's config gets ``commit_policy = "last"``. Logs of other
-schemas are refused.
+their new names; the manifest's config gets ``commit_policy = "last"``. Only records that
+declare schema 2 are migrated: a schema 3 step record without ``committed_round`` (or
+with a schema 2 name) is refused. Logs of other schemas are refused.
 """
 
 from __future__ import annotations
@@ -137,18 +138,24 @@ class StepEvent(_Envelope):
     @model_validator(mode="before")
     @classmethod
     def _schema_2(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        if data.get("schema", data.get("schema_version")) != 2:
+            # Schema 3 (a log's record, or one made in this process) states its commit: a
+            # step record without it is refused, never guessed.
+            if "committed_round" not in data:
+                raise ValueError(
+                    "a schema 3 step record must name its committed_round (only schema 2 "
+                    "records, which always committed their last round, are read without it)"
+                )
+            return data
         # Schema 2 committed the last round always and did not say so, and called the step's
-    # global label global_state (the name of the oracle's Verdict in a Judgement).
-        if isinstance(data, dict) and "committed" in data:
-            data = {k: v for k, v in data.items() if k != "committed"} | {
-                "committed_answer": data["committed"]
-            }
-        if isinstance(data, dict) and "global_state" in data:
-            data = {k: v for k, v in data.items() if k != "global_state"} | {
-                "global_correctness": data["global_state"]
-            }
-        if isinstance(data, dict) and "committed_round" not in data and "round" in data:
-            return {**data, "committed_round": data["round"]}
+        # global label global_state (the name of the oracle's Verdict in a Judgement) and its
+        # committed answer committed.
+        renamed = {"committed": "committed_answer", "global_state": "global_correctness"}
+        data = {renamed.get(key, key): value for key, value in data.items()}
+        if "committed_round" not in data and "round" in data:
+            data["committed_round"] = data["round"]
         return data
 
 
@@ -161,7 +168,7 @@ class EpisodeEndEvent(_Envelope):
     end: EndReason
     """``error`` (stopped at a committed error), ``natural``, or ``max_steps`` (censored)."""
     first_error_step: int | None
-    """The first step whose committed output was ``incorrect``, if any (unknown steps are
+    """The first step whose committed answer was ``incorrect``, if any (unknown steps are
     not errors)."""
 
 

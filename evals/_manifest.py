@@ -2,6 +2,12 @@
 
 The manifest identifies a run: resuming compares the new config with the recorded one
 (:func:`check_resumable`), and merging compares the shards' configs with each other.
+
+A manifest is read in today's names (:func:`read_manifest`): a schema 2 run's config gets
+``commit_policy = "last"`` (it always committed the last round), and a config written
+before a field was renamed gets the new name (``max_rounds`` -> ``max_revisions``,
+``corrector.retry_context`` -> ``corrector.revision_context``; same values and meanings),
+so such a run keeps its identity: it resumes, merges and reports.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from redraft.agent.backends import public_options
-from redraft.evals._config import EvalConfig
+from redraft.evals._config import EvalConfig, current_names
 from redraft.evals._events import READABLE_SCHEMAS, SCHEMA_VERSION
 from redraft.evals._log import EventLogError, _schemas, atomic_write
 from redraft.tools import BadInputError, verdict_codes
@@ -161,15 +167,21 @@ def read_manifest(run_dir: Path) -> dict[str, Any]:
             f"manifest {path}, line {line}: written with schema {schema}; this redraft reads "
             f"{_schemas()} only (rerun the eval with this version into a new --out)"
         )
-    return _migrated(data)
+    return _migrated(data, path)
 
 
-def _migrated(manifest: dict[str, Any]) -> dict[str, Any]:
-    """A manifest as schema 3 reads it: schema 2 runs committed the last round always."""
+def _migrated(manifest: dict[str, Any], path: Path) -> dict[str, Any]:
+    """A manifest in today's names (see the module docstring)."""
     config = manifest.get("config")
-    if manifest.get("schema") == 2 and isinstance(config, dict):
-        manifest = {**manifest, "config": {"commit_policy": "last", **config}}
-    return manifest
+    if not isinstance(config, dict):
+        return manifest
+    if manifest.get("schema") == 2:
+        config = {"commit_policy": "last", **config}
+    try:
+        config = current_names(config)
+    except ValueError as exc:
+        raise EventLogError(f"manifest {path}: {exc}") from None
+    return {**manifest, "config": config}
 
 
 def manifest_config(manifest: dict[str, Any], where: Path) -> EvalConfig:

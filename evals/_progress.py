@@ -131,7 +131,7 @@ class ProgressBar:
 
     On a terminal it draws a bar; elsewhere (a log file, a pipe, CI) it prints a plain line
     every :data:`PLAIN_INTERVAL` seconds and at every tenth of the run. ``e_raw`` is the share
-    of round-0 proposals the oracle rejected, ``e_post`` the share of committed outputs it
+    of round-0 proposals the oracle rejected, ``e_post`` the share of committed answers it
     rejected, over the steps of this session.
 
     Args:

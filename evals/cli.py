@@ -33,12 +33,12 @@ EXIT_INTERRUPTED = 130
 
 _EPILOG = """\
 examples:
-  redraft eval addition --model simulated/e=0.1,r=0.5,h=0.05 --critic tool --rounds 2 \\
+  redraft eval addition --model simulated/e=0.1,r=0.5,h=0.05 --critic tool --revisions 2 \\
       --episodes 200 --max-steps 20 --seed 0 --out runs/addition-tool
-  redraft eval chess --model llamacpp/smollm2 --critic self --rounds 1 --episodes 10 \\
+  redraft eval chess --model llamacpp/smollm2 --critic self --revisions 1 --episodes 10 \\
       --max-steps 40 --representation fen --out runs/chess-self
   redraft grid addition --model simulated/e=0.1,r=0.5 --critic none,tool,resample \\
-      --rounds 0,2 --episodes 100 --max-steps 20 --out runs/grid
+      --revisions 0,2 --episodes 100 --max-steps 20 --out runs/grid
   redraft grid running_sum --model simulated/e=0.2,think_e=0.2,think_r=0.5 --critic none \\
       --monologue off,on --episodes 100 --max-steps 20 --out runs/think
   redraft eval addition --episodes 400 --shard 0/4 --out runs/s0   # ... 1/4, 2/4, 3/4
@@ -103,9 +103,9 @@ def _add_run_options(parser: argparse.ArgumentParser, *, grid: bool) -> None:
     if grid:
         parser.add_argument("--critic", type=_csv, help="critic modes, e.g. none,self,tool")
         parser.add_argument(
-            "--revisions", "--rounds", dest="rounds", type=_csv_int,
+            "--revisions", "--rounds", dest="revisions", type=_csv_int, metavar="K[,K...]",
             help="revision budgets k (revisions after the first proposal; a step has up to "
-            "k+1 rounds), e.g. 0,2; --rounds is the same option",
+            "k+1 rounds), e.g. 0,2; --rounds is the same option (it counts revisions too)",
         )
         parser.add_argument("--representation", type=_csv, help="representations, e.g. a,b")
         parser.add_argument(
@@ -114,9 +114,9 @@ def _add_run_options(parser: argparse.ArgumentParser, *, grid: bool) -> None:
     else:
         parser.add_argument("--critic", help="none|self|tool|self+tool|resample|constrained|oracle")
         parser.add_argument(
-            "--revisions", "--rounds", dest="rounds", type=int,
+            "--revisions", "--rounds", dest="revisions", type=int, metavar="K",
             help="revisions allowed per step after the first proposal (k: up to k+1 rounds); "
-            "--rounds is the same option",
+            "--rounds is the same option (it counts revisions too)",
         )
         parser.add_argument("--representation", help="the task's prompt representation")
         parser.add_argument(
@@ -171,7 +171,9 @@ def build_parser() -> argparse.ArgumentParser:
     p_eval = sub.add_parser("eval", help="run (or resume) one eval into a run directory")
     _add_run_options(p_eval, grid=False)
     p_eval.set_defaults(func=_cmd_eval)
-    p_grid = sub.add_parser("grid", help="run every combination of critics/rounds, then report")
+    p_grid = sub.add_parser(
+        "grid", help="run every combination of critics/revision budgets, then report"
+    )
     _add_run_options(p_grid, grid=True)
     p_grid.set_defaults(func=_cmd_grid)
     p_report = sub.add_parser("report", help="write report.html, plots and summary.json")
@@ -251,14 +253,20 @@ def _add_train_options(parser: argparse.ArgumentParser) -> None:
 
 def _config_data(args: argparse.Namespace) -> dict[str, Any]:
     """The config file's fields, overridden by the flags given."""
-    from redraft.evals._config import read_config_file
+    from redraft.evals._config import current_names, read_config_file
 
     data: dict[str, Any] = read_config_file(args.config) if args.config else {}
+    try:
+        # A file written with an old name (max_rounds, rounds) means today's max_revisions,
+        # which the flag below then replaces.
+        data = current_names(data)
+    except ValueError as exc:
+        raise BadInputError(f"config file {args.config}: {exc}") from None
     flags = {
         "task": args.task,
         "model": args.model,
         "critic": args.critic,
-        "max_rounds": args.rounds,
+        "max_revisions": args.revisions,
         "commit_policy": args.commit_policy,
         "representation": args.representation,
         "episodes": args.episodes,
@@ -270,8 +278,6 @@ def _config_data(args: argparse.Namespace) -> dict[str, Any]:
         "error_policy": args.error_policy,
         "shard": getattr(args, "shard", None),
     }
-    if flags["max_rounds"] is not None:
-        data.pop("rounds", None)
     data.update({k: v for k, v in flags.items() if v is not None})
     if isinstance(args.monologue, str):  # eval; a grid lists several (see _cmd_grid)
         data["corrector"] = {**(data.get("corrector") or {}), "monologue": args.monologue == "on"}
@@ -364,34 +370,36 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _grid_name(critic: str, rounds: int, representation: str | None, monologue: bool) -> str:
-    name = f"{critic}-k{rounds}"
+def _grid_name(critic: str, k: int, representation: str | None, monologue: bool) -> str:
+    name = f"{critic}-k{k}"
     if representation:
         name = f"{name}-{representation}"
     return f"{name}-monologue" if monologue else name
 
 
 def _cmd_grid(args: argparse.Namespace) -> int:
+    from redraft.evals._config import EvalConfig
     from redraft.evals._eval import run_grid
 
     _backend_log(args)
     base = _model_defaults(_config_data(args))
     critics: list[str] = args.critic or [base.get("critic", "tool")]
-    rounds_list: list[int] = args.rounds or [int(base.get("max_rounds", base.get("rounds", 2)))]
+    default_k = EvalConfig.model_fields["max_revisions"].default
+    budgets: list[int] = args.revisions or [int(base.get("max_revisions", default_k))]
     reps: list[str | None] = args.representation or [base.get("representation")]
     corrector = dict(base.get("corrector") or {})
     monologues: list[bool] = args.monologue or [bool(corrector.get("monologue", False))]
     combos: dict[str, Any] = {}
-    for critic, rounds, rep, mono in itertools.product(critics, rounds_list, reps, monologues):
+    for critic, budget, rep, mono in itertools.product(critics, budgets, reps, monologues):
         # Without a critic the revision budget is unused: one run stands for every k.
-        k = 0 if critic == "none" else rounds
+        k = 0 if critic == "none" else budget
         name = _grid_name(critic, k, rep, mono)
         if name not in combos:
             combos[name] = _validate(
                 {
                     **base,
                     "critic": critic,
-                    "max_rounds": k,
+                    "max_revisions": k,
                     "representation": rep,
                     "corrector": {**corrector, "monologue": mono},
                 }

@@ -239,7 +239,7 @@ def _critic_runs(prefix: str, base: dict[str, JsonValue], critics: tuple[str, ..
             corrector: dict[str, JsonValue] = {
                 "monologue": mono, **(given if isinstance(given, dict) else {})}
             fields = {k2: v for k2, v in base.items() if k2 != "corrector"}
-            runs.append(_run(name, **fields, critic=critic, max_rounds=k, corrector=corrector))
+            runs.append(_run(name, **fields, critic=critic, max_revisions=k, corrector=corrector))
     return runs
 
 
@@ -267,7 +267,7 @@ def condition_config(scale_name: str, condition: Condition, model: str,
     return {"task": TESTBED_TASK, "model": model, "representation": representation,
             "task_options": options, "episodes": scale.episodes,
             "max_steps": scale.episode_steps, "seed": seed, "error_policy": "continue",
-            "critic": "none", "max_rounds": 0, "batch_size": scale.eval_batch,
+            "critic": "none", "max_revisions": 0, "batch_size": scale.eval_batch,
             "corrector": {"monologue": False, "sampling": sampling}}
 
 
@@ -313,7 +313,7 @@ def plan(options: FindingsOptions) -> Plan:
     expert = models.get(("expert", seed)) or next(iter(models.values()))
     base = {key: value for key, value in condition_config(
         options.scale, CONDITIONS["free-t1"], expert, seed).items()
-        if key not in ("critic", "max_rounds")}
+        if key not in ("critic", "max_revisions")}
     base["episodes"] = scale.critic_episodes
     groups.append(Group(
         name="critics", title=f"one expert model ({expert}), temperature 1, by critic mode: "

@@ -164,8 +164,8 @@ def _describe(stats: RunStats) -> str:
     critic = cfg.get("critic")
     parts = [str(cfg.get("model", "?")), "on", str(cfg.get("task", "?"))]
     detail = [CRITIC_WORDS.get(str(critic), str(critic))] if critic is not None else []
-    if critic not in (None, "none") and cfg.get("max_rounds") is not None:
-        detail.append(f"k={cfg.get('max_rounds')}")
+    if critic not in (None, "none") and cfg.get("max_revisions") is not None:
+        detail.append(f"k={cfg.get('max_revisions')}")
     return " ".join(parts) + (f" ({', '.join(detail)})" if detail else "")
 
 
@@ -329,7 +329,7 @@ def _profile_caveats(name: str, profile: RunProfile) -> list[tuple[CaveatKind, s
         caveats.append(("unknown", f"{profile.unknown_final} of {profile.steps} committed "
                         f"answers of {name} could not be judged ({reasons}) and are left out "
                         f"of its rates.{advice}"))
-    k = profile.settings.get("max_rounds", "?")
+    k = profile.settings.get("max_revisions", "?")
     if profile.steps and profile.stopped_early / profile.steps >= 0.25:
         limit = profile.settings.get("repeat_limit", "2")
         caveats.append(("repeat_rule", (
@@ -421,7 +421,7 @@ def comparison_headline(
         text += (f" Its first proposals already differ (Δ e_raw = {_interval(raw)}), so not "
                  "all of this is correction.")
     caveats: list[tuple[CaveatKind, str]] = []
-    substantive = [d for d in diffs if d not in ("critic", "max_rounds")]
+    substantive = [d for d in diffs if d not in ("critic", "max_revisions")]
     if len(diffs) > 1 and substantive:
         caveats.append(("not_comparable", (
             f"{other.name} and {base.name} differ in more than the setting compared ("

@@ -51,7 +51,7 @@ _CAPTIONS = {
     "bands (solid), beside the constant-error prediction (1-ê)<sup>n</sup> (dashed). Episodes "
     "that end naturally or at max_steps are censored.",
     "error_rates.png": "Left: e_raw(t), the share of first proposals the oracle rejects at "
-    "step t. Right: e_post(t), the share of committed outputs it rejects; 95% Wilson bands. "
+    "step t. Right: e_post(t), the share of committed answers it rejects; 95% Wilson bands. "
     "Steps with fewer than 10 episodes are not drawn.",
     "hazard.png": "Hazard of the first committed error per step with 95% Wilson bands; the "
     "dotted line is the constant-hazard fit ê. LeCun's argument predicts a flat or rising "
@@ -131,7 +131,7 @@ def _run_head(stats: RunStats) -> str:
 
 _SETTINGS = (
     ("model", "model"), ("task", "task"), ("representation", "representation"),
-    ("verifier", "verifier"), ("critic", "critic mode"), ("max_rounds", "rounds (k)"),
+    ("verifier", "verifier"), ("critic", "critic mode"), ("max_revisions", "revisions (k)"),
     ("commit_policy", "commit policy"), ("repeat_limit", "repeat limit"),
     ("error_policy", "error policy"), ("max_steps", "max steps"),
 )
@@ -160,7 +160,7 @@ def _lenient(profile: RunProfile | None) -> str:
 
 def _setting_cell(stats: RunStats, key: str) -> str:
     critic = stats.config.get("critic")
-    if key in ("max_rounds", "repeat_limit", "commit_policy") and critic == "none":
+    if key in ("max_revisions", "repeat_limit", "commit_policy") and critic == "none":
         return "– (no critic)"
     return _esc(run_setting(stats.config, key))
 
@@ -363,7 +363,7 @@ said and what the oracle judged, with the line of each record in the run's
 {samples or "<p>No transcripts (the runs were not loaded from a directory).</p>"}
 <h2>Method notes</h2>
 <ul>
-<li>e_raw: the oracle's verdict on round 0; e_post: on the committed output. Recovery and
+<li>e_raw: the oracle's verdict on round 0; e_post: on the committed answer. Recovery and
 harm condition on round 0 being wrong or right.</li>
 <li>Critic rates count every round with feedback against the oracle's verdict on the same
 output; <code>verifier_error</code> feedback is counted apart, as neither accept nor

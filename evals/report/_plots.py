@@ -131,7 +131,7 @@ def error_rates_png(runs: Sequence[RunStats]) -> bytes:
         _curve(post, stats.e_post_curve, colour, run_label(stats))
     raw.set_ylim(bottom=0)
     _axes(raw, "e_raw(t): first proposals (round 0)", "step t", "share wrong (oracle)")
-    _axes(post, "e_post(t): committed outputs", "step t", "share wrong (oracle)")
+    _axes(post, "e_post(t): committed answers", "step t", "share wrong (oracle)")
     fig.suptitle("Per-step error before and after correction (95% Wilson bands)")
     _legend(fig)
     return _png(fig)

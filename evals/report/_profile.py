@@ -36,7 +36,7 @@ Kind = Literal["recovered", "harmed", "stayed_wrong", "kept_right", "unknown"]
 
 
 def _correct(step: StepEvent, which: Literal["initial", "final"]) -> bool | None:
-    """The oracle's label of round 0 or of the committed output (None: unknown)."""
+    """The oracle's label of round 0 or of the committed answer (None: unknown)."""
     value = step.initial if which == "initial" else step.final
     return None if value == "unknown" else value == "correct"
 
@@ -256,7 +256,7 @@ def profile_run(run: RunData, log: Path | None = None) -> RunProfile:
     unknown_codes: Counter[str] = Counter()
     counts = Counter[str]()
     early = unknown = steps = 0
-    max_rounds = run.config.get("max_rounds")
+    max_revisions = run.config.get("max_revisions")
     for episode in run.episodes:
         committed = {(r.step, r.round): r for r in episode.rounds}
         for step in episode.steps:
@@ -265,7 +265,7 @@ def profile_run(run: RunData, log: Path | None = None) -> RunProfile:
             made = _revisions(step)
             revisions[made] += 1
             if step.stop_reason == "repeated_error" and (
-                not isinstance(max_rounds, int) or made < max_rounds
+                not isinstance(max_revisions, int) or made < max_revisions
             ):
                 early += 1
             final = _correct(step, "final")
@@ -292,7 +292,7 @@ def profile_run(run: RunData, log: Path | None = None) -> RunProfile:
     lines = _line_numbers(log) if log is not None and log.is_file() else {}
     settings = {
         name: run_setting(run.config, name)
-        for name in ("model", "task", "representation", "verifier", "critic", "max_rounds",
+        for name in ("model", "task", "representation", "verifier", "critic", "max_revisions",
                      "repeat_limit", "error_policy", "episodes", "max_steps", "seed")
     }
     return RunProfile(

@@ -20,7 +20,7 @@ CRITIC_WORDS = {
 
 COMPARED_SETTINGS = (
     "task", "model", "model_options", "representation", "opponent", "task_options", "verifier",
-    "critic", "max_rounds", "error_policy", "max_steps", "corrector",
+    "critic", "max_revisions", "error_policy", "max_steps", "corrector",
 )
 """Settings that change what a run measures (seeds and episode counts do not)."""
 
@@ -38,7 +38,7 @@ def setting_differences(base: dict[str, JsonValue], other: dict[str, JsonValue])
     diffs: list[str] = []
     for key in COMPARED_SETTINGS:
         a, b = base.get(key), other.get(key)
-        if key == "max_rounds" and "none" in (base.get("critic"), other.get("critic")):
+        if key == "max_revisions" and "none" in (base.get("critic"), other.get("critic")):
             continue
         if key == "corrector" and isinstance(a, dict) and isinstance(b, dict):
             diffs.extend(f"corrector.{sub}" for sub in sorted(set(a) | set(b))
@@ -52,14 +52,14 @@ def describe_change(
     base: dict[str, JsonValue], other: dict[str, JsonValue], diffs: list[str]
 ) -> str:
     """The compared setting in words ("tool feedback (critic=tool instead of none)")."""
-    if diffs == ["critic"] or (set(diffs) == {"critic", "max_rounds"}):
+    if diffs == ["critic"] or (set(diffs) == {"critic", "max_revisions"}):
         b, o = base.get("critic"), other.get("critic")
         words = CRITIC_WORDS.get(str(o), str(o))
-        rounds = f", k={other.get('max_rounds')}" if o != "none" else ""
-        return f"{words} (critic={o}{rounds} instead of {b})"
-    if diffs == ["max_rounds"]:
-        return f"a revision budget of k={other.get('max_rounds')} instead of " \
-               f"{base.get('max_rounds')}"
+        budget = f", k={other.get('max_revisions')}" if o != "none" else ""
+        return f"{words} (critic={o}{budget} instead of {b})"
+    if diffs == ["max_revisions"]:
+        return f"a revision budget of k={other.get('max_revisions')} instead of " \
+               f"{base.get('max_revisions')}"
     if len(diffs) == 1:
         key = diffs[0]
         if key.startswith("corrector."):

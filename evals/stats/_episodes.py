@@ -41,7 +41,7 @@ class EpisodeArrays:
     initial_wrong: FloatArray
     """``(n, L)`` 1 where the oracle rejected round 0, 0 where it accepted, NaN unknown."""
     final_wrong: FloatArray
-    """``(n, L)`` the same for the committed output."""
+    """``(n, L)`` the same for the committed answer."""
     global_wrong: FloatArray
     """``(n, L)`` 1 where the agent's state is globally wrong after the step (falls back to
     "some committed error so far" where the task logs no global label)."""

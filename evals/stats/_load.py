@@ -12,9 +12,10 @@ import warnings
 from collections.abc import Iterable
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
 
 from redraft.evals import _log as shared_log
+from redraft.evals._config import current_names
 from redraft.evals._events import (
     EpisodeEndEvent,
     EpisodeStartEvent,
@@ -71,7 +72,8 @@ class RunData(BaseModel):
     name: str
     """The run's name (its directory name)."""
     config: dict[str, JsonValue] = Field(default_factory=dict)
-    """The run's config (critic, model, task, max_rounds, ...), as in the manifest."""
+    """The run's config (critic, model, task, max_revisions, ...), as in the manifest, in
+    today's field names (``max_rounds`` given is read as ``max_revisions``)."""
     manifest: dict[str, JsonValue] = Field(default_factory=dict)
     """The whole manifest, if any."""
     episodes: tuple[EpisodeLog, ...] = ()
@@ -80,6 +82,12 @@ class RunData(BaseModel):
     them (a lockstep runner finishes the episodes that stop at an early error first)."""
     unfinished: int = 0
     """Episodes started but not ended (a run still going, or killed)."""
+
+    @field_validator("config", mode="before")
+    @classmethod
+    def _current_names(cls, config: object) -> object:
+        # Reports read settings by name: a config written before a rename still shows its k.
+        return current_names(config) if isinstance(config, dict) else config
 
     @property
     def critic(self) -> str | None:

@@ -145,7 +145,7 @@ NOT_PROPORTIONS: frozenset[str] = frozenset({
 
 METRIC_DESCRIPTIONS: dict[str, str] = {
     "e_raw": "share of first proposals (round 0) the oracle rejects",
-    "e_post": "share of committed outputs the oracle rejects",
+    "e_post": "share of committed answers the oracle rejects",
     "net_effect": "e_raw − e_post: errors removed by correction per step (negative: harm)",
     "recovery": "P(committed right | round 0 wrong); null where nothing was corrected",
     "harm": "P(committed wrong | round 0 right); null where nothing was corrected",
@@ -157,7 +157,7 @@ METRIC_DESCRIPTIONS: dict[str, str] = {
     "critic_fpr": "false alarms: feedback rejects, among rounds the oracle accepts",
     "repair": "reviser: P(revision right | the output before it was wrong and flagged)",
     "damage": "reviser: P(revision wrong | the output before it was right and flagged)",
-    "unknown_rate": "share of committed outputs the oracle could not label (left out of "
+    "unknown_rate": "share of committed answers the oracle could not label (left out of "
     "every rate)",
     "unknown_rate_initial": "share of first proposals the oracle could not label",
     "unknown_rate_rounds": "share of all rounds the oracle could not label",
@@ -241,7 +241,7 @@ def global_error_undone(
 
     The direct test of non-monotonic error: under pure accumulation this is 0. A global
     error counts as undone at step ``t`` only when the state is wrong after ``t-1``, right
-    after ``t``, and step ``t``'s committed output is itself locally right: a second error
+    after ``t``, and step ``t``'s committed answer is itself locally right: a second error
     that happens to cancel the first (a committed local error landing on the true state) is
     not an undo. Null where the task logs no global state (its global label would only
     repeat the local one, e.g. chess).

@@ -110,7 +110,7 @@ class EpisodeBase(ClosingMixin):
     ) -> StepResult:
         """Count the step, decide whether the episode ends, and build the result.
 
-        ``correctness`` is the oracle's judgement of the committed output, as the runner
+        ``correctness`` is the oracle's judgement of the committed answer, as the runner
         passed it: only ``incorrect`` is an error (``unknown`` never ends an episode).
         """
         error = correctness == "incorrect"

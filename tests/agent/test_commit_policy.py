@@ -92,7 +92,7 @@ def run(critic: CriticMode, policy: CommitPolicy, outputs: list[str]) -> tuple[
                 constraint=Constraint(kind="choice", choices=("41", "42", "43")))
 
     async def go() -> Correction:
-        (result,) = await arun_items(backend, [item], verifier, critic=critic, max_rounds=1,
+        (result,) = await arun_items(backend, [item], verifier, critic=critic, max_revisions=1,
                                      commit_policy=policy)
         return await ajudge_correction(result, oracle, None)
 
@@ -201,7 +201,7 @@ def test_each_critic_mode_and_commit_policy(critic: CriticMode, policy: CommitPo
 
 
 def test_the_tool_acceptance_is_committed_over_a_rejected_revision() -> None:
-    # max_rounds=1: the tool accepts 42, the critique says INCORRECT, the tool rejects the
+    # max_revisions=1: the tool accepts 42, the critique says INCORRECT, the tool rejects the
     # revision 41. Committing the last round turns a right answer into an error; the
     # default, last_accepted, keeps 42, and the log shows both critics' verdicts on it.
     def script() -> ScriptedBackend:
@@ -209,10 +209,10 @@ def test_the_tool_acceptance_is_committed_over_a_rejected_revision() -> None:
 
     verifier = FunctionVerifier(is_42, name="is42")
     last = correct("What is 6*7?", verifier, model=script(), critic="self+tool",
-                   max_rounds=1, oracle=Truth(), commit_policy="last")
+                   max_revisions=1, oracle=Truth(), commit_policy="last")
     assert (last.committed_answer, last.outcome) == ("41", "harmed")
     kept = correct("What is 6*7?", verifier, model=script(), critic="self+tool",
-                   max_rounds=1, oracle=Truth())
+                   max_revisions=1, oracle=Truth())
     assert kept.commit_policy == "last_accepted"
     assert (kept.committed_answer, kept.committed_output, kept.committed_round, kept.outcome) == (
         "42", "42", 0, "kept_right"

@@ -90,7 +90,7 @@ def test_two_round_correction_full_transcript() -> None:
         lambda _, out: is_42(None, out.rstrip(".")), name="is42"
     )
     (result,) = run(
-        backend, verifier=verifier, oracle=SecretOracle(), critic="self+tool", max_rounds=2,
+        backend, verifier=verifier, oracle=SecretOracle(), critic="self+tool", max_revisions=2,
         critique_verdict="free",
     )
     backend.assert_done()
@@ -126,7 +126,7 @@ def test_two_round_correction_full_transcript() -> None:
 
 def test_self_critique_breaking_a_right_answer_is_harm() -> None:
     backend = ScriptedBackend(["42", "VERDICT: INCORRECT", "41", "VERDICT: CORRECT"])
-    (result,) = run(backend, verifier=None, oracle=SecretOracle(), critic="self", max_rounds=1)
+    (result,) = run(backend, verifier=None, oracle=SecretOracle(), critic="self", max_revisions=1)
     backend.assert_done()
     # The critique is decoded as a choice of the two verdict lines where the backend can.
     assert backend.requests[1].constraint == Constraint(
@@ -142,7 +142,8 @@ def test_self_critique_breaking_a_right_answer_is_harm() -> None:
 def test_oracle_never_reaches_the_backend_except_in_oracle_mode(critic: str) -> None:
     script = ["7", "VERDICT: INCORRECT", "8", "VERDICT: INCORRECT", "9", "VERDICT: INCORRECT"]
     backend = ScriptedBackend(script * 2)
-    (result,) = run(backend, oracle=SecretOracle(), critic=critic, max_rounds=2, repeat_limit=None)
+    (result,) = run(backend, oracle=SecretOracle(), critic=critic, max_revisions=2,
+                    repeat_limit=None)
     prompts = "\n".join(m.content for r in backend.requests for m in r.messages)
     assert all(r.judgement is not None for r in result.rounds)
     if critic == "oracle":
@@ -166,7 +167,7 @@ def test_batch_of_256_costs_one_backend_call_per_node_per_round() -> None:
         return answers[item_text].pop(0)
 
     backend = ScriptedBackend([answer] * 10_000)
-    results = run(backend, items, critic="tool", max_rounds=3)
+    results = run(backend, items, critic="tool", max_revisions=3)
     assert backend.calls == 3  # propose, revise, revise
     assert [r.item_id for r in results] == [str(i) for i in range(256)]
     assert {r.committed_output for r in results} == {"42"}
@@ -200,20 +201,35 @@ def test_an_oracle_cannot_be_passed_as_the_verifier() -> None:
     assert result.leaky and result.critic == "tool"
 
 
-def test_repeated_error_stops_early_and_max_rounds_counts_revisions() -> None:
+def test_repeated_error_stops_early_and_max_revisions_counts_revisions() -> None:
     backend = ScriptedBackend(["41", "41", "41"])
-    (result,) = run(backend, critic="tool", max_rounds=5, repeat_limit=2)
+    (result,) = run(backend, critic="tool", max_revisions=5, repeat_limit=2)
     assert result.stop_reason == "repeated_error"
     assert result.revisions == 1
     backend = ScriptedBackend(["1", "2", "3"])
-    (result,) = run(backend, critic="tool", max_rounds=2)
+    (result,) = run(backend, critic="tool", max_revisions=2)
     assert result.stop_reason == "rounds_exhausted"
     assert [r.round for r in result.rounds] == [0, 1, 2]
 
 
-def test_retry_context_last_shows_only_the_last_attempt() -> None:
+def test_the_old_name_max_rounds_is_read_as_max_revisions() -> None:
+    # Callers written before the rename keep their meaning: max_rounds counted revisions.
+    backend = ScriptedBackend(["1", "2", "3"])
+    (result,) = run(backend, critic="tool", max_rounds=1, repeat_limit=None)
+    assert (result.max_revisions, [r.round for r in result.rounds]) == (1, [0, 1])
+    assert result.stop_reason == "rounds_exhausted" and len(backend.requests) == 2
+    assert CorrectorConfig(max_rounds=3).max_revisions == 3
+    assert CorrectorConfig.model_validate({"max_rounds": 0}).max_revisions == 0
+    with pytest.raises(BadInputError, match="max_rounds is an old name of max_revisions"):
+        build_corrector(ScriptedBackend(), FunctionVerifier(is_42), max_rounds=1,
+                        max_revisions=2)
+    with pytest.raises(ValueError, match="give max_revisions only"):
+        CorrectorConfig.model_validate({"max_rounds": 1, "max_revisions": 1})
+
+
+def test_revision_context_last_shows_only_the_last_round() -> None:
     backend = ScriptedBackend(["1", "2", "42"])
-    run(backend, critic="tool", max_rounds=2, retry_context="last")
+    run(backend, critic="tool", max_revisions=2, revision_context="last")
     last = backend.requests[-1].messages
     assert [m.content for m in last if m.role == "assistant"] == ["2"]
     assert len(last) == 3
@@ -221,7 +237,7 @@ def test_retry_context_last_shows_only_the_last_attempt() -> None:
 
 def test_resample_draws_fresh_samples_from_the_original_prompt() -> None:
     backend = ScriptedBackend(["1", "1", "42"])
-    config = CorrectorConfig(critic="resample", max_rounds=2, sampling=SamplingParams(seed=5))
+    config = CorrectorConfig(critic="resample", max_revisions=2, sampling=SamplingParams(seed=5))
     (result,) = run(backend, config=config)
     assert result.committed_output == "42"
     assert [r.messages for r in backend.requests] == [ITEM.messages] * 3
@@ -251,10 +267,10 @@ def test_constrained_mode_passes_the_constraint_and_checks_the_backend() -> None
 
 def test_none_mode_never_revises() -> None:
     backend = ScriptedBackend(["41"])
-    (result,) = run(backend, critic="none", max_rounds=3, oracle=SecretOracle())
+    (result,) = run(backend, critic="none", max_revisions=3, oracle=SecretOracle())
     assert result.stop_reason == "no_critic"
     # The budget is recorded as configured, like the run's config; none just never uses it.
-    assert (result.max_rounds, result.revisions, len(backend.requests)) == (3, 0, 1)
+    assert (result.max_revisions, result.revisions, len(backend.requests)) == (3, 0, 1)
     assert result.outcome == "stayed_wrong"
 
 
@@ -291,8 +307,8 @@ def test_sync_invoke_and_use_as_a_subgraph() -> None:
 def test_unknown_or_invalid_options_are_bad_input() -> None:
     with pytest.raises(BadInputError, match=r"unknown corrector option\(s\) max_tokens"):
         build_corrector(ScriptedBackend(), FunctionVerifier(is_42), max_tokens=3)
-    with pytest.raises(BadInputError, match="max_rounds"):
-        build_corrector(ScriptedBackend(), FunctionVerifier(is_42), max_rounds=-1)
+    with pytest.raises(BadInputError, match="max_revisions"):
+        build_corrector(ScriptedBackend(), FunctionVerifier(is_42), max_revisions=-1)
     with pytest.raises(BadInputError, match="critic"):
         build_corrector(ScriptedBackend(), FunctionVerifier(is_42), critic="psychic")
 

@@ -42,7 +42,7 @@ def run(outputs: list[Any], **config: Any) -> tuple[Correction, Recorder, Script
     backend = ScriptedBackend(outputs)
     recorder = Recorder()
     config.setdefault("critic", "tool")
-    config.setdefault("max_rounds", 2)
+    config.setdefault("max_revisions", 2)
     (result,) = asyncio.run(arun_items(backend, [ITEM], recorder.verifier, **config))
     backend.assert_done()
     return result, recorder, backend
@@ -193,7 +193,7 @@ def test_critique_monologue_without_a_verdict_line_does_not_approve() -> None:
         ["ANSWER: 42", "It is correct, I am sure it is correct."],
         critic="self",
         monologue=True,
-        max_rounds=0,
+        max_revisions=0,
     )
     feedback = result.rounds[0].feedback
     assert feedback is not None and not feedback.ok
@@ -207,7 +207,7 @@ def test_a_jsonl_script_can_hold_whole_generations(tmp_path: Any) -> None:
     )
     backend = ScriptedBackend.from_spec(str(script))
     recorder = Recorder()
-    (result,) = asyncio.run(arun_items(backend, [ITEM], recorder.verifier, max_rounds=1))
+    (result,) = asyncio.run(arun_items(backend, [ITEM], recorder.verifier, max_revisions=1))
     assert recorder.seen == ["42"]
     assert [r.truncated for r in result.rounds] == [True, False]
     assert [r.reasoning for r in result.rounds] == ["6*7 = 6+6+", "six sevens"]

@@ -163,7 +163,7 @@ def test_through_the_corrector_the_verifier_sees_only_answers(serve: Any) -> Non
     async def go() -> Any:
         try:
             (result,) = await arun_items(
-                backend, [item], FunctionVerifier(check), critic="tool", max_rounds=1
+                backend, [item], FunctionVerifier(check), critic="tool", max_revisions=1
             )
             return result
         finally:

@@ -110,13 +110,13 @@ def test_flags_override_the_config_file(tmp_path: Path) -> None:
     config = tmp_path / "run.toml"
     config.write_text(
         'task = "counting"\nmodel = "simulated/e=0.3"\nepisodes = 7\nmax_steps = 3\n'
-        'critic = "self"\n[corrector]\nretry_context = "last"\n'
+        'critic = "self"\n[corrector]\nrevision_context = "last"\n'
     )
     out = tmp_path / "run"
     assert main(["eval", "--config", str(config), "--episodes", "4", "--out", str(out), "-q"]) == 0
     recorded = read_manifest(out)["config"]
     assert (recorded["episodes"], recorded["max_steps"], recorded["critic"]) == (4, 3, "self")
-    assert recorded["corrector"]["retry_context"] == "last"
+    assert recorded["corrector"]["revision_context"] == "last"
     check_log(read_events(out), range(4))
     # The same command resumes; another config is refused with status 2 (more episodes
     # would extend the run, see test_extend.py).
@@ -153,7 +153,7 @@ def test_revisions_is_the_rounds_option_under_its_own_name(tmp_path: Path) -> No
     assert main(_eval_args(tmp_path / "a", "--rounds", "1", "--error-policy", "continue")) == 0
     assert main(_eval_args(tmp_path / "b", "--revisions", "1", "--error-policy", "continue")) == 0
     for run in ("a", "b"):
-        assert read_manifest(tmp_path / run)["config"]["max_rounds"] == 1
+        assert read_manifest(tmp_path / run)["config"]["max_revisions"] == 1
     rounds = [e.round for e in read_events(tmp_path / "a") if e.kind == "round"]
     assert max(rounds) == 1
     assert read_events(tmp_path / "a") != [] and [

@@ -322,7 +322,7 @@ def test_findings_runs_its_grids_through_redraft_grids_executor(
     other = simulated.runs[0].model_copy(update={"name": "other-none-k0", "config": {
         **simulated.runs[0].config, "model": "simulated/e=0.5"}})
     constrained = simulated.runs[0].model_copy(update={"name": "constrained-k1", "config": {
-        **simulated.runs[0].config, "critic": "constrained", "max_rounds": 1}})
+        **simulated.runs[0].config, "critic": "constrained", "max_revisions": 1}})
     specs = [*simulated.runs[:3], other, constrained]
     jobs = [("simulated", spec, group_dir(tmp_path / "w", simulated, spec)) for spec in specs]
     ran, skipped = _run_all(jobs, _Costs(tmp_path / "costs.json"), lambda _m: None)
@@ -340,7 +340,7 @@ def test_a_planted_error_in_a_real_run_log_reaches_the_analysis(tmp_path: Path) 
     from redraft.evals.findings._analysis import _load
     from redraft.evals.stats import planted_effect, seed_estimate, with_global
 
-    base = {"task": "running_sum", "critic": "none", "max_rounds": 0, "episodes": 40,
+    base = {"task": "running_sum", "critic": "none", "max_revisions": 0, "episodes": 40,
             "max_steps": 6, "error_policy": "continue", "seed": 3,
             "model": "simulated/e=0.1,selfcond=0.5,seed=2"}
     run_eval(EvalConfig.model_validate({**base, "task_options": {"plant_errors": [2]}}),

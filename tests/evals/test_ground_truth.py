@@ -175,7 +175,7 @@ def test_no_request_and_no_verifier_context_holds_the_answer_except_in_oracle_mo
 ) -> None:
     backend = ScriptedBackend([_script] * 500)
     task = GuessTask()
-    config = EvalConfig(task="guess", model="scripted/inline", critic=critic, max_rounds=2,
+    config = EvalConfig(task="guess", model="scripted/inline", critic=critic, max_revisions=2,
                         episodes=3, max_steps=2, error_policy="continue")
     # run_eval builds its own task; route it to ours to inspect what its verifier saw.
     monkeypatch.setitem(tasks._factories, "guess", lambda **_: task)
@@ -235,7 +235,7 @@ class _Spy(SimulatedBackend):
 def test_hints_reach_only_the_simulated_backend_out_of_band() -> None:
     backend = _Spy()
     task = GuessTask()
-    corrector = build_corrector(backend, task.verifier(), critic="self+tool", max_rounds=1)
+    corrector = build_corrector(backend, task.verifier(), critic="self+tool", max_revisions=1)
     recorded = ListSink()
     runner = LockstepRunner(task, corrector, recorded, seed=1, max_steps=3,
                             error_policy="continue", batch_size=4, hints=backend.hints)
@@ -273,7 +273,7 @@ class Hanging(redraft_counting.CountingOracle):
 def _counting_run(oracle: Any, policy: ErrorPolicy, **runner: Any) -> list[Event]:
     backend = SimulatedBackend(SimulationParams(e=0.3, r=0.5, h=0.1))
     task = redraft_counting.CountingTask()
-    corrector = build_corrector(backend, task.verifier(), critic="tool", max_rounds=1)
+    corrector = build_corrector(backend, task.verifier(), critic="tool", max_revisions=1)
     sink = ListSink()
     lockstep = LockstepRunner(task, corrector, sink, seed=3, max_steps=8, error_policy=policy,
                               batch_size=16, oracle=oracle, hints=backend.hints, **runner)
@@ -329,7 +329,7 @@ class _Cut(ScriptedBackend):
 
 def test_an_answer_cut_at_the_token_limit_is_unknown_not_wrong(tmp_path: Path) -> None:
     config = EvalConfig(task="running_sum", model="scripted/inline", critic="none",
-                        max_rounds=0, episodes=1, max_steps=2, error_policy="stop")
+                        max_revisions=0, episodes=1, max_steps=2, error_policy="stop")
     # Cut before any number: truncated (unknown). Cut after a complete wrong total (words
     # follow it): wrong. A total the cut may have ended early is tested in test_judge_round.
     outputs = ["The running total is", "ANSWER: total: 99999\nbecause I added"]
@@ -363,7 +363,7 @@ def test_the_self_critic_is_measured_like_the_tool() -> None:
     # fpr, writing its verdict line; the parser and the statistics recover both rates.
     backend = SimulatedBackend(SimulationParams(e=0.4, r=0.5, h=0.1, tpr=0.8, fpr=0.2))
     task = redraft_counting.CountingTask()
-    corrector = build_corrector(backend, None, critic="self", max_rounds=1)
+    corrector = build_corrector(backend, None, critic="self", max_revisions=1)
     sink = ListSink()
     runner = LockstepRunner(task, corrector, sink, seed=11, max_steps=6,
                             error_policy="continue", batch_size=64, hints=backend.hints)

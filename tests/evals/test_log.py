@@ -26,8 +26,8 @@ def _episode(ep: int, steps: int = 2, *, end: bool = True) -> list[object]:
         records.append(
             StepEvent(
                 episode=ep, step=t, round=0, revisions=0, stop_reason="no_critic",
-                committed_answer="1", action="1", initial="correct", final="correct",
-                global_correctness=None, usage=Cost(),
+                committed_round=0, committed_answer="1", action="1", initial="correct",
+                final="correct", global_correctness=None, usage=Cost(),
             )
         )
     if end:
@@ -242,3 +242,36 @@ def test_a_schema_2_log_reads_as_schema_3_committing_its_last_round(tmp_path: Pa
     manifest["schema"] = 3
     (tmp_path / "manifest.json").write_text(json.dumps(manifest))
     assert "commit_policy" not in read_manifest(tmp_path)["config"]  # the default applies
+
+
+def test_a_schema_3_step_without_committed_round_is_refused_not_migrated(
+    tmp_path: Path,
+) -> None:
+    # Only schema 2 records, which always committed their last round, are read without it;
+    # a schema 3 one that lacks it (or speaks schema 2's names) is a broken record.
+    _write(tmp_path, _episode(0))
+    path = tmp_path / "events.jsonl"
+    good = path.read_text().splitlines()
+    assert json.loads(good[1])["kind"] == "step" and json.loads(good[1])["schema"] == 3
+    for broken in (
+        lambda d: d.pop("committed_round"),
+        lambda d: d.update(global_state=d.pop("global_correctness")),
+        lambda d: d.update(committed=d.pop("committed_answer")),
+    ):
+        data = json.loads(good[1])
+        broken(data)
+        path.write_text("\n".join([good[0], json.dumps(data), *good[2:]]) + "\n")
+        with pytest.raises(EventLogError, match=r"line 2: not a valid event record") as refused:
+            read_events(tmp_path)
+        assert "\n" not in str(refused.value)
+    data = json.loads(good[1])
+    del data["committed_round"]
+    path.write_text("\n".join([good[0], json.dumps(data), *good[2:]]) + "\n")
+    with pytest.raises(EventLogError, match="must name its committed_round"):
+        read_events(tmp_path)
+    with pytest.raises(ValueError, match="must name its committed_round"):
+        StepEvent.model_validate({k: v for k, v in data.items() if k != "schema"})
+    data["schema"] = 2  # the same record declared schema 2 is migrated: its last round
+    path.write_text("\n".join([good[0], json.dumps(data), *good[2:]]) + "\n")
+    steps = [e for e in read_events(tmp_path) if isinstance(e, StepEvent)]
+    assert [(s.schema_version, s.committed_round) for s in steps] == [(2, 0), (3, 0)]

@@ -60,7 +60,7 @@ def test_the_log_keeps_output_answer_and_reasoning(tmp_path: Path) -> None:
             "task": "running_sum",
             "model": "simulated/e=0.5,think_r=1.0,seed=1",
             "critic": "tool",
-            "max_rounds": 1,
+            "max_revisions": 1,
             "episodes": 4,
             "max_steps": 3,
             "corrector": {"monologue": True},
@@ -172,7 +172,7 @@ def test_a_task_refines_the_monologue_template(
 def test_the_self_critic_reasons_then_its_verdict_line_is_measured(tmp_path: Path) -> None:
     config = EvalConfig.model_validate(
         {"task": "running_sum", "model": "simulated/e=0.3,r=0.6,think_r=0.5,tpr=0.8,fpr=0.1",
-         "critic": "self", "max_rounds": 1, "episodes": 100, "max_steps": 8,
+         "critic": "self", "max_revisions": 1, "episodes": 100, "max_steps": 8,
          "error_policy": "continue", "corrector": {"monologue": True}}
     )
     run_eval(config, tmp_path / "run")

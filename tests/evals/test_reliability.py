@@ -230,7 +230,7 @@ def test_the_corrector_records_a_hung_verifier_and_moves_on() -> None:
     backend = ScriptedBackend(["first", "second"])
     corrector = build_corrector(
         backend, FunctionVerifier(_hang, name="hang"),
-        config=CorrectorConfig(critic="tool", max_rounds=2, verify_timeout_s=0.2),
+        config=CorrectorConfig(critic="tool", max_revisions=2, verify_timeout_s=0.2),
     )
     item = Item(id="a", messages=(Message(role="user", content="hi"),))
     result = corrector.invoke({"items": [item]})["results"][0]
@@ -279,7 +279,7 @@ SURROGATE_TEXT = "7\ud800 and \udfff, \x00 nul, \u2028 line sep, 🤖"
 
 def test_any_string_is_logged_and_replayed_through_a_resume(tmp_path: Path) -> None:
     config = EvalConfig(task="counting", model="scripted/inline", critic="tool",
-                        max_rounds=1, episodes=4, max_steps=3, batch_size=1)
+                        max_revisions=1, episodes=4, max_steps=3, batch_size=1)
     out = tmp_path / "run"
     run_eval(config, out, backend=ScriptedBackend([lambda r: SURROGATE_TEXT] * 100))
     log = out / "events.jsonl"

@@ -104,7 +104,7 @@ def test_sigkill_mid_run_then_resume(
     resumed = check_log(read_events(out), range(EPISODES))
     # The resumed run holds the very episodes an uninterrupted run produces.
     config = EvalConfig(
-        task=task, model=MODEL, critic="tool", max_rounds=2, episodes=EPISODES,
+        task=task, model=MODEL, critic="tool", max_revisions=2, episodes=EPISODES,
         max_steps=12, error_policy="continue", seed=seed, batch_size=64,
     )
     run_eval(config, tmp_path / "clean")
@@ -116,7 +116,7 @@ def test_sigkill_mid_run_then_resume(
 def test_resume_refuses_another_config(tmp_path: Path) -> None:
     config = EvalConfig(task="counting", model=MODEL, episodes=5, max_steps=4)
     run_eval(config, tmp_path / "run")
-    other = config.model_copy(update={"critic": "none", "max_rounds": 0})
+    other = config.model_copy(update={"critic": "none", "max_revisions": 0})
     with pytest.raises(BadInputError, match="critic: 'tool' -> 'none'"):
         run_eval(EvalConfig.model_validate(other.model_dump()), tmp_path / "run")
     # The batch size is an execution setting: resuming with another one is fine.

@@ -67,11 +67,12 @@ def _wrapped(corrector: Any, after: Any) -> Any:
     return graph.compile()
 
 
-def _run(critic: str, batch_size: int, episodes: int, *, max_rounds: int = 2,
+def _run(critic: str, batch_size: int, episodes: int, *, max_revisions: int = 2,
          after: Any = None) -> tuple[RecordingBackend, LockstepRunner, list[Event]]:
     backend = RecordingBackend(SimulationParams(e=0.3, r=0.5, h=0.1, tpr=0.8, fpr=0.2))
     task = redraft_counting.CountingTask()
-    corrector = build_corrector(backend, task.verifier(), critic=critic, max_rounds=max_rounds)
+    corrector = build_corrector(backend, task.verifier(), critic=critic,
+                                max_revisions=max_revisions)
     if after is not None:
         corrector = _wrapped(corrector, after)
     sink = ListSink()
@@ -133,7 +134,7 @@ def test_self_critique_is_one_call_per_verify_round() -> None:
     # items still going. The calls expected are rebuilt from the log's per-critic verdicts.
     backend = RecordingBackend(SimulationParams(e=0.3, r=0.5, h=0.1, tpr=0.8, fpr=0.2))
     task = redraft_counting.CountingTask()
-    corrector = build_corrector(backend, task.verifier(), critic="self+tool", max_rounds=2)
+    corrector = build_corrector(backend, task.verifier(), critic="self+tool", max_revisions=2)
     sink = InvocationSink()
     runner = LockstepRunner(task, corrector, sink, seed=7, max_steps=6,
                             error_policy="continue", batch_size=8, hints=backend.hints)
@@ -188,7 +189,7 @@ def test_results_are_matched_to_episodes_by_item_id() -> None:
 
 
 def test_step_records_carry_oracle_and_task_results() -> None:
-    _, _, events = _run("none", batch_size=4, episodes=10, max_rounds=0)
+    _, _, events = _run("none", batch_size=4, episodes=10, max_revisions=0)
     steps = [e for e in events if isinstance(e, StepEvent)]
     assert steps and all(s.revisions == 0 and s.stop_reason == "no_critic" for s in steps)
     assert any(s.initial == "incorrect" for s in steps)
@@ -222,7 +223,7 @@ def test_run_eval_writes_a_complete_run(tmp_path: Path) -> None:
 
 def test_stop_policy_ends_at_the_first_error(tmp_path: Path) -> None:
     config = EvalConfig(
-        task="counting", model="simulated/e=0.4,r=0.0", critic="none", max_rounds=0,
+        task="counting", model="simulated/e=0.4,r=0.0", critic="none", max_revisions=0,
         episodes=20, max_steps=10,
     )
     run_eval(config, tmp_path / "run")
@@ -258,7 +259,7 @@ def test_forced_step_logs_the_state_after_the_replacement(tmp_path: Path) -> Non
     from redraft.agent.backends import ScriptedBackend
 
     config = EvalConfig(
-        task="running_sum", model="scripted/inline", critic="none", max_rounds=0,
+        task="running_sum", model="scripted/inline", critic="none", max_revisions=0,
         episodes=1, max_steps=2, error_policy="continue", seed=0,
     )
     run_eval(config, tmp_path / "run", backend=ScriptedBackend(["no idea", "no idea"]))

@@ -19,7 +19,7 @@ LEVEL = 0.99
 
 
 def _run(tmp_path: Path, name: str, *, level: float = LEVEL, **options: object) -> RunStats:
-    config = EvalConfig.model_validate({"seed": 5, "max_rounds": 1, **options})
+    config = EvalConfig.model_validate({"seed": 5, "max_revisions": 1, **options})
     run_eval(config, tmp_path / name)
     return analyze_run(load_run(tmp_path / name), level=level, n_boot=600, n_sim=199,
                        n_perm=199, seed=0)

@@ -47,7 +47,7 @@ def _lenient_reviser(request: GenerationRequest) -> str:
 
 def _run(tmp: Path, name: str, outputs: object, **fields: object) -> Path:
     config = EvalConfig.model_validate({"task": "addition", "model": "scripted/inline",
-                                        "critic": "tool", "max_rounds": 2, "episodes": 6,
+                                        "critic": "tool", "max_revisions": 2, "episodes": 6,
                                         "max_steps": 4, "batch_size": 1,
                                         "task_options": {"digits": 4}, **fields})
     backend = ScriptedBackend([outputs] * 200)  # type: ignore[list-item]
@@ -103,7 +103,7 @@ def test_the_repeat_rule_is_named_when_it_cuts_steps_short(runs: dict[str, Path]
 
 def test_a_run_without_errors_says_there_is_nothing_to_compound(tmp_path: Path) -> None:
     config = EvalConfig(task="addition", model="simulated/e=0,r=0,h=0", critic="none",
-                        max_rounds=0, episodes=20, max_steps=5)
+                        max_revisions=0, episodes=20, max_steps=5)
     run_eval(config, tmp_path / "clean")
     stats = analyze_run(load_run(tmp_path / "clean"), n_boot=50)
     headline = run_headline(stats)
@@ -148,7 +148,7 @@ def test_simulated_p_values_at_their_floor_are_bounds() -> None:
 
 
 def _simulated(tmp: Path, name: str, model: str, episodes: int, steps: int) -> Path:
-    config = EvalConfig(task="addition", model=model, critic="none", max_rounds=0,
+    config = EvalConfig(task="addition", model=model, critic="none", max_revisions=0,
                         episodes=episodes, max_steps=steps, seed=0,
                         task_options={"digits": steps})
     run_eval(config, tmp / name)
@@ -194,7 +194,7 @@ def _truncated_first(request: GenerationRequest) -> str | Generation:
 
 
 def test_numbers_side_by_side_say_when_they_count_different_steps(tmp_path: Path) -> None:
-    run = _run(tmp_path, "cut", _truncated_first, max_rounds=1)
+    run = _run(tmp_path, "cut", _truncated_first, max_revisions=1)
     stats = analyze_run(load_run(run), n_boot=50)
     m = stats.metrics
     assert 0 < m["e_raw"].n < m["e_post"].n  # the cut first proposals are not judged
@@ -213,9 +213,9 @@ def test_numbers_side_by_side_say_when_they_count_different_steps(tmp_path: Path
 
 
 def test_setting_differences_ignore_seeds_and_the_unused_budget() -> None:
-    base = {"task": "chess", "model": "m", "critic": "none", "max_rounds": 0, "seed": 1,
+    base = {"task": "chess", "model": "m", "critic": "none", "max_revisions": 0, "seed": 1,
             "episodes": 10, "corrector": {"repeat_limit": 2}}
-    tool = {**base, "critic": "tool", "max_rounds": 2, "seed": 7, "episodes": 40}
+    tool = {**base, "critic": "tool", "max_revisions": 2, "seed": 7, "episodes": 40}
     assert setting_differences(base, tool) == ["critic"]  # type: ignore[arg-type]
     other = {**tool, "model": "n", "corrector": {"repeat_limit": None}}
     assert setting_differences(tool, other) == ["model", "corrector.repeat_limit"]  # type: ignore[arg-type]

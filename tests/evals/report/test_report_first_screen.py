@@ -33,7 +33,7 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Report:
     common = {"task": "addition", "max_steps": 8, "seed": 3}
     runs = {
         # No critic: the baseline.
-        "none": EvalConfig(model="simulated/e=0.1,r=0.6,h=0.02", critic="none", max_rounds=0,
+        "none": EvalConfig(model="simulated/e=0.1,r=0.6,h=0.02", critic="none", max_revisions=0,
                            episodes=150, **common),
         # Tool feedback on the same model: differs from the baseline in the critic only.
         "tool": EvalConfig(model="simulated/e=0.1,r=0.6,h=0.02", critic="tool", episodes=150,
@@ -43,7 +43,7 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Report:
                            error_policy="continue", **common),
         # Few episodes, a steeply rising hazard: the test rejects at its simulated floor,
         # though its power is low.
-        "rising": EvalConfig(model="simulated/e=0.03,growth=0.5", critic="none", max_rounds=0,
+        "rising": EvalConfig(model="simulated/e=0.03,growth=0.5", critic="none", max_revisions=0,
                              episodes=20, **common),
     }
     for name, config in runs.items():
@@ -111,7 +111,7 @@ def test_the_page_words_effects_p_values_and_unrevised_steps_plainly(page_text: 
 @needs_chromium
 def test_runs_table_names_every_setting_and_stop_reason(page_text: str) -> None:
     runs = page_text[page_text.index("Runs setting"): page_text.index("Metrics metric")]
-    for words in ("model", "task", "representation", "verifier", "critic mode", "rounds (k)",
+    for words in ("model", "task", "representation", "verifier", "critic mode", "revisions (k)",
                   "repeat limit", "error policy", "why steps stopped revising",
                   "committed answers read leniently", "no_critic: 8", "accepted:",
                   "rounds_exhausted:"):

@@ -191,6 +191,7 @@ def to_events(o: Outcomes, policy: Policy, first_id: int = 0) -> list[Event]:
             usage = PROPOSE_COST + REVISE_COST if revised else PROPOSE_COST
             events.append(StepEvent(
                 episode=ep, step=t, round=len(rounds) - 1, revisions=len(rounds) - 1,
+                committed_round=len(rounds) - 1,
                 stop_reason=(
                     "no_critic" if not policy.revise
                     else "rounds_exhausted" if revised else "accepted"
@@ -223,7 +224,7 @@ def simulated_run(
     """A whole simulated run as RunData."""
     outcomes = simulate(policy, episodes, max_steps, np.random.default_rng(seed))
     config = {"critic": critic if policy.revise else "none", "model": "synthetic",
-              "task": "synthetic", "max_rounds": 1 if policy.revise else 0}
+              "task": "synthetic", "max_revisions": 1 if policy.revise else 0}
     return RunData.from_events(to_events(outcomes, policy), name=name, config=config)
 
 
@@ -236,7 +237,7 @@ def write_run(
     outcomes = simulate(policy, episodes, max_steps, np.random.default_rng(seed))
     config = {"critic": critic if policy.revise else "none", "model": "synthetic/e="
               f"{policy.e},r={policy.r},h={policy.h}", "task": "synthetic",
-              "max_rounds": 1 if policy.revise else 0, "max_steps": max_steps}
+              "max_revisions": 1 if policy.revise else 0, "max_steps": max_steps}
     (run_dir / "manifest.json").write_text(
         json.dumps({"schema": SCHEMA_VERSION, "config": config, "seed": seed})
     )

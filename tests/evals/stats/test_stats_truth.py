@@ -78,7 +78,7 @@ def test_a_log_cut_half_way_does_not_bias_e_hat() -> None:
 
 
 def _hand_run(episodes: list[list[tuple[bool, bool | None]]]) -> RunData:
-    """Episodes as lists of (committed output wrong, state globally wrong) per step."""
+    """Episodes as lists of (committed answer wrong, state globally wrong) per step."""
     events: list[Event] = []
     policy = Policy(e=0.0, revise=False, error_policy="continue")
     for ep, steps in enumerate(episodes):

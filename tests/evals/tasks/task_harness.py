@@ -31,7 +31,7 @@ class Step:
 
     @property
     def local_ok(self) -> bool:
-        """The oracle judged the committed output correct."""
+        """The oracle judged the committed answer correct."""
         return self.judgements[-1].correctness == "correct"
 
     @property
