@@ -209,6 +209,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "compare its declared contrasts with OUT's on the page")
     p_find.add_argument("--page-only", action="store_true",
                         help="only redraw the figures and rewrite the page from OUT's summaries")
+    p_find.add_argument(
+        "--verbose", action="store_true",
+        help="let the backends log to stderr (llama.cpp's loader: hundreds of lines a load)",
+    )
     p_find.set_defaults(func=_cmd_findings)
     p_cache = sub.add_parser(
         "cache", help="list or clear the models converted once, and native-weights probe "
@@ -575,6 +579,7 @@ def _cmd_findings(args: argparse.Namespace) -> int:
     if args.replicate is not None and not args.page_only:
         _say(False, "redraft: --replicate rewrites an existing page: add --page-only")
         return EXIT_BAD_INPUT
+    _backend_log(args)
     if args.page_only:
         if args.replicate is not None:
             add_replicate(args.out, args.replicate)

@@ -117,3 +117,22 @@ def test_on_a_busy_machine_llama_cpp_threads_wait_without_spinning(
                            capture_output=True, text=True, timeout=300)
     assert probe.returncode == 0, probe.stderr
     assert probe.stdout.split("\n")[-2] == shown
+
+
+def test_findings_verbose_reaches_the_llama_cpp_loads(
+    smollm2_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    import asyncio
+
+    from redraft.agent.backends.llamacpp import VERBOSE_ENV, LlamaCppBackend
+    from redraft.evals.cli import main
+
+    monkeypatch.setenv(VERBOSE_ENV, "0")  # restored after the test
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    # Accepted; --page-only without a page stops at once, after the flag took effect.
+    assert main(["findings", "--verbose", "--page-only", "--out", str(tmp_path / "f")]) == 2
+    capfd.readouterr()
+    backend = LlamaCppBackend.from_spec("smollm2", n_ctx=256)  # as the findings runs load it
+    asyncio.run(backend.aclose())
+    assert "llama_model_loader" in capfd.readouterr().err
