@@ -10,7 +10,7 @@ the report included) with each of these llama.cpp settings:
 - ``threads=all passive``: the same with ``OMP_WAIT_POLICY=PASSIVE`` (barriers sleep at once);
 - ``threads=1``: one thread (no barrier to wait at);
 - ``default``: nothing set: the backend's own choice (every CPU, and
-  ``OMP_WAIT_POLICY=PASSIVE`` when the one-minute load average says the machine is busy,
+  ``OMP_WAIT_POLICY=PASSIVE`` when other runnable tasks and its threads exceed the CPUs,
   :func:`redraft.agent.backends.llamacpp.wait_passively_when_busy`),
 
 each once with the machine as it is ("alone") and once beside one busy loop

@@ -15,6 +15,7 @@ import json
 import os
 import sys
 import traceback
+from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -210,9 +211,14 @@ def build_parser() -> argparse.ArgumentParser:
                         "compare its declared contrasts with OUT's on the page")
     p_find.add_argument("--page-only", action="store_true",
                         help="only redraw the figures and rewrite the page from OUT's summaries")
+    p_find.add_argument(
+        "--verbose", action="store_true",
+        help="let the backends log to stderr (llama.cpp's loader: hundreds of lines a load)",
+    )
     p_find.set_defaults(func=_cmd_findings)
     p_cache = sub.add_parser(
-        "cache", help="list or clear the models converted once (~/.cache/redraft)")
+        "cache", help="list or clear the models converted once, and native-weights probe "
+        "results (~/.cache/redraft)")
     p_cache.add_argument("action", choices=("list", "clear"), help="list: what and how large; "
                          "clear: remove them all (the next load converts again)")
     p_cache.set_defaults(func=_cmd_cache)
@@ -581,6 +587,7 @@ def _cmd_findings(args: argparse.Namespace) -> int:
     if args.replicate is not None and not args.page_only:
         _say(False, "redraft: --replicate rewrites an existing page: add --page-only")
         return EXIT_BAD_INPUT
+    _backend_log(args)
     if args.page_only:
         if args.replicate is not None:
             add_replicate(args.out, args.replicate)
@@ -615,10 +622,12 @@ def _cmd_cache(args: argparse.Namespace) -> int:
         return EXIT_OK
     entries = cache_entries(root)
     for entry in entries:
-        print(f"{_megabytes(entry.size):>10}  {entry.kind:<14} {entry.path}")
+        print(f"{_megabytes(entry.size):>10}  {entry.kind:<14} {entry.role:<16} {entry.path}")
     total = sum(entry.size for entry in entries)
-    print(f"redraft: {len(entries)} converted model(s) in {root}, {_megabytes(total)}; "
-          "'redraft cache clear' removes them", file=sys.stderr)
+    roles = Counter(entry.role for entry in entries)
+    counted = ", ".join(f"{n} {role}(s)" for role, n in sorted(roles.items())) or "nothing"
+    print(f"redraft: {counted} in {root}, {_megabytes(total)}; 'redraft cache clear' removes "
+          "them", file=sys.stderr)
     return EXIT_OK
 
 

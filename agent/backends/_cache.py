@@ -8,7 +8,10 @@ embedded model lives in ``site-packages``) shares one copy. Hashing a 100 MB fil
 fraction of a second; its digest is remembered under ``digests/`` by path, size and
 modification time, so a later load reads a 64-byte file instead.
 
-``redraft cache list`` shows what is there and ``redraft cache clear`` removes it.
+``weights=native`` also keeps, under ``llamacpp-probe/``, one small record per model file
+and machine of whether this CPU ran the file's own kernels (not a model: a few hundred
+bytes). ``redraft cache list`` shows what is there, each entry labelled by what it is, and
+``redraft cache clear`` removes it.
 """
 
 from __future__ import annotations
@@ -18,10 +21,19 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-__all__ = ["CacheEntry", "cache_entries", "cache_root", "clear_cache", "content_digest"]
+__all__ = [
+    "CacheEntry", "EntryRole", "cache_entries", "cache_root", "clear_cache", "content_digest",
+]
+
+EntryRole = Literal["converted model", "probe result", "unfinished write"]
+"""What a cache entry is (see :attr:`CacheEntry.role`)."""
+
+_PROBE_RECORDS = "llamacpp-probe"
+"""The folder of native-weights probe outcomes (:mod:`._native_probe`), not models."""
 
 _DIGESTS = "digests"
 """The folder of remembered content digests (tiny files, not models)."""
@@ -64,14 +76,18 @@ def content_digest(source: Path) -> str:
 
 
 class CacheEntry(BaseModel):
-    """One converted model in the cache."""
+    """One entry of the cache: a converted model, or a probe's record."""
 
     model_config = ConfigDict(frozen=True)
 
     path: Path
     """The file or folder."""
     kind: str
-    """The cache it belongs to (``llamacpp-f32``, ``hf-gguf``, ...)."""
+    """The cache it belongs to (``llamacpp-f32``, ``hf-gguf``, ``llamacpp-probe``, ...)."""
+    role: EntryRole
+    """``converted model``: a model copied into another format; ``probe result``: whether
+    this CPU ran a model file's own kernels (``weights=native``); ``unfinished write``: a
+    name starting with ``.``, what a killed conversion or probe left."""
     size: int
     """Bytes on disk (a folder: its files together)."""
 
@@ -82,17 +98,23 @@ def _size(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
-def cache_entries(root: Path | None = None) -> list[CacheEntry]:
-    """Every converted model under ``root`` (default :func:`cache_root`), largest first.
+def _role(kind: str, path: Path) -> EntryRole:
+    if path.name.startswith("."):
+        return "unfinished write"
+    return "probe result" if kind == _PROBE_RECORDS else "converted model"
 
-    Half-written conversions (names starting with ``.``) are listed too: they are what a
-    killed conversion left, and safe to remove when no conversion is running.
+
+def cache_entries(root: Path | None = None) -> list[CacheEntry]:
+    """Every entry under ``root`` (default :func:`cache_root`), largest first.
+
+    Half-written files (names starting with ``.``) are listed too: they are what a killed
+    conversion left, and safe to remove when no conversion is running.
     """
     root = root or cache_root()
     if not root.is_dir():
         return []
     entries = [
-        CacheEntry(path=path, kind=kind.name, size=_size(path))
+        CacheEntry(path=path, kind=kind.name, role=_role(kind.name, path), size=_size(path))
         for kind in sorted(root.iterdir()) if kind.is_dir() and kind.name != _DIGESTS
         for path in sorted(kind.iterdir())
     ]
@@ -100,7 +122,7 @@ def cache_entries(root: Path | None = None) -> list[CacheEntry]:
 
 
 def clear_cache(root: Path | None = None) -> int:
-    """Remove every converted model (and remembered digest) under ``root``; bytes freed.
+    """Remove every entry (and remembered digest) under ``root``; bytes freed.
 
     The next load of a model converts it again (SmolLM2's f32 copy: a few seconds).
     """

@@ -157,7 +157,8 @@ class BatchedDecoder:
         n_ctx: context length of each sequence (prompt plus completion).
         n_seq: the most sequences (episodes) kept at once.
         n_batch: the most tokens evaluated per ``llama_decode`` call.
-        n_threads: CPU threads.
+        n_threads: CPU threads for a pass over one token.
+        n_threads_batch: CPU threads for a pass over more (a prompt, several sequences).
         reuse_prefix: keep each sequence's cache between jobs (``False``: evaluate every
             prompt from scratch).
         name: the model string, for messages.
@@ -172,6 +173,7 @@ class BatchedDecoder:
         n_seq: int,
         n_batch: int,
         n_threads: int,
+        n_threads_batch: int,
         reuse_prefix: bool,
         name: str,
     ) -> None:
@@ -184,6 +186,7 @@ class BatchedDecoder:
         self.n_seq = n_seq
         self.n_batch = n_batch
         self.n_threads = n_threads
+        self.n_threads_batch = n_threads_batch
         self.reuse_prefix = reuse_prefix
         self.name = name
         self._ctx: Any = None
@@ -219,7 +222,7 @@ class BatchedDecoder:
         params.n_ubatch = self.n_batch
         params.n_seq_max = size + 1
         params.n_threads = self.n_threads
-        params.n_threads_batch = self.n_threads
+        params.n_threads_batch = self.n_threads_batch
         params.kv_unified = False
         # Measured on the CPU: flash attention made a step at 1500 tokens of context 1.9x
         # the cost of one at 150, plain attention 1.5x (bench/README.md).

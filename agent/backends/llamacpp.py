@@ -56,7 +56,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from redraft.agent.backends._common import (
     cache_folder,
@@ -70,6 +70,7 @@ from redraft.agent.backends._common import (
     share_seconds,
     source_digest,
 )
+from redraft.agent.backends._contention import cpus_available, oversubscribed, sample_runnable
 from redraft.agent.backends._llama_batch import (
     BatchedDecoder,
     DecodeJob,
@@ -123,9 +124,14 @@ class LlamaCppOptions(BaseModel):
     take ``n_seq * n_ctx`` tokens of memory (SmolLM2: 23 KB a token), allocated as needed in
     powers of two; beyond ``n_seq`` episodes in flight the least recently used is evicted."""
     n_threads: int | None = Field(None, ge=1)
-    """CPU threads for decoding; ``None``: the CPUs this process may use. On a busy machine
-    see :func:`wait_passively_when_busy`: llama.cpp's threads wait for each other at every
+    """CPU threads for a forward pass over one token (``batched``: a round with one
+    sequence decoding); ``None``: the CPUs this process may use. On a busy machine see
+    :func:`wait_passively_when_busy`: llama.cpp's threads wait for each other at every
     layer, and by default spin while they wait."""
+    n_threads_batch: int | Literal["all"] | None = None
+    """CPU threads for a forward pass over more than one token: a prompt, and every
+    ``batched`` round that decodes two sequences or more (most of a run's passes);
+    ``None``: the same as ``n_threads``; ``all``: the CPUs this process may use."""
     n_batch: int = Field(512, ge=1)
     """Tokens evaluated per forward pass."""
     n_gpu_layers: int = 0
@@ -146,6 +152,16 @@ class LlamaCppOptions(BaseModel):
     remembered by their tokens and decoding settings, this many at most (least recently
     used forgotten first; 0 turns it off). A repeat, in the same call or a later one, is
     answered without decoding again; identical requests in one call decode once."""
+
+    @field_validator("n_threads_batch", mode="before")
+    @classmethod
+    def _threads_or_all(cls, value: object) -> object:
+        if value is None or value == "all":
+            return value
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+            return value
+        raise ValueError(f"{value!r} is not a thread count: write a whole number of 1 or "
+                         "more, or \"all\" (every CPU this process may use)")
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -172,16 +188,22 @@ class LlamaCppBackend:
     def __init__(
         self, model_path: Path, *, name: str | None = None, options: LlamaCppOptions | None = None
     ) -> None:
-        wait_passively_when_busy()  # before llama.cpp's OpenMP runtime reads the environment
-        self._llama_cpp: Any = require("llama_cpp", "the llamacpp backend", "llamacpp")
         self.options = options or LlamaCppOptions()
+        batched = self.options.engine == "batched"
+        cpus = cpus_available()
+        threads = self.options.n_threads or cpus
+        self.threads = threads
+        """CPU threads the batched engine decodes one token at a time with."""
+        batch = self.options.n_threads_batch
+        self.threads_batch = cpus if batch == "all" else batch or threads
+        """CPU threads for passes over more than one token (prompts, rounds of several
+        sequences)."""
+        # Before llama.cpp's OpenMP runtime is loaded: it reads its environment once.
+        wait_passively_when_busy(max(threads, self.threads_batch))
+        self._llama_cpp: Any = require("llama_cpp", "the llamacpp backend", "llamacpp")
         self.model_path = model_path
         """The model file as given (what the manifest identifies the model by)."""
         self.name = name or f"llamacpp/{model_path}"
-        batched = self.options.engine == "batched"
-        threads = self.options.n_threads or len(os.sched_getaffinity(0))
-        self.threads = threads
-        """CPU threads the batched engine decodes with."""
         self.loaded_path = model_path
         """The file llama.cpp loaded: ``model_path`` itself, or its dequantized copy."""
         # Before anything llama.cpp does: the quantizer and the loader log hundreds of lines.
@@ -202,6 +224,8 @@ class LlamaCppBackend:
                 model_path=str(self.loaded_path),
                 n_ctx=256 if batched else self.options.n_ctx,
                 n_threads=threads if batched else self.options.n_threads,
+                n_threads_batch=(self.threads_batch if batched or batch is not None
+                                 else None),
                 n_batch=self.options.n_batch,
                 n_gpu_layers=self.options.n_gpu_layers,
                 seed=self.options.seed,
@@ -224,6 +248,7 @@ class LlamaCppBackend:
                 n_seq=self.options.n_seq,
                 n_batch=self.options.n_batch,
                 n_threads=threads,
+                n_threads_batch=self.threads_batch,
                 reuse_prefix=self.options.reuse_prefix,
                 name=self.name,
             )
@@ -468,20 +493,22 @@ class LlamaCppBackend:
             self._llm.close()
 
 
-def machine_busy() -> bool:
-    """True when the one-minute load average exceeds this process's CPUs less one half.
+def machine_busy(threads: int | None = None) -> bool:
+    """True when other processes' runnable tasks and ``threads`` of ours exceed our CPUs.
 
-    On 2 cores: a load of 1.5 or more, e.g. one other CPU-bound process (the load average
-    lags by about a minute).
+    ``threads`` defaults to every CPU this process may use, so on 2 cores one other
+    CPU-bound process makes the machine busy. The count is read now, not averaged over the
+    last minute (:mod:`~redraft.agent.backends._contention`); where it cannot be read (not
+    Linux) the answer is False: no decision.
     """
-    try:
-        load = os.getloadavg()[0]
-    except OSError:  # no load average on this system
+    cpus = cpus_available()
+    others = sample_runnable()
+    if others is None:
         return False
-    return load > len(os.sched_getaffinity(0)) - 0.5
+    return oversubscribed(others, threads or cpus, cpus)
 
 
-def wait_passively_when_busy() -> bool:
+def wait_passively_when_busy(threads: int | None = None) -> bool:
     """On a busy machine, let llama.cpp's OpenMP threads sleep at barriers instead of spinning.
 
     ggml (llama.cpp's CPU backend) runs each layer's work on OpenMP threads that meet at a
@@ -489,11 +516,14 @@ def wait_passively_when_busy() -> bool:
     when another process holds a core, burns the time slices the descheduled thread needs:
     on a shared 2-core machine the main job did not finish in 3 minutes with 2 spinning
     threads, and took 28 s with 2 passive ones and 72 s with one thread
-    (``bench/contention.py``). So when :func:`machine_busy` and nobody chose a policy, this
-    sets ``OMP_WAIT_POLICY=PASSIVE``. It acts only before llama.cpp is first imported (the
-    OpenMP runtime reads its environment once, when it loads); returns whether it did.
+    (``bench/contention.py``). So when :func:`machine_busy` for ``threads`` decoding
+    threads and nobody chose a policy, this sets ``OMP_WAIT_POLICY=PASSIVE``. It acts only
+    before llama.cpp is first imported (the OpenMP runtime reads its environment once, when
+    it loads), so the first backend loaded decides for the process; returns whether it did.
     """
-    if "llama_cpp" in sys.modules or "OMP_WAIT_POLICY" in os.environ or not machine_busy():
+    if "llama_cpp" in sys.modules or "OMP_WAIT_POLICY" in os.environ:
+        return False
+    if not machine_busy(threads):
         return False
     os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
     return True

@@ -47,6 +47,7 @@ class _RecordingLib:
 
 def _decoder(lib: _RecordingLib, n_batch: int, n_seq: int) -> BatchedDecoder:
     decoder = BatchedDecoder(lib, None, n_ctx=64, n_seq=n_seq, n_batch=n_batch, n_threads=1,
+                             n_threads_batch=1,
                              reuse_prefix=False, name="bookkeeping")
     decoder._ctx = object()
     decoder._batch = _Batch(n_batch)

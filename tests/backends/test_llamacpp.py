@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import re
 from pathlib import Path
@@ -443,3 +444,34 @@ def test_random_subsets_of_episodes_with_evictions_match_fresh_evaluations(
         assert backend.stats.scattered_passes == 0
     finally:
         asyncio.run(backend.aclose())
+
+
+def test_prompts_and_batches_take_their_own_thread_count(smollm2_path: Path) -> None:
+    from redraft.evals._manifest import backend_options
+
+    backend = load_backend("llamacpp/smollm2", n_ctx=256, n_threads=1, n_threads_batch=2)
+    try:
+        # Two episodes: every pass evaluates more than one token, with n_threads_batch.
+        outs = run(backend, [ask(f"Count to {n}.", max_tokens=4).model_copy(
+            update={"cache_key": f"episode-{n}"}) for n in (2, 3)])
+        assert all(out.text for out in outs)
+        lib, ctx = backend._llama_cpp, backend._decoder._ctx
+        assert (lib.llama_n_threads(ctx), lib.llama_n_threads_batch(ctx)) == (1, 2)
+        # The run's manifest records it with the other options.
+        recorded = backend_options(backend, "llamacpp")
+        assert recorded is not None
+        assert (recorded["n_threads"], recorded["n_threads_batch"]) == (1, 2)
+    finally:
+        asyncio.run(backend.aclose())
+    everything = load_backend("llamacpp/smollm2", n_ctx=256, n_threads=1, n_threads_batch="all")
+    asyncio.run(everything.aclose())
+    assert everything.threads_batch == len(os.sched_getaffinity(0))
+    alike = load_backend("llamacpp/smollm2", n_ctx=256, n_threads=1)  # unset: as n_threads
+    asyncio.run(alike.aclose())
+    assert alike.threads_batch == 1
+
+
+@pytest.mark.parametrize("value", [0, -2, 1.5, "many", True])
+def test_n_threads_batch_is_a_count_or_all(value: object) -> None:
+    with pytest.raises(BadInputError, match=r"n_threads_batch: .* or \"all\""):
+        load_backend("llamacpp/smollm2", n_threads_batch=value)

@@ -89,26 +89,50 @@ def test_two_installs_of_one_model_share_one_f32_copy(
 
 _PROBE = """
 import os
-os.getloadavg = lambda: ({load}, 0.0, 0.0)
 os.sched_getaffinity = lambda pid: {{0, 1}}
-from redraft.agent.backends.llamacpp import LlamaCppBackend
-backend = LlamaCppBackend.from_spec("smollm2", n_ctx=256)
-print(os.environ.get("OMP_WAIT_POLICY"), backend.threads)
+import redraft.agent.backends.llamacpp as llamacpp
+llamacpp.sample_runnable = lambda: {others}  # other processes' runnable tasks, now
+backend = llamacpp.LlamaCppBackend.from_spec("smollm2", n_ctx=256, **{options})
+print(os.environ.get("OMP_WAIT_POLICY"), backend.threads, backend.threads_batch)
 """
 
 
-@pytest.mark.parametrize(("load", "policy", "shown"), [
-    (0.2, None, "None 2"),  # idle: OpenMP's default (spin, then sleep), fastest there
-    (1.6, None, "PASSIVE 2"),  # one other CPU-bound process on 2 cores: threads sleep
-    (1.6, "ACTIVE", "ACTIVE 2"),  # a policy the user chose is kept
+@pytest.mark.parametrize(("others", "options", "policy", "shown"), [
+    (0, {}, None, "None 2 2"),  # idle: OpenMP's default (spin, then sleep), fastest there
+    (1, {}, None, "PASSIVE 2 2"),  # one other CPU-bound process on 2 cores: threads sleep
+    (1, {}, "ACTIVE", "ACTIVE 2 2"),  # a policy the user chose is kept
+    (1, {"n_threads": 1}, None, "None 1 1"),  # one thread: the other process has a core
+    (1, {"n_threads": 1, "n_threads_batch": "all"}, None, "PASSIVE 1 2"),
+    (None, {}, None, "None 2 2"),  # no reading (not Linux): no decision
 ])
 def test_on_a_busy_machine_llama_cpp_threads_wait_without_spinning(
-    smollm2_path: Path, load: float, policy: str | None, shown: str
+    smollm2_path: Path, others: int | None, options: dict[str, object], policy: str | None,
+    shown: str,
 ) -> None:
     env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
     if policy is not None:
         env["OMP_WAIT_POLICY"] = policy
-    probe = subprocess.run([sys.executable, "-c", _PROBE.format(load=load)], env=env,
+    code = _PROBE.format(others=others, options=options)
+    probe = subprocess.run([sys.executable, "-c", code], env=env,
                            capture_output=True, text=True, timeout=300)
     assert probe.returncode == 0, probe.stderr
     assert probe.stdout.split("\n")[-2] == shown
+
+
+def test_findings_verbose_reaches_the_llama_cpp_loads(
+    smollm2_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    import asyncio
+
+    from redraft.agent.backends.llamacpp import VERBOSE_ENV, LlamaCppBackend
+    from redraft.evals.cli import main
+
+    monkeypatch.setenv(VERBOSE_ENV, "0")  # restored after the test
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    # Accepted; --page-only without a page stops at once, after the flag took effect.
+    assert main(["findings", "--verbose", "--page-only", "--out", str(tmp_path / "f")]) == 2
+    capfd.readouterr()
+    backend = LlamaCppBackend.from_spec("smollm2", n_ctx=256)  # as the findings runs load it
+    asyncio.run(backend.aclose())
+    assert "llama_model_loader" in capfd.readouterr().err

@@ -100,3 +100,16 @@ def test_a_child_that_fails_without_a_signal_decides_nothing(
     garbage.write_bytes(b"GGUF but not really")
     check_native_weights(garbage, "llamacpp/x", n_threads=1)  # the load reports it instead
     assert not probe_cache.exists() or not any(probe_cache.iterdir())
+
+
+def test_cache_list_labels_probe_records_as_probe_results(
+    smollm2_path: Path, probe_cache: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    check_native_weights(smollm2_path, "llamacpp/smollm2", n_threads=2)  # a real probe child
+    assert main(["cache", "list"]) == 0
+    out, err = capsys.readouterr()
+    [line] = out.splitlines()
+    assert "llamacpp-probe" in line and "probe result" in line
+    assert str(probe_cache / f"{probe_key(smollm2_path)}.json") in line
+    assert "converted model" not in line + err  # a record of a run, not a model
+    assert "1 probe result(s) in" in err
