@@ -22,6 +22,7 @@ __all__ = [
     "CONDITIONS",
     "DECISIVE_CALIBRATION",
     "DECISIVE_TASK_OPTIONS",
+    "DECISIVE_TRAIN_OVERRIDES",
     "DECLARED_CONTRASTS",
     "Arm",
     "Condition",
@@ -35,6 +36,7 @@ __all__ = [
 from redraft.evals.testbed._decisive import (
     DECISIVE_CALIBRATION,
     DECISIVE_TASK_OPTIONS,
+    DECISIVE_TRAIN_OVERRIDES,
 )
 
 ArmName = Literal["expert", "retry-masked", "retry-unmasked", "scratchpad", "recovery"]

@@ -18,6 +18,7 @@ from redraft.evals.findings._design import (
     ARMS,
     CONDITIONS,
     DECISIVE_TASK_OPTIONS,
+    DECISIVE_TRAIN_OVERRIDES,
     Arm,
     Condition,
 )
@@ -107,15 +108,15 @@ SCALES: dict[str, Scale] = {
                   addition_steps=2, simulated_episodes=8,
                   budget="a CPU rehearsal of the whole pipeline in seconds; numbers "
                   "meaningless"),
-    # 400 steps taught a micro expert the answer format but not the sum on the decisive
-    # task (e_TF 0.99 at temperature 1, measured); 1500 steps learnt the older shown sum.
-    "quick": Scale(seeds=3, size="micro", train_steps=1500, batch_size=64, device="cpu",
+    # Calibrated (DECISIVE_CALIBRATION["quick"]): 1500 steps of 32 put a micro expert's
+    # e_TF at temperature 1 at 1.0% on seed 0; 2 cores train two such models a minute.
+    "quick": Scale(seeds=3, size="micro", train_steps=1500, batch_size=32, device="cpu",
                    episode_steps=24, episodes=30, eval_batch=64, plant_step=8,
                    plant_window=4, rounds=1, critic_episodes=20, embedded_episodes=2,
                    chess_steps=5, addition_steps=4, simulated_episodes=100,
                    budget="2 CPU cores, about 25 minutes from scratch on an idle machine "
-                   "(estimated: 15 models of 1500 steps, with training twice as fast as its "
-                   "74 s for 1500 steps measured before)"),
+                   "(estimated, not yet run: 15 models of 1500 steps of 32 at about 55 s "
+                   "each, then the runs)"),
     "full": Scale(seeds=5, size="micro", train_steps=3000, batch_size=64, device="cpu",
                   episode_steps=32, episodes=100, eval_batch=64, plant_step=12,
                   plant_window=4, rounds=2, critic_episodes=60, embedded_episodes=6,
@@ -243,11 +244,15 @@ def _critic_runs(prefix: str, base: dict[str, JsonValue], critics: tuple[str, ..
     return runs
 
 
-def task_options(scale_name: str) -> tuple[str, dict[str, JsonValue]]:
-    """The decisive task's representation and other options at a scale."""
+def task_options(scale_name: str, *, training: bool = False,
+                 ) -> tuple[str, dict[str, JsonValue]]:
+    """The decisive task's representation and other options at a scale.
+
+    ``training``: with :data:`DECISIVE_TRAIN_OVERRIDES` (the mixed starts models learn from).
+    """
     # ``tiny`` rehearses the ``gpu`` preset at tiny sizes: the same task unless it has its own.
     chosen = DECISIVE_TASK_OPTIONS.get(scale_name) or DECISIVE_TASK_OPTIONS["gpu"]
-    options = dict(chosen)
+    options = {**chosen, **(DECISIVE_TRAIN_OVERRIDES if training else {})}
     representation = str(options.pop("representation", "recent"))
     return representation, options
 

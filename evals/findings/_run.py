@@ -47,7 +47,7 @@ def _train(spec: TrainSpec, options: FindingsOptions, say: Callable[[str], None]
     from redraft.evals.testbed import TrainConfig, read_recipe, train
 
     scale = SCALES[options.scale]
-    representation, opts = task_options(options.scale)
+    representation, opts = task_options(options.scale, training=True)
     data: dict[str, Any] = {
         "task": TESTBED_TASK, "regime": spec.regime, "representation": representation,
         "task_options": opts, "size": scale.size, "steps": scale.train_steps,

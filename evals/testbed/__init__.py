@@ -12,6 +12,7 @@ here imports them until it trains.
 from redraft.evals.testbed._decisive import (
     DECISIVE_CALIBRATION,
     DECISIVE_TASK_OPTIONS,
+    DECISIVE_TRAIN_OVERRIDES,
     decisive_options,
 )
 from redraft.evals.testbed._markers import BACK_MARKER
@@ -43,6 +44,7 @@ __all__ = [
     "BACK_MARKER",
     "DECISIVE_CALIBRATION",
     "DECISIVE_TASK_OPTIONS",
+    "DECISIVE_TRAIN_OVERRIDES",
     "RECIPE_FILE",
     "REGIMES",
     "SIZES",
