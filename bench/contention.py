@@ -14,11 +14,14 @@ the report included) with each of these llama.cpp settings:
   :func:`redraft.agent.backends.llamacpp.wait_passively_when_busy`),
 
 each once with the machine as it is ("alone") and once beside one busy loop
-(``python -c 'while True: pass'``, started 20 s before, so that the load average has seen
-it), alternating, ``--repeats`` times; prints wall-clock and CPU seconds (the child's, all
-its threads), the best of each, and each setting's slowdown beside the busy loop. The
-load average at each start is printed: on a machine shared with other jobs, "alone" is
-not idle.
+(``python -c 'while True: pass'``, started a second before: the backend reads the runnable
+tasks of the moment, not a load average), alternating, ``--repeats`` times. It prints
+wall-clock and CPU seconds (the child's, all its threads) of every run, then per setting the
+median and per-repeat walls, the slowdown beside the busy loop (each repeat's pair, run one
+after the other, and their median), and each setting against the first one in the same repeat
+and condition (ratios measured side by side; these machines are noisy, so read the per-repeat
+ratios, not one best time). The other runnable tasks at each start are printed: on a machine
+shared with other jobs, "alone" is not idle.
 
     python bench/contention.py [--episodes 8] [--max-steps 8] [--repeats 1] [--settings ...]
         [--cell-timeout S]
@@ -27,7 +30,10 @@ not idle.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -35,6 +41,8 @@ import time
 from pathlib import Path
 
 from main_job import children_cpu, main_job_command  # bench/ is the script's folder
+
+from redraft.agent.backends._contention import sample_runnable
 
 SETTINGS: dict[str, tuple[list[str], dict[str, str]]] = {
     "threads=all": ([f"n_threads={len(os.sched_getaffinity(0))}"], {}),
@@ -44,8 +52,8 @@ SETTINGS: dict[str, tuple[list[str], dict[str, str]]] = {
     "default": ([], {}),
 }
 """Each setting's ``--model-option``s and environment."""
-WARM_UP_S = 20.0
-"""Seconds the busy loop runs before the job starts (the load average is a 1-minute mean)."""
+WARM_UP_S = 1.0
+"""Seconds the busy loop runs before the job starts (time to start; the signal is immediate)."""
 
 
 def run_job(
@@ -70,9 +78,22 @@ def run_job(
     return time.perf_counter() - started, children_cpu() - cpu, finished
 
 
-def busy_loop() -> subprocess.Popen[bytes]:
-    """One CPU-bound process (what another user's job looks like to this one)."""
-    return subprocess.Popen([sys.executable, "-c", "while True: pass"])
+def busy_loop() -> int:
+    """One CPU-bound process (what another user's job looks like to this one); its pid.
+
+    A launcher starts it and exits, so it is nobody's descendant here: the backend counts a
+    process's descendants as its own work, and this bench's readings would too.
+    """
+    launch = ("import subprocess, sys\n"
+              "print(subprocess.Popen([sys.executable, '-c', 'while True: pass']).pid)\n")
+    launched = subprocess.run([sys.executable, "-c", launch], capture_output=True, text=True,
+                              check=True)
+    return int(launched.stdout)
+
+
+def stop(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
 
 
 def main() -> None:
@@ -92,8 +113,8 @@ def main() -> None:
     cells = [(s, beside) for s in settings for beside in (False, True)]
     walls: dict[tuple[str, bool], list[float]] = {cell: [] for cell in cells}
     cpus: dict[tuple[str, bool], list[float]] = {cell: [] for cell in cells}
-    print(f"{len(os.sched_getaffinity(0))} CPUs; load average at start "
-          f"{os.getloadavg()[0]:.1f}", flush=True)
+    print(f"{len(os.sched_getaffinity(0))} CPUs; other runnable tasks at start "
+          f"{_others()}", flush=True)
     with tempfile.TemporaryDirectory() as tmp_name:
         # A first, untimed load writes the f32 copy of the model, so no cell pays for it.
         run_job("threads=1", 1, 1, Path(tmp_name) / "warm")
@@ -104,36 +125,70 @@ def main() -> None:
                 try:
                     if loop is not None:
                         time.sleep(WARM_UP_S)
-                    load = os.getloadavg()[0]
+                    others = _others()
                     out = Path(tmp_name) / f"run-{repeat}-{index}"
                     wall, cpu, finished = run_job(
                         setting, args.episodes, args.max_steps, out, args.cell_timeout)
                 finally:
                     if loop is not None:
-                        loop.kill()
-                        loop.wait()
+                        stop(loop)
                 walls[(setting, beside)].append(wall)
                 cpus[(setting, beside)].append(cpu)
                 if not finished:
                     cut.add((setting, beside))
                 where = "beside a busy loop" if beside else "alone"
                 mark = "" if finished else "  (killed: not finished)"
-                print(f"  run {repeat + 1}: {setting:<20} {where:<18} load {load:5.1f}  "
+                print(f"  run {repeat + 1}: {setting:<20} {where:<18} others {others:>4}  "
                       f"wall {wall:7.1f} s  cpu {cpu:7.1f} s{mark}", flush=True)
-    print(f"redraft grid chess, critics none,tool,constrained, k=2, {args.episodes} episodes, "
-          f"max {args.max_steps} steps; best of {args.repeats}")
-    print(f"{'setting':<20} {'alone wall':>11} {'beside wall':>12} {'slowdown':>9} "
-          f"{'alone cpu':>10} {'beside cpu':>11}")
-    for setting in settings:
-        alone, beside = min(walls[(setting, False)]), min(walls[(setting, True)])
-        more = [">" if (setting, b) in cut else " " for b in (False, True)]
-        print(f"{setting:<20} {more[0]}{alone:9.1f}s {more[1]}{beside:10.1f}s "
-              f"{beside / alone:8.2f}x {min(cpus[(setting, False)]):9.1f}s "
-              f"{min(cpus[(setting, True)]):10.1f}s")
-    if cut:
-        print("> : killed at --cell-timeout; the time is a lower bound (and so may be the "
-              "slowdown)")
+    report(settings, walls, cpus, cut, args.episodes, args.max_steps, args.repeats)
 
+
+def _others() -> str:
+    """Other processes' runnable tasks now (the backend's busy signal), as text."""
+    others = sample_runnable()
+    return "-" if others is None else f"{others:g}"
+
+
+def _ratios(top: list[float], bottom: list[float]) -> str:
+    pairs = [t / b for t, b in zip(top, bottom, strict=True)]
+    each = " ".join(f"{r:.2f}" for r in pairs)
+    return f"{statistics.median(pairs):.2f}x ({each})"
+
+
+def report(
+    settings: list[str],
+    walls: dict[tuple[str, bool], list[float]],
+    cpus: dict[tuple[str, bool], list[float]],
+    cut: set[tuple[str, bool]],
+    episodes: int,
+    max_steps: int,
+    repeats: int,
+) -> None:
+    """The summary: median walls, slowdowns and setting-against-setting ratios per repeat."""
+    print(f"\nredraft grid chess, critics none,tool,constrained, k=2, {episodes} episodes, "
+          f"max {max_steps} steps; {repeats} repeat(s); wall seconds: median (each repeat)")
+    for setting in settings:
+        for beside in (False, True):
+            cell = (setting, beside)
+            where = "beside a busy loop" if beside else "alone"
+            mark = " >" if cell in cut else ""
+            each = " ".join(f"{w:.1f}" for w in walls[cell])
+            print(f"  {setting:<20} {where:<18} wall {statistics.median(walls[cell]):7.1f} s "
+                  f"({each}){mark}  cpu {statistics.median(cpus[cell]):7.1f} s")
+    print("slowdown beside the busy loop (beside / alone, per repeat):")
+    for setting in settings:
+        print(f"  {setting:<20} {_ratios(walls[(setting, True)], walls[(setting, False)])}")
+    base = settings[0]
+    if len(settings) > 1:
+        print(f"against {base} in the same repeat and condition (wall / its wall):")
+        for setting in settings[1:]:
+            for beside in (False, True):
+                where = "beside a busy loop" if beside else "alone"
+                print(f"  {setting:<20} {where:<18} "
+                      f"{_ratios(walls[(setting, beside)], walls[(base, beside)])}")
+    if cut:
+        print("> : some run killed at --cell-timeout; its time is a lower bound (and so may be "
+              "its ratios)")
 
 if __name__ == "__main__":
     main()

@@ -11,7 +11,6 @@ upper bound ``episodes × max_steps`` and settles as episodes end.
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from collections.abc import Callable
@@ -21,6 +20,11 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn
 
+from redraft.agent.backends._contention import (
+    RunnableWatch,
+    cpus_available,
+    oversubscribed,
+)
 from redraft.evals._events import EpisodeEndEvent, Event, StepEvent
 
 __all__ = ["ProgressBar", "RunObserver", "StepEstimate", "busy_note", "machine_load"]
@@ -100,23 +104,38 @@ class StepEstimate:
         return max(self.steps, round(self.steps + rest))
 
 
-def machine_load() -> tuple[float, int] | None:
-    """The one-minute load average and the CPUs this process may use (None: not known)."""
-    try:
-        return os.getloadavg()[0], len(os.sched_getaffinity(0))
-    except (OSError, AttributeError):
-        return None
+def machine_load(
+    watch: RunnableWatch | None = None,
+) -> Callable[[], tuple[float, int] | None]:
+    """A reader of the machine's load now: other processes' runnable tasks, and our CPUs.
+
+    Not the one-minute load average, which lags a minute behind a job that starts or ends
+    (:mod:`~redraft.agent.backends._contention`): each call takes at most one reading a
+    second and answers the median of the last five.
+    """
+    watch = watch or RunnableWatch()
+    cpus = cpus_available()
+
+    def load() -> tuple[float, int] | None:
+        others = watch.others()
+        return None if others is None else (others, cpus)
+
+    return load
 
 
 def busy_note(load: tuple[float, int] | None) -> str:
-    """``busy machine: load 12.4 on 2 CPUs`` when more is runnable than there are CPUs.
+    """``busy machine: 1 other runnable task on 2 CPUs`` when others compete for our CPUs.
 
-    Then other processes share this run's CPUs and its steps/s and ETA are slower than on
-    an idle machine (llama.cpp's threads wait for each other: 5-50x, ``bench/README.md``).
+    The run is taken to use every CPU (the default of llama.cpp and torch here), so any
+    other runnable task means a thread of the run waits for a CPU at times, and its steps/s
+    and ETA are slower than on an idle machine (llama.cpp's threads wait for each other:
+    ``bench/README.md``).
     """
-    if load is None or load[0] <= load[1]:
+    if load is None or not oversubscribed(load[0], load[1], load[1]):
         return ""
-    return f"busy machine: load {load[0]:.1f} on {load[1]} CPUs"
+    others, cpus = load
+    count = f"{others:g}"
+    return f"busy machine: {count} other runnable task{'' if others == 1 else 's'} on {cpus} CPUs"
 
 
 def _clock(seconds: float) -> str:
@@ -140,7 +159,8 @@ class ProgressBar:
             terminal and plain lines elsewhere.
         max_steps: the run's step limit per episode, for the expected total and the ETA.
         title: what the run is, e.g. ``run 2/6 tool-k2`` in a grid.
-        load: the machine's load and CPUs (:func:`machine_load`), to say when it is busy.
+        load: other runnable tasks and our CPUs (default: :func:`machine_load`'s reader),
+            to say when the machine is busy.
     """
 
     def __init__(
@@ -150,9 +170,9 @@ class ProgressBar:
         enabled: bool | None = None,
         max_steps: int | None = None,
         title: str = "steps",
-        load: Callable[[], tuple[float, int] | None] = machine_load,
+        load: Callable[[], tuple[float, int] | None] | None = None,
     ) -> None:
-        self._load = load
+        self._load = load or machine_load()
         self.stream = stream if stream is not None else sys.stderr
         self.mode: Literal["bar", "plain", "off"] = (
             "off" if enabled is False

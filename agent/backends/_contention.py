@@ -11,7 +11,11 @@ or waiting for a CPU, on the whole machine, this process's included), subtracts 
 process's own runnable threads (``/proc/self/task/*/stat``, state ``R``), and takes the
 median of a few readings spread over about 150 ms, so that a task that runs for a moment
 (a shell, a kernel worker) does not count while a CPU-bound one, runnable at every
-reading, does.
+reading, does. This process's descendants count as its own (training's data workers, a
+llama.cpp server it started): they are its work, not another user's.
+
+A watcher that must not sleep (a progress line redrawn every step) keeps the last few
+readings instead, one at most every second (:class:`RunnableWatch`).
 
 Linux only: elsewhere (no ``/proc/loadavg``) there is no reading and no decision. In a
 container whose ``/proc`` is the host's, the count is the host's.
@@ -22,12 +26,13 @@ from __future__ import annotations
 import os
 import statistics
 import time
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 __all__ = [
-    "Reading", "cpus_available", "other_runnable", "oversubscribed", "read_runnable",
-    "sample_runnable",
+    "Reading", "RunnableWatch", "cpus_available", "other_runnable", "oversubscribed",
+    "read_runnable", "sample_runnable",
 ]
 
 Reading = tuple[int, int]
@@ -67,9 +72,25 @@ def oversubscribed(others: float, threads: int, cpus: int) -> bool:
     return others + threads > cpus
 
 
+def _tasks(process: Path) -> Iterator[Path]:
+    """The threads of ``process`` and of all its descendants (those that still exist)."""
+    try:
+        threads = list((process / "task").iterdir())
+    except OSError:  # the process ended while we looked
+        return
+    for thread in threads:
+        yield thread
+        try:
+            children = (thread / "children").read_text(encoding="ascii").split()
+        except OSError:  # ended, or a kernel without CONFIG_PROC_CHILDREN: threads only
+            continue
+        for child in children:
+            yield from _tasks(_OWN_TASKS.parent.parent / child)
+
+
 def _own_runnable() -> int:
     count = 0
-    for task in _OWN_TASKS.iterdir():
+    for task in _tasks(_OWN_TASKS.parent):
         try:
             stat = (task / "stat").read_text(encoding="ascii", errors="replace")
         except OSError:  # a thread that ended while we looked
@@ -81,7 +102,10 @@ def _own_runnable() -> int:
 
 
 def read_runnable() -> Reading | None:
-    """One reading ``(machine, own)``; ``None`` where ``/proc`` does not tell (not Linux)."""
+    """One reading ``(machine, own)``; ``None`` where ``/proc`` does not tell (not Linux).
+
+    ``own`` counts this process's threads and its descendants'.
+    """
     try:
         fields = _LOADAVG.read_text(encoding="ascii").split()
         machine = int(fields[3].split("/")[0])
@@ -110,3 +134,47 @@ def cpus_available() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
         return os.cpu_count() or 1
+
+
+class RunnableWatch:
+    """Other processes' runnable tasks, for a caller that asks often and must not wait.
+
+    Each :meth:`others` takes one reading when ``every_s`` seconds have passed since the
+    last and answers the median of the last ``keep`` (so a moment's task does not count,
+    and a busy loop that ended is forgotten within ``keep`` readings).
+
+    Args:
+        keep: readings the median is taken over.
+        every_s: the least seconds between readings.
+        read: one reading (:func:`read_runnable`; tests give their own).
+        clock: seconds, monotonic.
+    """
+
+    def __init__(
+        self,
+        keep: int = SAMPLES,
+        every_s: float = 1.0,
+        *,
+        read: Callable[[], Reading | None] = read_runnable,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._readings: deque[Reading] = deque(maxlen=keep)
+        self._every_s = every_s
+        self._read = read
+        self._clock = clock
+        self._last: float | None = None
+        self._known = True
+
+    def others(self) -> float | None:
+        """The median of the readings kept (None: not Linux)."""
+        now = self._clock()
+        if self._known and (self._last is None or now - self._last >= self._every_s):
+            self._last = now
+            reading = self._read()
+            if reading is None:
+                self._known = False
+            else:
+                self._readings.append(reading)
+        if not self._known or not self._readings:
+            return None
+        return other_runnable(self._readings)

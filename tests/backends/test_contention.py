@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -58,11 +61,43 @@ def busy_loops() -> Iterator[list[subprocess.Popen[str]]]:
         for loop in loops:
             loop.kill()
             loop.wait()
+            if loop.stdout is not None:
+                loop.stdout.close()
+
+
+@pytest.fixture
+def foreign_loops() -> Iterator[list[int]]:
+    """Two CPU-bound processes that are not this one's descendants (another user's job).
+
+    A launcher starts each loop and exits, so the loop is handed to init: this process's
+    own count (its threads and descendants) leaves it out, as it would another user's.
+    """
+    launch = (
+        "import subprocess, sys\n"
+        "loop = subprocess.Popen([sys.executable, '-c', "
+        "\"print('spinning', flush=True)\\nwhile True: pass\"])\n"
+        "print(loop.pid, flush=True)\n"
+    )
+    pids: list[int] = []
+    try:
+        for _ in range(2):
+            launcher = subprocess.Popen([sys.executable, "-c", launch],
+                                        stdout=subprocess.PIPE, text=True)
+            assert launcher.stdout is not None
+            pids.append(int(launcher.stdout.readline()))
+            assert launcher.stdout.readline() == "spinning\n"
+            launcher.wait()
+            launcher.stdout.close()
+        yield pids
+    finally:
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
 
 
 @linux_only
 def test_the_signal_sees_busy_processes_at_once_and_forgets_them_at_once(
-    busy_loops: list[subprocess.Popen[str]],
+    foreign_loops: list[int],
 ) -> None:
     # A CPU-bound process is runnable at every instant (on a CPU or queued for one), so
     # two of them count at least 2, whatever else the machine runs.
@@ -70,9 +105,8 @@ def test_the_signal_sees_busy_processes_at_once_and_forgets_them_at_once(
     assert beside is not None and beside >= 2
     single = read_runnable()
     assert single is not None and single[0] - single[1] >= 2
-    for loop in busy_loops:
-        loop.kill()
-        loop.wait()
+    for pid in foreign_loops:
+        os.kill(pid, signal.SIGKILL)
     # Gone, they count no more: on a machine that runs other jobs, some reading soon falls
     # below the lowest count taken beside them (a one-minute average would not).
     after = [sample_runnable() for _ in range(10)]
@@ -99,3 +133,20 @@ def test_a_process_counts_its_own_running_thread_as_its_own() -> None:
     # The main thread; a thread asleep does not count (nor would it with every thread
     # counted, or none).
     assert child.stdout.split() == ["1", "True"]
+
+
+@linux_only
+def test_a_process_counts_its_childrens_threads_as_its_own(
+    busy_loops: list[subprocess.Popen[str]],
+) -> None:
+    # Two busy loops started by this process (a training run's data workers, a server it
+    # started) are its own work: the machine counts them, and so does the process's share.
+    machine, own = 0, 0
+    for _ in range(20):  # a reading may catch a loop just as the kernel preempts it
+        reading = read_runnable()
+        assert reading is not None
+        machine, own = reading
+        if own >= 3:
+            break
+    assert own >= 3  # this thread and both loops
+    assert machine >= own

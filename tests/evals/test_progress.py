@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from redraft.agent.backends._contention import RunnableWatch
 from redraft.evals import EvalConfig, ProgressBar, run_eval
-from redraft.evals._progress import ETA_AFTER_STEPS, StepEstimate
+from redraft.evals._progress import ETA_AFTER_STEPS, StepEstimate, machine_load
 
 
 def test_the_total_starts_at_the_upper_bound_and_settles() -> None:
@@ -70,10 +71,31 @@ def test_a_resumed_run_counts_what_is_left(tmp_path: Path) -> None:
 
 
 def test_the_progress_line_says_when_the_machine_is_busy() -> None:
-    loads = iter([(0.4, 2), (12.4, 2), None])
+    loads = iter([(0.0, 2), (1.0, 2), (3.0, 2), None])
     bar = ProgressBar(io.StringIO(), enabled=False, max_steps=4, load=lambda: next(loads))
     bar.start(2, 0)
     bar.estimate.step(0)
     assert "busy" not in bar.line()  # idle
-    assert bar.line().endswith(", busy machine: load 12.4 on 2 CPUs")
-    assert "busy" not in bar.line()  # no load average on this system
+    assert bar.line().endswith(", busy machine: 1 other runnable task on 2 CPUs")
+    assert bar.line().endswith(", busy machine: 3 other runnable tasks on 2 CPUs")
+    assert "busy" not in bar.line()  # no reading on this system
+
+
+def test_the_load_reader_answers_the_median_of_recent_readings() -> None:
+    clock = [0.0]
+    readings = iter([(1, 1), (1, 1), (6, 1), (1, 1), (3, 1), (3, 1), (1, 1), (1, 1)])
+    watch = RunnableWatch(keep=3, every_s=1.0, read=lambda: next(readings),
+                          clock=lambda: clock[0])
+    load = machine_load(watch)
+    cpus = load()
+    assert cpus is not None and cpus[0] == 0.0
+    assert load() == cpus  # within the second: no new reading
+    seen = []
+    for _ in range(7):
+        clock[0] += 1.0
+        answer = load()
+        assert answer is not None
+        seen.append(answer[0])
+    # A passing spike (one reading of 5 others) does not count; two readings of 2 in three
+    # do; and the busy spell is forgotten two readings after it ends.
+    assert seen == [0.0, 0.0, 0.0, 2.0, 2.0, 2.0, 0.0]
