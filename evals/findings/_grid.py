@@ -114,16 +114,17 @@ SCALES: dict[str, Scale] = {
                    episode_steps=24, episodes=30, eval_batch=64, plant_step=8,
                    plant_window=4, rounds=1, critic_episodes=20, embedded_episodes=2,
                    chess_steps=5, addition_steps=4, simulated_episodes=100,
-                   budget="2 CPU cores; not yet run at this size: 15 models of 3000 steps "
-                   "of 32 at about 90 s each two at a time (measured beside the test "
-                   "suite) put training alone at about 25-45 minutes, over the issue's "
-                   "~25-minute target"),
+                   budget="2 CPU cores; 15 micro models of 3000 steps of 32, about 2 "
+                   "minutes each on idle cores, then the runs: over the issue's ~25-minute "
+                   "target (this run's own cost is measured under Setup)"),
     "full": Scale(seeds=5, size="micro", train_steps=3000, batch_size=64, device="cpu",
                   episode_steps=32, episodes=100, eval_batch=64, plant_step=12,
                   plant_window=4, rounds=2, critic_episodes=60, embedded_episodes=6,
                   chess_steps=15, addition_steps=6, simulated_episodes=400,
-                  budget="2 CPU cores, about 1.5 hours on an idle machine (estimated from "
-                  "per-item times of the quick scale's pieces, not measured)"),
+                  budget="2 CPU cores, about 2.5 hours on an idle machine (estimated, "
+                  "not measured: 25 models of 3000 steps of 64 at about 4 minutes each, "
+                  "scaled from the quick run's 2 minutes per 3000 steps of 32, then "
+                  "runs about 4x the quick scale's)"),
     "gpu": Scale(seeds=5, size="small", train_steps=600, batch_size=256, device="cuda",
                  episode_steps=32, episodes=96, eval_batch=96, plant_step=12,
                  plant_window=4, rounds=2, critic_episodes=96, embedded_episodes=2,

@@ -358,6 +358,72 @@ def _models_table(meta: Mapping[str, Any]) -> list[str]:
     return [*lines, ""]
 
 
+LEARNT = 0.9
+"""Held-out step accuracy below which a model is said not to have learnt the task yet."""
+
+
+def _learnt_lines(meta: Mapping[str, Any]) -> list[str]:
+    """Which arms' models had learnt the task at the scale's budget (held-out accuracy).
+
+    A regime compared at an equal training budget with models still before their learning
+    turn measures how fast its data teaches, not what a trained model of it does.
+    """
+    by_arm: dict[str, list[float]] = {}
+    for m in meta.get("models") or []:
+        accuracy = m.get("heldout_step_accuracy")
+        if isinstance(accuracy, int | float) and m.get("arm"):
+            by_arm.setdefault(str(m["arm"]), []).append(float(accuracy))
+    if not by_arm:
+        return []
+    ranges = "; ".join(f"{arm} {_num(min(v))}–{_num(max(v))}" if len(v) > 1
+                       else f"{arm} {_num(v[0])}" for arm, v in by_arm.items())
+    behind = [arm for arm, v in by_arm.items() if min(v) < LEARNT]
+    text = (f"Held-out step accuracy of each arm's models (greedy, expert states; lowest–"
+            f"highest over seeds): {ranges}.")
+    if behind:
+        names = ", ".join(f"`{a}`" for a in behind)
+        text += (f" Some models of {names} were below {LEARNT:g} at this budget: they had "
+                 "not (fully) learnt the task, so a contrast that involves them compares what "
+                 "each regime's data teaches in the same number of steps, not trained models; "
+                 "a larger budget may change it.")
+    return ["", text]
+
+
+def _task_calibration_lines(calibration: Any) -> list[str]:
+    """How the scale's task difficulty was chosen, readable (meta.json keeps every field)."""
+    if not isinstance(calibration, Mapping):
+        return []
+    options = calibration.get("task_options") or {}
+    train = calibration.get("training") or {}
+    overrides = calibration.get("train_overrides") or {}
+    parts = [
+        "How this scale's task difficulty was chosen (the expert's e_TF at temperature 1 "
+        "aimed between 1% and 10%; every field in meta.json's `calibration`): task "
+        + ", ".join(f"`{k}={v}`" for k, v in options.items())
+        + (" (training: " + ", ".join(f"`{k}={v}`" for k, v in overrides.items()) + ")"
+           if overrides else "")
+        + f"; a `{calibration.get('size', '?')}` expert trained {train.get('steps', '?')} "
+        f"steps of {train.get('batch_size', '?')} (seed {train.get('seed', '?')})"]
+    for key, label in (("e_tf_t1", "at temperature 1"), ("e_tf_t0", "greedy")):
+        est = calibration.get(key)
+        if isinstance(est, Mapping):
+            parts.append(f"e_TF {label} {_num(est.get('value'))} "
+                         f"[{_num(est.get('ci_low'))}, {_num(est.get('ci_high'))}]")
+    measured = calibration.get("measured")
+    verdict = ("not measured" if not measured else "in range" if calibration.get("in_range")
+               else "not in range for every seed")
+    lines = ["; ".join(parts) + f" — {verdict}."]
+    if calibration.get("note"):
+        lines += ["", str(calibration["note"])]
+    candidates = calibration.get("candidates") or []
+    if candidates:
+        lines += ["", "Settings tried (commands in meta.json):", ""]
+        lines += _table(["candidate", "outcome"],
+                        ([f"`{c.get('name', '?')}`", str(c.get("outcome", ""))]
+                         for c in candidates if isinstance(c, Mapping)))
+    return [*lines, ""]
+
+
 WITHDRAWN = (
     "The previous headline of this page (\"errors compound faster than (1-e)^n\": a rising "
     "hazard) measured length generalisation, not compounding: its models were trained on "
@@ -401,6 +467,7 @@ def render_page(findings: Findings) -> str:
     ]
     if decisive is not None and decisive.contrasts:
         lines += headline_lines(decisive, findings.replicate)
+        lines += _learnt_lines(meta)
     else:
         lines += ["This page's files hold no decisive grid (they predate it, or `--model` "
                   "ran a model without the testbed's arms): nothing is claimed."]
@@ -408,10 +475,7 @@ def render_page(findings: Findings) -> str:
               "![survival against the teacher-forced null](findings/survival.png)", "",
               "## Setup", "", f"Command: `{command}` (seed {meta.get('seed')}).", ""]
     lines += _models_table(meta)
-    calibration = meta.get("calibration")
-    if calibration:
-        lines += ["How this scale's task difficulty was chosen (the expert's e_TF at "
-                  f"temperature 1 aimed between 1% and 10%): `{json.dumps(calibration)}`.", ""]
+    lines += _task_calibration_lines(meta.get("calibration"))
     lines += [*_machine_lines(meta), ""]
     lines += _cost_lines(meta)
     if decisive is not None:

@@ -399,3 +399,44 @@ def test_page_differences_read_in_plain_words_with_the_digits_they_need() -> Non
     assert sign == 0 and text == "no detectable effect (Δ = −0.020 [−0.050, 0.010])"
     for words in (_verdict(tiny)[0], text):
         assert "−0.000" not in words and "by −" not in words
+
+
+def test_the_headline_says_which_arms_had_not_learnt_the_task_at_this_budget() -> None:
+    meta = _meta()
+    models = [
+        {"arm": "expert", "regime": "expert", "seed": s, "parameters": 1, "steps": 3,
+         "batch_size": 8, "seconds": 1.0, "episode_steps": 6, "heldout_step_accuracy": a}
+        for s, a in ((0, 1.0), (1, 0.906))
+    ] + [
+        {"arm": "retry-masked", "regime": "retry", "seed": s, "parameters": 1, "steps": 3,
+         "batch_size": 8, "seconds": 1.0, "episode_steps": 6, "heldout_step_accuracy": a}
+        for s, a in ((0, 0.297), (1, 0.95))
+    ]
+    meta["models"] = models
+    page = render_page(Findings({}, meta, _decisive(World(e=0.1))))
+    headline = page[page.index("## Headline"):page.index("## Setup")]
+    assert "expert 0.906–1.000; retry-masked 0.297–0.950" in headline
+    assert "Some models of `retry-masked` were below 0.9" in headline
+    assert "`expert`" not in headline.split("Some models of")[1]
+    # every model learnt: the accuracies are stated, no caveat
+    for m in models:
+        m["heldout_step_accuracy"] = 0.99
+    page = render_page(Findings({}, meta, _decisive(World(e=0.1))))
+    assert "Held-out step accuracy of each arm" in page and "Some models of" not in page
+
+
+def test_the_task_calibration_reads_as_sentences_and_a_table_not_json() -> None:
+    meta = _meta()
+    meta["calibration"] = {
+        "task_options": {"representation": "recent", "window": 2}, "measured": True,
+        "train_overrides": {"start": "mixed"}, "in_range": False, "size": "micro",
+        "training": {"steps": 3000, "batch_size": 32, "seed": 1},
+        "e_tf_t1": {"value": 0.1292, "ci_low": 0.1083, "ci_high": 0.1616}, "e_tf_t0": None,
+        "note": "Seeds differ.", "candidates": [{"name": "A", "command": "redraft train x",
+                                                 "outcome": "never learnt"}]}
+    page = render_page(Findings({}, meta, _decisive(World(e=0.1))))
+    assert ("task `representation=recent`, `window=2` (training: `start=mixed`); a `micro` "
+            "expert trained 3000 steps of 32 (seed 1); e_TF at temperature 1 0.129 "
+            "[0.108, 0.162] — not in range for every seed.") in page
+    assert "| `A` | never learnt |" in page and "Seeds differ." in page
+    assert '{"task_options"' not in page
