@@ -2,12 +2,14 @@
 
 Issue 19 asks for the task setting at which a trained expert's teacher-forced per-step
 error ``e_TF`` at temperature 1 lies between 1% and 10%. This trains each candidate (a
-model size and a set of running_sum options) as an ``expert`` for a fixed number of steps,
-then evaluates it with ``teacher_force=true`` (the episode advances with the true total,
-so e_raw is e_TF) at temperature 1 and 0, in distribution (evaluation episodes as long as
-the training ones), and prints one row per candidate with the 95% intervals from
-``redraft report``. Everything goes through the ordinary ``redraft`` commands, in one
-process so the imports are paid once.
+model size and a set of running_sum options) as an ``expert`` for a fixed number of steps
+on mixed starts (``DECISIVE_TRAIN_OVERRIDES``, as ``redraft findings`` trains), then
+evaluates it with ``teacher_force=true`` (the episode advances with the true total, so
+e_raw is e_TF) at temperature 1 and 0 on random starts with the candidate's own options
+(a model trained here otherwise lends the eval its training options, mixed starts
+included), in distribution (evaluation episodes as long as the training ones), and prints
+one row per candidate with the 95% intervals from ``redraft report``. Everything goes
+through the ordinary ``redraft`` commands, in one process so the imports are paid once.
 
     python bench/calibrate_decisive.py --device cuda --steps 2000 --out /tmp/cal
     python bench/calibrate_decisive.py --device cpu --steps 3 --episodes 2 --out /tmp/cal  # smoke
@@ -22,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from redraft.evals.cli import main as redraft
+from redraft.evals.testbed import DECISIVE_TASK_OPTIONS, DECISIVE_TRAIN_OVERRIDES
 
 RECENT = {"representation": "recent", "modulus": 100, "start": "random", "step_label": False,
           "window": 4, "checkpoint_every": 4, "n_keys": 10, "keys_per_step": 1}
@@ -29,12 +32,16 @@ SHOWN = {"representation": "shown", "modulus": 100, "start": "random", "step_lab
          "n_keys": 10, "keys_per_step": 1}
 
 CANDIDATES: dict[str, tuple[str, dict[str, Any]]] = {
+    # The quick scale's task (DECISIVE_TASK_OPTIONS["quick"]) at the GPU's sizes.
+    "quick-task-small": ("small", dict(DECISIVE_TASK_OPTIONS["quick"])),
+    "quick-task-medium": ("medium", dict(DECISIVE_TASK_OPTIONS["quick"])),
     "recent-signed-small": ("small", {**RECENT, "value_min": -9, "value_max": 9}),
     "recent-signed-medium": ("medium", {**RECENT, "value_min": -9, "value_max": 9}),
     "recent-0to9-small": ("small", {**RECENT, "value_min": 0, "value_max": 9}),
     "shown-signed-small": ("small", {**SHOWN, "value_min": -9, "value_max": 9}),
 }
-
+"""Each candidate's model size and *evaluation* options; training adds
+``DECISIVE_TRAIN_OVERRIDES`` (mixed starts), as ``redraft findings`` does."""
 
 def _options(options: dict[str, Any]) -> list[str]:
     args: list[str] = []
@@ -76,7 +83,8 @@ def main() -> None:
         model = args.out / "models" / name
         started = time.perf_counter()
         _call(["train", "running_sum", "--regime", "expert", "--size", size,
-               "--representation", options["representation"], *_options(options),
+               "--representation", options["representation"],
+               *_options({**options, **DECISIVE_TRAIN_OVERRIDES}),
                "--episode-steps", str(args.episode_steps), "--steps", str(args.steps),
                "--minutes", "0", "--batch-size", str(args.batch_size), "--lr", str(args.lr),
                "--device", args.device, "--seed", "0", "--out", str(model), "-q"])
@@ -88,7 +96,8 @@ def main() -> None:
             _call(["eval", "running_sum", "--model", f"hf/{model}", "--critic", "none",
                    "--revisions", "0", "--episodes", str(args.episodes), "--max-steps",
                    str(args.episode_steps), "--error-policy", "continue", "--temperature",
-                   temperature, "--seed", "1", "--task-option", "teacher_force=true",
+                   temperature, "--seed", "1", "--representation", options["representation"],
+                   *_options(options), "--task-option", "teacher_force=true",
                    "--out", str(run), "-q"])
             cells.append(_e_raw(run, args.out / "reports" / run.name))
         loss = recipe["loss_curve"][-1]["loss"] if recipe["loss_curve"] else float("nan")
