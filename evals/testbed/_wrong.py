@@ -8,6 +8,12 @@ sampled once at temperature 1 on held-out expert states of the training task, an
 of each wrong total from the right one is kept: training then draws wrong answers from those
 offsets (:class:`WrongAnswers`). The offsets are pooled over contexts, so a wrong answer's
 *size* follows the model's, its *place* is where the regime puts it.
+
+A well-trained model may write too few wrong totals at temperature 1 to draw from (an
+expert of the quick scale made none in 2048 steps): then the same states are sampled again
+at a higher temperature (:data:`TEMPERATURES`), which flattens the model's distribution but
+keeps the order of its likeliest mistakes, until :data:`MIN_WRONG` wrong totals are found.
+The temperature used is recorded with the offsets (and so in the recipe).
 """
 
 from __future__ import annotations
@@ -24,7 +30,14 @@ from redraft.evals.testbed._tokenizer import generate_answers
 from redraft.tools import BadInputError
 from redraft.tools.arithmetic import RunningSumContext, read_total
 
-__all__ = ["WrongAnswers", "sample_wrong_answers"]
+__all__ = ["MIN_WRONG", "TEMPERATURES", "WrongAnswers", "sample_wrong_answers"]
+
+TEMPERATURES = (1.0, 1.5, 2.0)
+"""Sampling temperatures tried in turn: the model's own distribution first."""
+MIN_WRONG = 8
+"""Wrong totals wanted before a temperature is accepted (the last one takes any): a few to
+draw from (the quick scale's seed-0 expert wrote 15 in 2048 steps at temperature 1, four
+distinct offsets; its seed-7 expert none)."""
 
 _SAMPLE_SEED_OFFSET = 5_003_000_017
 """Sampled states use the training seed plus this: neither training nor eval episodes."""
@@ -38,7 +51,8 @@ class WrongAnswers(BaseModel):
     model: str
     """The model directory sampled."""
     temperature: float
-    """Sampling temperature (1: the model's own distribution)."""
+    """Sampling temperature of these offsets (1: the model's own distribution; higher when
+    it made fewer than :data:`MIN_WRONG` wrong totals at the lower ones)."""
     sampled: int = Field(ge=1)
     """Expert states sampled (one output each)."""
     unreadable: int = Field(ge=0)
@@ -68,7 +82,8 @@ def sample_wrong_answers(
     seed: int,
     episode_steps: int,
     samples: int = 2048,
-    temperature: float = 1.0,
+    temperatures: tuple[float, ...] = TEMPERATURES,
+    min_wrong: int = MIN_WRONG,
     device: str = "cpu",
     batch: int = 256,
 ) -> WrongAnswers:
@@ -79,22 +94,24 @@ def sample_wrong_answers(
         task: the task trained on now (its prompts are the states sampled).
         seed: fixes the states and the sampling.
         episode_steps: the step limit of the sampled episodes.
-        samples: how many states to sample (one output each).
-        temperature: the sampling temperature.
+        samples: how many states to sample (one output each) per temperature.
+        temperatures: tried in turn until one gives ``min_wrong`` wrong totals.
+        min_wrong: the wrong totals that make a temperature enough (the last takes any).
         device: the torch device.
         batch: rows per ``generate`` call.
 
     Raises:
         BadInputError: the directory is no testbed model of this task, the task is not
-            ``running_sum``, or the model made no readable wrong answer.
+            ``running_sum``, or the model made no readable wrong answer at any temperature.
     """
     # Imported here: the regimes draw from WrongAnswers, and the recipe records it.
     from redraft.evals.testbed._recipe import read_recipe
-    from redraft.evals.testbed._regimes import examples
 
     if task.name != "running_sum":
         raise BadInputError("wrong answers from a model (wrong_source=model) are built for "
                             f"running_sum only, not {task.name!r}; use wrong_source=offset")
+    if not temperatures:
+        raise ValueError("no sampling temperature to try")
     recipe = read_recipe(model_dir)
     if recipe is None or recipe.task != task.name:
         raise BadInputError(f"{model_dir} is not a testbed model of {task.name} (no recipe of "
@@ -104,7 +121,31 @@ def sample_wrong_answers(
     tokenizer = transformers.AutoTokenizer.from_pretrained(str(model_dir))
     model = transformers.AutoModelForCausalLM.from_pretrained(str(model_dir)).to(device)
     model.eval()
-    torch.manual_seed(seed)
+    found: WrongAnswers | None = None
+    for temperature in temperatures:
+        offsets, unreadable = _sample_offsets(model, tokenizer, torch, device, task, seed=seed,
+                                              episode_steps=episode_steps, samples=samples,
+                                              temperature=temperature, batch=batch)
+        if offsets:
+            found = WrongAnswers(model=str(model_dir), temperature=temperature,
+                                 sampled=samples, unreadable=unreadable, offsets=offsets)
+        if len(offsets) >= min_wrong:
+            return found
+    if found is None:
+        tried = ", ".join(f"{t:g}" for t in temperatures)
+        raise BadInputError(f"{model_dir} made no readable wrong answer in {samples} sampled "
+                            f"steps at temperature {tried}; use wrong_source=offset")
+    return found
+
+
+def _sample_offsets(
+    model: Any, tokenizer: Any, torch: Any, device: str, task: Task, *, seed: int,
+    episode_steps: int, samples: int, temperature: float, batch: int,
+) -> tuple[list[int], int]:
+    """The nonzero offsets of readable totals, and the unreadable count, at one temperature."""
+    from redraft.evals.testbed._regimes import examples
+
+    torch.manual_seed(seed)  # the same states and draws at every temperature
     stream = examples(task, "expert", seed=seed + _SAMPLE_SEED_OFFSET, episode_steps=episode_steps)
     offsets: list[int] = []
     unreadable = 0
@@ -124,11 +165,7 @@ def sample_wrong_answers(
             offset = _centred(read.values[0] - context.expected(), context.modulus)
             if offset:
                 offsets.append(offset)
-    if not offsets:
-        raise BadInputError(f"{model_dir} made no readable wrong answer in {samples} sampled "
-                            f"steps at temperature {temperature}; use wrong_source=offset")
-    return WrongAnswers(model=str(model_dir), temperature=temperature, sampled=samples,
-                        unreadable=unreadable, offsets=offsets)
+    return offsets, unreadable
 
 
 def _context(context: Any) -> RunningSumContext:

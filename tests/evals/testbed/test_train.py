@@ -23,7 +23,8 @@ pytest.importorskip("transformers")
 from redraft.agent.backends import Message
 from redraft.evals.cli import main
 from redraft.evals.stats import analyze_run, load_run
-from redraft.evals.testbed import BACK_MARKER, RECIPE_FILE, read_recipe
+from redraft.evals.tasks import load_task
+from redraft.evals.testbed import BACK_MARKER, RECIPE_FILE, read_recipe, sample_wrong_answers
 from redraft.evals.testbed._tokenizer import render_chat
 
 CHANCE = 0.10
@@ -120,6 +121,20 @@ def test_retry_draws_wrong_answers_from_a_trained_model(expert: Path, tmp_path: 
     # and only wrong ones are kept.
     assert len(wrong.offsets) + wrong.unreadable <= wrong.sampled
     assert len(wrong.offsets) > wrong.sampled // 10 and 0 not in wrong.offsets
+
+
+def test_a_model_too_accurate_at_temperature_1_is_sampled_hotter(expert: Path) -> None:
+    # An expert that makes few mistakes at temperature 1 (one of the quick scale's made
+    # none in 2048 steps) is sampled again, hotter, until enough wrong totals are found;
+    # the temperature that gave them is what the recipe records.
+    task = load_task("running_sum", value_min=0)
+    enough = sample_wrong_answers(expert, task, seed=3, episode_steps=10, samples=64,
+                                  temperatures=(1.0, 2.0), min_wrong=1)
+    assert enough.temperature == 1.0 and enough.offsets
+    # Never enough: every temperature is tried, and the last one's wrong totals are kept.
+    hotter = sample_wrong_answers(expert, task, seed=3, episode_steps=10, samples=64,
+                                  temperatures=(1.0, 2.0), min_wrong=10**6)
+    assert hotter.temperature == 2.0 and hotter.offsets and 0 not in hotter.offsets
 
 
 def test_the_marker_is_one_token_that_survives_decoding(expert: Path) -> None:
