@@ -129,8 +129,8 @@ def sample_wrong_answers(
         if offsets:
             found = WrongAnswers(model=str(model_dir), temperature=temperature,
                                  sampled=samples, unreadable=unreadable, offsets=offsets)
-        if len(offsets) >= min_wrong:
-            return found
+            if len(offsets) >= min_wrong:
+                return found
     if found is None:
         tried = ", ".join(f"{t:g}" for t in temperatures)
         raise BadInputError(f"{model_dir} made no readable wrong answer in {samples} sampled "
