@@ -339,17 +339,29 @@ def _machine_lines(meta: Mapping[str, Any]) -> list[str]:
             f"commit {m.get('redraft_commit') or 'unknown (not a git checkout)'}."]
 
 
+def _wrong_cell(wrong: Any) -> str:
+    if not isinstance(wrong, Mapping):
+        return "—"
+    temperature = wrong.get("temperature")
+    hot = f"{temperature:g}" if isinstance(temperature, int | float) else "?"
+    return f"{hot}, {wrong.get('wrong', '?')} / {wrong.get('sampled', '?')}"
+
+
 def _models_table(meta: Mapping[str, Any]) -> list[str]:
     models = meta.get("models") or []
     if not models:
         return []
-    lines = ["Testbed models (trained here; every arm the same steps and batch):", ""]
+    lines = ["Testbed models (trained here; every arm the same steps and batch). Wrong "
+             "answers (retry, recovery): the wrong totals the same seed's expert wrote when "
+             "sampled on held-out states, at temperature 1, or hotter where it wrote too few "
+             "there (`evals/testbed/_wrong.py`):", ""]
     lines += _table(
         ["arm", "regime", "seed", "parameters", "steps × batch", "seconds",
-         "episode steps", "held-out step accuracy"],
+         "episode steps", "held-out step accuracy", "wrong answers: temperature, found / sampled"],
         ([str(m.get("arm", "—")), str(m.get("regime", "—")), str(m.get("seed", "—")),
           f"{m['parameters']:,}", f"{m['steps']} × {m.get('batch_size', '—')}",
-          _num(m["seconds"], 0), str(m["episode_steps"]), _num(m.get("heldout_step_accuracy"))]
+          _num(m["seconds"], 0), str(m["episode_steps"]), _num(m.get("heldout_step_accuracy")),
+          _wrong_cell(m.get("wrong_answers"))]
          for m in models))
     steps = {(int(m["steps"]), m.get("batch_size")) for m in models}
     if len(steps) > 1:

@@ -106,6 +106,10 @@ def _models_meta(trains: list[TrainSpec]) -> list[dict[str, JsonValue]]:
             "episode_steps": recipe.config.episode_steps,
             "heldout_step_accuracy": recipe.heldout_step_accuracy,
         })
+        wrong = recipe.wrong_answers
+        if wrong is not None:
+            rows[-1]["wrong_answers"] = {"temperature": wrong.temperature,
+                                         "wrong": len(wrong.offsets), "sampled": wrong.sampled}
     return rows
 
 

@@ -409,8 +409,9 @@ def test_the_headline_says_which_arms_had_not_learnt_the_task_at_this_budget() -
         for s, a in ((0, 1.0), (1, 0.906))
     ] + [
         {"arm": "retry-masked", "regime": "retry", "seed": s, "parameters": 1, "steps": 3,
-         "batch_size": 8, "seconds": 1.0, "episode_steps": 6, "heldout_step_accuracy": a}
-        for s, a in ((0, 0.297), (1, 0.95))
+         "batch_size": 8, "seconds": 1.0, "episode_steps": 6, "heldout_step_accuracy": a,
+         "wrong_answers": {"temperature": t, "wrong": 22, "sampled": 2048}}
+        for s, a, t in ((0, 0.297, 1.0), (1, 0.95, 2.0))
     ]
     meta["models"] = models
     page = render_page(Findings({}, meta, _decisive(World(e=0.1))))
@@ -418,6 +419,9 @@ def test_the_headline_says_which_arms_had_not_learnt_the_task_at_this_budget() -
     assert "expert 0.906–1.000; retry-masked 0.297–0.950" in headline
     assert "Some models of `retry-masked` were below 0.9" in headline
     assert "`expert`" not in headline.split("Some models of")[1]
+    # where each retry model's wrong answers came from, hotter where the expert erred rarely
+    assert "| 0.297 | 1, 22 / 2048 |" in page and "| 0.950 | 2, 22 / 2048 |" in page
+    assert "| 1.000 | — |" in page
     # every model learnt: the accuracies are stated, no caveat
     for m in models:
         m["heldout_step_accuracy"] = 0.99
