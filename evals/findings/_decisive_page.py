@@ -104,7 +104,7 @@ def replicated(a: ContrastResult, b: ContrastResult) -> bool | None:
     ea, eb = a.estimate, b.estimate
     if ea is None or eb is None or eb.value is None or eb.ci_low is None or eb.ci_high is None:
         return False
-    same = (eb.value > 0) == (sign > 0)
+    same = eb.value > 0 if sign > 0 else eb.value < 0  # an estimate of 0 has no direction
     overlap = (ea.ci_low or 0) <= eb.ci_high and eb.ci_low <= (ea.ci_high or 0)
     return same and overlap
 

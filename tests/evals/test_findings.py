@@ -42,6 +42,7 @@ from redraft.evals.findings import (
     render_page,
 )
 from redraft.evals.findings._analysis import RunMatrices
+from redraft.evals.findings._decisive_page import replicated
 from redraft.evals.findings._page import _verdict
 from redraft.evals.report import write_report
 
@@ -386,6 +387,21 @@ def test_a_detected_contrast_that_does_not_replicate_is_not_established(tmp_path
     line = next(x for x in page.splitlines() if x.startswith("- **planted-error**"))
     assert "not established" not in line
     assert main(["findings", "--out", str(first), "--replicate", str(tmp_path / "c")]) == 2
+
+
+def test_a_replication_at_exactly_zero_has_no_direction() -> None:
+    result = _decisive(World(e=0.05, selfcond=0.4), draws=1000, arms=("expert",))
+    planted = next(c for c in result.contrasts if c.contrast.key == "planted-error")
+    est = planted.estimate
+    assert est is not None and est.value is not None
+    assert est.ci_low is not None and est.ci_high is not None
+    lowered = planted.model_copy(update={"estimate": est.model_copy(update={
+        "value": -est.value, "ci_low": -est.ci_high, "ci_high": -est.ci_low})})
+    for detected, sign in ((planted, 1), (lowered, -1)):
+        for value in (0.1, -0.1, 0.0):
+            twin = planted.model_copy(update={"estimate": est.model_copy(
+                update={"value": value, "ci_low": -1.0, "ci_high": 1.0})})
+            assert replicated(detected, twin) is (value * sign > 0), (sign, value)
 
 
 def test_page_differences_read_in_plain_words_with_the_digits_they_need() -> None:
