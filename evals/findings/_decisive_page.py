@@ -61,7 +61,9 @@ def _words(result: ContrastResult, draws: int) -> str:
     if result.p_holm is None or result.p_holm >= 0.05:
         return (f"{side} by its own interval ({text}), but not significant after Holm's "
                 "correction: not established")
-    return f"{side} ({text}): supports {result.contrast.supports.get(side, '')}"
+    reading = result.contrast.supports.get(side, "")
+    verb = "counts" if reading.startswith("against") else "supports"
+    return f"{side} ({text}): {verb} {reading}"
 
 
 def predictions_lines() -> list[str]:
