@@ -84,10 +84,11 @@ def busy_loop() -> int:
     A launcher starts it and exits, so it is nobody's descendant here: the backend counts a
     process's descendants as its own work, and this bench's readings would too.
     """
-    # The loop must not hold the launcher's stdout: the read below waits for its end.
+    # The loop must hold none of the launcher's pipes: the read below waits for their end.
     launch = ("import subprocess, sys\n"
               "print(subprocess.Popen([sys.executable, '-c', 'while True: pass'], "
-              "stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL).pid)\n")
+              "stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, "
+              "stderr=subprocess.DEVNULL).pid)\n")
     launched = subprocess.run([sys.executable, "-c", launch], capture_output=True, text=True,
                               check=True)
     return int(launched.stdout)
