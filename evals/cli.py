@@ -237,7 +237,8 @@ def _add_train_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--episode-steps", type=int, help="steps per training episode (20)")
     parser.add_argument("--retry-p", type=float, help="retry: share of wrong-first steps (0.2)")
     parser.add_argument("--mask-wrong", action="store_true",
-                        help="retry: leave the wrong answers out of the loss")
+                        help="retry: leave the wrong answers, not the [BACK] marker, out of "
+                             "the loss")
     parser.add_argument("--wrong-source", choices=("offset", "model"),
                         help="wrong answers: right total +-1..10 (offset) or --wrong-model's own")
     parser.add_argument("--wrong-model", help="trained model dir whose mistakes give wrong answers")

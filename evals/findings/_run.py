@@ -42,9 +42,13 @@ from redraft.tools import BadInputError, ConstraintNotSupportedError
 __all__ = ["run_findings"]
 
 
-def _train(spec: TrainSpec, options: FindingsOptions, say: Callable[[str], None]) -> float:
-    """Train one model unless its directory already holds one; the seconds it took."""
-    from redraft.evals.testbed import TrainConfig, read_recipe, train
+def _train_config(spec: TrainSpec, options: FindingsOptions) -> Any:
+    """The ``TrainConfig`` of one model of the grid.
+
+    Raises:
+        BadInputError: the arm's settings do not make a valid config.
+    """
+    from redraft.evals.testbed import TrainConfig
 
     scale = SCALES[options.scale]
     representation, opts = task_options(options.scale, training=True)
@@ -55,10 +59,17 @@ def _train(spec: TrainSpec, options: FindingsOptions, say: Callable[[str], None]
         "episode_steps": scale.episode_steps, "threads": options.threads,
         "device": scale.device, **spec.extra}
     try:
-        config = TrainConfig.model_validate(data)
+        return TrainConfig.model_validate(data)
     except ValidationError as exc:
         raise BadInputError(f"findings: training {spec.arm} (seed {spec.seed}): "
                             f"{exc.errors()[0]['msg']}") from exc
+
+
+def _train(spec: TrainSpec, options: FindingsOptions, say: Callable[[str], None]) -> float:
+    """Train one model unless its directory already holds one; the seconds it took."""
+    from redraft.evals.testbed import read_recipe, train
+
+    config = _train_config(spec, options)
     recipe = read_recipe(spec.out) if spec.out.is_dir() else None
     if recipe is not None:
         if recipe.config.model_dump(exclude={"threads", "device", "log_every"}) != \
@@ -66,6 +77,11 @@ def _train(spec: TrainSpec, options: FindingsOptions, say: Callable[[str], None]
             raise BadInputError(
                 f"{spec.out} holds a model trained with other settings than scale "
                 f"{options.scale!r} and seed {spec.seed}: give another --work folder")
+        outdated = recipe.outdated()
+        if outdated is not None:
+            raise BadInputError(f"{spec.out} is outdated: {outdated}; delete that folder and "
+                                "the runs made with it to retrain it, or give another --work "
+                                "folder")
         say(f"findings: {spec.out} is trained ({recipe.steps_done} steps), kept")
         return float(recipe.seconds)
     if spec.out.exists():  # a half-written model directory from an interrupted run
@@ -73,6 +89,30 @@ def _train(spec: TrainSpec, options: FindingsOptions, say: Callable[[str], None]
     say(f"findings: training {spec.arm} seed {spec.seed} -> {spec.out}")
     recipe = train(config, spec.out, say=say)
     return float(recipe.seconds)
+
+
+def _refuse_orphan_runs(spec: TrainSpec, jobs: list[tuple[str, RunSpec, Path]]) -> None:
+    """Refuse runs made with a model the work folder no longer holds.
+
+    A resumed run is kept as it stands, so runs of a model since deleted (or half-written)
+    would be reported as the retrained model's.
+
+    Raises:
+        BadInputError: such runs exist; names them.
+    """
+    from redraft.evals.testbed import read_recipe
+
+    if spec.out.is_dir() and read_recipe(spec.out) is not None:
+        return
+    model = f"hf/{spec.out}"
+    stale = [where for _, run, where in jobs if run.config.get("model") == model
+             and where.exists()]
+    if stale:
+        shown = ", ".join(str(p) for p in stale[:3]) + (" ..." if len(stale) > 3 else "")
+        raise BadInputError(
+            f"{len(stale)} run(s) made with {spec.out} exist, but it holds no trained model "
+            f"now ({shown}): they came from a model since deleted, and a rerun would keep "
+            "them as the new model's; delete them too, or give another --work folder")
 
 
 def _eval_config(spec: RunSpec) -> Any:
@@ -206,6 +246,12 @@ def run_findings(options: FindingsOptions, *, say: Callable[[str], None] | None 
     (out / SUMMARIES_DIR).mkdir(parents=True, exist_ok=True)
     costs = _Costs(work / "costs.json")
     load_before = os.getloadavg()
+    jobs: list[tuple[str, RunSpec, Path]] = [
+        ("decisive", run.spec, decisive_dir(work, run)) for run in grid.decisive]
+    jobs += [(group.name, spec, group_dir(work, group, spec))
+             for group in grid.groups for spec in group.runs]
+    for train_spec in grid.trains:  # before any training: a refusal then costs nothing
+        _refuse_orphan_runs(train_spec, jobs)
     for train_spec in grid.trains:
         key = f"train/{train_spec.arm}-s{train_spec.seed}"
         started = time.perf_counter()
@@ -214,10 +260,6 @@ def run_findings(options: FindingsOptions, *, say: Callable[[str], None] | None 
             # The whole call when it trained now: data, sampling a model's own mistakes,
             # the held-out check and writing the model, not only the training loop.
             costs.keep(key, max(loop_seconds, time.perf_counter() - started))
-    jobs: list[tuple[str, RunSpec, Path]] = [
-        ("decisive", run.spec, decisive_dir(work, run)) for run in grid.decisive]
-    jobs += [(group.name, spec, group_dir(work, group, spec))
-             for group in grid.groups for spec in group.runs]
     ran_now, skipped = _run_all(jobs, costs, speak)
     skipped_names = {(str(s["group"]), str(s["run"])) for s in skipped
                      if isinstance(s, dict)}

@@ -123,7 +123,7 @@ def encode_examples(codec: CharCodec, batch: Sequence[Example], mask_wrong: bool
     heads = np.empty(len(batch), dtype=np.int32)
     for i, example in enumerate(batch):
         prompt = codec.encode(render_chat(example.messages))
-        skipped = example.wrong_prefix if mask_wrong else 0
+        skipped = example.wrong_answer if mask_wrong else 0
         wrong = codec.encode(example.target[:skipped])
         rest = codec.encode(example.target[skipped:] + END_TOKEN)
         parts += [prompt, wrong, rest]

@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError, model_validator
 
+from redraft.evals.testbed._markers import BACK_MARKER
 from redraft.evals.testbed._regimes import Regime
 from redraft.evals.testbed._wrong import WrongAnswers
 from redraft.tools import BadInputError
@@ -96,7 +97,8 @@ class TrainConfig(BaseModel):
     """``retry``: the share of steps that show a wrong answer and the marker first (Ye et
     al. found 0.5 best)."""
     mask_wrong: bool = False
-    """``retry``: leave the wrong answers out of the loss (Ye et al. found it unneeded)."""
+    """``retry``: leave the wrong answers out of the loss, not the marker after them (Ye et
+    al. found it unneeded)."""
     wrong_source: Literal["offset", "model"] = "offset"
     """Where wrong answers (retry's, and the earlier errors of ``recovery_p``) come from:
     ``offset``, the right total ±1..10; ``model``, the offsets of the wrong totals that
@@ -167,8 +169,17 @@ class Recipe(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    schema_version: int = 1
-    """Bumped when fields change meaning."""
+    schema_version: int = 2
+    """Bumped when fields change meaning. 2: ``mask_wrong`` leaves the wrong answer out of
+    the loss, not the marker after it (schema 1 left out both, so its masked retry models
+    never learnt to write the marker)."""
+
+    def outdated(self) -> str | None:
+        """Why a model made with this recipe is not what its config now trains, or None."""
+        if self.schema_version < 2 and self.config.regime == "retry" and self.config.mask_wrong:
+            return (f"it was trained when mask_wrong also left the {BACK_MARKER} marker out of "
+                    "the loss (recipe schema 1), so it never learnt to take an answer back")
+        return None
     task: str
     """The task trained on."""
     task_options: dict[str, JsonValue]

@@ -69,6 +69,10 @@ class Example:
     """The assistant's answer."""
     wrong_prefix: int = 0
     """Characters at the start of ``target`` that are a wrong answer and its marker (retry)."""
+    wrong_answer: int = 0
+    """Characters at the start of ``target`` that are the wrong answer alone: what
+    ``mask_wrong`` leaves out of the loss. The marker after it stays in, or the model never
+    learns to take an answer back."""
     context: Any = None
     """The step's verifier context (what the prompt shows), for checks and sampling."""
     truth: Any = None
@@ -216,13 +220,15 @@ def _target(
     wrong: Callable[[Any, random.Random], str],
     rng: random.Random,
     retry_p: float,
-) -> tuple[str, int]:
+) -> tuple[str, int, int]:
+    """The target, its wrong answer and marker's length, and the wrong answer's alone."""
     if regime == "scratchpad":
-        return spec.scratch(prompt.context) + right, 0
+        return spec.scratch(prompt.context) + right, 0, 0
     if regime == "retry" and rng.random() < retry_p:
-        first = f"{wrong(prompt.context, rng)} {BACK_MARKER} "
-        return first + right, len(first)
-    return right, 0
+        answer = wrong(prompt.context, rng)
+        first = f"{answer} {BACK_MARKER} "
+        return first + right, len(first), len(answer)
+    return right, 0, 0
 
 
 def _check(
@@ -313,8 +319,9 @@ def _stream(
             right = prompt.hint.correct
             if regime == "recovery" and spec.true_answer is not None:
                 right = spec.true_answer(prompt.oracle_context)
-            target, wrong_prefix = _target(regime, spec, prompt, right, wrong, rng, retry_p)
-            yield Example(prompt.messages, target, wrong_prefix, prompt.context,
+            target, wrong_prefix, wrong_answer = _target(regime, spec, prompt, right, wrong,
+                                                         rng, retry_p)
+            yield Example(prompt.messages, target, wrong_prefix, wrong_answer, prompt.context,
                           prompt.oracle_context, erred)
             if recovery_p > 0.0 and errors.random() < recovery_p:
                 episode.commit(wrong(prompt.context, errors), wrong_judgement)

@@ -460,3 +460,54 @@ def test_the_task_calibration_reads_as_sentences_and_a_table_not_json() -> None:
             "[0.108, 0.162] — not in range for every seed.") in page
     assert "| `A` | never learnt |" in page and "Seeds differ." in page
     assert '{"task_options"' not in page
+
+
+def test_a_masked_retry_model_trained_when_the_marker_was_masked_too_is_refused(
+    tmp_path: Path,
+) -> None:
+    """Recipe schema 1 masked the [BACK] marker with the wrong answer: such a model never
+    learnt to take an answer back, so a rerun must not keep it as this grid's retry model."""
+    from redraft.evals.findings._run import _train, _train_config
+    from redraft.evals.testbed import RECIPE_FILE, SIZES, Recipe
+    from redraft.tools import BadInputError
+
+    options = FindingsOptions(out=tmp_path / "o", work=tmp_path / "w", scale="tiny")
+    spec = next(t for t in plan(options).trains if t.extra.get("mask_wrong"))
+    config = _train_config(spec, options)
+    made = {"task": config.task, "task_options": {}, "regime": "retry", "config": config,
+            "size": SIZES[config.size], "parameters": 1, "steps_done": config.steps,
+            "stopped_by": "steps", "examples_seen": 1, "tokens_seen": 1,
+            "target_tokens_seen": 1, "seconds": 12.5, "device": "cpu", "threads": 1,
+            "loss_curve": [], "heldout_step_accuracy": 0.5, "heldout_steps": 8, "versions": {}}
+    spec.out.mkdir(parents=True)
+    heard: list[str] = []
+    for schema in (1, 2):
+        recipe = Recipe.model_validate({**made, "schema_version": schema})
+        (spec.out / RECIPE_FILE).write_text(recipe.model_dump_json(), encoding="utf-8")
+        if schema == 1:
+            with pytest.raises(BadInputError,
+                               match=r"outdated: .*\[BACK\].*delete that folder and the runs"):
+                _train(spec, options, heard.append)
+        else:
+            assert _train(spec, options, heard.append) == 12.5  # kept, not retrained
+    assert heard == [f"findings: {spec.out} is trained ({config.steps} steps), kept"]
+    assert (spec.out / RECIPE_FILE).is_file()  # nothing deleted
+
+
+def test_runs_of_a_model_since_deleted_are_refused_before_any_training(tmp_path: Path) -> None:
+    """A rerun keeps finished runs as they stand: runs made by a model that is gone would be
+    reported as its retrained successor's."""
+    from redraft.evals.findings import run_findings
+    from redraft.evals.findings._grid import decisive_dir
+    from redraft.tools import BadInputError
+
+    options = FindingsOptions(out=tmp_path / "o", work=tmp_path / "w", scale="tiny",
+                              embedded=False)
+    run = next(r for r in plan(options).decisive if r.arm == "expert")
+    where = decisive_dir(options.work, run)
+    where.mkdir(parents=True)
+    (where / "events.jsonl").write_text("{}\n", encoding="utf-8")
+    with pytest.raises(BadInputError, match=r"1 run\(s\) made with .* holds no trained model"):
+        run_findings(options)
+    assert not (options.work / "models").exists()  # refused before training anything
+    assert (where / "events.jsonl").read_text(encoding="utf-8") == "{}\n"  # nothing deleted

@@ -84,13 +84,23 @@ def test_loss_is_taken_on_the_answer_and_end_token_only(tokenizer: object) -> No
     assert 0 < wrong_first < len(batch)
 
 
-def test_mask_wrong_leaves_the_wrong_answer_out_of_the_loss() -> None:
+def test_mask_wrong_leaves_the_wrong_answer_out_of_the_loss_but_not_the_marker() -> None:
     codec = CharCodec()
     batch, labelled = _labelled(codec, mask_wrong=True)
+    retried = 0
     for example, ids in zip(batch, labelled, strict=True):
-        kept = example.target[example.wrong_prefix :]  # type: ignore[attr-defined]
-        assert ids == codec.encode(kept + END_TOKEN).tolist()
-        assert BACK_MARKER not in kept
+        target: str = example.target  # type: ignore[attr-defined]
+        wrong: int = example.wrong_answer  # type: ignore[attr-defined]
+        assert ids == codec.encode(target[wrong:] + END_TOKEN).tolist()
+        if BACK_MARKER in target:
+            retried += 1
+            # The loss starts right after the wrong answer: the model learns to write the
+            # marker after a wrong answer, never the wrong answer itself.
+            assert target[wrong:].startswith(f" {BACK_MARKER} ")
+            assert target[:wrong].startswith("total: ") and BACK_MARKER not in target[:wrong]
+        else:
+            assert wrong == 0
+    assert 0 < retried < len(batch)
 
 
 def _source(seed: int = 0) -> Source:
