@@ -173,13 +173,6 @@ class Recipe(BaseModel):
     """Bumped when fields change meaning. 2: ``mask_wrong`` leaves the wrong answer out of
     the loss, not the marker after it (schema 1 left out both, so its masked retry models
     never learnt to write the marker)."""
-
-    def outdated(self) -> str | None:
-        """Why a model made with this recipe is not what its config now trains, or None."""
-        if self.schema_version < 2 and self.config.regime == "retry" and self.config.mask_wrong:
-            return (f"it was trained when mask_wrong also left the {BACK_MARKER} marker out of "
-                    "the loss (recipe schema 1), so it never learnt to take an answer back")
-        return None
     task: str
     """The task trained on."""
     task_options: dict[str, JsonValue]
@@ -231,6 +224,13 @@ class Recipe(BaseModel):
     wrong_answers: WrongAnswers | None = None
     """With ``wrong_source="model"``: what sampling ``wrong_model`` gave (the offsets the
     wrong answers were drawn from)."""
+
+    def outdated(self) -> str | None:
+        """Why a model made with this recipe is not what its config now trains, or None."""
+        if self.schema_version < 2 and self.config.regime == "retry" and self.config.mask_wrong:
+            return (f"it was trained when mask_wrong also left the {BACK_MARKER} marker out of "
+                    "the loss (recipe schema 1), so it never learnt to take an answer back")
+        return None
 
 
 def read_recipe(model_dir: Path) -> Recipe | None:

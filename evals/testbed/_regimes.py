@@ -58,6 +58,9 @@ Regime = Literal["expert", "retry", "scratchpad", "recovery"]
 """The data regimes."""
 REGIMES: tuple[str, ...] = get_args(Regime)
 
+_RETRY_SEPARATOR = f" {BACK_MARKER} "
+"""What ``retry`` writes between a wrong answer and the right one."""
+
 
 @dataclass(frozen=True)
 class Example:
@@ -69,16 +72,21 @@ class Example:
     """The assistant's answer."""
     wrong_prefix: int = 0
     """Characters at the start of ``target`` that are a wrong answer and its marker (retry)."""
-    wrong_answer: int = 0
-    """Characters at the start of ``target`` that are the wrong answer alone: what
-    ``mask_wrong`` leaves out of the loss. The marker after it stays in, or the model never
-    learns to take an answer back."""
     context: Any = None
     """The step's verifier context (what the prompt shows), for checks and sampling."""
     truth: Any = None
     """The step's oracle context (the true state), for checks."""
     erred_before: bool = False
     """An earlier step of this episode was committed wrong (``recovery_p``)."""
+
+    @property
+    def wrong_answer(self) -> int:
+        """Characters at the start of ``target`` that are the wrong answer alone.
+
+        What ``mask_wrong`` leaves out of the loss: the marker after it stays in, or the
+        model never learns to take an answer back.
+        """
+        return max(self.wrong_prefix - len(_RETRY_SEPARATOR), 0)
 
 
 @dataclass(frozen=True)
@@ -220,15 +228,13 @@ def _target(
     wrong: Callable[[Any, random.Random], str],
     rng: random.Random,
     retry_p: float,
-) -> tuple[str, int, int]:
-    """The target, its wrong answer and marker's length, and the wrong answer's alone."""
+) -> tuple[str, int]:
     if regime == "scratchpad":
-        return spec.scratch(prompt.context) + right, 0, 0
+        return spec.scratch(prompt.context) + right, 0
     if regime == "retry" and rng.random() < retry_p:
-        answer = wrong(prompt.context, rng)
-        first = f"{answer} {BACK_MARKER} "
-        return first + right, len(first), len(answer)
-    return right, 0, 0
+        first = wrong(prompt.context, rng) + _RETRY_SEPARATOR
+        return first + right, len(first)
+    return right, 0
 
 
 def _check(
@@ -319,9 +325,8 @@ def _stream(
             right = prompt.hint.correct
             if regime == "recovery" and spec.true_answer is not None:
                 right = spec.true_answer(prompt.oracle_context)
-            target, wrong_prefix, wrong_answer = _target(regime, spec, prompt, right, wrong,
-                                                         rng, retry_p)
-            yield Example(prompt.messages, target, wrong_prefix, wrong_answer, prompt.context,
+            target, wrong_prefix = _target(regime, spec, prompt, right, wrong, rng, retry_p)
+            yield Example(prompt.messages, target, wrong_prefix, prompt.context,
                           prompt.oracle_context, erred)
             if recovery_p > 0.0 and errors.random() < recovery_p:
                 episode.commit(wrong(prompt.context, errors), wrong_judgement)
