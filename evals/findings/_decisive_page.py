@@ -61,9 +61,7 @@ def _words(result: ContrastResult, draws: int) -> str:
     if result.p_holm is None or result.p_holm >= 0.05:
         return (f"{side} by its own interval ({text}), but not significant after Holm's "
                 "correction: not established")
-    reading = result.contrast.supports.get(side, "")
-    verb = "counts" if reading.startswith("against") else "supports"
-    return f"{side} ({text}): {verb} {reading}"
+    return f"{side} ({text}): supports {result.contrast.supports.get(side, '')}"
 
 
 def predictions_lines() -> list[str]:

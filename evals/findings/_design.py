@@ -168,22 +168,22 @@ DECLARED_CONTRASTS: tuple[Contrast, ...] = (
              label="e_raw at temperature 1, retry (masked) minus expert",
              supports={"negative": "Razied (mistakes and their corrections in the data "
                        "lower the error)",
-                       "positive": "against Razied: retry data raises the error"}),
+                       "positive": "the case against Razied: retry data raises the error"}),
     Contrast(key="retry-unmasked-error", kind="regime_error", arm="retry-unmasked",
              label="e_raw at temperature 1, retry (unmasked) minus expert",
-             supports={"negative": "Razied", "positive": "against Razied: the model learns "
-                       "to write the wrong totals"}),
+             supports={"negative": "Razied", "positive": "the case against Razied: the model "
+                       "learns to write the wrong totals"}),
     Contrast(key="recovery-error", kind="regime_error", arm="recovery",
              label="e_raw at temperature 1, recovery minus expert",
-             supports={"negative": "Razied", "positive": "against Razied"}),
+             supports={"negative": "Razied", "positive": "the case against Razied"}),
     Contrast(key="recovery-undo", kind="regime_undo", arm="recovery",
              label="P(back to the true total given a wrong one) at temperature 1, recovery minus "
              "expert",
              supports={"positive": "Razied (recovery data teaches returning to the truth)",
-                       "negative": "against Razied"}),
+                       "negative": "the case against Razied"}),
     Contrast(key="scratchpad-error", kind="regime_error", arm="scratchpad",
              label="e_raw at temperature 1, scratchpad minus expert",
              supports={"negative": "gwern (reasoning before the answer lowers the error)",
-                       "positive": "against gwern"}),
+                       "positive": "the case against gwern"}),
 )
 """The contrasts the headline may name (Holm-adjusted over exactly these)."""
