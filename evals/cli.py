@@ -205,7 +205,12 @@ def build_parser() -> argparse.ArgumentParser:
     p_find.add_argument("--seed", type=int, default=0, help="run and training seed (default 0)")
     p_find.add_argument("--no-embedded", action="store_true",
                         help="leave out the SmolLM2 (llama.cpp) runs")
-    p_find.add_argument("--threads", type=int, default=2, help="torch training threads (2)")
+    p_find.add_argument("--jobs", type=int,
+                        help="models trained at once, a process each (default: one per CPU "
+                        "on a CPU scale, at most 8; one on a GPU)")
+    p_find.add_argument("--threads", type=int,
+                        help="torch threads per training process (default: the CPUs shared "
+                        "out among the jobs)")
     p_find.add_argument("--replicate", type=Path, metavar="DIR",
                         help="another findings folder (the same grid with another --seed): "
                         "compare its declared contrasts with OUT's on the page")
@@ -596,7 +601,7 @@ def _cmd_findings(args: argparse.Namespace) -> int:
     else:
         options = FindingsOptions(
             out=args.out, work=args.work, model=args.model, scale=args.scale, seed=args.seed,
-            embedded=not args.no_embedded, threads=args.threads)
+            embedded=not args.no_embedded, threads=args.threads, jobs=args.jobs)
         words = ["redraft findings", "--out", str(args.out), "--scale", args.scale]
         if args.model:
             words += ["--model", args.model]

@@ -154,8 +154,12 @@ class FindingsOptions(BaseModel):
     """Base seed: training seeds are ``seed .. seed + seeds - 1``; runs use ``seed``."""
     embedded: bool = True
     """Include the SmolLM2 (llama.cpp) runs on chess and addition."""
-    threads: int = Field(2, ge=1)
-    """Torch CPU threads for training."""
+    threads: int | None = Field(None, ge=1)
+    """Torch CPU threads of each training process; None: the CPUs shared out among the
+    models trained at once (:func:`~redraft.evals.findings._run.training_threads`)."""
+    jobs: int | None = Field(None, ge=1)
+    """Models trained at once, each in its own process; None: one per CPU on a CPU scale
+    (at most 8), one on a GPU (:func:`~redraft.evals.findings._run.training_jobs`)."""
 
 
 class TrainSpec(BaseModel):

@@ -61,12 +61,14 @@ def _commit() -> str | None:
     return done.stdout.strip() + (" (with uncommitted changes)" if dirty.stdout.strip() else "")
 
 
-def machine_record(*, threads: int, load_before: tuple[float, float, float] | None = None
+def machine_record(*, threads: int, jobs: int = 1,
+                   load_before: tuple[float, float, float] | None = None
                    ) -> dict[str, JsonValue]:
     """The machine, its load, and the versions this process runs with.
 
     Args:
-        threads: the torch training threads the run was asked for.
+        threads: the torch threads of each training process.
+        jobs: the models trained at once.
         load_before: ``os.getloadavg()`` when the run began (the end's is read here).
     """
     try:
@@ -77,6 +79,7 @@ def machine_record(*, threads: int, load_before: tuple[float, float, float] | No
         "cpu": _cpu_model(),
         "cores_visible": os.cpu_count(),
         "threads_asked": threads,
+        "training_jobs": jobs,
         "platform": platform.platform(),
         "python": sys.version.split()[0],
         "torch": _torch(),

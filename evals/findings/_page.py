@@ -299,7 +299,10 @@ def _cost_lines(meta: Mapping[str, Any]) -> list[str]:
     if not costs:
         return []
     sections: dict[str, float] = {}
+    per_model = sorted(float(v) for k, v in costs.items() if k.startswith("model/"))
     for key, seconds in costs.items():
+        if key.startswith("model/"):  # overlapping when models trained at once
+            continue
         parts = key.split("/")
         head = parts[0] if parts[0] not in ("grid",) else f"runs: {parts[1]}"
         sections[head] = sections.get(head, 0.0) + float(seconds)
@@ -313,13 +316,19 @@ def _cost_lines(meta: Mapping[str, Any]) -> list[str]:
              f" The 1/5/15-minute load averages were {load[0]} when the command began and "
              f"{load[1]} when it ended (load above the cores used means the machine was "
              "shared and the times are longer than on an idle one).")
+    jobs = machine.get("training_jobs") if isinstance(machine, Mapping) else None
+    models = "" if not per_model else (
+        f" The {len(per_model)} models took {_minutes(per_model[0])}-"
+        f"{_minutes(per_model[-1])} min each (median {_minutes(per_model[len(per_model) // 2])})"
+        + (f", {jobs} at once: `train` is the wall-clock time of the whole phase."
+           if isinstance(jobs, int) and jobs > 1 else "."))
     call = meta.get("this_call_seconds")
     last = "" if call is None else (
         f" The call that wrote this page took {_minutes(float(call))} min (a resumed call "
         "keeps the items an earlier call finished, so it can be shorter than the total).")
     return [f"Measured cost at scale `{meta.get('scale')}` (wall-clock minutes, each item "
             "timed when it ran; a grid's time includes loading its model):", "",
-            *_table(["phase", "minutes"], rows), "", (loads + last).strip()]
+            *_table(["phase", "minutes"], rows), "", (models + loads + last).strip()]
 
 
 def _machine_lines(meta: Mapping[str, Any]) -> list[str]:
@@ -330,9 +339,11 @@ def _machine_lines(meta: Mapping[str, Any]) -> list[str]:
         return []
     torch: Mapping[str, Any] = m.get("torch") or {}
     gpu = f", GPU {torch['gpu']}" if torch.get("gpu") else ""
+    jobs = (f"{m['training_jobs']} models trained at once with "
+            if isinstance(m.get("training_jobs"), int) else "")
     return [f"Machine and versions (read when the command ran): CPU {m.get('cpu')}, "
-            f"{m.get('cores_visible')} cores visible, {m.get('threads_asked')} training "
-            f"threads asked, torch using {torch.get('threads')} threads{gpu}; "
+            f"{m.get('cores_visible')} cores visible, {jobs}{m.get('threads_asked')} "
+            f"training threads asked, torch using {torch.get('threads')} threads{gpu}; "
             f"{m.get('platform')}; Python {m.get('python')}; torch {torch.get('version')} "
             f"({torch.get('build')} build); transformers {m.get('transformers')}; "
             f"llama-cpp-python {m.get('llama_cpp_python')}; redraft {m.get('redraft')} at "

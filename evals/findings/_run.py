@@ -11,10 +11,12 @@ is not retrained, a finished run is not rerun.
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import shutil
 import time
 from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +41,7 @@ from redraft.evals.findings._grid import (
 )
 from redraft.tools import BadInputError, ConstraintNotSupportedError
 
-__all__ = ["run_findings"]
+__all__ = ["MODEL_COST", "TRAINING_WALL", "run_findings", "training_jobs", "training_threads"]
 
 
 def _train_config(spec: TrainSpec, options: FindingsOptions) -> Any:
@@ -56,13 +58,33 @@ def _train_config(spec: TrainSpec, options: FindingsOptions) -> Any:
         "task": TESTBED_TASK, "regime": spec.regime, "representation": representation,
         "task_options": opts, "size": scale.size, "steps": scale.train_steps,
         "minutes": None, "batch_size": scale.batch_size, "seed": spec.seed,
-        "episode_steps": scale.episode_steps, "threads": options.threads,
+        "episode_steps": scale.episode_steps, "threads": training_threads(options),
         "device": scale.device, **spec.extra}
     try:
         return TrainConfig.model_validate(data)
     except ValidationError as exc:
         raise BadInputError(f"findings: training {spec.arm} (seed {spec.seed}): "
                             f"{exc.errors()[0]['msg']}") from exc
+
+
+def _refuse_stale_source(out: Path, recipe: Any) -> None:
+    """Refuse a kept model whose wrong answers came from a model retrained or deleted since.
+
+    Raises:
+        BadInputError: the sampled model has no weights now, or others than it had.
+    """
+    from redraft.evals.testbed import weights_digest
+
+    wrong = recipe.wrong_answers
+    if wrong is None:
+        return
+    now = weights_digest(Path(wrong.model))
+    if now is None or (wrong.weights is not None and now != wrong.weights):
+        raise BadInputError(
+            f"{out}'s wrong answers were sampled from {wrong.model}, which has been "
+            f"{'deleted' if now is None else 'retrained'} since: delete {out} and the runs "
+            "made with it to retrain it from the model there now, or give another --work "
+            "folder")
 
 
 def _train(spec: TrainSpec, options: FindingsOptions, say: Callable[[str], None]) -> float:
@@ -82,6 +104,7 @@ def _train(spec: TrainSpec, options: FindingsOptions, say: Callable[[str], None]
             raise BadInputError(f"{spec.out} is outdated: {outdated}; delete that folder and "
                                 "the runs made with it to retrain it, or give another --work "
                                 "folder")
+        _refuse_stale_source(spec.out, recipe)
         say(f"findings: {spec.out} is trained ({recipe.steps_done} steps), kept")
         return float(recipe.seconds)
     if spec.out.exists():  # a half-written model directory from an interrupted run
@@ -89,6 +112,123 @@ def _train(spec: TrainSpec, options: FindingsOptions, say: Callable[[str], None]
     say(f"findings: training {spec.arm} seed {spec.seed} -> {spec.out}")
     recipe = train(config, spec.out, say=say)
     return float(recipe.seconds)
+
+
+def training_jobs(options: FindingsOptions) -> int:
+    """Models trained at once: ``options.jobs``, else one per CPU (CPU scale) or one (GPU).
+
+    A micro model's step does not keep two threads busy (bench/train_jobs.py).
+    """
+    from redraft.agent.backends._contention import cpus_available
+
+    if options.jobs is not None:
+        return options.jobs
+    if SCALES[options.scale].device != "cpu":
+        return 1
+    return max(1, min(cpus_available(), _MAX_JOBS))
+
+
+def training_threads(options: FindingsOptions) -> int:
+    """Torch threads of each training process.
+
+    ``options.threads``, else the CPUs shared out among the models trained at once.
+    """
+    from redraft.agent.backends._contention import cpus_available
+
+    if options.threads is not None:
+        return options.threads
+    return max(1, cpus_available() // training_jobs(options))
+
+
+_MAX_JOBS = 8
+TRAINING_WALL = "train"
+"""Costs key: wall-clock seconds of the training phase, summed over the calls that trained."""
+MODEL_COST = "model/"
+"""Costs key prefix: seconds of one model's training (overlapping when several train at
+once, so the page leaves them out of its total)."""
+"""Most models trained at once by default (each process holds torch: ~0.3 GB)."""
+
+
+def _train_in_worker(spec: TrainSpec, options: FindingsOptions) -> tuple[float, float]:
+    """Train one model in a worker process: (training-loop seconds, whole-call seconds).
+
+    The loss lines are not passed back (the recipe keeps the loss curve).
+    """
+    started = time.perf_counter()
+    seconds = _train(spec, options, lambda _m: None)
+    return seconds, time.perf_counter() - started
+
+
+def _waits_for(spec: TrainSpec, pending: set[Path]) -> bool:
+    """Whether ``spec`` samples a model of this grid that is not trained yet."""
+    source = spec.extra.get("wrong_model")
+    return isinstance(source, str) and Path(source) in pending
+
+
+def _train_all(trains: list[TrainSpec], options: FindingsOptions, costs: _Costs,
+               say: Callable[[str], None]) -> None:
+    """Train what is missing, :func:`training_jobs` models at once.
+
+    A model whose wrong answers are sampled from another model of the grid (a retry or
+    recovery arm from its seed's expert) starts after that one is trained. With one job
+    everything trains in this process, saying its loss lines; with more, each model trains
+    in a spawned worker process (torch is not fork-safe) and only its start and end are
+    said. Costs are kept per model as each ends, so an interrupted call keeps them.
+    """
+    from redraft.evals.testbed import read_recipe
+
+    began = time.perf_counter()
+    earlier = costs.items.get(TRAINING_WALL, 0.0)
+
+    def keep(spec: TrainSpec, loop_seconds: float, call_seconds: float) -> None:
+        key = f"{MODEL_COST}{spec.arm}-s{spec.seed}"
+        if key in costs.items and call_seconds <= loop_seconds:
+            return  # kept from the call that trained it
+        # The whole call when it trained now: data, sampling a model's own mistakes, the
+        # held-out check and writing the model, not only the training loop.
+        costs.keep(key, max(loop_seconds, call_seconds))
+        costs.keep(TRAINING_WALL, earlier + time.perf_counter() - began)
+
+    jobs = training_jobs(options)
+    if jobs == 1:
+        for spec in trains:
+            started = time.perf_counter()
+            loop_seconds = _train(spec, options, say)
+            keep(spec, loop_seconds, time.perf_counter() - started)
+        return
+    todo = list(trains)
+    for spec in trains:  # kept models: said and costed here, no worker needed
+        if spec.out.is_dir() and read_recipe(spec.out) is not None:
+            started = time.perf_counter()
+            keep(spec, _train(spec, options, say), time.perf_counter() - started)
+            todo.remove(spec)
+    if not todo:
+        return
+    say(f"findings: training {len(todo)} model(s), {jobs} at once, "
+        f"{training_threads(options)} torch thread(s) each")
+    pending = {spec.out for spec in todo}
+    running: dict[Future[tuple[float, float]], TrainSpec] = {}
+    with ProcessPoolExecutor(max_workers=jobs,
+                             mp_context=multiprocessing.get_context("spawn")) as pool:
+        while todo or running:
+            for spec in [s for s in todo if not _waits_for(s, pending)]:
+                if len(running) >= jobs:
+                    break
+                todo.remove(spec)
+                say(f"findings: training {spec.arm} seed {spec.seed} -> {spec.out}")
+                running[pool.submit(_train_in_worker, spec, options)] = spec
+            if not running:  # cannot happen: a grid's sources are its own experts
+                raise BadInputError("findings: training order: "
+                                    + ", ".join(str(s.out) for s in todo) + " wait for "
+                                    "models never trained")
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                spec = running.pop(future)
+                loop_seconds, call_seconds = future.result()  # a worker's error ends all
+                pending.discard(spec.out)
+                keep(spec, loop_seconds, call_seconds)
+                say(f"findings: trained {spec.arm} seed {spec.seed} "
+                    f"({loop_seconds:.0f} s of training, {call_seconds:.0f} s in all)")
 
 
 def _refuse_orphan_runs(spec: TrainSpec, jobs: list[tuple[str, RunSpec, Path]]) -> None:
@@ -167,6 +307,13 @@ class _Costs:
         self.path = path
         self.items: dict[str, float] = (json.loads(path.read_text(encoding="utf-8"))
                                         if path.is_file() else {})
+        old = {k: v for k, v in self.items.items() if k.startswith(f"{TRAINING_WALL}/")}
+        if old:  # per-model keys of a work folder that trained one model at a time
+            for key, seconds in old.items():
+                del self.items[key]
+                self.items[MODEL_COST + key.split("/", 1)[1]] = seconds
+            self.items[TRAINING_WALL] = round(self.items.get(TRAINING_WALL, 0.0)
+                                              + sum(old.values()), 1)
 
     def keep(self, key: str, seconds: float) -> None:
         self.items[key] = round(seconds, 1)
@@ -252,14 +399,7 @@ def run_findings(options: FindingsOptions, *, say: Callable[[str], None] | None 
              for group in grid.groups for spec in group.runs]
     for train_spec in grid.trains:  # before any training: a refusal then costs nothing
         _refuse_orphan_runs(train_spec, jobs)
-    for train_spec in grid.trains:
-        key = f"train/{train_spec.arm}-s{train_spec.seed}"
-        started = time.perf_counter()
-        loop_seconds = _train(train_spec, options, speak)
-        if key not in costs.items or time.perf_counter() - started > loop_seconds:
-            # The whole call when it trained now: data, sampling a model's own mistakes,
-            # the held-out check and writing the model, not only the training loop.
-            costs.keep(key, max(loop_seconds, time.perf_counter() - started))
+    _train_all(grid.trains, options, costs, speak)
     ran_now, skipped = _run_all(jobs, costs, speak)
     skipped_names = {(str(s["group"]), str(s["run"])) for s in skipped
                      if isinstance(s, dict)}
@@ -293,7 +433,8 @@ def run_findings(options: FindingsOptions, *, say: Callable[[str], None] | None 
         "costs": costs.items,  # type: ignore[dict-item]
         "this_call_seconds": round(time.perf_counter() - began, 1),
         "skipped": skipped,
-        "machine": machine_record(threads=options.threads, load_before=load_before),
+        "machine": machine_record(threads=training_threads(options),
+                                  jobs=training_jobs(options), load_before=load_before),
         "simulated": SIMULATED,
         "simulated_truth": SIMULATED_TRUTH,  # type: ignore[dict-item]
         "calibration": DECISIVE_CALIBRATION.get(options.scale)

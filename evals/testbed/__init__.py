@@ -38,7 +38,7 @@ from redraft.evals.testbed._regimes import (
     training_seed,
 )
 from redraft.evals.testbed._train import train
-from redraft.evals.testbed._wrong import WrongAnswers, sample_wrong_answers
+from redraft.evals.testbed._wrong import WrongAnswers, sample_wrong_answers, weights_digest
 
 __all__ = [
     "BACK_MARKER",
@@ -66,4 +66,5 @@ __all__ = [
     "task_spec",
     "train",
     "training_seed",
+    "weights_digest",
 ]

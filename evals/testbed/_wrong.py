@@ -18,6 +18,7 @@ The temperature used is recorded with the offsets (and so in the recipe).
 
 from __future__ import annotations
 
+import hashlib
 import random
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,7 @@ from redraft.evals.testbed._tokenizer import generate_answers
 from redraft.tools import BadInputError
 from redraft.tools.arithmetic import RunningSumContext, read_total
 
-__all__ = ["MIN_WRONG", "TEMPERATURES", "WrongAnswers", "sample_wrong_answers"]
+__all__ = ["MIN_WRONG", "TEMPERATURES", "WrongAnswers", "sample_wrong_answers", "weights_digest"]
 
 TEMPERATURES = (1.0, 1.5, 2.0)
 """Sampling temperatures tried in turn: the model's own distribution first."""
@@ -50,6 +51,10 @@ class WrongAnswers(BaseModel):
 
     model: str
     """The model directory sampled."""
+    weights: str | None = None
+    """SHA-256 of that model's weights file when sampled (None in recipes written before it
+    was recorded): a model retrained since has other weights, and these offsets are not
+    its mistakes."""
     temperature: float
     """Sampling temperature of these offsets (1: the model's own distribution; higher when
     it made fewer than :data:`MIN_WRONG` wrong totals at the lower ones)."""
@@ -66,6 +71,21 @@ class WrongAnswers(BaseModel):
         if not isinstance(context, RunningSumContext):
             raise TypeError(f"expected RunningSumContext, got {type(context).__name__}")
         return context.answer(context.expected() + rng.choice(self.offsets))
+
+
+_WEIGHTS_FILE = "model.safetensors"
+
+
+def weights_digest(model_dir: Path) -> str | None:
+    """SHA-256 of a model directory's weights file; None when it has none."""
+    path = Path(model_dir) / _WEIGHTS_FILE
+    if not path.is_file():
+        return None
+    digest = hashlib.sha256()
+    with path.open("rb") as weights:
+        for block in iter(lambda: weights.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _centred(offset: int, modulus: int | None) -> int:
@@ -121,13 +141,14 @@ def sample_wrong_answers(
     tokenizer = transformers.AutoTokenizer.from_pretrained(str(model_dir))
     model = transformers.AutoModelForCausalLM.from_pretrained(str(model_dir)).to(device)
     model.eval()
+    weights = weights_digest(model_dir)
     found: WrongAnswers | None = None
     for temperature in temperatures:
         offsets, unreadable = _sample_offsets(model, tokenizer, torch, device, task, seed=seed,
                                               episode_steps=episode_steps, samples=samples,
                                               temperature=temperature, batch=batch)
         if offsets:
-            found = WrongAnswers(model=str(model_dir), temperature=temperature,
+            found = WrongAnswers(model=str(model_dir), weights=weights, temperature=temperature,
                                  sampled=samples, unreadable=unreadable, offsets=offsets)
             if len(offsets) >= min_wrong:
                 return found
