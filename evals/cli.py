@@ -571,12 +571,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     try:
         config = TrainConfig.model_validate(given)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        message = str(first["msg"]).removeprefix("Value error, ")
-        if not where:  # a rule across options: its message names them
-            raise BadInputError(message) from exc
-        raise BadInputError(f"--{where.replace('_', '-')}: {message}") from exc
+        raise _option_error(exc) from exc
     recipe = train(config, args.out, say=None if args.quiet else lambda m: _say(False, m))
     _say(
         args.quiet,
@@ -585,6 +580,16 @@ def _cmd_train(args: argparse.Namespace) -> int:
         f"{recipe.heldout_step_accuracy:.1%}; run it with --model hf/{args.out}",
     )
     return EXIT_OK
+
+
+def _option_error(exc: ValidationError) -> BadInputError:
+    """The first invalid field of a config built from options, named as its option."""
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"])
+    message = str(first["msg"]).removeprefix("Value error, ")
+    if not where:  # a rule across options: its message names them
+        return BadInputError(message)
+    return BadInputError(f"--{where.replace('_', '-')}: {message}")
 
 
 def _cmd_findings(args: argparse.Namespace) -> int:
@@ -599,9 +604,13 @@ def _cmd_findings(args: argparse.Namespace) -> int:
             add_replicate(args.out, args.replicate)
         path = write_page(args.out)
     else:
-        options = FindingsOptions(
-            out=args.out, work=args.work, model=args.model, scale=args.scale, seed=args.seed,
-            embedded=not args.no_embedded, threads=args.threads, jobs=args.jobs)
+        try:
+            options = FindingsOptions(
+                out=args.out, work=args.work, model=args.model, scale=args.scale,
+                seed=args.seed, embedded=not args.no_embedded, threads=args.threads,
+                jobs=args.jobs)
+        except ValidationError as exc:
+            raise _option_error(exc) from exc
         words = ["redraft findings", "--out", str(args.out), "--scale", args.scale]
         if args.model:
             words += ["--model", args.model]

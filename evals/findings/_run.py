@@ -154,6 +154,9 @@ def _train_in_worker(spec: TrainSpec, options: FindingsOptions) -> tuple[float, 
 
     The loss lines are not passed back (the recipe keeps the loss curve).
     """
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # bars interleave
     started = time.perf_counter()
     seconds = _train(spec, options, lambda _m: None)
     return seconds, time.perf_counter() - started
@@ -207,11 +210,15 @@ def _train_all(trains: list[TrainSpec], options: FindingsOptions, costs: _Costs,
     say(f"findings: training {len(todo)} model(s), {jobs} at once, "
         f"{training_threads(options)} torch thread(s) each")
     pending = {spec.out for spec in todo}
+    sources = {Path(str(s.extra["wrong_model"])) for s in todo if "wrong_model" in s.extra}
     running: dict[Future[tuple[float, float]], TrainSpec] = {}
     with ProcessPoolExecutor(max_workers=jobs,
                              mp_context=multiprocessing.get_context("spawn")) as pool:
         while todo or running:
-            for spec in [s for s in todo if not _waits_for(s, pending)]:
+            ready = [s for s in todo if not _waits_for(s, pending)]
+            # Models others wait for first (a seed's expert), so no job idles at the end.
+            ready.sort(key=lambda s: s.out not in sources)
+            for spec in ready:
                 if len(running) >= jobs:
                     break
                 todo.remove(spec)

@@ -148,3 +148,51 @@ def test_a_work_folder_costed_one_model_at_a_time_reads_as_a_training_phase(
     costs = _Costs(path)
     assert costs.items == {"model/expert-s0": 120.0, "model/retry-masked-s0": 130.0,
                            TRAINING_WALL: 250.0, "grid/decisive/hf/x": 30.0}
+
+
+def test_the_tiny_rehearsal_trains_every_arm_and_writes_the_page_from_their_runs(
+    trained: tuple[FindingsOptions, list[str]],
+) -> None:
+    """The CPU rehearsal of the gpu preset's pipeline with real trained models: the grid's
+    other models train beside the three kept ones, every arm's decisive runs are analysed
+    and the page is written; a rerun keeps everything."""
+    from redraft.evals.findings import ARMS, DECISIVE_FILE, SCALES, run_findings
+
+    options = trained[0].model_copy(update={"embedded": False})
+    heard: list[str] = []
+    page = run_findings(options, say=heard.append)
+    text = page.read_text(encoding="utf-8")
+    assert f"training {2 * len(ARMS) - 3} model(s), 2 at once" in "\n".join(heard)
+    decisive = json.loads((options.out / DECISIVE_FILE).read_text(encoding="utf-8"))
+    assert set(decisive["arms"]) == {arm.name for arm in ARMS}
+    for arm in ARMS:
+        per_model = decisive["arms"][arm.name]["conditions"]["free-t1"]["e_raw"]["per_model"]
+        assert len(per_model) == SCALES["tiny"].seeds
+    for spec in plan(options).trains:
+        recipe = read_recipe(spec.out)
+        assert recipe is not None and recipe.steps_done == SCALES["tiny"].train_steps
+        if "wrong_model" in spec.extra:
+            assert recipe.wrong_answers is not None
+            assert recipe.wrong_answers.weights == weights_digest(
+                Path(str(spec.extra["wrong_model"])))
+    meta = json.loads((options.out / "meta.json").read_text(encoding="utf-8"))
+    assert meta["machine"]["training_jobs"] == 2
+    assert "2 models trained at once with 1 training threads asked" in text
+    assert "`train` is the wall-clock time of the whole phase" in text
+    again: list[str] = []
+    assert run_findings(options, say=again.append).read_text(encoding="utf-8").split(
+        "## Setup")[0] == text.split("## Setup")[0]
+    assert not any("training" in m and "->" in m for m in again)
+
+
+@pytest.mark.parametrize("option", ["--jobs", "--threads"])
+def test_a_count_below_one_is_named_as_its_option(
+    option: str, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    from redraft.evals.cli import main
+
+    assert main(["findings", "--out", str(tmp_path / "o"), "--work", str(tmp_path / "w"),
+                 option, "0"]) == 2
+    err = capsys.readouterr().err
+    assert f"{option}: Input should be greater than or equal to 1" in err
+    assert "Traceback" not in err and not (tmp_path / "w").exists()
