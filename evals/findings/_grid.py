@@ -114,23 +114,26 @@ SCALES: dict[str, Scale] = {
                    episode_steps=24, episodes=30, eval_batch=64, plant_step=8,
                    plant_window=4, rounds=1, critic_episodes=20, embedded_episodes=2,
                    chess_steps=5, addition_steps=4, simulated_episodes=100,
-                   budget="2 CPU cores; 15 micro models of 3000 steps of 32, about 2 "
-                   "minutes each on idle cores, then the runs: over the issue's ~25-minute "
-                   "target (this run's own cost is measured under Setup)"),
+                   budget="2 CPU cores; 15 micro models of 3000 steps of 32, two at once "
+                   "(about 2.5 minutes each on one thread), then the runs: 18.5 minutes on "
+                   "idle cores from scratch (2026-12-05; this run's own cost is under "
+                   "Setup)"),
     "full": Scale(seeds=5, size="micro", train_steps=3000, batch_size=64, device="cpu",
                   episode_steps=32, episodes=100, eval_batch=64, plant_step=12,
                   plant_window=4, rounds=2, critic_episodes=60, embedded_episodes=6,
                   chess_steps=15, addition_steps=6, simulated_episodes=400,
-                  budget="2 CPU cores, about 2.5 hours on an idle machine (estimated, "
-                  "not measured: 25 models of 3000 steps of 64 at about 4 minutes each, "
-                  "scaled from the quick run's 2 minutes per 3000 steps of 32, then "
-                  "runs about 4x the quick scale's)"),
+                  budget="2 CPU cores, about 1.5 hours on an idle machine (estimated, "
+                  "not measured: 25 models of 3000 steps of 64 at about 5 minutes each, "
+                  "two at once, scaled from the quick run's 2.5 minutes per 3000 steps of "
+                  "32 on one thread, then runs about 5x the quick scale's 2.6 minutes)"),
     "gpu": Scale(seeds=5, size="small", train_steps=600, batch_size=256, device="cuda",
                  episode_steps=32, episodes=96, eval_batch=96, plant_step=12,
                  plant_window=4, rounds=2, critic_episodes=96, embedded_episodes=2,
                  chess_steps=5, addition_steps=4, simulated_episodes=400,
-                 budget="one H200, at most ~6 minutes for the whole grid (sized, not yet "
-                 "measured)"),
+                 budget="one H200; estimated, not measured: about 33 minutes with one "
+                 "model at a time (25 models × ~35 s of training; 105 runs × 32 batched "
+                 "steps × ~0.3 s of host-bound decoding), 4x the issue's 8 minutes: see "
+                 "docs/testbed.md"),
 }
 """The grid's sizes. ``tiny`` is the CPU rehearsal of the ``gpu`` preset run by the tests."""
 

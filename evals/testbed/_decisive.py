@@ -184,9 +184,10 @@ DECISIVE_CALIBRATION: dict[str, dict[str, Any]] = {
             "seed measured at this budget) and 8.7% (seed 2). So 3000 steps is the budget "
             "at which every seed tried has learnt, the between-seed spread of e_TF is "
             "large (1-13%), and a quick grid of 15 such models trained in 31.5 minutes "
-            "on 2 idle cores (the findings run of 2026-12-05; 35 minutes in all), over the "
-            "quick budget. In that run the experts of seeds 0-2 erred on 0.7%, 12.2% and "
-            "6.4% of teacher-forced steps at temperature 1. "
+            "one at a time on 2 idle cores (35 minutes in all, over the quick budget), "
+            "15.9 two at once on one thread each (18.5 in all; both findings runs of "
+            "2026-12-05, the same models bit for bit). In those runs the experts of "
+            "seeds 0-2 erred on 0.7%, 12.2% and 6.4% of teacher-forced steps at temperature 1. "
             "Candidates A-L (random starts only, checkpoint after the total) never learnt."
         ),
     },
