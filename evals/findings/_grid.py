@@ -122,10 +122,10 @@ SCALES: dict[str, Scale] = {
                   episode_steps=32, episodes=100, eval_batch=64, plant_step=12,
                   plant_window=4, rounds=2, critic_episodes=60, embedded_episodes=6,
                   chess_steps=15, addition_steps=6, simulated_episodes=400,
-                  budget="2 CPU cores, about 1.5 hours on an idle machine (estimated, "
-                  "not measured: 25 models of 3000 steps of 64 at about 5 minutes each, "
-                  "two at once, scaled from the quick run's 2.5 minutes per 3000 steps of "
-                  "32 on one thread, then runs about 5x the quick scale's 2.6 minutes)"),
+                  budget="2 CPU cores, about 70 minutes on an idle machine (partly "
+                  "measured, 2026-12-05: 15 of the 25 models trained in 32 minutes, "
+                  "3.4-5.0 minutes each two at once, so about 54 for all; the runs, about "
+                  "5x the quick scale's 2.6 minutes, estimated)"),
     "gpu": Scale(seeds=5, size="small", train_steps=600, batch_size=256, device="cuda",
                  episode_steps=32, episodes=96, eval_batch=96, plant_step=12,
                  plant_window=4, rounds=2, critic_episodes=96, embedded_episodes=2,
