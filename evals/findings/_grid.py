@@ -25,6 +25,7 @@ from redraft.evals.findings._design import (
 
 __all__ = [
     "META_FILE",
+    "MODEL_COST",
     "SCALES",
     "SUMMARIES_DIR",
     "DecisiveRun",
@@ -44,6 +45,9 @@ __all__ = [
 
 META_FILE = "meta.json"
 """What the page needs besides the summaries: options, costs, trained models."""
+MODEL_COST = "model/"
+"""Costs key prefix (``WORK/costs.json``, the meta's ``costs``): seconds of one model's
+training, overlapping when several train at once, so the page leaves them out of its total."""
 SUMMARIES_DIR = "summaries"
 """Folder (inside the output folder) of one compact ``summary.json`` per group."""
 

@@ -295,13 +295,15 @@ def _minutes(seconds: float) -> str:
 
 def _cost_lines(meta: Mapping[str, Any]) -> list[str]:
     """The cost table and prose, from this run's own timings (nothing kept by hand)."""
+    from redraft.evals.findings._grid import MODEL_COST
+
     costs: Mapping[str, float] = meta.get("costs") or {}
     if not costs:
         return []
     sections: dict[str, float] = {}
-    per_model = sorted(float(v) for k, v in costs.items() if k.startswith("model/"))
+    per_model = sorted(float(v) for k, v in costs.items() if k.startswith(MODEL_COST))
     for key, seconds in costs.items():
-        if key.startswith("model/"):  # overlapping when models trained at once
+        if key.startswith(MODEL_COST):  # overlapping when models trained at once
             continue
         parts = key.split("/")
         head = parts[0] if parts[0] not in ("grid",) else f"runs: {parts[1]}"

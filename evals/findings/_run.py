@@ -25,6 +25,7 @@ from pydantic import JsonValue, ValidationError
 from redraft.evals.findings._design import DECISIVE_CALIBRATION
 from redraft.evals.findings._grid import (
     META_FILE,
+    MODEL_COST,
     SCALES,
     SIMULATED,
     SIMULATED_TRUTH,
@@ -92,7 +93,7 @@ def _train(spec: TrainSpec, options: FindingsOptions, say: Callable[[str], None]
     from redraft.evals.testbed import read_recipe, train
 
     config = _train_config(spec, options)
-    recipe = read_recipe(spec.out) if spec.out.is_dir() else None
+    recipe = read_recipe(spec.out)  # None without a recipe file, or without the folder
     if recipe is not None:
         if recipe.config.model_dump(exclude={"threads", "device", "log_every"}) != \
                 config.model_dump(exclude={"threads", "device", "log_every"}):
@@ -141,12 +142,9 @@ def training_threads(options: FindingsOptions) -> int:
 
 
 _MAX_JOBS = 8
+"""Most models trained at once by default (each process holds torch: ~0.3 GB)."""
 TRAINING_WALL = "train"
 """Costs key: wall-clock seconds of the training phase, summed over the calls that trained."""
-MODEL_COST = "model/"
-"""Costs key prefix: seconds of one model's training (overlapping when several train at
-once, so the page leaves them out of its total)."""
-"""Most models trained at once by default (each process holds torch: ~0.3 GB)."""
 
 
 def _train_in_worker(spec: TrainSpec, options: FindingsOptions) -> tuple[float, float]:
@@ -201,7 +199,7 @@ def _train_all(trains: list[TrainSpec], options: FindingsOptions, costs: _Costs,
         return
     todo = list(trains)
     for spec in trains:  # kept models: said and costed here, no worker needed
-        if spec.out.is_dir() and read_recipe(spec.out) is not None:
+        if read_recipe(spec.out) is not None:
             started = time.perf_counter()
             keep(spec, _train(spec, options, say), time.perf_counter() - started)
             todo.remove(spec)
@@ -249,7 +247,7 @@ def _refuse_orphan_runs(spec: TrainSpec, jobs: list[tuple[str, RunSpec, Path]]) 
     """
     from redraft.evals.testbed import read_recipe
 
-    if spec.out.is_dir() and read_recipe(spec.out) is not None:
+    if read_recipe(spec.out) is not None:
         return
     model = f"hf/{spec.out}"
     stale = [where for _, run, where in jobs if run.config.get("model") == model

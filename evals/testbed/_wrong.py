@@ -18,7 +18,6 @@ The temperature used is recorded with the offsets (and so in the recipe).
 
 from __future__ import annotations
 
-import hashlib
 import random
 from pathlib import Path
 from typing import Any
@@ -78,14 +77,10 @@ _WEIGHTS_FILE = "model.safetensors"
 
 def weights_digest(model_dir: Path) -> str | None:
     """SHA-256 of a model directory's weights file; None when it has none."""
+    from redraft.evals._manifest import file_sha256
+
     path = Path(model_dir) / _WEIGHTS_FILE
-    if not path.is_file():
-        return None
-    digest = hashlib.sha256()
-    with path.open("rb") as weights:
-        for block in iter(lambda: weights.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return file_sha256(path) if path.is_file() else None
 
 
 def _centred(offset: int, modulus: int | None) -> int:
