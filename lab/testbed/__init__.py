@@ -9,16 +9,27 @@ Training needs the ``train`` extra (torch, transformers, tokenizers, safetensors
 here imports them until it trains.
 """
 
+from redraft.lab.testbed._answers import (
+    AnswerCodec,
+    Committed,
+    committed_right,
+    draw_wrong_totals,
+    total_probabilities,
+)
+from redraft.lab.testbed._data import CharCodec
 from redraft.lab.testbed._decisive import (
     DECISIVE_CALIBRATION,
     DECISIVE_TASK_OPTIONS,
     DECISIVE_TRAIN_OVERRIDES,
     decisive_options,
 )
+from redraft.lab.testbed._lockstep import Member, StackBatch, StackData, heldout_batch
 from redraft.lab.testbed._markers import BACK_MARKER
 from redraft.lab.testbed._recipe import (
     RECIPE_FILE,
     SIZES,
+    ExpertDraws,
+    HeldoutPoint,
     LossPoint,
     ModelSize,
     Recipe,
@@ -36,7 +47,17 @@ from redraft.lab.testbed._regimes import (
     task_spec,
     training_seed,
 )
-from redraft.lab.testbed._train import train
+from redraft.lab.testbed._stack import StackedAdamW, StackedLlama
+from redraft.lab.testbed._stack_train import (
+    HELDOUT_SEED_OFFSET,
+    StackOutcome,
+    StackPlan,
+    save_folder,
+    train_stack,
+)
+from redraft.lab.testbed._threads import choose_wait_policy
+from redraft.lab.testbed._tokenizer import render_chat
+from redraft.lab.testbed._train import train, versions
 from redraft.lab.testbed._wrong import WrongAnswers, sample_wrong_answers, weights_digest
 
 __all__ = [
@@ -44,25 +65,47 @@ __all__ = [
     "DECISIVE_CALIBRATION",
     "DECISIVE_TASK_OPTIONS",
     "DECISIVE_TRAIN_OVERRIDES",
+    "HELDOUT_SEED_OFFSET",
     "RECIPE_FILE",
     "REGIMES",
     "SIZES",
     "TASK_SPECS",
+    "AnswerCodec",
+    "CharCodec",
+    "Committed",
     "Example",
+    "ExpertDraws",
+    "HeldoutPoint",
     "LossPoint",
+    "Member",
     "ModelSize",
     "Recipe",
     "Regime",
     "SizeName",
+    "StackBatch",
+    "StackData",
+    "StackOutcome",
+    "StackPlan",
+    "StackedAdamW",
+    "StackedLlama",
     "TaskSpec",
     "TrainConfig",
     "WrongAnswers",
+    "choose_wait_policy",
+    "committed_right",
     "decisive_options",
+    "draw_wrong_totals",
     "examples",
+    "heldout_batch",
     "read_recipe",
+    "render_chat",
     "sample_wrong_answers",
+    "save_folder",
     "task_spec",
+    "total_probabilities",
     "train",
+    "train_stack",
     "training_seed",
+    "versions",
     "weights_digest",
 ]

@@ -22,6 +22,8 @@ from redraft.tools import BadInputError
 __all__ = [
     "RECIPE_FILE",
     "SIZES",
+    "ExpertDraws",
+    "HeldoutPoint",
     "LossPoint",
     "ModelSize",
     "Recipe",
@@ -100,11 +102,18 @@ class TrainConfig(BaseModel):
     mask_wrong: bool = False
     """``retry``: leave the wrong answers out of the loss, not the marker after them (Ye et
     al. found it unneeded)."""
-    wrong_source: Literal["offset", "model"] = "offset"
+    wrong_source: Literal["offset", "model", "expert"] = "offset"
     """Where wrong answers (retry's, and the earlier errors of ``recovery_p``) come from:
     ``offset``, the right total ±1..10; ``model``, the offsets of the wrong totals that
     ``wrong_model`` wrote when sampled at temperature 1 on expert states of this task (the
-    recipe records them)."""
+    recipe records them); ``expert``, at every state that needs one, a wrong total drawn
+    from ``wrong_model``'s own answer distribution at that state (conditioned on being
+    wrong, at ``wrong_temperature``): the findings' stacked training only."""
+    wrong_temperature: float | None = Field(None, gt=0)
+    """``wrong_source="expert"``: the temperature of the draws (the evaluation's)."""
+    init_model: str | None = None
+    """A trained model directory of the same size to start from (None: fresh weights
+    initialised from ``seed``)."""
     wrong_model: str | None = None
     """With ``wrong_source="model"``: the trained model directory whose mistakes are used."""
     recovery_p: float = Field(0.0, ge=0.0, le=0.5)
@@ -133,7 +142,7 @@ class TrainConfig(BaseModel):
 
     @model_validator(mode="after")
     def _wrong_source_named(self) -> TrainConfig:
-        if (self.wrong_source == "model") != (self.wrong_model is not None):
+        if (self.wrong_source != "offset") != (self.wrong_model is not None):
             raise ValueError("wrong_source=model and wrong_model go together: name the model "
                              "directory whose mistakes to use, or leave both out")
         return self
@@ -165,6 +174,35 @@ class LossPoint(BaseModel):
     """Mean cross-entropy per target token."""
 
 
+class ExpertDraws(BaseModel):
+    """Where a model's wrong totals came from with ``wrong_source="expert"``."""
+
+    model_config = ConfigDict(frozen=True)
+
+    model: str
+    """The expert's model directory."""
+    weights: str | None
+    """SHA-256 of its weights file when drawn from (a retrained expert has others)."""
+    temperature: float
+    """The temperature of the draws."""
+
+
+class HeldoutPoint(BaseModel):
+    """Scores on held-out clean states during training: one point of a learning curve."""
+
+    model_config = ConfigDict(frozen=True)
+
+    step: int
+    """Optimizer steps done."""
+    loss: float
+    """Mean cross-entropy per target token."""
+    accuracy: float
+    """Share of states whose exact target is the greedy output (every token the argmax)."""
+    error: float
+    """One minus the mean probability of writing exactly the target at the evaluation
+    temperature (:attr:`Recipe.eval_temperature`)."""
+
+
 class Recipe(BaseModel):
     """How a testbed model was made: written as :data:`RECIPE_FILE` in its directory."""
 
@@ -188,9 +226,9 @@ class Recipe(BaseModel):
     """Trainable parameters."""
     steps_done: int
     """Optimizer steps run."""
-    stopped_by: Literal["steps", "time", "tokens"]
+    stopped_by: Literal["steps", "time", "tokens", "converged"]
     """Which budget ended training: a ``time`` stop means this model saw less than the
-    others of its comparison."""
+    others of its comparison; ``converged``: a stopping rule on its held-out accuracy."""
     examples_seen: int
     """Training examples (steps of episodes) seen."""
     tokens_seen: int
@@ -206,8 +244,8 @@ class Recipe(BaseModel):
     loss_curve: list[LossPoint]
     """The training loss over time."""
     heldout_step_accuracy: float
-    """Share of held-out steps (expert states, greedy decoding) whose output ends with the
-    right answer: a quick check, not the eval."""
+    """Share of held-out steps (expert states) whose greedy output is exactly the right
+    answer (read from one teacher-forced pass): a quick check, not the eval."""
     heldout_steps: int
     """Held-out steps in that check."""
     versions: dict[str, str]
@@ -225,6 +263,19 @@ class Recipe(BaseModel):
     wrong_answers: WrongAnswers | None = None
     """With ``wrong_source="model"``: what sampling ``wrong_model`` gave (the offsets the
     wrong answers were drawn from)."""
+    init_weights: str | None = None
+    """SHA-256 of the weights file of ``config.init_model`` when training started."""
+    wrong_expert: ExpertDraws | None = None
+    """With ``wrong_source="expert"``: the expert whose answer distribution the wrong totals
+    were drawn from, state by state."""
+    heldout_curve: list[HeldoutPoint] = Field(default_factory=list)
+    """Held-out scores during training (stacked training): whether the model converged."""
+    eval_temperature: float | None = None
+    """The temperature of :attr:`heldout_curve`'s error (stacked training)."""
+    stacked_with: int | None = None
+    """Models trained in the same stack, this one included (None: trained alone)."""
+    wait_policy: str | None = None
+    """How torch's OpenMP threads waited (chosen by the machine's load)."""
 
     def outdated(self) -> str | None:
         """Why a model made with this recipe is not what its config now trains, or None."""

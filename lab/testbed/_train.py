@@ -37,11 +37,12 @@ from redraft.lab.testbed._recipe import (
     TrainConfig,
 )
 from redraft.lab.testbed._regimes import examples, task_spec
-from redraft.lab.testbed._tokenizer import build_tokenizer, generate_answers
-from redraft.lab.testbed._wrong import sample_wrong_answers
+from redraft.lab.testbed._threads import choose_wait_policy
+from redraft.lab.testbed._tokenizer import build_tokenizer
+from redraft.lab.testbed._wrong import sample_wrong_answers, weights_digest
 from redraft.tools import BadInputError
 
-__all__ = ["set_threads", "train"]
+__all__ = ["build_model", "set_threads", "train", "versions", "write_model_dir"]
 
 _HELDOUT_SEED_OFFSET = 7_919_000_001
 """Held-out check episodes use the training seed plus this (another hash namespace entry)."""
@@ -49,7 +50,7 @@ _CUDA_WORKERS = 6
 """Example processes on CUDA: one makes ~16k examples/s, the device takes ~50k/s."""
 
 
-def _versions() -> dict[str, str]:
+def versions() -> dict[str, str]:
     found = {"python": platform.python_version()}
     for dist in ("redraft", "torch", "transformers", "tokenizers", "safetensors"):
         try:
@@ -87,15 +88,28 @@ def _heldout_accuracy(
     model: Any, tokenizer: Any, torch: Any, device: str, task: Task, config: TrainConfig,
     n: int,
 ) -> float:
-    """Greedy outputs on expert states of held-out episodes that end with the right answer."""
+    """Share of held-out expert states whose answer greedy decoding writes exactly.
+
+    Read from one teacher-forced pass: greedy decoding writes the target (and its end
+    token) exactly when every target token is the argmax after the ones before it.
+    """
+    from redraft.lab.testbed._data import CharCodec, encode_examples
+
+    del tokenizer
     stream = examples(task, "expert", seed=config.seed + _HELDOUT_SEED_OFFSET,
                       episode_steps=config.episode_steps)
-    batch = [next(stream) for _ in range(n)]
+    chunk = encode_examples(CharCodec(), [next(stream) for _ in range(n)], mask_wrong=False)
+    right = 0
     model.eval()
-    texts = generate_answers(model, tokenizer, torch, device, [e.messages for e in batch],
-                             max_new_tokens=64, do_sample=False)
+    with torch.inference_mode():
+        start = 0
+        for length, head in zip(chunk.lengths.tolist(), chunk.heads.tolist(), strict=True):
+            ids = torch.from_numpy(chunk.tokens[start:start + length].astype("int64"))
+            start += length
+            logits = model(ids[None].to(device)).logits[0]
+            predicted = logits[head - 1:length - 1].argmax(-1).cpu()
+            right += bool((predicted == ids[head:length]).all())
     model.train()
-    right = sum(t.strip().endswith(e.target) for t, e in zip(texts, batch, strict=True))
     return float(right) / n
 
 
@@ -177,9 +191,14 @@ def train(config: TrainConfig, out: Path, *, say: Callable[[str], None] | None =
     spec = task_spec(config.task)
     task_kwargs = config.task_kwargs(spec.representation, spec.options)
     task = load_task(config.task, **task_kwargs)
-    # OpenMP reads this when torch first loads: idle workers sleep instead of spinning
-    # against other processes (a loaded 2-core machine ran 34x slower with spinning).
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    if config.wrong_source == "expert":
+        raise BadInputError("wrong totals drawn from an expert at each state "
+                            "(wrong_source=expert) are made by the findings' stacked "
+                            "training only; use wrong_source=model or offset")
+    # OpenMP reads this when torch first loads: on a busy machine its workers must sleep
+    # instead of spinning (a loaded 2-core machine ran 34x slower spinning); on idle cores
+    # spinning is faster.
+    policy = choose_wait_policy(config.threads)
     torch = require_train("torch")
     transformers = require_train("transformers")
     require_train("safetensors")
@@ -190,7 +209,10 @@ def train(config: TrainConfig, out: Path, *, say: Callable[[str], None] | None =
     if cuda:
         torch.backends.cuda.matmul.allow_tf32 = True
     tokenizer = build_tokenizer()
-    model = build_model(torch, transformers, tokenizer, config).to(device)
+    model = build_model(torch, transformers, tokenizer, config)
+    if config.init_model is not None:
+        _load_init(model, transformers, Path(config.init_model))
+    model = model.to(device)
     parameters = sum(p.numel() for p in model.parameters() if p.requires_grad)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=0.01,
                                   betas=(0.9, 0.98), **({"fused": True} if cuda else
@@ -286,19 +308,37 @@ def train(config: TrainConfig, out: Path, *, say: Callable[[str], None] | None =
         loss_curve=curve,
         heldout_step_accuracy=accuracy,
         heldout_steps=heldout_n,
-        versions=_versions(),
+        versions=versions(),
         precision=step_fn.precision,
         compiled=step_fn.compiled,
         data_wait_seconds=round(waited, 3),
         producer_cpu_seconds=round(data.producer_seconds, 3),
         notes=step_fn.notes,
         wrong_answers=wrong_answers,
+        wait_policy=policy,
+        init_weights=(weights_digest(Path(config.init_model))
+                      if config.init_model is not None else None),
     )
-    _write_model_dir(out, model, tokenizer, recipe)
+    write_model_dir(out, model, tokenizer, recipe)
     close = getattr(task, "close", None)
     if callable(close):
         close()
     return recipe
+
+
+def _load_init(model: Any, transformers: Any, folder: Path) -> None:
+    """Copy a trained model's weights into ``model`` (the same size).
+
+    Raises:
+        BadInputError: no model there, or one of another size.
+    """
+    if not (folder / "model.safetensors").is_file():
+        raise BadInputError(f"init_model {folder}: no trained model there")
+    trained = transformers.AutoModelForCausalLM.from_pretrained(str(folder))
+    try:
+        model.load_state_dict(trained.state_dict())
+    except RuntimeError as exc:
+        raise BadInputError(f"init_model {folder} is another size than --size asks") from exc
 
 
 def _point(step: int, started: float, loss_sum: Any, window: int) -> LossPoint:
@@ -307,7 +347,7 @@ def _point(step: int, started: float, loss_sum: Any, window: int) -> LossPoint:
                      loss=round(float(loss_sum.item()) / window, 5))
 
 
-def _write_model_dir(out: Path, model: Any, tokenizer: Any, recipe: Recipe) -> None:
+def write_model_dir(out: Path, model: Any, tokenizer: Any, recipe: Recipe) -> None:
     """Write into a sibling temporary folder, then rename: never a half-written model."""
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))

@@ -1,0 +1,49 @@
+"""How torch's OpenMP threads wait: decided by the machine's load, as the llama.cpp backend does.
+
+Torch's CPU kernels run on OpenMP threads that meet at a barrier after every operation.
+GNU OpenMP spins there before sleeping: fastest on idle cores (measured for ``micro``
+training: 57-67k tokens/s spinning against 51-54k with ``OMP_WAIT_POLICY=PASSIVE`` on 2
+idle cores, issue 29), ruinous when another process holds a core (a spinning waiter
+burns the time slice its descheduled partner needs: 20x slower on a loaded 2-core
+machine). So, as :func:`redraft.agent.backends.llamacpp.wait_passively_when_busy` does
+for llama.cpp, the policy follows the other processes' runnable tasks read at the moment
+torch loads (:func:`redraft.agent.backends.sample_runnable`): ``PASSIVE`` when they and
+our threads exceed the CPUs, OpenMP's default (spin, then sleep) otherwise. A policy the
+user set is kept; once torch has loaded, OpenMP has read its environment and nothing
+changes.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from redraft.agent.backends import cpus_available, sample_runnable
+
+__all__ = ["choose_wait_policy"]
+
+
+def choose_wait_policy(threads: int) -> str:
+    """Set ``OMP_WAIT_POLICY`` for ``threads`` torch threads before torch loads; say what.
+
+    Returns one of ``"PASSIVE (busy: N other runnable tasks on C CPUs)"``, ``"default
+    (idle)"``, ``"kept: POLICY (set by the user)"``, ``"unchanged: torch already loaded"``
+    or ``"default (load unknown)"``.
+    """
+    if "OMP_WAIT_POLICY" in os.environ:
+        return f"kept: {os.environ['OMP_WAIT_POLICY']} (set by the user)"
+    if _torch_loaded():
+        return "unchanged: torch already loaded"
+    others = sample_runnable()
+    if others is None:
+        return "default (load unknown)"
+    cpus = cpus_available()
+    if others + threads > cpus:
+        os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+        return f"PASSIVE (busy: {others:g} other runnable tasks on {cpus} CPUs)"
+    return "default (idle)"
+
+
+def _torch_loaded() -> bool:
+    """Whether torch (and so its OpenMP runtime) is loaded in this process."""
+    return "torch" in sys.modules
