@@ -23,7 +23,6 @@ __all__ = [
     "END_TOKEN",
     "PAD_TOKEN",
     "build_tokenizer",
-    "generate_answers",
     "render_chat",
     "vocabulary",
 ]
@@ -94,22 +93,3 @@ def build_tokenizer() -> Any:
     )
     tokenizer.chat_template = CHAT_TEMPLATE
     return tokenizer
-
-
-def generate_answers(
-    model: Any, tokenizer: Any, torch: Any, device: str,
-    prompts: Sequence[Sequence[Message]], **sampling: Any,
-) -> list[str]:
-    """The model's answers to chat prompts, one ``generate`` call, left-padded.
-
-    ``sampling`` goes to ``generate`` (``max_new_tokens``, ``do_sample``, ...).
-    """
-    tokenizer.padding_side = "left"
-    inputs = tokenizer([render_chat(p) for p in prompts], return_tensors="pt", padding=True,
-                       add_special_tokens=False).to(device)
-    with torch.inference_mode():
-        output = model.generate(**inputs, pad_token_id=tokenizer.pad_token_id,
-                                eos_token_id=tokenizer.eos_token_id, **sampling)
-    texts: list[str] = tokenizer.batch_decode(output[:, inputs["input_ids"].shape[1]:],
-                                              skip_special_tokens=True)
-    return texts

@@ -4,7 +4,8 @@ The ``retry`` and ``recovery`` regimes need wrong answers. A fixed offset (the r
 ±1..10) teaches mistakes no model makes; Ye et al. 2024 drew them from the model's own
 distribution. Sampling a model for every training example would cost more than training a
 CPU model, so instead a trained model (``wrong_model``, e.g. an expert of the same task) is
-sampled once at temperature 1 on held-out expert states of the training task, and the offset
+sampled once at temperature 1 on held-out expert states of the training task (through the
+framework's ``hf`` backend, as an eval samples it), and the offset
 of each wrong total from the right one is kept: training then draws wrong answers from those
 offsets (:class:`WrongAnswers`). The offsets are pooled over contexts, so a wrong answer's
 *size* follows the model's, its *place* is where the regime puts it.
@@ -18,15 +19,15 @@ The temperature used is recorded with the offsets (and so in the recipe).
 
 from __future__ import annotations
 
+import asyncio
 import random
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from redraft.agent.backends import GenerationRequest, SamplingParams, load_backend
 from redraft.evals.tasks import Task
-from redraft.lab.testbed._deps import require_train
-from redraft.lab.testbed._tokenizer import generate_answers
 from redraft.tools import BadInputError
 from redraft.tools.arithmetic import RunningSumContext, read_total
 
@@ -113,7 +114,7 @@ def sample_wrong_answers(
         temperatures: tried in turn until one gives ``min_wrong`` wrong totals.
         min_wrong: the wrong totals that make a temperature enough (the last takes any).
         device: the torch device.
-        batch: rows per ``generate`` call.
+        batch: rows per decoding call of the ``hf`` backend.
 
     Raises:
         BadInputError: the directory is no testbed model of this task, the task is not
@@ -131,22 +132,22 @@ def sample_wrong_answers(
     if recipe is None or recipe.task != task.name:
         raise BadInputError(f"{model_dir} is not a testbed model of {task.name} (no recipe of "
                             "that task): train one with 'redraft train running_sum ...'")
-    torch = require_train("torch")
-    transformers = require_train("transformers")
-    tokenizer = transformers.AutoTokenizer.from_pretrained(str(model_dir))
-    model = transformers.AutoModelForCausalLM.from_pretrained(str(model_dir)).to(device)
-    model.eval()
+    backend = load_backend(f"hf/{model_dir}", device=device, max_batch_size=batch)
     weights = weights_digest(model_dir)
     found: WrongAnswers | None = None
-    for temperature in temperatures:
-        offsets, unreadable = _sample_offsets(model, tokenizer, torch, device, task, seed=seed,
-                                              episode_steps=episode_steps, samples=samples,
-                                              temperature=temperature, batch=batch)
-        if offsets:
+    try:
+        for temperature in temperatures:
+            offsets, unreadable = _sample_offsets(backend, task, seed=seed,
+                                                  episode_steps=episode_steps,
+                                                  samples=samples, temperature=temperature)
+            if not offsets:
+                continue
             found = WrongAnswers(model=str(model_dir), weights=weights, temperature=temperature,
                                  sampled=samples, unreadable=unreadable, offsets=offsets)
             if len(offsets) >= min_wrong:
                 return found
+    finally:
+        asyncio.run(backend.aclose())
     if found is None:
         tried = ", ".join(f"{t:g}" for t in temperatures)
         raise BadInputError(f"{model_dir} made no readable wrong answer in {samples} sampled "
@@ -155,32 +156,33 @@ def sample_wrong_answers(
 
 
 def _sample_offsets(
-    model: Any, tokenizer: Any, torch: Any, device: str, task: Task, *, seed: int,
-    episode_steps: int, samples: int, temperature: float, batch: int,
+    backend: Any, task: Task, *, seed: int, episode_steps: int, samples: int,
+    temperature: float,
 ) -> tuple[list[int], int]:
-    """The nonzero offsets of readable totals, and the unreadable count, at one temperature."""
+    """The nonzero offsets of readable totals, and the unreadable count, at one temperature.
+
+    Each state is one request with its own seed, so the same states are drawn the same way
+    at every temperature and in any batch.
+    """
     from redraft.lab.testbed._regimes import examples
 
-    torch.manual_seed(seed)  # the same states and draws at every temperature
     stream = examples(task, "expert", seed=seed + _SAMPLE_SEED_OFFSET, episode_steps=episode_steps)
+    rows = [next(stream) for _ in range(samples)]
+    requests = [GenerationRequest(messages=e.messages, params=SamplingParams(
+        temperature=temperature, max_tokens=32, seed=seed * 1_000_003 + i))
+        for i, e in enumerate(rows)]
+    generations = asyncio.run(backend.generate(requests))
     offsets: list[int] = []
     unreadable = 0
-    done = 0
-    while done < samples:
-        rows = [next(stream) for _ in range(min(batch, samples - done))]
-        done += len(rows)
-        texts = generate_answers(model, tokenizer, torch, device, [e.messages for e in rows],
-                                 max_new_tokens=32, do_sample=True, temperature=temperature,
-                                 top_k=0, top_p=1.0)
-        for text, example in zip(texts, rows, strict=True):
-            context = _context(example.context)
-            read = read_total(text)
-            if read.status != "ok":
-                unreadable += 1
-                continue
-            offset = _centred(read.values[0] - context.expected(), context.modulus)
-            if offset:
-                offsets.append(offset)
+    for generation, example in zip(generations, rows, strict=True):
+        context = _context(example.context)
+        read = read_total(generation.text)
+        if read.status != "ok":
+            unreadable += 1
+            continue
+        offset = _centred(read.values[0] - context.expected(), context.modulus)
+        if offset:
+            offsets.append(offset)
     return offsets, unreadable
 
 
