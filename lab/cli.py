@@ -111,12 +111,9 @@ class FindingsCommand:
                             help="run and training seed (default 0)")
         parser.add_argument("--no-embedded", action="store_true",
                             help="leave out the SmolLM2 (llama.cpp) runs")
-        parser.add_argument("--jobs", type=int,
-                            help="models trained at once, a process each (default: one per "
-                                 "CPU on a CPU scale, at most 8; one on a GPU)")
         parser.add_argument("--threads", type=int,
-                            help="torch threads per training process (default: the CPUs "
-                                 "shared out among the jobs)")
+                            help="torch threads of the training stack and the scoring "
+                                 "(default: every CPU this process may use)")
         parser.add_argument("--replicate", type=Path, metavar="DIR",
                             help="another findings folder (the same grid with another "
                                  "--seed): compare its declared contrasts with OUT's on the "
@@ -150,8 +147,7 @@ class FindingsCommand:
             try:
                 options = FindingsOptions(
                     out=args.out, work=args.work, model=args.model, scale=args.scale,
-                    seed=args.seed, embedded=not args.no_embedded, threads=args.threads,
-                    jobs=args.jobs)
+                    seed=args.seed, embedded=not args.no_embedded, threads=args.threads)
             except ValidationError as exc:
                 raise option_error(exc) from exc
             words = ["redraft findings", "--out", str(args.out), "--scale", args.scale]

@@ -1,23 +1,32 @@
 """``redraft findings``: the experiment behind ``docs/findings.md``, as one command.
 
-The decisive experiment: several training seeds of each data regime (arms), each model run
-in distribution under declared conditions (free-running at temperature 1 and 0,
-teacher-forced, a planted error, no checkpoints), analysed seed-level against declared
-contrasts with Holm's correction (``decisive.json``); then exploratory groups (critic modes,
-the embedded SmolLM2, the simulated calibration) reported with ``redraft report``. The page
-is written from those files alone (:func:`render_page`).
+The decisive experiment: for each paired seed a base model trained to convergence, then
+every data regime (arm) trained from it on the same data; every model scored exactly on one
+shared set of constructed states (``scores.json``); the runs that need a trajectory made
+with ``redraft eval``; four primary outcomes declared in advance, tested per seed with exact
+sign-flip tests and Holm's correction, each with the effect it can detect
+(``decisive.json``); then exploratory groups (critic modes, the embedded SmolLM2, the
+simulated calibration) reported with ``redraft report``. The page is written from those
+files alone (:func:`render_page`).
 """
 
 from redraft.lab.findings._analysis import (
     DECISIVE_FILE,
+    LEARNT,
+    ArmSummary,
     DecisiveResults,
-    analyze_arrays,
+    ModelStatus,
+    PrimaryResult,
+    analyze,
     analyze_decisive,
+    converged,
+    primary_values,
 )
 from redraft.lab.findings._design import (
     ARMS,
+    BASE,
     CONDITIONS,
-    DECLARED_CONTRASTS,
+    PRIMARY,
     Arm,
     Condition,
     Contrast,
@@ -38,6 +47,7 @@ from redraft.lab.findings._grid import (
     condition_config,
     decisive_dir,
     group_dir,
+    model_dir,
     plan,
 )
 from redraft.lab.findings._page import (
@@ -50,19 +60,25 @@ from redraft.lab.findings._page import (
     render_page,
     write_page,
 )
-from redraft.lab.findings._run import run_findings, train_models
+from redraft.lab.findings._planted import World, replicate, simulate
+from redraft.lab.findings._run import run_findings, score_grid, train_models
+from redraft.lab.findings._scores import SCORES_FILE, ModelScores, Scores, score_models
 
 __all__ = [
     "ARMS",
+    "BASE",
     "CONDITIONS",
     "DECISIVE_FILE",
-    "DECLARED_CONTRASTS",
     "FIGURE_FILES",
+    "LEARNT",
     "META_FILE",
+    "PRIMARY",
     "REPLICATE_FILE",
     "SCALES",
+    "SCORES_FILE",
     "SUMMARIES_DIR",
     "Arm",
+    "ArmSummary",
     "Condition",
     "Contrast",
     "DecisiveResults",
@@ -70,23 +86,35 @@ __all__ = [
     "Findings",
     "FindingsOptions",
     "Group",
+    "ModelScores",
+    "ModelStatus",
     "Plan",
+    "PrimaryResult",
     "RunSpec",
     "Scale",
     "ScaleName",
+    "Scores",
     "TrainSpec",
+    "World",
     "add_replicate",
-    "analyze_arrays",
+    "analyze",
     "analyze_decisive",
     "condition_config",
+    "converged",
     "decisive_dir",
     "group_dir",
     "group_tables",
     "load_findings",
+    "model_dir",
     "page_path",
     "plan",
+    "primary_values",
     "render_page",
+    "replicate",
     "run_findings",
+    "score_grid",
+    "score_models",
+    "simulate",
     "train_models",
     "write_figures",
     "write_page",

@@ -1,10 +1,19 @@
-"""The decisive grid's analysis, from its run logs alone: ``decisive.json``.
+"""The decisive experiment's analysis (``decisive.json``).
 
-Every number is seed-level: a mean over an arm's trained models with a two-stage bootstrap
-interval (:func:`~redraft.evals.stats.seed_estimate`) and the per-model values beside it.
-The declared contrasts (:data:`~redraft.lab.findings._design.DECLARED_CONTRASTS`) get
-two-sided bootstrap p-values, Holm-adjusted over exactly that list. Rates leave unknown
-judgements out; the unknown and truncated shares are kept beside them.
+It is made from the exact scores, the model recipes and the run logs alone.
+
+- **Convergence** (:func:`converged`, declared with the design): a model whose held-out
+  greedy accuracy is below :data:`LEARNT` at the end, or whose held-out error at the
+  evaluation temperature still moved over the last quarter of training, is reported and
+  left out of every contrast (with its seed's pair).
+- **Primary outcomes** (:data:`~redraft.lab.findings._design.PRIMARY`): one value per seed
+  from the exact scores; the mean with a t interval, the exact sign-flip p and the t p,
+  Holm over exactly these four, and the smallest effect each detects with 80% power at
+  its scale (:mod:`redraft.lab.stats`).
+- **Exploratory**: per arm, the exact scores by temperature and by steps since an error,
+  the committed error with retries and the retry's precision and recall, the free-running
+  curves (P(globally right at n) against survival to n), the sampled teacher-forced error
+  beside the exact one, and the scratchpad against the expert (paired, no correction).
 """
 
 from __future__ import annotations
@@ -16,37 +25,18 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
-from pydantic import BaseModel, ConfigDict, Field, JsonValue
+from pydantic import BaseModel, ConfigDict, JsonValue
 
-from redraft.evals.stats import (
-    EpisodeArrays,
-    PermutationTest,
-    episode_arrays,
-    load_run,
-    monologue_metrics,
-)
-from redraft.lab.findings._design import (
-    ARMS,
-    DECLARED_CONTRASTS,
-    Contrast,
-)
+from redraft.evals.stats import episode_arrays, load_run
+from redraft.lab.findings._design import ARMS, PRIMARY, Contrast
+from redraft.lab.findings._scores import ModelScores, Scores
 from redraft.lab.stats import (
-    DEFAULT_DRAWS,
-    SeedEstimate,
-    error_rate,
-    flatness_test,
+    PairedEstimate,
     global_error_curve,
     holm,
-    planted_effect,
-    seed_difference,
-    seed_estimate,
+    paired_estimate,
     step_rates,
-    survival_gap,
-    survival_null,
     survival_observed,
-    undo_rate,
-    undo_vs_chance,
-    with_global,
 )
 
 if TYPE_CHECKING:
@@ -54,79 +44,126 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DECISIVE_FILE",
-    "ArmResult",
-    "ConditionResult",
-    "ContrastResult",
+    "LEARNT",
+    "ArmSummary",
     "DecisiveResults",
-    "analyze_arrays",
+    "ModelStatus",
+    "PrimaryResult",
+    "RunCurves",
+    "analyze",
     "analyze_decisive",
+    "converged",
+    "primary_values",
 ]
 
 DECISIVE_FILE = "decisive.json"
 """The decisive grid's analysis, beside ``meta.json``."""
-
+LEARNT = 0.98
+"""Held-out greedy accuracy a converged model reaches."""
+PLATEAU = 0.25
+"""The last share of training over which a converged model's held-out error barely moves."""
 FloatArray = NDArray[np.float64]
 
 
-class ConditionResult(BaseModel):
-    """One condition of one arm, over its models."""
+class ModelStatus(BaseModel):
+    """Whether a trained model converged, from its learning curve."""
 
     model_config = ConfigDict(frozen=True)
 
-    e_raw: SeedEstimate
-    """Round-0 error (with critic none: the committed error)."""
-    e_raw_curve: list[float | None]
-    """e(t) per step, mean over models (teacher-forced runs: e_TF(t))."""
-    global_curve: list[float | None]
-    """P(global error at t), mean over models."""
-    undo: SeedEstimate | None
-    """P(back to the true state at t | wrong at t-1)."""
-    unknown_share: float
-    """Share of steps whose round-0 judgement is unknown (left out of the rates)."""
-    truncated_share: float
-    """Share of round-0 outputs cut at the token limit."""
-    changed_share: float | None
-    """Share of round-0 outputs that changed their answer inside the generation."""
-    ingen_recovery: list[float | None]
-    """Per model: P(final answer right | first answer wrong) inside one generation."""
-    steps: int
-    """Judged and unjudged steps, all models."""
+    arm: str
+    """Its arm."""
+    seed: int
+    """Its seed."""
+    converged: bool
+    """Past its learning turn: contrasted as trained."""
+    why: str
+    """The reading behind it."""
+    accuracy: float | None
+    """Final held-out greedy accuracy."""
+    error: float | None
+    """Final held-out error at the evaluation temperature (exact target)."""
 
 
-class ArmResult(BaseModel):
-    """One arm: its models and conditions."""
+def converged(curve: Sequence[Sequence[float]]) -> tuple[bool, str]:
+    """Has a learning curve converged? ``curve``: ``[step, accuracy, error, loss]`` points.
 
-    model_config = ConfigDict(frozen=True)
+    Converged: held-out greedy accuracy at least :data:`LEARNT` at the end, and the
+    held-out error at the evaluation temperature over the last :data:`PLATEAU` of
+    training within 0.01 plus a fifth of its final value of that final value (the model
+    was not still learning when training stopped).
+    """
+    if len(curve) < 2:
+        return False, "no learning curve"
+    last = curve[-1]
+    if last[1] < LEARNT:
+        return False, f"held-out accuracy {last[1]:.3f} < {LEARNT}"
+    cut = last[0] * (1 - PLATEAU)
+    late = [p for p in curve if p[0] >= cut]
+    spread = max(p[2] for p in late) - min(p[2] for p in late)
+    bound = 0.01 + 0.2 * last[2]
+    if spread > bound:
+        return False, (f"held-out error still moving over the last quarter (by {spread:.3f} "
+                       f"> {bound:.3f})")
+    return True, f"accuracy {last[1]:.3f}; error moved {spread:.3f} over the last quarter"
 
-    seeds: list[int]
-    """Training seeds of its models."""
-    conditions: dict[str, ConditionResult]
-    """By condition name."""
-    flatness: PermutationTest | None
-    """Trend test of e_TF(t) at temperature 1 (all models' teacher-forced episodes)."""
-    survival_observed: list[float | None]
-    """Free-running survival at temperature 1, mean over models."""
-    survival_null: list[float | None]
-    """prod(1 - e_TF(t)) at temperature 1, mean over models."""
-    survival_gap: SeedEstimate | None
-    """Observed minus null at the last step."""
-    planted: SeedEstimate | None
-    """Fresh-error rate after the plant minus unplanted, matched steps."""
-    undo_chance: SeedEstimate | None
-    """Undo rate with checkpoints minus without (chance)."""
 
-
-class ContrastResult(BaseModel):
-    """A declared contrast's estimate and its Holm-adjusted p-value."""
+class PrimaryResult(BaseModel):
+    """A primary outcome's paired estimate and its Holm-adjusted p."""
 
     model_config = ConfigDict(frozen=True)
 
     contrast: Contrast
     """What was declared."""
-    estimate: SeedEstimate | None
-    """None: the runs it needs are not in this grid."""
+    estimate: PairedEstimate | None
+    """None: the scores it needs are not in this grid."""
     p_holm: float | None
-    """Holm-adjusted over the declared contrasts that could be estimated."""
+    """Holm-adjusted over the primary outcomes that could be estimated (sign-flip p's)."""
+    left_out: list[str]
+    """Seeds left out, and why (a model that had not converged)."""
+
+
+class RunCurves(BaseModel):
+    """Free-running curves of one arm at one condition, mean over its models."""
+
+    model_config = ConfigDict(frozen=True)
+
+    error: list[float | None]
+    """e(t): round-0 error per step."""
+    survival: list[float | None]
+    """P(no error through n)."""
+    globally_right: list[float | None]
+    """P(the state is right at n)."""
+    undone: list[float | None]
+    """P(globally right at n) − P(no error through n): erred and back at n."""
+    e_raw: float | None
+    """Mean round-0 error over every step."""
+    per_model_e_raw: list[float | None]
+    """Each model's round-0 error."""
+    models: int
+    """Models with this run."""
+
+
+class ArmSummary(BaseModel):
+    """One arm's exact scores and runs, over its models (exploratory beside the primary)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    seeds: list[int]
+    """Its models' seeds."""
+    e_tf: dict[str, list[float]]
+    """Per temperature: each model's exact error on clean states."""
+    e_tf_curve: list[float]
+    """e_TF(t) at the evaluation temperature, mean over models."""
+    prefix: float | None
+    """Mean P(``total: ``) at the evaluation temperature (None: no scores)."""
+    post: dict[str, dict[str, list[float]]]
+    """By steps since the error (``"all"``, ``"1"``, ``"2"``): each statistic per model
+    (``local``, ``truth``, ``fresh``, ``clean_fresh``, ``clean_chance``, ``compounding``,
+    ``undo``, ``error_vs_truth``)."""
+    committed: dict[str, list[float | None]]
+    """Committed error with retries and the retry's stats, per model."""
+    runs: dict[str, RunCurves]
+    """Free-running (and teacher-forced sampled) curves by condition."""
 
 
 class DecisiveResults(BaseModel):
@@ -135,229 +172,262 @@ class DecisiveResults(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     task_options: dict[str, JsonValue]
-    """The running_sum options every decisive run used (before each condition's change)."""
+    """The running_sum options of every evaluation."""
     representation: str
     """The task representation."""
     episode_steps: int
     """Steps per episode (training and evaluation alike)."""
-    plant_step: int
-    """The 1-based step whose shown total is planted."""
-    plant_window: tuple[int, int]
-    """Steps (1-based, inclusive) over which the planted-error effect is measured."""
-    undo_from: int
-    """First step counted in the undo rates (past the window's start row)."""
-    draws: int
-    """Bootstrap draws."""
-    arms: dict[str, ArmResult]
+    temperature: float
+    """The evaluation temperature (the main condition)."""
+    sites: list[int]
+    """The 1-based error steps of the post-error states."""
+    eval_episodes: int
+    """Evaluation episodes of the constructed states."""
+    committed_states: int
+    """Clean states of the committed-error scoring."""
+    models: list[ModelStatus]
+    """Every trained model's convergence."""
+    primary: list[PrimaryResult]
+    """The primary outcomes, in the declared order."""
+    arms: dict[str, ArmSummary]
     """By arm name, in the design's order."""
-    contrasts: list[ContrastResult]
-    """The declared contrasts, in the declared order."""
+    expert_sd: float | None
+    """Between-seed SD of the converged experts' exact e_TF at the evaluation temperature."""
+    scratchpad: PairedEstimate | None = None
+    """Exploratory: sampled teacher-forced error, scratchpad minus expert, per seed."""
 
 
-def _opt(x: float) -> float | None:
-    return float(x) if math.isfinite(x) else None
+def _post_values(scores: ModelScores, which: str) -> dict[str, float]:
+    post = scores.post if which == "all" else scores.post_by_after[which]
+    return {"local": post.local, "truth": post.truth, "fresh": post.fresh,
+            "clean_fresh": post.clean_fresh, "clean_chance": post.clean_chance,
+            "compounding": post.compounding, "undo": post.undo,
+            "error_vs_truth": post.error_vs_truth}
 
 
-def _curve(curves: Sequence[FloatArray]) -> list[float | None]:
+def primary_values(contrast: Contrast, scores: Scores, seeds: Sequence[int]
+                   ) -> list[float | None]:
+    """Each seed's value of a primary outcome (None where a score it needs is missing)."""
+    out: list[float | None] = []
+    for seed in seeds:
+        expert = scores.get("expert", seed)
+        arm = scores.get(contrast.arm, seed)
+        value: float | None = None
+        if contrast.kind == "compounding" and expert is not None:
+            value = expert.post.compounding
+        elif contrast.kind == "undo" and expert is not None:
+            value = expert.post.undo
+        elif contrast.kind == "retry" and expert is not None and arm is not None \
+                and arm.committed is not None and expert.committed is not None:
+            value = arm.committed.committed_error - expert.committed.committed_error
+        elif contrast.kind == "recovery" and expert is not None and arm is not None:
+            value = arm.post.error_vs_truth - expert.post.error_vs_truth
+        out.append(value if value is None or math.isfinite(value) else None)
+    return out
+
+
+def _involved(contrast: Contrast) -> tuple[str, ...]:
+    """The models a contrast's seed value rests on (every arm starts from the base)."""
+    return ("base", "expert") if contrast.arm == "expert" else ("base", "expert", contrast.arm)
+
+
+def _mean_curve(curves: Sequence[Sequence[float | None]]) -> list[float | None]:
     if not curves:
         return []
-    stacked = np.vstack(curves)
+    width = max(len(c) for c in curves)
+    stacked = np.full((len(curves), width), np.nan)
+    for i, c in enumerate(curves):
+        stacked[i, : len(c)] = [np.nan if v is None else v for v in c]
     with np.errstate(invalid="ignore"):
         counts = np.isfinite(stacked).sum(axis=0)
         mean = np.where(counts > 0, np.nansum(stacked, axis=0) / np.maximum(counts, 1), np.nan)
-    return [_opt(float(x)) for x in mean]
+    return [float(x) if math.isfinite(x) else None for x in mean]
 
 
 class RunMatrices(BaseModel):
-    """One run's matrices and shares (what the analysis needs of a log)."""
+    """One run's label matrices ``(episodes, steps)`` (1 wrong, 0 right, NaN unknown)."""
 
     model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
 
     initial: FloatArray
-    """Round-0 local labels ``(episodes, steps)``."""
+    """Round-0 local labels."""
     final: FloatArray
     """Committed local labels."""
-    global_: FloatArray = Field(alias="global")
+    global_: FloatArray
     """Global labels (against the true state)."""
-    taken: FloatArray | None = None
-    """1 at the steps each episode took (None: every finite or unknown cell of ``initial``
-    up to its width was taken)."""
-    truncated: float = 0.0
-    """Round-0 outputs cut at the token limit."""
-    changed: float | None = None
-    """Round-0 outputs that changed their answer inside the generation."""
-    ingen_recovery: float | None = None
-    """P(answer right | first answer wrong) inside the generation."""
 
 
-def _pad(matrix: FloatArray, width: int) -> FloatArray:
-    if matrix.shape[1] >= width:
-        return matrix[:, :width]
-    padded: FloatArray = np.pad(matrix, ((0, 0), (0, width - matrix.shape[1])),
-                                constant_values=np.nan)
-    return padded
+def load_matrices(run_dir: Path, width: int) -> RunMatrices:
+    """A run log's label matrices, cut or padded to ``width`` steps."""
+    arrays = episode_arrays(load_run(run_dir))
+
+    def pad(x: FloatArray) -> FloatArray:
+        x = np.where(arrays.mask, x, np.nan)[:, :width]
+        if x.shape[1] < width:
+            x = np.pad(x, ((0, 0), (0, width - x.shape[1])), constant_values=np.nan)
+        return np.asarray(x, dtype=np.float64)
+
+    return RunMatrices(initial=pad(arrays.initial_wrong), final=pad(arrays.final_wrong),
+                       global_=pad(arrays.global_wrong))
 
 
-def matrices_from_arrays(arrays: EpisodeArrays, width: int) -> RunMatrices:
-    """The matrices of :class:`EpisodeArrays`, cut or padded to ``width`` steps."""
-    return RunMatrices.model_validate({
-        "initial": _pad(np.where(arrays.mask, arrays.initial_wrong, np.nan), width),
-        "final": _pad(np.where(arrays.mask, arrays.final_wrong, np.nan), width),
-        "global": _pad(np.where(arrays.mask, arrays.global_wrong, np.nan), width),
-        "taken": _pad(arrays.mask.astype(np.float64), width)})
+def _run_curves(runs: Sequence[RunMatrices], width: int) -> RunCurves:
+    survival = [survival_observed(r.final, width) for r in runs]
+    right = [1.0 - global_error_curve(r.global_, width) for r in runs]
+    undone = [g - s for g, s in zip(right, survival, strict=True)]
+
+    def rate(r: RunMatrices) -> float | None:
+        known = np.isfinite(r.initial)
+        return float(np.nanmean(r.initial)) if known.any() else None
+
+    per_model = [rate(r) for r in runs]
+    defined = [v for v in per_model if v is not None]
+    return RunCurves(
+        error=_mean_curve([step_rates(r.initial, width).tolist() for r in runs]),
+        survival=_mean_curve([s.tolist() for s in survival]),
+        globally_right=_mean_curve([g.tolist() for g in right]),
+        undone=_mean_curve([u.tolist() for u in undone]),
+        e_raw=float(np.mean(defined)) if defined else None, per_model_e_raw=per_model,
+        models=len(runs))
 
 
-def _load(run_dir: Path, width: int) -> RunMatrices:
-    run = load_run(run_dir)
-    base = matrices_from_arrays(episode_arrays(run), width)
-    firsts = [r for e in run.episodes for r in e.rounds if r.round == 0]
-    truncated = sum(r.truncated for r in firsts) / len(firsts) if firsts else 0.0
-    changed = [r.first_answer is not None and r.answer is not None
-               and r.first_answer != r.answer for r in firsts]
-    ingen = monologue_metrics(run, n_boot=20, rng=np.random.default_rng(0))["ingen_recovery"]
-    return base.model_copy(update={
-        "truncated": truncated,
-        "changed": sum(changed) / len(changed) if changed else None,
-        "ingen_recovery": ingen.value})
+def _arm_summary(arm: str, scores: Scores | None, seeds: Sequence[int],
+                 runs: dict[str, list[RunMatrices]], width: int) -> ArmSummary:
+    models = [m for m in (scores.get(arm, s) for s in seeds) if m is not None] if scores else []
+    temps = sorted({t for m in models for t in m.e_tf}, key=float)
+    post: dict[str, dict[str, list[float]]] = {}
+    for which in ("all", "1", "2"):
+        rows = [_post_values(m, which) for m in models]
+        post[which] = {k: [r[k] for r in rows] for k in (rows[0] if rows else {})}
+    committed: dict[str, list[float | None]] = {}
+    for key in ("committed_error", "first_error", "back", "precision", "recall", "harm",
+                "residual"):
+        committed[key] = [getattr(m.committed, key) if m.committed is not None else None
+                          for m in models]
+    return ArmSummary(
+        seeds=[m.seed for m in models], e_tf={t: [m.e_tf[t] for m in models] for t in temps},
+        e_tf_curve=[v for v in _mean_curve([m.e_tf_curve for m in models]) if v is not None],
+        prefix=float(np.mean([m.prefix for m in models])) if models else None,
+        post=post, committed=committed,
+        runs={c: _run_curves(ms, width) for c, ms in runs.items() if ms})
 
 
-def _unknown_share(runs: Sequence[RunMatrices]) -> tuple[float, int]:
-    """Share of the steps taken whose round-0 label is unknown, and the steps taken."""
-    taken = total = 0
-    for r in runs:
-        mask = (np.nan_to_num(r.taken, nan=0.0) > 0) if r.taken is not None else (
-            np.ones(r.initial.shape, dtype=bool))
-        total += int(mask.sum())
-        taken += int((mask & np.isfinite(r.initial)).sum())
-    return (1 - taken / total if total else 0.0), total
-
-
-def _condition(runs: Sequence[RunMatrices], width: int, undo_from: int,
-               draws: int) -> ConditionResult:
-    unknown, total = _unknown_share(runs)
-    changed = [r.changed for r in runs if r.changed is not None]
-    return ConditionResult(
-        e_raw=seed_estimate([[r.initial] for r in runs], error_rate, draws=draws),
-        e_raw_curve=_curve([step_rates(r.initial, width) for r in runs]),
-        global_curve=_curve([global_error_curve(r.global_, width) for r in runs]),
-        undo=seed_estimate([[r.global_] for r in runs], undo_rate(undo_from), draws=draws),
-        unknown_share=unknown, truncated_share=float(np.mean([r.truncated for r in runs])),
-        changed_share=float(np.mean(changed)) if changed else None,
-        ingen_recovery=[r.ingen_recovery for r in runs], steps=total)
-
-
-def analyze_arrays(
-    runs: dict[str, dict[int, dict[str, RunMatrices]]],
-    *,
-    width: int,
-    plant_step: int,
-    plant_window: int,
-    undo_from: int,
-    task_options: dict[str, JsonValue],
-    representation: str,
-    draws: int = DEFAULT_DRAWS,
+def analyze(
+    *, scores: Scores | None, statuses: Sequence[ModelStatus], seeds: Sequence[int],
+    runs: dict[str, dict[str, list[RunMatrices]]], task_options: dict[str, JsonValue],
+    representation: str, episode_steps: int, temperature: float, sites: Sequence[int],
+    eval_episodes: int, committed_states: int, tf_sampled: dict[str, dict[int, float]],
+    alpha: float = 0.05,
 ) -> DecisiveResults:
-    """The analysis of runs given as matrices: ``runs[arm][seed][condition]``.
+    """The analysis of a grid given its parts (the tests give planted ones).
 
     Args:
-        runs: every decisive run's matrices.
-        width: steps per episode.
-        plant_step: the 1-based step whose shown total was planted.
-        plant_window: steps after it over which its effect is measured.
-        undo_from: first step counted in undo rates.
-        task_options: the decisive task's options (recorded).
-        representation: the task representation (recorded).
-        draws: bootstrap draws.
+        scores: every model's exact scores (None: no testbed models).
+        statuses: every model's convergence.
+        seeds: the paired seeds.
+        runs: ``runs[arm][condition]``: the run matrices of its models.
+        task_options: the evaluation options (recorded).
+        representation: the representation (recorded).
+        episode_steps: steps per episode.
+        temperature: the evaluation temperature.
+        sites: the error steps of the post-error states.
+        eval_episodes: evaluation episodes of the constructed states.
+        committed_states: clean states of the committed-error scoring.
+        tf_sampled: ``[arm][seed]`` the sampled teacher-forced error (scratchpad contrast).
+        alpha: the family-wise level (Holm over the primary outcomes).
     """
-    first, last = plant_step + 1, min(width, plant_step + plant_window)
-    arms: dict[str, ArmResult] = {}
-    for arm in ARMS:
-        seeds = sorted(runs.get(arm.name, {}))
-        if not seeds:
+    unconverged = {(s.arm, s.seed): s.why for s in statuses if not s.converged}
+    results: list[tuple[Contrast, PairedEstimate | None, list[str]]] = []
+    for contrast in PRIMARY:
+        if scores is None:
+            results.append((contrast, None, []))
             continue
-        by_cond = {c: [runs[arm.name][s][c] for s in seeds if c in runs[arm.name][s]]
-                   for c in arm.conditions}
-        conditions = {c: _condition(ms, width, undo_from, draws)
-                      for c, ms in by_cond.items() if ms}
-        pairs = [(runs[arm.name][s].get("free-t1"), runs[arm.name][s].get("tf-t1"))
+        values = primary_values(contrast, scores, seeds)
+        left: list[str] = []
+        kept: list[float | None] = []
+        for seed, value in zip(seeds, values, strict=True):
+            why = [f"{a} {unconverged[(a, seed)]}" for a in _involved(contrast)
+                   if (a, seed) in unconverged]
+            if why:
+                left.append(f"seed {seed}: " + "; ".join(why))
+                kept.append(None)
+            else:
+                kept.append(value)
+        if all(v is None for v in kept):
+            results.append((contrast, None, left))
+            continue
+        results.append((contrast, paired_estimate(kept, seeds, alpha=alpha / len(PRIMARY)),
+                        left))
+    adjusted = holm([e.p_sign_flip if e is not None else None for _, e, _ in results])
+    primary = [PrimaryResult(contrast=c, estimate=e, p_holm=p, left_out=left)
+               for (c, e, left), p in zip(results, adjusted, strict=True)]
+    arms = {a.name: _arm_summary(a.name, scores, seeds, runs.get(a.name, {}), episode_steps)
+            for a in ARMS if (scores is not None and any(scores.get(a.name, s) for s in seeds))
+            or a.name in runs}
+    experts = [scores.get("expert", s) for s in seeds] if scores is not None else []
+    key = f"{temperature:g}"
+    etf = [m.e_tf[key] for m in experts
+           if m is not None and ("expert", m.seed) not in unconverged]
+    scratch = None
+    if "scratchpad" in tf_sampled and "expert" in tf_sampled:
+        diffs = [tf_sampled["scratchpad"][s] - tf_sampled["expert"][s]
+                 if s in tf_sampled["scratchpad"] and s in tf_sampled["expert"] else None
                  for s in seeds]
-        surv = [(f, t) for f, t in pairs if f is not None and t is not None]
-        planted = [(runs[arm.name][s].get("plant-t1"), runs[arm.name][s].get("free-t1"))
-                   for s in seeds]
-        plant = [(p, f) for p, f in planted if p is not None and f is not None]
-        chance = [(runs[arm.name][s].get("free-t1"), runs[arm.name][s].get("nocheck-t1"))
-                  for s in seeds]
-        undo = [(f, n) for f, n in chance if f is not None and n is not None]
-        arms[arm.name] = ArmResult(
-            seeds=seeds, conditions=conditions,
-            flatness=flatness_test([t.initial for _, t in surv]) if surv else None,
-            survival_observed=_curve([survival_observed(f.final, width) for f, _ in surv]),
-            survival_null=_curve([survival_null(t.initial, width) for _, t in surv]),
-            survival_gap=seed_estimate([[f.final, t.initial] for f, t in surv],
-                                       survival_gap(width), test_zero=True, draws=draws)
-            if surv else None,
-            planted=seed_estimate([[with_global(p.final, p.global_),
-                                    with_global(f.final, f.global_)] for p, f in plant],
-                                  planted_effect(first, last), test_zero=True, draws=draws)
-            if plant and last >= first else None,
-            undo_chance=seed_estimate([[f.global_, n.global_] for f, n in undo],
-                                      undo_vs_chance(undo_from), test_zero=True, draws=draws)
-            if undo else None)
-    contrasts = _contrasts(runs, arms, undo_from, draws)
+        if any(d is not None for d in diffs):
+            scratch = paired_estimate(diffs, seeds, alpha=alpha)
     return DecisiveResults(
-        task_options=task_options, representation=representation, episode_steps=width,
-        plant_step=plant_step, plant_window=(first, last), undo_from=undo_from, draws=draws,
-        arms=arms, contrasts=contrasts)
+        task_options=task_options, representation=representation, episode_steps=episode_steps,
+        temperature=temperature, sites=list(sites), eval_episodes=eval_episodes,
+        committed_states=committed_states, models=list(statuses), primary=primary, arms=arms,
+        expert_sd=float(np.std(etf, ddof=1)) if len(etf) >= 2 else None, scratchpad=scratch)
 
 
-def _regime(runs: dict[str, dict[int, dict[str, RunMatrices]]], arm: str, use_global: bool
-            ) -> list[list[FloatArray]]:
-    return [[(r["free-t1"].global_ if use_global else r["free-t1"].initial)]
-            for r in (runs.get(arm) or {}).values() if "free-t1" in r]
+def _statuses(grid: Plan) -> list[ModelStatus]:
+    from redraft.lab.testbed import read_recipe
+
+    out = []
+    for spec in grid.trains:
+        recipe = read_recipe(spec.out)
+        if recipe is None:
+            continue
+        curve = [[p.step, p.accuracy, p.error, p.loss] for p in recipe.heldout_curve]
+        if spec.phase == 1:  # a base: trained until a stopping rule said it converged
+            ok = recipe.stopped_by == "converged"
+            why = (f"held-out accuracy at least {LEARNT} at 3 scorings in a row by step "
+                   f"{recipe.steps_done}" if ok else
+                   f"not converged in {recipe.steps_done} steps (held-out accuracy "
+                   f"{recipe.heldout_step_accuracy:.3f})")
+        else:
+            ok, why = converged(curve)
+        last = recipe.heldout_curve[-1] if recipe.heldout_curve else None
+        out.append(ModelStatus(arm=spec.arm, seed=spec.seed, converged=ok, why=why,
+                               accuracy=last.accuracy if last else None,
+                               error=last.error if last else None))
+    return out
 
 
-def _contrasts(runs: dict[str, dict[int, dict[str, RunMatrices]]], arms: dict[str, ArmResult],
-               undo_from: int, draws: int) -> list[ContrastResult]:
-    estimates: list[SeedEstimate | None] = []
-    for contrast in DECLARED_CONTRASTS:
-        arm = arms.get(contrast.arm)
-        estimate: SeedEstimate | None = None
-        if contrast.kind == "survival_gap" and arm is not None:
-            estimate = arm.survival_gap
-        elif contrast.kind == "planted" and arm is not None:
-            estimate = arm.planted
-        elif contrast.kind == "undo_chance" and arm is not None:
-            estimate = arm.undo_chance
-        elif contrast.kind in ("regime_error", "regime_undo"):
-            glob = contrast.kind == "regime_undo"
-            a, b = _regime(runs, "expert", glob), _regime(runs, contrast.arm, glob)
-            if a and b:
-                stat = undo_rate(undo_from) if glob else error_rate
-                estimate = seed_difference(a, b, stat, draws=draws)
-        estimates.append(estimate)
-    adjusted = holm([e.p_value if e is not None else None for e in estimates])
-    return [ContrastResult(contrast=c, estimate=e, p_holm=p)
-            for c, e, p in zip(DECLARED_CONTRASTS, estimates, adjusted, strict=True)]
-
-
-def analyze_decisive(grid: Plan, options: FindingsOptions, work: Path, *,
-                     draws: int = DEFAULT_DRAWS) -> DecisiveResults:
-    """Read every decisive run's log and analyse the grid."""
+def analyze_decisive(grid: Plan, options: FindingsOptions, work: Path,
+                     scores: Scores | None) -> DecisiveResults:
+    """Read the grid's recipes and run logs and analyse them with ``scores``."""
     from redraft.lab.findings._grid import SCALES, decisive_dir, task_options
 
     scale = SCALES[options.scale]
     width = scale.episode_steps
-    runs: dict[str, dict[int, dict[str, RunMatrices]]] = {}
+    runs: dict[str, dict[str, list[RunMatrices]]] = {}
+    tf_sampled: dict[str, dict[int, float]] = {}
     for run in grid.decisive:
         path = decisive_dir(work, run)
         if not (path / "events.jsonl").is_file():
             continue
-        runs.setdefault(run.arm, {}).setdefault(run.seed, {})[run.condition] = _load(path, width)
+        matrices = load_matrices(path, width)
+        runs.setdefault(run.arm, {}).setdefault(run.condition, []).append(matrices)
+        if run.condition == "tf" and np.isfinite(matrices.initial).any():
+            tf_sampled.setdefault(run.arm, {})[run.seed] = float(np.nanmean(matrices.initial))
     representation, opts = task_options(options.scale)
-    window = opts.get("window")
-    undo_from = int(window) + 2 if isinstance(window, int) else 2
-    return analyze_arrays(
-        runs, width=width, plant_step=scale.plant_step, plant_window=scale.plant_window,
-        undo_from=min(undo_from, width), task_options=opts, representation=representation,
-        draws=draws)
-
+    seeds = sorted({s.seed for s in grid.trains}) or sorted(
+        {r.seed for r in grid.decisive})
+    return analyze(
+        scores=scores, statuses=_statuses(grid), seeds=seeds, runs=runs, task_options=opts,
+        representation=representation, episode_steps=width, temperature=scale.temperature,
+        sites=scale.error_sites, eval_episodes=scale.eval_episodes,
+        committed_states=scale.committed_states, tf_sampled=tf_sampled)

@@ -1,158 +1,149 @@
 """The page's decisive sections, from ``decisive.json`` alone.
 
-What each outcome would support is stated before any result; the headline names only the
-declared contrasts, each with its seed-level interval, between-seed spread and Holm-adjusted
-p-value; an interval that holds 0 reads "no detectable effect".
+What each outcome would support, and why it can fail, is stated before any result; the
+headline names only the four primary outcomes, each with its mean over paired seeds, t
+interval, between-seed SD, exact sign-flip and t p-values, Holm-adjusted p and the
+smallest effect it detects with 80% power. A null reads "no detectable effect; at most ±X
+at this scale"; a detected effect names whom it supports.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
-from redraft.lab.findings._analysis import ArmResult, ContrastResult, DecisiveResults
-from redraft.lab.findings._design import ARMS, CONDITIONS, DECLARED_CONTRASTS, Side
-from redraft.lab.stats import SeedEstimate
+from redraft.lab.findings._analysis import DecisiveResults, PrimaryResult, RunCurves
+from redraft.lab.findings._design import ARMS, BASE, CONDITIONS, PRIMARY, Side
+from redraft.lab.findings._markdown import table
+from redraft.lab.stats import PairedEstimate
 
 __all__ = [
+    "ALPHA",
     "decisive_sections",
+    "detected",
     "headline_lines",
+    "paired_text",
     "predictions_lines",
     "replicated",
     "replication_lines",
-    "seed_text",
 ]
+
+ALPHA = 0.05
+"""The family-wise level of the primary outcomes."""
 
 
 def _num(value: float | None, digits: int = 3) -> str:
-    return "—" if value is None else f"{value:.{digits}f}"
-
-
-def _table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    return lines + ["| " + " | ".join(row) + " |" for row in rows]
-
-
-def _p(p: float | None, draws: int) -> str:
-    if p is None:
+    if value is None:
         return "—"
-    floor = 2 / (draws + 1)
-    return f"p < {floor:.2g}" if p <= floor + 1e-12 else f"p = {p:.2g}"
+    text = f"{value:.{digits}f}"
+    return text.replace("-", "−") if text.strip("-0.") != "" else text.lstrip("-")
 
 
-def seed_text(e: SeedEstimate | None, digits: int = 3) -> str:
-    """``0.012 [0.004, 0.020] (3 models, between-seed SD 0.004)``."""
+def _p(p: float | None) -> str:
+    return "—" if p is None else (f"{p:.2g}" if p >= 0.001 else f"{p:.1e}")
+
+
+def paired_text(e: PairedEstimate | None, digits: int = 3) -> str:
+    """``0.012 [0.004, 0.020] (8 seeds, between-seed SD 0.004)``."""
     if e is None:
-        return "not estimated (the runs it needs are not in this grid)"
+        return "not estimated (the scores it needs are not in this grid)"
     if e.value is None:
-        return "undefined (no judged steps it could count)"
-    spread = "" if e.between_sd is None else f", between-seed SD {_num(e.between_sd, digits)}"
+        return "undefined (no seed with a value)"
+    sd = "" if e.sd is None else f", between-seed SD {_num(e.sd, digits)}"
     return (f"{_num(e.value, digits)} [{_num(e.ci_low, digits)}, {_num(e.ci_high, digits)}] "
-            f"({e.models} model{'' if e.models == 1 else 's'}{spread})")
+            f"({e.n} seed{'' if e.n == 1 else 's'}{sd})")
 
 
-def _words(result: ContrastResult, draws: int) -> str:
+def detected(result: PrimaryResult) -> int:
+    """+1 / −1 for a primary outcome detected (Holm-adjusted p < :data:`ALPHA`), else 0."""
+    e = result.estimate
+    if e is None or e.value is None or result.p_holm is None or result.p_holm >= ALPHA:
+        return 0
+    return 1 if e.value > 0 else -1 if e.value < 0 else 0
+
+
+def _detectable(e: PairedEstimate) -> str:
+    if e.detectable is None:
+        return (f"no effect is detectable with {e.n} seeds at level {e.alpha:.3g} (the "
+                "smallest exact p is 2/2^n)")
+    return f"{_num(e.detectable)} (80% power, level {e.alpha:.3g})"
+
+
+def _words(result: PrimaryResult) -> str:
     e = result.estimate
     if e is None or e.value is None:
-        return seed_text(e)
-    text = f"{seed_text(e)}, Holm-adjusted {_p(result.p_holm, draws)}"
-    if not e.excludes_zero:
-        return f"no detectable effect: {text}"
-    side: Side = "negative" if (e.ci_high or 0) < 0 else "positive"
-    if result.p_holm is None or result.p_holm >= 0.05:
-        return (f"{side} by its own interval ({text}), but not significant after Holm's "
-                "correction: not established")
-    return f"{side} ({text}): supports {result.contrast.supports.get(side, '')}"
+        return paired_text(e)
+    tests = (f"sign-flip p = {_p(e.p_sign_flip)}, t p = {_p(e.p_t)}, Holm-adjusted p = "
+             f"{_p(result.p_holm)}; detectable effect {_detectable(e)}")
+    sign = detected(result)
+    if sign == 0:
+        bound = "" if e.detectable is None else f"; at most ±{_num(e.detectable)} at this scale"
+        return f"no detectable effect{bound}: {paired_text(e)}; {tests}"
+    side: Side = "positive" if sign > 0 else "negative"
+    return (f"**{side}**: {paired_text(e)}; {tests}: supports "
+            f"{result.contrast.supports.get(side, '')}")
 
 
 def predictions_lines() -> list[str]:
-    """What each outcome would support, declared with the contrasts (before the results)."""
-    lines = ["Declared before the results (in code: `DECLARED_CONTRASTS` in "
-             "`lab/findings/_design.py`); Holm's correction runs over exactly these, and "
-             "every other number on this page is exploratory:", ""]
-    rows = []
-    for c in DECLARED_CONTRASTS:
-        rows.append([f"`{c.key}`", c.label, c.supports.get("negative", "—"),
-                     c.supports.get("positive", "—")])
-    lines += _table(["contrast", "estimate", "if detectably negative", "if detectably positive"],
-                    rows)
-    lines += ["", "In words: **LeCun** is supported if survival falls below the "
-              "prod(1 − e_TF(t)) null or a planted error raises the error on the next steps "
-              "(errors feed on errors; the hazard rises); **gwern** if the state returns to "
-              "the true total more often than compensating errors do by chance (error is "
-              "non-monotonic) or reasoning lowers the error; **Razied** if retry or recovery "
-              "data lowers the error or raises the return to the truth. An interval that "
-              "holds 0 supports no one: it is reported as no detectable effect."]
+    """The primary outcomes and what each would support, declared before the results."""
+    lines = ["Declared before the results (in code: `PRIMARY` in `lab/findings/_design.py`); "
+             "each is one number per seed, scored exactly from the models' logits on one "
+             "shared set of constructed states; Holm's correction runs over exactly these "
+             "four, and every other number on this page is exploratory:", ""]
+    rows = [[f"`{c.key}`", c.label, c.supports.get("negative", "—"),
+             c.supports.get("positive", "—"), c.fails_if] for c in PRIMARY]
+    lines += table(["outcome", "per seed", "if detectably negative", "if detectably positive",
+                    "0 if"], rows)
     return lines
-
-
-def _detected(result: ContrastResult) -> int:
-    """+1 / -1 for a contrast detected (interval excludes 0, Holm p < 0.05), else 0."""
-    e = result.estimate
-    if e is None or not e.excludes_zero or result.p_holm is None or result.p_holm >= 0.05:
-        return 0
-    return -1 if (e.ci_high or 0) < 0 else 1
-
-
-def replicated(a: ContrastResult, b: ContrastResult) -> bool | None:
-    """Did a contrast detected in ``a`` replicate in ``b`` (same direction, intervals overlap)?
-
-    None when ``a`` detected nothing (there is nothing to replicate).
-    """
-    sign = _detected(a)
-    if sign == 0:
-        return None
-    ea, eb = a.estimate, b.estimate
-    if ea is None or eb is None or eb.value is None or eb.ci_low is None or eb.ci_high is None:
-        return False
-    same = eb.value > 0 if sign > 0 else eb.value < 0  # an estimate of 0 has no direction
-    overlap = (ea.ci_low or 0) <= eb.ci_high and eb.ci_low <= (ea.ci_high or 0)
-    return same and overlap
 
 
 def headline_lines(results: DecisiveResults, replicate: DecisiveResults | None = None
                    ) -> list[str]:
-    """One line per declared contrast (marked when a second run does not replicate it)."""
-    other = {r.contrast.key: r for r in replicate.contrasts} if replicate else {}
+    """One line per primary outcome (marked when a second run does not agree with it)."""
+    other = {r.contrast.key: r for r in replicate.primary} if replicate else {}
     lines = []
-    for r in results.contrasts:
-        text = f"- **{r.contrast.key}** — {r.contrast.label}: {_words(r, results.draws)}"
+    for r in results.primary:
+        text = f"- **{r.contrast.key}** — {r.contrast.label}: {_words(r)}"
         twin = other.get(r.contrast.key)
-        if twin is not None and replicated(r, twin) is False:
-            text += (" — **not established**: the replication run (another seed) flips it "
-                     "or its interval does not overlap")
+        if detected(r) != 0:
+            if replicate is None:
+                text += " — **not replicated**: no second run on this page"
+            elif replicated(r, twin):
+                text += " — the second run agrees in direction"
+            else:
+                text += " — **not replicated**: the second run does not agree in direction"
+        if r.left_out:
+            text += " (left out: " + "; ".join(r.left_out) + ")"
         lines.append(text + ".")
     return lines
 
 
+def replicated(a: PrimaryResult, b: PrimaryResult | None) -> bool | None:
+    """Does ``b`` agree in direction with an outcome ``a`` detected? None: nothing detected."""
+    sign = detected(a)
+    if sign == 0:
+        return None
+    if b is None or b.estimate is None or b.estimate.value is None:
+        return False
+    return b.estimate.value > 0 if sign > 0 else b.estimate.value < 0
+
+
 def replication_lines(results: DecisiveResults, replicate: DecisiveResults,
                       command: str) -> list[str]:
-    """Both runs' declared contrasts side by side."""
-    other = {r.contrast.key: r for r in replicate.contrasts}
+    """Both runs' primary outcomes side by side."""
+    other = {r.contrast.key: r for r in replicate.primary}
     rows = []
-    for r in results.contrasts:
+    for r in results.primary:
         twin = other.get(r.contrast.key)
-        verdict = {None: "nothing detected to replicate", True: "replicated",
-                   False: "not established"}[replicated(r, twin) if twin else None]
-        rows.append([f"`{r.contrast.key}`", seed_text(r.estimate),
-                     seed_text(twin.estimate if twin else None), verdict])
+        verdict = {None: "nothing detected to replicate", True: "agrees in direction",
+                   False: "**not replicated**"}[replicated(r, twin)]
+        rows.append([f"`{r.contrast.key}`", paired_text(r.estimate),
+                     _p(r.p_holm), paired_text(twin.estimate if twin else None),
+                     _p(twin.p_holm if twin else None), verdict])
     return ["## Replication", "",
-            f"The same grid from scratch with another seed (`{command}`): a contrast this page "
-            "detects counts as established only if the second run gives the same direction "
-            "with an overlapping interval.", "",
-            *_table(["contrast", "this run", "replication run", "verdict"], rows)]
-
-
-def _cond_rows(arm: str, result: ArmResult) -> list[list[str]]:
-    rows = []
-    for name, c in result.conditions.items():
-        rec = [x for x in c.ingen_recovery if x is not None]
-        rows.append([
-            arm, name, seed_text(c.e_raw),
-            ", ".join(_num(v) for v in c.e_raw.per_model),
-            f"{c.unknown_share:.3f} / {c.truncated_share:.3f}",
-            _num(c.changed_share),
-            ", ".join(_num(v) for v in rec) if rec else "—"])
-    return rows
+            f"The same grid from scratch with another seed (`{command}`): every model, "
+            "every state and every run drawn anew. An outcome this page detects counts as "
+            "established only if the second run agrees in direction.", "",
+            *table(["outcome", "this run", "Holm p", "second run", "Holm p", "verdict"], rows)]
 
 
 def _curve_text(values: Sequence[float | None], every: int) -> str:
@@ -160,81 +151,142 @@ def _curve_text(values: Sequence[float | None], every: int) -> str:
     return ", ".join(f"t{t}: {_num(v)}" for t, v in picked)
 
 
+def _mean(values: Sequence[float | None]) -> float | None:
+    kept = [v for v in values if v is not None]
+    return sum(kept) / len(kept) if kept else None
+
+
+def _spread(values: Sequence[float | None]) -> str:
+    kept = [v for v in values if v is not None]
+    if not kept:
+        return "—"
+    return f"{_num(_mean(kept))} ({_num(min(kept))}–{_num(max(kept))})"
+
+
+def convergence_lines(results: DecisiveResults) -> list[str]:
+    """Which models converged (the rule, and every model's reading)."""
+    by_arm: dict[str, list[bool]] = {}
+    for m in results.models:
+        by_arm.setdefault(m.arm, []).append(m.converged)
+    counts = "; ".join(f"{arm} {sum(v)} of {len(v)}" for arm, v in by_arm.items())
+    lines = [f"Converged models (base: a stopping rule, held-out greedy accuracy at least 0.98 "
+             f"at three scorings in a row; arms: accuracy at least 0.98 at the end and a "
+             f"held-out error that no longer moves over the last quarter of training): "
+             f"{counts}. A seed whose base or arm had not converged is left out of every "
+             "outcome that involves it, and said so above.", ""]
+    rows = [[m.arm, str(m.seed), "yes" if m.converged else "**no**", _num(m.accuracy),
+             _num(m.error), m.why] for m in results.models]
+    lines += table(["arm", "seed", "converged", "held-out accuracy",
+                    f"held-out error at T={results.temperature:g}", "reading"], rows)
+    return lines
+
+
+def _run_rows(name: str, runs: dict[str, RunCurves], every: int) -> list[list[str]]:
+    rows = []
+    for condition, curves in runs.items():
+        rows.append([name, condition, _num(curves.e_raw),
+                     _curve_text(curves.survival, every),
+                     _curve_text(curves.globally_right, every),
+                     _curve_text(curves.undone, every)])
+    return rows
+
+
 def decisive_sections(results: DecisiveResults, command: str) -> list[str]:
-    """The decisive results: conditions, e_TF(t), survival, planted errors, undo."""
+    """The exploratory detail behind the primary outcomes."""
+    temp = f"{results.temperature:g}"
     every = max(1, results.episode_steps // 6)
     lines = ["## The decisive grid", "",
-             f"Rebuilt by `{command}` (every number below; `--page-only` redraws the page "
-             "from the committed files). Task: running_sum, representation "
+             f"Rebuilt by `{command}` (every number below; `--page-only` redraws the page from "
+             "the committed files). Task: running_sum, representation "
              f"`{results.representation}`, options `{results.task_options}`; training and "
              f"evaluation episodes both {results.episode_steps} steps (every step in "
-             "distribution); critic `none`, `continue` policy. Intervals: two-stage "
-             f"bootstrap ({results.draws} draws: models, then episodes within each model), "
-             "95%.", "",
-             "Conditions: " + "; ".join(f"`{c.name}` {c.description}"
-                                        for c in CONDITIONS.values()) + ".", "",
-             "### Per-step error by arm and condition", "",
-             "e_raw is the first answer's error (round 0; with critic `none` it is the "
-             "committed one). Unknown judgements are left out of every rate; their share, and "
-             "the share of outputs cut at the token limit, stand beside it.", ""]
-    rows: list[list[str]] = []
-    for design in ARMS:
-        if design.name in results.arms:
-            rows += _cond_rows(design.name, results.arms[design.name])
-    lines += _table(["arm", "condition", "e_raw (seed-level)", "per model",
-                     "unknown / truncated", "changed inside generation",
-                     "in-generation recovery per model"], rows)
-    lines += ["", "### e_TF(t): is every step equally hard?", ""]
-    for name, arm in results.arms.items():
-        tf = arm.conditions.get("tf-t1")
+             f"distribution). The main condition samples at temperature {temp}. Exact scores: "
+             f"{results.eval_episodes} evaluation episodes (every step a clean state), error "
+             f"sites at steps {results.sites} (each seed's base drew the wrong total there: its "
+             "own kind of mistake; the post-error states are the next two steps), and "
+             f"{results.committed_states} clean states for the committed error with retries. "
+             "Runs (`redraft eval`, critic `none`, `continue` policy): "
+             + "; ".join(f"`{c.name}` {c.description}" for c in CONDITIONS.values()) + ".",
+             "", "### Convergence", "", *convergence_lines(results), ""]
+    lines += ["### Exact error on clean states (e_TF) by temperature", "",
+              "One minus the probability of writing the right total (its digits, given "
+              "`total: `), mean over the arm's models (lowest–highest):", ""]
+    arms = [a for a in (BASE, *ARMS) if a.name in results.arms]
+    temps = sorted({t for a in arms for t in results.arms[a.name].e_tf}, key=float)
+    lines += table(["arm", *[f"T={t}" if t != "0" else "greedy" for t in temps],
+                    f"P(`total: `) at T={temp}"],
+                   ([a.name, *[_spread(list(results.arms[a.name].e_tf.get(t, [])))
+                               for t in temps], _num(results.arms[a.name].prefix)]
+                    for a in arms))
+    if results.expert_sd is not None:
+        smallest = min((r.estimate.detectable for r in results.primary
+                        if r.estimate is not None and r.estimate.detectable is not None),
+                       default=None)
+        verdict = ("" if smallest is None else
+                   f"; the smallest detectable primary effect is {_num(smallest)}, so the "
+                   "target (SD at most a third of it) is "
+                   + ("met" if results.expert_sd <= smallest / 3 else "**not met**"))
+        lines += ["", f"Between-seed SD of the converged experts' e_TF at T={temp}: "
+                  f"{_num(results.expert_sd, 4)}{verdict}."]
+    lines += ["", f"e_TF(t) at T={temp} (is every step equally hard?):", ""]
+    for a in arms:
+        lines.append(f"- `{a.name}`: {_curve_text(results.arms[a.name].e_tf_curve, every)}")
+    lines += ["", "### After a wrong total", "",
+              "On post-error states against their clean twins (the same step of the same "
+              "episode without the error), mean over models: P(continue from the wrong total), "
+              "P(back to the truth), the fresh error (neither) and on the twin the fresh error "
+              "and the chance P(right − δ):", ""]
+    rows = []
+    for a in arms:
+        post = results.arms[a.name].post
+        for which, label in (("all", "both"), ("1", "1 step after"), ("2", "2 steps after")):
+            values = post.get(which) or {}
+            rows.append([a.name, label, *[_spread(list(values.get(k, []))) for k in (
+                "local", "truth", "fresh", "clean_fresh", "clean_chance", "compounding",
+                "undo", "error_vs_truth")]])
+    lines += table(["arm", "when", "P(local)", "P(truth)", "fresh error", "twin: fresh error",
+                    "twin: chance", "compounding", "undo", "error vs truth"], rows)
+    lines += ["", "### Committing with a retry", "",
+              "On clean states: the committed error when the model may write `total: x [BACK] "
+              "total: y` (the last total commits), the first total's error, how often a first "
+              "total is taken back, and the retry's precision (the first total was wrong), "
+              "recall (of wrong first totals) and harm (a right first total replaced by a "
+              "wrong one), mean over models (lowest–highest):", ""]
+    rows = []
+    for a in arms:
+        c = results.arms[a.name].committed
+        if not c or all(v is None for v in c.get("committed_error", [])):
+            continue
+        rows.append([a.name, *[_spread(list(c.get(k, []))) for k in (
+            "committed_error", "first_error", "back", "precision", "recall", "harm",
+            "residual")]])
+    lines += table(["arm", "committed error", "first error", "taken back", "precision",
+                    "recall", "harm", "not enumerated"], rows)
+    lines += ["", "### Trajectories: P(globally right at n) against survival to n", "",
+              "From the runs: survival = no local error through n; globally right = the state "
+              "equals the true total at n; their difference is the share that erred and is "
+              "back at the truth (undone, or by compensating errors).", ""]
+    rows = []
+    for a in arms:
+        rows += _run_rows(a.name, results.arms[a.name].runs, every)
+    lines += table(["arm", "run", "e_raw", "survival", "globally right", "difference"], rows)
+    tf_rows = []
+    for a in arms:
+        summary = results.arms[a.name]
+        tf = summary.runs.get("tf")
         if tf is None:
             continue
-        test = arm.flatness
-        flat = ("—" if test is None or test.p_value is None else
-                f"slope {test.statistic:+.4f} per step, {test.direction}, p = "
-                f"{test.p_value:.2g} ({test.n} steps)")
-        lines.append(f"- `{name}`: e_TF(t) at temperature 1 {_curve_text(tf.e_raw_curve, every)}"
-                     f"; flatness (within-episode trend test): {flat}.")
-    lines += ["", "A small p means e_TF(t) changes with t: the null below then still holds "
-              "(it uses e_TF at each t), but (1-e)^n with one e does not.", "",
-              "### Survival against prod(1 − e_TF(t))", ""]
-    for name, arm in results.arms.items():
-        if arm.survival_gap is None:
-            continue
-        obs, null = arm.survival_observed, arm.survival_null
-        lines.append(f"- `{name}`: survival to step {results.episode_steps} observed "
-                     f"{_num(obs[-1] if obs else None)} against {_num(null[-1] if null else None)}"
-                     f" from the teacher-forced null; difference {seed_text(arm.survival_gap)}.")
-    first, last = results.plant_window
-    lines += ["", f"### A planted wrong total at step {results.plant_step} (self-conditioning)",
-              "", f"Fresh errors (locally wrong and not a return to the true total) at steps "
-              f"{first}–{last}, planted minus unplanted runs of the same models:", ""]
-    for name, arm in results.arms.items():
-        if arm.planted is not None:
-            lines.append(f"- `{name}`: {seed_text(arm.planted)}.")
-    lines += ["", "### P(global error at t), undo and the chance rate", "",
-              f"Undo: P(state right at t | wrong at t−1), judged against the true total, "
-              f"from step {results.undo_from} (past the window's start row). Without "
-              "checkpoints the prompt cannot show the truth, so returns to it there are "
-              "compensating errors: the chance rate.", ""]
-    for name, arm in results.arms.items():
-        free = arm.conditions.get("free-t1")
-        if free is None:
-            continue
-        nocheck = arm.conditions.get("nocheck-t1")
-        text = (f"- `{name}`: P(global error at t) {_curve_text(free.global_curve, every)}; "
-                f"undo {seed_text(free.undo)}")
-        if nocheck is not None:
-            text += f"; chance {seed_text(nocheck.undo)}; difference {seed_text(arm.undo_chance)}"
-        lines.append(text + ".")
-    expert = results.arms.get("expert")
-    if expert is not None:
-        sweep = [(CONDITIONS[c].temperature, expert.conditions[c]) for c in
-                 ("free-t0", "free-t0.5", "free-t1") if c in expert.conditions]
-        if sweep:
-            lines += ["", "### Temperature sweep (expert, exploratory)", ""]
-            lines += _table(["temperature", "e_raw", "P(global error) at the last step"],
-                            ([f"{t:g}", seed_text(c.e_raw),
-                              _num(c.global_curve[-1] if c.global_curve else None)]
-                             for t, c in sweep))
+        exact = summary.e_tf.get(temp, [])
+        tf_rows.append([a.name, _spread(list(tf.per_model_e_raw)), _spread(list(exact))])
+    if tf_rows:
+        lines += ["", f"Sampled against exact: e_TF at T={temp} from the teacher-forced runs "
+                  "(the framework's oracle on sampled answers) beside the exact score:", ""]
+        lines += table(["arm", "sampled", "exact"], tf_rows)
+    if results.scratchpad is not None:
+        lines += ["", "### Chain of thought (exploratory)", "",
+                  f"The scratchpad's sampled teacher-forced error at T={temp} minus the "
+                  f"expert's, per seed, trained to the same supervised tokens: "
+                  f"{paired_text(results.scratchpad)}, sign-flip p = "
+                  f"{_p(results.scratchpad.p_sign_flip)} (not corrected: exploratory). It "
+                  "lowers or raises e; it never revises, so it says nothing about undo."]
     return lines

@@ -1,14 +1,40 @@
-"""The decisive experiment's design, fixed before any result: arms, conditions, contrasts.
+"""The decisive experiment's design, fixed before any result: arms, outcomes, conditions.
 
-- **Arms**: the data regimes trained, several seeds each (seeds are the unit).
-- **Conditions**: the runs every trained model gets, all in distribution (evaluation
-  episodes exactly as long as the training ones, the trained task options): free-running at
-  temperature 1 (the main condition) and 0, teacher-forced (``teacher_force``: e_TF(t)), a
-  planted wrong total at a fixed step, and the same task without true-total checkpoints
-  (undo impossible once the start leaves the window: the chance rate of compensating errors).
-- **Contrasts** (:data:`DECLARED_CONTRASTS`): the only numbers the headline may name, with
-  what each side would support, declared here, in code, before the grid runs; Holm's
-  correction runs over exactly this list. Everything else on the page is exploratory.
+- **Arms** (:data:`ARMS`): data regimes, each trained for every seed. Each seed first
+  trains a **base** model from scratch to convergence (:data:`BASE`: behaviour cloning);
+  every arm of the seed then starts from that base and trains the same steps on the same
+  data stream (the same training episodes in the same batches), differing only in what
+  its regime writes. So a seed is a paired unit, a regime contrast is one difference per
+  seed, and the wrong totals the arms learn from are the base's own mistakes (drawn from
+  its answer distribution at each state, at the evaluation temperature).
+- **Primary outcomes** (:data:`PRIMARY`): four contrasts declared here, before the grid
+  runs, each one that can come out either way (below), each scored exactly from the models'
+  logits on one shared set of constructed states (:mod:`._states`), at the evaluation
+  temperature; Holm's correction runs over exactly these four. Everything else on the page
+  is exploratory.
+- **Conditions** (:data:`CONDITIONS`): the runs through ``redraft eval`` (the framework's
+  runner and the ``hf`` backend) that need a trajectory: free-running episodes at the
+  evaluation temperature (P(globally right at n) against survival), greedy beside it, and
+  teacher-forced sampling (the exact scores checked against sampled ones).
+
+Why each primary outcome can fail, in the decisive task (``recent`` rows of values and
+stated totals, window 3, no true-total checkpoints, totals modulo 100): a post-error state
+shows the wrong total in its last row (1 step after) or middle row (2 steps after), with
+the rows before it right.
+
+- ``compounding`` (LeCun): if the model computes each step from the last stated total
+  whatever came before, its fresh error after an error equals its error on the clean twin
+  state, and the contrast is 0; it is positive only if an error in view raises the next
+  error (the state is off the expert's distribution).
+- ``undo`` (gwern): the true total is in no field of the prompt; the model must notice that
+  a row disagrees with the one before and recompute (two or three additions). If it does
+  not, it writes the truth only when its own error happens to cancel δ, which is what the
+  clean twin's ``P(right − δ)`` measures: the contrast is then 0.
+- ``retry`` (Razied): if taking answers back does not lower the committed error (or
+  raises it by retrying right answers), the difference is 0 or positive.
+- ``recovery`` (DAgger): if training on post-error states with true targets does not teach
+  recomputing, the recovery model continues from the wrong total as the expert does and the
+  difference is 0.
 """
 
 from __future__ import annotations
@@ -19,12 +45,14 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 __all__ = [
     "ARMS",
+    "BASE",
     "CONDITIONS",
     "DECISIVE_CALIBRATION",
     "DECISIVE_TASK_OPTIONS",
     "DECISIVE_TRAIN_OVERRIDES",
-    "DECLARED_CONTRASTS",
+    "PRIMARY",
     "Arm",
+    "ArmName",
     "Condition",
     "Contrast",
     "ContrastKind",
@@ -33,104 +61,94 @@ __all__ = [
 
 # The calibrated task options per scale and how each was chosen live with the testbed;
 # re-exported here because the design names them (importing them does not load torch).
-from redraft.lab.testbed._decisive import (
+from redraft.lab.testbed import (
     DECISIVE_CALIBRATION,
     DECISIVE_TASK_OPTIONS,
     DECISIVE_TRAIN_OVERRIDES,
 )
 
-ArmName = Literal["expert", "retry-masked", "retry-unmasked", "scratchpad", "recovery"]
-ConditionName = Literal["free-t1", "free-t0", "free-t0.5", "tf-t1", "tf-t0", "plant-t1",
-                        "nocheck-t1"]
+ArmName = Literal["base", "expert", "retry", "recovery", "scratchpad"]
+ConditionName = Literal["free", "greedy", "tf"]
+ContrastKind = Literal["compounding", "undo", "retry", "recovery"]
+Side = Literal["negative", "positive"]
 
 
 class Arm(BaseModel):
-    """A data regime as trained: the testbed regime and its training settings."""
+    """A data regime as trained: the testbed regime and its settings."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     name: ArmName
     """Name on the page and in folder names."""
-    regime: str
-    """Testbed regime (``redraft train --regime``)."""
+    regime: Literal["expert", "retry", "recovery", "scratchpad"]
+    """The testbed regime."""
     train: dict[str, JsonValue] = Field(default_factory=dict)
-    """``TrainConfig`` fields beyond the scale's (``wrong_model`` is the same seed's expert
-    when ``wrong_source`` is ``model``)."""
-    conditions: tuple[ConditionName, ...]
-    """The runs each model of the arm gets."""
+    """The regime's settings (:class:`~redraft.lab.testbed.Member` fields)."""
+    phase: Literal[1, 2] = 2
+    """1: the base, trained from scratch; 2: the arms, each starting from its seed's base."""
+    primary: bool
+    """Whether a primary outcome involves the arm (else exploratory only)."""
+    budget: Literal["base", "steps", "supervised_tokens"] = "steps"
+    """``base``: the scale's base steps; ``steps``: the scale's arm steps;
+    ``supervised_tokens``: as many supervised (loss) tokens as the expert's steps give (the
+    scratchpad writes about 2.4 times as many per step, so it trains fewer steps)."""
     description: str
     """What the arm's data is, for the page."""
 
 
-_BASE: tuple[ConditionName, ...] = ("free-t1", "free-t0", "tf-t1")
+BASE = Arm(name="base", regime="expert", phase=1, primary=False, budget="base",
+           description="behaviour cloning from scratch to convergence: every arm of its seed "
+           "starts from it, and its mistakes are the arms' wrong totals")
+"""The seed's base model (trained first; not an arm of any contrast)."""
+
 ARMS: tuple[Arm, ...] = (
-    Arm(name="expert", regime="expert",
-        conditions=(*_BASE, "tf-t0", "free-t0.5", "plant-t1", "nocheck-t1"),
-        description="behaviour cloning: every shown total right"),
-    Arm(name="retry-masked", regime="retry",
-        train={"mask_wrong": True, "retry_p": 0.5, "wrong_source": "model"},
-        conditions=_BASE,
-        description="half the steps show a wrong total (from the same seed's expert sampled "
-        "at temperature 1), [BACK], the right one; no loss on the wrong tokens"),
-    Arm(name="retry-unmasked", regime="retry",
-        train={"mask_wrong": False, "retry_p": 0.5, "wrong_source": "model"},
-        conditions=_BASE,
-        description="the same with the loss on the wrong tokens (the model also learns to "
-        "write them)"),
-    Arm(name="scratchpad", regime="scratchpad", conditions=_BASE,
-        description="reasoning written before each total"),
-    Arm(name="recovery", regime="recovery",
-        train={"recovery_p": 0.2, "wrong_source": "model"},
-        conditions=(*_BASE, "plant-t1", "nocheck-t1"),
-        description="states that already hold earlier wrong totals (the expert's kind of "
-        "mistakes), with targets that restore the true total"),
+    Arm(name="expert", regime="expert", primary=True,
+        description="behaviour cloning continued: every step's right total"),
+    Arm(name="retry", regime="retry", primary=True,
+        train={"retry_p": 0.5, "mask_wrong": True},
+        description="half the steps first write a wrong total the seed's base would write at "
+        "that very state at the evaluation temperature, then [BACK] and the right total; no "
+        "loss on the wrong total"),
+    Arm(name="recovery", regime="recovery", primary=True, train={"error_p": 0.2},
+        description="a fifth of the steps are committed with a wrong total the seed's base "
+        "would write there (at most one per 3 steps), and every target is the true total, so "
+        "the step after an error recomputes it from the row before the error"),
+    Arm(name="scratchpad", regime="scratchpad", primary=False, budget="supervised_tokens",
+        description="chain of thought: the value and the unreduced sum written before each "
+        "total; trained to as many supervised tokens as the expert, not as many steps"),
 )
-"""The arms, expert first (every regime contrast is against it)."""
+"""The arms, expert first (every regime contrast is against it); each starts from its seed's
+:data:`BASE`."""
 
 
 class Condition(BaseModel):
-    """One run of a trained model: what differs from the trained task and greedy decoding."""
+    """A run through ``redraft eval`` of a trained model: what it samples."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     name: ConditionName
     """Name in folder names and tables."""
-    temperature: float = Field(ge=0.0)
-    """Sampling temperature."""
+    temperature: Literal["eval", "greedy"]
+    """The evaluation temperature of the scale, or greedy decoding."""
     teacher_force: bool = False
-    """Episodes advance with the true total (e_raw(t) is e_TF(t))."""
-    plant: bool = False
-    """A wrong total is planted in the shown history at the scale's plant step."""
-    checkpoints: bool = True
-    """False: no true-total checkpoints (``checkpoint_every`` None): undo impossible."""
+    """Episodes advance with the true total (e_raw(t) is e_TF(t), sampled)."""
     description: str
     """What the run measures."""
 
 
 CONDITIONS: dict[str, Condition] = {c.name: c for c in (
-    Condition(name="free-t1", temperature=1.0, description="free-running, temperature 1 "
-              "(the main condition)"),
-    Condition(name="free-t0", temperature=0.0, description="free-running, greedy"),
-    Condition(name="free-t0.5", temperature=0.5, description="free-running, temperature 0.5 "
-              "(the expert's temperature sweep)"),
-    Condition(name="tf-t1", temperature=1.0, teacher_force=True,
-              description="teacher-forced, temperature 1: e_TF(t)"),
-    Condition(name="tf-t0", temperature=0.0, teacher_force=True,
-              description="teacher-forced, greedy"),
-    Condition(name="plant-t1", temperature=1.0, plant=True,
-              description="free-running, temperature 1, one planted wrong total"),
-    Condition(name="nocheck-t1", temperature=1.0, checkpoints=False,
-              description="free-running, temperature 1, no true-total checkpoints: returns "
-              "to the truth are compensating errors (chance)"),
+    Condition(name="free", temperature="eval", description="free-running at the evaluation "
+              "temperature (the main condition): P(globally right at n) against survival"),
+    Condition(name="greedy", temperature="greedy", description="free-running, greedy"),
+    Condition(name="tf", temperature="eval", teacher_force=True,
+              description="teacher-forced, sampled at the evaluation temperature: e_TF "
+              "sampled, beside the exact score"),
 )}
 """Every condition by name."""
 
-ContrastKind = Literal["survival_gap", "planted", "undo_chance", "regime_error", "regime_undo"]
-Side = Literal["negative", "positive"]
-
 
 class Contrast(BaseModel):
-    """A contrast declared before the results: what it estimates and whom each sign backs."""
+    """A primary outcome: what it estimates, per seed, and whom each sign supports."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -139,51 +157,43 @@ class Contrast(BaseModel):
     kind: ContrastKind
     """Which statistic."""
     arm: ArmName
-    """The arm measured (for regime contrasts: the one compared with ``expert``)."""
+    """The arm measured (for a regime contrast: the one compared with ``expert``)."""
     label: str
     """What the number is, in words."""
     supports: dict[Side, str]
     """Whom a detectable negative / positive value supports, and why."""
+    fails_if: str
+    """What result would leave it at 0: why it is a test that can fail."""
 
 
-DECLARED_CONTRASTS: tuple[Contrast, ...] = (
-    Contrast(key="survival-vs-null", kind="survival_gap", arm="expert",
-             label="expert, temperature 1: survival to the last step minus "
-             "prod(1 - e_TF(t)) there",
-             supports={"negative": "LeCun (errors compound beyond (1-e)^n)",
-                       "positive": "gwern (fewer episodes fail than independent steps "
-                       "predict: errors are undone)"}),
-    Contrast(key="planted-error", kind="planted", arm="expert",
-             label="expert, temperature 1: fresh-error rate just after a planted wrong "
-             "total minus unplanted, at the same steps",
-             supports={"positive": "LeCun (a mistake in view breeds mistakes: "
-                       "self-conditioning)",
-                       "negative": "gwern (a visible mistake is noticed and avoided)"}),
-    Contrast(key="undo-vs-chance", kind="undo_chance", arm="expert",
-             label="expert, temperature 1: P(back to the true total given a wrong one) with "
-             "checkpoints minus without (chance)",
-             supports={"positive": "gwern (errors are undone: P(global error) can fall)",
-                       "negative": "LeCun (the truth in view is not used)"}),
-    Contrast(key="retry-masked-error", kind="regime_error", arm="retry-masked",
-             label="e_raw at temperature 1, retry (masked) minus expert",
-             supports={"negative": "Razied (mistakes and their corrections in the data "
-                       "lower the error)",
-                       "positive": "the case against Razied: retry data raises the error"}),
-    Contrast(key="retry-unmasked-error", kind="regime_error", arm="retry-unmasked",
-             label="e_raw at temperature 1, retry (unmasked) minus expert",
-             supports={"negative": "Razied", "positive": "the case against Razied: the model "
-                       "learns to write the wrong totals"}),
-    Contrast(key="recovery-error", kind="regime_error", arm="recovery",
-             label="e_raw at temperature 1, recovery minus expert",
-             supports={"negative": "Razied", "positive": "the case against Razied"}),
-    Contrast(key="recovery-undo", kind="regime_undo", arm="recovery",
-             label="P(back to the true total given a wrong one) at temperature 1, recovery minus "
-             "expert",
-             supports={"positive": "Razied (recovery data teaches returning to the truth)",
-                       "negative": "the case against Razied"}),
-    Contrast(key="scratchpad-error", kind="regime_error", arm="scratchpad",
-             label="e_raw at temperature 1, scratchpad minus expert",
-             supports={"negative": "gwern (reasoning before the answer lowers the error)",
-                       "positive": "the case against gwern"}),
+PRIMARY: tuple[Contrast, ...] = (
+    Contrast(key="compounding", kind="compounding", arm="expert",
+             label="expert: fresh error on the 2 steps after a wrong total (its own kind of "
+             "mistake) minus on the same steps of the same episodes without it",
+             supports={"positive": "LeCun (an error in view breeds errors: the hazard rises "
+                       "after the first)",
+                       "negative": "an error in view makes the next steps more careful"},
+             fails_if="the model computes from the last stated total whatever came before"),
+    Contrast(key="undo", kind="undo", arm="expert",
+             label="expert: P(back to the true total) after a wrong total minus the chance "
+             "that its own error there cancels it (the clean twin's P(right − δ))",
+             supports={"positive": "gwern (an autoregressive model notices and undoes its "
+                       "errors: P(global error) can fall)",
+                       "negative": "errors are less often undone than chance"},
+             fails_if="the model does not recompute the truth from the row before the error"),
+    Contrast(key="retry", kind="retry", arm="retry",
+             label="committed error on clean states (the model may take its first total back), "
+             "retry minus expert",
+             supports={"negative": "Razied (training on mistakes and their corrections lowers "
+                       "the committed error)",
+                       "positive": "the case against Razied: retry data raises the error"},
+             fails_if="taking answers back does not lower the committed error"),
+    Contrast(key="recovery", kind="recovery", arm="recovery",
+             label="post-error error judged against the true total (1 − P(truth)), recovery "
+             "minus expert",
+             supports={"negative": "DAgger / Razied (training on states that hold errors, "
+                       "with true targets, teaches returning to the truth)",
+                       "positive": "the case against: recovery data makes it worse"},
+             fails_if="the recovery model continues from the wrong total as the expert does"),
 )
-"""The contrasts the headline may name (Holm-adjusted over exactly these)."""
+"""The primary outcomes, in the order Holm's correction and the page list them."""

@@ -1,79 +1,136 @@
-"""The page's figures, drawn from ``decisive.json`` (not from the event logs).
+"""The page's figures, drawn from ``decisive.json`` and ``meta.json`` (not from run logs).
 
-One panel per arm: e_TF(t) at temperature 1 (teacher-forced) beside e(t) free-running;
-survival free-running against the prod(1 - e_TF(t)) null; P(global error at t) with
-checkpoints (undo possible) and without (chance).
+- ``etf.png``: exact e_TF(t) per arm at the evaluation temperature, beside e(t) of the
+  free-running runs;
+- ``post_error.png``: per arm, the fresh error after a wrong total against its clean twin,
+  and P(back to the truth) against chance;
+- ``survival.png``: per arm, P(globally right at n) against survival to n (free-running);
+- ``learning.png``: every model's held-out accuracy over training (convergence).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from redraft.evals.report import COLOURS, label_axes, png_bytes
-from redraft.lab.findings._analysis import ArmResult
+from redraft.lab.findings._analysis import DecisiveResults
 from redraft.lab.findings._page import Findings
 
 __all__ = ["FIGURE_FILES", "write_figures"]
 
-FIGURE_FILES = ("etf.png", "survival.png", "global_error.png")
+FIGURE_FILES = ("etf.png", "post_error.png", "survival.png", "learning.png")
 
 
-def _panels(count: int) -> tuple[Figure, list[Axes]]:
-    cols = 2 if count > 1 else 1
-    rows = max(1, (count + cols - 1) // cols)
+def _figure(panels: int) -> tuple[Figure, list[Axes]]:
+    cols = min(panels, 2) or 1
+    rows = max(1, (panels + cols - 1) // cols)
     fig = Figure(figsize=(5.2 * cols, 3.6 * rows), dpi=72, layout="constrained")
     FigureCanvasAgg(fig)
-    axes = [fig.add_subplot(rows, cols, i + 1) for i in range(max(count, 1))]
-    return fig, axes
+    return fig, [fig.add_subplot(rows, cols, i + 1) for i in range(max(panels, 1))]
 
 
 def _line(ax: Axes, values: list[float | None], colour: str, label: str,
           style: str = "-") -> None:
     if not values:
         return
-    steps = list(range(1, len(values) + 1))
-    ax.plot(steps, [float("nan") if v is None else v for v in values], style, color=colour,
-            label=label, linewidth=1.2)
+    ax.plot(range(1, len(values) + 1), [float("nan") if v is None else v for v in values],
+            style, color=colour, label=label, linewidth=1.2)
 
 
-def _draw(findings: Findings, panel: str) -> bytes:
-    arms: dict[str, ArmResult] = findings.decisive.arms if findings.decisive else {}
-    fig, axes = _panels(len(arms))
-    for ax, (name, arm) in zip(axes, arms.items(), strict=False):
-        free, forced = arm.conditions.get("free-t1"), arm.conditions.get("tf-t1")
-        if panel == "etf":
-            if forced is not None:
-                _line(ax, forced.e_raw_curve, COLOURS[0], "e_TF(t), temperature 1")
-            if free is not None:
-                _line(ax, free.e_raw_curve, COLOURS[1], "e(t) free-running", "--")
-            label_axes(ax, f"{name}: per-step error", "step t", "error")
-        elif panel == "survival":
-            _line(ax, arm.survival_observed, COLOURS[0], "observed (free-running)")
-            _line(ax, arm.survival_null, COLOURS[1], "prod(1 - e_TF(t))", "--")
-            ax.set_ylim(-0.02, 1.02)
-            label_axes(ax, f"{name}: survival vs the null", "step n", "no committed error")
-        else:
-            nocheck = arm.conditions.get("nocheck-t1")
-            if free is not None:
-                _line(ax, free.global_curve, COLOURS[0], "with checkpoints")
-            if nocheck is not None:
-                _line(ax, nocheck.global_curve, COLOURS[2], "without (chance)", "--")
-            label_axes(ax, f"{name}: P(global error at t)", "step t", "share in a wrong state")
-        ax.set_ylim(bottom=0)
-        ax.legend(fontsize="x-small", frameon=False, loc="best")
+def _legend(ax: Axes) -> None:
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize="x-small", frameon=False)
+
+
+def _etf(results: DecisiveResults) -> bytes:
+    fig, (ax,) = _figure(1)
+    for i, (name, arm) in enumerate(results.arms.items()):
+        colour = COLOURS[i % len(COLOURS)]
+        _line(ax, list(arm.e_tf_curve), colour, f"{name}: e_TF(t) exact")
+        free = arm.runs.get("free")
+        if free is not None:
+            _line(ax, free.error, colour, f"{name}: e(t) free-running", ":")
+    label_axes(ax, f"per-step error at T={results.temperature:g}", "step t", "error")
+    ax.set_ylim(bottom=0)
+    _legend(ax)
+    png: bytes = png_bytes(fig)
+    return png
+
+
+def _post(results: DecisiveResults) -> bytes:
+    fig, axes = _figure(2)
+    names = list(results.arms)
+    width = 0.38
+    for ax, (after, twin, title) in zip(axes, (
+            ("fresh", "clean_fresh", "fresh error: after a wrong total vs its twin"),
+            ("truth", "clean_chance", "back to the truth vs chance")), strict=True):
+        for i, name in enumerate(names):
+            post = results.arms[name].post.get("all") or {}
+            for j, (key, label) in enumerate(((after, "after the error"),
+                                              (twin, "clean twin"))):
+                values = list(post.get(key, []))
+                if not values:
+                    continue
+                mean = sum(values) / len(values)
+                ax.bar(i + (j - 0.5) * width, mean, width, color=COLOURS[j],
+                       label=label if i == 0 else None)
+                ax.plot([i + (j - 0.5) * width] * len(values), values, ".", color="black",
+                        markersize=3)
+        ax.set_xticks(range(len(names)), names)
+        label_axes(ax, title, "arm", "probability")
+        _legend(ax)
+    png: bytes = png_bytes(fig)
+    return png
+
+
+def _survival(results: DecisiveResults) -> bytes:
+    arms = [(n, a) for n, a in results.arms.items() if "free" in a.runs]
+    fig, axes = _figure(len(arms))
+    for ax, (name, arm) in zip(axes, arms, strict=False):
+        free = arm.runs["free"]
+        _line(ax, free.globally_right, COLOURS[0], "globally right at n")
+        _line(ax, free.survival, COLOURS[1], "no error through n", "--")
+        ax.set_ylim(-0.02, 1.02)
+        label_axes(ax, f"{name}, free-running at T={results.temperature:g}", "step n",
+                   "share of episodes")
+        _legend(ax)
+    png: bytes = png_bytes(fig)
+    return png
+
+
+def _learning(meta: dict[str, Any]) -> bytes:
+    models = [m for m in meta.get("models") or [] if m.get("curve")]
+    arms = list(dict.fromkeys(str(m["arm"]) for m in models))
+    fig, (ax,) = _figure(1)
+    for m in models:
+        colour = COLOURS[arms.index(str(m["arm"])) % len(COLOURS)]
+        steps = [p[0] for p in m["curve"]]
+        label = m["arm"] if m is next(x for x in models if x["arm"] == m["arm"]) else None
+        ax.plot(steps, [p[1] for p in m["curve"]], color=colour, linewidth=0.8, label=label)
+    label_axes(ax, "held-out greedy accuracy while training (base from scratch; arms from "
+               "their base)", "optimizer step", "accuracy")
+    ax.set_ylim(-0.02, 1.02)
+    _legend(ax)
     png: bytes = png_bytes(fig)
     return png
 
 
 def write_figures(findings: Findings, out: Path) -> list[Path]:
-    """Write :data:`FIGURE_FILES` into ``out``."""
+    """Write :data:`FIGURE_FILES` into ``out`` (those the page's files can draw)."""
     paths = []
-    for name, panel in zip(FIGURE_FILES, ("etf", "survival", "global"), strict=True):
-        path = out / name
-        path.write_bytes(_draw(findings, panel))
-        paths.append(path)
+    results = findings.decisive
+    drawn: dict[str, bytes] = {"learning.png": _learning(findings.meta)}
+    if results is not None and results.arms:
+        drawn |= {"etf.png": _etf(results), "post_error.png": _post(results),
+                  "survival.png": _survival(results)}
+    for name in FIGURE_FILES:
+        if name in drawn:
+            path = out / name
+            path.write_bytes(drawn[name])
+            paths.append(path)
     return paths

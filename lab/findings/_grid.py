@@ -1,10 +1,12 @@
 """The findings grid: what is trained and what is run, as a pure function of the options.
 
-:func:`plan` gives the testbed models (every arm of
-:data:`~redraft.lab.findings._design.ARMS`, several training seeds each, equal steps and
-batch), the **decisive runs** (each model under its conditions, in distribution) and the
-exploratory report *groups* (critic modes on one expert model, the embedded SmolLM2, the
-simulated calibration). Running it is :mod:`redraft.lab.findings._run`'s.
+:func:`plan` gives the testbed models in their training phases (phase 1: every seed's
+expert; phase 2: the arms that learn from the experts' mistakes, and the exploratory
+scratchpad), all the seeds of a phase trained together as one stack; the **decisive runs**
+(each model under the conditions that need a trajectory, in distribution) and the
+exploratory report *groups* (critic modes on one expert, the embedded SmolLM2, the
+simulated calibration). The primary outcomes are scored exactly from the models, not run
+(:mod:`._scores`). Running the plan is :mod:`redraft.lab.findings._run`'s.
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from redraft.lab.findings._design import (
     ARMS,
+    BASE,
     CONDITIONS,
+    DECISIVE_CALIBRATION,
     DECISIVE_TASK_OPTIONS,
     DECISIVE_TRAIN_OVERRIDES,
     Arm,
@@ -39,6 +43,7 @@ __all__ = [
     "condition_config",
     "decisive_dir",
     "group_dir",
+    "model_dir",
     "plan",
     "task_options",
 ]
@@ -46,8 +51,8 @@ __all__ = [
 META_FILE = "meta.json"
 """What the page needs besides the summaries: options, costs, trained models."""
 MODEL_COST = "model/"
-"""Costs key prefix (``WORK/costs.json``, the meta's ``costs``): seconds of one model's
-training, overlapping when several train at once, so the page leaves them out of its total."""
+"""Costs key prefix (``WORK/costs.json``, the meta's ``costs``) of a training phase's
+seconds (``model/phase-1``): every model of a phase trains at once, in one stack."""
 SUMMARIES_DIR = "summaries"
 """Folder (inside the output folder) of one compact ``summary.json`` per group."""
 
@@ -68,27 +73,43 @@ class Scale(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     seeds: int = Field(ge=1)
-    """Trained models (training seeds) per arm: the unit of every regime comparison."""
+    """Paired seeds: each trains every arm (the unit of every primary outcome)."""
     size: str
     """Testbed model size (``micro``, ``small``, ``medium``, ``large``)."""
+    base_steps: int = Field(ge=1)
+    """Optimizer steps of each seed's base model, from scratch (to convergence)."""
+    base_lr: float = Field(gt=0)
+    """The base's peak learning rate."""
     train_steps: int = Field(ge=1)
-    """Optimizer steps per model: every arm trains the same steps of the same batch (equal
-    examples; no time cap, which on a busy machine gave regimes unequal steps)."""
+    """Optimizer steps of every arm's model from its base (equal examples per arm)."""
+    lr: float = Field(gt=0)
+    """The arms' peak learning rate."""
     batch_size: int = Field(ge=1)
     """Training examples per optimizer step."""
     device: str | None
-    """Torch device for training and the testbed runs; None: CUDA when present, else CPU."""
-    episode_steps: int = Field(ge=2)
+    """Torch device for training, scoring and the runs; None: CUDA when present, else CPU."""
+    episode_steps: int = Field(ge=4)
     """Steps of training *and* evaluation episodes: every evaluated step is in
     distribution."""
+    temperature: float = Field(gt=0)
+    """The evaluation temperature: the main condition (from :data:`DECISIVE_CALIBRATION`,
+    its one home)."""
+    eval_every: int = Field(ge=1)
+    """Training steps between held-out scorings (the learning curves)."""
+    heldout_episodes: int = Field(ge=1)
+    """Held-out episodes per seed on the learning curves."""
+    eval_episodes: int = Field(ge=1)
+    """Evaluation episodes of the shared constructed states (exact scores)."""
+    error_sites: tuple[int, ...]
+    """The 1-based steps at which a post-error state's wrong total is committed."""
+    committed_states: int = Field(ge=0)
+    """Clean states scored for the committed error with retries."""
     episodes: int = Field(ge=1)
     """Episodes per decisive run (per model and condition)."""
     eval_batch: int = Field(ge=1)
     """Episodes advanced together in a run."""
-    plant_step: int = Field(ge=1)
-    """The (1-based) step whose shown total is replaced by a planted wrong one."""
-    plant_window: int = Field(ge=1)
-    """Steps after the plant over which its effect is measured."""
+    arms: tuple[str, ...]
+    """The arms trained at this scale."""
     rounds: int = Field(ge=0)
     """Revision budget of the critic-mode runs (exploratory section)."""
     critic_episodes: int = Field(ge=1)
@@ -105,39 +126,48 @@ class Scale(BaseModel):
     """What the scale is sized for (the page states the measured cost beside it)."""
 
 
+_PRIMARY_ARMS = ("expert", "retry", "recovery")
+_ALL_ARMS = (*_PRIMARY_ARMS, "scratchpad")
+
+def _temperature(scale: str) -> float:
+    return float(DECISIVE_CALIBRATION[scale]["temperature"])
+
+
 SCALES: dict[str, Scale] = {
-    "tiny": Scale(seeds=2, size="micro", train_steps=3, batch_size=8, device="cpu",
-                  episode_steps=6, episodes=4, eval_batch=8, plant_step=2, plant_window=2,
-                  rounds=1, critic_episodes=3, embedded_episodes=1, chess_steps=2,
-                  addition_steps=2, simulated_episodes=8,
-                  budget="a CPU rehearsal of the whole pipeline in seconds; numbers "
-                  "meaningless"),
-    # DECISIVE_CALIBRATION["quick"]: every micro seed tried had learnt the task by 3000
-    # steps of 32 (the learning turn falls between 1000 and 3000 depending on the seed).
-    "quick": Scale(seeds=3, size="micro", train_steps=3000, batch_size=32, device="cpu",
-                   episode_steps=24, episodes=30, eval_batch=64, plant_step=8,
-                   plant_window=4, rounds=1, critic_episodes=20, embedded_episodes=2,
-                   chess_steps=5, addition_steps=4, simulated_episodes=100,
-                   budget="2 CPU cores; 15 micro models of 3000 steps of 32, two at once "
-                   "(about 2.5 minutes each on one thread), then the runs: 18.5 minutes on "
-                   "idle cores from scratch (2026-12-05; this run's own cost is under "
-                   "Setup)"),
-    "full": Scale(seeds=5, size="micro", train_steps=3000, batch_size=64, device="cpu",
-                  episode_steps=32, episodes=100, eval_batch=64, plant_step=12,
-                  plant_window=4, rounds=2, critic_episodes=60, embedded_episodes=6,
-                  chess_steps=15, addition_steps=6, simulated_episodes=400,
-                  budget="2 CPU cores, about 70 minutes on an idle machine (partly "
-                  "measured, 2026-12-05: 15 of the 25 models trained in 32 minutes, "
-                  "3.4-5.0 minutes each two at once, so about 54 for all; the runs, about "
-                  "5x the quick scale's 2.6 minutes, estimated)"),
-    "gpu": Scale(seeds=5, size="small", train_steps=600, batch_size=256, device="cuda",
-                 episode_steps=32, episodes=96, eval_batch=96, plant_step=12,
-                 plant_window=4, rounds=2, critic_episodes=96, embedded_episodes=2,
-                 chess_steps=5, addition_steps=4, simulated_episodes=400,
-                 budget="one H200; estimated, not measured: about 33 minutes with one "
-                 "model at a time (25 models × ~35 s of training; 105 runs × 32 batched "
-                 "steps × ~0.3 s of host-bound decoding), 4x the issue's 8 minutes: see "
-                 "docs/testbed.md"),
+    "tiny": Scale(seeds=2, size="micro", base_steps=4, base_lr=3e-3, train_steps=3, lr=1e-3,
+                  batch_size=8, device="cpu", episode_steps=6, temperature=_temperature("gpu"),
+                  eval_every=2, heldout_episodes=1, eval_episodes=2, error_sites=(3,),
+                  committed_states=4, episodes=2, eval_batch=8, arms=_ALL_ARMS, rounds=1,
+                  critic_episodes=2, embedded_episodes=1, chess_steps=2, addition_steps=2,
+                  simulated_episodes=8,
+                  budget="a CPU rehearsal of the whole pipeline in seconds (the gpu preset's "
+                  "code at tiny sizes); numbers meaningless"),
+    "quick": Scale(seeds=8, size="micro", base_steps=4000, base_lr=7e-4, train_steps=1000,
+                   lr=7e-4, batch_size=32, device="cpu", episode_steps=24,
+                   temperature=_temperature("quick"), eval_every=250, heldout_episodes=8,
+                   eval_episodes=64, error_sites=(5, 11, 17), committed_states=512,
+                   episodes=32, eval_batch=64, arms=_PRIMARY_ARMS, rounds=1,
+                   critic_episodes=20, embedded_episodes=2, chess_steps=5, addition_steps=4,
+                   simulated_episodes=100,
+                   budget="2 CPU cores: 8 paired seeds, each a base model and 3 arms from it, "
+                   "every phase's models trained at once in one stack"),
+    "full": Scale(seeds=12, size="micro", base_steps=4000, base_lr=7e-4, train_steps=1000,
+                  lr=7e-4, batch_size=32, device="cpu", episode_steps=24,
+                  temperature=_temperature("full"), eval_every=250, heldout_episodes=8,
+                  eval_episodes=96, error_sites=(5, 11, 17), committed_states=768,
+                  episodes=48, eval_batch=64, arms=_ALL_ARMS, rounds=2, critic_episodes=40,
+                  embedded_episodes=4, chess_steps=10, addition_steps=6,
+                  simulated_episodes=400,
+                  budget="2 CPU cores: 12 paired seeds, each a base model, 3 arms and the "
+                  "scratchpad from it"),
+    "gpu": Scale(seeds=16, size="micro", base_steps=4000, base_lr=7e-4, train_steps=1000,
+                 lr=7e-4, batch_size=32, device="cuda", episode_steps=24,
+                 temperature=_temperature("gpu"), eval_every=250, heldout_episodes=8,
+                 eval_episodes=128, error_sites=(5, 11, 17), committed_states=1024,
+                 episodes=64, eval_batch=128, arms=_ALL_ARMS, rounds=2, critic_episodes=64,
+                 embedded_episodes=2, chess_steps=5, addition_steps=4, simulated_episodes=400,
+                 budget="one H100/H200: 16 paired seeds, each a base model, 3 arms and the "
+                 "scratchpad from it, every phase one stack on the GPU"),
 }
 """The grid's sizes. ``tiny`` is the CPU rehearsal of the ``gpu`` preset run by the tests."""
 
@@ -153,20 +183,17 @@ class FindingsOptions(BaseModel):
     work: Path = Path("runs/findings")
     """Models, run directories (large event logs) and full reports."""
     model: str | None = None
-    """Run the grid on this model instead of training testbed models (one arm, ``expert``;
-    a ``simulated/...`` model gets one seed per scale seed, any other model one)."""
+    """Run the grid's trajectories on this model instead of training testbed models (one
+    arm, ``expert``; no primary outcome: they are scored from a testbed model's logits)."""
     scale: ScaleName = "quick"
     """Grid sizes (:data:`SCALES`)."""
     seed: int = 0
-    """Base seed: training seeds are ``seed .. seed + seeds - 1``; runs use ``seed``."""
+    """Base seed: training seeds are ``seed .. seed + seeds - 1``; runs and the evaluation
+    states use ``seed``."""
     embedded: bool = True
     """Include the SmolLM2 (llama.cpp) runs on chess and addition."""
     threads: int | None = Field(None, ge=1)
-    """Torch CPU threads of each training process; None: the CPUs shared out among the
-    models trained at once (:func:`~redraft.lab.findings._run.training_threads`)."""
-    jobs: int | None = Field(None, ge=1)
-    """Models trained at once, each in its own process; None: one per CPU on a CPU scale
-    (at most 8), one on a GPU (:func:`~redraft.lab.findings._run.training_jobs`)."""
+    """Torch CPU threads of the training stack; None: every CPU this process may use."""
 
 
 class TrainSpec(BaseModel):
@@ -182,8 +209,17 @@ class TrainSpec(BaseModel):
     """Training seed."""
     out: Path
     """Model directory."""
+    phase: int
+    """Training phase (1: the seeds' bases, from scratch; 2: the arms, from their base)."""
+    steps: int | None = None
+    """Optimizer steps; None: the arm's budget (the scale's steps, or for a
+    supervised-token budget as many steps as give the expert's supervised tokens)."""
     extra: dict[str, JsonValue] = Field(default_factory=dict)
-    """``TrainConfig`` fields beyond the scale's (the arm's settings)."""
+    """The arm's settings (:class:`~redraft.lab.testbed.Member` fields)."""
+    expert: Path | None = None
+    """The model whose mistakes this one learns from (its seed's base)."""
+    init: Path | None = None
+    """The trained model this one starts from (its seed's base); None: fresh weights."""
 
 
 class RunSpec(BaseModel):
@@ -231,9 +267,9 @@ class Plan(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     trains: list[TrainSpec]
-    """Models to train, each arm's expert of a seed before the arms that use its mistakes."""
+    """Models to train, phase 1 first."""
     decisive: list[DecisiveRun]
-    """The decisive grid (arms × seeds × conditions)."""
+    """The decisive runs (arms × seeds × conditions)."""
     groups: list[Group]
     """Exploratory groups, reported with ``redraft report``."""
 
@@ -277,11 +313,8 @@ def condition_config(scale_name: str, condition: Condition, model: str,
     representation, options = task_options(scale_name)
     if condition.teacher_force:
         options["teacher_force"] = True
-    if condition.plant:
-        options["plant_errors"] = [scale.plant_step - 1]  # the task counts steps from 0
-    if not condition.checkpoints:
-        options["checkpoint_every"] = None
-    sampling: dict[str, JsonValue] = {"temperature": condition.temperature}
+    temperature = scale.temperature if condition.temperature == "eval" else 0.0
+    sampling: dict[str, JsonValue] = {"temperature": temperature}
     return {"task": TESTBED_TASK, "model": model, "representation": representation,
             "task_options": options, "episodes": scale.episodes,
             "max_steps": scale.episode_steps, "seed": seed, "error_policy": "continue",
@@ -298,6 +331,11 @@ def _model_strings(options: FindingsOptions, scale: Scale) -> list[tuple[int, st
     return [(options.seed, model)]
 
 
+def model_dir(work: Path, arm: str, seed: int) -> Path:
+    """Where the model of ``arm`` and ``seed`` is written."""
+    return work / "models" / f"{arm}-s{seed}"
+
+
 def plan(options: FindingsOptions) -> Plan:
     """The models to train, the decisive runs and the exploratory groups, for these options."""
     scale = SCALES[options.scale]
@@ -305,23 +343,25 @@ def plan(options: FindingsOptions) -> Plan:
     trains: list[TrainSpec] = []
     decisive: list[DecisiveRun] = []
     models: dict[tuple[str, int], str] = {}
+    arms: dict[str, Arm] = {a.name: a for a in ARMS if a.name in scale.arms}
     if options.model is None:
         for i in range(scale.seeds):
-            for arm in ARMS:
-                out = options.work / "models" / f"{arm.name}-s{seed + i}"
-                extra = dict(arm.train)
-                if extra.get("wrong_source") == "model":
-                    extra["wrong_model"] = str(options.work / "models" / f"expert-s{seed + i}")
-                trains.append(TrainSpec(arm=arm.name, regime=arm.regime, seed=seed + i,
-                                        out=out, extra=extra))
+            trains.append(TrainSpec(arm=BASE.name, regime=BASE.regime, seed=seed + i,
+                                    out=model_dir(options.work, BASE.name, seed + i), phase=1))
+        for arm in arms.values():
+            for i in range(scale.seeds):
+                out = model_dir(options.work, arm.name, seed + i)
+                base = model_dir(options.work, BASE.name, seed + i)
+                trains.append(TrainSpec(
+                    arm=arm.name, regime=arm.regime, seed=seed + i, out=out, phase=2,
+                    extra=dict(arm.train), init=base,
+                    expert=base if arm.regime in ("retry", "recovery") else None))
                 models[(arm.name, seed + i)] = f"hf/{out}"
     else:
         for s, model in _model_strings(options, scale):
             models[("expert", s)] = model
-    arms: dict[str, Arm] = {a.name: a for a in ARMS}
     for (arm_name, model_seed), model in models.items():
-        for cname in arms[arm_name].conditions:
-            condition = CONDITIONS[cname]
+        for cname, condition in CONDITIONS.items():
             decisive.append(DecisiveRun(
                 arm=arm_name, seed=model_seed, condition=cname,
                 spec=RunSpec(name=f"{arm_name}-s{model_seed}-{cname}",
@@ -329,15 +369,16 @@ def plan(options: FindingsOptions) -> Plan:
     groups: list[Group] = []
     common: dict[str, JsonValue] = {"seed": seed, "error_policy": "continue"}
     expert = models.get(("expert", seed)) or next(iter(models.values()))
-    base = {key: value for key, value in condition_config(
-        options.scale, CONDITIONS["free-t1"], expert, seed).items()
+    critics = {key: value for key, value in condition_config(
+        options.scale, CONDITIONS["free"], expert, seed).items()
         if key not in ("critic", "max_revisions")}
-    base["episodes"] = scale.critic_episodes
+    critics["episodes"] = scale.critic_episodes
     groups.append(Group(
-        name="critics", title=f"one expert model ({expert}), temperature 1, by critic mode: "
+        name="critics", title=f"one expert model ({expert}), temperature "
+        f"{scale.temperature:g}, by critic mode: "
         "tool = verifier feedback, self = negative control (never trained to critique), "
         "resample = best-of-n with an exact verifier",
-        runs=_critic_runs("", base, ("none", "tool", "self", "resample"), scale.rounds)))
+        runs=_critic_runs("", critics, ("none", "tool", "self", "resample"), scale.rounds)))
     if options.embedded:
         chess = {**common, "task": "chess", "model": EMBEDDED, "representation": "legal",
                  "opponent": "random", "episodes": scale.embedded_episodes,

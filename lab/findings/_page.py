@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from redraft.lab.findings._decisive_page import (
     predictions_lines,
     replication_lines,
 )
+from redraft.lab.findings._markdown import table
 from redraft.tools import BadInputError
 
 __all__ = [
@@ -38,9 +39,9 @@ __all__ = [
 
 Summary = dict[str, Any]
 CALIBRATION = "simulated"
+"""The calibration group: its contrasts check the measurement and are not findings."""
 REPLICATE_FILE = "replicate.json"
 """A second run's ``decisive.json`` (``redraft findings --replicate DIR``), beside ours."""
-"""The calibration group: its contrasts check the measurement and are not findings."""
 
 
 class Findings:
@@ -190,12 +191,6 @@ def _km_end(run: Summary) -> tuple[int, float | None, float | None] | None:
 # -- tables --------------------------------------------------------------------------------
 
 
-def _table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return lines
-
-
 def _trend(run: Summary) -> str:
     test = run.get("tests", {}).get("hazard_trend") or {}
     if test.get("p_value") is None:
@@ -213,7 +208,7 @@ def group_tables(summary: Summary) -> list[str]:
     level = _level(summary)
     lines = [f"Per-step error and correction ({level:.0%} intervals; episodes / steps "
              "per run in the first column):", ""]
-    lines += _table(
+    lines += table(
         ["run (episodes/steps)", "critic", "e_raw", "e_post", "unknown (round 0 / committed)",
          "recovery", "harm", "critic TPR", "critic FPR"],
         ([f"{r['run']} ({r.get('episodes')}/{r.get('steps')})", _critic(r),
@@ -235,12 +230,12 @@ def group_tables(summary: Summary) -> list[str]:
             r["run"], _est(_metric(r, "e_hat"), 4), _est(_metric(r, "horizon_50"), 1),
             _est(_metric(r, "error_share")), _est(_metric(r, "predicted_error_share")), km,
             _trend(r)])
-    lines += _table(["run", "ê", "horizon (50%)", "episodes with an error",
+    lines += table(["run", "ê", "horizon (50%)", "episodes with an error",
                      "predicted by (1-ê)^n", "survival at n: observed vs (1-ê)^n",
                      "hazard trend"], compounding)
     lines += ["", "In-generation layer (round 0: the first answer written vs the answer "
               "committed to inside the same generation):", ""]
-    lines += _table(
+    lines += table(
         ["run", "first answer wrong", "final answer wrong", "changed inside generation",
          "in-generation recovery", "in-generation harm"],
         ([r["run"], _est(_metric(r, "ingen_first_error")),
@@ -257,7 +252,7 @@ def group_tables(summary: Summary) -> list[str]:
                 row = _row(summary, metric, r["run"])
                 cells.append(_verdict(row["difference"] if row else None)[0])
             rows.append(cells)
-        lines += _table(["run", "Δ e_raw", "Δ e_post", "Δ ê"], rows)
+        lines += table(["run", "Δ e_raw", "Δ e_post", "Δ ê"], rows)
     return lines
 
 
@@ -301,12 +296,14 @@ def _cost_lines(meta: Mapping[str, Any]) -> list[str]:
     if not costs:
         return []
     sections: dict[str, float] = {}
-    per_model = sorted(float(v) for k, v in costs.items() if k.startswith(MODEL_COST))
     for key, seconds in costs.items():
-        if key.startswith(MODEL_COST):  # overlapping when models trained at once
-            continue
         parts = key.split("/")
-        head = parts[0] if parts[0] not in ("grid",) else f"runs: {parts[1]}"
+        if key.startswith(MODEL_COST):
+            head = f"train: {parts[1].replace('-', ' ')} (one stack)"
+        elif parts[0] == "grid":
+            head = f"runs: {parts[1]}"
+        else:
+            head = parts[0]
         sections[head] = sections.get(head, 0.0) + float(seconds)
     total = sum(sections.values())
     rows = [[name, _minutes(sections[name])] for name in sorted(sections)]
@@ -318,19 +315,13 @@ def _cost_lines(meta: Mapping[str, Any]) -> list[str]:
              f" The 1/5/15-minute load averages were {load[0]} when the command began and "
              f"{load[1]} when it ended (load above the cores used means the machine was "
              "shared and the times are longer than on an idle one).")
-    jobs = machine.get("training_jobs") if isinstance(machine, Mapping) else None
-    models = "" if not per_model else (
-        f" The {len(per_model)} models took {_minutes(per_model[0])}-"
-        f"{_minutes(per_model[-1])} min each (median {_minutes(per_model[len(per_model) // 2])})"
-        + (f", {jobs} at once: `train` is the wall-clock time of the whole phase."
-           if isinstance(jobs, int) and jobs > 1 else "."))
     call = meta.get("this_call_seconds")
     last = "" if call is None else (
         f" The call that wrote this page took {_minutes(float(call))} min (a resumed call "
         "keeps the items an earlier call finished, so it can be shorter than the total).")
     return [f"Measured cost at scale `{meta.get('scale')}` (wall-clock minutes, each item "
             "timed when it ran; a grid's time includes loading its model):", "",
-            *_table(["phase", "minutes"], rows), "", (models + loads + last).strip()]
+            *table(["phase", "minutes"], rows), "", (loads + last).strip()]
 
 
 def _machine_lines(meta: Mapping[str, Any]) -> list[str]:
@@ -341,119 +332,66 @@ def _machine_lines(meta: Mapping[str, Any]) -> list[str]:
         return []
     torch: Mapping[str, Any] = m.get("torch") or {}
     gpu = f", GPU {torch['gpu']}" if torch.get("gpu") else ""
-    jobs = (f"{m['training_jobs']} models trained at once with "
-            if isinstance(m.get("training_jobs"), int) else "")
+    policy = f"; OpenMP waiting: {m['wait_policy']}" if m.get("wait_policy") else ""
     return [f"Machine and versions (read when the command ran): CPU {m.get('cpu')}, "
-            f"{m.get('cores_visible')} cores visible, {jobs}{m.get('threads_asked')} "
-            f"training threads asked, torch using {torch.get('threads')} threads{gpu}; "
+            f"{m.get('cores_visible')} cores visible, {m.get('threads_asked')} torch "
+            f"threads asked, torch using {torch.get('threads')} threads{gpu}{policy}; "
             f"{m.get('platform')}; Python {m.get('python')}; torch {torch.get('version')} "
             f"({torch.get('build')} build); transformers {m.get('transformers')}; "
-            f"llama-cpp-python {m.get('llama_cpp_python')}; redraft {m.get('redraft')} at "
-            f"commit {m.get('redraft_commit') or 'unknown (not a git checkout)'}."]
-
-
-def _wrong_cell(wrong: Any) -> str:
-    if not isinstance(wrong, Mapping):
-        return "—"
-    temperature = wrong.get("temperature")
-    hot = f"{temperature:g}" if isinstance(temperature, int | float) else "?"
-    return f"{hot}, {wrong.get('wrong', '?')} / {wrong.get('sampled', '?')}"
+            f"llama-cpp-python {m.get('llama_cpp_python')}; redraft {m.get('redraft')}, "
+            f"{m.get('redraft_commit') or 'commit unknown'}."]
 
 
 def _models_table(meta: Mapping[str, Any]) -> list[str]:
     models = meta.get("models") or []
     if not models:
         return []
-    lines = ["Testbed models (trained here; every arm the same steps and batch). Wrong "
-             "answers (retry, recovery): the wrong totals the same seed's expert wrote when "
-             "sampled on held-out states, at temperature 1, or hotter where it wrote too few "
-             "there (`lab/testbed/_wrong.py`):", ""]
-    lines += _table(
-        ["arm", "regime", "seed", "parameters", "steps × batch", "seconds",
-         "episode steps", "held-out step accuracy", "wrong answers: temperature, found / sampled"],
-        ([str(m.get("arm", "—")), str(m.get("regime", "—")), str(m.get("seed", "—")),
+    lines = ["Testbed models (trained here). Phase 1: each seed's base, from scratch, until "
+             "the stopping rule says it converged; phase 2: every arm of the seed from its "
+             "base, the same steps and batch (the scratchpad: as many supervised tokens), "
+             "all the models of a phase in one stack:", ""]
+    lines += table(
+        ["arm", "seed", "phase", "parameters", "steps × batch", "stopped by",
+         "trained with", "tokens (supervised)", "held-out accuracy"],
+        ([str(m.get("arm", "—")), str(m.get("seed", "—")), str(m.get("phase", "—")),
           f"{m['parameters']:,}", f"{m['steps']} × {m.get('batch_size', '—')}",
-          _num(m["seconds"], 0), str(m["episode_steps"]), _num(m.get("heldout_step_accuracy")),
-          _wrong_cell(m.get("wrong_answers"))]
+          str(m.get("stopped_by", "—")), f"{m.get('stacked_with', '—')} models",
+          f"{m.get('tokens', 0):,} ({m.get('supervised_tokens', 0):,})",
+          _num(m.get("heldout_step_accuracy"))]
          for m in models))
-    steps = {(int(m["steps"]), m.get("batch_size")) for m in models}
-    if len(steps) > 1:
-        lines += ["", "The arms trained for different numbers of steps, so the regime "
-                  "comparison is confounded with training length."]
     return [*lines, ""]
 
 
-LEARNT = 0.9
-"""Held-out step accuracy below which a model is said not to have learnt the task yet."""
-
-
-def _learnt_lines(meta: Mapping[str, Any]) -> list[str]:
-    """Which arms' models had learnt the task at the scale's budget (held-out accuracy).
-
-    A regime compared at an equal training budget with models still before their learning
-    turn measures how fast its data teaches, not what a trained model of it does.
-    """
-    by_arm: dict[str, list[float]] = {}
-    for m in meta.get("models") or []:
-        accuracy = m.get("heldout_step_accuracy")
-        if isinstance(accuracy, int | float) and m.get("arm"):
-            by_arm.setdefault(str(m["arm"]), []).append(float(accuracy))
-    if not by_arm:
-        return []
-    ranges = "; ".join(f"{arm} {_num(min(v))}–{_num(max(v))}" if len(v) > 1
-                       else f"{arm} {_num(v[0])}" for arm, v in by_arm.items())
-    behind = [arm for arm, v in by_arm.items() if min(v) < LEARNT]
-    text = (f"Held-out step accuracy of each arm's models (greedy, expert states; lowest–"
-            f"highest over seeds): {ranges}.")
-    if behind:
-        names = ", ".join(f"`{a}`" for a in behind)
-        text += (f" Some models of {names} were below {LEARNT:g} at this budget: they had "
-                 "not (fully) learnt the task, so a contrast that involves them compares what "
-                 "each regime's data teaches in the same number of steps, not trained models; "
-                 "a larger budget may change it.")
-    return ["", text]
-
-
 def _task_calibration_lines(calibration: Any) -> list[str]:
-    """How the scale's task difficulty was chosen, readable (meta.json keeps every field)."""
+    """How the scale's error rate was set, readable (meta.json keeps every field)."""
     if not isinstance(calibration, Mapping):
         return []
     options = calibration.get("task_options") or {}
-    train = calibration.get("training") or {}
     overrides = calibration.get("train_overrides") or {}
-    parts = [
-        "How this scale's task difficulty was chosen (the expert's e_TF at temperature 1 "
-        "aimed between 1% and 10%; every field in meta.json's `calibration`): task "
+    lines = [
+        f"How the main condition's error rate was set: by the **{calibration.get('knob')}** "
+        f"(T = {calibration.get('temperature')}), on the task "
         + ", ".join(f"`{k}={v}`" for k, v in options.items())
         + (" (training: " + ", ".join(f"`{k}={v}`" for k, v in overrides.items()) + ")"
-           if overrides else "")
-        + f"; a `{calibration.get('size', '?')}` expert trained {train.get('steps', '?')} "
-        f"steps of {train.get('batch_size', '?')} (seed {train.get('seed', '?')})"]
-    for key, label in (("e_tf_t1", "at temperature 1"), ("e_tf_t0", "greedy")):
-        est = calibration.get(key)
-        if isinstance(est, Mapping):
-            parts.append(f"e_TF {label} {_num(est.get('value'))} "
-                         f"[{_num(est.get('ci_low'))}, {_num(est.get('ci_high'))}]")
-    measured = calibration.get("measured")
-    verdict = ("not measured" if not measured else "in range" if calibration.get("in_range")
-               else "not in range for every seed")
-    lines = ["; ".join(parts) + f" — {verdict}."]
-    if calibration.get("note"):
-        lines += ["", str(calibration["note"])]
-    candidates = calibration.get("candidates") or []
-    if candidates:
-        lines += ["", "Settings tried (commands in meta.json):", ""]
-        lines += _table(["candidate", "outcome"],
-                        ([f"`{c.get('name', '?')}`", str(c.get("outcome", ""))]
-                         for c in candidates if isinstance(c, Mapping)))
+           if overrides else "") + ". " + str(calibration.get("why", ""))]
+    measured = calibration.get("measured_e_tf")
+    if isinstance(measured, Mapping) and measured:
+        lines += ["", "Measured (converged bases, exact e_TF on clean states):", ""]
+        lines += table(["temperature", "e_TF, mean (lowest–highest)"],
+                       ([str(t), str(v)] for t, v in measured.items()))
+    if calibration.get("command"):
+        lines += ["", f"Command: `{calibration['command']}`."]
     return [*lines, ""]
 
 
 WITHDRAWN = (
-    "The previous headline of this page (\"errors compound faster than (1-e)^n\": a rising "
-    "hazard) measured length generalisation, not compounding: its models were trained on "
-    "20-step episodes and evaluated on 40, so every step past 20 was out of distribution. "
-    "It is withdrawn; the grid below evaluates in distribution only.")
+    "Two earlier versions of this page are withdrawn: the first (\"errors compound faster "
+    "than (1-e)^n\") measured length generalisation, not compounding (models trained on "
+    "20-step episodes, evaluated on 40); the second compared 3 seeds stopped near their "
+    "learning turn with a bootstrap that cannot hold its level, and its survival-vs-null "
+    "contrast could not fail (before the first error a free-running prompt is the "
+    "teacher-forced one). This version measures what happens after an error, on converged "
+    "models, with paired seeds and exact tests (issue 29).")
 
 
 def render_page(findings: Findings) -> str:
@@ -463,49 +401,59 @@ def render_page(findings: Findings) -> str:
     sizes: Mapping[str, Any] = meta.get("scale_sizes") or {}
     command = str(meta.get("command", "redraft findings"))
     decisive = findings.decisive
+    temperature = sizes.get("temperature", "?")
     lines = [
-        "# Findings: does correction bend (1-e)^n?",
+        "# Findings: do errors compound, and can a model undo them?",
         "",
-        "<!-- Generated by `redraft findings` from findings/meta.json, findings/decisive.json "
-        "and findings/summaries/*.json; do not edit by hand: rerun the command. -->",
+        "<!-- Generated by `redraft findings` from findings/meta.json, findings/decisive.json, "
+        "findings/scores.json and findings/summaries/*.json; do not edit by hand: rerun the "
+        "command. -->",
         "",
         f"**Scale: `{scale}`** ({sizes.get('budget', 'sizes in meta.json')}); "
-        f"{sizes.get('seeds', '?')} trained models (seeds) per arm, "
-        f"{sizes.get('episodes', '?')} episodes of {sizes.get('episode_steps', '?')} steps "
-        "per model and condition.",
+        f"{sizes.get('seeds', '?')} paired seeds; main condition: sampling at temperature "
+        f"{temperature}; {sizes.get('episode_steps', '?')}-step episodes in training and "
+        "evaluation.",
         "",
         WITHDRAWN,
         "",
         "## The question, and what would answer it",
         "",
         "If each step is wrong with probability e, n steps are right with probability "
-        "(1-e)^n, and errors only accumulate (LeCun). An agent that can notice and revise "
-        "might make error non-monotonic (gwern); training on mistakes and their corrections "
-        "might teach that (Razied). The test: train small models on a task whose every step "
-        "is equally hard, evaluate them in distribution at temperature 1, and compare their "
-        "survival with the product of their own teacher-forced per-step errors.",
+        "(1-e)^n, and errors only accumulate; worse, each error pushes the model off its "
+        "training distribution, so the next step errs more (LeCun). An agent that notices "
+        "and revises might make error non-monotonic: a wrong state can become right again "
+        "(gwern); training on mistakes and their corrections might teach that (Razied; "
+        "DAgger's states that hold errors). Before the first error a free-running model "
+        "sees exactly the teacher-forced prompt, so all of this happens *after* an error: "
+        "the primary outcomes measure a model on states that hold its own kind of mistake, "
+        "against the same states without it.",
         "",
         *predictions_lines(),
         "",
-        "## Headline (declared contrasts only)",
+        "## Headline (primary outcomes only)",
         "",
     ]
-    if decisive is not None and decisive.contrasts:
+    if decisive is not None and decisive.primary and any(
+            r.estimate is not None for r in decisive.primary):
         lines += headline_lines(decisive, findings.replicate)
-        lines += _learnt_lines(meta)
     else:
-        lines += ["This page's files hold no decisive grid (they predate it, or `--model` "
-                  "ran a model without the testbed's arms): nothing is claimed."]
-    lines += ["", "![e_TF(t) per arm](findings/etf.png)", "",
-              "![survival against the teacher-forced null](findings/survival.png)", "",
-              "## Setup", "", f"Command: `{command}` (seed {meta.get('seed')}).", ""]
+        lines += ["This page's files hold no primary outcome (they predate them, or `--model` "
+                  "ran a model not trained here, whose logits the scores need): nothing is "
+                  "claimed."]
+    figures = [("etf.png", "exact e_TF(t) per arm, beside e(t) free-running"),
+               ("post_error.png", "after a wrong total: fresh error and undo"),
+               ("survival.png", "P(globally right at n) against survival to n"),
+               ("learning.png", "learning curves")]
+    lines += [""]
+    for name, caption in figures:
+        lines += [f"![{caption}](findings/{name})", ""]
+    lines += ["## Setup", "", f"Command: `{command}` (seed {meta.get('seed')}).", ""]
     lines += _models_table(meta)
     lines += _task_calibration_lines(meta.get("calibration"))
     lines += [*_machine_lines(meta), ""]
     lines += _cost_lines(meta)
-    if decisive is not None:
-        lines += ["", *decisive_sections(decisive, command), "",
-                  "![P(global error at t)](findings/global_error.png)"]
+    if decisive is not None and decisive.arms:
+        lines += ["", *decisive_sections(decisive, command)]
     if decisive is not None and findings.replicate is not None:
         lines += ["", *replication_lines(decisive, findings.replicate,
                                          str(meta.get("replicate_command", "?")))]
@@ -529,10 +477,15 @@ def render_page(findings: Findings) -> str:
         "",
         "## What this does and does not show",
         "",
-        "- Only the declared contrasts are findings; an interval that holds 0 is no "
-        "detectable effect, not evidence of no effect.",
-        "- Seeds are the unit: each arm's value is the mean of its models' values, and its "
-        "interval carries the between-seed spread. With 3 seeds the interval is rough.",
+        "- Only the four primary outcomes are findings; a null is \"no detectable effect\", "
+        "with the largest effect the scale could have missed beside it, not evidence of no "
+        "effect.",
+        "- Seeds are the unit and are paired: every arm of a seed starts from the same base "
+        "model and sees the same data; the tests are exact sign-flip tests on the per-seed "
+        "differences (a t-test beside), Holm-adjusted over the four.",
+        "- Errors are sampled at a temperature above the one the models were trained to "
+        "imitate: they are the tokens LeCun's argument is about (sampled outside the correct "
+        "set), made by models that would know better at temperature 0.",
         "- The testbed models are small transformers on one arithmetic task: the direction "
         "of an effect here says nothing about its size in large models.",
         "",

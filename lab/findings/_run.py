@@ -1,28 +1,29 @@
-"""Running the findings grid: train, run through ``redraft grid``'s executor, analyse, report.
+"""Running the findings grid: train, score, run through ``redraft grid``'s executor, analyse.
 
-:func:`run_findings` trains what is missing, runs every run through
-:func:`~redraft.evals._eval.run_grid` (one loaded model per grid, the same run order and seed
-restarts as ``redraft grid``), analyses the decisive runs from their logs
-(``decisive.json``), reports each exploratory group, records the machine and the costs, and
-writes the page. Rerunning continues where it stopped: a trained model (its recipe present)
-is not retrained, a finished run is not rerun.
+:func:`run_findings` trains what is missing, one phase at a time, every model of a phase in
+one stack (:func:`~redraft.lab.testbed.train_stack`: phase 1 the seeds' experts, phase 2
+the arms that learn from their mistakes); scores every model exactly on the shared states
+(``scores.json``); runs every run that needs a trajectory through
+:func:`~redraft.evals.run_grid` (one loaded model per grid, the same run order and seed
+restarts as ``redraft grid``); analyses the primary outcomes (``decisive.json``); reports each
+exploratory group; records the machine and the costs; and writes the page. Rerunning
+continues where it stopped: a trained model (its recipe present, with this plan's
+settings) is not retrained, finished scores and runs are kept.
 """
 
 from __future__ import annotations
 
 import json
-import multiprocessing
-import os
 import shutil
 import time
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from pathlib import Path
 from typing import Any
 
 from pydantic import JsonValue, ValidationError
 
-from redraft.lab.findings._design import DECISIVE_CALIBRATION
+from redraft.lab.findings._analysis import LEARNT
+from redraft.lab.findings._design import ARMS, BASE, DECISIVE_CALIBRATION
 from redraft.lab.findings._grid import (
     META_FILE,
     MODEL_COST,
@@ -33,6 +34,7 @@ from redraft.lab.findings._grid import (
     TESTBED_TASK,
     FindingsOptions,
     Group,
+    Plan,
     RunSpec,
     TrainSpec,
     decisive_dir,
@@ -42,12 +44,36 @@ from redraft.lab.findings._grid import (
 )
 from redraft.tools import BadInputError, ConstraintNotSupportedError
 
-__all__ = ["MODEL_COST", "TRAINING_WALL", "run_findings", "train_models", "training_jobs",
-           "training_threads"]
+__all__ = ["MODEL_COST", "run_findings", "score_grid", "train_models", "training_threads"]
+
+SCORES_COST = "scores"
+"""Costs key of the exact scoring."""
+
+
+def training_threads(options: FindingsOptions) -> int:
+    """Torch threads of the training stack: ``options.threads``, else every CPU."""
+    from redraft.agent.backends import cpus_available
+
+    return options.threads if options.threads is not None else cpus_available()
+
+
+def _steps(spec: TrainSpec, options: FindingsOptions) -> int:
+    """The spec's optimizer steps: its own, the scale's, or a supervised-token budget."""
+    scale = SCALES[options.scale]
+    if spec.steps is not None:
+        return spec.steps
+    arm = next(a for a in (BASE, *ARMS) if a.name == spec.arm)
+    if arm.budget == "base":
+        return scale.base_steps
+    if arm.budget == "steps":
+        return scale.train_steps
+    # As many supervised tokens as the expert's steps: the expert's answer is 10 tokens
+    # ("total: NN" and the end), the scratchpad's 24 ("K=v; NN+v=S; " before it).
+    return max(1, round(scale.train_steps * 10 / 24))
 
 
 def _train_config(spec: TrainSpec, options: FindingsOptions) -> Any:
-    """The ``TrainConfig`` of one model of the grid.
+    """The ``TrainConfig`` recorded for one model of the grid.
 
     Raises:
         BadInputError: the arm's settings do not make a valid config.
@@ -56,12 +82,21 @@ def _train_config(spec: TrainSpec, options: FindingsOptions) -> Any:
 
     scale = SCALES[options.scale]
     representation, opts = task_options(options.scale, training=True)
+    extra = spec.extra
     data: dict[str, Any] = {
         "task": TESTBED_TASK, "regime": spec.regime, "representation": representation,
-        "task_options": opts, "size": scale.size, "steps": scale.train_steps,
-        "minutes": None, "batch_size": scale.batch_size, "seed": spec.seed,
+        "task_options": opts, "size": scale.size, "steps": _steps(spec, options),
+        "minutes": None, "batch_size": scale.batch_size,
+        "lr": scale.base_lr if spec.phase == 1 else scale.lr, "seed": spec.seed,
         "episode_steps": scale.episode_steps, "threads": training_threads(options),
-        "device": scale.device, **spec.extra}
+        "device": _device(options), "retry_p": extra.get("retry_p", 0.0),
+        "mask_wrong": extra.get("mask_wrong", False),
+        "recovery_p": extra.get("error_p", 0.0)}
+    if spec.expert is not None:
+        data.update(wrong_source="expert", wrong_model=str(spec.expert),
+                    wrong_temperature=scale.temperature)
+    if spec.init is not None:
+        data["init_model"] = str(spec.init)
     try:
         return TrainConfig.model_validate(data)
     except ValidationError as exc:
@@ -69,181 +104,154 @@ def _train_config(spec: TrainSpec, options: FindingsOptions) -> Any:
                             f"{exc.errors()[0]['msg']}") from exc
 
 
-def _refuse_stale_source(out: Path, recipe: Any) -> None:
-    """Refuse a kept model whose wrong answers came from a model retrained or deleted since.
+def _device(options: FindingsOptions) -> str:
+    device = SCALES[options.scale].device
+    if device is not None:
+        return device
+    from redraft.lab.testbed._deps import require_train
+
+    return "cuda" if require_train("torch").cuda.is_available() else "cpu"
+
+
+_SAME = {"threads", "device", "log_every", "init_model", "wrong_model"}
+"""Config fields that may differ between a kept model and this plan's (the folders of its
+base may have moved with the work folder: their weights are compared instead)."""
+
+
+def _kept(spec: TrainSpec, options: FindingsOptions) -> bool:
+    """Whether ``spec.out`` holds this plan's model already.
 
     Raises:
-        BadInputError: the sampled model has no weights now, or others than it had.
+        BadInputError: it holds a model trained with other settings, or one whose expert
+            has been retrained or deleted since.
     """
-    from redraft.lab.testbed import weights_digest
+    from redraft.lab.testbed import read_recipe, weights_digest
 
-    wrong = recipe.wrong_answers
-    if wrong is None:
-        return
-    now = weights_digest(Path(wrong.model))
-    if now is None or (wrong.weights is not None and now != wrong.weights):
-        raise BadInputError(
-            f"{out}'s wrong answers were sampled from {wrong.model}, which has been "
-            f"{'deleted' if now is None else 'retrained'} since: delete {out} and the runs "
-            "made with it to retrain it from the model there now, or give another --work "
-            "folder")
-
-
-def _train(spec: TrainSpec, options: FindingsOptions, say: Callable[[str], None]) -> float:
-    """Train one model unless its directory already holds one; the seconds it took."""
-    from redraft.lab.testbed import read_recipe, train
-
+    recipe = read_recipe(spec.out)
+    if recipe is None:
+        return False
     config = _train_config(spec, options)
-    recipe = read_recipe(spec.out)  # None without a recipe file, or without the folder
-    if recipe is not None:
-        if recipe.config.model_dump(exclude={"threads", "device", "log_every"}) != \
-                config.model_dump(exclude={"threads", "device", "log_every"}):
+    if recipe.config.model_dump(exclude=_SAME) != config.model_dump(exclude=_SAME):
+        raise BadInputError(
+            f"{spec.out} holds a model trained with other settings than scale "
+            f"{options.scale!r} and seed {spec.seed}: give another --work folder")
+    wrong = recipe.wrong_expert
+    if spec.init is not None:
+        now = weights_digest(spec.init)
+        if now is None or now != recipe.init_weights:
             raise BadInputError(
-                f"{spec.out} holds a model trained with other settings than scale "
-                f"{options.scale!r} and seed {spec.seed}: give another --work folder")
-        outdated = recipe.outdated()
-        if outdated is not None:
-            raise BadInputError(f"{spec.out} is outdated: {outdated}; delete that folder and "
-                                "the runs made with it to retrain it, or give another --work "
-                                "folder")
-        _refuse_stale_source(spec.out, recipe)
-        say(f"findings: {spec.out} is trained ({recipe.steps_done} steps), kept")
-        return float(recipe.seconds)
-    if spec.out.exists():  # a half-written model directory from an interrupted run
-        shutil.rmtree(spec.out)
-    say(f"findings: training {spec.arm} seed {spec.seed} -> {spec.out}")
-    recipe = train(config, spec.out, say=say)
-    return float(recipe.seconds)
-
-
-def training_jobs(options: FindingsOptions) -> int:
-    """Models trained at once: ``options.jobs``, else one per CPU (CPU scale) or one (GPU).
-
-    A micro model's step does not keep two threads busy (bench/train_jobs.py).
-    """
-    from redraft.agent.backends import cpus_available
-
-    if options.jobs is not None:
-        return options.jobs
-    if SCALES[options.scale].device != "cpu":
-        return 1
-    return max(1, min(cpus_available(), _MAX_JOBS))
-
-
-def training_threads(options: FindingsOptions) -> int:
-    """Torch threads of each training process.
-
-    ``options.threads``, else the CPUs shared out among the models trained at once.
-    """
-    from redraft.agent.backends import cpus_available
-
-    if options.threads is not None:
-        return options.threads
-    return max(1, cpus_available() // training_jobs(options))
-
-
-_MAX_JOBS = 8
-"""Most models trained at once by default (each process holds torch: ~0.3 GB)."""
-TRAINING_WALL = "train"
-"""Costs key: wall-clock seconds of the training phase, summed over the calls that trained."""
-
-
-def _train_in_worker(spec: TrainSpec, options: FindingsOptions) -> tuple[float, float]:
-    """Train one model in a worker process: (training-loop seconds, whole-call seconds).
-
-    The loss lines are not passed back (the recipe keeps the loss curve).
-    """
-    from transformers.utils import logging as transformers_logging
-
-    transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # bars interleave
-    started = time.perf_counter()
-    seconds = _train(spec, options, lambda _m: None)
-    return seconds, time.perf_counter() - started
-
-
-def _waits_for(spec: TrainSpec, pending: set[Path]) -> bool:
-    """Whether ``spec`` samples a model of this grid that is not trained yet."""
-    source = spec.extra.get("wrong_model")
-    return isinstance(source, str) and Path(source) in pending
+                f"{spec.out} started from {spec.init}, which has been "
+                f"{'deleted' if now is None else 'retrained'} since: delete {spec.out} and "
+                "the runs made with it to retrain it, or give another --work folder")
+    if spec.expert is not None and wrong is not None and wrong.weights != weights_digest(
+            spec.expert):
+        raise BadInputError(f"{spec.out} learnt from the mistakes of another {spec.expert}: "
+                            "delete it and the runs made with it, or give another --work folder")
+    return True
 
 
 def train_models(trains: list[TrainSpec], options: FindingsOptions,
                  say: Callable[[str], None] = lambda _m: None) -> None:
-    """Train ``trains`` as ``redraft findings`` does, keeping their costs in ``options.work``.
+    """Train ``trains`` as ``redraft findings`` does, each phase in one stack; keep costs.
 
-    ``options.jobs`` models train at once, experts first; models already written are kept.
+    Models already written (with these settings) are kept.
     """
     _train_all(trains, options, _Costs(options.work / "costs.json"), say)
 
 
 def _train_all(trains: list[TrainSpec], options: FindingsOptions, costs: _Costs,
                say: Callable[[str], None]) -> None:
-    """Train what is missing, :func:`training_jobs` models at once.
-
-    A model whose wrong answers are sampled from another model of the grid (a retry or
-    recovery arm from its seed's expert) starts after that one is trained. With one job
-    everything trains in this process, saying its loss lines; with more, each model trains
-    in a spawned worker process (torch is not fork-safe) and only its start and end are
-    said. Costs are kept per model as each ends, so an interrupted call keeps them.
-    """
-    from redraft.lab.testbed import read_recipe
-
-    began = time.perf_counter()
-    earlier = costs.items.get(TRAINING_WALL, 0.0)
-
-    def keep(spec: TrainSpec, loop_seconds: float, call_seconds: float) -> None:
-        key = f"{MODEL_COST}{spec.arm}-s{spec.seed}"
-        if key in costs.items and call_seconds <= loop_seconds:
-            return  # kept from the call that trained it
-        # The whole call when it trained now: data, sampling a model's own mistakes, the
-        # held-out check and writing the model, not only the training loop.
-        costs.keep(key, max(loop_seconds, call_seconds))
-        costs.keep(TRAINING_WALL, earlier + time.perf_counter() - began)
-
-    jobs = training_jobs(options)
-    if jobs == 1:
+    for phase in sorted({s.phase for s in trains}):
+        todo = [s for s in trains if s.phase == phase and not _kept(s, options)]
         for spec in trains:
+            if spec.phase == phase and spec not in todo:
+                say(f"findings: {spec.out} is trained, kept")
+        if todo:
             started = time.perf_counter()
-            loop_seconds = _train(spec, options, say)
-            keep(spec, loop_seconds, time.perf_counter() - started)
-        return
-    todo = list(trains)
-    for spec in trains:  # kept models: said and costed here, no worker needed
-        if read_recipe(spec.out) is not None:
-            started = time.perf_counter()
-            keep(spec, _train(spec, options, say), time.perf_counter() - started)
-            todo.remove(spec)
-    if not todo:
-        return
-    say(f"findings: training {len(todo)} model(s), {jobs} at once, "
-        f"{training_threads(options)} torch thread(s) each")
-    pending = {spec.out for spec in todo}
-    sources = {Path(str(s.extra["wrong_model"])) for s in todo if "wrong_model" in s.extra}
-    running: dict[Future[tuple[float, float]], TrainSpec] = {}
-    with ProcessPoolExecutor(max_workers=jobs,
-                             mp_context=multiprocessing.get_context("spawn")) as pool:
-        while todo or running:
-            ready = [s for s in todo if not _waits_for(s, pending)]
-            # Models others wait for first (a seed's expert), so no job idles at the end.
-            ready.sort(key=lambda s: s.out not in sources)
-            for spec in ready:
-                if len(running) >= jobs:
-                    break
-                todo.remove(spec)
-                say(f"findings: training {spec.arm} seed {spec.seed} -> {spec.out}")
-                running[pool.submit(_train_in_worker, spec, options)] = spec
-            if not running:  # cannot happen: a grid's sources are its own experts
-                raise BadInputError("findings: training order: "
-                                    + ", ".join(str(s.out) for s in todo) + " wait for "
-                                    "models never trained")
-            done, _ = wait(running, return_when=FIRST_COMPLETED)
-            for future in done:
-                spec = running.pop(future)
-                loop_seconds, call_seconds = future.result()  # a worker's error ends all
-                pending.discard(spec.out)
-                keep(spec, loop_seconds, call_seconds)
-                say(f"findings: trained {spec.arm} seed {spec.seed} "
-                    f"({loop_seconds:.0f} s of training, {call_seconds:.0f} s in all)")
+            _train_phase(todo, options, say)
+            costs.keep(f"{MODEL_COST}phase-{phase}", time.perf_counter() - started
+                       + costs.items.get(f"{MODEL_COST}phase-{phase}", 0.0))
+
+
+def _train_phase(todo: list[TrainSpec], options: FindingsOptions,
+                 say: Callable[[str], None]) -> None:
+    """Train the phase's missing models in one stack and write each model folder."""
+    from redraft.lab.testbed import (
+        SIZES,
+        ExpertDraws,
+        Member,
+        Recipe,
+        StackedLlama,
+        StackPlan,
+        save_folder,
+        train_stack,
+        versions,
+        weights_digest,
+    )
+
+    scale = SCALES[options.scale]
+    representation, opts = task_options(options.scale, training=True)
+    task_kwargs: dict[str, Any] = {**opts, "representation": representation}
+    sources = sorted({p for s in todo for p in (s.expert, s.init) if p is not None})
+    for folder in sources:
+        if not (folder / "model.safetensors").is_file():
+            raise BadInputError(f"findings: {folder} holds no trained base model: phase 1 "
+                                "first")
+    members = [Member(name=f"{s.arm}-s{s.seed}", regime=s.regime,  # type: ignore[arg-type]
+                      seed=s.seed, retry_p=float(s.extra.get("retry_p", 0.0)),  # type: ignore[arg-type]
+                      mask_wrong=bool(s.extra.get("mask_wrong", False)),
+                      error_p=float(s.extra.get("error_p", 0.0)),  # type: ignore[arg-type]
+                      expert=sources.index(s.expert) if s.expert is not None else None,
+                      init=sources.index(s.init) if s.init is not None else None)
+               for s in todo]
+    device = _device(options)
+    steps = tuple(_steps(s, options) for s in todo)
+    base = todo[0].phase == 1
+    # The bases train from scratch until they converge (a stopping rule, so a constant
+    # learning rate); the arms train a fixed budget from them, cooling down.
+    stack_plan = StackPlan(task=TESTBED_TASK, task_kwargs=task_kwargs, size=scale.size,  # type: ignore[arg-type]
+                           steps=steps, batch_size=scale.batch_size,
+                           episode_steps=scale.episode_steps,
+                           lr=scale.base_lr if base else scale.lr,
+                           schedule="constant" if base else "cosine",
+                           stop_accuracy=LEARNT if base else None,
+                           temperature=scale.temperature, eval_every=scale.eval_every,
+                           heldout_episodes=scale.heldout_episodes, device=device,
+                           threads=training_threads(options))
+    say(f"findings: training {len(todo)} model(s) at once in one stack "
+        f"({', '.join(m.name for m in members)})")
+    source_stack = StackedLlama.load(sources, device) if sources else None
+    for spec in todo:
+        if spec.out.exists():  # a half-written folder of an interrupted call
+            shutil.rmtree(spec.out)
+    outcome = train_stack(members, stack_plan, experts=source_stack, init=source_stack,
+                          say=say)
+    parameters = sum(int(v[0].numel()) for v in outcome.stack.params.values())
+    for k, spec in enumerate(todo):
+        config = _train_config(spec, options)
+        curve = outcome.heldout_curves[k]
+        wrong = None
+        if spec.expert is not None:
+            wrong = ExpertDraws(model=str(spec.expert), weights=weights_digest(spec.expert),
+                                temperature=scale.temperature)
+        recipe = Recipe(
+            task=TESTBED_TASK, task_options=task_kwargs, regime=spec.regime, config=config,
+            size=SIZES[scale.size], parameters=parameters, steps_done=outcome.steps_done[k],
+            stopped_by=outcome.stopped_by[k],
+            examples_seen=outcome.steps_done[k] * scale.batch_size,
+            tokens_seen=outcome.tokens[k], target_tokens_seen=outcome.targets[k],
+            seconds=round(outcome.seconds, 2), device=device, threads=config.threads,
+            loss_curve=outcome.loss_curves[k],
+            heldout_step_accuracy=curve[-1].accuracy if curve else 0.0,
+            heldout_steps=scale.heldout_episodes * scale.episode_steps,
+            versions=versions(), data_wait_seconds=round(outcome.data_seconds, 3),
+            producer_cpu_seconds=round(outcome.producer_seconds, 3), notes=outcome.notes,
+            wrong_expert=wrong, heldout_curve=curve,
+            init_weights=weights_digest(spec.init) if spec.init is not None else None,
+            eval_temperature=scale.temperature,
+            stacked_with=len(todo), wait_policy=outcome.wait_policy)
+        save_folder(outcome, k, spec.out, recipe)
+        say(f"findings: wrote {spec.out} (held-out accuracy {recipe.heldout_step_accuracy:.3f})")
 
 
 def _refuse_orphan_runs(spec: TrainSpec, jobs: list[tuple[str, RunSpec, Path]]) -> None:
@@ -270,6 +278,45 @@ def _refuse_orphan_runs(spec: TrainSpec, jobs: list[tuple[str, RunSpec, Path]]) 
             "them as the new model's; delete them too, or give another --work folder")
 
 
+def score_grid(grid: Plan, options: FindingsOptions, say: Callable[[str], None]) -> Any:
+    """Every trained model's exact scores.
+
+    Kept in ``WORK/scores.json`` while its models are unchanged.
+    """
+    from redraft.evals.tasks import load_task
+    from redraft.lab.findings._scores import SCORES_FILE, Scores, score_models
+    from redraft.lab.testbed import StackedLlama, choose_wait_policy, weights_digest
+
+    scale = SCALES[options.scale]
+    specs = [s for s in grid.trains]
+    if not specs:
+        return None
+    digests = {str(s.out): weights_digest(s.out) for s in specs}
+    path = options.work / SCORES_FILE
+    if path.is_file():
+        kept = json.loads(path.read_text(encoding="utf-8"))
+        if kept.get("digests") == digests:
+            return Scores.model_validate(kept["scores"])
+    choose_wait_policy(training_threads(options))
+    from redraft.lab.testbed._deps import require_train
+    from redraft.lab.testbed._train import set_threads
+
+    set_threads(require_train("torch"), training_threads(options))
+    say(f"findings: scoring {len(specs)} models exactly on the shared states")
+    stack = StackedLlama.load([s.out for s in specs], _device(options))
+    representation, opts = task_options(options.scale)
+    task = load_task(TESTBED_TASK, representation=representation, **opts)
+    experts = {s.seed: i for i, s in enumerate(specs) if s.arm == BASE.name}
+    scores = score_models(
+        stack, [(s.arm, s.seed) for s in specs], task=task, run_seed=options.seed,
+        episodes=scale.eval_episodes, steps=scale.episode_steps, sites=scale.error_sites,
+        temperature=scale.temperature, committed_states=scale.committed_states,
+        expert_rows=experts)
+    path.write_text(json.dumps({"digests": digests, "scores": scores.model_dump(mode="json")})
+                    + "\n", encoding="utf-8")
+    return scores
+
+
 def _eval_config(spec: RunSpec) -> Any:
     from redraft.evals import EvalConfig, describe_validation_error, trained_defaults
 
@@ -293,17 +340,16 @@ def _models_meta(trains: list[TrainSpec]) -> list[dict[str, JsonValue]]:
         if recipe is None:
             continue
         rows.append({
-            "arm": spec.arm, "regime": spec.regime, "seed": spec.seed,
+            "arm": spec.arm, "regime": spec.regime, "seed": spec.seed, "phase": spec.phase,
             "parameters": recipe.parameters, "steps": recipe.steps_done,
             "batch_size": recipe.config.batch_size, "stopped_by": recipe.stopped_by,
-            "seconds": round(recipe.seconds, 1),
+            "seconds": round(recipe.seconds, 1), "stacked_with": recipe.stacked_with,
             "episode_steps": recipe.config.episode_steps,
+            "tokens": recipe.tokens_seen, "supervised_tokens": recipe.target_tokens_seen,
             "heldout_step_accuracy": recipe.heldout_step_accuracy,
+            "curve": [[p.step, p.accuracy, p.error, p.loss] for p in recipe.heldout_curve],
+            "wait_policy": recipe.wait_policy,
         })
-        wrong = recipe.wrong_answers
-        if wrong is not None:
-            rows[-1]["wrong_answers"] = {"temperature": wrong.temperature,
-                                         "wrong": len(wrong.offsets), "sampled": wrong.sampled}
     return rows
 
 
@@ -321,13 +367,6 @@ class _Costs:
         self.path = path
         self.items: dict[str, float] = (json.loads(path.read_text(encoding="utf-8"))
                                         if path.is_file() else {})
-        old = {k: v for k, v in self.items.items() if k.startswith(f"{TRAINING_WALL}/")}
-        if old:  # per-model keys of a work folder that trained one model at a time
-            for key, seconds in old.items():
-                del self.items[key]
-                self.items[MODEL_COST + key.split("/", 1)[1]] = seconds
-            self.items[TRAINING_WALL] = round(self.items.get(TRAINING_WALL, 0.0)
-                                              + sum(old.values()), 1)
 
     def keep(self, key: str, seconds: float) -> None:
         self.items[key] = round(seconds, 1)
@@ -388,7 +427,7 @@ def _run_all(jobs: list[tuple[str, RunSpec, Path]], costs: _Costs,
 
 def run_findings(options: FindingsOptions, *, say: Callable[[str], None] | None = None,
                  command: str | None = None) -> Path:
-    """Train, run, analyse, report and write the page; return the page's path.
+    """Train, score, run, analyse, report and write the page; return the page's path.
 
     Costs are measured per item and kept in ``WORK/costs.json``: an item done by an earlier
     (interrupted) call keeps the time it took then, so the page states what the whole grid
@@ -398,6 +437,7 @@ def run_findings(options: FindingsOptions, *, say: Callable[[str], None] | None 
     from redraft.lab.findings._analysis import DECISIVE_FILE, analyze_decisive
     from redraft.lab.findings._machine import machine_record
     from redraft.lab.findings._page import write_page
+    from redraft.lab.findings._scores import SCORES_FILE
 
     began = time.perf_counter()
     speak = say or (lambda _m: None)
@@ -406,7 +446,7 @@ def run_findings(options: FindingsOptions, *, say: Callable[[str], None] | None 
     work.mkdir(parents=True, exist_ok=True)
     (out / SUMMARIES_DIR).mkdir(parents=True, exist_ok=True)
     costs = _Costs(work / "costs.json")
-    load_before = os.getloadavg()
+    load_before = _load_average()
     jobs: list[tuple[str, RunSpec, Path]] = [
         ("decisive", run.spec, decisive_dir(work, run)) for run in grid.decisive]
     jobs += [(group.name, spec, group_dir(work, group, spec))
@@ -414,11 +454,17 @@ def run_findings(options: FindingsOptions, *, say: Callable[[str], None] | None 
     for train_spec in grid.trains:  # before any training: a refusal then costs nothing
         _refuse_orphan_runs(train_spec, jobs)
     _train_all(grid.trains, options, costs, speak)
+    started = time.perf_counter()
+    scores = score_grid(grid, options, speak)
+    if scores is not None:
+        if SCORES_COST not in costs.items or time.perf_counter() - started > 1:
+            costs.keep(SCORES_COST, time.perf_counter() - started)
+        (out / SCORES_FILE).write_text(scores.model_dump_json() + "\n", encoding="utf-8")
     ran_now, skipped = _run_all(jobs, costs, speak)
     skipped_names = {(str(s["group"]), str(s["run"])) for s in skipped
                      if isinstance(s, dict)}
     started = time.perf_counter()
-    decisive = analyze_decisive(grid, options, work)
+    decisive = analyze_decisive(grid, options, work, scores)
     (out / DECISIVE_FILE).write_text(decisive.model_dump_json(indent=None) + "\n",
                                      encoding="utf-8")
     costs.keep("analysis/decisive", time.perf_counter() - started)
@@ -447,8 +493,7 @@ def run_findings(options: FindingsOptions, *, say: Callable[[str], None] | None 
         "costs": costs.items,  # type: ignore[dict-item]
         "this_call_seconds": round(time.perf_counter() - began, 1),
         "skipped": skipped,
-        "machine": machine_record(threads=training_threads(options),
-                                  jobs=training_jobs(options), load_before=load_before),
+        "machine": machine_record(threads=training_threads(options), load_before=load_before),
         "simulated": SIMULATED,
         "simulated_truth": SIMULATED_TRUTH,  # type: ignore[dict-item]
         "calibration": DECISIVE_CALIBRATION.get(options.scale)
@@ -457,3 +502,12 @@ def run_findings(options: FindingsOptions, *, say: Callable[[str], None] | None 
     (out / META_FILE).write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
     page: Path = write_page(out)
     return page
+
+
+def _load_average() -> tuple[float, float, float] | None:
+    import os
+
+    try:
+        return os.getloadavg()
+    except OSError:
+        return None
