@@ -66,6 +66,12 @@ def wheel_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for folder in FOLDERS:
         ignore = shutil.ignore_patterns("__pycache__")
         shutil.copytree(ROOT / folder, source / folder, ignore=ignore)
+    # A checkout of its own, so the wheel records the commit it was built from.
+    git = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t",
+           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
+    for argv in (["git", "init", "-q"], ["git", "add", "-A"],
+                 ["git", "commit", "-q", "-m", "wheel test"]):
+        run(argv, env=git, cwd=source)
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
     # No build isolation: the build uses this environment's setuptools (extra dev), offline.
     build = [*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", str(work / "dist")]
@@ -116,6 +122,14 @@ def test_the_wheel_holds_every_package_and_only_redraft(wheel_site: Path) -> Non
     assert installed == {"bin", "redraft"}, installed  # no top-level agent, tools or evals
     for folder in FOLDERS:
         assert (wheel_site / "redraft" / folder / "py.typed").is_file()
+
+
+def test_a_wheel_built_from_a_checkout_says_which_commit_it_is(wheel_site: Path) -> None:
+    source = wheel_site.parent / "source"
+    head = run(["git", "rev-parse", "--short=12", "HEAD"], cwd=source).stdout.strip()
+    code = ("from redraft.lab.findings._machine import commit_record\n"
+            "print(commit_record())\n")
+    assert wheel_python(wheel_site, "-c", code).stdout.strip() == f"built from commit {head}"
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from pydantic import JsonValue
 
-__all__ = ["machine_record"]
+__all__ = ["commit_record", "machine_record"]
 
 
 def _cpu_model() -> str:
@@ -46,29 +46,38 @@ def _torch() -> dict[str, JsonValue]:
             "threads": torch.get_num_threads(), "gpu": gpu}
 
 
-def _commit() -> str | None:
-    here = Path(__file__).resolve().parent
+def commit_record(lab: Path | None = None) -> str:
+    """Which commit this redraft is.
+
+    Read from the file a wheel built from a checkout carries (``redraft/lab/_commit.txt``,
+    :mod:`redraft.lab._build`), else from git in an editable checkout, else unknown.
+    """
+    lab = lab or Path(__file__).resolve().parents[1]
+    built = lab / "_commit.txt"  # first: an installed copy may sit inside another checkout
+    if built.is_file():
+        return f"built from commit {built.read_text(encoding='utf-8').strip()}"
     try:
-        done = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=here,
+        done = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=lab,
                               capture_output=True, text=True, timeout=10, check=False)
         dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
-                               cwd=here, capture_output=True, text=True, timeout=10,
+                               cwd=lab, capture_output=True, text=True, timeout=10,
                                check=False)
+        if done.returncode == 0 and done.stdout.strip():
+            changes = " (with uncommitted changes)" if dirty.stdout.strip() else ""
+            return f"commit {done.stdout.strip()}{changes} (a checkout)"
     except (OSError, subprocess.SubprocessError):
-        return None
-    if done.returncode != 0:
-        return None
-    return done.stdout.strip() + (" (with uncommitted changes)" if dirty.stdout.strip() else "")
+        pass
+    return "commit unknown (installed from a source without git)"
 
 
-def machine_record(*, threads: int, jobs: int = 1,
+def machine_record(*, threads: int, wait_policy: str | None = None,
                    load_before: tuple[float, float, float] | None = None
                    ) -> dict[str, JsonValue]:
     """The machine, its load, and the versions this process runs with.
 
     Args:
-        threads: the torch threads of each training process.
-        jobs: the models trained at once.
+        threads: the torch threads of the training stacks.
+        wait_policy: how torch's OpenMP threads waited while training.
         load_before: ``os.getloadavg()`` when the run began (the end's is read here).
     """
     try:
@@ -79,14 +88,14 @@ def machine_record(*, threads: int, jobs: int = 1,
         "cpu": _cpu_model(),
         "cores_visible": os.cpu_count(),
         "threads_asked": threads,
-        "training_jobs": jobs,
+        "wait_policy": wait_policy,
         "platform": platform.platform(),
         "python": sys.version.split()[0],
         "torch": _torch(),
         "transformers": _version("transformers"),
         "llama_cpp_python": _version("llama_cpp_python"),
         "redraft": _version("redraft"),
-        "redraft_commit": _commit(),
+        "redraft_commit": commit_record(),
         "load_average_before": [round(x, 2) for x in load_before] if load_before else None,
         "load_average_after": load_after,
     }

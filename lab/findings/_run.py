@@ -493,7 +493,9 @@ def run_findings(options: FindingsOptions, *, say: Callable[[str], None] | None 
         "costs": costs.items,  # type: ignore[dict-item]
         "this_call_seconds": round(time.perf_counter() - began, 1),
         "skipped": skipped,
-        "machine": machine_record(threads=training_threads(options), load_before=load_before),
+        "machine": machine_record(threads=training_threads(options),
+                                  wait_policy=_wait_policy(grid),
+                                  load_before=load_before),
         "simulated": SIMULATED,
         "simulated_truth": SIMULATED_TRUTH,  # type: ignore[dict-item]
         "calibration": DECISIVE_CALIBRATION.get(options.scale)
@@ -502,6 +504,18 @@ def run_findings(options: FindingsOptions, *, say: Callable[[str], None] | None 
     (out / META_FILE).write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
     page: Path = write_page(out)
     return page
+
+
+def _wait_policy(grid: Plan) -> str | None:
+    """How the training stacks' OpenMP threads waited (from the recipes), in one phrase."""
+    from redraft.lab.testbed import read_recipe
+
+    found = []
+    for spec in grid.trains:
+        recipe = read_recipe(spec.out)
+        if recipe is not None and recipe.wait_policy and recipe.wait_policy not in found:
+            found.append(recipe.wait_policy)
+    return "; ".join(found) or None
 
 
 def _load_average() -> tuple[float, float, float] | None:
