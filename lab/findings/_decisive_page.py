@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from redraft.evals.report import format_number, needed_digits
 from redraft.lab.findings._analysis import DecisiveResults, PrimaryResult, RunCurves
 from redraft.lab.findings._design import ARMS, BASE, CONDITIONS, PRIMARY, Side
 from redraft.lab.findings._markdown import table
@@ -31,23 +32,24 @@ ALPHA = 0.05
 """The family-wise level of the primary outcomes."""
 
 
-def _num(value: float | None, digits: int = 3) -> str:
+def _num(value: float | None, digits: int | None = None) -> str:
+    """A number with the digits it needs (3 at least; more where it would read as 0)."""
     if value is None:
         return "—"
-    text = f"{value:.{digits}f}"
-    return text.replace("-", "−") if text.strip("-0.") != "" else text.lstrip("-")
+    return format_number(value, digits if digits is not None else needed_digits(value))
 
 
 def _p(p: float | None) -> str:
     return "—" if p is None else (f"{p:.2g}" if p >= 0.001 else f"{p:.1e}")
 
 
-def paired_text(e: PairedEstimate | None, digits: int = 3) -> str:
+def paired_text(e: PairedEstimate | None) -> str:
     """``0.012 [0.004, 0.020] (8 seeds, between-seed SD 0.004)``."""
     if e is None:
-        return "not estimated (the scores it needs are not in this grid)"
+        return "not estimated (no seed with the scores it needs)"
     if e.value is None:
         return "undefined (no seed with a value)"
+    digits = needed_digits(e.value, e.ci_low, e.ci_high, e.sd)
     sd = "" if e.sd is None else f", between-seed SD {_num(e.sd, digits)}"
     return (f"{_num(e.value, digits)} [{_num(e.ci_low, digits)}, {_num(e.ci_high, digits)}] "
             f"({e.n} seed{'' if e.n == 1 else 's'}{sd})")
@@ -63,8 +65,8 @@ def detected(result: PrimaryResult) -> int:
 
 def _detectable(e: PairedEstimate) -> str:
     if e.detectable is None:
-        return (f"no effect is detectable with {e.n} seeds at level {e.alpha:.3g} (the "
-                "smallest exact p is 2/2^n)")
+        return (f"none: {e.n} seeds cannot reach level {e.alpha:.3g} (the smallest exact p "
+                "is 2/2^n)")
     return f"{_num(e.detectable)} (80% power, level {e.alpha:.3g})"
 
 
@@ -73,7 +75,7 @@ def _words(result: PrimaryResult) -> str:
     if e is None or e.value is None:
         return paired_text(e)
     tests = (f"sign-flip p = {_p(e.p_sign_flip)}, t p = {_p(e.p_t)}, Holm-adjusted p = "
-             f"{_p(result.p_holm)}; detectable effect {_detectable(e)}")
+             f"{_p(result.p_holm)}; smallest detectable effect {_detectable(e)}")
     sign = detected(result)
     if sign == 0:
         bound = "" if e.detectable is None else f"; at most ±{_num(e.detectable)} at this scale"
@@ -169,11 +171,15 @@ def convergence_lines(results: DecisiveResults) -> list[str]:
     for m in results.models:
         by_arm.setdefault(m.arm, []).append(m.converged)
     counts = "; ".join(f"{arm} {sum(v)} of {len(v)}" for arm, v in by_arm.items())
-    lines = [f"Converged models (base: a stopping rule, held-out greedy accuracy at least 0.98 "
-             f"at three scorings in a row; arms: accuracy at least 0.98 at the end and a "
-             f"held-out error that no longer moves over the last quarter of training): "
-             f"{counts}. A seed whose base or arm had not converged is left out of every "
-             "outcome that involves it, and said so above.", ""]
+    lines = [f"Converged models: {counts}. A base has passed its learning turn when the "
+             "stopping rule fired (held-out greedy accuracy at least 0.98 at three scorings "
+             "in a row) or, at the step cap, its last four scorings were all at least 0.9 "
+             "and one at least 0.98 (at a constant learning rate a learnt model's greedy "
+             "accuracy wanders by a few states out of 192). An arm, which starts from its "
+             "base and cools down, has converged when its held-out error on examples of its "
+             "own training distribution no longer moves over the last quarter of training "
+             "(and, for the expert, its accuracy is at least 0.98). A seed whose base or arm "
+             "had not is left out of every outcome that involves it, and said so above.", ""]
     rows = [[m.arm, str(m.seed), "yes" if m.converged else "**no**", _num(m.accuracy),
              _num(m.error), m.why] for m in results.models]
     lines += table(["arm", "seed", "converged", "held-out accuracy",

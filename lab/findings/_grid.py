@@ -142,8 +142,8 @@ SCALES: dict[str, Scale] = {
                   simulated_episodes=8,
                   budget="a CPU rehearsal of the whole pipeline in seconds (the gpu preset's "
                   "code at tiny sizes); numbers meaningless"),
-    "quick": Scale(seeds=8, size="micro", base_steps=4000, base_lr=7e-4, train_steps=1000,
-                   lr=7e-4, batch_size=32, device="cpu", episode_steps=24,
+    "quick": Scale(seeds=8, size="micro", base_steps=4000, base_lr=7e-4, train_steps=3000,
+                   lr=1e-3, batch_size=32, device="cpu", episode_steps=24,
                    temperature=_temperature("quick"), eval_every=250, heldout_episodes=8,
                    eval_episodes=64, error_sites=(5, 11, 17), committed_states=512,
                    episodes=32, eval_batch=64, arms=_PRIMARY_ARMS, rounds=1,
@@ -151,8 +151,8 @@ SCALES: dict[str, Scale] = {
                    simulated_episodes=100,
                    budget="2 CPU cores: 8 paired seeds, each a base model and 3 arms from it, "
                    "every phase's models trained at once in one stack"),
-    "full": Scale(seeds=12, size="micro", base_steps=4000, base_lr=7e-4, train_steps=1000,
-                  lr=7e-4, batch_size=32, device="cpu", episode_steps=24,
+    "full": Scale(seeds=12, size="micro", base_steps=4000, base_lr=7e-4, train_steps=3000,
+                  lr=1e-3, batch_size=32, device="cpu", episode_steps=24,
                   temperature=_temperature("full"), eval_every=250, heldout_episodes=8,
                   eval_episodes=96, error_sites=(5, 11, 17), committed_states=768,
                   episodes=48, eval_batch=64, arms=_ALL_ARMS, rounds=2, critic_episodes=40,
@@ -160,8 +160,8 @@ SCALES: dict[str, Scale] = {
                   simulated_episodes=400,
                   budget="2 CPU cores: 12 paired seeds, each a base model, 3 arms and the "
                   "scratchpad from it"),
-    "gpu": Scale(seeds=16, size="micro", base_steps=4000, base_lr=7e-4, train_steps=1000,
-                 lr=7e-4, batch_size=32, device="cuda", episode_steps=24,
+    "gpu": Scale(seeds=16, size="micro", base_steps=4000, base_lr=7e-4, train_steps=3000,
+                 lr=1e-3, batch_size=32, device="cuda", episode_steps=24,
                  temperature=_temperature("gpu"), eval_every=250, heldout_episodes=8,
                  eval_episodes=128, error_sites=(5, 11, 17), committed_states=1024,
                  episodes=64, eval_batch=128, arms=_ALL_ARMS, rounds=2, critic_episodes=64,

@@ -150,6 +150,11 @@ def _kept(spec: TrainSpec, options: FindingsOptions) -> bool:
     return True
 
 
+_WIDE = ("retry", "scratchpad")
+"""Regimes whose answers are longer than a total (``[BACK]`` and a second total, or the
+written computation)."""
+
+
 def train_models(trains: list[TrainSpec], options: FindingsOptions,
                  say: Callable[[str], None] = lambda _m: None) -> None:
     """Train ``trains`` as ``redraft findings`` does, each phase in one stack; keep costs.
@@ -166,11 +171,15 @@ def _train_all(trains: list[TrainSpec], options: FindingsOptions, costs: _Costs,
         for spec in trains:
             if spec.phase == phase and spec not in todo:
                 say(f"findings: {spec.out} is trained, kept")
-        if todo:
-            started = time.perf_counter()
-            _train_phase(todo, options, say)
-            costs.keep(f"{MODEL_COST}phase-{phase}", time.perf_counter() - started
-                       + costs.items.get(f"{MODEL_COST}phase-{phase}", 0.0))
+        # A stack pads every member's batch to its widest: the arms that write more per
+        # step (a retry, a scratchpad) train in a stack of their own.
+        for stack in ([s for s in todo if s.regime not in _WIDE],
+                      [s for s in todo if s.regime in _WIDE]):
+            if stack:
+                started = time.perf_counter()
+                _train_phase(stack, options, say)
+                costs.keep(f"{MODEL_COST}phase-{phase}", time.perf_counter() - started
+                           + costs.items.get(f"{MODEL_COST}phase-{phase}", 0.0))
 
 
 def _train_phase(todo: list[TrainSpec], options: FindingsOptions,

@@ -256,7 +256,7 @@ class Committed:
 
 def committed_right(
     stack: StackedLlama, answers: AnswerCodec, prompts: IntArray, right: IntArray,
-    temperature: float, *, candidates: int = 4, rows: int = 128,
+    temperature: float, *, candidates: int = 6, rows: int = 128,
 ) -> Committed:
     """P(committed total right) for models that may write ``total: x [BACK] total: y``.
 

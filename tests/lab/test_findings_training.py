@@ -49,14 +49,16 @@ def test_each_phase_trains_in_one_stack_and_every_arm_starts_from_its_base(
     options, heard = rehearsal
     stacks = [m for m in heard if "at once in one stack" in m]
     seeds = SCALES["tiny"].seeds
-    assert len(stacks) == 2
+    # The bases; then the arms that write a total, and those that write more (retry,
+    # scratchpad), each in a stack of their own (a stack pads to its widest member).
+    assert len(stacks) == 3
     assert f"training {seeds} model(s)" in stacks[0]
-    assert f"training {seeds * len(SCALES['tiny'].arms)} model(s)" in stacks[1]
+    assert "expert-s0" in stacks[1] and "recovery-s0" in stacks[1] and "retry" not in stacks[1]
+    assert "retry-s0" in stacks[2] and "scratchpad-s0" in stacks[2]
     for spec in plan(options).trains:
         recipe = read_recipe(spec.out)
         assert recipe is not None and recipe.heldout_curve
-        assert recipe.stacked_with == (seeds if spec.phase == 1 else
-                                       seeds * len(SCALES["tiny"].arms))
+        assert recipe.stacked_with == (seeds if spec.phase == 1 else 2 * seeds)
         if spec.init is not None:
             assert recipe.config.init_model == str(spec.init)
             assert recipe.init_weights == weights_digest(spec.init)
