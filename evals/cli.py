@@ -498,7 +498,7 @@ def _megabytes(size: int) -> str:
 
 
 def _cmd_cache(args: argparse.Namespace) -> int:
-    from redraft.agent.backends._cache import cache_entries, cache_root, clear_cache
+    from redraft.agent.backends.cache import cache_entries, cache_root, clear_cache
 
     root = cache_root()
     if args.action == "clear":

@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue
 from redraft.tools._chess_notation import ReadMove, read_move
 from redraft.tools._errors import BadInputError
 from redraft.tools._options import parse_options
-from redraft.tools._stockfish import open_stockfish
+from redraft.tools._stockfish import find_stockfish, open_stockfish
 from redraft.tools._verdict import Judgement, Verdict
 
 __all__ = [
@@ -37,7 +37,9 @@ __all__ = [
     "ChessVerifierConfig",
     "ReadMove",
     "board_of",
+    "find_stockfish",
     "move_verdict",
+    "open_stockfish",
     "read_move",
 ]
 

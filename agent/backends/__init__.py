@@ -1,6 +1,5 @@
 """Backends: one small async protocol, selected by a ``"provider/model"`` string."""
 
-from redraft.agent.backends._contention import cpus_available, sample_runnable
 from redraft.agent.backends._errors import BackendRejectedError, BackendUnavailableError
 from redraft.agent.backends._protocol import (
     Backend,
@@ -29,6 +28,7 @@ from redraft.agent.backends._secrets import (
     secret_field,
     secret_names,
 )
+from redraft.agent.backends.contention import cpus_available, sample_runnable
 from redraft.agent.backends.scripted import ScriptedBackend, ScriptExhaustedError
 from redraft.agent.backends.simulated import SimulatedBackend, SimulationParams
 

@@ -23,8 +23,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from redraft.agent.backends._cache import cache_root, content_digest
 from redraft.agent.backends._protocol import ConstraintKind, GenerationRequest, Message
+from redraft.agent.backends.cache import cache_root, content_digest
 from redraft.tools import BadInputError, ConstraintNotSupportedError, MissingDependencyError
 
 __all__ = [
@@ -71,7 +71,7 @@ def cache_folder(name: str) -> Path:
 def source_digest(source: Path, *extra: str) -> str:
     """A short hash naming a conversion of ``source``, made anew when its content changes.
 
-    It hashes the file's content digest (:func:`~._cache.content_digest`, remembered, so
+    It hashes the file's content digest (:func:`~.cache.content_digest`, remembered, so
     not recomputed on every load) and ``extra`` (for example the converter's version), not
     its path: the same model installed in two environments shares one conversion.
     """

@@ -70,7 +70,6 @@ from redraft.agent.backends._common import (
     share_seconds,
     source_digest,
 )
-from redraft.agent.backends._contention import cpus_available, oversubscribed, sample_runnable
 from redraft.agent.backends._llama_batch import (
     BatchedDecoder,
     DecodeJob,
@@ -84,6 +83,7 @@ from redraft.agent.backends._protocol import (
     Generation,
     GenerationRequest,
 )
+from redraft.agent.backends.contention import cpus_available, oversubscribed, sample_runnable
 from redraft.tools import BadInputError, ConstraintNotSupportedError, Cost, parse_options
 
 __all__ = [
@@ -498,7 +498,7 @@ def machine_busy(threads: int | None = None) -> bool:
 
     ``threads`` defaults to every CPU this process may use, so on 2 cores one other
     CPU-bound process makes the machine busy. The count is read now, not averaged over the
-    last minute (:mod:`~redraft.agent.backends._contention`); where it cannot be read (not
+    last minute (:mod:`~redraft.agent.backends.contention`); where it cannot be read (not
     Linux) the answer is False: no decision.
     """
     cpus = cpus_available()

@@ -25,10 +25,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from redraft.agent.backends import Constraint, Message
 from redraft.evals.tasks._episode import ClosingMixin, EpisodeBase
 from redraft.evals.tasks._protocol import ErrorPolicy, StepPrompt, StepResult
-from redraft.tools import BadInputError, Judgement
-from redraft.tools._options import parse_options
-from redraft.tools._stockfish import open_stockfish
-from redraft.tools.chess import ChessContext, ChessOracle, ChessVerifier, read_move
+from redraft.tools import BadInputError, Judgement, parse_options
+from redraft.tools.chess import (
+    ChessContext,
+    ChessOracle,
+    ChessVerifier,
+    open_stockfish,
+    read_move,
+)
 
 __all__ = ["ChessEpisode", "ChessTask", "ChessTaskConfig"]
 

@@ -33,7 +33,7 @@ __all__ = [
 
 # The calibrated task options per scale and how each was chosen live with the testbed;
 # re-exported here because the design names them (importing them does not load torch).
-from redraft.lab.testbed._decisive import (
+from redraft.lab.testbed import (
     DECISIVE_CALIBRATION,
     DECISIVE_TASK_OPTIONS,
     DECISIVE_TRAIN_OVERRIDES,

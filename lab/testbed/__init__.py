@@ -36,6 +36,7 @@ from redraft.lab.testbed._regimes import (
     task_spec,
     training_seed,
 )
+from redraft.lab.testbed._tokenizer import END_TOKEN, build_tokenizer, render_chat
 from redraft.lab.testbed._train import train
 from redraft.lab.testbed._wrong import WrongAnswers, sample_wrong_answers, weights_digest
 
@@ -44,6 +45,7 @@ __all__ = [
     "DECISIVE_CALIBRATION",
     "DECISIVE_TASK_OPTIONS",
     "DECISIVE_TRAIN_OVERRIDES",
+    "END_TOKEN",
     "RECIPE_FILE",
     "REGIMES",
     "SIZES",
@@ -57,9 +59,11 @@ __all__ = [
     "TaskSpec",
     "TrainConfig",
     "WrongAnswers",
+    "build_tokenizer",
     "decisive_options",
     "examples",
     "read_recipe",
+    "render_chat",
     "sample_wrong_answers",
     "task_spec",
     "train",

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from redraft.agent.backends._contention import RunnableWatch
+from redraft.agent.backends.contention import RunnableWatch
 from redraft.evals import EvalConfig, ProgressBar, run_eval
 from redraft.evals._progress import ETA_AFTER_STEPS, StepEstimate, machine_load
 
