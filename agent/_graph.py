@@ -38,15 +38,8 @@ from redraft.agent.backends import (
     Purpose,
     SamplingParams,
 )
-from redraft.tools import (
-    BadInputError,
-    ConstraintNotSupportedError,
-    Verdict,
-    Verifier,
-    ensure_verifier,
-    parse_options,
-    safe_verify,
-)
+from redraft.core import BadInputError, ConstraintNotSupportedError, parse_options
+from redraft.tools import Verdict, Verifier, ensure_verifier, safe_verify
 
 __all__ = [
     "CorrectorInput",

@@ -8,7 +8,8 @@ from typing import Any, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from redraft.agent.backends import Constraint, FinishReason, Message, Purpose
-from redraft.tools import Correctness, Cost, Judgement, Verdict
+from redraft.core import Cost
+from redraft.tools import Correctness, Judgement, Verdict
 
 __all__ = [
     "COMMIT_POLICIES",

@@ -30,6 +30,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from redraft.core import BadInputError
 from redraft.evals.tasks import Task, load_task
 from redraft.lab.testbed import (
     END_TOKEN,
@@ -44,7 +45,6 @@ from redraft.lab.testbed import (
     render_chat,
     task_spec,
 )
-from redraft.tools import BadInputError
 
 __all__ = ["train"]
 

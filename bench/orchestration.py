@@ -35,7 +35,8 @@ from langchain_core.callbacks import BaseCallbackHandler
 
 from redraft.agent import CorrectorConfig, Item, build_corrector
 from redraft.agent.backends import Generation, GenerationRequest, Message
-from redraft.tools import Cost, FunctionVerifier, Verdict, safe_verify
+from redraft.core import Cost
+from redraft.tools import FunctionVerifier, Verdict, safe_verify
 
 
 class InstantBackend:

@@ -39,8 +39,8 @@ from redraft.agent import (
     rename_options,
 )
 from redraft.agent.backends import public_options
+from redraft.core import BadInputError
 from redraft.evals.tasks import ErrorPolicy
-from redraft.tools import BadInputError
 
 __all__ = [
     "EXECUTION_FIELDS",

@@ -28,6 +28,7 @@ from redraft.agent.backends import (
     load_backend,
     split_model_string,
 )
+from redraft.core import BadInputError
 from redraft.evals._config import EvalConfig
 from redraft.evals._events import Event, StepEvent
 from redraft.evals._log import (
@@ -48,7 +49,7 @@ from redraft.evals._manifest import (
 from redraft.evals._progress import RunObserver
 from redraft.evals._runner import LockstepRunner, close_quietly
 from redraft.evals.tasks import Task, load_task
-from redraft.tools import BadInputError, Verifier, oracle_as_verifier, verifiers
+from redraft.tools import Verifier, oracle_as_verifier, verifiers
 
 try:
     import fcntl

@@ -26,6 +26,7 @@ from typing import IO, NoReturn, Self
 from pydantic import TypeAdapter, ValidationError
 from pydantic_core import PydanticSerializationError
 
+from redraft.core import BadInputError
 from redraft.evals._events import (
     READABLE_SCHEMAS,
     SCHEMA_VERSION,
@@ -33,7 +34,7 @@ from redraft.evals._events import (
     Event,
     parse_event,
 )
-from redraft.tools import LOG_CONTEXT, BadInputError
+from redraft.tools import LOG_CONTEXT
 
 __all__ = [
     "EVENTS_FILE",

@@ -24,10 +24,11 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from redraft.agent.backends import public_options
+from redraft.core import BadInputError
 from redraft.evals._config import EvalConfig, current_names
 from redraft.evals._events import READABLE_SCHEMAS, SCHEMA_VERSION
 from redraft.evals._log import EventLogError, _schemas, atomic_write
-from redraft.tools import BadInputError, verdict_codes
+from redraft.tools import verdict_codes
 
 __all__ = [
     "MANIFEST_FILE",

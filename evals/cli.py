@@ -21,8 +21,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from redraft.core import BadInputError, RedraftError
 from redraft.evals.commands import Command, backend_log, commands, key_value, say
-from redraft.tools import BadInputError, RedraftError
 
 __all__ = ["build_parser", "main"]
 

@@ -1,6 +1,7 @@
 """The walls between the rooms and between the packages.
 
-- The framework never imports the study (``redraft.lab``).
+- Imports flow one way: ``redraft.core`` <- ``redraft.tools`` <- ``redraft.agent`` <-
+  ``redraft.evals`` <- ``redraft.lab`` (the study); the framework never imports the study.
 - A private module or name (``_x``) is private to the package that holds it: no module of
   another package imports it, however deep (STYLE.md, convention 10). A subpackage may use
   its parent's private modules (``redraft.agent.backends`` may import ``redraft.agent._x``).
@@ -21,8 +22,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-FRAMEWORK = ("agent", "tools", "evals")
-"""The framework's folders (redraft.agent, redraft.tools, redraft.evals)."""
+FRAMEWORK = ("core", "agent", "tools", "evals")
+"""The framework's folders (redraft.core, redraft.agent, redraft.tools, redraft.evals)."""
 PACKAGE_DIR: dict[str, str] = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"][
     "setuptools"
 ]["package-dir"]
@@ -84,6 +85,21 @@ def test_the_framework_imports_nothing_of_the_study() -> None:
     found = [f"{path.relative_to(ROOT)}:{line} imports {name}"
              for path in sources(*FRAMEWORK) for line, name in imported(path)
              if name == "redraft.lab" or name.startswith("redraft.lab.")]
+    assert found == []
+
+
+LAYERS = ("core", "tools", "agent", "evals", "lab")
+"""The packages from the bottom up: each may import those below it, none above."""
+
+
+def test_imports_flow_one_way() -> None:
+    found = []
+    for rank, layer in enumerate(LAYERS):
+        above = {f"redraft.{name}" for name in LAYERS[rank + 1:]}
+        for path in sources(layer):
+            for line, name in imported(path):
+                if ".".join(name.split(".")[:2]) in above:
+                    found.append(f"{path.relative_to(ROOT)}:{line} imports {name}")
     assert found == []
 
 

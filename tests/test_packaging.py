@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-FOLDERS = ("agent", "tools", "evals", "lab")
+FOLDERS = ("core", "agent", "tools", "evals", "lab")
 """The source folders; setuptools maps each onto ``redraft.<folder>`` (lab: the study)."""
 
 
@@ -39,6 +39,14 @@ def test_tools_does_not_import_agent_or_evals(tmp_path: object) -> None:
         [sys.executable, "-c", code], cwd=str(tmp_path), capture_output=True, text=True, check=True
     )
     assert "redraft.agent" not in out.stdout and "redraft.evals" not in out.stdout
+
+
+def test_the_core_imports_no_other_redraft_package(tmp_path: object) -> None:
+    code = "import sys, redraft.core; print(sorted(m for m in sys.modules if 'redraft.' in m))"
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=str(tmp_path), capture_output=True, text=True, check=True
+    )
+    assert all(name.startswith("redraft.core") for name in eval(out.stdout)), out.stdout
 
 
 # -- the wheel ------------------------------------------------------------------------------

@@ -1,25 +1,16 @@
 """Verifiers: verdicts, the verifier and oracle protocols, the registry, built-in verifiers.
 
-Usable with no LLM at all. Nothing here imports ``redraft.agent`` or ``redraft.evals``.
+Usable with no LLM at all. Built on ``redraft.core`` (errors, costs, registries); nothing
+here imports ``redraft.agent`` or ``redraft.evals``.
 """
 
-from redraft.tools._errors import (
-    BadInputError,
-    ConstraintNotSupportedError,
-    MissingDependencyError,
-    PluginLoadError,
-    RedraftError,
-    UnknownPluginError,
-)
-from redraft.tools._options import parse_options
-from redraft.tools._registry import Registry, register_verifier, verifiers
+from redraft.tools._registry import register_verifier, verifiers
 from redraft.tools._verdict import (
     LOG_CONTEXT,
     UNKNOWN_CODES,
     UNREADABLE_CODES,
     VERDICT_CODES,
     Correctness,
-    Cost,
     Judgement,
     Verdict,
     register_verdict_code,
@@ -48,20 +39,12 @@ __all__ = [
     "UNKNOWN_CODES",
     "UNREADABLE_CODES",
     "VERDICT_CODES",
-    "BadInputError",
-    "ConstraintNotSupportedError",
     "Correctness",
-    "Cost",
     "FunctionVerifier",
     "Judgement",
     "LeakyOracleVerifier",
-    "MissingDependencyError",
     "Oracle",
-    "PluginLoadError",
-    "RedraftError",
-    "Registry",
     "SchemaVerifier",
-    "UnknownPluginError",
     "Verdict",
     "Verifier",
     "VerifierAsOracle",
@@ -69,7 +52,6 @@ __all__ = [
     "ensure_oracle",
     "ensure_verifier",
     "oracle_as_verifier",
-    "parse_options",
     "register_verdict_code",
     "register_verifier",
     "safe_judge",

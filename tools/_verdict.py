@@ -20,13 +20,14 @@ from pydantic import (
     model_validator,
 )
 
+from redraft.core import Cost
+
 __all__ = [
     "LOG_CONTEXT",
     "UNKNOWN_CODES",
     "UNREADABLE_CODES",
     "VERDICT_CODES",
     "Correctness",
-    "Cost",
     "Judgement",
     "Verdict",
     "register_verdict_code",
@@ -91,26 +92,6 @@ def register_verdict_code(code: str, meaning: str) -> None:
         if known is not None and known != meaning:
             raise ValueError(f"verdict code {code!r} is already registered as {known!r}")
         VERDICT_CODES[code] = meaning
-
-
-class Cost(BaseModel):
-    """What producing a verdict or a generation cost."""
-
-    model_config = ConfigDict(frozen=True)
-
-    prompt_tokens: int = 0
-    """Tokens read (prompt side)."""
-    completion_tokens: int = 0
-    """Tokens generated."""
-    seconds: float = 0.0
-    """Wall-clock seconds spent."""
-
-    def __add__(self, other: Cost) -> Cost:
-        return Cost(
-            prompt_tokens=self.prompt_tokens + other.prompt_tokens,
-            completion_tokens=self.completion_tokens + other.completion_tokens,
-            seconds=self.seconds + other.seconds,
-        )
 
 
 class Verdict(BaseModel):

@@ -21,8 +21,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
+from redraft.core import parse_options
 from redraft.tools._numbers import NumberToken, find_numbers
-from redraft.tools._options import parse_options
 from redraft.tools._verdict import Judgement, Verdict
 
 __all__ = [

@@ -23,9 +23,8 @@ import chess
 import chess.engine
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
+from redraft.core import BadInputError, parse_options
 from redraft.tools._chess_notation import ReadMove, read_move
-from redraft.tools._errors import BadInputError
-from redraft.tools._options import parse_options
 from redraft.tools._stockfish import find_stockfish, open_stockfish
 from redraft.tools._verdict import Judgement, Verdict
 

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, JsonValue
 
-from redraft.tools._options import parse_options
+from redraft.core import parse_options
 from redraft.tools._verdict import Judgement, Verdict
 
 __all__ = [

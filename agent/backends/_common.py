@@ -1,6 +1,6 @@
 """What the real backends share: model files, optional imports, constraints, accounting.
 
-Usage accounting is the same in every backend (:class:`~redraft.tools.Cost`):
+Usage accounting is the same in every backend (:class:`~redraft.core.Cost`):
 
 - ``prompt_tokens``: tokens of the rendered chat prompt, whether or not a cache spared
   recomputing some of them;
@@ -25,7 +25,7 @@ from typing import Any
 
 from redraft.agent.backends._protocol import ConstraintKind, GenerationRequest, Message
 from redraft.agent.backends.cache import cache_root, content_digest
-from redraft.tools import BadInputError, ConstraintNotSupportedError, MissingDependencyError
+from redraft.core import BadInputError, ConstraintNotSupportedError, MissingDependencyError
 
 __all__ = [
     "SMOLLM2_FILE",

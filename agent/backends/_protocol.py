@@ -8,7 +8,7 @@ from typing import Literal, Protocol, Self, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from redraft.tools import Cost
+from redraft.core import Cost
 
 __all__ = [
     "Backend",

@@ -57,7 +57,7 @@ from redraft.agent.backends._protocol import (
     Generation,
     GenerationRequest,
 )
-from redraft.tools import BadInputError, Cost, parse_options
+from redraft.core import BadInputError, Cost, parse_options
 
 __all__ = ["ChoiceTrie", "HFBackend", "HFOptions", "batch_seed", "resolve_hf_model"]
 

@@ -84,7 +84,7 @@ from redraft.agent.backends._protocol import (
     GenerationRequest,
 )
 from redraft.agent.backends.contention import cpus_available, oversubscribed, sample_runnable
-from redraft.tools import BadInputError, ConstraintNotSupportedError, Cost, parse_options
+from redraft.core import BadInputError, ConstraintNotSupportedError, Cost, parse_options
 
 __all__ = [
     "VERBOSE_ENV", "LlamaCppBackend", "LlamaCppOptions", "machine_busy", "regex_grammar",

@@ -59,7 +59,7 @@ from redraft.agent.backends._protocol import (
     Generation,
     GenerationRequest,
 )
-from redraft.tools import BadInputError, ConstraintNotSupportedError, Cost, parse_options
+from redraft.core import BadInputError, ConstraintNotSupportedError, Cost, parse_options
 
 __all__ = [
     "CONSTRAINT_KINDS",

@@ -14,7 +14,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from redraft.agent.backends._protocol import ConstraintKind, Generation, GenerationRequest
-from redraft.tools import BadInputError, Cost
+from redraft.core import BadInputError, Cost
 
 __all__ = ["ScriptExhaustedError", "ScriptedBackend"]
 

@@ -36,7 +36,7 @@ from redraft.agent.backends._protocol import (
     Generation,
     GenerationRequest,
 )
-from redraft.tools import BadInputError, Cost, parse_options
+from redraft.core import BadInputError, Cost, parse_options
 
 __all__ = [
     "VLLMBackend",

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
+from redraft.core import BadInputError
 from redraft.evals._log import EVENTS_FILE
 from redraft.evals._manifest import read_label
 from redraft.evals.report._headline import Headline, headlines
@@ -25,7 +26,6 @@ from redraft.evals.stats import (
     compare_runs,
     load_run,
 )
-from redraft.tools import BadInputError
 
 __all__ = ["HTML_FILE", "Report", "build_report", "run_labels", "write_report"]
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from redraft.core import Registry
 from redraft.evals.tasks._protocol import Task
-from redraft.tools import Registry
 
 __all__ = ["load_task", "register_task", "tasks"]
 

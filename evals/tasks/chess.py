@@ -23,9 +23,10 @@ import chess.engine
 from pydantic import BaseModel, ConfigDict, Field
 
 from redraft.agent.backends import Constraint, Message
+from redraft.core import BadInputError, parse_options
 from redraft.evals.tasks._episode import ClosingMixin, EpisodeBase
 from redraft.evals.tasks._protocol import ErrorPolicy, StepPrompt, StepResult
-from redraft.tools import BadInputError, Judgement, parse_options
+from redraft.tools import Judgement
 from redraft.tools.chess import (
     ChessContext,
     ChessOracle,

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from redraft.core import BadInputError
 from redraft.evals.report import format_number, needed_digits
 from redraft.lab.findings._analysis import DECISIVE_FILE, DecisiveResults
 from redraft.lab.findings._decisive_page import (
@@ -23,7 +24,6 @@ from redraft.lab.findings._decisive_page import (
     predictions_lines,
     replication_lines,
 )
-from redraft.tools import BadInputError
 
 __all__ = [
     "REPLICATE_FILE",

@@ -22,6 +22,7 @@ from typing import Any
 
 from pydantic import JsonValue, ValidationError
 
+from redraft.core import BadInputError, ConstraintNotSupportedError
 from redraft.lab.findings._design import DECISIVE_CALIBRATION
 from redraft.lab.findings._grid import (
     META_FILE,
@@ -40,7 +41,6 @@ from redraft.lab.findings._grid import (
     plan,
     task_options,
 )
-from redraft.tools import BadInputError, ConstraintNotSupportedError
 
 __all__ = ["MODEL_COST", "TRAINING_WALL", "run_findings", "train_models", "training_jobs",
            "training_threads"]

@@ -25,7 +25,7 @@ import numpy as np
 from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict
 
-from redraft.tools import BadInputError
+from redraft.core import BadInputError
 
 __all__ = [
     "DEFAULT_DRAWS",

@@ -31,10 +31,11 @@ from typing import Any, Literal, TypeVar, get_args
 from pydantic import JsonValue
 
 from redraft.agent.backends import Message
+from redraft.core import BadInputError
 from redraft.evals.tasks import StepPrompt, Task
 from redraft.lab.testbed._markers import BACK_MARKER
 from redraft.lab.testbed._wrong import WrongAnswers
-from redraft.tools import BadInputError, Judgement, Verdict
+from redraft.tools import Judgement, Verdict
 from redraft.tools.arithmetic import (
     AdditionContext,
     RunningSumContext,

@@ -24,10 +24,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from redraft.core import BadInputError
 from redraft.evals.tasks import Task
 from redraft.lab.testbed._deps import require_train
 from redraft.lab.testbed._tokenizer import generate_answers
-from redraft.tools import BadInputError
 from redraft.tools.arithmetic import RunningSumContext, read_total
 
 __all__ = ["MIN_WRONG", "TEMPERATURES", "WrongAnswers", "sample_wrong_answers", "weights_digest"]

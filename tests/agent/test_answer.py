@@ -14,7 +14,7 @@ from redraft.agent import (
     strip_think,
 )
 from redraft.agent.backends import Generation
-from redraft.tools import Cost
+from redraft.core import Cost
 
 
 def gen(text: str, *, tokens: int = 0, finish: str = "stop", **fields: object) -> Generation:

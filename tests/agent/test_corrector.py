@@ -18,15 +18,8 @@ from redraft.agent import (
     build_corrector,
 )
 from redraft.agent.backends import Constraint, Message, SamplingParams, ScriptedBackend
-from redraft.tools import (
-    BadInputError,
-    ConstraintNotSupportedError,
-    FunctionVerifier,
-    Judgement,
-    Oracle,
-    Verdict,
-    oracle_as_verifier,
-)
+from redraft.core import BadInputError, ConstraintNotSupportedError
+from redraft.tools import FunctionVerifier, Judgement, Oracle, Verdict, oracle_as_verifier
 
 SECRET = "ORACLE-SECRET-7f3a"
 

@@ -18,7 +18,8 @@ from redraft.agent import (
     arun_items,
 )
 from redraft.agent.backends import Generation, Message, ScriptedBackend
-from redraft.tools import BadInputError, Cost, FunctionVerifier, Verdict
+from redraft.core import BadInputError, Cost
+from redraft.tools import FunctionVerifier, Verdict
 
 PROMPT = "What is 6*7? Answer with a number."
 ITEM = Item(id="q", messages=(Message(role="user", content=PROMPT),))

@@ -24,7 +24,7 @@ from redraft.agent.backends._protocol import (
 )
 from redraft.agent.backends._registry import load_backend
 from redraft.agent.backends.hf import ChoiceTrie, batch_seed, resolve_hf_model
-from redraft.tools import BadInputError, ConstraintNotSupportedError
+from redraft.core import BadInputError, ConstraintNotSupportedError
 
 
 @pytest.fixture(scope="module")

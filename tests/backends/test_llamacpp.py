@@ -21,7 +21,7 @@ from redraft.agent.backends._protocol import (
     SamplingParams,
 )
 from redraft.agent.backends._registry import load_backend
-from redraft.tools import BadInputError, ConstraintNotSupportedError
+from redraft.core import BadInputError, ConstraintNotSupportedError
 
 
 def ask(text: str, **params: Any) -> GenerationRequest:

@@ -18,8 +18,8 @@ from redraft.agent.backends._native_probe import (
     check_native_weights,
     probe_key,
 )
+from redraft.core import BadInputError
 from redraft.evals.cli import main
-from redraft.tools import BadInputError
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from redraft.agent.backends._protocol import (
     SamplingParams,
 )
 from redraft.agent.backends._registry import load_backend
-from redraft.tools import BadInputError, ConstraintNotSupportedError
+from redraft.core import BadInputError, ConstraintNotSupportedError
 
 pytest.importorskip("openai", reason="extra 'openai' not installed")
 

@@ -26,7 +26,7 @@ from redraft.agent.backends.vllm import (
     structured_kwargs,
     to_generation,
 )
-from redraft.tools import BadInputError, MissingDependencyError
+from redraft.core import BadInputError, MissingDependencyError
 
 HAS_VLLM = importlib.util.find_spec("vllm") is not None
 

@@ -35,6 +35,7 @@ from redraft.agent.backends import (
     SimulationHint,
     SimulationParams,
 )
+from redraft.core import Cost
 from redraft.evals import (
     EvalConfig,
     Event,
@@ -46,7 +47,7 @@ from redraft.evals import (
 )
 from redraft.evals.stats import RunData, episode_arrays
 from redraft.evals.tasks import ErrorPolicy, StepPrompt, StepResult, tasks
-from redraft.tools import Cost, Judgement, Verdict
+from redraft.tools import Judgement, Verdict
 
 WORD = "TRUTH-quokka"
 """The oracle's answer. It must never reach a backend or a verifier outside oracle mode."""

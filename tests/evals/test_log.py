@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from redraft.core import Cost
 from redraft.evals import (
     EpisodeEndEvent,
     EpisodeStartEvent,
@@ -17,7 +18,6 @@ from redraft.evals import (
     read_events,
     scan_events,
 )
-from redraft.tools import Cost
 
 
 def _episode(ep: int, steps: int = 2, *, end: bool = True) -> list[object]:

@@ -21,9 +21,9 @@ sys.path.insert(0, str(Path(__file__).parent / "plugins"))
 import redraft_counting
 from redraft_logcheck import check_log, trajectory
 
+from redraft.core import BadInputError
 from redraft.evals import EvalConfig, merge_runs, read_events, run_eval, scan_events
 from redraft.evals.tasks import tasks
-from redraft.tools import BadInputError
 
 tasks.add("counting", redraft_counting.CountingTask)
 

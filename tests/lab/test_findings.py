@@ -467,9 +467,9 @@ def test_a_masked_retry_model_trained_when_the_marker_was_masked_too_is_refused(
 ) -> None:
     """Recipe schema 1 masked the [BACK] marker with the wrong answer: such a model never
     learnt to take an answer back, so a rerun must not keep it as this grid's retry model."""
+    from redraft.core import BadInputError
     from redraft.lab.findings._run import _train, _train_config
     from redraft.lab.testbed import RECIPE_FILE, SIZES, Recipe
-    from redraft.tools import BadInputError
 
     options = FindingsOptions(out=tmp_path / "o", work=tmp_path / "w", scale="tiny")
     spec = next(t for t in plan(options).trains if t.extra.get("mask_wrong"))
@@ -497,9 +497,9 @@ def test_a_masked_retry_model_trained_when_the_marker_was_masked_too_is_refused(
 def test_runs_of_a_model_since_deleted_are_refused_before_any_training(tmp_path: Path) -> None:
     """A rerun keeps finished runs as they stand: runs made by a model that is gone would be
     reported as its retrained successor's."""
+    from redraft.core import BadInputError
     from redraft.lab.findings import run_findings
     from redraft.lab.findings._grid import decisive_dir
-    from redraft.tools import BadInputError
 
     options = FindingsOptions(out=tmp_path / "o", work=tmp_path / "w", scale="tiny",
                               embedded=False)

@@ -16,6 +16,7 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
+from redraft.core import BadInputError
 from redraft.lab.findings import FindingsOptions, plan
 from redraft.lab.findings._run import (
     MODEL_COST,
@@ -27,7 +28,6 @@ from redraft.lab.findings._run import (
     training_threads,
 )
 from redraft.lab.testbed import read_recipe, weights_digest
-from redraft.tools import BadInputError
 
 
 def _specs(options: FindingsOptions) -> list:  # type: ignore[type-arg]

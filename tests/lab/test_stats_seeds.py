@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 from synthetic_decisive import World, draw
 
+from redraft.core import BadInputError
 from redraft.lab.findings._analysis import analyze_arrays
 from redraft.lab.stats import (
     error_rate,
@@ -32,7 +33,6 @@ from redraft.lab.stats import (
     undo_vs_chance,
     with_global,
 )
-from redraft.tools import BadInputError
 
 REPEATS = 60
 MIN_COVERED = 52

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from redraft.agent.backends import Generation, GenerationRequest, ScriptedBackend
+from redraft.core import Cost
 from redraft.evals import EvalConfig, run_eval
 from redraft.evals.report import (
     build_report,
@@ -27,7 +28,6 @@ from redraft.evals.report._headline import (
 from redraft.evals.report._profile import Transcript, TranscriptRound
 from redraft.evals.report._transcripts import kind_words
 from redraft.evals.stats import Estimate, analyze_run, load_run
-from redraft.tools import Cost
 
 
 def _column_sum(request: GenerationRequest) -> int:

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from synthetic_logs import Policy, write_run
 
+from redraft.core import BadInputError
 from redraft.evals.report import build_report, write_report
 from redraft.evals.stats import RunData, load_run
-from redraft.tools import BadInputError
 
 REQUIRED = ("e_raw", "e_post", "recovery", "harm", "e_hat", "critic_tpr", "critic_fpr")
 

@@ -13,6 +13,7 @@ from typing import Literal
 
 import numpy as np
 
+from redraft.core import Cost
 from redraft.evals._events import (
     SCHEMA_VERSION,
     EpisodeEndEvent,
@@ -22,7 +23,7 @@ from redraft.evals._events import (
     StepEvent,
 )
 from redraft.evals.stats import RunData
-from redraft.tools import Correctness, Cost, Judgement, Verdict
+from redraft.tools import Correctness, Judgement, Verdict
 
 ACCEPT = Verdict.accept(source="critic")
 REJECT = Verdict.reject("wrong_value", "looks wrong", source="critic")

@@ -9,9 +9,9 @@ import pytest
 from task_harness import commit
 
 from redraft.agent.backends import ScriptedBackend, load_backend
+from redraft.core import BadInputError
 from redraft.evals.tasks import Task, load_task
 from redraft.evals.tasks.chess import ChessTask
-from redraft.tools import BadInputError
 from redraft.tools.chess import ChessVerifier
 
 needs_stockfish = pytest.mark.skipif(

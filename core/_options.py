@@ -1,4 +1,4 @@
-"""Keyword options of built-in verifiers and tasks, validated into a pydantic config."""
+"""Keyword options of plug-ins (verifiers, backends, tasks), validated into a pydantic config."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from redraft.tools._errors import BadInputError
+from redraft.core._errors import BadInputError
 
 __all__ = ["parse_options"]
 
