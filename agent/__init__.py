@@ -17,9 +17,7 @@ from redraft.agent._answer import (
 )
 from redraft.agent._config import (
     MAX_REVISIONS_LIMIT,
-    RENAMED_OPTIONS,
     CorrectorConfig,
-    rename_options,
 )
 from redraft.agent._correct import (
     DEFAULT_MODEL,
@@ -68,7 +66,6 @@ __all__ = [
     "DEFAULT_REVISE_TEMPLATE",
     "EXTRACTOR_SOURCE",
     "MAX_REVISIONS_LIMIT",
-    "RENAMED_OPTIONS",
     "RETRY_MARKER",
     "VERDICT_MARKER",
     "AnswerPath",
@@ -96,6 +93,5 @@ __all__ = [
     "marked_values",
     "missing_answer_verdict",
     "parse_critique",
-    "rename_options",
     "strip_think",
 ]

@@ -145,11 +145,6 @@ class Correction(BaseModel):
     leaky: bool = False
     """True when ground truth fed the loop: derived from the feedback source (an oracle
     presented as a verifier, or any verifier that says ``leaky = True``)."""
-    max_revisions: int
-    """The revision budget k as configured (``CorrectorConfig.max_revisions``); unused under
-    ``none``, which makes no revision whatever k says."""
-    revision_context: RevisionContext
-    """What revisions saw."""
     rounds: tuple[RoundRecord, ...]
     """Every round in order."""
     stop_reason: StopReason

@@ -1,4 +1,4 @@
-"""The core every redraft package builds on: errors, costs, plug-in registries and options.
+"""The core every redraft package builds on: errors, costs, plug-in registries, settings.
 
 Nothing here knows about verifiers, agents or evals; ``redraft.tools``, ``redraft.agent`` and
 ``redraft.evals`` import it, and it imports none of them.
@@ -13,8 +13,9 @@ from redraft.core._errors import (
     RedraftError,
     UnknownPluginError,
 )
-from redraft.core._options import parse_options
+from redraft.core._options import describe_validation_error, parse_options
 from redraft.core._registry import Registry
+from redraft.core._settings import Settings
 
 __all__ = [
     "BadInputError",
@@ -24,6 +25,8 @@ __all__ = [
     "PluginLoadError",
     "RedraftError",
     "Registry",
+    "Settings",
     "UnknownPluginError",
+    "describe_validation_error",
     "parse_options",
 ]

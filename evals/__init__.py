@@ -2,10 +2,11 @@
 
 Run an eval from Python with :func:`run_eval` (or :func:`arun_eval`)::
 
+    from redraft.agent import CorrectorConfig
     from redraft.evals import EvalConfig, run_eval, read_events
 
-    config = EvalConfig(task="addition", model="simulated/e=0.1,r=0.5", critic="tool",
-                        max_revisions=2, episodes=100, max_steps=20)
+    config = EvalConfig(task="addition", model="simulated/e=0.1,r=0.5", episodes=100,
+                        max_steps=20, corrector=CorrectorConfig(critic="tool", max_revisions=2))
     run_eval(config, "runs/addition-tool")      # rerun to resume
     events = read_events("runs/addition-tool")
 """
@@ -15,7 +16,6 @@ from redraft.evals._config import (
     ConfigFileError,
     EvalConfig,
     ShardSpec,
-    describe_validation_error,
     read_config_file,
 )
 from redraft.evals._eval import RunResult, arun_eval, load_eval_task, run_eval, run_grid
@@ -74,7 +74,6 @@ __all__ = [
     "StepEvent",
     "TaskProtocolError",
     "arun_eval",
-    "describe_validation_error",
     "episode_seed",
     "file_sha256",
     "keep_finished",

@@ -320,7 +320,7 @@ async def arun_eval(
         stack.callback(close_quietly, task)
         oracle = task.oracle()
         verifier: Verifier[Any]
-        if config.critic == "oracle":  # the leaky upper bound: feedback from ground truth
+        if config.corrector.critic == "oracle":  # the leaky upper bound: feedback from ground truth
             verifier = oracle_as_verifier(oracle)
         elif config.verifier:
             verifier = verifiers.create(config.verifier)
@@ -344,7 +344,7 @@ async def arun_eval(
             done: set[int] = set()
         else:
             done = _reopen_run(out, config, manifest, backend)
-        corrector = build_corrector(backend, verifier, config=config.corrector_config())
+        corrector = build_corrector(backend, verifier, config=config.corrector)
         ids = config.episode_ids()
         todo = (i for i in ids if i not in done)
         for observer in observers:
@@ -403,7 +403,7 @@ def grid_order(configs: Sequence[EvalConfig]) -> list[int]:
     revisions, whose first rounds ask exactly the same until their trajectories part.
     The order changes no answer a deterministic backend gives, only when it is computed.
     """
-    return sorted(range(len(configs)), key=lambda i: -configs[i].max_revisions)
+    return sorted(range(len(configs)), key=lambda i: -configs[i].corrector.max_revisions)
 
 
 async def arun_grid(

@@ -5,9 +5,11 @@ The manifest identifies a run: resuming compares the new config with the recorde
 
 A manifest is read in today's names (:func:`read_manifest`): a schema 2 run's config gets
 ``commit_policy = "last"`` (it always committed the last round), and a config written
-before a field was renamed gets the new name (``max_rounds`` -> ``max_revisions``,
+before a field was renamed or moved gets today's names (:meth:`EvalConfig.migrate`:
+``max_rounds`` -> ``corrector.max_revisions``, ``critic`` -> ``corrector.critic``,
 ``corrector.retry_context`` -> ``corrector.revision_context``; same values and meanings),
-so such a run keeps its identity: it resumes, merges and reports.
+silently, since redraft wrote it, so such a run keeps its identity: it resumes, merges and
+reports.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from pydantic import BaseModel, ValidationError
 
 from redraft.agent.backends import public_options
 from redraft.core import BadInputError
-from redraft.evals._config import EvalConfig, current_names
+from redraft.evals._config import EvalConfig
 from redraft.evals._events import READABLE_SCHEMAS, SCHEMA_VERSION
 from redraft.evals._log import EventLogError, _schemas, atomic_write
 from redraft.tools import verdict_codes
@@ -176,13 +178,18 @@ def _migrated(manifest: dict[str, Any], path: Path) -> dict[str, Any]:
     config = manifest.get("config")
     if not isinstance(config, dict):
         return manifest
-    if manifest.get("schema") == 2:
-        config = {"commit_policy": "last", **config}
     try:
-        config = current_names(config)
+        config = EvalConfig.migrate(config, notify=_silent)
     except ValueError as exc:
         raise EventLogError(f"manifest {path}: {exc}") from None
+    corrector = config.get("corrector")
+    if manifest.get("schema") == 2 and isinstance(corrector, dict):
+        config["corrector"] = {"commit_policy": "last", **corrector}
     return {**manifest, "config": config}
+
+
+def _silent(notice: str) -> None:
+    """Old names in a manifest are redraft's own, not the user's to rewrite: no notice."""
 
 
 def manifest_config(manifest: dict[str, Any], where: Path) -> EvalConfig:
@@ -200,13 +207,27 @@ def manifest_config(manifest: dict[str, Any], where: Path) -> EvalConfig:
 def config_differences(
     old: EvalConfig, new: EvalConfig, ignore: frozenset[str] = frozenset()
 ) -> list[str]:
-    """``field: old -> new`` for each identity field that differs."""
-    a, b = old.identity(), new.identity()
+    """``field: old -> new`` for each identity field that differs (``corrector.critic``).
+
+    A field in ``ignore`` is left out with the settings nested in it.
+    """
+    a, b = _leaves(old.identity()), _leaves(new.identity())
     return [
         f"{name}: {a.get(name)!r} -> {b.get(name)!r}"
         for name in sorted(set(a) | set(b))
-        if name not in ignore and a.get(name) != b.get(name)
+        if name.split(".")[0] not in ignore and name not in ignore and a.get(name) != b.get(name)
     ]
+
+
+def _leaves(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested settings as dotted names (``corrector.sampling.temperature``) and values."""
+    leaves: dict[str, Any] = {}
+    for key, value in data.items():
+        if isinstance(value, dict) and value:
+            leaves.update(_leaves(value, f"{prefix}{key}."))
+        else:
+            leaves[prefix + key] = value
+    return leaves
 
 
 def check_resumable(manifest: dict[str, Any], config: EvalConfig, run_dir: Path) -> None:

@@ -48,6 +48,7 @@ def test_readme_main_job_runs_and_reports(tmp_path: Path) -> None:
         assert {"e_raw", "e_post", "recovery", "harm", "e_hat", "critic_tpr", "critic_fpr"} <= set(
             run["metrics"]
         )
-    constrained = next(r for r in runs.values() if r["config"]["critic"] == "constrained")
+    constrained = next(
+        r for r in runs.values() if r["config"]["corrector"]["critic"] == "constrained")
     assert constrained["metrics"]["e_raw"]["value"] == 0.0  # illegal moves cannot be decoded
     assert (tmp_path / "quickstart" / "report" / "report.html").stat().st_size > 10_000

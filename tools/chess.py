@@ -23,7 +23,7 @@ import chess
 import chess.engine
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
-from redraft.core import BadInputError, parse_options
+from redraft.core import BadInputError, Settings, parse_options
 from redraft.tools._chess_notation import ReadMove, read_move
 from redraft.tools._stockfish import find_stockfish, open_stockfish
 from redraft.tools._verdict import Judgement, Verdict
@@ -118,10 +118,8 @@ def move_verdict(board: chess.Board, read: ReadMove, *, legal_moves_hint: bool =
     return Verdict.reject(read.status, message, hint=hint, evidence=evidence)
 
 
-class ChessVerifierConfig(BaseModel):
+class ChessVerifierConfig(Settings):
     """Options of :class:`ChessVerifier`."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     legal_moves_hint: bool = False
     """Add the list of legal moves to every rejection, as its hint."""
@@ -152,10 +150,8 @@ class ChessVerifier:
         return self.check(context, proposal)
 
 
-class ChessOracleConfig(BaseModel):
+class ChessOracleConfig(Settings):
     """Options of :class:`ChessOracle`."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     quality: bool = False
     """Measure the centipawn loss of legal moves with Stockfish."""

@@ -8,7 +8,7 @@ from typing import Literal, Protocol, Self, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from redraft.core import Cost
+from redraft.core import Cost, Settings
 
 __all__ = [
     "Backend",
@@ -78,10 +78,8 @@ class Constraint(BaseModel):
         return self
 
 
-class SamplingParams(BaseModel):
+class SamplingParams(Settings):
     """How to sample. Defaults are greedy and short: redraft steps are short answers."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     temperature: float = Field(0.0, ge=0.0)
     """0 means greedy."""
@@ -91,7 +89,7 @@ class SamplingParams(BaseModel):
     """Upper bound on generated tokens."""
     seed: int | None = None
     """Per-request seed where the backend supports one."""
-    stop: tuple[str, ...] = ()
+    stop: tuple[str, ...] = Field((), strict=False)
     """Stop sequences."""
 
 

@@ -37,7 +37,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from redraft.agent.backends._common import (
     SMOLLM2_NAME,
@@ -57,15 +57,13 @@ from redraft.agent.backends._protocol import (
     Generation,
     GenerationRequest,
 )
-from redraft.core import BadInputError, Cost, parse_options
+from redraft.core import BadInputError, Cost, Settings, parse_options
 
 __all__ = ["ChoiceTrie", "HFBackend", "HFOptions", "batch_seed", "resolve_hf_model"]
 
 
-class HFOptions(BaseModel):
+class HFOptions(Settings):
     """How to load and run a transformers model."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     device: str | None = None
     """Torch device; ``None`` takes ``cuda`` when available, else ``cpu``."""

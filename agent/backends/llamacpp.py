@@ -56,7 +56,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from redraft.agent.backends._common import (
     cache_folder,
@@ -84,7 +84,7 @@ from redraft.agent.backends._protocol import (
     GenerationRequest,
 )
 from redraft.agent.backends.contention import cpus_available, oversubscribed, sample_runnable
-from redraft.core import BadInputError, ConstraintNotSupportedError, Cost, parse_options
+from redraft.core import BadInputError, ConstraintNotSupportedError, Cost, Settings, parse_options
 
 __all__ = [
     "VERBOSE_ENV", "LlamaCppBackend", "LlamaCppOptions", "machine_busy", "regex_grammar",
@@ -98,10 +98,8 @@ Engine = Literal["batched", "sequential"]
 Weights = Literal["f32", "native"]
 
 
-class LlamaCppOptions(BaseModel):
+class LlamaCppOptions(Settings):
     """How to load and run a GGUF model with llama-cpp-python."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     weights: Weights = "f32"
     """``f32``: the file's weights dequantized once into 32-bit floats (cached on disk under

@@ -21,6 +21,7 @@ from redraft.evals.report._profile import RunProfile
 from redraft.evals.report._settings import (
     CRITIC_WORDS,
     describe_change,
+    setting,
     setting_differences,
     setting_value,
 )
@@ -161,11 +162,11 @@ def _degenerate(estimate: Estimate | None) -> bool:
 
 def _describe(stats: RunStats) -> str:
     cfg = stats.config
-    critic = cfg.get("critic")
+    critic = setting(cfg, "critic")
     parts = [str(cfg.get("model", "?")), "on", str(cfg.get("task", "?"))]
     detail = [CRITIC_WORDS.get(str(critic), str(critic))] if critic is not None else []
-    if critic not in (None, "none") and cfg.get("max_revisions") is not None:
-        detail.append(f"k={cfg.get('max_revisions')}")
+    if critic not in (None, "none") and setting(cfg, "max_revisions") is not None:
+        detail.append(f"k={setting(cfg, 'max_revisions')}")
     return " ".join(parts) + (f" ({', '.join(detail)})" if detail else "")
 
 

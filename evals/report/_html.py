@@ -11,6 +11,7 @@ from pathlib import Path
 from redraft.evals.report._headline import Headline, judged_steps, p_text
 from redraft.evals.report._power import trend_power
 from redraft.evals.report._profile import RunProfile, run_setting
+from redraft.evals.report._settings import setting
 from redraft.evals.report._transcripts import transcripts_html
 from redraft.evals.stats import (
     DEFAULT_LEVEL,
@@ -124,7 +125,7 @@ def _leaky_tag(stats: RunStats) -> str:
 
 
 def _run_head(stats: RunStats) -> str:
-    critic = stats.config.get("critic")
+    critic = setting(stats.config, "critic")
     mode = "" if critic is None else f'<br><span class="desc">critic={_esc(critic)}</span>'
     return f"<th>{_esc(stats.name)}{mode}{_leaky_tag(stats)}</th>"
 
@@ -159,7 +160,7 @@ def _lenient(profile: RunProfile | None) -> str:
 
 
 def _setting_cell(stats: RunStats, key: str) -> str:
-    critic = stats.config.get("critic")
+    critic = setting(stats.config, "critic")
     if key in ("max_revisions", "repeat_limit", "commit_policy") and critic == "none":
         return "– (no critic)"
     return _esc(run_setting(stats.config, key))

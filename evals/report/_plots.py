@@ -14,6 +14,7 @@ from matplotlib.lines import Line2D
 from matplotlib.typing import LineStyleType
 
 from redraft.evals.report._headline import p_clause
+from redraft.evals.report._settings import setting
 from redraft.evals.stats import RunStats, StepCurve
 
 __all__ = ["COLOURS", "FIGURES", "error_rates_png", "global_error_png", "hazard_png",
@@ -27,7 +28,7 @@ _MIN_AT_RISK = 10
 
 def run_label(stats: RunStats) -> str:
     """A run's legend label: name, critic mode, and the leaky mark."""
-    critic = stats.config.get("critic")
+    critic = setting(stats.config, "critic")
     label = stats.name if critic is None else f"{stats.name} (critic={critic})"
     return label + " [LEAKY upper bound]" if stats.leaky else label
 

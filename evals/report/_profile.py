@@ -16,6 +16,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from redraft.evals._events import RoundEvent, StepEvent
+from redraft.evals.report._settings import setting
 from redraft.evals.stats import EpisodeLog, RunData
 
 __all__ = [
@@ -58,9 +59,9 @@ def run_setting(config: dict[str, JsonValue], name: str) -> str:
     """One setting of a run in words (``representation`` None is the task's default)."""
     if name == "repeat_limit":
         corrector = config.get("corrector")
-        value = corrector.get("repeat_limit", 2) if isinstance(corrector, dict) else 2
-        return "never" if value is None else str(value)
-    value = config.get(name)
+        limit = corrector.get("repeat_limit", 2) if isinstance(corrector, dict) else 2
+        return "never" if limit is None else str(limit)
+    value = setting(config, name)
     if value is None:
         return {"representation": "task default", "verifier": "task's own",
                 "opponent": "task default"}.get(name, "–")
@@ -256,7 +257,7 @@ def profile_run(run: RunData, log: Path | None = None) -> RunProfile:
     unknown_codes: Counter[str] = Counter()
     counts = Counter[str]()
     early = unknown = steps = 0
-    max_revisions = run.config.get("max_revisions")
+    max_revisions = setting(run.config, "max_revisions")
     for episode in run.episodes:
         committed = {(r.step, r.round): r for r in episode.rounds}
         for step in episode.steps:

@@ -20,10 +20,10 @@ from typing import Any, Literal
 
 import chess
 import chess.engine
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from redraft.agent.backends import Constraint, Message
-from redraft.core import BadInputError, parse_options
+from redraft.core import BadInputError, Settings, parse_options
 from redraft.evals.tasks._episode import ClosingMixin, EpisodeBase
 from redraft.evals.tasks._protocol import ErrorPolicy, StepPrompt, StepResult
 from redraft.tools import Judgement
@@ -45,10 +45,8 @@ SYSTEM_PROMPT = (
 )
 
 
-class ChessTaskConfig(BaseModel):
+class ChessTaskConfig(Settings):
     """Options of the ``chess`` task."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     representation: ChessRepresentation = "san"
     """How the game is shown: ``san``, ``fen``, ``board`` or ``legal``."""

@@ -270,8 +270,14 @@ def _refuse_orphan_runs(spec: TrainSpec, jobs: list[tuple[str, RunSpec, Path]]) 
             "them as the new model's; delete them too, or give another --work folder")
 
 
+def _critic(spec: RunSpec) -> JsonValue:
+    corrector = spec.config.get("corrector")
+    return corrector.get("critic") if isinstance(corrector, dict) else None
+
+
 def _eval_config(spec: RunSpec) -> Any:
-    from redraft.evals import EvalConfig, describe_validation_error, trained_defaults
+    from redraft.core import describe_validation_error
+    from redraft.evals import EvalConfig, trained_defaults
 
     data: dict[str, Any] = dict(spec.config)
     representation, options = trained_defaults(
@@ -360,8 +366,8 @@ def _run_all(jobs: list[tuple[str, RunSpec, Path]], costs: _Costs,
     ran: set[Path] = set()
     skipped: list[JsonValue] = []
     for model, todo in by_model.items():
-        batches = [[j for j in todo if j[1].config.get("critic") != "constrained"]]
-        batches += [[j] for j in todo if j[1].config.get("critic") == "constrained"]
+        batches = [[j for j in todo if _critic(j[1]) != "constrained"]]
+        batches += [[j] for j in todo if _critic(j[1]) == "constrained"]
         for batch in batches:
             if not batch:
                 continue

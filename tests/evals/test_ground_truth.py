@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).parent / "plugins"))
 import redraft_counting
 from redraft_logcheck import ListSink, check_log
 
-from redraft.agent import CRITIC_MODES, build_corrector
+from redraft.agent import CRITIC_MODES, CorrectorConfig, build_corrector
 from redraft.agent.backends import (
     Constraint,
     Generation,
@@ -176,8 +176,9 @@ def test_no_request_and_no_verifier_context_holds_the_answer_except_in_oracle_mo
 ) -> None:
     backend = ScriptedBackend([_script] * 500)
     task = GuessTask()
-    config = EvalConfig(task="guess", model="scripted/inline", critic=critic, max_revisions=2,
-                        episodes=3, max_steps=2, error_policy="continue")
+    config = EvalConfig(task="guess", model="scripted/inline", episodes=3, max_steps=2,
+                        corrector=CorrectorConfig(critic=critic, max_revisions=2),
+                        error_policy="continue")
     # run_eval builds its own task; route it to ours to inspect what its verifier saw.
     monkeypatch.setitem(tasks._factories, "guess", lambda **_: task)
     run_eval(config, tmp_path / "run", backend=backend)
@@ -216,8 +217,9 @@ def test_a_plug_in_verifier_that_says_leaky_labels_the_run_whatever_the_mode(
     task = GuessTask()
     task._verifier = Peeking()
     monkeypatch.setitem(tasks._factories, "guess", lambda **_: task)
-    run_eval(EvalConfig(task="guess", model="scripted/inline", critic="tool", episodes=1,
-                        max_steps=1), tmp_path / "run", backend=ScriptedBackend([_script] * 10))
+    run_eval(EvalConfig(task="guess", model="scripted/inline", episodes=1, max_steps=1,
+                        corrector=CorrectorConfig(critic="tool")),
+             tmp_path / "run", backend=ScriptedBackend([_script] * 10))
     assert json.loads((tmp_path / "run" / "manifest.json").read_text())["leaky"] is True
 
 
@@ -329,8 +331,9 @@ class _Cut(ScriptedBackend):
 
 
 def test_an_answer_cut_at_the_token_limit_is_unknown_not_wrong(tmp_path: Path) -> None:
-    config = EvalConfig(task="running_sum", model="scripted/inline", critic="none",
-                        max_revisions=0, episodes=1, max_steps=2, error_policy="stop")
+    config = EvalConfig(task="running_sum", model="scripted/inline", episodes=1, max_steps=2,
+                        corrector=CorrectorConfig(critic="none", max_revisions=0),
+                        error_policy="stop")
     # Cut before any number: truncated (unknown). Cut after a complete wrong total (words
     # follow it): wrong. A total the cut may have ended early is tested in test_judge_round.
     outputs = ["The running total is", "ANSWER: total: 99999\nbecause I added"]

@@ -238,10 +238,12 @@ def test_a_schema_2_log_reads_as_schema_3_committing_its_last_round(tmp_path: Pa
              s.committed_answer) for s in steps] == [(2, 1, False, "correct", "1")] * 2
     manifest = {"schema": 2, "config": {"task": "addition", "critic": "self+tool"}}
     (tmp_path / "manifest.json").write_text(json.dumps(manifest))
-    assert read_manifest(tmp_path)["config"]["commit_policy"] == "last"
+    corrector = read_manifest(tmp_path)["config"]["corrector"]
+    assert (corrector["commit_policy"], corrector["critic"]) == ("last", "self+tool")
     manifest["schema"] = 3
     (tmp_path / "manifest.json").write_text(json.dumps(manifest))
-    assert "commit_policy" not in read_manifest(tmp_path)["config"]  # the default applies
+    corrector = read_manifest(tmp_path)["config"]["corrector"]
+    assert "commit_policy" not in corrector  # the default applies
 
 
 def test_a_schema_3_step_without_committed_round_is_refused_not_migrated(

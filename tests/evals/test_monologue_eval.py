@@ -32,11 +32,10 @@ def test_intervals_cover_the_planted_in_generation_rates(tmp_path: Path) -> None
         {
             "task": "running_sum",
             "model": MODEL,
-            "critic": "none",
             "episodes": 150,
             "max_steps": 10,
             "error_policy": "continue",
-            "corrector": {"monologue": True},
+            "corrector": {"critic": "none", "monologue": True},
         }
     )
     run_eval(config, tmp_path / "run")
@@ -59,11 +58,9 @@ def test_the_log_keeps_output_answer_and_reasoning(tmp_path: Path) -> None:
         {
             "task": "running_sum",
             "model": "simulated/e=0.5,think_r=1.0,seed=1",
-            "critic": "tool",
-            "max_revisions": 1,
             "episodes": 4,
             "max_steps": 3,
-            "corrector": {"monologue": True},
+            "corrector": {"critic": "tool", "max_revisions": 1, "monologue": True},
         }
     )
     run_eval(config, tmp_path / "run")
@@ -160,8 +157,8 @@ def test_a_task_refines_the_monologue_template(
     monkeypatch.setattr(RunningSumEpisode, "prompt", refined)
     backend = ScriptedBackend(["adding\nANSWER: total: 99999"])
     config = EvalConfig.model_validate(
-        {"task": "running_sum", "model": "scripted/inline", "critic": "none", "episodes": 1,
-         "max_steps": 1, "corrector": {"monologue": True}}
+        {"task": "running_sum", "model": "scripted/inline", "episodes": 1,
+         "max_steps": 1, "corrector": {"critic": "none", "monologue": True}}
     )
     run_eval(config, tmp_path / "run", backend=backend)
     assert backend.requests[0].messages[-1].content.endswith("\n\nAdd, then ANSWER:")
@@ -172,8 +169,8 @@ def test_a_task_refines_the_monologue_template(
 def test_the_self_critic_reasons_then_its_verdict_line_is_measured(tmp_path: Path) -> None:
     config = EvalConfig.model_validate(
         {"task": "running_sum", "model": "simulated/e=0.3,r=0.6,think_r=0.5,tpr=0.8,fpr=0.1",
-         "critic": "self", "max_revisions": 1, "episodes": 100, "max_steps": 8,
-         "error_policy": "continue", "corrector": {"monologue": True}}
+         "episodes": 100, "max_steps": 8, "error_policy": "continue",
+         "corrector": {"critic": "self", "max_revisions": 1, "monologue": True}}
     )
     run_eval(config, tmp_path / "run")
     critiques = [e.critique for e in read_events(tmp_path / "run")

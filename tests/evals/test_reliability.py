@@ -243,7 +243,7 @@ def test_verify_timeout_is_a_config_field() -> None:
     config = EvalConfig.model_validate(
         {"task": "counting", "corrector": {"verify_timeout_s": 2.5}}
     )
-    assert config.corrector_config().verify_timeout_s == 2.5
+    assert config.corrector.verify_timeout_s == 2.5
     assert CorrectorConfig().verify_timeout_s == 30.0
 
 
@@ -278,8 +278,8 @@ SURROGATE_TEXT = "7\ud800 and \udfff, \x00 nul, \u2028 line sep, 🤖"
 
 
 def test_any_string_is_logged_and_replayed_through_a_resume(tmp_path: Path) -> None:
-    config = EvalConfig(task="counting", model="scripted/inline", critic="tool",
-                        max_revisions=1, episodes=4, max_steps=3, batch_size=1)
+    config = EvalConfig(task="counting", model="scripted/inline", episodes=4, max_steps=3,
+                        corrector=CorrectorConfig(critic="tool", max_revisions=1), batch_size=1)
     out = tmp_path / "run"
     run_eval(config, out, backend=ScriptedBackend([lambda r: SURROGATE_TEXT] * 100))
     log = out / "events.jsonl"

@@ -21,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).parent / "plugins"))
 import redraft_counting
 from redraft_logcheck import check_log, trajectory
 
+from redraft.agent import CorrectorConfig
 from redraft.core import BadInputError
 from redraft.evals import EvalConfig, merge_runs, read_events, run_eval, scan_events
 from redraft.evals.tasks import tasks
@@ -104,8 +105,8 @@ def test_sigkill_mid_run_then_resume(
     resumed = check_log(read_events(out), range(EPISODES))
     # The resumed run holds the very episodes an uninterrupted run produces.
     config = EvalConfig(
-        task=task, model=MODEL, critic="tool", max_revisions=2, episodes=EPISODES,
-        max_steps=12, error_policy="continue", seed=seed, batch_size=64,
+        task=task, model=MODEL, corrector=CorrectorConfig(critic="tool", max_revisions=2),
+        episodes=EPISODES, max_steps=12, error_policy="continue", seed=seed, batch_size=64,
     )
     run_eval(config, tmp_path / "clean")
     clean = check_log(read_events(tmp_path / "clean"), range(EPISODES))
@@ -116,9 +117,9 @@ def test_sigkill_mid_run_then_resume(
 def test_resume_refuses_another_config(tmp_path: Path) -> None:
     config = EvalConfig(task="counting", model=MODEL, episodes=5, max_steps=4)
     run_eval(config, tmp_path / "run")
-    other = config.model_copy(update={"critic": "none", "max_revisions": 0})
-    with pytest.raises(BadInputError, match="critic: 'tool' -> 'none'"):
-        run_eval(EvalConfig.model_validate(other.model_dump()), tmp_path / "run")
+    other = config.merged(corrector=config.corrector.merged(critic="none", max_revisions=0))
+    with pytest.raises(BadInputError, match=r"corrector\.critic: 'tool' -> 'none'"):
+        run_eval(other, tmp_path / "run")
     # The batch size is an execution setting: resuming with another one is fine.
     faster = EvalConfig.model_validate({**config.model_dump(), "batch_size": 2})
     assert run_eval(faster, tmp_path / "run").resumed

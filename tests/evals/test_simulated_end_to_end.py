@@ -18,8 +18,10 @@ TRUTH = {"e_raw": 0.15, "recovery": 0.6, "harm": 0.1}
 LEVEL = 0.99
 
 
-def _run(tmp_path: Path, name: str, *, level: float = LEVEL, **options: object) -> RunStats:
-    config = EvalConfig.model_validate({"seed": 5, "max_revisions": 1, **options})
+def _run(tmp_path: Path, name: str, *, level: float = LEVEL, critic: str,
+         **options: object) -> RunStats:
+    config = EvalConfig.model_validate(
+        {"seed": 5, "corrector": {"critic": critic, "max_revisions": 1}, **options})
     run_eval(config, tmp_path / name)
     return analyze_run(load_run(tmp_path / name), level=level, n_boot=600, n_sim=199,
                        n_perm=199, seed=0)

@@ -35,6 +35,7 @@ from redraft.lab.findings import (
     DecisiveResults,
     Findings,
     FindingsOptions,
+    RunSpec,
     analyze_arrays,
     group_tables,
     load_findings,
@@ -116,7 +117,8 @@ def test_every_arm_trains_its_seeds_equally_and_is_evaluated_in_distribution(
     for run in grid.decisive:
         config = run.spec.config
         assert config["max_steps"] == sizes.episode_steps  # in distribution: never longer
-        assert config["critic"] == "none" and config["error_policy"] == "continue"
+        assert config["corrector"]["critic"] == "none"  # type: ignore[index, call-overload]
+        assert config["error_policy"] == "continue"
         condition = CONDITIONS[run.condition]
         options = config["task_options"]
         assert isinstance(options, dict)
@@ -147,16 +149,20 @@ def test_every_declared_contrast_has_the_runs_it_needs_in_the_grid(tmp_path: Pat
     assert len({c.key for c in DECLARED_CONTRASTS}) == len(DECLARED_CONTRASTS)
 
 
+def _critic(run: RunSpec) -> object:
+    corrector = run.config["corrector"]
+    return corrector["critic"] if isinstance(corrector, dict) else None
+
+
 def test_exploratory_groups_label_what_they_are(tmp_path: Path) -> None:
     grid = plan(FindingsOptions(out=tmp_path / "o", work=tmp_path / "w"))
     names = {g.name: g for g in grid.groups}
     assert set(names) == {"critics", "smollm2-chess", "smollm2-addition", "simulated"}
     assert "negative control" in names["critics"].title
     assert "best-of-n" in names["critics"].title
-    assert [r.config["critic"] for r in names["critics"].runs] == [
-        "none", "tool", "self", "resample"]
+    assert [_critic(r) for r in names["critics"].runs] == ["none", "tool", "self", "resample"]
     chess = names["smollm2-chess"].runs
-    assert [r.config["critic"] for r in chess] == ["none", "tool", "constrained"]
+    assert [_critic(r) for r in chess] == ["none", "tool", "constrained"]
     no_embedded = plan(FindingsOptions(out=tmp_path / "o", embedded=False))
     assert {g.name for g in no_embedded.groups} == {"critics", "simulated"}
 
@@ -322,8 +328,10 @@ def test_findings_runs_its_grids_through_redraft_grids_executor(
     simulated = next(g for g in grid.groups if g.name == "simulated")
     other = simulated.runs[0].model_copy(update={"name": "other-none-k0", "config": {
         **simulated.runs[0].config, "model": "simulated/e=0.5"}})
+    given = simulated.runs[0].config
     constrained = simulated.runs[0].model_copy(update={"name": "constrained-k1", "config": {
-        **simulated.runs[0].config, "critic": "constrained", "max_revisions": 1}})
+        **given, "corrector": {**given["corrector"],  # type: ignore[dict-item]
+                               "critic": "constrained", "max_revisions": 1}}})
     specs = [*simulated.runs[:3], other, constrained]
     jobs = [("simulated", spec, group_dir(tmp_path / "w", simulated, spec)) for spec in specs]
     ran, skipped = _run_all(jobs, _Costs(tmp_path / "costs.json"), lambda _m: None)
@@ -341,7 +349,8 @@ def test_a_planted_error_in_a_real_run_log_reaches_the_analysis(tmp_path: Path) 
     from redraft.lab.findings._analysis import _load
     from redraft.lab.stats import planted_effect, seed_estimate, with_global
 
-    base = {"task": "running_sum", "critic": "none", "max_revisions": 0, "episodes": 40,
+    base = {"task": "running_sum", "corrector": {"critic": "none", "max_revisions": 0},
+            "episodes": 40,
             "max_steps": 6, "error_policy": "continue", "seed": 3,
             "model": "simulated/e=0.1,selfcond=0.5,seed=2"}
     run_eval(EvalConfig.model_validate({**base, "task_options": {"plant_errors": [2]}}),

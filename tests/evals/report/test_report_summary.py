@@ -59,7 +59,7 @@ def test_summary_json_has_the_contract_shape(report_dir: Path) -> None:
     # No critic: critic rates are undefined, so null, never NaN.
     assert runs["none"]["metrics"]["critic_tpr"] == {"value": None, "ci_low": None,
                                                       "ci_high": None}
-    assert runs["none"]["config"]["critic"] == "none"
+    assert runs["none"]["config"]["corrector"]["critic"] == "none"
     assert "leaky" not in runs["none"]
     assert runs["oracle"]["leaky"] is True and runs["oracle"]["config"]["leaky"] is True
     value = runs["oracle"]["metrics"]["e_raw"]

@@ -224,8 +224,9 @@ def simulated_run(
 ) -> RunData:
     """A whole simulated run as RunData."""
     outcomes = simulate(policy, episodes, max_steps, np.random.default_rng(seed))
-    config = {"critic": critic if policy.revise else "none", "model": "synthetic",
-              "task": "synthetic", "max_revisions": 1 if policy.revise else 0}
+    corrector = {"critic": critic if policy.revise else "none",
+                 "max_revisions": 1 if policy.revise else 0}
+    config = {"model": "synthetic", "task": "synthetic", "corrector": corrector}
     return RunData.from_events(to_events(outcomes, policy), name=name, config=config)
 
 
@@ -236,9 +237,10 @@ def write_run(
     """Write manifest.json and events.jsonl for a simulated run; returns the directory."""
     run_dir.mkdir(parents=True, exist_ok=True)
     outcomes = simulate(policy, episodes, max_steps, np.random.default_rng(seed))
-    config = {"critic": critic if policy.revise else "none", "model": "synthetic/e="
-              f"{policy.e},r={policy.r},h={policy.h}", "task": "synthetic",
-              "max_revisions": 1 if policy.revise else 0, "max_steps": max_steps}
+    corrector = {"critic": critic if policy.revise else "none",
+                 "max_revisions": 1 if policy.revise else 0}
+    config = {"model": f"synthetic/e={policy.e},r={policy.r},h={policy.h}",
+              "task": "synthetic", "max_steps": max_steps, "corrector": corrector}
     (run_dir / "manifest.json").write_text(
         json.dumps({"schema": SCHEMA_VERSION, "config": config, "seed": seed})
     )
