@@ -29,7 +29,7 @@ from pathlib import Path
 
 
 def _cell(jobs: int, models: int, steps: int, root: Path) -> float:
-    from redraft.agent.backends import cpus_available
+    from redraft.agent.backends.contention import cpus_available
     from redraft.lab.findings import FindingsOptions, TrainSpec, train_models
 
     work = Path(tempfile.mkdtemp(dir=root))
@@ -43,7 +43,7 @@ def _cell(jobs: int, models: int, steps: int, root: Path) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from redraft.agent.backends import cpus_available, sample_runnable
+    from redraft.agent.backends.contention import cpus_available, sample_runnable
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--models", type=int, default=4, help="models per cell (4)")

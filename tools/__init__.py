@@ -7,9 +7,6 @@ here imports ``redraft.agent`` or ``redraft.evals``.
 from redraft.tools._registry import register_verifier, verifiers
 from redraft.tools._verdict import (
     LOG_CONTEXT,
-    UNKNOWN_CODES,
-    UNREADABLE_CODES,
-    VERDICT_CODES,
     Correctness,
     Judgement,
     Verdict,
@@ -19,11 +16,8 @@ from redraft.tools._verdict import (
 )
 from redraft.tools._verifier import (
     FunctionVerifier,
-    LeakyOracleVerifier,
     Oracle,
     Verifier,
-    VerifierAsOracle,
-    VerifierTimeoutError,
     ensure_oracle,
     ensure_verifier,
     oracle_as_verifier,
@@ -36,19 +30,13 @@ from redraft.tools.schema import SchemaVerifier
 
 __all__ = [
     "LOG_CONTEXT",
-    "UNKNOWN_CODES",
-    "UNREADABLE_CODES",
-    "VERDICT_CODES",
     "Correctness",
     "FunctionVerifier",
     "Judgement",
-    "LeakyOracleVerifier",
     "Oracle",
     "SchemaVerifier",
     "Verdict",
     "Verifier",
-    "VerifierAsOracle",
-    "VerifierTimeoutError",
     "ensure_oracle",
     "ensure_verifier",
     "oracle_as_verifier",

@@ -30,8 +30,6 @@ __all__ = [
     "check_verifier",
 ]
 
-#: Outputs every verifier must survive without raising: empty, whitespace, control bytes,
-#: unicode, enormous output, JSON and markup noise.
 GARBAGE: tuple[str, ...] = (
     "",
     "   \n\t ",
@@ -44,6 +42,8 @@ GARBAGE: tuple[str, ...] = (
     "9" * 5000,
     "lorem ipsum " * 20000,
 )
+"""Outputs every verifier and oracle must survive without raising: empty, whitespace, control
+bytes, unicode, enormous output, JSON and markup noise."""
 
 
 class ConformanceError(AssertionError):

@@ -30,6 +30,8 @@ Purpose = Literal["propose", "critique", "revise", "resample"]
 feedback, or (critic ``resample``) a fresh draw from the original prompt in a revision's
 place, which sees none."""
 ConstraintKind = Literal["choice", "regex", "grammar"]
+"""What a constraint restricts decoding to: one of a list (``choice``), a ``regex``, or a
+``grammar`` (GBNF); a backend says which it can enforce in ``constraint_kinds``."""
 FinishReason = Literal["stop", "length", "error", "content_filter", "other"]
 """Why generation ended: ``stop`` (end of text or a stop sequence), ``length`` (the token
 limit cut it), ``error`` (the backend failed on it), ``content_filter`` (the server withheld

@@ -22,6 +22,7 @@ __all__ = ["COLOURS", "FIGURES", "error_rates_png", "global_error_png", "hazard_
 
 COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2",
             "#7f7f7f", "#bcbd22", "#17becf")
+"""The colours of runs in every figure, in run order (matplotlib's tab10)."""
 _MIN_AT_RISK = 10
 """Per-step points resting on fewer episodes are left out of curves (too noisy to read)."""
 
@@ -40,6 +41,7 @@ def _figure(width: float = 8.0, height: float = 4.8) -> tuple[Figure, Axes]:
 
 
 def png_bytes(fig: Figure) -> bytes:
+    """A figure as PNG bytes, as reports embed it."""
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")
     return buffer.getvalue()
@@ -65,6 +67,7 @@ def _curve(ax: Axes, curve: StepCurve, colour: str, label: str, style: str = "-"
 
 
 def label_axes(ax: Axes, title: str, xlabel: str, ylabel: str) -> None:
+    """Title and label a figure's axes as every report figure is."""
     ax.set_title(title, fontsize="medium")
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)

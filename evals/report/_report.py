@@ -30,6 +30,7 @@ from redraft.evals.stats import (
 __all__ = ["HTML_FILE", "Report", "build_report", "run_labels", "write_report"]
 
 HTML_FILE = "report.html"
+"""The report page's file name inside a report directory."""
 
 
 class Report(BaseModel):

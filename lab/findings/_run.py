@@ -121,7 +121,7 @@ def training_jobs(options: FindingsOptions) -> int:
 
     A micro model's step does not keep two threads busy (bench/train_jobs.py).
     """
-    from redraft.agent.backends import cpus_available
+    from redraft.agent.backends.contention import cpus_available
 
     if options.jobs is not None:
         return options.jobs
@@ -135,7 +135,7 @@ def training_threads(options: FindingsOptions) -> int:
 
     ``options.threads``, else the CPUs shared out among the models trained at once.
     """
-    from redraft.agent.backends import cpus_available
+    from redraft.agent.backends.contention import cpus_available
 
     if options.threads is not None:
         return options.threads

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from redraft.agent import (
-    ANSWER_MARKER,
-    RETRY_MARKER,
+from redraft.agent import ANSWER_MARKER, RETRY_MARKER
+from redraft.agent._answer import (
     ExtractedAnswer,
     extract_answer,
     marked_values,

@@ -8,15 +8,9 @@ from typing import Any, TypedDict
 import pytest
 from langgraph.graph import END, START, StateGraph
 
-from redraft.agent import (
-    DEFAULT_CRITIQUE_TEMPLATE,
-    Correction,
-    CorrectorConfig,
-    Item,
-    ajudge_correction,
-    arun_items,
-    build_corrector,
-)
+from redraft.agent import Correction, CorrectorConfig, Item, ajudge_correction, build_corrector
+from redraft.agent._correct import arun_items
+from redraft.agent._prompts import DEFAULT_CRITIQUE_TEMPLATE
 from redraft.agent.backends import Constraint, Message, SamplingParams, ScriptedBackend
 from redraft.core import BadInputError, ConstraintNotSupportedError
 from redraft.tools import FunctionVerifier, Judgement, Oracle, Verdict, oracle_as_verifier

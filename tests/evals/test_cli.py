@@ -218,7 +218,8 @@ def test_progress_bar_shows_steps_and_error_rates(
 
     monkeypatch.setenv("COLUMNS", "200")  # a wide terminal: nothing is cut short
 
-    from redraft.evals import EvalConfig, ProgressBar, run_eval
+    from redraft.evals import EvalConfig, run_eval
+    from redraft.evals._progress import ProgressBar
 
     stream = io.StringIO()
     bar = ProgressBar(stream, enabled=True, max_steps=4, title="run 1/1 x")

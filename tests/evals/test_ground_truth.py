@@ -24,7 +24,8 @@ sys.path.insert(0, str(Path(__file__).parent / "plugins"))
 import redraft_counting
 from redraft_logcheck import ListSink, check_log
 
-from redraft.agent import CRITIC_MODES, CorrectorConfig, build_corrector
+from redraft.agent import CorrectorConfig, build_corrector
+from redraft.agent._records import CRITIC_MODES
 from redraft.agent.backends import (
     Constraint,
     Generation,
@@ -36,15 +37,8 @@ from redraft.agent.backends import (
     SimulationParams,
 )
 from redraft.core import Cost
-from redraft.evals import (
-    EvalConfig,
-    Event,
-    LockstepRunner,
-    RoundEvent,
-    StepEvent,
-    read_events,
-    run_eval,
-)
+from redraft.evals import EvalConfig, Event, RoundEvent, StepEvent, read_events, run_eval
+from redraft.evals._runner import LockstepRunner
 from redraft.evals.stats import RunData, episode_arrays
 from redraft.evals.tasks import ErrorPolicy, StepPrompt, StepResult, tasks
 from redraft.tools import Judgement, Verdict

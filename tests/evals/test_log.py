@@ -8,16 +8,8 @@ from pathlib import Path
 import pytest
 
 from redraft.core import Cost
-from redraft.evals import (
-    EpisodeEndEvent,
-    EpisodeStartEvent,
-    EventLogError,
-    EventWriter,
-    StepEvent,
-    keep_finished,
-    read_events,
-    scan_events,
-)
+from redraft.evals import EpisodeEndEvent, EpisodeStartEvent, EventLogError, StepEvent, read_events
+from redraft.evals._log import EventWriter, keep_finished, scan_events
 
 
 def _episode(ep: int, steps: int = 2, *, end: bool = True) -> list[object]:
@@ -58,7 +50,7 @@ def test_round_trip_uses_aliases(tmp_path: Path) -> None:
 
 def test_missing_log_is_an_error_to_read_and_empty_to_resume(tmp_path: Path) -> None:
     # One behaviour for readers (stats and the shared reader agree); resuming starts empty.
-    from redraft.evals.stats import read_events as stats_read_events
+    from redraft.evals.stats._load import read_events as stats_read_events
 
     for reader in (read_events, stats_read_events):
         with pytest.raises(EventLogError, match="no such file"):
@@ -169,7 +161,8 @@ def test_a_schema_1_log_is_refused_naming_the_line(tmp_path: Path) -> None:
 
 def test_a_log_with_a_plug_in_verdict_code_loads_without_the_plug_in(tmp_path: Path) -> None:
     from redraft.evals import RoundEvent
-    from redraft.tools import VERDICT_CODES, Verdict, register_verdict_code
+    from redraft.tools import Verdict, register_verdict_code
+    from redraft.tools._verdict import VERDICT_CODES
 
     register_verdict_code("off_by_one_h9", "a plug-in's own code")
     try:
@@ -194,7 +187,8 @@ def test_a_lone_surrogate_keeps_the_log_context_on_reading(tmp_path: Path) -> No
     # path reads plug-in verdict codes and checks the schema like the fast one.
     from redraft.evals import RoundEvent
     from redraft.evals._log import encode_event
-    from redraft.tools import VERDICT_CODES, Verdict, register_verdict_code
+    from redraft.tools import Verdict, register_verdict_code
+    from redraft.tools._verdict import VERDICT_CODES
 
     register_verdict_code("off_by_one_h22", "a plug-in's own code")
     try:

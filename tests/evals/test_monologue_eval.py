@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from redraft.agent import DEFAULT_MONOLOGUE_TEMPLATE
+from redraft.agent._prompts import DEFAULT_MONOLOGUE_TEMPLATE
 from redraft.evals import EvalConfig, read_events, run_eval
 from redraft.evals.cli import main
 from redraft.evals.stats import MONOLOGUE_METRICS, analyze_run, load_run

@@ -25,9 +25,9 @@ from redraft_logcheck import check_log
 from redraft.agent import CorrectorConfig, Item, build_corrector
 from redraft.agent.backends import Message
 from redraft.agent.backends.scripted import ScriptedBackend
-from redraft.evals import EvalConfig, read_events, run_eval, scan_events
+from redraft.evals import EvalConfig, read_events, run_eval
 from redraft.evals import _log as log_module
-from redraft.evals._log import EventLogError, atomic_write
+from redraft.evals._log import EventLogError, atomic_write, scan_events
 from redraft.evals.cli import main
 from redraft.evals.tasks import tasks
 from redraft.tools import FunctionVerifier, Verdict, safe_judge, safe_verify

@@ -23,7 +23,8 @@ from redraft_logcheck import check_log, trajectory
 
 from redraft.agent import CorrectorConfig
 from redraft.core import BadInputError
-from redraft.evals import EvalConfig, merge_runs, read_events, run_eval, scan_events
+from redraft.evals import EvalConfig, merge_runs, read_events, run_eval
+from redraft.evals._log import scan_events
 from redraft.evals.tasks import tasks
 
 tasks.add("counting", redraft_counting.CountingTask)

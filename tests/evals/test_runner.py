@@ -30,17 +30,15 @@ from redraft.agent.backends import (
     SimulationParams,
 )
 from redraft.evals import (
-    CorrectorResultError,
     EpisodeStartEvent,
     EvalConfig,
     Event,
-    LockstepRunner,
     RoundEvent,
     StepEvent,
-    episode_seed,
     read_events,
     run_eval,
 )
+from redraft.evals._runner import CorrectorResultError, LockstepRunner, episode_seed
 from redraft.evals.tasks import tasks
 
 tasks.add("counting", redraft_counting.CountingTask)

@@ -27,7 +27,8 @@ sys.path.insert(0, str(Path(__file__).parent / "plugins"))
 import redraft_faults
 from redraft_logcheck import check_log
 
-from redraft.evals import read_events, scan_events
+from redraft.evals import read_events
+from redraft.evals._log import scan_events
 
 EPISODES = 3000
 SEED = 12

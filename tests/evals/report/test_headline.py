@@ -11,13 +11,7 @@ from redraft.agent import CorrectorConfig
 from redraft.agent.backends import Generation, GenerationRequest, ScriptedBackend
 from redraft.core import Cost
 from redraft.evals import EvalConfig, run_eval
-from redraft.evals.report import (
-    build_report,
-    profile_run,
-    run_headline,
-    setting_differences,
-    trend_power,
-)
+from redraft.evals.report import build_report
 from redraft.evals.report._headline import (
     _effect,
     _interval,
@@ -25,8 +19,11 @@ from redraft.evals.report._headline import (
     judged_steps,
     p_clause,
     p_text,
+    run_headline,
 )
-from redraft.evals.report._profile import Transcript, TranscriptRound
+from redraft.evals.report._power import trend_power
+from redraft.evals.report._profile import Transcript, TranscriptRound, profile_run
+from redraft.evals.report._settings import setting_differences
 from redraft.evals.report._transcripts import kind_words
 from redraft.evals.stats import Estimate, analyze_run, load_run
 

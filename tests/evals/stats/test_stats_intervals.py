@@ -12,18 +12,16 @@ import pytest
 from scipy import stats as sps
 from synthetic_logs import Policy, simulated_run
 
-from redraft.evals.stats import (
+from redraft.evals.stats import episode_arrays, kaplan_meier, wilson
+from redraft.evals.stats._intervals import (
     MIN_BOOTSTRAP_EPISODES,
     bca_interval,
     bootstrap_ratios,
     clopper_pearson,
     clustered_wilson,
-    episode_arrays,
-    kaplan_meier,
+    jackknife_ratios,
     ratio_estimate,
-    wilson,
 )
-from redraft.evals.stats._intervals import jackknife_ratios
 from redraft.evals.stats._metrics import ratio_metrics
 
 

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from synthetic_logs import Policy, simulate, to_events, write_run
 
-from redraft.evals.stats import EventLogError, RunData, load_run
+from redraft.evals.stats import RunData, load_run
+from redraft.evals.stats._load import EventLogError
 
 
 def test_load_run_reads_manifest_config(tmp_path: Path) -> None:
