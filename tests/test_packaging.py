@@ -139,3 +139,11 @@ def test_the_wheels_command_runs(wheel_site: Path, command: list[str], expected:
     # The console script pip wrote from the wheel's entry point, run on the wheel alone.
     out = wheel_python(wheel_site, str(wheel_site / "bin" / "redraft"), *command, "--help")
     assert expected in out.stdout
+
+
+def test_the_wheel_holds_the_report_templates(wheel_site: Path) -> None:
+    # Package data, not code: an import test would not notice it missing.
+    code = ("from redraft.evals.report._html import _TEMPLATES\n"
+            "print(_TEMPLATES.get_template('report.html.j2').filename)\n")
+    out = wheel_python(wheel_site, "-c", code).stdout.strip()
+    assert Path(out).is_relative_to(wheel_site), out

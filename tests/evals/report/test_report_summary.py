@@ -91,3 +91,19 @@ def test_report_of_an_empty_run_is_null_not_nan(tmp_path: Path) -> None:
     data = json.loads(report.summary.read_text())
     assert data["runs"][0]["episodes"] == 0
     assert data["runs"][0]["metrics"]["e_raw"]["value"] is None
+
+
+def test_what_a_run_recorded_reaches_the_page_escaped(tmp_path: Path) -> None:
+    from redraft.agent import CorrectorConfig
+    from redraft.agent.backends import ScriptedBackend
+    from redraft.evals import EvalConfig, run_eval
+
+    hostile = '<script>alert("x")</script><img src=x onerror=alert(1)>'
+    config = EvalConfig(task="addition", model="scripted/inline", episodes=1, max_steps=1,
+                        corrector=CorrectorConfig(critic="tool", max_revisions=1))
+    run_dir = tmp_path / "<b>run</b>"
+    run_eval(config, run_dir, backend=ScriptedBackend([hostile] * 4))
+    html = build_report([load_run(run_dir)], tmp_path / "report", n_boot=20).html.read_text()
+    assert "<script>alert" not in html and "<img src=x" not in html and "<b>run</b>" not in html
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in html
+    assert html.count("<script>") == 1  # the page's own: figures-loaded marker
