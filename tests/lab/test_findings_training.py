@@ -126,7 +126,7 @@ def test_a_worker_that_fails_ends_the_phase_with_its_error(tmp_path: Path) -> No
 def test_jobs_and_threads_default_to_the_cpus_on_a_cpu_scale_and_one_job_on_a_gpu(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import redraft.agent.backends as contention
+    import redraft.agent.backends.contention as contention
 
     monkeypatch.setattr(contention, "cpus_available", lambda: 16)
     cpu = FindingsOptions(out=tmp_path, scale="quick")
