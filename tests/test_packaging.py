@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[1]
 FOLDERS = ("core", "agent", "tools", "evals", "lab")
 """The source folders; setuptools maps each onto ``redraft.<folder>`` (lab: the study)."""

@@ -15,6 +15,10 @@ def test_readme_has_examples() -> None:
     assert BLOCKS
 
 
-@pytest.mark.parametrize("block", BLOCKS, ids=[f"block{i}" for i in range(len(BLOCKS))])
+@pytest.mark.parametrize("block", [
+    # An example on the embedded model loads llama.cpp: the slow loop's.
+    pytest.param(block, id=f"block{i}", marks=[pytest.mark.slow] if "llamacpp/" in block else [])
+    for i, block in enumerate(BLOCKS)
+])
 def test_readme_example_runs(block: str) -> None:
     exec(compile(block, str(README), "exec"), {"__name__": "__readme__"})

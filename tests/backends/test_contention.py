@@ -19,6 +19,8 @@ from redraft.agent.backends.contention import (
     sample_runnable,
 )
 
+pytestmark = pytest.mark.slow
+
 linux_only = pytest.mark.skipif(not Path("/proc/loadavg").is_file(), reason="needs Linux /proc")
 
 

@@ -138,6 +138,7 @@ def test_to_generation() -> None:
     assert unknown.finish_reason == "stop" and unknown.usage.prompt_tokens == 0
 
 
+@pytest.mark.slow
 def test_importing_backend_modules_imports_no_optional_dependency() -> None:
     modules = ", ".join(f"redraft.agent.backends.{m}" for m in ("llamacpp", "openai", "vllm", "hf"))
     optional = ("llama_cpp", "openai", "vllm", "torch", "transformers", "gguf")

@@ -33,6 +33,7 @@ def test_grid_order_puts_larger_revision_budgets_first() -> None:
     assert grid_order(configs) == [1, 3, 2, 0]
 
 
+@pytest.mark.slow
 def test_a_grid_shares_one_llamacpp_model_and_its_memo(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -278,6 +278,7 @@ def _counting_run(oracle: Any, policy: ErrorPolicy, **runner: Any) -> list[Event
     return sink.events
 
 
+@pytest.mark.slow
 def test_a_crashing_oracle_yields_unknowns_that_change_no_rate() -> None:
     # Under `continue` the trajectories do not depend on the oracle, so both runs see the
     # same outputs; only the labels differ.

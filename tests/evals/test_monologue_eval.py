@@ -122,6 +122,7 @@ def test_bad_monologue_value_exits_2(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert "off,on" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_grid_monologue_on_the_embedded_model(tmp_path: Path) -> None:
     pytest.importorskip("llama_cpp", reason="extra 'llamacpp' not installed")
     pytest.importorskip("redraft.evals.report")

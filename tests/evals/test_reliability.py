@@ -77,6 +77,7 @@ def _eval_args(out: Path | str, *extra: str, episodes: int = 6) -> list[str]:
 
 
 @pytest.mark.parametrize("second_model", ["same", "other"])
+@pytest.mark.slow
 def test_two_evals_on_one_fresh_out_exactly_one_runs(
     tmp_path: Path, fault_env: dict[str, str], second_model: str
 ) -> None:
@@ -110,6 +111,7 @@ def test_two_evals_on_one_fresh_out_exactly_one_runs(
     check_log(read_events(out), range(20))
 
 
+@pytest.mark.slow
 def test_a_failed_start_leaves_no_empty_run_directory(
     tmp_path: Path, fault_env: dict[str, str]
 ) -> None:
@@ -247,6 +249,7 @@ def test_verify_timeout_is_a_config_field() -> None:
     assert CorrectorConfig().verify_timeout_s == 30.0
 
 
+@pytest.mark.slow
 def test_a_verifier_raising_systemexit_does_not_end_the_run_early(
     tmp_path: Path, fault_env: dict[str, str]
 ) -> None:
@@ -295,6 +298,7 @@ def test_any_string_is_logged_and_replayed_through_a_resume(tmp_path: Path) -> N
     assert outputs == {SURROGATE_TEXT}
 
 
+@pytest.mark.slow
 def test_a_scripted_file_with_lone_surrogates_runs_from_the_command_line(
     tmp_path: Path, fault_env: dict[str, str]
 ) -> None:
@@ -415,6 +419,7 @@ def _config(tmp_path: Path, name: str, text: str | bytes) -> Path:
         ("broken-plugin", ["broken", "libfoo"]),
     ],
 )
+@pytest.mark.slow
 def test_bad_input_is_one_line_and_exit_2(
     tmp_path: Path, fault_env: dict[str, str], case: str, words: list[str]
 ) -> None:
@@ -449,6 +454,7 @@ def test_bad_input_is_one_line_and_exit_2(
     assert not Path("").resolve().joinpath("manifest.json").exists()
 
 
+@pytest.mark.slow
 def test_list_shows_a_broken_plugin_and_the_rest(fault_env: dict[str, str]) -> None:
     result = _redraft(fault_env, "list")
     assert result.returncode == 0, result.stderr
@@ -501,6 +507,7 @@ def test_stale_temporaries_of_a_killed_writer_are_removed_on_resume(tmp_path: Pa
     assert not list(out.glob("*.tmp")) and not list(out.glob(".*.tmp"))
 
 
+@pytest.mark.slow
 def test_a_huge_episode_count_streams_instead_of_building_a_list(
     tmp_path: Path, fault_env: dict[str, str]
 ) -> None:

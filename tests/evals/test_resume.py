@@ -89,6 +89,7 @@ def _launch_and_kill(cmd: list[str], env: dict[str, str], out: Path, records: in
 
 
 @pytest.mark.parametrize(("task", "seed"), [("counting", 1), ("counting", 2), ("addition", 3)])
+@pytest.mark.slow
 def test_sigkill_mid_run_then_resume(
     tmp_path: Path, plugin_env: dict[str, str], task: str, seed: int
 ) -> None:

@@ -28,6 +28,7 @@ def _run(tmp_path: Path, name: str, *, level: float = LEVEL, critic: str,
 
 
 @pytest.mark.parametrize("task", ["addition", "running_sum", "tracking", "chess"])
+@pytest.mark.slow
 def test_intervals_cover_the_planted_rates(task: str, tmp_path: Path) -> None:
     # critic=self with the simulated critic flagging everything (tpr=fpr=1) and one revision:
     # every first proposal is revised once, so recovery and harm are exactly r and h.

@@ -51,6 +51,7 @@ def _command(out: Path, config: Path) -> list[str]:
 
 
 @pytest.mark.soak
+@pytest.mark.slow
 def test_soak_faults_and_kills_then_audit(tmp_path: Path) -> None:
     root = redraft_faults.install(tmp_path / "plugin")
     config = tmp_path / "run.toml"

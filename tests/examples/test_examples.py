@@ -101,6 +101,7 @@ def test_the_verifier_plugin_passes_the_conformance_checks() -> None:
                              (None, "x" * 11, "invalid_syntax")])
 
 
+@pytest.mark.slow
 def test_the_installed_verifier_plugin_is_listed_and_used(
     plugin_env: dict[str, str], tmp_path: Path
 ) -> None:

@@ -286,6 +286,7 @@ def _has_contract() -> bool:
 
 @pytest.mark.skipif(not _has_contract(), reason="running_sum has no teacher_force/recent yet "
                     "(the task options of issue 19's other half)")
+@pytest.mark.slow
 def test_the_tiny_rehearsal_runs_the_whole_grid_writes_the_page_and_resumes(
     tmp_path: Path,
 ) -> None:
@@ -373,6 +374,7 @@ def _folder(path: Path, result: DecisiveResults, command: str) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_a_detected_contrast_that_does_not_replicate_is_not_established(tmp_path: Path) -> None:
     effect = _decisive(World(e=0.05, selfcond=0.4), draws=1000, arms=("expert",))
     none = _decisive(World(e=0.05), 1, draws=1000, arms=("expert",))

@@ -47,6 +47,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[FindingsOptions, 
     return options, heard
 
 
+@pytest.mark.slow
 def test_models_train_two_at_once_and_a_retry_model_after_its_expert(
     trained: tuple[FindingsOptions, list[str]],
 ) -> None:
@@ -78,6 +79,7 @@ def test_models_train_two_at_once_and_a_retry_model_after_its_expert(
                                           if k.startswith(MODEL_COST))
 
 
+@pytest.mark.slow
 def test_a_rerun_keeps_trained_models_and_their_costs(
     trained: tuple[FindingsOptions, list[str]],
 ) -> None:
@@ -91,6 +93,7 @@ def test_a_rerun_keeps_trained_models_and_their_costs(
         {k: v for k, v in before.items() if k.startswith(MODEL_COST)}
 
 
+@pytest.mark.slow
 def test_a_retry_model_whose_expert_changed_or_went_is_refused(
     trained: tuple[FindingsOptions, list[str]], tmp_path: Path,
 ) -> None:
@@ -114,6 +117,7 @@ def test_a_retry_model_whose_expert_changed_or_went_is_refused(
     assert read_recipe(retry.out) is not None  # nothing deleted
 
 
+@pytest.mark.slow
 def test_a_worker_that_fails_ends_the_phase_with_its_error(tmp_path: Path) -> None:
     options = FindingsOptions(out=tmp_path / "out", work=tmp_path, scale="tiny", jobs=2,
                               threads=1)
@@ -150,6 +154,7 @@ def test_a_work_folder_costed_one_model_at_a_time_reads_as_a_training_phase(
                            TRAINING_WALL: 250.0, "grid/decisive/hf/x": 30.0}
 
 
+@pytest.mark.slow
 def test_the_tiny_rehearsal_trains_every_arm_and_writes_the_page_from_their_runs(
     trained: tuple[FindingsOptions, list[str]],
 ) -> None:

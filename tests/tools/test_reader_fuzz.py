@@ -138,6 +138,7 @@ def _deadline(seconds: float) -> Iterator[None]:
 
 
 @pytest.mark.soak
+@pytest.mark.slow
 @pytest.mark.parametrize("reader", sorted(READERS))
 def test_reader_is_linear_on_adversarial_text(reader: str) -> None:
     read = READERS[reader]

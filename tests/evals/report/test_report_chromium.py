@@ -14,7 +14,7 @@ from synthetic_logs import Policy, write_run
 from redraft.evals.report import write_report
 from redraft.evals.report._html import FIGURES_READY_TITLE
 
-pytestmark = needs_chromium
+pytestmark = [needs_chromium, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")

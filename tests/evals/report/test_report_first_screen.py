@@ -21,6 +21,8 @@ from redraft.agent import CorrectorConfig
 from redraft.evals import EvalConfig, run_eval
 from redraft.evals.report import Report, write_report
 
+pytestmark = pytest.mark.slow
+
 
 def _visible_text(dom: str) -> str:
     dom = re.sub(r"<(script|style)\b.*?</\1>", " ", dom, flags=re.DOTALL)

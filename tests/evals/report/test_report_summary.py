@@ -83,6 +83,7 @@ def test_report_rejects_no_runs_and_duplicate_names(tmp_path: Path) -> None:
     assert [s.name for s in report.runs] == ["first", "second"]
 
 
+@pytest.mark.slow
 def test_report_of_an_empty_run_is_null_not_nan(tmp_path: Path) -> None:
     d = tmp_path / "empty"
     d.mkdir()

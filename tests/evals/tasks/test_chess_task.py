@@ -128,6 +128,7 @@ def test_opponent_mate_ends_naturally() -> None:
 
 
 @needs_stockfish
+@pytest.mark.slow
 def test_game_against_stockfish(drive: Any, check: Any) -> None:
     with load_task("chess", opponent="stockfish", skill_level=0, move_time=0.01,
                    representation="san", quality=True) as task:
