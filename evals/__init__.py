@@ -17,7 +17,13 @@ from redraft.evals._config import (
     ShardSpec,
     read_config_file,
 )
-from redraft.evals._eval import RunResult, arun_eval, load_eval_task, run_eval
+from redraft.evals._eval import (
+    RunResult,
+    arun_eval,
+    default_episodes,
+    load_eval_task,
+    run_eval,
+)
 from redraft.evals._events import (
     SCHEMA_VERSION,
     EpisodeEndEvent,
@@ -71,6 +77,7 @@ __all__ = [
     "StepEvent",
     "TaskProtocolError",
     "arun_eval",
+    "default_episodes",
     "episode_seed",
     "keep_finished",
     "load_eval_task",

@@ -48,6 +48,8 @@ examples:
   redraft report a/run=baseline b/run=retrained --out reports/ab   # labels
   redraft train running_sum --regime retry --out models/rs-retry   # then --model hf/models/rs-retry
   redraft findings --out docs/findings --scale quick   # the experiment -> docs/findings.md
+  redraft grid dataset --task-option path=examples/word_problems.jsonl --critic none,self,tool \
+      --out runs/words   # your own data: JSONL, JSON, CSV or Parquet, each record an episode
 """
 
 
@@ -188,7 +190,8 @@ def build_parser() -> argparse.ArgumentParser:
     p_merge.add_argument("shards", nargs="+", type=Path, metavar="SHARD_DIR")
     p_merge.add_argument("--out", type=_out_dir, required=True, help="merged run directory")
     p_merge.set_defaults(func=_cmd_merge)
-    p_list = sub.add_parser("list", help="list tasks, verifiers and backends (with plug-ins)")
+    p_list = sub.add_parser(
+        "list", help="list tasks, verifiers, scorers and backends (with plug-ins)")
     p_list.set_defaults(func=_cmd_list)
     p_train = sub.add_parser("train", help="train a small testbed model on a task's episodes")
     _add_train_options(p_train)
@@ -348,6 +351,18 @@ def _model_defaults(data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
+def _episodes_default(data: dict[str, Any]) -> dict[str, Any]:
+    """Without ``--episodes``, a dataset task runs each record once (episode i: record i)."""
+    if "episodes" in data:
+        return data
+    from redraft.evals._eval import default_episodes
+
+    # A grid's lists (critics, budgets, representations) do not change the task.
+    single = {k: v for k, v in data.items() if not isinstance(v, list) or k == "task_options"}
+    count = default_episodes(_validate(single))
+    return data if count is None else {**data, "episodes": count}
+
+
 def _backend_log(args: argparse.Namespace) -> None:
     """``--verbose``: let backends log, without making it a recorded model option.
 
@@ -364,7 +379,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     from redraft.evals._eval import run_eval
 
     _backend_log(args)
-    config = _validate(_model_defaults(_config_data(args)))
+    config = _validate(_episodes_default(_model_defaults(_config_data(args))))
     if args.label is not None and not args.label.strip():
         raise BadInputError("--label must not be blank")
     result = run_eval(config, args.out,
@@ -394,7 +409,7 @@ def _cmd_grid(args: argparse.Namespace) -> int:
     from redraft.evals._eval import run_grid
 
     _backend_log(args)
-    base = _model_defaults(_config_data(args))
+    base = _episodes_default(_model_defaults(_config_data(args)))
     critics: list[str] = args.critic or [base.get("critic", "tool")]
     default_k = EvalConfig.model_fields["max_revisions"].default
     budgets: list[int] = args.revisions or [int(base.get("max_revisions", default_k))]
@@ -528,10 +543,11 @@ def _cmd_merge(args: argparse.Namespace) -> int:
 def _cmd_list(args: argparse.Namespace) -> int:
     from redraft.agent.backends import backends
     from redraft.evals.tasks import tasks
-    from redraft.tools import verifiers
+    from redraft.tools import scorers, verifiers
 
     broken = 0
-    for title, registry in (("tasks", tasks), ("verifiers", verifiers), ("backends", backends)):
+    for title, registry in (("tasks", tasks), ("verifiers", verifiers), ("scorers", scorers),
+                            ("backends", backends)):
         print(f"{title}:")
         names = registry.names()
         width = max((len(n) for n in names), default=0)
