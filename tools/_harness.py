@@ -117,7 +117,7 @@ def _audit(folder: str) -> None:
 
 def classify(exc: BaseException, limits: dict[str, Any]) -> tuple[str, str]:
     """``(outcome, message)`` for an exception the program or a test raised."""
-    text = f"{type(exc).__name__}: {exc}"[:500]
+    text = (f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)[:500]
     if isinstance(exc, AssertionError):
         return "test_failed", text
     if isinstance(exc, MemoryError):
@@ -157,7 +157,7 @@ def _inside_cwd(path: str) -> bool:
 def _trace(exc: BaseException) -> str:
     # Only the program's and the tests' own frames: the harness is noise to the reader.
     frames = [f for f in traceback.extract_tb(exc.__traceback__)
-              if f.filename.startswith("<")]
+              if f.filename == "<solution>" or f.filename.startswith("<test ")]
     lines = traceback.format_list(frames) + traceback.format_exception_only(type(exc), exc)
     return "".join(lines)[-1500:]
 
@@ -168,7 +168,7 @@ def _source(name: str, text: str) -> Any:
 
 
 def _explain(test: str, namespace: dict[str, Any]) -> str:
-    """For ``assert X == Y``: what X and Y were (evaluated again)."""
+    """For ``assert X == Y`` (or ``is``): what X and Y were (evaluated again)."""
     try:
         tree = ast.parse(test)
     except SyntaxError:
@@ -177,7 +177,7 @@ def _explain(test: str, namespace: dict[str, Any]) -> str:
     if not asserts or not isinstance(asserts[-1].test, ast.Compare):
         return ""
     compare = asserts[-1].test
-    if len(compare.ops) != 1 or not isinstance(compare.ops[0], ast.Eq):
+    if len(compare.ops) != 1 or not isinstance(compare.ops[0], (ast.Eq, ast.Is)):
         return ""
     try:
         got = eval(compile(ast.Expression(compare.left), "<test>", "eval"), namespace)

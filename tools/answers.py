@@ -76,8 +76,12 @@ class _Normalised(BaseModel):
     """Compare with every run of whitespace as one space, ends trimmed."""
     strip_articles: bool = False
     """Drop the English articles a, an, the before comparing."""
+    strict: bool = False
+    """Compare the answer as written (ends trimmed): no normalisation at all."""
 
     def how(self) -> TextNormalisation:
+        if self.strict:
+            return TextNormalisation(case_sensitive=True, strip_punctuation=False)
         return TextNormalisation(**self.model_dump(include=set(_NORMALISATION)))
 
 
@@ -257,9 +261,16 @@ def _span(letters: tuple[str, ...]) -> str:
 
 
 class ChoiceVerifier:
-    """Feedback on a multiple-choice answer: one letter that names a choice."""
+    """Feedback on a multiple-choice answer: one letter that names a choice.
 
-    name = "choice"
+    Args:
+        strict: take only the letter itself (``B``, ``(B)``, ``B. text``, "answer is B"):
+            a letter found in prose, or a choice's text, is ``invalid_syntax``.
+    """
+
+    def __init__(self, strict: bool = False) -> None:
+        self.strict = strict
+        self.name = "choice"
 
     async def verify(self, context: object, proposal: str) -> Verdict:
         """Accept an answer :func:`read_choice` reads one valid letter from."""
@@ -280,6 +291,10 @@ class ChoiceVerifier:
             return Verdict.reject(
                 "unparseable", f"Answer with the letter of one choice, {_span(letters)}. "
                 f"{_MARKER_HINT}")
+        if self.strict and read.notes:
+            return Verdict.reject(
+                "invalid_syntax", f"Give the letter alone ({_span(letters)}), not in a sentence "
+                f"or as the choice's text. {_MARKER_HINT}")
         return Verdict.accept(evidence={"read": read.letter, "lenient": bool(read.notes),
                                         "normalised": list(read.notes)})
 
@@ -291,6 +306,9 @@ class ChoiceScorer(BaseModel):
 
     name: str = Field("choice", exclude=True)
     """The scorer's name in records."""
+    strict: bool = False
+    """Take only the letter itself: a letter found in prose, or a choice's text, is
+    ``invalid_syntax``."""
 
     def _letter(self, target: JsonValue, choices: tuple[str, ...]) -> str:
         """The target as a letter; raises ValueError saying why it is none."""
@@ -337,6 +355,10 @@ class ChoiceScorer(BaseModel):
                        "unparseable": "no choice letter in the answer"}[read.status]
             return Judgement(local=Verdict.reject(read.status, message, source=self.name,
                                                   evidence=evidence))
+        if self.strict and read.notes:
+            return Judgement(local=Verdict.reject(
+                "invalid_syntax", f"read strictly, only a letter is an answer "
+                f"({', '.join(read.notes)})", source=self.name, evidence=evidence))
         if read.letter == expected:
             return Judgement(local=Verdict.accept(source=self.name, evidence=evidence))
         return Judgement(local=Verdict.reject(
@@ -345,7 +367,7 @@ class ChoiceScorer(BaseModel):
 
     def format_verifier(self) -> Verifier[AnswerContext]:
         """:class:`ChoiceVerifier`."""
-        return ChoiceVerifier()
+        return ChoiceVerifier(strict=self.strict)
 
 
 def _compile(pattern: str, what: str) -> re.Pattern[str]:
@@ -444,9 +466,15 @@ def _json_target(target: JsonValue) -> JsonValue:
 
 
 class JsonVerifier:
-    """Feedback on an answer that must hold one JSON value."""
+    """Feedback on an answer that must hold one JSON value.
 
-    name = "json"
+    Args:
+        strict: the whole answer must be the JSON value (no fence, no prose around it).
+    """
+
+    def __init__(self, strict: bool = False) -> None:
+        self.strict = strict
+        self.name = "json"
 
     async def verify(self, context: object, proposal: str) -> Verdict:
         """Accept an answer that holds JSON (whole, fenced, or in prose)."""
@@ -454,6 +482,9 @@ class JsonVerifier:
             _, where = extract_json(proposal)
         except ValueError as exc:
             return Verdict.reject("unparseable", f"{exc}; reply with one JSON value")
+        if self.strict and where != "whole":
+            return Verdict.reject("invalid_syntax",
+                                  "Reply with the JSON value alone, no fence or prose around it.")
         return Verdict.accept(evidence={"found": where, "lenient": where != "whole"})
 
 
@@ -468,6 +499,9 @@ class JsonScorer(BaseModel):
 
     name: str = Field("json", exclude=True)
     """The scorer's name in records."""
+    strict: bool = False
+    """The whole answer must be the JSON value: JSON in a fence or in prose is
+    ``invalid_syntax``."""
 
     def target_problem(self, target: JsonValue, context: AnswerContext) -> str | None:
         """None: any JSON value is a target."""
@@ -480,6 +514,10 @@ class JsonScorer(BaseModel):
         except ValueError as exc:
             return Judgement(local=Verdict.reject("unparseable", str(exc), source=self.name))
         evidence: dict[str, JsonValue] = {"found": where, "lenient": where != "whole"}
+        if self.strict and where != "whole":
+            return Judgement(local=Verdict.reject(
+                "invalid_syntax", f"read strictly, JSON in {where} is not an answer",
+                source=self.name, evidence=evidence))
         if _json_equal(value, _json_target(context.target)):
             return Judgement(local=Verdict.accept(source=self.name, evidence=evidence))
         return Judgement(local=Verdict.reject(
@@ -488,5 +526,5 @@ class JsonScorer(BaseModel):
 
     def format_verifier(self) -> Verifier[AnswerContext]:
         """:class:`JsonVerifier`."""
-        return JsonVerifier()
+        return JsonVerifier(strict=self.strict)
 

@@ -117,6 +117,10 @@ class DatasetConfig(BaseModel):
     scorer_options: dict[str, JsonValue] = Field(default_factory=dict)
     """Options of the scorer (e.g. ``{"rel_tol": 0.01}``; for code: ``isolation``,
     ``limits``)."""
+    strict: bool = False
+    """Read answers strictly, scorer and format check alike: only the answer alone counts
+    (a number or letter picked out of prose is ``invalid_syntax``). Passed to the scorer as
+    its ``strict`` option (every built-in text scorer has one)."""
     on_bad_record: Literal["stop", "skip"] = "stop"
     """A record with a missing or malformed field stops the run (one line naming the file,
     the line and the field), or is left out (each logged; the manifest counts them)."""
@@ -223,7 +227,8 @@ class DatasetTask(ClosingMixin):
             scorer_name, why = self.config.scorer, "named in the options"
         else:
             scorer_name, why = _choose_scorer(layout, steps)
-        self.scorer: Scorer = load_scorer(scorer_name, **self.config.scorer_options)
+        strict: dict[str, JsonValue] = {"strict": True} if self.config.strict else {}
+        self.scorer: Scorer = load_scorer(scorer_name, **{**strict, **self.config.scorer_options})
         self._why = why
         self.template = self.config.template or DEFAULT_TEMPLATES.get(scorer_name, "{input}")
         self._vet(layout, scorer_name)

@@ -260,3 +260,17 @@ def test_a_registered_scorer_works_like_a_built_in() -> None:
                               (truth("PARIS"), "lyon", "incorrect")], [(1, QUESTION)])
     finally:
         scorers._factories.pop("test_upper_31", None)
+
+
+def test_strict_reading_takes_only_the_answer_alone() -> None:
+    assert judge(ExactScorer(strict=True), "Paris", "paris").correctness == "incorrect"
+    assert judge(ExactScorer(strict=True), "Paris", " Paris ").correctness == "correct"
+    assert judge(ChoiceScorer(strict=True), "B", "I think B", CAPITALS).local.code == (
+        "invalid_syntax")
+    assert judge(ChoiceScorer(strict=True), "B", "(B)", CAPITALS).correctness == "correct"
+    assert judge(JsonScorer(strict=True), [1], "```json\n[1]\n```").local.code == (
+        "invalid_syntax")
+    for scorer, context, answer in ((ChoiceScorer(strict=True), CAPITALS, "Paris"),
+                                    (JsonScorer(strict=True), QUESTION, "it is [1]")):
+        verdict = asyncio.run(scorer.format_verifier().verify(context, answer))
+        assert verdict.code == "invalid_syntax"

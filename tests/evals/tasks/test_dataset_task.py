@@ -12,7 +12,7 @@ from redraft.evals import EvalConfig, read_events, read_manifest, run_eval
 from redraft.evals.cli import main
 from redraft.evals.tasks import IndexedTask, load_task
 from redraft.evals.tasks.dataset import DatasetError, DatasetTask
-from redraft.tools import AnswerContext, AnswerTruth, Judgement, Verdict
+from redraft.tools import AnswerContext, AnswerTruth, BadInputError, Judgement, Verdict
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 WORDS = EXAMPLES / "word_problems.jsonl"
@@ -264,3 +264,11 @@ def test_the_report_names_the_data_and_the_sandbox(tmp_path: Path) -> None:
     html = (out / "report" / "report.html").read_text()
     assert "code_problems.jsonl: 15 records (sha256 " in html
     assert "sandbox" in html and summary["runs"][0]["task_info"]["sandbox"]["summary"] in html
+
+
+def test_strict_reading_reaches_the_scorer_and_its_format_check() -> None:
+    task = _task(CHOICES, strict=True)
+    assert task.scorer.strict  # type: ignore[attr-defined]
+    assert task.verifier().strict  # type: ignore[attr-defined]
+    with pytest.raises(BadInputError, match="strict"):
+        _task(CODE, strict=True)
