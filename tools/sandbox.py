@@ -15,8 +15,10 @@ Two isolations, chosen once per process (:func:`detect_isolation`) unless asked 
 Both: a CPU-time limit (``cpu_s``) and a wall-clock limit (``timeout_s``), an address-space
 limit (``memory_mb``), a largest file (``file_mb``), a process count (``processes``), an
 output limit on stdout and stderr together (``output_kb``), no core dumps, and only ``PATH``,
-``HOME`` and ``LANG`` in the environment. At most ``max(2, CPUs)`` programs run at once in a
-process, so that a batch of runaway programs cannot starve the rest of the machine.
+``HOME`` and ``LANG`` in the environment. At most ``max(4, 2 x CPUs)`` programs run at once in
+a process, so that a batch of runaway programs cannot starve the rest of the machine (nor
+hold memory past that many times ``memory_mb``), while a batch of quick ones is not
+serialised behind one slow one.
 """
 
 from __future__ import annotations
@@ -64,7 +66,7 @@ ProgramOutcome = Literal[
 
 _NOBODY = 65534
 _ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/work", "LANG": "C.UTF-8"}
-_SLOTS = threading.BoundedSemaphore(max(2, os.cpu_count() or 2))
+_SLOTS = threading.BoundedSemaphore(max(4, 2 * (os.cpu_count() or 2)))
 _TAIL = 2000
 
 
@@ -81,9 +83,9 @@ class SandboxLimits(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    cpu_s: float = Field(5.0, gt=0)
+    cpu_s: float = Field(3.0, gt=0)
     """CPU seconds (an endless loop stops here, however busy the machine)."""
-    timeout_s: float = Field(15.0, gt=0)
+    timeout_s: float = Field(10.0, gt=0)
     """Wall-clock seconds (a program that sleeps or blocks stops here)."""
     memory_mb: int = Field(512, ge=64)
     """Address space in MiB (an allocation past it raises ``MemoryError``)."""

@@ -163,9 +163,15 @@ def _choose_scorer(layout: Layout, steps: list[Step]) -> tuple[str, str]:
         return "choice", "every record has choices"
     if all(_numeric(s.target) for s in steps):
         return "number", "every target is a number"
-    if all(isinstance(s.target, dict | list) for s in steps):
+    if all(isinstance(s.target, dict) or (isinstance(s.target, list) and not _texts(s.target))
+           for s in steps):
         return "json", "every target is a JSON object or list"
-    return "exact", "its targets are text"
+    return "exact", "its targets are text (a list: accepted answers)"
+
+
+def _texts(value: list[JsonValue]) -> bool:
+    """A list of strings: accepted answers (SQuAD's, TriviaQA's aliases), not a JSON value."""
+    return bool(value) and all(isinstance(v, str) for v in value)
 
 
 def _sha256(path: Path) -> str:

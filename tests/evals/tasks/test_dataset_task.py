@@ -272,3 +272,18 @@ def test_strict_reading_reaches_the_scorer_and_its_format_check() -> None:
     assert task.verifier().strict  # type: ignore[attr-defined]
     with pytest.raises(BadInputError, match="strict"):
         _task(CODE, strict=True)
+
+
+@pytest.mark.parametrize(("targets", "scorer"), [
+    ([7, "1,234", 0.5], "number"),
+    (["Paris", "Rome"], "exact"),
+    ([["Paris", "City of Light"], ["Rome"]], "exact"),  # accepted answers, not JSON
+    ([{"a": 1}, [1, 2]], "json"),
+    ([3, "three"], "exact"),
+])
+def test_the_scorer_is_chosen_by_the_targets(targets: list[object], scorer: str,
+                                             tmp_path: Path) -> None:
+    data = tmp_path / "t.jsonl"
+    data.write_text("".join(json.dumps({"input": f"q{i}", "target": t}) + "\n"
+                            for i, t in enumerate(targets)))
+    assert _task(data).scorer.name == scorer
