@@ -1,9 +1,9 @@
-"""Scorers and format verifiers for answers to dataset questions.
+"""Answer scorers: oracles that judge an answer to a dataset question against its target.
 
-Each scorer is an oracle that judges an answer against a record's target
-(:class:`~redraft.tools.AnswerTruth`); each format verifier checks only the answer's form,
-with what the agent was shown (:class:`~redraft.tools.AnswerContext`: the question, the
-choices), so it can give feedback without leaking the target.
+Each scorer judges against a record's target (:class:`~redraft.tools.AnswerTruth`) and names
+its format verifier (:mod:`redraft.tools.formats`), which checks only the answer's form with
+what the agent was shown (:class:`~redraft.tools.AnswerContext`: the question, the choices),
+so its feedback leaks nothing.
 
 - ``exact``: the target is a string, a number or a list of accepted strings; the answer is
   compared as normalised text. Format verifier ``answer`` (one short answer).
@@ -21,13 +21,11 @@ The code-execution scorer (``code``) is in :mod:`redraft.tools.code`.
 
 from __future__ import annotations
 
-import re
 from fractions import Fraction
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
-from redraft.tools._errors import BadInputError
 from redraft.tools._readers import (
     TextNormalisation,
     normalise_text,
@@ -38,22 +36,19 @@ from redraft.tools._readers import (
 from redraft.tools._scorer import AnswerContext, AnswerTruth, unscorable
 from redraft.tools._verdict import Judgement, Verdict
 from redraft.tools._verifier import Verifier
+from redraft.tools.formats import (
+    AnswerVerifier,
+    ChoiceVerifier,
+    JsonVerifier,
+    NumberVerifier,
+    RegexVerifier,
+    compile_pattern,
+    extract_match,
+    span,
+)
 from redraft.tools.schema import extract_json
 
-__all__ = [
-    "AnswerVerifier",
-    "ChoiceScorer",
-    "ChoiceVerifier",
-    "ExactScorer",
-    "JsonScorer",
-    "JsonVerifier",
-    "NumberScorer",
-    "NumberVerifier",
-    "RegexScorer",
-    "RegexVerifier",
-]
-
-_MARKER_HINT = "End your reply with a line 'ANSWER: <your answer>'."
+__all__ = ["ChoiceScorer", "ExactScorer", "JsonScorer", "NumberScorer", "RegexScorer"]
 
 
 def _shown(value: object) -> str:
@@ -122,33 +117,6 @@ def _compare_text(
         evidence={"read": said, "lenient": False, "normalised": []}))
 
 
-class AnswerVerifier:
-    """Feedback on an answer's form alone: there is one, and it is short.
-
-    Args:
-        max_chars: the longest answer taken (a paragraph is rarely the short answer asked).
-    """
-
-    def __init__(self, max_chars: int = 300) -> None:
-        if max_chars < 1:
-            raise BadInputError(f"answer verifier: max_chars must be at least 1, not {max_chars}")
-        self.max_chars = max_chars
-        self.name = "answer"
-
-    async def verify(self, context: object, proposal: str) -> Verdict:
-        """Accept any non-empty answer of at most ``max_chars`` characters."""
-        text = proposal.strip()
-        if not text:
-            return Verdict.reject("unparseable", f"Your answer is empty. {_MARKER_HINT}")
-        if len(text) > self.max_chars:
-            return Verdict.reject(
-                "invalid_syntax",
-                f"Your answer is {len(text)} characters long; give only the short answer "
-                f"(at most {self.max_chars} characters). {_MARKER_HINT}",
-            )
-        return Verdict.accept()
-
-
 class ExactScorer(_Normalised):
     """Right when the answer equals the target, or one of a list of accepted answers.
 
@@ -170,33 +138,6 @@ class ExactScorer(_Normalised):
     def format_verifier(self) -> Verifier[AnswerContext]:
         """:class:`AnswerVerifier`."""
         return AnswerVerifier()
-
-
-class NumberVerifier:
-    r"""Feedback on an answer that must give a number.
-
-    Args:
-        strict: the answer must be one number (or one marked by ``####``, ``\boxed{}`` or
-            "answer is"); a number picked out of prose is ``invalid_syntax``.
-    """
-
-    def __init__(self, strict: bool = False) -> None:
-        self.strict = strict
-        self.name = "number"
-
-    async def verify(self, context: object, proposal: str) -> Verdict:
-        """Accept an answer :func:`read_number` reads a number from."""
-        read = read_number(proposal)
-        if read.value is None:
-            why = f" ({', '.join(read.notes)})" if read.notes else ""
-            return Verdict.reject(
-                "unparseable", f"No number found in your answer{why}. {_MARKER_HINT}")
-        if self.strict and read.how == "last":
-            return Verdict.reject(
-                "invalid_syntax", f"Give the number alone, not in a sentence. {_MARKER_HINT}",
-                evidence={"read": read.text, "lenient": True})
-        return Verdict.accept(evidence={"read": read.text, "lenient": read.how == "last",
-                                        "normalised": list(read.notes)})
 
 
 class NumberScorer(BaseModel):
@@ -251,54 +192,6 @@ class NumberScorer(BaseModel):
         return NumberVerifier(strict=self.strict)
 
 
-def _choices(context: object) -> tuple[str, ...]:
-    choices = getattr(context, "choices", ())
-    return tuple(choices) if isinstance(choices, tuple | list) else ()
-
-
-def _span(letters: tuple[str, ...]) -> str:
-    return f"{letters[0]}-{letters[-1]}" if len(letters) > 2 else " or ".join(letters)
-
-
-class ChoiceVerifier:
-    """Feedback on a multiple-choice answer: one letter that names a choice.
-
-    Args:
-        strict: take only the letter itself (``B``, ``(B)``, ``B. text``, "answer is B"):
-            a letter found in prose, or a choice's text, is ``invalid_syntax``.
-    """
-
-    def __init__(self, strict: bool = False) -> None:
-        self.strict = strict
-        self.name = "choice"
-
-    async def verify(self, context: object, proposal: str) -> Verdict:
-        """Accept an answer :func:`read_choice` reads one valid letter from."""
-        choices = _choices(context)
-        if not choices:
-            return Verdict.reject("verifier_error", "the choice verifier got no choices")
-        letters = tuple(chr(ord("A") + i) for i in range(len(choices)))
-        read = read_choice(proposal, choices)
-        if read.status == "illegal":
-            return Verdict.reject(
-                "illegal", f"{read.letter} is not one of the choices; answer with one letter, "
-                f"{_span(letters)}.")
-        if read.status == "ambiguous":
-            return Verdict.reject(
-                "ambiguous", f"Your answer names several choices ({', '.join(read.found)}); "
-                "give exactly one letter.")
-        if read.status == "unparseable":
-            return Verdict.reject(
-                "unparseable", f"Answer with the letter of one choice, {_span(letters)}. "
-                f"{_MARKER_HINT}")
-        if self.strict and read.notes:
-            return Verdict.reject(
-                "invalid_syntax", f"Give the letter alone ({_span(letters)}), not in a sentence "
-                f"or as the choice's text. {_MARKER_HINT}")
-        return Verdict.accept(evidence={"read": read.letter, "lenient": bool(read.notes),
-                                        "normalised": list(read.notes)})
-
-
 class ChoiceScorer(BaseModel):
     """Right when the letter the answer picks is the target's."""
 
@@ -328,7 +221,7 @@ class ChoiceScorer(BaseModel):
             same = [letters[i] for i, c in enumerate(choices) if c.strip() == text]
             if len(same) == 1:
                 return same[0]
-            raise ValueError(f"{_shown(text)!r} is neither a letter {_span(letters)}, an index "
+            raise ValueError(f"{_shown(text)!r} is neither a letter {span(letters)}, an index "
                              "nor one choice's text")
         raise ValueError(f"a {type(target).__name__} names no choice")
 
@@ -370,45 +263,6 @@ class ChoiceScorer(BaseModel):
         return ChoiceVerifier(strict=self.strict)
 
 
-def _compile(pattern: str, what: str) -> re.Pattern[str]:
-    try:
-        return re.compile(pattern)
-    except re.error as exc:
-        raise BadInputError(
-            f"{what}: pattern {pattern!r} is not a regular expression: {exc}") from None
-
-
-def _extract(compiled: re.Pattern[str], text: str) -> str | None:
-    matches = list(compiled.finditer(text))
-    if not matches:
-        return None
-    last = matches[-1]
-    return last.group(1) if compiled.groups else last.group(0)
-
-
-class RegexVerifier:
-    """Feedback on an answer that must match a pattern.
-
-    Args:
-        pattern: a regular expression; the answer must contain a match.
-    """
-
-    def __init__(self, pattern: str | None = None) -> None:
-        if not pattern:
-            raise BadInputError("the regex verifier needs pattern=REGEX")
-        self.pattern = pattern
-        self._compiled = _compile(pattern, "regex verifier")
-        self.name = "regex"
-
-    async def verify(self, context: object, proposal: str) -> Verdict:
-        """Accept an answer in which the pattern finds a match."""
-        found = _extract(self._compiled, proposal)
-        if found is None:
-            return Verdict.reject(
-                "unparseable", f"No answer in the required form (matching {self.pattern}).")
-        return Verdict.accept(evidence={"read": found})
-
-
 class RegexScorer(_Normalised):
     """Right when the pattern's pick from the answer equals the target.
 
@@ -431,7 +285,7 @@ class RegexScorer(_Normalised):
         problem = self.target_problem(context.target, context)
         if problem is not None:
             return unscorable(self.name, f"the target: {problem}")
-        found = _extract(_compile(self.pattern, "regex scorer"), proposal)
+        found = extract_match(compile_pattern(self.pattern, "regex scorer"), proposal)
         if found is None:
             return Judgement(local=Verdict.reject(
                 "unparseable", f"no match of {self.pattern}", source=self.name))
@@ -463,29 +317,6 @@ def _json_target(target: JsonValue) -> JsonValue:
             return target
         return value
     return target
-
-
-class JsonVerifier:
-    """Feedback on an answer that must hold one JSON value.
-
-    Args:
-        strict: the whole answer must be the JSON value (no fence, no prose around it).
-    """
-
-    def __init__(self, strict: bool = False) -> None:
-        self.strict = strict
-        self.name = "json"
-
-    async def verify(self, context: object, proposal: str) -> Verdict:
-        """Accept an answer that holds JSON (whole, fenced, or in prose)."""
-        try:
-            _, where = extract_json(proposal)
-        except ValueError as exc:
-            return Verdict.reject("unparseable", f"{exc}; reply with one JSON value")
-        if self.strict and where != "whole":
-            return Verdict.reject("invalid_syntax",
-                                  "Reply with the JSON value alone, no fence or prose around it.")
-        return Verdict.accept(evidence={"found": where, "lenient": where != "whole"})
 
 
 class JsonScorer(BaseModel):

@@ -59,7 +59,7 @@ from redraft.tools import (
     load_scorer,
     parse_options,
 )
-from redraft.tools.answers import AnswerVerifier
+from redraft.tools.formats import AnswerVerifier
 
 __all__ = ["DEFAULT_TEMPLATES", "DatasetConfig", "DatasetEpisode", "DatasetError", "DatasetTask"]
 
