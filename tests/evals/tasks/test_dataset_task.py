@@ -287,3 +287,17 @@ def test_the_scorer_is_chosen_by_the_targets(targets: list[object], scorer: str,
     data.write_text("".join(json.dumps({"input": f"q{i}", "target": t}) + "\n"
                             for i, t in enumerate(targets)))
     assert _task(data).scorer.name == scorer
+
+
+def test_a_report_of_single_questions_does_not_call_them_a_wall_of_errors(
+    tmp_path: Path
+) -> None:
+    from redraft.evals.report import write_report
+
+    config = EvalConfig(task="dataset", task_options={"path": str(CHOICES)}, critic="none",
+                        model="simulated/e=0.5", episodes=20)
+    run_eval(config, tmp_path / "run")
+    report = write_report([tmp_path / "run"], tmp_path / "report")
+    text = report.headlines[0].text
+    assert "no episode went past step 1" in text
+    assert "had its first committed error at step 1" not in text
