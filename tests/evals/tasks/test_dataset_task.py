@@ -297,7 +297,7 @@ def test_a_report_of_single_questions_does_not_call_them_a_wall_of_errors(
     config = EvalConfig(task="dataset", task_options={"path": str(CHOICES)}, critic="none",
                         model="simulated/e=0.5", episodes=20)
     run_eval(config, tmp_path / "run")
-    report = write_report([tmp_path / "run"], tmp_path / "report")
+    report = write_report([tmp_path / "run"], tmp_path / "report", n_boot=200)
     text = report.headlines[0].text
     assert "no episode went past step 1" in text
     assert "had its first committed error at step 1" not in text
