@@ -16,7 +16,9 @@ so its feedback leaks nothing.
 - ``json``: the target is any JSON value (a string holding an object or array is parsed);
   the answer is the JSON it holds. Verifier ``json``.
 
-The code-execution scorer (``code``) is in :mod:`redraft.tools.code`.
+The code-execution scorer (``code``) is in :mod:`redraft.tools.code`. The readers the
+scorers and format verifiers share (:func:`read_number`, :func:`read_choice`,
+:func:`number_target`, :func:`normalise_text`) are exported here too.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from redraft.tools._readers import (
+    ChoiceRead,
+    NumberRead,
     TextNormalisation,
     normalise_text,
     number_target,
@@ -48,7 +52,20 @@ from redraft.tools.formats import (
 )
 from redraft.tools.schema import extract_json
 
-__all__ = ["ChoiceScorer", "ExactScorer", "JsonScorer", "NumberScorer", "RegexScorer"]
+__all__ = [
+    "ChoiceRead",
+    "ChoiceScorer",
+    "ExactScorer",
+    "JsonScorer",
+    "NumberRead",
+    "NumberScorer",
+    "RegexScorer",
+    "TextNormalisation",
+    "normalise_text",
+    "number_target",
+    "read_choice",
+    "read_number",
+]
 
 
 def _shown(value: object) -> str:

@@ -59,6 +59,7 @@ from redraft.tools import (
     load_scorer,
     parse_options,
 )
+from redraft.tools.answers import number_target
 from redraft.tools.formats import AnswerVerifier
 
 __all__ = ["DEFAULT_TEMPLATES", "DatasetConfig", "DatasetEpisode", "DatasetError", "DatasetTask"]
@@ -150,8 +151,6 @@ def _resolve(config: DatasetConfig, fields: set[str], path: Path) -> Layout:
 
 
 def _numeric(target: JsonValue) -> bool:
-    from redraft.tools._readers import number_target
-
     return isinstance(number_target(target), Fraction)
 
 
@@ -381,8 +380,6 @@ class DatasetEpisode(EpisodeBase):
         """A right and some wrong answers, for the ``simulated`` backend (None: unknown)."""
         kind, target = self.dataset.scorer.name, step.target
         if kind == "number" and _numeric(target):
-            from redraft.tools._readers import number_target
-
             value = number_target(target)
             if isinstance(value, Fraction):
                 right = _number(value)

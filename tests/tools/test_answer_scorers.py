@@ -21,13 +21,14 @@ from redraft.tools import (
     unscorable,
     verifiers,
 )
-from redraft.tools._readers import read_choice, read_number
 from redraft.tools.answers import (
     ChoiceScorer,
     ExactScorer,
     JsonScorer,
     NumberScorer,
     RegexScorer,
+    read_choice,
+    read_number,
 )
 from redraft.tools.conformance import ConformanceError, ScorerConformance, check_scorer
 

@@ -23,7 +23,7 @@ import chess
 import pytest
 from pydantic import BaseModel
 
-from redraft.tools._readers import read_choice, read_number
+from redraft.tools.answers import read_choice, read_number
 from redraft.tools.arithmetic import read_addition, read_total
 from redraft.tools.chess import read_move
 from redraft.tools.code import extract_code
