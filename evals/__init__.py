@@ -15,6 +15,7 @@ from redraft.evals._config import (
     ConfigFileError,
     EvalConfig,
     ShardSpec,
+    describe_validation_error,
     read_config_file,
 )
 from redraft.evals._eval import (
@@ -23,6 +24,7 @@ from redraft.evals._eval import (
     default_episodes,
     load_eval_task,
     run_eval,
+    run_grid,
 )
 from redraft.evals._events import (
     SCHEMA_VERSION,
@@ -42,7 +44,7 @@ from redraft.evals._log import (
     read_events,
     scan_events,
 )
-from redraft.evals._manifest import MANIFEST_FILE, read_manifest
+from redraft.evals._manifest import MANIFEST_FILE, file_sha256, read_manifest
 from redraft.evals._progress import ProgressBar, RunObserver
 from redraft.evals._runner import (
     CorrectorResultError,
@@ -52,11 +54,13 @@ from redraft.evals._runner import (
     episode_seed,
 )
 from redraft.evals._shards import merge_runs
+from redraft.evals._trained import MODEL_RECIPE_FILE, trained_defaults
 
 __all__ = [
     "EVENTS_FILE",
     "EXECUTION_FIELDS",
     "MANIFEST_FILE",
+    "MODEL_RECIPE_FILE",
     "SCHEMA_VERSION",
     "ConfigFileError",
     "CorrectorResultError",
@@ -78,7 +82,9 @@ __all__ = [
     "TaskProtocolError",
     "arun_eval",
     "default_episodes",
+    "describe_validation_error",
     "episode_seed",
+    "file_sha256",
     "keep_finished",
     "load_eval_task",
     "merge_runs",
@@ -87,5 +93,7 @@ __all__ = [
     "read_events",
     "read_manifest",
     "run_eval",
+    "run_grid",
     "scan_events",
+    "trained_defaults",
 ]

@@ -16,10 +16,10 @@ from matplotlib.typing import LineStyleType
 from redraft.evals.report._headline import p_clause
 from redraft.evals.stats import RunStats, StepCurve
 
-__all__ = ["FIGURES", "error_rates_png", "global_error_png", "hazard_png", "run_label",
-           "survival_png"]
+__all__ = ["COLOURS", "FIGURES", "error_rates_png", "global_error_png", "hazard_png",
+           "label_axes", "png_bytes", "run_label", "survival_png"]
 
-_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2",
+COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2",
             "#7f7f7f", "#bcbd22", "#17becf")
 _MIN_AT_RISK = 10
 """Per-step points resting on fewer episodes are left out of curves (too noisy to read)."""
@@ -38,7 +38,7 @@ def _figure(width: float = 8.0, height: float = 4.8) -> tuple[Figure, Axes]:
     return fig, fig.add_subplot()
 
 
-def _png(fig: Figure) -> bytes:
+def png_bytes(fig: Figure) -> bytes:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")
     return buffer.getvalue()
@@ -63,7 +63,7 @@ def _curve(ax: Axes, curve: StepCurve, colour: str, label: str, style: str = "-"
                     alpha=0.15, linewidth=0)
 
 
-def _axes(ax: Axes, title: str, xlabel: str, ylabel: str) -> None:
+def label_axes(ax: Axes, title: str, xlabel: str, ylabel: str) -> None:
     ax.set_title(title, fontsize="medium")
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
@@ -79,7 +79,7 @@ def _finish(
     ylabel: str,
     styles: Sequence[tuple[LineStyleType, str]] = (),
 ) -> None:
-    _axes(ax, title, xlabel, ylabel)
+    label_axes(ax, title, xlabel, ylabel)
     _legend(fig, styles)
 
 
@@ -104,7 +104,7 @@ def survival_png(runs: Sequence[RunStats]) -> bytes:
     """Kaplan–Meier survival with Greenwood bands beside the geometric ``(1-ê)^n``."""
     fig, ax = _figure()
     for i, stats in enumerate(runs):
-        colour = _COLOURS[i % len(_COLOURS)]
+        colour = COLOURS[i % len(COLOURS)]
         km = stats.survival
         e = stats.metrics["e_hat"].value
         label = run_label(stats) + ("" if e is None else f", ê={e:.3g}")
@@ -117,7 +117,7 @@ def survival_png(runs: Sequence[RunStats]) -> bytes:
     _finish(fig, ax, "Survival: no committed error in the first n steps (95% Greenwood band)",
             "step n", "share of episodes without a committed error",
             styles=[("-", "observed (Kaplan–Meier)"), ("--", "predicted (1-ê)^n")])
-    return _png(fig)
+    return png_bytes(fig)
 
 
 def error_rates_png(runs: Sequence[RunStats]) -> bytes:
@@ -126,22 +126,22 @@ def error_rates_png(runs: Sequence[RunStats]) -> bytes:
     FigureCanvasAgg(fig)
     raw, post = fig.subplots(1, 2, sharey=True)
     for i, stats in enumerate(runs):
-        colour = _COLOURS[i % len(_COLOURS)]
+        colour = COLOURS[i % len(COLOURS)]
         _curve(raw, stats.e_raw_curve, colour, run_label(stats))
         _curve(post, stats.e_post_curve, colour, run_label(stats))
     raw.set_ylim(bottom=0)
-    _axes(raw, "e_raw(t): first proposals (round 0)", "step t", "share wrong (oracle)")
-    _axes(post, "e_post(t): committed answers", "step t", "share wrong (oracle)")
+    label_axes(raw, "e_raw(t): first proposals (round 0)", "step t", "share wrong (oracle)")
+    label_axes(post, "e_post(t): committed answers", "step t", "share wrong (oracle)")
     fig.suptitle("Per-step error before and after correction (95% Wilson bands)")
     _legend(fig)
-    return _png(fig)
+    return png_bytes(fig)
 
 
 def hazard_png(runs: Sequence[RunStats]) -> bytes:
     """Hazard of the first committed error per step, with the constant ``ê`` for reference."""
     fig, ax = _figure()
     for i, stats in enumerate(runs):
-        colour = _COLOURS[i % len(_COLOURS)]
+        colour = COLOURS[i % len(COLOURS)]
         trend = stats.trend
         _curve(ax, stats.hazard, colour,
                f"{run_label(stats)}: {trend.direction}, "
@@ -157,21 +157,21 @@ def hazard_png(runs: Sequence[RunStats]) -> bytes:
             "P(first error at t | none before)",
             styles=[(":", "constant hazard ê (geometric fit)"),
                     ("--", "logistic trend fit (LR test p in label)")])
-    return _png(fig)
+    return png_bytes(fig)
 
 
 def global_error_png(runs: Sequence[RunStats]) -> bytes:
     """``P(global error at t)`` among episodes still running at ``t``."""
     fig, ax = _figure()
     for i, stats in enumerate(runs):
-        colour = _COLOURS[i % len(_COLOURS)]
+        colour = COLOURS[i % len(COLOURS)]
         undone = stats.metrics["global_error_undone"].value
         note = "" if undone is None else f"; later undone in {undone:.0%} of episodes with one"
         _curve(ax, stats.global_error_curve, colour, f"{run_label(stats)}{note}")
     ax.set_ylim(bottom=0)
     _finish(fig, ax, "P(global error at t): non-monotone if errors get undone (95% bands)",
             "step t", "share of running episodes in a wrong state")
-    return _png(fig)
+    return png_bytes(fig)
 
 
 FIGURES = {
