@@ -20,7 +20,6 @@ a changed file is refused.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from fractions import Fraction
 from pathlib import Path
@@ -29,6 +28,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from redraft.agent.backends import Constraint, Message, SimulationHint
+from redraft.evals._manifest import file_sha256
 from redraft.evals.tasks._episode import ClosingMixin, EpisodeBase
 from redraft.evals.tasks._files import (
     BadRecord,
@@ -173,14 +173,6 @@ def _texts(value: list[JsonValue]) -> bool:
     return bool(value) and all(isinstance(v, str) for v in value)
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as file:
-        for chunk in iter(lambda: file.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 class DatasetTask(ClosingMixin):
     """Questions and answers from a file; episode ``i`` is record ``i``.
 
@@ -237,7 +229,7 @@ class DatasetTask(ClosingMixin):
         self._why = why
         self.template = self.config.template or DEFAULT_TEMPLATES.get(scorer_name, "{input}")
         self._vet(layout, scorer_name)
-        self._sha256 = _sha256(self.path) if self.path.is_file() else ""
+        self._sha256 = file_sha256(self.path) if self.path.is_file() else ""
         self._format = fmt
 
     def _bad(self, where: str, problem: str) -> None:
