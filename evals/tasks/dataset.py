@@ -404,7 +404,8 @@ class DatasetEpisode(EpisodeBase):
 
 
 def _number(value: Fraction) -> str:
-    return str(value.numerator) if value.denominator == 1 else str(float(value))
+    # A fraction as a fraction: 1/3 written as a decimal would not be 1/3 to the scorer.
+    return str(value.numerator) if value.denominator == 1 else str(value)
 
 
 def _letter(target: JsonValue, choices: tuple[str, ...]) -> str | None:

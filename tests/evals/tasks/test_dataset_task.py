@@ -301,3 +301,13 @@ def test_a_report_of_single_questions_does_not_call_them_a_wall_of_errors(
     text = report.headlines[0].text
     assert "no episode went past step 1" in text
     assert "had its first committed error at step 1" not in text
+
+
+def test_simulated_right_answers_are_right_for_fractions_and_decimals(tmp_path: Path) -> None:
+    data = tmp_path / "q.csv"
+    data.write_text("question,answer\nA third?,1/3\nTwo and a half?,2.5\nA lot?,\"1,000\"\n")
+    config = EvalConfig(task="dataset", task_options={"path": str(data)}, critic="none",
+                        model="simulated/e=0", episodes=3)
+    run_eval(config, tmp_path / "run")
+    assert [e.final for e in read_events(tmp_path / "run") if e.kind == "step"] == [
+        "correct"] * 3
