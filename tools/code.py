@@ -29,15 +29,44 @@ from redraft.tools.sandbox import ProgramResult, Sandbox, SandboxInfo, SandboxLi
 
 __all__ = ["CodeOptions", "CodeScorer", "CodeVerifier", "extract_code", "split_tests"]
 
-_FENCE = re.compile(r"```[ \t]*(?P<lang>[\w+.-]*)[^\n]*\n(?P<body>.*?)(?:```|\Z)", re.DOTALL)
 _PYTHON = {"", "python", "py", "python3", "py3"}
 # Spaces and tabs only: "\s*" would run on through every following newline at each line.
 _DEFINES = re.compile(r"^[ \t]*(?:async[ \t]+)?(?:def|class)[ \t]", re.MULTILINE)
 
 
+def _fenced(answer: str) -> list[tuple[str, str]]:
+    """``(language, body)`` of each fenced block, line by line (linear in the answer).
+
+    A fence opens where a line holds ```` ``` ```` (the word after it is the language) and
+    closes at the next line that holds one; a block never closed runs to the end (a cut-off
+    answer). A line with two fences is inline code, not a block.
+    """
+    blocks: list[tuple[str, str]] = []
+    lang: str | None = None
+    body: list[str] = []
+    for line in answer.split("\n"):
+        at = line.find("```")
+        if lang is None:
+            rest = line[at + 3:]
+            if at == -1 or "```" in rest:
+                continue
+            words = rest.split()
+            lang, body = (words[0].lower() if words else ""), []
+        elif at != -1:
+            if line[:at].strip():
+                body.append(line[:at])
+            blocks.append((lang, "\n".join(body) + "\n"))
+            lang = None
+        else:
+            body.append(line)
+    if lang is not None:
+        blocks.append((lang, "\n".join(body) + "\n"))
+    return blocks
+
+
 def extract_code(answer: str) -> str | None:
     """The Python program an answer holds (see the module docstring), or None."""
-    blocks = [m["body"] for m in _FENCE.finditer(answer) if m["lang"].lower() in _PYTHON]
+    blocks = [body for lang, body in _fenced(answer) if lang in _PYTHON]
     if blocks:
         defining = [b for b in blocks if _DEFINES.search(b)]
         code = "\n\n".join(defining) if defining else blocks[-1]

@@ -31,7 +31,9 @@ def truth(target: JsonValue = HIDDEN) -> AnswerTruth:
     ("```python\ndef f(): pass\n```\nthen\n```python\nprint(f())\n```", "def f(): pass\n"),
     ("```py\ndef f(): pass\n```\n```python\ndef g(): pass\n```",
      "def f(): pass\n\n\ndef g(): pass\n"),
-    ("```python\ndef f(): # cut off", "def f(): # cut off"),
+    ("```python\ndef f(): # cut off", "def f(): # cut off\n"),
+    ("Here: ```Python\ndef f(): pass```", "def f(): pass\n"),
+    ("Use `x` or ```inline``` code.\n```\ndef f(): pass\n```", "def f(): pass\n"),
     ("Sure! I would write a loop.", None),
     ("", None),
 ])
