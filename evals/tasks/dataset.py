@@ -65,6 +65,7 @@ from redraft.tools.formats import AnswerVerifier
 __all__ = ["DEFAULT_TEMPLATES", "DatasetConfig", "DatasetEpisode", "DatasetError", "DatasetTask"]
 
 log = logging.getLogger("redraft.dataset")
+_warned: set[str] = set()
 
 _ANSWER_LINE = "Give your final answer on a last line of the form 'ANSWER: ...'."
 DEFAULT_TEMPLATES: dict[str, str] = {
@@ -237,7 +238,9 @@ class DatasetTask(ClosingMixin):
         if self.config.on_bad_record == "stop":
             raise DatasetError(f"{line} (fix it, or leave such records out with "
                                "--task-option on_bad_record=skip)")
-        log.warning("redraft: skipping %s", line)
+        if line not in _warned:  # once per process: a grid loads the file for every run
+            _warned.add(line)
+            log.warning("redraft: skipping %s", line)
         self.skipped.append(f"{where}, {problem}")
 
     def _vet(self, layout: Layout, scorer_name: str) -> None:
