@@ -12,7 +12,7 @@ Run an eval from Python with :func:`run_eval` (or :func:`arun_eval`)::
 """
 
 from redraft.evals._config import EvalConfig, ShardSpec, read_config_file
-from redraft.evals._eval import RunResult, arun_eval, run_eval, run_grid
+from redraft.evals._eval import RunResult, arun_eval, default_episodes, run_eval, run_grid
 from redraft.evals._events import (
     SCHEMA_VERSION,
     EpisodeEndEvent,
@@ -43,6 +43,7 @@ __all__ = [
     "ShardSpec",
     "StepEvent",
     "arun_eval",
+    "default_episodes",
     "file_sha256",
     "merge_runs",
     "read_config_file",

@@ -34,7 +34,15 @@ from redraft.agent import (
 )
 from redraft.agent.backends import HintBoard
 from redraft.evals._events import EpisodeEndEvent, EpisodeStartEvent, Event, RoundEvent, StepEvent
-from redraft.evals.tasks import EndReason, Episode, ErrorPolicy, StepPrompt, StepResult, Task
+from redraft.evals.tasks import (
+    EndReason,
+    Episode,
+    ErrorPolicy,
+    IndexedTask,
+    StepPrompt,
+    StepResult,
+    Task,
+)
 from redraft.tools import Correctness, Judgement, Oracle
 
 __all__ = [
@@ -153,6 +161,7 @@ class LockstepRunner:
         self.batch_size = batch_size
         self.invocations = 0
         """Corrector invocations so far (one per lockstep iteration)."""
+        self._indexed = task if isinstance(task, IndexedTask) else None
 
     async def run(self, episode_ids: Iterable[int]) -> None:
         """Run the episodes to their ends, in id order of joining the batch."""
@@ -173,7 +182,8 @@ class LockstepRunner:
                 prompts = [r.episode.prompt() for r in running]
                 items = [self._item(r, p) for r, p in zip(running, prompts, strict=True)]
                 if self.hints is not None:
-                    self.hints.post({i.id: p.hint for i, p in zip(items, prompts, strict=True)})
+                    self.hints.post({i.id: p.hint for i, p in zip(items, prompts, strict=True)
+                                     if p.hint is not None})
                 try:
                     state = await self.corrector.ainvoke({"items": items})
                 finally:
@@ -194,9 +204,14 @@ class LockstepRunner:
 
     def _start(self, episode_id: int) -> _Running | None:
         seed = episode_seed(self.seed, episode_id)
-        episode = self.task.new_episode(
-            seed, max_steps=self.max_steps, error_policy=self.error_policy
-        )
+        if self._indexed is not None:  # episode i is item i (a dataset's record i)
+            episode = self._indexed.new_episode_at(
+                episode_id, seed, max_steps=self.max_steps, error_policy=self.error_policy
+            )
+        else:
+            episode = self.task.new_episode(
+                seed, max_steps=self.max_steps, error_policy=self.error_policy
+            )
         self.sink.write(EpisodeStartEvent(episode=episode_id, step=0, round=0, seed=seed))
         running = _Running(episode_id, episode)
         if episode.done:  # an episode with nothing to do ends at once

@@ -48,6 +48,8 @@ examples:
   redraft report a/run=baseline b/run=retrained --out reports/ab   # labels
   redraft train running_sum --regime retry --out models/rs-retry   # then --model hf/models/rs-retry
   redraft findings --out docs/findings --scale quick   # the experiment -> docs/findings.md
+  redraft grid dataset --task-option path=examples/word_problems.jsonl --critic none,self,tool \
+      --out runs/words   # your own data: JSONL, JSON, CSV or Parquet, each record an episode
 """
 
 
@@ -232,7 +234,8 @@ def build_parser() -> argparse.ArgumentParser:
     p_merge.add_argument("shards", nargs="+", type=Path, metavar="SHARD_DIR")
     p_merge.add_argument("--out", type=_out_dir, required=True, help="merged run directory")
     p_merge.set_defaults(func=_cmd_merge)
-    p_list = sub.add_parser("list", help="list tasks, verifiers and backends (with plug-ins)")
+    p_list = sub.add_parser(
+        "list", help="list tasks, verifiers, scorers and backends (with plug-ins)")
     p_list.set_defaults(func=_cmd_list)
     p_cache = sub.add_parser(
         "cache", help="list or clear the models converted once, and native-weights probe "
@@ -392,12 +395,24 @@ def _trained_defaults(settings: _RunSettings) -> None:
         data.update(representation=representation, task_options=options)
 
 
+def _episodes_default(settings: _RunSettings) -> None:
+    """Without ``--episodes``, a dataset task runs each record once (episode i: record i)."""
+    if "episodes" in settings.data:
+        return
+    from redraft.evals._eval import default_episodes
+
+    count = default_episodes(settings.validate())
+    if count is not None:
+        settings.data["episodes"] = count
+
+
 def _cmd_eval(args: argparse.Namespace) -> int:
     from redraft.evals._eval import run_eval
 
     backend_log(args.verbose)
     settings = _RunSettings(args)
     _trained_defaults(settings)
+    _episodes_default(settings)
     config = settings.validate()
     if args.label is not None and not args.label.strip():
         raise BadInputError("--label must not be blank")
@@ -430,6 +445,7 @@ def _cmd_grid(args: argparse.Namespace) -> int:
     backend_log(args.verbose)
     settings = _RunSettings(args)
     _trained_defaults(settings)
+    _episodes_default(settings)
     defaults = CorrectorConfig.model_fields
 
     def axis(dest: str, default: Any) -> list[Any]:
@@ -566,11 +582,11 @@ def _cmd_merge(args: argparse.Namespace) -> int:
 def _cmd_list(args: argparse.Namespace) -> int:
     from redraft.agent.backends import backends
     from redraft.evals.tasks import tasks
-    from redraft.tools import verifiers
+    from redraft.tools import scorers, verifiers
 
     broken = 0
-    registries = (("tasks", tasks), ("verifiers", verifiers), ("backends", backends),
-                  ("commands", commands))
+    registries = (("tasks", tasks), ("verifiers", verifiers), ("scorers", scorers),
+                  ("backends", backends), ("commands", commands))
     for title, registry in registries:
         print(f"{title}:")
         names = registry.names()

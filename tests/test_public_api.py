@@ -27,9 +27,13 @@ PUBLIC: dict[str, set[str]] = {
         "oracle_as_verifier", "register_verdict_code", "register_verifier", "safe_judge",
         "safe_verify", "truncated_judgement", "verdict_codes", "verifier_as_oracle",
         "verifiers", "verify_sync",
+        # scorers: the oracles of the dataset task, and what a scorer author needs
+        "AnswerContext", "AnswerTruth", "FormatChecking", "Scorer", "Turn", "load_scorer",
+        "register_scorer", "scorers", "unscorable",
     },
     "redraft.tools.conformance": {
         "GARBAGE", "ConformanceError", "VerifierConformance", "check_oracle", "check_verifier",
+        "ScorerConformance", "check_scorer",
     },
     "redraft.agent": {
         "ANSWER_MARKER", "DEFAULT_MODEL", "EXTRACTOR_SOURCE", "RETRY_MARKER", "VERDICT_MARKER",
@@ -51,11 +55,14 @@ PUBLIC: dict[str, set[str]] = {
         "EpisodeEndEvent", "EpisodeStartEvent", "EvalConfig", "Event", "EventLogError",
         "RoundEvent", "RunObserver", "RunResult", "ShardSpec", "StepEvent", "arun_eval",
         "file_sha256", "merge_runs", "read_config_file", "read_events", "read_manifest",
-        "run_eval", "run_grid", "trained_defaults",
+        "run_eval", "run_grid", "trained_defaults", "default_episodes",
     },
     "redraft.evals.tasks": {
         "EndReason", "Episode", "ErrorPolicy", "StepPrompt", "StepResult", "Task",
         "load_task", "register_task", "tasks",
+        # helpers for task authors, and the optional protocols of dataset-like tasks
+        "ClosingMixin", "ConfiguredTask", "EpisodeBase", "EpisodeFinishedError",
+        "DescribedTask", "IndexedTask",
     },
     "redraft.evals.stats": {
         "DEFAULT_BOOTSTRAP", "DEFAULT_LEVEL", "METRIC_DESCRIPTIONS", "MONOLOGUE_METRICS",

@@ -1,10 +1,21 @@
-"""Verifiers: verdicts, the verifier and oracle protocols, the registry, built-in verifiers.
+"""Verifiers and scorers: verdicts, the protocols, the registries, built-in verifiers.
 
 Usable with no LLM at all. Built on ``redraft.core`` (errors, costs, registries); nothing
 here imports ``redraft.agent`` or ``redraft.evals``.
 """
 
 from redraft.tools._registry import register_verifier, verifiers
+from redraft.tools._scorer import (
+    AnswerContext,
+    AnswerTruth,
+    FormatChecking,
+    Scorer,
+    Turn,
+    load_scorer,
+    register_scorer,
+    scorers,
+    unscorable,
+)
 from redraft.tools._verdict import (
     LOG_CONTEXT,
     Correctness,
@@ -30,21 +41,30 @@ from redraft.tools.schema import SchemaVerifier
 
 __all__ = [
     "LOG_CONTEXT",
+    "AnswerContext",
+    "AnswerTruth",
     "Correctness",
+    "FormatChecking",
     "FunctionVerifier",
     "Judgement",
     "Oracle",
     "SchemaVerifier",
+    "Scorer",
+    "Turn",
     "Verdict",
     "Verifier",
     "ensure_oracle",
     "ensure_verifier",
+    "load_scorer",
     "oracle_as_verifier",
+    "register_scorer",
     "register_verdict_code",
     "register_verifier",
     "safe_judge",
     "safe_verify",
+    "scorers",
     "truncated_judgement",
+    "unscorable",
     "verdict_codes",
     "verifier_as_oracle",
     "verifiers",

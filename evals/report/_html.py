@@ -257,6 +257,11 @@ def render_html(
         settings=[{"label": label, "cells": [_setting_cell(s, key) for s in runs]}
                   for key, label in _SETTINGS],
         counts=[{"label": label, "cells": cells} for label, cells in counts],
+        # Where the episodes came from (a dataset's file and hash, the sandbox's isolation).
+        provenance=[{"label": key, "cells": [p.task_info.get(key, "–") if p else "–"
+                                             for p in profiled]}
+                    for key in dict.fromkeys(k for p in profiled if p is not None
+                                             for k in p.task_info)],
         metrics=_metric_rows(runs),
         trends=[_trend_row(s) for s in runs],
         comparison=(_comparison(comparison, runs)

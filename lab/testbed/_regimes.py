@@ -323,6 +323,9 @@ def _stream(
         erred = False
         while not episode.done:
             prompt = episode.prompt()
+            if prompt.hint is None:  # the training target is the hint's right answer
+                raise BadInputError(f"task {task.name!r} gives no right answer to train on "
+                                    "(its steps carry no simulation hint)")
             right = prompt.hint.correct
             if regime == "recovery" and spec.true_answer is not None:
                 right = spec.true_answer(prompt.oracle_context)

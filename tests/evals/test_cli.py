@@ -53,6 +53,7 @@ def _assert_bad_input(result: subprocess.CompletedProcess[str], *words: str) -> 
         assert word in message, message
 
 
+@pytest.mark.slow
 def test_malformed_config_file_exits_2(tmp_path: Path, plugin_env: dict[str, str]) -> None:
     config = tmp_path / "bad.toml"
     config.write_text('task = "counting"\nepisodes = [unclosed\n')
@@ -61,6 +62,7 @@ def test_malformed_config_file_exits_2(tmp_path: Path, plugin_env: dict[str, str
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.slow
 def test_invalid_config_values_exit_2(tmp_path: Path, plugin_env: dict[str, str]) -> None:
     config = tmp_path / "c.yaml"
     config.write_text("task: counting\nepisodes: 0\ncorrector: {critic: telepathy}\nbogus: 1\n")
@@ -78,6 +80,7 @@ def test_invalid_config_values_exit_2(tmp_path: Path, plugin_env: dict[str, str]
         (["--verifier", "no_such_verifier"], ["unknown verifier", "plugged_in_verifier"]),
     ],
 )
+@pytest.mark.slow
 def test_unknown_names_exit_2(
     tmp_path: Path, plugin_env: dict[str, str], change: list[str], words: list[str]
 ) -> None:
@@ -89,6 +92,7 @@ def test_unknown_names_exit_2(
     _assert_bad_input(_redraft(plugin_env, *args), *words)
 
 
+@pytest.mark.slow
 def test_unwritable_output_dir_exits_2(tmp_path: Path, plugin_env: dict[str, str]) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("not a directory")
@@ -96,6 +100,7 @@ def test_unwritable_output_dir_exits_2(tmp_path: Path, plugin_env: dict[str, str
     _assert_bad_input(result, "output directory", "--out")
 
 
+@pytest.mark.slow
 def test_list_shows_plugins_from_entry_points(plugin_env: dict[str, str]) -> None:
     result = _redraft(plugin_env, "list")
     assert result.returncode == 0, result.stderr
@@ -242,6 +247,7 @@ def test_progress_bar_shows_steps_and_error_rates(
     assert quiet.getvalue() == ""
 
 
+@pytest.mark.slow
 def test_sigint_exits_130_and_a_rerun_resumes(tmp_path: Path) -> None:
     """Ctrl-C (SIGINT) ends a run with 130, as shells report it; the README says so."""
     import signal
