@@ -212,6 +212,7 @@ class LockstepRunner:
             constraint=prompt.constraint,
             cache_key=str(running.id),
             monologue_template=prompt.monologue_template,
+            stop=prompt.stop,
         )
 
     async def _judge(

@@ -265,6 +265,19 @@ def test_constrained_mode_passes_the_constraint_and_checks_the_backend() -> None
         run(ScriptedBackend(["42"]), [ITEM], critic="constrained")
 
 
+def test_an_items_stop_ends_its_answers_not_its_critiques_nor_a_monologue() -> None:
+    item = ITEM.model_copy(update={"stop": ("\n",)})
+    sampling = SamplingParams(stop=("END",))
+    backend = ScriptedBackend(["41", "VERDICT: INCORRECT", "42", "VERDICT: CORRECT"])
+    run(backend, [item], critic="self", max_revisions=1, sampling=sampling)
+    stops = [(r.purpose, r.params.stop) for r in backend.requests]
+    assert stops == [("propose", ("END", "\n")), ("critique", ("END",)),
+                     ("revise", ("END", "\n")), ("critique", ("END",))]
+    thinking = ScriptedBackend(["ANSWER: 42"])
+    run(thinking, [item], critic="tool", monologue=True)
+    assert thinking.requests[0].params.stop == ()
+
+
 def test_none_mode_never_revises() -> None:
     backend = ScriptedBackend(["41"])
     (result,) = run(backend, critic="none", max_revisions=3, oracle=SecretOracle())
