@@ -2,8 +2,8 @@
 
 :func:`arun_eval` ties the pieces together: it builds the task, the feedback source and the
 backend, opens the run directory (writing the manifest of a new run, or checking a resumed
-run's config against it and dropping its unfinished episodes), then lets the
-:class:`~redraft.evals._runner.LockstepRunner` append the remaining episodes to the log.
+run's config against it and replaying its unfinished episodes to their last logged step),
+then lets the :class:`~redraft.evals._runner.LockstepRunner` append the rest to the log.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
+import itertools
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -34,8 +35,9 @@ from redraft.evals._log import (
     EVENTS_FILE,
     EventLogError,
     EventWriter,
-    keep_finished,
+    keep_whole_steps,
     remove_stale_temporaries,
+    scan_events,
 )
 from redraft.evals._manifest import (
     MANIFEST_FILE,
@@ -46,6 +48,7 @@ from redraft.evals._manifest import (
     write_manifest,
 )
 from redraft.evals._progress import RunObserver
+from redraft.evals._resume import Restored, close_restored, restore_unfinished
 from redraft.evals._runner import LockstepRunner, close_quietly
 from redraft.evals.tasks import Task, load_task
 from redraft.tools import BadInputError, Verifier, oracle_as_verifier, verifiers
@@ -87,6 +90,10 @@ class RunResult(BaseModel):
     """Steps this call ran."""
     seconds: float
     """Wall-clock time of this call."""
+    continued: int = 0
+    """Unfinished episodes this call continued from their last logged step (a resume)."""
+    kept_steps: int = 0
+    """Steps of those episodes kept from the log, not run again."""
 
 
 def load_eval_task(config: EvalConfig) -> Task:
@@ -243,9 +250,14 @@ def _create_run(out: Path, config: EvalConfig, backend: Backend, *, leaky: bool)
 
 
 def _reopen_run(
-    out: Path, config: EvalConfig, manifest: dict[str, Any], backend: Backend
-) -> set[int]:
-    """Check the model file, drop unfinished episodes from the log; the finished ids."""
+    out: Path, config: EvalConfig, manifest: dict[str, Any], backend: Backend, task: Task
+) -> tuple[set[int], dict[int, Restored]]:
+    """Check the model file, keep the log's whole steps; the finished ids and the rest.
+
+    Each unfinished episode is replayed to its last logged step (returned by id, to go on
+    from there); one that does not replay is dropped from the log, to rerun from scratch.
+    The rounds of steps in flight are dropped.
+    """
     recorded = (manifest.get("backend") or {}).get("model_file") or {}
     current = model_file(backend) or {}
     if recorded.get("sha256") != current.get("sha256"):
@@ -254,16 +266,23 @@ def _reopen_run(
             f"{recorded.get('sha256')}); the model now resolves to {current.get('path')} "
             f"(sha256 {current.get('sha256')}): choose another --out"
         )
-    try:
-        done = keep_finished(out).finished()
-    except OSError as exc:
-        raise BadInputError(_unwritable(out, exc)) from exc
+    scan = scan_events(out)
     ids = config.episode_ids()
-    extra = {i for i in done if i not in ids}
+    extra = {e.episode for e in scan.events if e.episode not in ids}
     if extra:
         raise EventLogError(
             f"{out}/{EVENTS_FILE} holds episodes outside this run: {sorted(extra)[:10]}"
         )
+    restored, restart = restore_unfinished(
+        task, scan, max_steps=config.max_steps, error_policy=config.error_policy
+    )
+    try:
+        done = keep_whole_steps(scan, restart).finished()
+    except BaseException as exc:
+        close_restored(restored.values())
+        if isinstance(exc, OSError):
+            raise BadInputError(_unwritable(out, exc)) from exc
+        raise
     now = datetime.now(UTC).isoformat(timespec="seconds")
     resumed = list(manifest.get("resumed_at") or [])
     resumed.append(now)
@@ -275,9 +294,12 @@ def _reopen_run(
         updated.update(config={**recorded, "episodes": config.episodes}, extended=extended)
     try:
         write_manifest(out, updated)
-    except OSError as exc:
-        raise BadInputError(_unwritable(out, exc)) from exc
-    return done
+    except BaseException as exc:
+        close_restored(restored.values())
+        if isinstance(exc, OSError):
+            raise BadInputError(_unwritable(out, exc)) from exc
+        raise
+    return done, restored
 
 
 def _unwritable(out: Path, exc: OSError) -> str:
@@ -296,9 +318,11 @@ async def arun_eval(
 ) -> RunResult:
     """Run (or resume) an eval into the run directory ``out``.
 
-    Episodes already finished in ``out`` are kept; unfinished ones are dropped from the log
-    and rerun from scratch, so a run killed at any moment ends, once resumed, with exactly
-    its episodes.
+    Every whole step already in ``out`` is kept: finished episodes stay as they are, and an
+    unfinished one continues from its last logged step (replayed into the task's state; one
+    that does not replay is rerun from scratch). So a run killed at any moment ends, once
+    resumed, with exactly its episodes, as an uninterrupted run would have them, and loses
+    only the rounds that were in flight.
 
     Args:
         config: what to run.
@@ -338,14 +362,24 @@ async def arun_eval(
         if backend is None:
             backend = _load_backend(config)
             stack.push_async_callback(backend.aclose)
+        restored: dict[int, Restored] = {}
         if manifest is None:
             _create_run(out, config, backend, leaky=leaky)
             done: set[int] = set()
         else:
-            done = _reopen_run(out, config, manifest, backend)
+            done, restored = _reopen_run(out, config, manifest, backend, task)
+        # Whatever the runner does not take over is released (it takes them as they join).
+        stack.callback(lambda: close_restored(restored.values()))
         corrector = build_corrector(backend, verifier, config=config.corrector_config())
         ids = config.episode_ids()
-        todo = (i for i in ids if i not in done)
+        # Unfinished episodes first, in id order, then the rest: the batches an
+        # uninterrupted run would have had.
+        going_on = set(restored)  # the runner empties ``restored`` as they join
+        todo = itertools.chain(
+            sorted(going_on), (i for i in ids if i not in done and i not in going_on)
+        )
+        continued = len(restored)
+        kept_steps = sum(state.steps for state in restored.values())
         for observer in observers:
             observer.start(len(ids), len(done))
             stack.callback(observer.finish)
@@ -366,7 +400,7 @@ async def arun_eval(
             hints=backend.hints if isinstance(backend, HintReceiver) else None,
             leaky=leaky,
         )
-        await runner.run(todo)
+        await runner.run(todo, restored)
     return RunResult(
         run_dir=out,
         episodes=len(done) + tee.ended,
@@ -374,6 +408,8 @@ async def arun_eval(
         resumed=manifest is not None,
         steps=tee.steps,
         seconds=time.perf_counter() - started,
+        continued=continued,
+        kept_steps=kept_steps,
     )
 
 

@@ -1,13 +1,16 @@
 """The event log of a run: ``events.jsonl``, appended one validated record per line.
 
-Writing: :class:`EventWriter` appends and flushes every record as it is written, and fsyncs
-once per batch of steps in which an episode ended, so a run killed at any moment loses at
-most its unfinished episodes and the last line it was writing.
+Writing: :class:`EventWriter` appends and flushes every record as it is written, so a
+process killed at any moment loses at most the last line it was writing (and the rounds of
+its steps in flight, which have no ``step`` record yet). It fsyncs once per batch of steps in
+which an episode ended, and at least once a second while steps are written, so that a lost
+machine loses at most about a second of steps besides.
 
 Reading: :func:`scan_events` is the one parser of log files. It validates every line,
 recognises a torn last line (a writer killed mid-record) and names the line number of any
-other bad line. :func:`read_events` is the everyday form; :func:`keep_finished` rewrites
-a log atomically without its unfinished episodes, which is how a run resumes.
+other bad line. :func:`read_events` is the everyday form; :func:`keep_whole_steps` rewrites
+a log atomically without the rounds of its steps in flight, which is how a run resumes
+(each unfinished episode continues from its last logged step).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import contextlib
 import json
 import os
 import tempfile
+import time
 import warnings
 from collections.abc import Callable, Container, Iterable
 from dataclasses import dataclass
@@ -31,6 +35,8 @@ from redraft.evals._events import (
     SCHEMA_VERSION,
     EpisodeEndEvent,
     Event,
+    RoundEvent,
+    StepEvent,
     parse_event,
 )
 from redraft.tools import LOG_CONTEXT, BadInputError
@@ -44,6 +50,7 @@ __all__ = [
     "encode_event",
     "events_path",
     "keep_finished",
+    "keep_whole_steps",
     "read_events",
     "remove_stale_temporaries",
     "scan_events",
@@ -255,13 +262,36 @@ def read_events(path: Path) -> list[Event]:
 def keep_finished(path: Path) -> LogScan:
     """Rewrite a log atomically to hold only its finished episodes; return what is kept.
 
-    Records of episodes without an ``episode_end`` and a torn last line are dropped, so a
-    resumed run reruns those episodes from scratch and appends to a clean file. The file is
-    left untouched when there is nothing to drop.
+    Records of episodes without an ``episode_end`` and a torn last line are dropped, so that
+    those episodes can be rerun from scratch onto a clean file. The file is left untouched
+    when there is nothing to drop. (A run resumes with :func:`keep_whole_steps`, which keeps
+    the finished steps of unfinished episodes too.)
     """
     scan = scan_events(path)
     done = scan.finished()
-    keep = [i for i, event in enumerate(scan.events) if event.episode in done]
+    return keep_whole_steps(scan, restart={e.episode for e in scan.events} - done)
+
+
+def keep_whole_steps(scan: LogScan, restart: Container[int] = ()) -> LogScan:
+    """Rewrite a scanned log atomically to hold its whole steps; return what is kept.
+
+    Kept: every record of a finished episode, and of an unfinished one its
+    ``episode_start``, its ``step`` records and the rounds of those steps, so that it can
+    continue from its last logged step. Dropped: the rounds of a step in flight (no ``step``
+    record yet), a torn last line, and every record of the episodes in ``restart`` (to be
+    rerun from scratch). The file is left untouched when there is nothing to drop.
+    """
+    done = scan.finished()
+    stepped = {(e.episode, e.step) for e in scan.events if isinstance(e, StepEvent)}
+
+    def kept(event: Event) -> bool:
+        if event.episode in done:
+            return True
+        if event.episode in restart:
+            return False
+        return not isinstance(event, RoundEvent) or (event.episode, event.step) in stepped
+
+    keep = [i for i, event in enumerate(scan.events) if kept(event)]
     if len(keep) == len(scan.events) and scan.clean_end and not scan.torn:
         return scan
     events = [scan.events[i] for i in keep]
@@ -323,17 +353,20 @@ class EventWriter:
     """Append records to a log: one JSON line each, flushed to the OS at once.
 
     Flushed records survive the writer being killed; :meth:`sync` (and :meth:`close`) also
-    fsyncs them to disk when an episode ended since the last sync, so finished episodes
-    survive a power loss too. The runner syncs once per batch of steps (group commit).
-    Use as a context manager, or call :meth:`close`.
+    fsyncs them to disk when an episode ended since the last sync, or when records wait
+    that are older than ``sync_interval_s``, so finished episodes survive a power loss, and
+    finished steps all but the last second's. The runner syncs once per batch of steps
+    (group commit). Use as a context manager, or call :meth:`close`.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, sync_interval_s: float = 1.0) -> None:
         self.path = events_path(path)
         self._file: IO[bytes] = open(self.path, "ab")  # noqa: SIM115 - closed by close()
         self.written = 0
         """Records written by this writer."""
+        self.sync_interval_s = sync_interval_s
         self._ended = False
+        self._waiting_since: float | None = None
 
     def write(self, event: Event) -> None:
         """Append one record and flush it."""
@@ -342,12 +375,18 @@ class EventWriter:
         self.written += 1
         if isinstance(event, EpisodeEndEvent):
             self._ended = True
+        if self._waiting_since is None:
+            self._waiting_since = time.monotonic()
 
     def sync(self) -> None:
-        """Fsync if an episode ended since the last sync."""
-        if self._ended:
+        """Fsync if an episode ended since the last sync, or records wait too long."""
+        waited = self._waiting_since
+        if self._ended or (
+            waited is not None and time.monotonic() - waited >= self.sync_interval_s
+        ):
             os.fsync(self._file.fileno())
             self._ended = False
+            self._waiting_since = None
 
     def write_all(self, events: Iterable[Event]) -> None:
         """Append several records, then sync."""

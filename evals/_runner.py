@@ -19,7 +19,7 @@ import asyncio
 import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from langgraph.graph.state import CompiledStateGraph
 
@@ -36,6 +36,9 @@ from redraft.agent.backends import HintBoard
 from redraft.evals._events import EpisodeEndEvent, EpisodeStartEvent, Event, RoundEvent, StepEvent
 from redraft.evals.tasks import EndReason, Episode, ErrorPolicy, StepPrompt, StepResult, Task
 from redraft.tools import Correctness, Judgement, Oracle
+
+if TYPE_CHECKING:
+    from redraft.evals._resume import Restored
 
 __all__ = [
     "CorrectorResultError",
@@ -153,11 +156,23 @@ class LockstepRunner:
         self.batch_size = batch_size
         self.invocations = 0
         """Corrector invocations so far (one per lockstep iteration)."""
+        self._restored: dict[int, Restored] = {}
 
-    async def run(self, episode_ids: Iterable[int]) -> None:
-        """Run the episodes to their ends, in id order of joining the batch."""
+    async def run(
+        self, episode_ids: Iterable[int], restored: dict[int, Restored] | None = None
+    ) -> None:
+        """Run the episodes to their ends, in id order of joining the batch.
+
+        Args:
+            episode_ids: the episodes to run, in the order they join the batch.
+            restored: episodes among them that continue from logged steps (a resume),
+                replayed by :func:`~redraft.evals._resume.restore_unfinished`; they log
+                no second ``episode_start``. The runner takes them over: each is removed
+                from the dict as it joins, and those left are closed at the end.
+        """
         # An iterator, never a list: a run of 10**12 episodes starts at once.
         waiting = iter(episode_ids)
+        self._restored = restored if restored is not None else {}
         more = True
         running: list[_Running] = []
         try:
@@ -191,8 +206,18 @@ class LockstepRunner:
         finally:
             for r in running:
                 close_quietly(r.episode)
+            for state in self._restored.values():
+                close_quietly(state.episode)
+            self._restored.clear()
 
     def _start(self, episode_id: int) -> _Running | None:
+        state = self._restored.pop(episode_id, None)
+        if state is not None:  # continues from its last logged step
+            running = _Running(episode_id, state.episode, state.steps, state.first_error_step)
+            if state.end is not None:  # only its episode_end record was missing
+                self._end(running, state.end)
+                return None
+            return running
         seed = episode_seed(self.seed, episode_id)
         episode = self.task.new_episode(
             seed, max_steps=self.max_steps, error_policy=self.error_policy

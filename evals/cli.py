@@ -374,10 +374,12 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
         write_label(args.out, args.label)
     verb = "resumed" if result.resumed else "ran"
+    kept = (f"; {result.continued} unfinished episodes continued after their "
+            f"{result.kept_steps} logged steps" if result.continued else "")
     _say(
         args.quiet,
         f"redraft: {args.out}: {result.episodes} episodes done ({verb}: {result.ran} episodes, "
-        f"{result.steps} steps in {result.seconds:.1f} s)",
+        f"{result.steps} steps in {result.seconds:.1f} s{kept})",
     )
     return EXIT_OK
 
