@@ -52,7 +52,9 @@ _CAPTIONS = {
     "that end naturally or at max_steps are censored.",
     "error_rates.png": "Left: e_raw(t), the share of first proposals the oracle rejects at "
     "step t. Right: e_post(t), the share of committed answers it rejects; 95% Wilson bands. "
-    "Steps with fewer than 10 episodes are not drawn.",
+    "Points resting on fewer than 10 episodes are drawn faded, without a band. Runs that "
+    "coincide are drawn one inside the other (each run its own marker, and a thinner line "
+    "than the run before), and the legend names the run each one coincides with.",
     "hazard.png": "Hazard of the first committed error per step with 95% Wilson bands; the "
     "dotted line is the constant-hazard fit ê. LeCun's argument predicts a flat or rising "
     "hazard; correction should flatten it.",
