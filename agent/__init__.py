@@ -23,6 +23,7 @@ from redraft.agent._config import (
 )
 from redraft.agent._correct import (
     DEFAULT_MODEL,
+    RunningLoopError,
     acorrect,
     ajudge_correction,
     arun_items,
@@ -84,6 +85,7 @@ __all__ = [
     "Outcome",
     "RevisionContext",
     "RoundRecord",
+    "RunningLoopError",
     "StopReason",
     "acorrect",
     "ajudge_correction",

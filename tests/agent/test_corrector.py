@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import gc
+import warnings
 from typing import Any, TypedDict
 
 import pytest
@@ -13,9 +15,12 @@ from redraft.agent import (
     Correction,
     CorrectorConfig,
     Item,
+    RunningLoopError,
+    acorrect,
     ajudge_correction,
     arun_items,
     build_corrector,
+    correct,
 )
 from redraft.agent.backends import Constraint, Message, SamplingParams, ScriptedBackend
 from redraft.tools import (
@@ -315,6 +320,25 @@ def test_sync_invoke_and_use_as_a_subgraph() -> None:
     parent.add_edge("summarise", END)
     out = parent.compile().invoke({"items": [ITEM]})
     assert out["summary"] == "42"
+
+
+def test_correct_inside_a_running_loop_says_to_await_acorrect() -> None:
+    async def inside() -> Correction:
+        return correct("What is 6*7?", FunctionVerifier(is_42), model=ScriptedBackend(["42"]))
+
+    async def awaited() -> Correction:
+        return await acorrect("What is 6*7?", FunctionVerifier(is_42),
+                              model=ScriptedBackend(["42"]))
+
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        with pytest.raises(RunningLoopError) as caught:
+            asyncio.run(inside())
+        gc.collect()  # an un-awaited coroutine warns when it is collected
+    message = str(caught.value)
+    assert "await acorrect(...)" in message and "\n" not in message
+    assert not [w for w in seen if "never awaited" in str(w.message)], seen
+    assert asyncio.run(awaited()).stop_reason == "accepted"
 
 
 def test_unknown_or_invalid_options_are_bad_input() -> None:
