@@ -24,7 +24,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from redraft.agent.backends import public_options
-from redraft.evals._config import EvalConfig, current_names
+from redraft.evals._config import EvalConfig, current_names, describe_validation_error
 from redraft.evals._events import READABLE_SCHEMAS, SCHEMA_VERSION
 from redraft.evals._log import EventLogError, _schemas, atomic_write
 from redraft.tools import BadInputError, verdict_codes
@@ -193,7 +193,11 @@ def manifest_config(manifest: dict[str, Any], where: Path) -> EvalConfig:
     try:
         return EvalConfig.model_validate(manifest.get("config"))
     except ValidationError as exc:
-        raise EventLogError(f"manifest in {where} holds an invalid config: {exc}") from exc
+        raise EventLogError(
+            f"{Path(where) / MANIFEST_FILE} is not a valid run manifest: "
+            f"{describe_validation_error(exc)} (written by another program, or edited); "
+            "rerun the eval into a new --out"
+        ) from exc
 
 
 def config_differences(

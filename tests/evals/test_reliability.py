@@ -392,6 +392,18 @@ def test_a_corrupt_log_is_refused_with_its_line_number_everywhere(
     assert not (tmp_path / "merged").exists()
 
 
+def test_a_manifest_with_wrong_field_types_is_refused_not_reported(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = _finished_run(tmp_path)
+    manifest = json.loads((out / "manifest.json").read_text())
+    manifest["config"].update(model=5, max_revisions="x")
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    assert main(["report", str(out), "--out", str(tmp_path / "rep")]) == 2
+    _one_line(capsys.readouterr().err, "not a valid run manifest", "model", "max_revisions")
+    assert not (tmp_path / "rep" / "report.html").exists()
+
+
 # -- bad input: exit 2, one line -----------------------------------------------------------
 
 
