@@ -425,6 +425,7 @@ def _config(tmp_path: Path, name: str, text: str | bytes) -> Path:
         ("non-utf8-script", ["not UTF-8"]),
         ("report-unwritable", ["report"]),
         ("broken-plugin", ["broken", "libfoo"]),
+        ("hf-missing-folder", ["no such model folder", "'/path/that/does/not/exist'"]),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(
@@ -455,6 +456,8 @@ def test_bad_input_is_one_line_and_exit_2(
         args = ["report", str(out), "--out", str(tmp_path / "file" / "report")]
     elif case == "broken-plugin":
         args += ["--verifier", "broken"]
+    elif case == "hf-missing-folder":
+        args[3] = "hf//path/that/does/not/exist"
     _bad_input(_redraft(fault_env, *args), *words)
     if case not in ("report-unwritable",):
         assert not out.exists() or not (out / "manifest.json").exists()
