@@ -28,7 +28,11 @@ from redraft.agent.backends._secrets import (
     secret_field,
     secret_names,
 )
-from redraft.agent.backends.scripted import ScriptedBackend, ScriptExhaustedError
+from redraft.agent.backends.scripted import (
+    ScriptConstraintError,
+    ScriptedBackend,
+    ScriptExhaustedError,
+)
 from redraft.agent.backends.simulated import SimulatedBackend, SimulationParams
 
 __all__ = [
@@ -46,6 +50,7 @@ __all__ = [
     "Message",
     "Purpose",
     "SamplingParams",
+    "ScriptConstraintError",
     "ScriptExhaustedError",
     "ScriptedBackend",
     "SimulatedBackend",

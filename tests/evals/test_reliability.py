@@ -464,6 +464,28 @@ def test_bad_input_is_one_line_and_exit_2(
     assert not Path("").resolve().joinpath("manifest.json").exists()
 
 
+@pytest.mark.parametrize("case", ["short-script", "script-breaks-choice", "exploding-verifier"])
+def test_faults_of_a_plugin_or_a_scripted_file_are_one_line(
+    tmp_path: Path, fault_env: dict[str, str], case: str
+) -> None:
+    out = tmp_path / "run"
+    script = tmp_path / "script.jsonl"
+    if case == "short-script":  # 2 outputs for a run that needs at least 6
+        script.write_text('"1"\n"2"\n')
+        args = _eval_args(out, "--critic", "none")
+        args[3] = f"scripted/{script}"
+        words = [str(script), "exhausted after 2 outputs", "fewer episodes"]
+    elif case == "script-breaks-choice":  # an illegal move under constrained decoding
+        script.write_text('"Qz9"\n')
+        args = ["eval", "chess", "--model", f"scripted/{script}", "--critic", "constrained",
+                "--episodes", "1", "--max-steps", "1", "--out", str(out), "-q"]
+        words = [str(script), "'Qz9'", "breaks the choice constraint", "must be one of"]
+    else:
+        args = _eval_args(out, "--verifier", "exploding")
+        words = ["verifier 'exploding'", "creating it raised RuntimeError", "licence"]
+    _bad_input(_redraft(fault_env, *args), *words)
+
+
 def test_list_shows_a_broken_plugin_and_the_rest(fault_env: dict[str, str]) -> None:
     result = _redraft(fault_env, "list")
     assert result.returncode == 0, result.stderr

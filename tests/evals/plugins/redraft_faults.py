@@ -12,7 +12,8 @@ Registered through entry points (see :func:`install`) next to the counting task,
 - verifier ``faulty_counting``: the counting verifier, but each call raises, hangs
   (awaiting or blocking), returns a forged verdict or raises ``SystemExit`` with the
   probabilities in ``REDRAFT_FAULT_VERIFIER`` (``raise,hang,block,forge,exit``);
-- verifier ``broken``: its module fails to import;
+- verifier ``broken``: its module fails to import; verifier ``exploding``: its constructor
+  raises;
 - backend ``counted/e=...``: the simulated backend, appending one line per request (its
   item id and purpose) to the file ``REDRAFT_REQUEST_LOG`` names, so that a test sees
   which steps a process asked for (``faulty`` does the same when the variable is set).
@@ -141,6 +142,18 @@ class FaultyVerifier:
         return None
 
 
+class ExplodingVerifier:
+    """A verifier plug-in whose constructor raises (a missing licence file, say)."""
+
+    name = "exploding"
+
+    def __init__(self, **options: Any) -> None:
+        raise RuntimeError("injected: no licence file at /etc/exploding.lic")
+
+    async def verify(self, context: Any, proposal: str) -> Verdict:  # pragma: no cover
+        return Verdict.accept()
+
+
 def install(root: Path) -> Path:
     """Make ``root`` an importable plug-in distribution (this module, the counting task,
     a broken module); put it on ``PYTHONPATH``."""
@@ -159,6 +172,6 @@ def install(root: Path) -> Path:
         "[redraft.backends]\ngated = redraft_faults:gated_backend\n"
         "faulty = redraft_faults:faulty_backend\ncounted = redraft_faults:counted_backend\n\n"
         "[redraft.verifiers]\nfaulty_counting = redraft_faults:FaultyVerifier\n"
-        "broken = redraft_broken_plugin:Verifier\n"
+        "broken = redraft_broken_plugin:Verifier\nexploding = redraft_faults:ExplodingVerifier\n"
     )
     return root
