@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 import itertools
 import os
 import time
@@ -25,7 +24,6 @@ from redraft.agent import build_corrector, is_leaky
 from redraft.agent.backends import (
     Backend,
     HintReceiver,
-    backends,
     load_backend,
     split_model_string,
 )
@@ -47,11 +45,16 @@ from redraft.evals._manifest import (
     read_manifest,
     write_manifest,
 )
+from redraft.evals._preflight import (
+    check_backend_options,
+    feedback_source,
+    refuse_non_directory,
+)
 from redraft.evals._progress import RunObserver
 from redraft.evals._resume import Restored, close_restored, restore_unfinished
 from redraft.evals._runner import LockstepRunner, close_quietly
 from redraft.evals.tasks import Task, load_task
-from redraft.tools import BadInputError, Verifier, oracle_as_verifier, verifiers
+from redraft.tools import BadInputError
 
 try:
     import fcntl
@@ -63,6 +66,7 @@ __all__ = [
     "RunResult",
     "arun_eval",
     "arun_grid",
+    "check_run",
     "grid_order",
     "load_eval_task",
     "run_eval",
@@ -160,11 +164,6 @@ def _existing_run(out: Path, config: EvalConfig) -> dict[str, Any] | None:
     return manifest
 
 
-def _refuse_non_directory(out: Path) -> None:
-    if out.exists() and not out.is_dir():
-        raise BadInputError(f"output directory {out} is a file; choose another --out")
-
-
 @contextlib.contextmanager
 def _exclusive(out: Path) -> Iterator[None]:
     """Create ``out`` and hold its lock: two processes appending to one log would mix it.
@@ -210,27 +209,30 @@ def _remove_if_only_lock(out: Path) -> None:
 
 def _load_backend(config: EvalConfig) -> Backend:
     """Load the config's backend, refusing options its factory does not take (exit 2)."""
-    provider, spec = split_model_string(config.model)
-    factory = backends.get(provider)
-    options = config.model_options
+    check_backend_options(config)
+    return load_backend(config.model, **config.model_options)
+
+
+def check_run(config: EvalConfig, out: Path) -> None:
+    """Check a run's arguments without running it or loading its model.
+
+    The task and its options, the feedback source (and that it can check the task's
+    contexts), the backend's provider and options, and that ``out`` is new or holds this
+    run (see :mod:`~redraft.evals._preflight`).
+
+    Raises:
+        BadInputError: naming what to fix.
+    """
+    out = Path(out)
+    task = load_eval_task(config)
     try:
-        signature = inspect.signature(factory)
-    except (TypeError, ValueError):  # no signature to check: the factory decides
-        signature = None
-    if signature is not None:
-        try:
-            signature.bind(spec, **options)
-        except TypeError:
-            takes = [
-                name for name, param in list(signature.parameters.items())[1:]
-                if param.kind in (param.KEYWORD_ONLY, param.POSITIONAL_OR_KEYWORD)
-            ]
-            unknown = sorted(set(options) - set(takes))
-            raise BadInputError(
-                f"backend {provider!r} does not take the option(s) {', '.join(unknown)} "
-                f"(--model-option / model_options); it takes: {', '.join(takes) or 'none'}"
-            ) from None
-    return load_backend(config.model, **options)
+        feedback_source(config, task, task.oracle())
+    finally:
+        close_quietly(task)
+    check_backend_options(config)
+    refuse_non_directory(out)
+    if out.is_dir():
+        _existing_run(out, config)
 
 
 def _create_run(out: Path, config: EvalConfig, backend: Backend, *, leaky: bool) -> None:
@@ -342,17 +344,11 @@ async def arun_eval(
         task = load_eval_task(config)
         stack.callback(close_quietly, task)
         oracle = task.oracle()
-        verifier: Verifier[Any]
-        if config.critic == "oracle":  # the leaky upper bound: feedback from ground truth
-            verifier = oracle_as_verifier(oracle)
-        elif config.verifier:
-            verifier = verifiers.create(config.verifier)
-        else:
-            verifier = task.verifier()
+        verifier = feedback_source(config, task, oracle)
         leaky = is_leaky(verifier)
         if backend is None:
-            backends.get(split_model_string(config.model)[0])  # unknown provider: fail early
-        _refuse_non_directory(out)
+            check_backend_options(config)  # an unknown provider or option: fail early
+        refuse_non_directory(out)
         # The lock comes before the manifest is read and is held to the end: two processes
         # given the same fresh --out would otherwise both see "no run here", both create it
         # and both run every episode into one log.
@@ -448,6 +444,8 @@ async def arun_grid(
 ) -> list[RunResult]:
     """Run (or resume) several evals in :func:`grid_order`; results in the order given.
 
+    Every run's arguments are checked (:func:`check_run`) before the first one starts.
+
     When every run uses the same model and options of a :data:`SHARED_PROVIDERS`
     provider, the model is loaded once and shared (its memo of deterministic requests
     with it); otherwise each run loads its own, as :func:`arun_eval` does.
@@ -457,6 +455,9 @@ async def arun_grid(
         on_start: called with a run's index (into ``runs``) just before it starts.
     """
     configs = [config for config, _, _ in runs]
+    # Every run's arguments first: a grid does not stop at its third run over a typo.
+    for config, out, _ in runs:
+        check_run(config, out)
     results: list[RunResult | None] = [None] * len(runs)
     async with contextlib.AsyncExitStack() as stack:
         backend: Backend | None = None

@@ -3,6 +3,7 @@
 Usable with no LLM at all. Nothing here imports ``redraft.agent`` or ``redraft.evals``.
 """
 
+from redraft.tools._context_type import accepts_context, context_type
 from redraft.tools._errors import (
     BadInputError,
     ConstraintNotSupportedError,
@@ -66,6 +67,8 @@ __all__ = [
     "Verifier",
     "VerifierAsOracle",
     "VerifierTimeoutError",
+    "accepts_context",
+    "context_type",
     "ensure_oracle",
     "ensure_verifier",
     "oracle_as_verifier",

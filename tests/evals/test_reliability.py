@@ -426,6 +426,7 @@ def _config(tmp_path: Path, name: str, text: str | bytes) -> Path:
         ("report-unwritable", ["report"]),
         ("broken-plugin", ["broken", "libfoo"]),
         ("hf-missing-folder", ["no such model folder", "'/path/that/does/not/exist'"]),
+        ("verifier-for-another-task", ["--verifier chess", "CountingSeen", "cannot check"]),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(
@@ -458,6 +459,8 @@ def test_bad_input_is_one_line_and_exit_2(
         args += ["--verifier", "broken"]
     elif case == "hf-missing-folder":
         args[3] = "hf//path/that/does/not/exist"
+    elif case == "verifier-for-another-task":
+        args += ["--verifier", "chess"]
     _bad_input(_redraft(fault_env, *args), *words)
     if case not in ("report-unwritable",):
         assert not out.exists() or not (out / "manifest.json").exists()
@@ -484,6 +487,28 @@ def test_faults_of_a_plugin_or_a_scripted_file_are_one_line(
         args = _eval_args(out, "--verifier", "exploding")
         words = ["verifier 'exploding'", "creating it raised RuntimeError", "licence"]
     _bad_input(_redraft(fault_env, *args), *words)
+
+
+@pytest.mark.parametrize(
+    ("argv", "words"),
+    [
+        (["grid", "ches"], ["unknown task 'ches'"]),
+        (["grid", "counting", "--critic", "none,tool", "--verifier", "chess"],
+         ["--verifier chess"]),
+        (["grid", "chess", "--representation", "san,nope"], ["representation"]),
+        (["grid", "counting", "--critic", "none,tool", "--model-option", "bogus=1"], ["bogus"]),
+    ],
+    ids=["task", "verifier", "representation", "model-option"],
+)
+def test_a_grid_checks_every_runs_arguments_before_the_first_starts(
+    tmp_path: Path, fault_env: dict[str, str], argv: list[str], words: list[str]
+) -> None:
+    out = tmp_path / "grid"
+    result = _redraft(fault_env, *argv, "--model", MODEL, "--episodes", "2", "--max-steps",
+                      "2", "--out", str(out))
+    _bad_input(result, *words)
+    assert "run 1/" not in result.stdout + result.stderr
+    assert not out.exists() or not list(out.rglob("manifest.json"))
 
 
 def test_list_shows_a_broken_plugin_and_the_rest(fault_env: dict[str, str]) -> None:
