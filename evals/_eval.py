@@ -36,6 +36,7 @@ from redraft.evals._log import (
     keep_whole_steps,
     remove_stale_temporaries,
     scan_events,
+    write_error,
 )
 from redraft.evals._manifest import (
     MANIFEST_FILE,
@@ -177,10 +178,7 @@ def _exclusive(out: Path) -> Iterator[None]:
         out.mkdir(parents=True, exist_ok=True)
         fd = os.open(out / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as exc:
-        raise BadInputError(
-            f"cannot write to output directory {out}: {exc.strerror or exc}; "
-            "choose a writable --out"
-        ) from exc
+        raise write_error(out, exc, _NEW_FIX) from exc
     try:
         if fcntl is not None:
             try:
@@ -245,10 +243,7 @@ def _create_run(out: Path, config: EvalConfig, backend: Backend, *, leaky: bool)
         write_manifest(out, build_manifest(config, backend, provider, leaky=leaky))
         (out / EVENTS_FILE).touch()
     except OSError as exc:
-        raise BadInputError(
-            f"cannot write to output directory {out}: {exc.strerror or exc}; "
-            "choose a writable --out"
-        ) from exc
+        raise write_error(out, exc, _NEW_FIX) from exc
 
 
 def _reopen_run(
@@ -283,7 +278,7 @@ def _reopen_run(
     except BaseException as exc:
         close_restored(restored.values())
         if isinstance(exc, OSError):
-            raise BadInputError(_unwritable(out, exc)) from exc
+            raise write_error(out / EVENTS_FILE, exc, _RESUME_FIX) from exc
         raise
     now = datetime.now(UTC).isoformat(timespec="seconds")
     resumed = list(manifest.get("resumed_at") or [])
@@ -299,16 +294,13 @@ def _reopen_run(
     except BaseException as exc:
         close_restored(restored.values())
         if isinstance(exc, OSError):
-            raise BadInputError(_unwritable(out, exc)) from exc
+            raise write_error(out / MANIFEST_FILE, exc, _RESUME_FIX) from exc
         raise
     return done, restored
 
 
-def _unwritable(out: Path, exc: OSError) -> str:
-    return (
-        f"cannot write to run directory {out}: {exc.strerror or exc}; make it writable to "
-        "resume the run there, or choose another --out"
-    )
+_NEW_FIX = "choose a writable --out"
+_RESUME_FIX = "make it writable to resume the run there, or choose another --out"
 
 
 async def arun_eval(
@@ -382,7 +374,7 @@ async def arun_eval(
         try:
             writer = stack.enter_context(EventWriter(out))
         except OSError as exc:
-            raise BadInputError(_unwritable(out, exc)) from exc
+            raise write_error(out / EVENTS_FILE, exc, _RESUME_FIX) from exc
         tee = _Tee(writer, observers)
         runner = LockstepRunner(
             task,

@@ -16,6 +16,7 @@ a log atomically without the rounds of its steps in flight, which is how a run r
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import tempfile
@@ -39,13 +40,15 @@ from redraft.evals._events import (
     StepEvent,
     parse_event,
 )
-from redraft.tools import LOG_CONTEXT, BadInputError
+from redraft.tools import LOG_CONTEXT, BadInputError, RedraftError
 
 __all__ = [
     "EVENTS_FILE",
+    "DiskFullError",
     "EventLogError",
     "EventWriter",
     "LogScan",
+    "RunWriteError",
     "atomic_write",
     "encode_event",
     "events_path",
@@ -54,6 +57,7 @@ __all__ = [
     "read_events",
     "remove_stale_temporaries",
     "scan_events",
+    "write_error",
 ]
 
 EVENTS_FILE = "events.jsonl"
@@ -64,6 +68,43 @@ _EVENT: TypeAdapter[Event] = TypeAdapter(Event)
 
 class EventLogError(BadInputError):
     """An event log that cannot be read; the message names the file and the line."""
+
+
+class DiskFullError(RedraftError):
+    """A write failed for want of space (or quota): not bad input, exit 1 (free space, rerun)."""
+
+
+class RunWriteError(RedraftError):
+    """A write to a run directory failed for another reason than its path or a full disk."""
+
+
+_FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+_PATH = frozenset({
+    errno.ENAMETOOLONG, errno.ENOENT, errno.ENOTDIR, errno.EISDIR, errno.EACCES, errno.EPERM,
+    errno.EROFS, errno.EEXIST, errno.ELOOP,
+})
+
+
+def write_error(path: Path, exc: OSError, fix: str) -> RedraftError:
+    """The error to raise for a failed write to ``path``, on one line that names it.
+
+    A path the system refuses (read-only, not a directory, no permission) is bad input,
+    with ``fix`` as the advice; a full disk or quota is :class:`DiskFullError`, and any
+    other failure (an I/O error) :class:`RunWriteError`: exit status 1, where a rerun
+    resumes once the disk has room again.
+    """
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    if exc.errno in _FULL:
+        return DiskFullError(
+            f"cannot write {path}: {reason} (the disk is full); free some space, "
+            "then rerun the same command to resume"
+        )
+    if exc.errno in _PATH:
+        return BadInputError(f"cannot write to {path}: {reason}; {fix}")
+    return RunWriteError(
+        f"cannot write {path}: {reason}; rerun the same command to resume once it "
+        "can be written"
+    )
 
 
 @dataclass(frozen=True)
@@ -369,9 +410,17 @@ class EventWriter:
         self._waiting_since: float | None = None
 
     def write(self, event: Event) -> None:
-        """Append one record and flush it."""
-        self._file.write(encode_event(event) + b"\n")
-        self._file.flush()
+        """Append one record and flush it.
+
+        Raises:
+            DiskFullError: no space left (exit 1: free space, rerun to resume).
+            RunWriteError, BadInputError: another failure, naming the log.
+        """
+        try:
+            self._file.write(encode_event(event) + b"\n")
+            self._file.flush()
+        except OSError as exc:
+            raise write_error(self.path, exc, _RESUME_FIX) from exc
         self.written += 1
         if isinstance(event, EpisodeEndEvent):
             self._ended = True
@@ -384,7 +433,10 @@ class EventWriter:
         if self._ended or (
             waited is not None and time.monotonic() - waited >= self.sync_interval_s
         ):
-            os.fsync(self._file.fileno())
+            try:
+                os.fsync(self._file.fileno())
+            except OSError as exc:
+                raise write_error(self.path, exc, _RESUME_FIX) from exc
             self._ended = False
             self._waiting_since = None
 
@@ -395,11 +447,17 @@ class EventWriter:
         self.sync()
 
     def close(self) -> None:
-        """Flush, fsync and close the file."""
-        if not self._file.closed:
+        """Flush, fsync and close the file (closed even when the flush fails)."""
+        if self._file.closed:
+            return
+        try:
             self._file.flush()
             os.fsync(self._file.fileno())
-            self._file.close()
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                self._file.close()
+            raise write_error(self.path, exc, _RESUME_FIX) from exc
+        self._file.close()
 
     def __enter__(self) -> Self:
         return self
@@ -412,6 +470,8 @@ class EventWriter:
     ) -> None:
         self.close()
 
+
+_RESUME_FIX = "make it writable, then rerun the same command to resume"
 
 _NOT_A_RECORD = object()
 

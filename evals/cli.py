@@ -446,10 +446,9 @@ def _report(
         report = write_report(list(run_dirs), out, labels=list(labels) or None)
     except OSError as exc:
         if exc.filename is not None and Path(exc.filename).is_relative_to(out):
-            raise BadInputError(
-                f"cannot write the report to {out}: {exc.strerror or exc}; choose a writable "
-                "--out"
-            ) from exc
+            from redraft.evals._log import write_error
+
+            raise write_error(out, exc, "choose a writable --out for the report") from exc
         raise
     _say(quiet, f"redraft: report written to {out / 'report.html'}")
     for line in report.headlines:

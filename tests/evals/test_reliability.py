@@ -4,6 +4,7 @@ read, and one line (exit 2) for every bad input. Each test here once failed (iss
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import json
 import os
@@ -11,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -537,6 +539,96 @@ def test_resume_into_an_unwritable_run_directory_is_one_line(
             "--out", str(out), "-q"]
     assert main(argv) == 2
     _one_line(capsys.readouterr().err, "cannot write", str(out))
+
+
+class _FillingFile:
+    """A log file on a disk that fills after ``room`` bytes (ENOSPC), as a real one does."""
+
+    def __init__(self, path: Any, mode: str, room: int) -> None:
+        self.file = open(path, mode)  # noqa: SIM115 - closed by close()
+        self.room = room
+
+    def write(self, data: bytes) -> int:
+        if len(data) > self.room:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        self.room -= len(data)
+        return int(self.file.write(data))
+
+    def flush(self) -> None:
+        self.file.flush()
+
+    def fileno(self) -> int:
+        return int(self.file.fileno())
+
+    def close(self) -> None:
+        self.file.close()
+
+    @property
+    def closed(self) -> bool:
+        return bool(self.file.closed)
+
+
+def _filling(path: Any, mode: str = "r") -> Any:
+    # The event log fills the disk; other files (the manifest) are written as usual.
+    return _FillingFile(path, mode, 20_000) if mode == "ab" else open(path, mode)
+
+
+def test_a_full_disk_is_one_line_naming_the_path_and_exit_1_mid_run_and_on_resume(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Simulated ENOSPC; the tmpfs test below fills a real disk where it can mount one."""
+    out = tmp_path / "run"
+    argv = _eval_args(out, "--batch-size", "2", episodes=40)
+    with monkeypatch.context() as patch:
+        patch.setattr(log_module, "open", _filling, raising=False)
+        assert main(argv) == 1
+    _one_line(capsys.readouterr().err, f"cannot write {out / 'events.jsonl'}",
+              "No space left on device", "free some space", "resume")
+
+    def full(*args: Any, **kwargs: Any) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with monkeypatch.context() as patch:  # the resume rewrites the log without its rounds
+        patch.setattr(log_module.os, "replace", full)
+        assert main(argv) == 1
+    _one_line(capsys.readouterr().err, str(out / "events.jsonl"), "No space left on device")
+    assert main(argv) == 0  # room again: the resume finishes the run
+    check_log(read_events(out), range(40))
+
+
+@contextlib.contextmanager
+def _tiny_disk(where: Path, kilobytes: int) -> Iterator[Path]:
+    """A tmpfs of ``kilobytes`` mounted at ``where`` (root only; skips elsewhere)."""
+    where.mkdir()
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs needs root; the simulated ENOSPC test stands in")
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={kilobytes}k", "tmpfs",
+                              str(where)], capture_output=True, text=True)
+    if mounted.returncode:
+        pytest.skip(f"cannot mount a tmpfs here ({mounted.stderr.strip()}); the simulated "
+                    "ENOSPC test stands in")
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", "-l", str(where)], check=False)
+
+
+def test_a_full_tmpfs_mid_run_and_on_resume_then_room_again(
+    tmp_path: Path, fault_env: dict[str, str]
+) -> None:
+    with _tiny_disk(tmp_path / "disk", 96) as disk:
+        out = disk / "run"
+        args = _eval_args(out, "--batch-size", "4", episodes=3000)
+        for attempt in ("mid-run", "resume"):
+            result = _redraft(fault_env, *args)
+            assert result.returncode == 1, (attempt, result.stderr)
+            line = _one_line(result.stderr, "No space left on device", "resume")
+            assert str(out) in line, (attempt, line)
+        scan_events(out)  # still a readable log: every record whole but maybe the last
+        subprocess.run(["mount", "-o", "remount,size=64m", str(disk)], check=True)
+        done = _redraft(fault_env, *args, timeout=120)
+        assert done.returncode == 0, done.stderr
+        check_log(read_events(out), range(3000))
 
 
 def test_a_failed_write_leaves_no_temporary_file(
