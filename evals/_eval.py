@@ -178,7 +178,7 @@ def _exclusive(out: Path) -> Iterator[None]:
         out.mkdir(parents=True, exist_ok=True)
         fd = os.open(out / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as exc:
-        raise write_error(out, exc, _NEW_FIX) from exc
+        raise write_error(out, exc, _NEW_FIX, "output directory ") from exc
     try:
         if fcntl is not None:
             try:
@@ -243,7 +243,7 @@ def _create_run(out: Path, config: EvalConfig, backend: Backend, *, leaky: bool)
         write_manifest(out, build_manifest(config, backend, provider, leaky=leaky))
         (out / EVENTS_FILE).touch()
     except OSError as exc:
-        raise write_error(out, exc, _NEW_FIX) from exc
+        raise write_error(out, exc, _NEW_FIX, "output directory ") from exc
 
 
 def _reopen_run(

@@ -85,24 +85,25 @@ _PATH = frozenset({
 })
 
 
-def write_error(path: Path, exc: OSError, fix: str) -> RedraftError:
+def write_error(path: Path, exc: OSError, fix: str, what: str = "") -> RedraftError:
     """The error to raise for a failed write to ``path``, on one line that names it.
 
     A path the system refuses (read-only, not a directory, no permission) is bad input,
     with ``fix`` as the advice; a full disk or quota is :class:`DiskFullError`, and any
     other failure (an I/O error) :class:`RunWriteError`: exit status 1, where a rerun
-    resumes once the disk has room again.
+    resumes once the disk has room again. ``what`` names the path's role ("output
+    directory ").
     """
     reason = exc.strerror or str(exc) or type(exc).__name__
     if exc.errno in _FULL:
         return DiskFullError(
-            f"cannot write {path}: {reason} (the disk is full); free some space, "
+            f"cannot write {what}{path}: {reason} (the disk is full); free some space, "
             "then rerun the same command to resume"
         )
     if exc.errno in _PATH:
-        return BadInputError(f"cannot write to {path}: {reason}; {fix}")
+        return BadInputError(f"cannot write to {what}{path}: {reason}; {fix}")
     return RunWriteError(
-        f"cannot write {path}: {reason}; rerun the same command to resume once it "
+        f"cannot write {what}{path}: {reason}; rerun the same command to resume once it "
         "can be written"
     )
 
