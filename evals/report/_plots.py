@@ -49,7 +49,7 @@ class _Look:
                    width=(4.5, 2.4, 1.0)[shrink], size=(11.0, 7.5, 4.5)[shrink])
 
 
-def _key(*series: Sequence[object]) -> tuple[tuple[object, ...], ...]:
+def _key(*series: Sequence[object] | np.ndarray) -> tuple[tuple[object, ...], ...]:
     """What identifies a drawn curve (its points), to find runs that coincide."""
     return tuple(tuple(np.round(np.asarray(s, dtype=np.float64), 9).tolist()) for s in series)
 
