@@ -24,7 +24,7 @@ from pydantic import ValidationError
 
 from redraft.tools import BadInputError, RedraftError
 
-__all__ = ["build_parser", "main"]
+__all__ = ["build_parser", "main", "preload"]
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -661,6 +661,40 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
 
 
+_PRELOAD = {
+    "eval": ("redraft.evals._eval", "redraft.evals.testbed"),
+    "grid": ("redraft.evals._eval", "redraft.evals.testbed"),
+    "report": ("redraft.evals.report",),
+    "merge": ("redraft.evals._shards",),
+}
+"""The heavy modules each command imports before it does anything."""
+
+
+def preload(argv: Sequence[str] | None = None) -> None:
+    """Import the modules the command in ``argv`` needs first.
+
+    The console entry point (:mod:`redraft.evals._console`) calls it while a Ctrl-C still
+    ends the process at once, so that one during these imports (most of a second) cannot
+    surface half-way through as a traceback, or wrapped in another library's error.
+    """
+    words = list(sys.argv[1:] if argv is None else argv)
+    command = next((word for word in words if not word.startswith("-")), None)
+    for module in _PRELOAD.get(command or "", ()):
+        importlib.import_module(module)
+
+
+def _interrupted(exc: BaseException) -> bool:
+    """Did a Ctrl-C cause ``exc`` (a library that wrapped the ``KeyboardInterrupt``)?"""
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, KeyboardInterrupt):
+            return True
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return False
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``redraft`` command; return the exit status."""
     args = build_parser().parse_args(argv)
@@ -690,6 +724,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"redraft: cannot use{where}: {reason}", file=sys.stderr)
         return EXIT_BAD_INPUT if exc.errno in _PATH_ERRNOS else EXIT_FAILURE
     except Exception as exc:
+        if _interrupted(exc):
+            print("redraft: interrupted; rerun the same command to resume", file=sys.stderr)
+            return EXIT_INTERRUPTED
         traceback.print_exc()
         print(f"redraft: failed: {type(exc).__name__}: {_one_line(exc)}", file=sys.stderr)
         return EXIT_FAILURE

@@ -8,6 +8,7 @@ import contextlib
 import errno
 import json
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -271,6 +272,58 @@ def test_systemexit_escaping_a_command_is_a_failure_not_success(
     monkeypatch.setattr("redraft.evals._eval.run_eval", leave)
     assert main(_eval_args(tmp_path / "run")) == 1
     _one_line(capsys.readouterr().err, "resume")
+
+
+# -- Ctrl-C at any moment -------------------------------------------------------------------
+
+
+def _sigint_as_a_shell_delivers_it() -> None:
+    """In the child before exec: SIGINT handled by default (not ignored, as it is in a
+    shell's background job) and held back until the program unblocks it.
+
+    Holding it covers the interpreter's own start-up (10-20 ms before any Python code of
+    the program runs, where no program can handle it); redraft's entry point unblocks it as
+    its first act, so a Ctrl-C sent at any moment from the start is handled by redraft.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+
+
+def test_the_entry_point_handles_ctrl_c_before_any_heavy_import() -> None:
+    # redraft.evals loads its names lazily, so the console entry point starts in
+    # milliseconds and its handler is in place before pydantic, LangGraph or numpy load.
+    probe = ("import sys, redraft.evals._console, redraft.evals as e; "
+             "heavy = [m for m in ('pydantic', 'langgraph', 'numpy', 'rich') if m in sys.modules]; "
+             "print(heavy, all(getattr(e, n) is not None for n in e.__all__), e.tasks.tasks)")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          timeout=60, check=True)
+    assert done.stdout.startswith("[] True "), done.stdout + done.stderr
+
+
+@pytest.mark.slow
+def test_ctrl_c_at_any_moment_of_the_first_two_seconds_is_exit_130_and_one_line(
+    tmp_path: Path,
+) -> None:
+    from redraft.evals._console import INTERRUPTED
+
+    script = Path(sys.executable).parent / "redraft"
+    if not script.is_file():
+        pytest.skip("the redraft console script is not installed next to this Python")
+    rng = random.Random(130)
+    moments = sorted(rng.uniform(0.0, 2.0) for _ in range(20))
+    for attempt, moment in enumerate(moments):
+        out = tmp_path / f"run{attempt}"
+        proc = subprocess.Popen(
+            [str(script), "eval", "addition", "--model", "simulated/e=0.1,r=0.5",
+             "--episodes", "100000", "--max-steps", "20", "--out", str(out), "-q"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+            env={**os.environ, "OMP_WAIT_POLICY": "PASSIVE"},
+            preexec_fn=_sigint_as_a_shell_delivers_it,
+        )
+        time.sleep(moment)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+        assert (proc.returncode, err.strip()) == (130, INTERRUPTED), (moment, err)
 
 
 # -- any text can be logged ----------------------------------------------------------------

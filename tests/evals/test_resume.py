@@ -73,7 +73,10 @@ def _launch_and_kill(
     """
     log = out / "events.jsonl"
     target = _records(log) + records
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # SIGINT handled by default in the child even when these tests run in a shell's
+    # background job (which ignores it, and a child would inherit that).
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     # A resumed run first rewrites the log without its unfinished episodes: counting from
     # the old size, the kill falls among records this process wrote.
     while proc.poll() is None:
