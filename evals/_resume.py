@@ -158,6 +158,8 @@ def replay(
             end = result.end
             if record.final == "incorrect" and first_error is None:
                 first_error = record.step
+        if end is None and episode.done:  # over without saying why: not a state to go on
+            raise _Diverged
     except Exception:  # any failure to replay means: start it again
         close_quietly(episode)
         return None
