@@ -1,7 +1,7 @@
 """The training loop as it was at commit 3ba0ec9 (before issue 20), kept for the bench only.
 
-Copied unchanged from ``evals/testbed/_train.py`` at 3ba0ec9, except for :data:`DATA_SECONDS`,
-which times the data part of each step (examples and encoding) for
+Copied unchanged from ``evals/testbed/_train.py`` (now in lab/testbed) at 3ba0ec9, except
+for :data:`DATA_SECONDS`, which times the data part of each step (examples and encoding) for
 ``bench/train_throughput.py``. Not part of the package; nothing else imports it.
 
 Train a testbed model from scratch and write it as a Hugging Face model directory.
@@ -30,16 +30,16 @@ from pathlib import Path
 from typing import Any
 
 from redraft.evals.tasks import Task, load_task
-from redraft.evals.testbed._deps import require_train
-from redraft.evals.testbed._recipe import (
+from redraft.lab.testbed._deps import require_train
+from redraft.lab.testbed._recipe import (
     RECIPE_FILE,
     SIZES,
     LossPoint,
     Recipe,
     TrainConfig,
 )
-from redraft.evals.testbed._regimes import Example, examples, task_spec
-from redraft.evals.testbed._tokenizer import END_TOKEN, build_tokenizer, render_chat
+from redraft.lab.testbed._regimes import Example, examples, task_spec
+from redraft.lab.testbed._tokenizer import END_TOKEN, build_tokenizer, render_chat
 from redraft.tools import BadInputError
 
 __all__ = ["train"]

@@ -25,10 +25,9 @@ from typing import Any
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from redraft.evals._config import EvalConfig
-from redraft.evals._eval import run_eval
+from redraft.evals import EvalConfig, run_eval, trained_defaults
 from redraft.evals.stats import RunStats, analyze_run, load_run
-from redraft.evals.testbed import BACK_MARKER, TrainConfig, eval_defaults, read_recipe, train
+from redraft.lab.testbed import BACK_MARKER, TrainConfig, read_recipe, train
 
 PRESETS: dict[str, dict[str, Any]] = {
     # size, optimizer steps per model (the same for every regime, so they see as many
@@ -130,7 +129,7 @@ def main() -> int:
         print(f"{name}: {recipe.parameters:,} params, {recipe.steps_done} steps, "
               f"{recipe.tokens_seen:,} tokens in {recipe.seconds:.0f} s on {recipe.device}; "
               f"held-out step accuracy {recipe.heldout_step_accuracy:.3f}", flush=True)
-        _, trained_options = eval_defaults("running_sum", f"hf/{model_dir}", representation, {})
+        _, trained_options = trained_defaults("running_sum", f"hf/{model_dir}", representation, {})
         for critic in args.critics.split(","):
             k = 0 if critic == "none" else args.revisions
             run_dir = args.out / "runs" / f"{name}-{critic}"

@@ -2,7 +2,7 @@
 
 Trains ``--models`` expert models of the quick scale's task and size (``redraft findings
 --scale quick``'s settings, ``--steps`` optimizer steps of its batch each) through the
-findings scheduler (:func:`redraft.evals.findings._run._train_all`) under each setting:
+findings scheduler (:func:`redraft.lab.findings.train_models`) under each setting:
 
 - ``jobs=1``: one model at a time in this process, torch on every CPU (the scheduler before
   this bench);
@@ -29,10 +29,8 @@ from pathlib import Path
 
 
 def _cell(jobs: int, models: int, steps: int, root: Path) -> float:
-    from redraft.agent.backends._contention import cpus_available
-    from redraft.evals.findings import FindingsOptions
-    from redraft.evals.findings._grid import TrainSpec
-    from redraft.evals.findings._run import _Costs, _train_all
+    from redraft.agent.backends import cpus_available
+    from redraft.lab.findings import FindingsOptions, TrainSpec, train_models
 
     work = Path(tempfile.mkdtemp(dir=root))
     options = FindingsOptions(out=work / "out", work=work, scale="quick", jobs=jobs,
@@ -40,12 +38,12 @@ def _cell(jobs: int, models: int, steps: int, root: Path) -> float:
     specs = [TrainSpec(arm="expert", regime="expert", seed=seed, out=work / f"expert-s{seed}",
                        extra={"steps": steps}) for seed in range(models)]
     started = time.perf_counter()
-    _train_all(specs, options, _Costs(work / "costs.json"), lambda _m: None)
+    train_models(specs, options)
     return time.perf_counter() - started
 
 
 def main(argv: list[str] | None = None) -> int:
-    from redraft.agent.backends._contention import cpus_available, sample_runnable
+    from redraft.agent.backends import cpus_available, sample_runnable
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--models", type=int, default=4, help="models per cell (4)")

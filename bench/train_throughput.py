@@ -54,8 +54,8 @@ def child_train(args: argparse.Namespace) -> None:
         sys.path.insert(0, str(BENCH))
         import _legacy_train as loop  # type: ignore[import-not-found]
     else:
-        from redraft.evals.testbed import _train as loop
-    from redraft.evals.testbed import TrainConfig
+        from redraft.lab.testbed import _train as loop
+    from redraft.lab.testbed import TrainConfig
 
     config = TrainConfig(
         task="running_sum", regime=args.regime, size=args.size, steps=args.warm + args.steps,
@@ -87,7 +87,7 @@ def child_eval(args: argparse.Namespace) -> None:
     from redraft.agent.backends import GenerationRequest, SamplingParams
     from redraft.agent.backends.hf import HFBackend
     from redraft.evals.tasks import load_task
-    from redraft.evals.testbed import examples, read_recipe
+    from redraft.lab.testbed import examples, read_recipe
 
     recipe = read_recipe(Path(args.out))
     if recipe is None:

@@ -25,9 +25,17 @@ if TYPE_CHECKING:
         ConfigFileError,
         EvalConfig,
         ShardSpec,
+        describe_validation_error,
         read_config_file,
     )
-    from redraft.evals._eval import RunResult, arun_eval, load_eval_task, run_eval
+    from redraft.evals._eval import (
+        RunResult,
+        arun_eval,
+        default_episodes,
+        load_eval_task,
+        run_eval,
+        run_grid,
+    )
     from redraft.evals._events import (
         SCHEMA_VERSION,
         EpisodeEndEvent,
@@ -46,7 +54,7 @@ if TYPE_CHECKING:
         read_events,
         scan_events,
     )
-    from redraft.evals._manifest import MANIFEST_FILE, read_manifest
+    from redraft.evals._manifest import MANIFEST_FILE, file_sha256, read_manifest
     from redraft.evals._progress import ProgressBar, RunObserver
     from redraft.evals._runner import (
         CorrectorResultError,
@@ -56,11 +64,13 @@ if TYPE_CHECKING:
         episode_seed,
     )
     from redraft.evals._shards import merge_runs
+    from redraft.evals._trained import MODEL_RECIPE_FILE, trained_defaults
 
 __all__ = [
     "EVENTS_FILE",
     "EXECUTION_FIELDS",
     "MANIFEST_FILE",
+    "MODEL_RECIPE_FILE",
     "SCHEMA_VERSION",
     "ConfigFileError",
     "CorrectorResultError",
@@ -81,7 +91,10 @@ __all__ = [
     "StepEvent",
     "TaskProtocolError",
     "arun_eval",
+    "default_episodes",
+    "describe_validation_error",
     "episode_seed",
+    "file_sha256",
     "keep_finished",
     "load_eval_task",
     "merge_runs",
@@ -90,10 +103,13 @@ __all__ = [
     "read_events",
     "read_manifest",
     "run_eval",
+    "run_grid",
     "scan_events",
+    "trained_defaults",
 ]
 
-_HOMES = ("_config", "_eval", "_events", "_log", "_manifest", "_progress", "_runner", "_shards")
+_HOMES = ("_config", "_eval", "_events", "_log", "_manifest", "_progress", "_runner", "_shards",
+          "_trained")
 """The modules the names above come from (each lists them in its ``__all__``)."""
 
 

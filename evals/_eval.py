@@ -41,6 +41,7 @@ from redraft.evals._log import (
 from redraft.evals._manifest import (
     MANIFEST_FILE,
     build_manifest,
+    check_provenance,
     check_resumable,
     model_file,
     read_manifest,
@@ -54,7 +55,7 @@ from redraft.evals._preflight import (
 from redraft.evals._progress import RunObserver
 from redraft.evals._resume import Restored, close_restored, restore_unfinished
 from redraft.evals._runner import LockstepRunner, close_quietly
-from redraft.evals.tasks import Task, load_task
+from redraft.evals.tasks import DescribedTask, IndexedTask, Task, load_task, tasks
 from redraft.tools import BadInputError
 
 try:
@@ -68,6 +69,7 @@ __all__ = [
     "arun_eval",
     "arun_grid",
     "check_run",
+    "default_episodes",
     "grid_order",
     "load_eval_task",
     "run_eval",
@@ -121,7 +123,35 @@ def load_eval_task(config: EvalConfig) -> Task:
             f"task {config.task!r} does not support error policy {config.error_policy!r} "
             f"(it supports: {', '.join(task.error_policies)})"
         )
+    if isinstance(task, IndexedTask) and config.episodes > len(task):
+        size = len(task)
+        close_quietly(task)
+        raise BadInputError(
+            f"task {config.task!r} holds {size} episodes (records), and episode i is record "
+            f"i: --episodes {config.episodes} asks for more; leave --episodes out to run each "
+            f"once, or pass at most {size}"
+        )
     return task
+
+
+def default_episodes(config: EvalConfig) -> int | None:
+    """How many episodes a run of ``config``'s task holds when none are asked for.
+
+    An :class:`~redraft.evals.tasks.IndexedTask` (a dataset) runs each record once: its
+    size. None for other tasks (:class:`EvalConfig`'s default stands).
+    """
+    factory = tasks.get(config.task)
+    if isinstance(factory, type) and not hasattr(factory, "new_episode_at"):
+        return None  # a task class that is not indexed: no need to build one (an engine)
+    task = load_eval_task(config.model_copy(update={"episodes": 1}))
+    try:
+        return len(task) if isinstance(task, IndexedTask) else None
+    finally:
+        close_quietly(task)
+
+
+def _provenance(task: Task) -> dict[str, Any] | None:
+    return task.provenance() if isinstance(task, DescribedTask) else None
 
 
 class _Tee:
@@ -233,14 +263,16 @@ def check_run(config: EvalConfig, out: Path) -> None:
         _existing_run(out, config)
 
 
-def _create_run(out: Path, config: EvalConfig, backend: Backend, *, leaky: bool) -> None:
+def _create_run(out: Path, config: EvalConfig, backend: Backend, *, leaky: bool,
+                task_info: dict[str, Any] | None) -> None:
     provider, _ = split_model_string(config.model)
     if (out / MANIFEST_FILE).exists():  # re-check after the model load, as a second guard
         raise BadInputError(
             f"another process created a run in {out} meanwhile; rerun to resume it"
         )
     try:
-        write_manifest(out, build_manifest(config, backend, provider, leaky=leaky))
+        write_manifest(out, build_manifest(config, backend, provider, leaky=leaky,
+                                           task_info=task_info))
         (out / EVENTS_FILE).touch()
     except OSError as exc:
         raise write_error(out, exc, _NEW_FIX, "output directory ") from exc
@@ -347,12 +379,15 @@ async def arun_eval(
         stack.enter_context(_exclusive(out))
         remove_stale_temporaries(out)
         manifest = _existing_run(out, config)
+        task_info = _provenance(task)
+        if manifest is not None:
+            check_provenance(manifest, task_info, out)
         if backend is None:
             backend = _load_backend(config)
             stack.push_async_callback(backend.aclose)
         restored: dict[int, Restored] = {}
         if manifest is None:
-            _create_run(out, config, backend, leaky=leaky)
+            _create_run(out, config, backend, leaky=leaky, task_info=task_info)
             done: set[int] = set()
         else:
             done, restored = _reopen_run(out, config, manifest, backend, task)

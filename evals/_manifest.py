@@ -33,6 +33,7 @@ __all__ = [
     "MANIFEST_FILE",
     "SEED_RULE",
     "build_manifest",
+    "check_provenance",
     "check_resumable",
     "config_differences",
     "file_sha256",
@@ -112,14 +113,22 @@ def backend_options(backend: object, provider: str) -> dict[str, Any] | None:
 
 
 def build_manifest(
-    config: EvalConfig, backend: object, provider: str, *, leaky: bool = False
+    config: EvalConfig,
+    backend: object,
+    provider: str,
+    *,
+    leaky: bool = False,
+    task_info: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The manifest of a new run.
 
     It records the config without secret backend options (``api_key``, ...), whether
-    ground truth fed the loop (``leaky``, from the feedback source), and the verdict code
-    table of this process, so that the log's codes stay readable without its plug-ins.
+    ground truth fed the loop (``leaky``, from the feedback source), the verdict code
+    table of this process, so that the log's codes stay readable without its plug-ins, and
+    the task's provenance (``task_info``: a dataset's name and content hash, a sandbox's
+    isolation), when the task gives one.
     """
+    extra = {} if task_info is None else {"task_info": task_info}
     return {
         "schema": SCHEMA_VERSION,
         "config": config.model_dump(mode="json"),
@@ -135,6 +144,7 @@ def build_manifest(
         "platform": {"system": platform.platform(), "executable": sys.executable},
         "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "resumed_at": [],
+        **extra,
     }
 
 
@@ -236,6 +246,43 @@ def check_resumable(manifest: dict[str, Any], config: EvalConfig, run_dir: Path)
             "rerun with the same options to resume it (only --episodes may grow, to extend "
             "it), or choose another --out"
         )
+
+
+def _flat(value: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(value, dict) and value:
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            out.update(_flat(item, f"{prefix}.{key}" if prefix else str(key)))
+        return out
+    return {prefix or "task_info": value}
+
+
+def check_provenance(
+    manifest: dict[str, Any], task_info: dict[str, Any] | None, run_dir: Path
+) -> None:
+    """Refuse to resume ``run_dir`` when the task's provenance changed (a dataset's file).
+
+    Raises:
+        BadInputError: one line naming what changed.
+    """
+    recorded = manifest.get("task_info")
+    if recorded == task_info:
+        return
+    old, new = _flat(recorded or {}), _flat(task_info or {})
+    changed = [
+        f"{key}: {_short(old.get(key))} -> {_short(new.get(key))}"
+        for key in sorted(set(old) | set(new))
+        if old.get(key) != new.get(key) and not key.endswith("summary")
+    ]
+    raise BadInputError(
+        f"{run_dir} was run on other task data ({'; '.join(changed[:4]) or 'task_info'}): a "
+        "changed file is a different run; restore it, or choose another --out"
+    )
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def read_label(run_dir: Path) -> str | None:

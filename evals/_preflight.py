@@ -14,7 +14,7 @@ from typing import Any
 
 from redraft.agent.backends import backends, split_model_string
 from redraft.evals._config import EvalConfig
-from redraft.evals._runner import close_quietly, episode_seed
+from redraft.evals._runner import close_quietly, episode_seed, new_episode
 from redraft.evals.tasks import Task
 from redraft.tools import (
     BadInputError,
@@ -60,8 +60,8 @@ def check_verifier(verifier: Verifier[Any], config: EvalConfig, task: Task) -> N
     if wanted is None:
         return
     first = next(iter(config.episode_ids()), 0)
-    episode = task.new_episode(episode_seed(config.seed, first), max_steps=config.max_steps,
-                               error_policy=config.error_policy)
+    episode = new_episode(task, first, episode_seed(config.seed, first),
+                          max_steps=config.max_steps, error_policy=config.error_policy)
     try:
         if episode.done:
             return

@@ -25,7 +25,7 @@ from pydantic import JsonValue
 from redraft.agent.backends import Message
 from redraft.evals._events import EpisodeStartEvent, RoundEvent, StepEvent
 from redraft.evals._log import LogScan
-from redraft.evals._runner import close_quietly
+from redraft.evals._runner import close_quietly, new_episode
 from redraft.evals.tasks import EndReason, Episode, ErrorPolicy, StepResult, Task
 from redraft.tools import Judgement
 
@@ -141,7 +141,8 @@ def replay(
     A task that raises while replaying, or whose step differs from the logged one, gives
     None: the caller reruns the episode from scratch.
     """
-    episode = task.new_episode(logged.seed, max_steps=max_steps, error_policy=error_policy)
+    episode = new_episode(task, logged.id, logged.seed, max_steps=max_steps,
+                          error_policy=error_policy)
     end: EndReason | None = None
     first_error: int | None = None
     try:

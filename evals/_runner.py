@@ -34,7 +34,15 @@ from redraft.agent import (
 )
 from redraft.agent.backends import HintBoard
 from redraft.evals._events import EpisodeEndEvent, EpisodeStartEvent, Event, RoundEvent, StepEvent
-from redraft.evals.tasks import EndReason, Episode, ErrorPolicy, StepPrompt, StepResult, Task
+from redraft.evals.tasks import (
+    EndReason,
+    Episode,
+    ErrorPolicy,
+    IndexedTask,
+    StepPrompt,
+    StepResult,
+    Task,
+)
 from redraft.tools import Correctness, Judgement, Oracle
 
 if TYPE_CHECKING:
@@ -48,6 +56,7 @@ __all__ = [
     "close_quietly",
     "episode_seed",
     "item_id",
+    "new_episode",
 ]
 
 Corrector = CompiledStateGraph[CorrectorState, None, CorrectorInput, CorrectorOutput]
@@ -77,6 +86,19 @@ def episode_seed(run_seed: int, episode: int) -> int:
     """The seed of episode ``episode``: a hash of (run seed, id), so each replays alone."""
     digest = hashlib.blake2b(f"{run_seed}:{episode}".encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big") & ((1 << 63) - 1)
+
+
+def new_episode(
+    task: Task, episode_id: int, seed: int, *, max_steps: int, error_policy: ErrorPolicy
+) -> Episode:
+    """Episode ``episode_id`` of a run, seeded by ``seed``.
+
+    Of an :class:`IndexedTask` (a dataset), item ``episode_id``; else a fresh episode.
+    """
+    if isinstance(task, IndexedTask):
+        return task.new_episode_at(episode_id, seed, max_steps=max_steps,
+                                   error_policy=error_policy)
+    return task.new_episode(seed, max_steps=max_steps, error_policy=error_policy)
 
 
 def item_id(episode: int, step: int) -> str:
@@ -188,7 +210,8 @@ class LockstepRunner:
                 prompts = [r.episode.prompt() for r in running]
                 items = [self._item(r, p) for r, p in zip(running, prompts, strict=True)]
                 if self.hints is not None:
-                    self.hints.post({i.id: p.hint for i, p in zip(items, prompts, strict=True)})
+                    self.hints.post({i.id: p.hint for i, p in zip(items, prompts, strict=True)
+                                     if p.hint is not None})
                 try:
                     state = await self.corrector.ainvoke({"items": items})
                 finally:
@@ -219,9 +242,8 @@ class LockstepRunner:
                 return None
             return running
         seed = episode_seed(self.seed, episode_id)
-        episode = self.task.new_episode(
-            seed, max_steps=self.max_steps, error_policy=self.error_policy
-        )
+        episode = new_episode(self.task, episode_id, seed, max_steps=self.max_steps,
+                              error_policy=self.error_policy)
         self.sink.write(EpisodeStartEvent(episode=episode_id, step=0, round=0, seed=seed))
         running = _Running(episode_id, episode)
         if episode.done:  # an episode with nothing to do ends at once

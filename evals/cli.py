@@ -12,7 +12,6 @@ import errno
 import importlib
 import itertools
 import json
-import os
 import sys
 import traceback
 from collections import Counter
@@ -22,6 +21,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from redraft.evals.commands import Command, backend_log, commands, key_value, say
 from redraft.tools import BadInputError, RedraftError
 
 __all__ = ["build_parser", "main", "preload"]
@@ -48,23 +48,14 @@ examples:
   redraft report a/run=baseline b/run=retrained --out reports/ab   # labels
   redraft train running_sum --regime retry --out models/rs-retry   # then --model hf/models/rs-retry
   redraft findings --out docs/findings --scale quick   # the experiment -> docs/findings.md
+  redraft grid dataset --task-option path=examples/word_problems.jsonl --critic none,self,tool \
+      --out runs/words   # your own data: JSONL, JSON, CSV or Parquet, each record an episode
 """
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> Any:  # one line, exit status 2 (argparse's too)
         self.exit(EXIT_BAD_INPUT, f"{self.prog}: {message} (see {self.prog} --help)\n")
-
-
-def _key_value(text: str) -> tuple[str, Any]:
-    key, sep, value = text.partition("=")
-    if not sep or not key.strip():
-        raise argparse.ArgumentTypeError(f"{text!r} is not KEY=VALUE")
-    try:
-        parsed: Any = json.loads(value)
-    except ValueError:
-        parsed = value
-    return key.strip(), parsed
 
 
 def _out_dir(text: str) -> Path:
@@ -144,11 +135,11 @@ def _add_run_options(parser: argparse.ArgumentParser, *, grid: bool) -> None:
         parser.add_argument("--shard", help="run only shard i of N: i/N")
         parser.add_argument("--label", help="the run's name in reports (default: --out's name)")
     parser.add_argument(
-        "--task-option", type=_key_value, action="append", default=[], metavar="KEY=VALUE",
+        "--task-option", type=key_value, action="append", default=[], metavar="KEY=VALUE",
         help="task option (repeatable; VALUE parsed as JSON when it is)",
     )
     parser.add_argument(
-        "--model-option", type=_key_value, action="append", default=[], metavar="KEY=VALUE",
+        "--model-option", type=key_value, action="append", default=[], metavar="KEY=VALUE",
         help="backend option, e.g. n_ctx=2048 (repeatable)",
     )
     parser.add_argument("--out", type=_out_dir, required=True, help="run directory (grid: parent)")
@@ -157,6 +148,36 @@ def _add_run_options(parser: argparse.ArgumentParser, *, grid: bool) -> None:
         "--verbose", action="store_true",
         help="let the backend log to stderr (llama.cpp's loader: hundreds of lines)",
     )
+
+
+def _add_plugin_commands(sub: Any) -> None:
+    """Add the commands plug-ins contribute (``redraft.commands``: the study's among them).
+
+    A plug-in that fails to load keeps its name: running it says why in one line (exit 2),
+    and every other command still works.
+    """
+    for name in commands.names():
+        try:
+            command = commands.create(name)
+            if not isinstance(command, Command):
+                raise TypeError(f"{commands.origin(name)} does not give a redraft command "
+                                "(help, add_arguments, run)")
+        except Exception as exc:  # a plug-in's import or factory can raise anything
+            broken = sub.add_parser(name, help=f"BROKEN plug-in: {_one_line(exc)}")
+            broken.add_argument("rest", nargs=argparse.REMAINDER)
+            broken.set_defaults(func=_broken_command(name, exc))
+            continue
+        parser = sub.add_parser(name, help=command.help)
+        command.add_arguments(parser)
+        parser.set_defaults(func=command.run)
+
+
+def _broken_command(name: str, exc: BaseException) -> Callable[[argparse.Namespace], int]:
+    def refuse(args: argparse.Namespace) -> int:
+        raise BadInputError(f"command {name!r} is a plug-in that cannot be loaded: "
+                            f"{_one_line(exc)}")
+
+    return refuse
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -188,76 +209,17 @@ def build_parser() -> argparse.ArgumentParser:
     p_merge.add_argument("shards", nargs="+", type=Path, metavar="SHARD_DIR")
     p_merge.add_argument("--out", type=_out_dir, required=True, help="merged run directory")
     p_merge.set_defaults(func=_cmd_merge)
-    p_list = sub.add_parser("list", help="list tasks, verifiers and backends (with plug-ins)")
+    p_list = sub.add_parser(
+        "list", help="list tasks, verifiers, scorers and backends (with plug-ins)")
     p_list.set_defaults(func=_cmd_list)
-    p_train = sub.add_parser("train", help="train a small testbed model on a task's episodes")
-    _add_train_options(p_train)
-    p_train.set_defaults(func=_cmd_train)
-    p_find = sub.add_parser(
-        "findings", help="train, run the findings grid, report, and write OUT.md from it")
-    p_find.add_argument("--out", type=Path, required=True,
-                        help="figures and summaries folder; the page is OUT.md beside it")
-    p_find.add_argument("--work", type=Path, default=Path("runs/findings"),
-                        help="models, run directories and full reports (default runs/findings)")
-    p_find.add_argument("--model", help="run the grid on PROVIDER/MODEL instead of the testbed")
-    p_find.add_argument("--scale", choices=("tiny", "quick", "full", "gpu"), default="quick",
-                        help="grid size (default quick)")
-    p_find.add_argument("--seed", type=int, default=0, help="run and training seed (default 0)")
-    p_find.add_argument("--no-embedded", action="store_true",
-                        help="leave out the SmolLM2 (llama.cpp) runs")
-    p_find.add_argument("--jobs", type=int,
-                        help="models trained at once, a process each (default: one per CPU "
-                        "on a CPU scale, at most 8; one on a GPU)")
-    p_find.add_argument("--threads", type=int,
-                        help="torch threads per training process (default: the CPUs shared "
-                        "out among the jobs)")
-    p_find.add_argument("--replicate", type=Path, metavar="DIR",
-                        help="another findings folder (the same grid with another --seed): "
-                        "compare its declared contrasts with OUT's on the page")
-    p_find.add_argument("--page-only", action="store_true",
-                        help="only redraw the figures and rewrite the page from OUT's summaries")
-    p_find.add_argument(
-        "--verbose", action="store_true",
-        help="let the backends log to stderr (llama.cpp's loader: hundreds of lines a load)",
-    )
-    p_find.set_defaults(func=_cmd_findings)
     p_cache = sub.add_parser(
         "cache", help="list or clear the models converted once, and native-weights probe "
         "results (~/.cache/redraft)")
     p_cache.add_argument("action", choices=("list", "clear"), help="list: what and how large; "
                          "clear: remove them all (the next load converts again)")
     p_cache.set_defaults(func=_cmd_cache)
+    _add_plugin_commands(sub)
     return parser
-
-
-def _add_train_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("task", help="task whose episodes give the training text")
-    parser.add_argument("--regime", default="expert", help="expert|retry|scratchpad|recovery")
-    parser.add_argument("--out", type=Path, required=True, help="model directory to create")
-    parser.add_argument("--size", default="micro", help="micro|small|medium|large")
-    parser.add_argument("--steps", type=int, help="optimizer steps (default 2000)")
-    parser.add_argument("--minutes", type=float, help="training time budget; 0: none (default 9)")
-    parser.add_argument("--seed", type=int, help="training seed (default 0)")
-    parser.add_argument("--representation", help="the task's prompt representation")
-    parser.add_argument("--episode-steps", type=int, help="steps per training episode (20)")
-    parser.add_argument("--retry-p", type=float, help="retry: share of wrong-first steps (0.2)")
-    parser.add_argument("--mask-wrong", action="store_true",
-                        help="retry: leave the wrong answers, not the [BACK] marker, out of "
-                             "the loss")
-    parser.add_argument("--wrong-source", choices=("offset", "model"),
-                        help="wrong answers: right total +-1..10 (offset) or --wrong-model's own")
-    parser.add_argument("--wrong-model", help="trained model dir whose mistakes give wrong answers")
-    parser.add_argument("--recovery-p", type=float,
-                        help="share of training steps committed wrong first (recovery needs > 0)")
-    parser.add_argument("--batch-size", type=int, help="examples per optimizer step (64)")
-    parser.add_argument("--lr", type=float, help="peak learning rate (3e-3)")
-    parser.add_argument("--threads", type=int, help="torch CPU threads (default 2)")
-    parser.add_argument("--device", help="torch device (default: cuda if present, else cpu)")
-    parser.add_argument(
-        "--task-option", type=_key_value, action="append", default=[], metavar="KEY=VALUE",
-        help="task option (repeatable; VALUE parsed as JSON when it is)",
-    )
-    parser.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
 
 
 # -- configs -------------------------------------------------------------------------------
@@ -327,20 +289,15 @@ def _observers(quiet: bool, config: Any, title: str = "steps") -> list[Any]:
     return [] if quiet else [ProgressBar(max_steps=config.max_steps, title=title)]
 
 
-def _say(quiet: bool, message: str) -> None:
-    if not quiet:
-        print(message, file=sys.stderr)
-
-
 # -- commands ------------------------------------------------------------------------------
 
 
-def _model_defaults(data: dict[str, Any]) -> dict[str, Any]:
-    """A testbed model's own task options and representation, unless the user set them."""
-    from redraft.evals.testbed import eval_defaults
+def _trained_defaults(data: dict[str, Any]) -> dict[str, Any]:
+    """A trained model's own task options and representation, unless the user set them."""
+    from redraft.evals._trained import trained_defaults
 
     if data.get("task"):
-        representation, options = eval_defaults(
+        representation, options = trained_defaults(
             data["task"], data.get("model"), data.get("representation"),
             dict(data.get("task_options") or {}),
         )
@@ -348,23 +305,23 @@ def _model_defaults(data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
-def _backend_log(args: argparse.Namespace) -> None:
-    """``--verbose``: let backends log, without making it a recorded model option.
+def _episodes_default(data: dict[str, Any]) -> dict[str, Any]:
+    """Without ``--episodes``, a dataset task runs each record once (episode i: record i)."""
+    if "episodes" in data:
+        return data
+    from redraft.evals._eval import default_episodes
 
-    A model option would be written to the manifest, and a resume with ``--verbose`` added
-    would then be refused as a changed run; the environment variable is read at load time.
-    """
-    if args.verbose:
-        from redraft.agent.backends.llamacpp import VERBOSE_ENV
-
-        os.environ[VERBOSE_ENV] = "1"
+    # A grid's lists (critics, budgets, representations) do not change the task.
+    single = {k: v for k, v in data.items() if not isinstance(v, list) or k == "task_options"}
+    count = default_episodes(_validate(single))
+    return data if count is None else {**data, "episodes": count}
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
     from redraft.evals._eval import run_eval
 
-    _backend_log(args)
-    config = _validate(_model_defaults(_config_data(args)))
+    backend_log(args.verbose)
+    config = _validate(_episodes_default(_trained_defaults(_config_data(args))))
     if args.label is not None and not args.label.strip():
         raise BadInputError("--label must not be blank")
     result = run_eval(config, args.out,
@@ -376,7 +333,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     verb = "resumed" if result.resumed else "ran"
     kept = (f"; {result.continued} unfinished episodes continued after their "
             f"{result.kept_steps} logged steps" if result.continued else "")
-    _say(
+    say(
         args.quiet,
         f"redraft: {args.out}: {result.episodes} episodes done ({verb}: {result.ran} episodes, "
         f"{result.steps} steps in {result.seconds:.1f} s{kept})",
@@ -395,8 +352,8 @@ def _cmd_grid(args: argparse.Namespace) -> int:
     from redraft.evals._config import EvalConfig
     from redraft.evals._eval import run_grid
 
-    _backend_log(args)
-    base = _model_defaults(_config_data(args))
+    backend_log(args.verbose)
+    base = _episodes_default(_trained_defaults(_config_data(args)))
     critics: list[str] = args.critic or [base.get("critic", "tool")]
     default_k = EvalConfig.model_fields["max_revisions"].default
     budgets: list[int] = args.revisions or [int(base.get("max_revisions", default_k))]
@@ -427,7 +384,7 @@ def _cmd_grid(args: argparse.Namespace) -> int:
     ]
 
     def announce(index: int) -> None:
-        _say(args.quiet, f"redraft grid: {titles[index]} -> {run_dirs[index]}")
+        say(args.quiet, f"redraft grid: {titles[index]} -> {run_dirs[index]}")
 
     run_grid(runs, on_start=announce)
     return _report(run_dirs, args.out / "report", args.quiet)
@@ -450,11 +407,11 @@ def _report(
 
             raise write_error(out, exc, "choose a writable --out for the report") from exc
         raise
-    _say(quiet, f"redraft: report written to {out / 'report.html'}")
+    say(quiet, f"redraft: report written to {out / 'report.html'}")
     for line in report.headlines:
-        _say(quiet, f"  {line.subject}: {line.text}")
+        say(quiet, f"  {line.subject}: {line.text}")
         for caveat in line.caveats:
-            _say(quiet, f"    warning ({caveat.kind}): {caveat.text}")
+            say(quiet, f"    warning ({caveat.kind}): {caveat.text}")
     return EXIT_OK
 
 
@@ -529,10 +486,12 @@ def _cmd_merge(args: argparse.Namespace) -> int:
 def _cmd_list(args: argparse.Namespace) -> int:
     from redraft.agent.backends import backends
     from redraft.evals.tasks import tasks
-    from redraft.tools import verifiers
+    from redraft.tools import scorers, verifiers
 
     broken = 0
-    for title, registry in (("tasks", tasks), ("verifiers", verifiers), ("backends", backends)):
+    registries = (("tasks", tasks), ("verifiers", verifiers), ("scorers", scorers),
+                  ("backends", backends), ("commands", commands))
+    for title, registry in registries:
         print(f"{title}:")
         names = registry.names()
         width = max((len(n) for n in names), default=0)
@@ -547,80 +506,6 @@ def _cmd_list(args: argparse.Namespace) -> int:
                 print(f"  {name:<{width}}  {registry.origin(name)}")
     if broken:
         print(f"redraft: {broken} broken plug-in(s) listed above", file=sys.stderr)
-    return EXIT_OK
-
-
-def _cmd_train(args: argparse.Namespace) -> int:
-    from redraft.evals.testbed import TrainConfig, train
-
-    fields = {
-        "task": args.task, "regime": args.regime, "size": args.size, "steps": args.steps,
-        "minutes": args.minutes, "seed": args.seed, "representation": args.representation,
-        "episode_steps": args.episode_steps, "retry_p": args.retry_p,
-        "batch_size": args.batch_size, "lr": args.lr, "threads": args.threads,
-        "device": args.device, "task_options": dict(args.task_option),
-        "mask_wrong": args.mask_wrong or None, "wrong_source": args.wrong_source,
-        "wrong_model": args.wrong_model, "recovery_p": args.recovery_p,
-    }
-    if args.wrong_model is not None and args.wrong_source is None:
-        fields["wrong_source"] = "model"
-    if args.minutes is not None and args.minutes <= 0:
-        fields["minutes"] = None
-        given = {k: v for k, v in fields.items() if v is not None or k == "minutes"}
-    else:
-        given = {k: v for k, v in fields.items() if v is not None}
-    try:
-        config = TrainConfig.model_validate(given)
-    except ValidationError as exc:
-        raise _option_error(exc) from exc
-    recipe = train(config, args.out, say=None if args.quiet else lambda m: _say(False, m))
-    _say(
-        args.quiet,
-        f"redraft: {args.out}: {recipe.parameters:,} parameters, {recipe.steps_done} steps "
-        f"({recipe.stopped_by}) in {recipe.seconds:.0f} s, held-out step accuracy "
-        f"{recipe.heldout_step_accuracy:.1%}; run it with --model hf/{args.out}",
-    )
-    return EXIT_OK
-
-
-def _option_error(exc: ValidationError) -> BadInputError:
-    """The first invalid field of a config built from options, named as its option."""
-    first = exc.errors()[0]
-    where = ".".join(str(p) for p in first["loc"])
-    message = str(first["msg"]).removeprefix("Value error, ")
-    if not where:  # a rule across options: its message names them
-        return BadInputError(message)
-    return BadInputError(f"--{where.replace('_', '-')}: {message}")
-
-
-def _cmd_findings(args: argparse.Namespace) -> int:
-    from redraft.evals.findings import FindingsOptions, add_replicate, run_findings, write_page
-
-    if args.replicate is not None and not args.page_only:
-        _say(False, "redraft: --replicate rewrites an existing page: add --page-only")
-        return EXIT_BAD_INPUT
-    _backend_log(args)
-    if args.page_only:
-        if args.replicate is not None:
-            add_replicate(args.out, args.replicate)
-        path = write_page(args.out)
-    else:
-        try:
-            options = FindingsOptions(
-                out=args.out, work=args.work, model=args.model, scale=args.scale,
-                seed=args.seed, embedded=not args.no_embedded, threads=args.threads,
-                jobs=args.jobs)
-        except ValidationError as exc:
-            raise _option_error(exc) from exc
-        words = ["redraft findings", "--out", str(args.out), "--scale", args.scale]
-        if args.model:
-            words += ["--model", args.model]
-        if args.seed:
-            words += ["--seed", str(args.seed)]
-        if args.no_embedded:
-            words.append("--no-embedded")
-        path = run_findings(options, say=lambda m: _say(False, m), command=" ".join(words))
-    _say(False, f"redraft: findings written to {path}")
     return EXIT_OK
 
 
@@ -662,8 +547,8 @@ def _one_line(exc: BaseException) -> str:
 
 
 _PRELOAD = {
-    "eval": ("redraft.evals._eval", "redraft.evals.testbed"),
-    "grid": ("redraft.evals._eval", "redraft.evals.testbed"),
+    "eval": ("redraft.evals._eval", "redraft.evals._trained"),
+    "grid": ("redraft.evals._eval", "redraft.evals._trained"),
     "report": ("redraft.evals.report",),
     "merge": ("redraft.evals._shards",),
 }

@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-FOLDERS = ("agent", "tools", "evals")
-"""The source folders; setuptools maps each onto ``redraft.<folder>``."""
+FOLDERS = ("agent", "tools", "evals", "lab")
+"""The source folders; setuptools maps each onto ``redraft.<folder>`` (lab: the study)."""
 
 
 def test_only_the_redraft_namespace_is_importable(tmp_path: object) -> None:
@@ -101,7 +101,7 @@ def wheel_python(target: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 def test_the_wheel_holds_every_package_and_only_redraft(wheel_site: Path) -> None:
     packages = source_packages()
-    assert "redraft.evals.findings" in packages  # the one a hand-kept list once left out
+    assert "redraft.lab.findings" in packages  # the one a hand-kept list once left out
     code = (
         "import importlib, json, sys\n"
         "files = {n: importlib.import_module(n).__file__ for n in json.loads(sys.argv[1])}\n"

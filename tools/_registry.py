@@ -163,6 +163,13 @@ def _register_builtins() -> None:
         "running_sum": "redraft.tools.arithmetic:RunningSumVerifier",
         "tracking": "redraft.tools.tracking:TrackingVerifier",
         "schema": "redraft.tools.schema:SchemaVerifier",
+        # Format verifiers of the answer scorers (redraft.tools.formats, .code).
+        "answer": "redraft.tools.formats:AnswerVerifier",
+        "number": "redraft.tools.formats:NumberVerifier",
+        "choice": "redraft.tools.formats:ChoiceVerifier",
+        "regex": "redraft.tools.formats:RegexVerifier",
+        "json": "redraft.tools.formats:JsonVerifier",
+        "code": "redraft.tools.code:CodeVerifier",
     }.items():
         verifiers.add_lazy(name, target)
 

@@ -1,5 +1,6 @@
 """Backends: one small async protocol, selected by a ``"provider/model"`` string."""
 
+from redraft.agent.backends._contention import cpus_available, sample_runnable
 from redraft.agent.backends._errors import BackendRejectedError, BackendUnavailableError
 from redraft.agent.backends._protocol import (
     Backend,
@@ -57,10 +58,12 @@ __all__ = [
     "SimulationHint",
     "SimulationParams",
     "backends",
+    "cpus_available",
     "is_secret_option",
     "load_backend",
     "public_options",
     "register_backend",
+    "sample_runnable",
     "secret_field",
     "secret_names",
     "split_model_string",

@@ -4,11 +4,13 @@ from redraft.evals.report._headline import (
     Caveat,
     Headline,
     comparison_headline,
+    format_number,
     headlines,
+    needed_digits,
     run_headline,
 )
 from redraft.evals.report._html import FIGURES_READY_TITLE, render_html
-from redraft.evals.report._plots import FIGURES
+from redraft.evals.report._plots import COLOURS, FIGURES, label_axes, png_bytes
 from redraft.evals.report._power import TrendPower, trend_power
 from redraft.evals.report._profile import (
     LenientReading,
@@ -28,6 +30,7 @@ from redraft.evals.report._settings import setting_differences
 from redraft.evals.report._summary import SUMMARY_FILE, summary, write_summary
 
 __all__ = [
+    "COLOURS",
     "FIGURES",
     "FIGURES_READY_TITLE",
     "HTML_FILE",
@@ -42,7 +45,11 @@ __all__ = [
     "TrendPower",
     "build_report",
     "comparison_headline",
+    "format_number",
     "headlines",
+    "label_axes",
+    "needed_digits",
+    "png_bytes",
     "profile_run",
     "render_html",
     "run_headline",

@@ -182,6 +182,14 @@ def _compounding(stats: RunStats, power: TrendPower) -> tuple[str, list[tuple[Ca
         return text, [("no_errors", f"{name} committed no error: ê = 0 and the horizon is "
                        "unbounded; only the interval's upper end says how large the error "
                        "could still be.")]
+    if power.at_risk_after_first == 0 and power.first_errors < stats.episodes:
+        # Some episodes ended at step 1 without an error (a dataset of single questions):
+        # there was no step 2 to be at risk in, which is not a wall of first errors.
+        text = (f"Whether errors compound cannot be told: no episode went past step 1 "
+                f"({power.first_errors} of the {stats.episodes} erred there, the rest ended "
+                f"there), so there is no later step to compound into; ê = {_interval(e_hat)} "
+                "is that one step's error.")
+        return text, []
     if power.at_risk_after_first == 0:
         why = (f"every one of the {stats.episodes} episodes had its first committed error at "
                "step 1, so none was still error-free at step 2 and the hazard was observed at "

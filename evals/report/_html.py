@@ -187,6 +187,14 @@ def _runs_table(runs: Sequence[RunStats], profiles: Sequence[RunProfile | None])
         + "".join(f'<td class="stops">{v}</td>' for v in values) + "</tr>"
         for label, values in counts
     )
+    # Where the episodes came from (a dataset's file and hash, the sandbox's isolation).
+    keys = list(dict.fromkeys(k for p in profiles if p is not None for k in p.task_info))
+    rows.extend(
+        f'<tr><td class="name">{_esc(key)}</td>'
+        + "".join(f"<td>{_esc(p.task_info.get(key, '–') if p else '–')}</td>"
+                  for p in profiles) + "</tr>"
+        for key in keys
+    )
     return (f'<table class="runs"><tr><th class="name">setting</th>{head}</tr>'
             f'{"".join(rows)}</table>')
 

@@ -17,10 +17,10 @@ from matplotlib.typing import LineStyleType
 from redraft.evals.report._headline import p_clause
 from redraft.evals.stats import RunStats, StepCurve
 
-__all__ = ["FIGURES", "error_rates_png", "global_error_png", "hazard_png", "run_label",
-           "survival_png"]
+__all__ = ["COLOURS", "FIGURES", "error_rates_png", "global_error_png", "hazard_png",
+           "label_axes", "png_bytes", "run_label", "survival_png"]
 
-_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2",
+COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2",
             "#7f7f7f", "#bcbd22", "#17becf")
 _MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">", "*")
 _MIN_AT_RISK = 10
@@ -45,7 +45,7 @@ class _Look:
     @classmethod
     def of(cls, index: int) -> _Look:
         shrink = index % 3
-        return cls(_COLOURS[index % len(_COLOURS)], _MARKERS[index % len(_MARKERS)],
+        return cls(COLOURS[index % len(COLOURS)], _MARKERS[index % len(_MARKERS)],
                    width=(4.5, 2.4, 1.0)[shrink], size=(11.0, 7.5, 4.5)[shrink])
 
 
@@ -81,7 +81,7 @@ def _figure(width: float = 8.0, height: float = 4.8) -> tuple[Figure, Axes]:
     return fig, fig.add_subplot()
 
 
-def _png(fig: Figure) -> bytes:
+def png_bytes(fig: Figure) -> bytes:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")
     return buffer.getvalue()
@@ -124,7 +124,7 @@ def _curve_key(curve: StepCurve) -> object:
     return _key(curve.steps, _nan(curve.value), curve.n)
 
 
-def _axes(ax: Axes, title: str, xlabel: str, ylabel: str) -> None:
+def label_axes(ax: Axes, title: str, xlabel: str, ylabel: str) -> None:
     ax.set_title(title, fontsize="medium")
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
@@ -140,7 +140,7 @@ def _finish(
     ylabel: str,
     styles: Sequence[tuple[LineStyleType, str]] = (),
 ) -> None:
-    _axes(ax, title, xlabel, ylabel)
+    label_axes(ax, title, xlabel, ylabel)
     _legend(fig, styles)
 
 
@@ -186,7 +186,7 @@ def survival_png(runs: Sequence[RunStats]) -> bytes:
     _finish(fig, ax, "Survival: no committed error in the first n steps (95% Greenwood band)",
             "step n", "share of episodes without a committed error",
             styles=[("-", "observed (Kaplan–Meier)"), ("--", "predicted (1-ê)^n")])
-    return _png(fig)
+    return png_bytes(fig)
 
 
 def error_rates_png(runs: Sequence[RunStats]) -> bytes:
@@ -203,11 +203,11 @@ def error_rates_png(runs: Sequence[RunStats]) -> bytes:
         _curve(raw, stats.e_raw_curve, _Look.of(i), label)
         _curve(post, stats.e_post_curve, _Look.of(i), label)
     raw.set_ylim(bottom=0)
-    _axes(raw, "e_raw(t): first proposals (round 0)", "step t", "share wrong (oracle)")
-    _axes(post, "e_post(t): committed answers", "step t", "share wrong (oracle)")
+    label_axes(raw, "e_raw(t): first proposals (round 0)", "step t", "share wrong (oracle)")
+    label_axes(post, "e_post(t): committed answers", "step t", "share wrong (oracle)")
     fig.suptitle("Per-step error before and after correction (95% Wilson bands)")
     _legend(fig, _few_key([c for s in runs for c in (s.e_raw_curve, s.e_post_curve)]))
-    return _png(fig)
+    return png_bytes(fig)
 
 
 def hazard_png(runs: Sequence[RunStats]) -> bytes:
@@ -233,7 +233,7 @@ def hazard_png(runs: Sequence[RunStats]) -> bytes:
             styles=[(":", "constant hazard ê (geometric fit)"),
                     ("--", "logistic trend fit (LR test p in label)"),
                     *_few_key([s.hazard for s in runs])])
-    return _png(fig)
+    return png_bytes(fig)
 
 
 def global_error_png(runs: Sequence[RunStats]) -> bytes:
@@ -249,7 +249,7 @@ def global_error_png(runs: Sequence[RunStats]) -> bytes:
     _finish(fig, ax, "P(global error at t): non-monotone if errors get undone (95% bands)",
             "step t", "share of running episodes in a wrong state",
             styles=_few_key([s.global_error_curve for s in runs]))
-    return _png(fig)
+    return png_bytes(fig)
 
 
 FIGURES = {

@@ -158,6 +158,9 @@ class RunProfile(BaseModel):
     """Answers read only leniently."""
     transcripts: list[Transcript]
     """A few sample steps, revised ones first."""
+    task_info: dict[str, str] = Field(default_factory=dict)
+    """Where the task's episodes came from, one line per entry of the manifest's
+    ``task_info`` (a dataset's file and hash, its scorer, the sandbox's isolation)."""
     log: str | None
     """The event log's path, when known (transcripts cite its lines)."""
 
@@ -248,6 +251,17 @@ def _samples(run: RunData) -> list[tuple[EpisodeLog, StepEvent]]:
     return [pair for _, pair in ranked[:MAX_TRANSCRIPTS]]
 
 
+def _task_info(manifest: dict[str, JsonValue]) -> dict[str, str]:
+    info = manifest.get("task_info")
+    if not isinstance(info, dict):
+        return {}
+    lines = {}
+    for key, value in info.items():
+        summary = value.get("summary") if isinstance(value, dict) else None
+        lines[key] = summary if isinstance(summary, str) and summary else str(value)[:300]
+    return lines
+
+
 def profile_run(run: RunData, log: Path | None = None) -> RunProfile:
     """Profile a run; with its ``events.jsonl`` path, transcripts cite log line numbers."""
     stops: Counter[str] = Counter()
@@ -306,5 +320,6 @@ def profile_run(run: RunData, log: Path | None = None) -> RunProfile:
         unknown_reasons=dict(unknown_codes.most_common()),
         lenient=LenientReading(**counts, notes=dict(notes.most_common(6))),
         transcripts=[_transcript(ep, step, lines) for ep, step in _samples(run)],
+        task_info=_task_info(run.manifest),
         log=str(log) if log is not None else None,
     )

@@ -120,6 +120,10 @@ def build_report(
         errors="backslashreplace",
     )
     data = summary(stats, comparison)
+    entries = data["runs"] if isinstance(data["runs"], list) else []
+    for entry, run in zip(entries, runs, strict=True):
+        if isinstance(entry, dict) and "task_info" in run.manifest:
+            entry["task_info"] = run.manifest["task_info"]  # a dataset's hash, the sandbox
     data["headlines"] = [line.summary() for line in lines]
     summary_path = out / SUMMARY_FILE
     summary_path.write_text(json.dumps(data, indent=2, allow_nan=False) + "\n", encoding="utf-8")

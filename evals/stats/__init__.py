@@ -21,20 +21,6 @@ from redraft.evals.stats._compounding import (
     self_conditioning_test,
     step_trend_test,
 )
-from redraft.evals.stats._decisive import (
-    error_rate,
-    flatness_test,
-    fresh_errors,
-    global_error_curve,
-    planted_effect,
-    step_rates,
-    survival_gap,
-    survival_null,
-    survival_observed,
-    undo_rate,
-    undo_vs_chance,
-    with_global,
-)
 from redraft.evals.stats._episodes import EpisodeArrays, episode_arrays, judged_wrong
 from redraft.evals.stats._hazard import (
     DEFAULT_SIMULATIONS,
@@ -70,21 +56,11 @@ from redraft.evals.stats._metrics import (
 )
 from redraft.evals.stats._monologue import MONOLOGUE_METRICS, monologue_metrics
 from redraft.evals.stats._run import DEFAULT_BOOTSTRAP, RunStats, analyze_run
-from redraft.evals.stats._seeds import (
-    DEFAULT_DRAWS,
-    ModelData,
-    SeedEstimate,
-    Statistic,
-    holm,
-    seed_difference,
-    seed_estimate,
-)
 from redraft.evals.stats._survival import GeometricFit, KaplanMeier, geometric_fit, kaplan_meier
 
 __all__ = [
     "COMPARED_METRICS",
     "DEFAULT_BOOTSTRAP",
-    "DEFAULT_DRAWS",
     "DEFAULT_LEVEL",
     "DEFAULT_PERMUTATIONS",
     "DEFAULT_SIMULATIONS",
@@ -102,12 +78,9 @@ __all__ = [
     "GeometricFit",
     "HazardTrend",
     "KaplanMeier",
-    "ModelData",
     "PermutationTest",
     "RunData",
     "RunStats",
-    "SeedEstimate",
-    "Statistic",
     "StepCurve",
     "analyze_run",
     "bca_interval",
@@ -116,34 +89,19 @@ __all__ = [
     "clustered_wilson",
     "compare_runs",
     "episode_arrays",
-    "error_rate",
-    "flatness_test",
-    "fresh_errors",
     "geometric_fit",
-    "global_error_curve",
     "global_error_undone",
     "hazard_curve",
     "hazard_trend_test",
-    "holm",
     "judged_wrong",
     "kaplan_meier",
     "load_run",
     "monologue_metrics",
-    "planted_effect",
     "ratio_estimate",
     "read_events",
-    "seed_difference",
-    "seed_estimate",
     "seed_pairs",
     "self_conditioning_test",
     "step_curve",
-    "step_rates",
     "step_trend_test",
-    "survival_gap",
-    "survival_null",
-    "survival_observed",
-    "undo_rate",
-    "undo_vs_chance",
     "wilson",
-    "with_global",
 ]

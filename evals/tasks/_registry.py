@@ -20,6 +20,7 @@ for _name, _target in {
     "addition": "redraft.evals.tasks.addition:AdditionTask",
     "running_sum": "redraft.evals.tasks.running_sum:RunningSumTask",
     "tracking": "redraft.evals.tasks.tracking:TrackingTask",
+    "dataset": "redraft.evals.tasks.dataset:DatasetTask",
 }.items():
     tasks.add_lazy(_name, _target)
 

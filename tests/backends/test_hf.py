@@ -136,7 +136,7 @@ def test_unsupported_constraints_are_refused(hf_backend: Any) -> None:
 @pytest.fixture(scope="module")
 def testbed_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A micro testbed model trained a few steps: its answers vary in length and content."""
-    from redraft.evals.testbed import TrainConfig, train
+    from redraft.lab.testbed import TrainConfig, train
 
     out = tmp_path_factory.mktemp("testbed") / "micro"
     train(TrainConfig(task="running_sum", size="micro", steps=60, minutes=None, batch_size=32,
@@ -146,7 +146,7 @@ def testbed_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _testbed_prompts(n: int) -> list[tuple[Message, ...]]:
     from redraft.evals.tasks import load_task
-    from redraft.evals.testbed import examples, task_spec
+    from redraft.lab.testbed import examples, task_spec
 
     spec = task_spec("running_sum")
     task = load_task("running_sum", **{**spec.options, "representation": spec.representation})
