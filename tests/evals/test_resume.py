@@ -267,14 +267,29 @@ CUT_CONFIG = EvalConfig(
 )
 
 
-def test_a_log_cut_at_any_line_resumes_to_the_uninterrupted_run(tmp_path: Path) -> None:
+WORDS = Path(__file__).resolve().parents[2] / "examples" / "word_problems.jsonl"
+DATASET_CONFIG = EvalConfig(
+    task="dataset", task_options={"path": str(WORDS)}, model="simulated/e=0.3,r=0.5,h=0.1",
+    critic="tool", max_revisions=2, episodes=30, max_steps=8, error_policy="continue",
+    seed=11, batch_size=4,
+)
+"""A dataset (an indexed task: episode i is record i), some of whose records have several
+steps."""
+
+
+@pytest.mark.parametrize("config", [CUT_CONFIG, DATASET_CONFIG], ids=["counting", "dataset"])
+def test_a_log_cut_at_any_line_resumes_to_the_uninterrupted_run(
+    tmp_path: Path, config: EvalConfig
+) -> None:
+    episodes = range(config.episodes)
     clean = tmp_path / "clean"
-    run_eval(CUT_CONFIG, clean)
+    run_eval(config, clean)
     whole = (clean / "events.jsonl").read_bytes()
-    expected = check_log(read_events(clean), range(6))
+    expected = check_log(read_events(clean), episodes)
     lines = whole.splitlines(keepends=True)
     rng = random.Random(3)
     cuts = sorted(rng.sample(range(1, len(lines)), 40))
+    continued = 0
     for cut in cuts:
         out = tmp_path / f"cut{cut}"
         out.mkdir()
@@ -282,11 +297,13 @@ def test_a_log_cut_at_any_line_resumes_to_the_uninterrupted_run(tmp_path: Path) 
         torn = lines[cut][: len(lines[cut]) // 2]  # and half of the next line
         (out / "events.jsonl").write_bytes(b"".join(lines[:cut]) + torn)
         kept = {f"{e.episode}/{e.step}" for e in read_events_lenient(out) if e.kind == "step"}
-        result = run_eval(CUT_CONFIG, out)
+        result = run_eval(config, out)
+        continued += result.continued
         assert result.steps == sum(e.kind == "step" for e in read_events(clean)) - len(kept)
-        resumed = check_log(read_events(out), range(6))
-        for ep in range(6):
+        resumed = check_log(read_events(out), episodes)
+        for ep in episodes:
             assert trajectory(resumed[ep]) == trajectory(expected[ep]), (cut, ep)
+    assert continued, "no cut left an episode to continue from its logged steps"
 
 
 def read_events_lenient(out: Path) -> list[object]:
