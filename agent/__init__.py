@@ -6,7 +6,13 @@ Embed it with :func:`correct` / :func:`acorrect`, or build the graph with
 
 from redraft.agent._answer import ANSWER_MARKER, EXTRACTOR_SOURCE, RETRY_MARKER
 from redraft.agent._config import CorrectorConfig
-from redraft.agent._correct import DEFAULT_MODEL, acorrect, ajudge_correction, correct
+from redraft.agent._correct import (
+    DEFAULT_MODEL,
+    RunningLoopError,
+    acorrect,
+    ajudge_correction,
+    correct,
+)
 from redraft.agent._graph import (
     CorrectorInput,
     CorrectorOutput,
@@ -44,6 +50,7 @@ __all__ = [
     "Outcome",
     "RevisionContext",
     "RoundRecord",
+    "RunningLoopError",
     "StopReason",
     "acorrect",
     "ajudge_correction",

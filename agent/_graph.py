@@ -191,9 +191,13 @@ class _Corrector:
         if work.rounds and purpose not in ("propose", "resample"):  # draws see no answer
             last = work.rounds[-1]
             previous = last.answer if last.answer is not None else last.output
+        params = self._params(round_, self.config.critic == "resample")
+        if item.stop and purpose != "critique" and not self.config.monologue:
+            extra = tuple(s for s in item.stop if s not in params.stop)
+            params = params.model_copy(update={"stop": params.stop + extra})
         return GenerationRequest(
             messages=messages,
-            params=self._params(round_, self.config.critic == "resample"),
+            params=params,
             constraint=constraint,
             purpose=purpose,
             previous=previous,

@@ -74,6 +74,10 @@ class Item(BaseModel):
     monologue_template: str | None = None
     """The task's refinement of the corrector's ``monologue_template`` (None: the
     corrector's); used only when the monologue is on."""
+    stop: tuple[str, ...] = ()
+    """Sequences that end this item's answer, added to the sampling's ``stop`` for its
+    proposals and revisions (e.g. a newline, where the answer is one line). Not used with
+    the monologue on, whose answer follows lines of reasoning, nor for critiques."""
 
 
 class RoundRecord(BaseModel):

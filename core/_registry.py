@@ -12,7 +12,12 @@ from importlib import import_module
 from importlib.metadata import entry_points
 from typing import Any, TypeVar
 
-from redraft.core._errors import MissingDependencyError, PluginLoadError, UnknownPluginError
+from redraft.core._errors import (
+    MissingDependencyError,
+    PluginLoadError,
+    RedraftError,
+    UnknownPluginError,
+)
 
 __all__ = ["Registry"]
 
@@ -122,8 +127,25 @@ class Registry:
         return None
 
     def create(self, name: str, /, **options: Any) -> Any:
-        """Build the object registered under ``name`` with ``options``."""
-        return self.get(name)(**options)
+        """Build the object registered under ``name`` with ``options``.
+
+        Raises:
+            UnknownPluginError: no such name.
+            PluginLoadError: it fails to import, or its factory raised something other than
+                a :class:`RedraftError` (a ``TypeError`` when options were given is left to
+                the caller, who can name the options it rejected).
+        """
+        factory = self.get(name)
+        try:
+            return factory(**options)
+        except RedraftError:
+            raise
+        except TypeError as exc:
+            if options:
+                raise
+            raise PluginLoadError(self.kind, name, self.origin(name), exc, "creating") from exc
+        except Exception as exc:  # a plug-in's constructor can raise anything
+            raise PluginLoadError(self.kind, name, self.origin(name), exc, "creating") from exc
 
 
 def _qualname(obj: Any) -> str:

@@ -26,7 +26,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from redraft.agent.backends import public_options
-from redraft.core import BadInputError
+from redraft.core import BadInputError, describe_validation_error
 from redraft.evals._config import EvalConfig
 from redraft.evals._events import READABLE_SCHEMAS, SCHEMA_VERSION
 from redraft.evals._log import EventLogError, _schemas, atomic_write
@@ -211,7 +211,11 @@ def manifest_config(manifest: dict[str, Any], where: Path) -> EvalConfig:
     try:
         return EvalConfig.model_validate(manifest.get("config"))
     except ValidationError as exc:
-        raise EventLogError(f"manifest in {where} holds an invalid config: {exc}") from exc
+        raise EventLogError(
+            f"{Path(where) / MANIFEST_FILE} is not a valid run manifest: "
+            f"{describe_validation_error(exc)} (written by another program, or edited); "
+            "rerun the eval into a new --out"
+        ) from exc
 
 
 def config_differences(
@@ -221,23 +225,12 @@ def config_differences(
 
     A field in ``ignore`` is left out with the settings nested in it.
     """
-    a, b = _leaves(old.identity()), _leaves(new.identity())
+    a, b = _flat(old.identity()), _flat(new.identity())
     return [
         f"{name}: {a.get(name)!r} -> {b.get(name)!r}"
         for name in sorted(set(a) | set(b))
         if name.split(".")[0] not in ignore and name not in ignore and a.get(name) != b.get(name)
     ]
-
-
-def _leaves(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Nested settings as dotted names (``corrector.sampling.temperature``) and values."""
-    leaves: dict[str, Any] = {}
-    for key, value in data.items():
-        if isinstance(value, dict) and value:
-            leaves.update(_leaves(value, f"{prefix}{key}."))
-        else:
-            leaves[prefix + key] = value
-    return leaves
 
 
 def check_resumable(manifest: dict[str, Any], config: EvalConfig, run_dir: Path) -> None:
@@ -267,6 +260,7 @@ def check_resumable(manifest: dict[str, Any], config: EvalConfig, run_dir: Path)
 
 
 def _flat(value: Any, prefix: str = "") -> dict[str, Any]:
+    """Nested settings as dotted names and values (``corrector.sampling.temperature``)."""
     if isinstance(value, dict) and value:
         out: dict[str, Any] = {}
         for key, item in value.items():

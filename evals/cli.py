@@ -24,7 +24,7 @@ from pydantic import ValidationError
 from redraft.core import BadInputError, RedraftError
 from redraft.evals.commands import Command, backend_log, commands, key_value, say
 
-__all__ = ["build_parser", "main"]
+__all__ = ["build_parser", "main", "preload"]
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -423,10 +423,12 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
         write_label(args.out, args.label)
     verb = "resumed" if result.resumed else "ran"
+    kept = (f"; {result.continued} unfinished episodes continued after their "
+            f"{result.kept_steps} logged steps" if result.continued else "")
     say(
         args.quiet,
         f"redraft: {args.out}: {result.episodes} episodes done ({verb}: {result.ran} episodes, "
-        f"{result.steps} steps in {result.seconds:.1f} s)",
+        f"{result.steps} steps in {result.seconds:.1f} s{kept})",
     )
     return EXIT_OK
 
@@ -498,10 +500,9 @@ def _report(
         report = write_report(list(run_dirs), out, labels=list(labels) or None)
     except OSError as exc:
         if exc.filename is not None and Path(exc.filename).is_relative_to(out):
-            raise BadInputError(
-                f"cannot write the report to {out}: {exc.strerror or exc}; choose a writable "
-                "--out"
-            ) from exc
+            from redraft.evals._log import write_error
+
+            raise write_error(out, exc, "choose a writable --out for the report") from exc
         raise
     say(quiet, f"redraft: report written to {out / 'report.html'}")
     for line in report.headlines:
@@ -642,6 +643,40 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
 
 
+_PRELOAD = {
+    "eval": ("redraft.evals._eval", "redraft.evals._trained"),
+    "grid": ("redraft.evals._eval", "redraft.evals._trained"),
+    "report": ("redraft.evals.report",),
+    "merge": ("redraft.evals._shards",),
+}
+"""The heavy modules each command imports before it does anything."""
+
+
+def preload(argv: Sequence[str] | None = None) -> None:
+    """Import the modules the command in ``argv`` needs first.
+
+    The console entry point (:mod:`redraft.evals._console`) calls it while a Ctrl-C still
+    ends the process at once, so that one during these imports (most of a second) cannot
+    surface half-way through as a traceback, or wrapped in another library's error.
+    """
+    words = list(sys.argv[1:] if argv is None else argv)
+    command = next((word for word in words if not word.startswith("-")), None)
+    for module in _PRELOAD.get(command or "", ()):
+        importlib.import_module(module)
+
+
+def _interrupted(exc: BaseException) -> bool:
+    """Did a Ctrl-C cause ``exc`` (a library that wrapped the ``KeyboardInterrupt``)?"""
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, KeyboardInterrupt):
+            return True
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return False
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``redraft`` command; return the exit status."""
     args = build_parser().parse_args(argv)
@@ -671,6 +706,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"redraft: cannot use{where}: {reason}", file=sys.stderr)
         return EXIT_BAD_INPUT if exc.errno in _PATH_ERRNOS else EXIT_FAILURE
     except Exception as exc:
+        if _interrupted(exc):
+            print("redraft: interrupted; rerun the same command to resume", file=sys.stderr)
+            return EXIT_INTERRUPTED
         traceback.print_exc()
         print(f"redraft: failed: {type(exc).__name__}: {_one_line(exc)}", file=sys.stderr)
         return EXIT_FAILURE

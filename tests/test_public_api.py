@@ -30,6 +30,8 @@ PUBLIC: dict[str, set[str]] = {
         # scorers: the oracles of the dataset task, and what a scorer author needs
         "AnswerContext", "AnswerTruth", "FormatChecking", "Scorer", "Turn", "load_scorer",
         "register_scorer", "scorers", "unscorable",
+        # which contexts a verifier can check (a run refuses a mismatched --verifier)
+        "accepts_context", "context_type", "describe_type",
     },
     "redraft.tools.conformance": {
         "GARBAGE", "ConformanceError", "VerifierConformance", "check_oracle", "check_verifier",
@@ -40,7 +42,7 @@ PUBLIC: dict[str, set[str]] = {
         "CommitPolicy", "Correction", "CorrectorConfig", "CorrectorInput", "CorrectorOutput",
         "CorrectorState", "CriticMode", "Item", "Outcome", "RevisionContext", "RoundRecord",
         "StopReason", "acorrect", "ajudge_correction", "build_corrector", "correct",
-        "is_leaky", "judge_round",
+        "is_leaky", "judge_round", "RunningLoopError",
     },
     "redraft.agent.backends": {
         "Backend", "BackendRejectedError", "BackendUnavailableError", "Constraint",
@@ -48,7 +50,7 @@ PUBLIC: dict[str, set[str]] = {
         "HintReceiver", "Message", "Purpose", "SamplingParams", "ScriptExhaustedError",
         "ScriptedBackend", "SimulatedBackend", "SimulationHint", "SimulationParams",
         "backends", "load_backend", "public_options", "register_backend", "secret_field",
-        "split_model_string",
+        "split_model_string", "ScriptConstraintError",
     },
     "redraft.evals": {
         "EVENTS_FILE", "MANIFEST_FILE", "MODEL_RECIPE_FILE", "SCHEMA_VERSION",
@@ -114,8 +116,8 @@ def test_nothing_else_is_reachable_from_the_package(package: str) -> None:
     module = importlib.import_module(package)
     extra = {name for name, value in vars(module).items()
              if not name.startswith("_") and not isinstance(value, type(module))
-             and getattr(value, "__module__", package) != "__future__"
-             and name not in PUBLIC[package] and name != "annotations"}
+             and getattr(value, "__module__", package) not in ("__future__", "typing")
+             and name not in PUBLIC[package] and name not in ("annotations", "TYPE_CHECKING")}
     if not package.endswith(("conformance", "commands")):  # modules with code of their own
         assert extra == set()
 

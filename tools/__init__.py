@@ -4,6 +4,7 @@ Usable with no LLM at all. Built on ``redraft.core`` (errors, costs, registries)
 here imports ``redraft.agent`` or ``redraft.evals``.
 """
 
+from redraft.tools._context_type import accepts_context, context_type, describe_type
 from redraft.tools._registry import register_verifier, verifiers
 from redraft.tools._scorer import (
     AnswerContext,
@@ -53,6 +54,9 @@ __all__ = [
     "Turn",
     "Verdict",
     "Verifier",
+    "accepts_context",
+    "context_type",
+    "describe_type",
     "ensure_oracle",
     "ensure_verifier",
     "load_scorer",

@@ -145,8 +145,8 @@ class ChessVerifier:
         return move_verdict(board, read_move(board, proposal, strict=self.config.strict),
                             legal_moves_hint=self.config.legal_moves_hint)
 
-    async def verify(self, context: object, proposal: str) -> Verdict:
-        """Check ``proposal`` in the position ``context`` describes."""
+    async def verify(self, context: ChessContext | chess.Board | str, proposal: str) -> Verdict:
+        """Check ``proposal`` in the position ``context`` describes (a FEN, for a string)."""
         return self.check(context, proposal)
 
 

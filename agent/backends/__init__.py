@@ -22,7 +22,11 @@ from redraft.agent.backends._registry import (
     split_model_string,
 )
 from redraft.agent.backends._secrets import public_options, secret_field
-from redraft.agent.backends.scripted import ScriptedBackend, ScriptExhaustedError
+from redraft.agent.backends.scripted import (
+    ScriptConstraintError,
+    ScriptedBackend,
+    ScriptExhaustedError,
+)
 from redraft.agent.backends.simulated import SimulatedBackend, SimulationParams
 
 __all__ = [
@@ -39,6 +43,7 @@ __all__ = [
     "Message",
     "Purpose",
     "SamplingParams",
+    "ScriptConstraintError",
     "ScriptExhaustedError",
     "ScriptedBackend",
     "SimulatedBackend",

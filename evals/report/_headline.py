@@ -283,6 +283,22 @@ def run_headline(stats: RunStats, profile: RunProfile | None = None) -> Headline
         text = f"{_describe(stats)}: no finished episodes, so nothing was measured."
         return _headline(name, "run", text, caveats)
     m = stats.metrics
+    post = m.get("e_post")
+    if post is not None and post.n == 0:
+        # Not "no committed error": nothing was judged, so nothing can be said of errors.
+        raw = m.get("e_raw")
+        first = ("" if raw is None or not raw.n else
+                 f" (the first proposals' error was {_interval(raw)} over the {raw.n} that "
+                 "could)")
+        caveats.append(("no_data", f"None of the {stats.steps} committed answers of {name} "
+                        "could be judged: it has no error rate after correction, no survival "
+                        "and no compounding test."))
+        text = (f"{_describe(stats)}, {stats.episodes} episodes, {stats.steps} steps: none of "
+                f"its committed answers could be judged{first}, so nothing can be said about "
+                "its errors after correction or whether they compound.")
+        if profile is not None:
+            caveats.extend(_profile_caveats(name, profile))
+        return _headline(name, "run", text, caveats)
     text = (
         f"{_describe(stats)}, {stats.episodes} episodes, {stats.steps} steps: the error per "
         f"step was {_interval(m.get('e_raw'))} before correction and "

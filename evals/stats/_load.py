@@ -23,7 +23,7 @@ from redraft.evals._events import (
     StepEvent,
 )
 from redraft.evals._log import EVENTS_FILE, EventLogError
-from redraft.evals._manifest import MANIFEST_FILE, read_manifest
+from redraft.evals._manifest import MANIFEST_FILE, manifest_config, read_manifest
 
 __all__ = [
     "EpisodeLog",
@@ -179,8 +179,12 @@ def load_run(run_dir: Path) -> RunData:
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise EventLogError(f"run directory {run_dir} does not exist")
-    # The manifest is optional here: a log alone is enough to rebuild a report.
+    # The manifest is optional here: a log alone is enough to rebuild a report. One that is
+    # there must be a run's (a config of the right types), or the report would describe
+    # something that never ran.
     manifest = read_manifest(run_dir) if (run_dir / MANIFEST_FILE).exists() else {}
+    if manifest:
+        manifest_config(manifest, run_dir)
     raw_config = manifest.get("config")
     config = dict(raw_config) if isinstance(raw_config, dict) else {}
     events = read_events(run_dir / EVENTS_FILE)

@@ -67,6 +67,10 @@ class StepPrompt(BaseModel):
     monologue_template: str | None = None
     """The task's own request to reason first and mark the answer line, used instead of the
     corrector's when the monologue is on (None: the corrector's, task-independent)."""
+    stop: tuple[str, ...] = ()
+    """Sequences that end an answer in this representation (e.g. a newline: the answer is
+    one line), so that a model that goes on writing after its answer is stopped there
+    rather than cut at the token limit. Not used with the monologue on."""
 
     @model_validator(mode="after")
     def _oracle_sees_the_context_by_default(self) -> Self:

@@ -77,6 +77,12 @@ class ChessTaskConfig(Settings):
     """Stockfish search depth of the quality oracle."""
 
 
+ANSWER_STOP = ("\n",)
+"""A move is one line: generation stops at the end of the first one. A small model that
+goes on (SmolLM2-135M echoes the game, or writes prose, until the token limit) is then
+judged on the line it answered with instead of being cut off, unjudged."""
+
+
 def _diagram(board: chess.Board) -> str:
     rows = ["  a b c d e f g h"]
     for rank in range(7, -1, -1):
@@ -164,6 +170,7 @@ class ChessEpisode(EpisodeBase):
             context=self.context(),
             constraint=Constraint(kind="choice", choices=tuple(legal)),
             hint=self.hint(self._draw("correct").choice(legal), self._wrong_answers()),
+            stop=ANSWER_STOP,
         )
 
     def _over(self) -> chess.Outcome | None:

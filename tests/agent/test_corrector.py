@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import gc
+import warnings
 from typing import Any, TypedDict
 
 import pytest
 from langgraph.graph import END, START, StateGraph
 
-from redraft.agent import Correction, CorrectorConfig, Item, ajudge_correction, build_corrector
+from redraft.agent import (
+    Correction,
+    CorrectorConfig,
+    Item,
+    RunningLoopError,
+    acorrect,
+    ajudge_correction,
+    build_corrector,
+    correct,
+)
 from redraft.agent._correct import arun_items
 from redraft.agent._prompts import DEFAULT_CRITIQUE_TEMPLATE
 from redraft.agent.backends import Constraint, Message, SamplingParams, ScriptedBackend
@@ -256,6 +267,19 @@ def test_constrained_mode_passes_the_constraint_and_checks_the_backend() -> None
         run(ScriptedBackend(["42"]), [ITEM], critic="constrained")
 
 
+def test_an_items_stop_ends_its_answers_not_its_critiques_nor_a_monologue() -> None:
+    item = ITEM.model_copy(update={"stop": ("\n",)})
+    sampling = SamplingParams(stop=("END",))
+    backend = ScriptedBackend(["41", "VERDICT: INCORRECT", "42", "VERDICT: CORRECT"])
+    run(backend, [item], critic="self", max_revisions=1, sampling=sampling)
+    stops = [(r.purpose, r.params.stop) for r in backend.requests]
+    assert stops == [("propose", ("END", "\n")), ("critique", ("END",)),
+                     ("revise", ("END", "\n")), ("critique", ("END",))]
+    thinking = ScriptedBackend(["ANSWER: 42"])
+    run(thinking, [item], critic="tool", monologue=True)
+    assert thinking.requests[0].params.stop == ()
+
+
 def test_none_mode_never_revises() -> None:
     backend = ScriptedBackend(["41"])
     (result,) = run(backend, critic="none", max_revisions=3, oracle=SecretOracle())
@@ -293,6 +317,25 @@ def test_sync_invoke_and_use_as_a_subgraph() -> None:
     parent.add_edge("summarise", END)
     out = parent.compile().invoke({"items": [ITEM]})
     assert out["summary"] == "42"
+
+
+def test_correct_inside_a_running_loop_says_to_await_acorrect() -> None:
+    async def inside() -> Correction:
+        return correct("What is 6*7?", FunctionVerifier(is_42), model=ScriptedBackend(["42"]))
+
+    async def awaited() -> Correction:
+        return await acorrect("What is 6*7?", FunctionVerifier(is_42),
+                              model=ScriptedBackend(["42"]))
+
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        with pytest.raises(RunningLoopError) as caught:
+            asyncio.run(inside())
+        gc.collect()  # an un-awaited coroutine warns when it is collected
+    message = str(caught.value)
+    assert "await acorrect(...)" in message and "\n" not in message
+    assert not [w for w in seen if "never awaited" in str(w.message)], seen
+    assert asyncio.run(awaited()).stop_reason == "accepted"
 
 
 def test_unknown_or_invalid_options_are_bad_input() -> None:

@@ -345,6 +345,16 @@ def test_repeated_deterministic_requests_are_decoded_once(smollm2_path: Path) ->
         fresh = random.Random(backend.options.seed)
         expected = [fresh.getrandbits(32) for _ in sampled]
         assert [backend._job(r)[0].sampler.seed for r in sampled] == expected
+        # A request for an item draws by what it is for, whatever was asked before it
+        # (a resumed run asks only for the steps it has left).
+        step = sampled[0].model_copy(update={"item_id": "3/1", "purpose": "resample"})
+        backend.restart_seeds()
+        alone = [backend._job(step)[0].sampler.seed for _ in range(2)]
+        backend.restart_seeds()
+        backend._job(sampled[0])
+        backend._job(step.model_copy(update={"item_id": "0/1"}))
+        after_others = [backend._job(step)[0].sampler.seed for _ in range(2)]
+        assert alone == after_others and alone[0] != alone[1]
     finally:
         asyncio.run(backend.aclose())
     assert [g.text for g in first[3:]] == [g.text for g in first[:3]]

@@ -8,8 +8,15 @@ from pathlib import Path
 import pytest
 
 from redraft.core import Cost
-from redraft.evals import EpisodeEndEvent, EpisodeStartEvent, EventLogError, StepEvent, read_events
-from redraft.evals._log import EventWriter, keep_finished, scan_events
+from redraft.evals import (
+    EpisodeEndEvent,
+    EpisodeStartEvent,
+    EventLogError,
+    RoundEvent,
+    StepEvent,
+    read_events,
+)
+from redraft.evals._log import EventWriter, keep_finished, keep_whole_steps, scan_events
 
 
 def _episode(ep: int, steps: int = 2, *, end: bool = True) -> list[object]:
@@ -108,6 +115,37 @@ def test_keep_finished_drops_unfinished_episodes_and_torn_tail(tmp_path: Path) -
     before = path.stat().st_mtime_ns
     keep_finished(tmp_path)
     assert path.stat().st_mtime_ns == before
+
+
+def _round(ep: int, step: int, round_: int) -> RoundEvent:
+    return RoundEvent(episode=ep, step=step, round=round_, purpose="propose", messages=(),
+                      output="1")
+
+
+def test_keep_whole_steps_keeps_the_finished_steps_of_unfinished_episodes(
+    tmp_path: Path,
+) -> None:
+    def steps(ep: int, n: int, *, in_flight: bool) -> list[object]:
+        records: list[object] = [EpisodeStartEvent(episode=ep, step=0, round=0, seed=ep)]
+        for t, step in enumerate(_episode(ep, n, end=False)[1:]):
+            records += [_round(ep, t, 0), _round(ep, t, 1), step]
+        if in_flight:  # rounds of a step whose step record was never written
+            records += [_round(ep, n, 0)]
+        return records
+
+    _write(tmp_path, _episode(0), steps(1, 2, in_flight=True), steps(2, 1, in_flight=False),
+           steps(3, 3, in_flight=True))
+    path = tmp_path / "events.jsonl"
+    with open(path, "ab") as file:
+        file.write(b'{"schema":3,"episode":3,"st')
+    kept = keep_whole_steps(scan_events(tmp_path), restart={3})
+    assert kept.finished() == {0}
+    held = {(e.episode, e.kind, e.step, e.round) for e in read_events(tmp_path)}
+    assert (1, "round", 2, 0) not in held and (1, "round", 1, 1) in held
+    assert (1, "step", 1, 0) in held and (2, "step", 0, 0) in held
+    assert not any(ep == 3 for ep, *_ in held)
+    assert sum(kind == "episode_start" for _, kind, *_ in held) == 3
+    assert path.read_bytes().endswith(b"\n")
 
 
 def test_writer_appends(tmp_path: Path) -> None:

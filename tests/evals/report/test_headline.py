@@ -43,10 +43,11 @@ def _lenient_reviser(request: GenerationRequest) -> str:
     return f"So the column sum is {_column_sum(request):02d}."
 
 
-def _run(tmp: Path, name: str, outputs: object, max_revisions: int = 2, **fields: object) -> Path:
+def _run(tmp: Path, name: str, outputs: object, critic: str = "tool", max_revisions: int = 2,
+         **fields: object) -> Path:
     config = EvalConfig.model_validate({"task": "addition", "model": "scripted/inline",
                                         "episodes": 6, "max_steps": 4, "batch_size": 1,
-                                        "corrector": {"critic": "tool",
+                                        "corrector": {"critic": critic,
                                                       "max_revisions": max_revisions},
                                         "task_options": {"digits": 4}, **fields})
     backend = ScriptedBackend([outputs] * 200)  # type: ignore[list-item]
@@ -108,6 +109,22 @@ def test_a_run_without_errors_says_there_is_nothing_to_compound(tmp_path: Path) 
     headline = run_headline(stats)
     assert "No committed error in" in headline.text
     assert {c.kind for c in headline.caveats} == {"all_same", "no_errors"}
+
+
+def _all_cut(request: GenerationRequest) -> Generation:
+    return Generation(text="I think", finish_reason="length", usage=Cost(completion_tokens=2))
+
+
+def test_a_run_with_nothing_judged_says_so_instead_of_no_committed_error(tmp_path: Path) -> None:
+    run = _run(tmp_path, "cut", _all_cut, critic="none", max_revisions=0, episodes=2,
+               max_steps=2)
+    stats = analyze_run(load_run(run), n_boot=50)
+    assert stats.metrics["e_post"].n == 0
+    headline = run_headline(stats, profile_run(load_run(run)))
+    assert "none of its committed answers could be judged" in headline.text
+    assert "No committed error" not in headline.text and "ê" not in headline.text
+    kinds = {c.kind for c in headline.caveats}
+    assert "no_data" in kinds and "unknown" in kinds and "no_errors" not in kinds
 
 
 def _est(value: float, low: float, high: float) -> Estimate:

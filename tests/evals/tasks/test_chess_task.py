@@ -48,6 +48,7 @@ def test_representations(representation: str, marker: str) -> None:
         assert marker in text
         assert "as White" in prompt.messages[0].content and "SAN" in prompt.messages[0].content
         assert prompt.constraint is not None and prompt.hint.correct in prompt.constraint.choices
+        assert prompt.stop == ("\n",)  # a move is one line
         verifier = task.verifier()
         assert verifier.check(prompt.context, prompt.hint.correct).ok
         assert not any(verifier.check(prompt.context, w).ok for w in prompt.hint.wrong)
