@@ -138,6 +138,33 @@ def _logged_steps(out: Path) -> set[str]:
     return {f"{e.episode}/{e.step}" for e in scan_events(out).events if e.kind == "step"}
 
 
+def _launch_stall_and_stop(
+    cmd: list[str], env: dict[str, str], calls: int, sig: signal.Signals, mark: Path
+) -> None:
+    """Start the command; once its backend hangs at call ``calls + 1``, send ``sig``.
+
+    The ``counted`` backend stalls there with a batch in flight (``REDRAFT_STALL_AFTER``),
+    so the signal lands mid-episode however loaded the machine is: no race between the
+    run and the test's polling.
+    """
+    mark.unlink(missing_ok=True)
+    env = {**env, "REDRAFT_STALL_AFTER": str(calls), "REDRAFT_STALL_MARK": str(mark)}
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    deadline = time.monotonic() + 120
+    while not mark.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert proc.poll() is None, f"the run ended before its backend stalled: {proc.stderr}"
+    assert mark.exists(), "the backend never stalled"
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=60)
+    if sig == signal.SIGINT:
+        lines = err.decode().strip().splitlines()
+        assert proc.returncode == 130 and len(lines) == 1 and "resume" in lines[0], err
+    else:
+        assert proc.returncode == -signal.SIGKILL, err
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["sigint", "sigkill"])
 @pytest.mark.slow
 def test_a_batched_run_stopped_mid_episode_recomputes_no_logged_step(
@@ -156,10 +183,11 @@ def test_a_batched_run_stopped_mid_episode_recomputes_no_logged_step(
         requests = tmp_path / f"requests-{attempt}.txt"
         env = {**os.environ, "PYTHONPATH": str(root), "REDRAFT_REQUEST_LOG": str(requests)}
         if attempt < 2:
-            assert _launch_and_kill(command, env, out, rng.randint(60, 250), sig), (
-                "the run ended before its kill"
-            )
-            assert _unfinished(out), "the kill left no unfinished episode"
+            # A backend call advances every episode by at most one round, so two stops
+            # after at most 8 calls each leave the 20-step episodes unfinished.
+            _launch_stall_and_stop(command, env, rng.randint(2, 8), sig,
+                                   tmp_path / "stalled")
+            assert _unfinished(out), "the stop left no unfinished episode"
         else:
             done = subprocess.run(command[:-1], env=env, capture_output=True, timeout=60,
                                   text=True)

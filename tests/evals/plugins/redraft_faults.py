@@ -16,7 +16,10 @@ Registered through entry points (see :func:`install`) next to the counting task,
   raises;
 - backend ``counted/e=...``: the simulated backend, appending one line per request (its
   item id and purpose) to the file ``REDRAFT_REQUEST_LOG`` names, so that a test sees
-  which steps a process asked for (``faulty`` does the same when the variable is set).
+  which steps a process asked for (``faulty`` does the same when the variable is set);
+  with ``REDRAFT_STALL_AFTER=N`` its call N+1 touches the file ``REDRAFT_STALL_MARK`` names
+  and never returns (a model that hangs mid-batch), so that a test can stop the process
+  with rounds in flight whatever the machine's load.
 """
 
 from __future__ import annotations
@@ -74,7 +77,14 @@ def requested(path: Path) -> list[tuple[str, str]]:
 class CountedBackend(SimulatedBackend):
     """The simulated backend, recording every request (see :func:`record_requests`)."""
 
+    calls = 0
+
     async def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
+        stall_after = os.environ.get("REDRAFT_STALL_AFTER")
+        if stall_after is not None and self.calls >= int(stall_after):
+            Path(os.environ["REDRAFT_STALL_MARK"]).touch()
+            await asyncio.sleep(3600)
+        self.calls += 1
         record_requests(requests)
         return await super().generate(requests)
 
