@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import string
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator
 
 from redraft.agent._prompts import (
     DEFAULT_CRITIQUE_TEMPLATE,
@@ -16,51 +16,29 @@ from redraft.agent._prompts import (
 )
 from redraft.agent._records import CommitPolicy, CriticMode, RevisionContext
 from redraft.agent.backends import SamplingParams
+from redraft.core import Settings
 
-__all__ = ["MAX_REVISIONS_LIMIT", "RENAMED_OPTIONS", "CorrectorConfig", "rename_options"]
+__all__ = ["MAX_REVISIONS_LIMIT", "CorrectorConfig"]
 
 MAX_REVISIONS_LIMIT = 16
 """The largest revision budget; the graph's recursion limit is set from it."""
 
-RENAMED_OPTIONS: Mapping[str, str] = {
-    "max_rounds": "max_revisions",
-    "retry_context": "revision_context",
-}
-"""Old option names still read, each as its new name: configs, manifests and callers
-written before the rename keep working (``max_rounds`` counted revisions, not rounds; a
-revision is not a retry)."""
 
-
-def rename_options(
-    options: Mapping[str, Any], renamed: Mapping[str, str] = RENAMED_OPTIONS
-) -> dict[str, Any]:
-    """``options`` with each old name in ``renamed`` replaced by its new name, in place.
-
-    Raises:
-        ValueError: two names of one option given (which value is meant is not clear); the
-            message names them.
-    """
-    for old in options:
-        new = renamed.get(old)
-        if new is None:
-            continue
-        others = [k for k in options if k != old and renamed.get(k, k) == new]
-        if others:
-            raise ValueError(f"{old} is an old name of {new}: give {new} only "
-                             f"(not {old} and {others[0]})")
-    return {renamed.get(key, key): value for key, value in options.items()}
-
-
-class CorrectorConfig(BaseModel):
+class CorrectorConfig(Settings):
     """How the corrector proposes, critiques and revises. Recorded in every run."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    renamed: ClassVar[Mapping[str, str]] = {
+        "max_rounds": "max_revisions",
+        "retry_context": "revision_context",
+    }
+    """Old names still read: ``max_rounds`` counted revisions, not rounds, and a revision is
+    not a retry."""
 
     critic: CriticMode = "tool"
     """Where feedback comes from; see :data:`redraft.agent.CriticMode`."""
     max_revisions: int = Field(2, ge=0, le=MAX_REVISIONS_LIMIT)
     """The revision budget k: revisions allowed after the first proposal (round 0 is not
-    counted, so a step has up to k+1 rounds). Read from ``max_rounds`` too, its old name."""
+    counted, so a step has up to k+1 rounds)."""
     commit_policy: CommitPolicy = "last_accepted"
     """Which round's answer is committed: ``last_accepted`` (the latest answer the verifier
     accepted, else the last round's, marked as a fallback) or ``last``; see
@@ -102,11 +80,6 @@ class CorrectorConfig(BaseModel):
     recorded as ``verifier_error`` (an oracle's as ``oracle_error``: unknown). Bounded calls
     run on a verifier thread, so a verifier that blocks is bounded too. None: no limit, in
     the caller's loop."""
-
-    @model_validator(mode="before")
-    @classmethod
-    def _old_names(cls, data: Any) -> Any:
-        return rename_options(data) if isinstance(data, Mapping) else data
 
     @field_validator("revise_template")
     @classmethod

@@ -11,18 +11,24 @@ from redraft.agent._graph import build_corrector
 from redraft.agent._monologue import judge_round
 from redraft.agent._records import Correction, Item, RoundRecord
 from redraft.agent.backends import Backend, Message, load_backend
-from redraft.tools import (
-    Judgement,
-    Oracle,
-    Verifier,
-    ensure_oracle,
-    oracle_as_verifier,
-)
+from redraft.core import RedraftError
+from redraft.tools import Judgement, Oracle, Verifier, ensure_oracle, oracle_as_verifier
 
-__all__ = ["DEFAULT_MODEL", "acorrect", "ajudge_correction", "arun_items", "correct"]
+__all__ = [
+    "DEFAULT_MODEL",
+    "RunningLoopError",
+    "acorrect",
+    "ajudge_correction",
+    "arun_items",
+    "correct",
+]
 
 DEFAULT_MODEL = "llamacpp/smollm2"
 """The embedded default: SmolLM2-135M-Instruct through llama.cpp, no server, no download."""
+
+
+class RunningLoopError(RedraftError, RuntimeError):
+    """A synchronous entry point was called inside a running event loop (use its twin)."""
 
 
 def _messages(prompt: str | Sequence[Message], system: str | None) -> tuple[Message, ...]:
@@ -125,7 +131,21 @@ def correct(
     oracle_context: Any = None,
     **config: Any,
 ) -> Correction:
-    """Synchronous :func:`acorrect`; call it where no event loop is running."""
+    """Synchronous :func:`acorrect`; call it where no event loop is running.
+
+    Raises:
+        RunningLoopError: called inside a running event loop (async code, a notebook
+            cell): use ``await acorrect(...)`` with the same arguments there.
+    """
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        pass
+    else:  # checked before the coroutine exists, so none is left un-awaited
+        raise RunningLoopError(
+            "correct() cannot run inside a running event loop; in async code use "
+            "`await acorrect(...)` with the same arguments"
+        )
     return asyncio.run(
         acorrect(
             prompt, verifier, model=model, context=context, system=system, oracle=oracle,

@@ -18,10 +18,10 @@ from typing import Any, Literal, TypedDict, TypeVar
 from langchain_core.runnables import RunnableLambda
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from redraft.agent._answer import EXTRACTOR_SOURCE, missing_answer_verdict
-from redraft.agent._config import CorrectorConfig, rename_options
+from redraft.agent._config import CorrectorConfig
 from redraft.agent._critique import CRITIQUE_VERDICTS
 from redraft.agent._monologue import (
     answer_fields,
@@ -38,15 +38,8 @@ from redraft.agent.backends import (
     Purpose,
     SamplingParams,
 )
-from redraft.tools import (
-    BadInputError,
-    ConstraintNotSupportedError,
-    Verdict,
-    Verifier,
-    ensure_verifier,
-    parse_options,
-    safe_verify,
-)
+from redraft.core import BadInputError, ConstraintNotSupportedError, describe_validation_error
+from redraft.tools import Verdict, Verifier, ensure_verifier, safe_verify
 
 __all__ = [
     "CorrectorInput",
@@ -198,9 +191,13 @@ class _Corrector:
         if work.rounds and purpose not in ("propose", "resample"):  # draws see no answer
             last = work.rounds[-1]
             previous = last.answer if last.answer is not None else last.output
+        params = self._params(round_, self.config.critic == "resample")
+        if item.stop and purpose != "critique" and not self.config.monologue:
+            extra = tuple(s for s in item.stop if s not in params.stop)
+            params = params.model_copy(update={"stop": params.stop + extra})
         return GenerationRequest(
             messages=messages,
-            params=self._params(round_, self.config.critic == "resample"),
+            params=params,
             constraint=constraint,
             purpose=purpose,
             previous=previous,
@@ -399,8 +396,6 @@ class _Corrector:
                 item_id=w.item.id,
                 critic=self.config.critic,
                 leaky=self.leaky,
-                max_revisions=self.config.max_revisions,
-                revision_context=self.config.revision_context,
                 rounds=w.rounds,
                 stop_reason=w.stop_reason or "no_critic",
             ).committing(self.config.commit_policy)
@@ -413,20 +408,24 @@ def _route(state: CorrectorState) -> Literal["revise", "finish"]:
     return "revise" if any(w.status == "revise" for w in state["work"]) else "finish"
 
 
-def _configure(config: CorrectorConfig | None, overrides: dict[str, Any]) -> CorrectorConfig:
-    fields = (config or CorrectorConfig()).model_dump()
+def _configure(config: CorrectorConfig | None, settings: dict[str, Any]) -> CorrectorConfig:
+    """``config`` as it is, or with the caller's ``settings`` applied (validated once)."""
+    config = config or CorrectorConfig()
+    if not settings:
+        return config
     try:
-        # Callers written before a rename (max_rounds=...) keep working.
-        overrides = rename_options(overrides)
-    except ValueError as exc:
-        raise BadInputError(str(exc)) from None
-    unknown = sorted(set(overrides) - set(fields))
-    if unknown:
-        raise BadInputError(
-            f"unknown corrector option(s) {', '.join(unknown)}; known: {', '.join(fields)} "
-            "(sampling options such as max_tokens go in sampling=SamplingParams(...))"
-        )
-    return parse_options(CorrectorConfig, {**fields, **overrides}, "corrector")
+        return config.merged(**settings)
+    except ValidationError as exc:
+        unknown = sorted(str(e["loc"][0]) for e in exc.errors() if e["type"] == "extra_forbidden")
+        if unknown:
+            raise BadInputError(
+                f"unknown corrector option(s) {', '.join(unknown)}; known: "
+                f"{', '.join(CorrectorConfig.model_fields)} (sampling options such as "
+                "max_tokens go in sampling=SamplingParams(...))"
+            ) from None
+        raise BadInputError(describe_validation_error(exc, "corrector settings")) from None
+    except ValueError as exc:  # an old name given beside its new one
+        raise BadInputError(f"invalid corrector settings: {exc}") from None
 
 
 def build_corrector(
@@ -434,7 +433,7 @@ def build_corrector(
     verifier: Verifier[Any] | None = None,
     *,
     config: CorrectorConfig | None = None,
-    **overrides: Any,
+    **settings: Any,
 ) -> CompiledStateGraph[CorrectorState, None, CorrectorInput, CorrectorOutput]:
     """Build the corrector graph.
 
@@ -447,9 +446,9 @@ def build_corrector(
             ``constrained`` and ``oracle``. For ``oracle`` (the leaky upper bound) pass
             ``redraft.tools.oracle_as_verifier(oracle)``. Results say ``leaky=True`` when the
             verifier does (see :func:`is_leaky`), whatever the critic mode.
-        config: the full configuration.
-        **overrides: fields replacing the config's, e.g. ``critic="self", max_revisions=3``
-            (``max_rounds``, the old name of ``max_revisions``, is read as it).
+        config: the full configuration, used as it is.
+        **settings: :class:`CorrectorConfig` fields replacing the config's (or the
+            defaults'), e.g. ``critic="self", max_revisions=3``.
 
     Returns:
         A compiled graph: ``invoke({"items": [Item, ...]})`` returns
@@ -459,7 +458,7 @@ def build_corrector(
         TypeError: an oracle passed as the verifier.
         BadInputError: a critic mode without the feedback source it needs.
     """
-    config = _configure(config, overrides)
+    config = _configure(config, settings)
     if verifier is not None:
         ensure_verifier(verifier)
     if config.critic in _NEEDS_VERIFIER and verifier is None:

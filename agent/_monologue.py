@@ -21,7 +21,8 @@ from redraft.agent._critique import parse_critique
 from redraft.agent._prompts import VERDICT_MARKER
 from redraft.agent._records import RoundRecord
 from redraft.agent.backends import Generation, Message
-from redraft.tools import Cost, Judgement, Oracle, Verdict, safe_judge, truncated_judgement
+from redraft.core import Cost
+from redraft.tools import Judgement, Oracle, Verdict, safe_judge, truncated_judgement
 
 __all__ = [
     "answer_fields",

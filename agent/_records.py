@@ -8,7 +8,8 @@ from typing import Any, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from redraft.agent.backends import Constraint, FinishReason, Message, Purpose
-from redraft.tools import Correctness, Cost, Judgement, Verdict
+from redraft.core import Cost
+from redraft.tools import Correctness, Judgement, Verdict
 
 __all__ = [
     "COMMIT_POLICIES",
@@ -73,6 +74,10 @@ class Item(BaseModel):
     monologue_template: str | None = None
     """The task's refinement of the corrector's ``monologue_template`` (None: the
     corrector's); used only when the monologue is on."""
+    stop: tuple[str, ...] = ()
+    """Sequences that end this item's answer, added to the sampling's ``stop`` for its
+    proposals and revisions (e.g. a newline, where the answer is one line). Not used with
+    the monologue on, whose answer follows lines of reasoning, nor for critiques."""
 
 
 class RoundRecord(BaseModel):
@@ -144,11 +149,6 @@ class Correction(BaseModel):
     leaky: bool = False
     """True when ground truth fed the loop: derived from the feedback source (an oracle
     presented as a verifier, or any verifier that says ``leaky = True``)."""
-    max_revisions: int
-    """The revision budget k as configured (``CorrectorConfig.max_revisions``); unused under
-    ``none``, which makes no revision whatever k says."""
-    revision_context: RevisionContext
-    """What revisions saw."""
     rounds: tuple[RoundRecord, ...]
     """Every round in order."""
     stop_reason: StopReason

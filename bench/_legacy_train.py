@@ -16,6 +16,7 @@ config, ``model.safetensors``, the tokenizer with its chat template, and the rec
 
 from __future__ import annotations
 
+import importlib
 import json
 import math
 import os
@@ -29,18 +30,21 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from redraft.core import BadInputError
 from redraft.evals.tasks import Task, load_task
-from redraft.lab.testbed._deps import require_train
-from redraft.lab.testbed._recipe import (
+from redraft.lab.testbed import (
+    END_TOKEN,
     RECIPE_FILE,
     SIZES,
+    Example,
     LossPoint,
     Recipe,
     TrainConfig,
+    build_tokenizer,
+    examples,
+    render_chat,
+    task_spec,
 )
-from redraft.lab.testbed._regimes import Example, examples, task_spec
-from redraft.lab.testbed._tokenizer import END_TOKEN, build_tokenizer, render_chat
-from redraft.tools import BadInputError
 
 __all__ = ["train"]
 
@@ -167,9 +171,9 @@ def train(config: TrainConfig, out: Path, *, say: Callable[[str], None] | None =
     _check_out(out)
     spec = task_spec(config.task)
     task = load_task(config.task, **config.task_kwargs(spec.representation, spec.options))
-    torch = require_train("torch")
-    transformers = require_train("transformers")
-    require_train("safetensors")
+    torch = importlib.import_module("torch")
+    transformers = importlib.import_module("transformers")
+    importlib.import_module("safetensors")
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)

@@ -42,7 +42,7 @@ from pathlib import Path
 
 from main_job import children_cpu, main_job_command  # bench/ is the script's folder
 
-from redraft.agent.backends._contention import sample_runnable
+from redraft.agent.backends.contention import sample_runnable
 
 SETTINGS: dict[str, tuple[list[str], dict[str, str]]] = {
     "threads=all": ([f"n_threads={len(os.sched_getaffinity(0))}"], {}),

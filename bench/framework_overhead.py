@@ -93,7 +93,7 @@ async def main() -> None:
     parser.add_argument("--task", default="running_sum")
     parser.add_argument("--model", default="llamacpp/smollm2")
     parser.add_argument("--critic", default="tool")
-    parser.add_argument("--revisions", "--rounds", dest="revisions", type=int, default=1)
+    parser.add_argument("--revisions", dest="revisions", type=int, default=1)
     parser.add_argument("--episodes", type=int, default=8)
     parser.add_argument("--max-steps", type=int, default=4)
     parser.add_argument("--max-tokens", type=int, default=12)
@@ -105,10 +105,10 @@ async def main() -> None:
     config = EvalConfig.model_validate(
         {
             "task": args.task, "model": args.model, "model_options": options,
-            "critic": args.critic, "max_revisions": args.revisions, "episodes": args.episodes,
-            "max_steps": args.max_steps, "batch_size": args.episodes,
-            "error_policy": "continue",
-            "corrector": {"sampling": {"max_tokens": args.max_tokens}},
+            "episodes": args.episodes, "max_steps": args.max_steps,
+            "batch_size": args.episodes, "error_policy": "continue",
+            "corrector": {"critic": args.critic, "max_revisions": args.revisions,
+                          "sampling": {"max_tokens": args.max_tokens}},
         }
     )  # fmt: skip
     evals: list[Times] = []

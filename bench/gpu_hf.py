@@ -99,10 +99,11 @@ async def throughput(
 async def framework(backend: HFBackend, args: argparse.Namespace, deadline: float) -> None:
     config = EvalConfig.model_validate(
         {
-            "task": "running_sum", "model": backend.name, "critic": "tool", "max_revisions": 1,
+            "task": "running_sum", "model": backend.name,
             "episodes": args.episodes, "max_steps": args.max_steps,
             "batch_size": args.episodes, "error_policy": "continue",
-            "corrector": {"sampling": {"max_tokens": 12}},
+            "corrector": {"critic": "tool", "max_revisions": 1,
+                          "sampling": {"max_tokens": 12}},
         }
     )  # fmt: skip
     evals: list[float] = []

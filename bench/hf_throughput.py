@@ -20,7 +20,7 @@ import time
 # 10x or more on a CPU shared with other processes; measured on a busy 2-core machine.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from redraft.agent.backends._protocol import GenerationRequest, Message, SamplingParams
+from redraft.agent.backends import GenerationRequest, Message, SamplingParams
 from redraft.agent.backends.hf import HFBackend
 
 TOPICS = ["the sea", "chess", "a river", "bread", "the moon", "a clock", "rain", "a garden"]

@@ -28,7 +28,7 @@ def main() -> None:
     parser.add_argument("--episodes", type=int, default=256)
     parser.add_argument("--max-steps", type=int, default=12)
     parser.add_argument("--critic", default="tool")
-    parser.add_argument("--revisions", "--rounds", dest="revisions", type=int, default=2)
+    parser.add_argument("--revisions", dest="revisions", type=int, default=2)
     parser.add_argument("--model", default="simulated/e=0.1,r=0.5,h=0.05")
     parser.add_argument("--batch-sizes", default="1,64")
     args = parser.parse_args()
@@ -36,10 +36,11 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for size in sizes:
-            config = EvalConfig(
-                task=args.task, model=args.model, critic=args.critic, max_revisions=args.revisions,
-                episodes=args.episodes, max_steps=args.max_steps, batch_size=size,
-            )
+            config = EvalConfig.model_validate({
+                "task": args.task, "model": args.model, "episodes": args.episodes,
+                "max_steps": args.max_steps, "batch_size": size,
+                "corrector": {"critic": args.critic, "max_revisions": args.revisions},
+            })
             rows.append((size, *measure(config, Path(tmp))))
     print(f"{args.task}, {args.model}, critic={args.critic}, k={args.revisions}, "
           f"{args.episodes} episodes, max {args.max_steps} steps")

@@ -25,6 +25,7 @@ from typing import Any
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+from redraft.agent import CorrectorConfig
 from redraft.evals import EvalConfig, run_eval, trained_defaults
 from redraft.evals.stats import RunStats, analyze_run, load_run
 from redraft.lab.testbed import BACK_MARKER, TrainConfig, read_recipe, train
@@ -89,7 +90,7 @@ def main() -> int:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--models", default=",".join(MODELS), help="regime:representation,...")
     parser.add_argument("--critics", default="none,tool,resample", help="critic modes to eval")
-    parser.add_argument("--revisions", "--rounds", dest="revisions", type=int, default=1,
+    parser.add_argument("--revisions", dest="revisions", type=int, default=1,
                         help="revisions for critic modes")
     parser.add_argument("--budget", type=float,
                         help="training time cap, minutes for all models together")
@@ -134,8 +135,9 @@ def main() -> int:
             k = 0 if critic == "none" else args.revisions
             run_dir = args.out / "runs" / f"{name}-{critic}"
             config_eval = EvalConfig(
-                task="running_sum", model=f"hf/{model_dir}", critic=critic,  # type: ignore[arg-type]
-                max_revisions=k, episodes=episodes, max_steps=eval_steps, seed=args.seed + 1,
+                task="running_sum", model=f"hf/{model_dir}",
+                corrector=CorrectorConfig(critic=critic, max_revisions=k),  # type: ignore[arg-type]
+                episodes=episodes, max_steps=eval_steps, seed=args.seed + 1,
                 error_policy="continue", representation=representation,
                 task_options=trained_options,
                 batch_size=episodes, model_options={"max_batch_size": 512},

@@ -67,7 +67,7 @@ def child(setting: str, models: int, steps: int, threads: int, first: int = 0) -
 
 
 def main(argv: list[str] | None = None) -> int:
-    from redraft.agent.backends import sample_runnable
+    from redraft.agent.backends.contention import sample_runnable
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--models", type=int, default=8)

@@ -50,12 +50,13 @@ CUDA_PEAK = 790e12
 
 def child_train(args: argparse.Namespace) -> None:
     """Train one model (old or new loop) and print its measurements as one JSON line."""
+    from redraft.lab.testbed import TrainConfig, train
+
     if args.child in ("old", "old-passive"):
         sys.path.insert(0, str(BENCH))
         import _legacy_train as loop  # type: ignore[import-not-found]
-    else:
-        from redraft.lab.testbed import _train as loop
-    from redraft.lab.testbed import TrainConfig
+
+        train = loop.train
 
     config = TrainConfig(
         task="running_sum", regime=args.regime, size=args.size, steps=args.warm + args.steps,
@@ -64,7 +65,7 @@ def child_train(args: argparse.Namespace) -> None:
         compile="off" if args.child == "new-eager" else "auto",
     )
     started = time.perf_counter()
-    recipe = loop.train(config, Path(args.out))
+    recipe = train(config, Path(args.out))
     total = time.perf_counter() - started
     first, last = recipe.loss_curve[0], recipe.loss_curve[-1]
     steps_per_s = (last.step - first.step) / max(last.seconds - first.seconds, 1e-9)

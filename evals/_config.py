@@ -4,52 +4,44 @@ A run is identified by its :class:`EvalConfig`: resuming a run directory refuses
 that differs from the one in its manifest, except in the execution settings listed in
 :data:`EXECUTION_FIELDS` (how fast the run goes, not what it measures).
 
-Old field names are read as their new ones (:func:`current_names`): a config file or a
-manifest written when the revision budget was called ``max_rounds`` (or ``rounds``) means
-the same ``max_revisions``, and its ``corrector.retry_context`` the same
-``revision_context``, so its run keeps its identity and resumes.
+The corrector's settings have one home, ``corrector`` (a :class:`CorrectorConfig`, sampling
+included). Configs written before that (``critic``, ``max_revisions``, ``commit_policy`` at
+the top level) or before a rename (``max_rounds`` or ``rounds`` for the revision budget,
+``corrector.retry_context`` for ``revision_context``) are read in today's names by
+:meth:`EvalConfig.migrate` (:data:`EvalConfig.renamed`): as a config file is read (one
+notice naming the file), as a manifest is read (silently: redraft wrote it), and when a
+caller passes them as keywords (a ``DeprecationWarning``). Such a run keeps its identity
+and resumes.
 """
 
 from __future__ import annotations
 
 import json
 import tomllib
+import warnings
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 
 import yaml
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     JsonValue,
-    ValidationError,
     field_serializer,
     field_validator,
     model_validator,
 )
 
-from redraft.agent import (
-    DEFAULT_MODEL,
-    MAX_REVISIONS_LIMIT,
-    RENAMED_OPTIONS,
-    CommitPolicy,
-    CorrectorConfig,
-    CriticMode,
-    rename_options,
-)
+from redraft.agent import DEFAULT_MODEL, CorrectorConfig
 from redraft.agent.backends import public_options
+from redraft.core import BadInputError, Settings
 from redraft.evals.tasks import ErrorPolicy
-from redraft.tools import BadInputError
 
 __all__ = [
     "EXECUTION_FIELDS",
-    "RENAMED_FIELDS",
     "ConfigFileError",
     "EvalConfig",
     "ShardSpec",
-    "current_names",
-    "describe_validation_error",
     "read_config_file",
 ]
 
@@ -58,35 +50,12 @@ EXECUTION_FIELDS = frozenset({"batch_size"})
 resume and between shards."""
 
 
-RENAMED_FIELDS: dict[str, str] = {"max_rounds": "max_revisions", "rounds": "max_revisions"}
-"""Old top-level field names an :class:`EvalConfig` still reads, each as its new name (the
-corrector's own are :data:`redraft.agent.RENAMED_OPTIONS`)."""
-
-
-def current_names(config: dict[str, Any]) -> dict[str, Any]:
-    """A config (a file's, a manifest's) in today's field names, its corrector's included.
-
-    Raises:
-        ValueError: two names of one field given; the message names them.
-    """
-    data = rename_options(config, RENAMED_FIELDS)
-    corrector = data.get("corrector")
-    if isinstance(corrector, dict):
-        data["corrector"] = rename_options(corrector, RENAMED_OPTIONS)
-    return data
-
-_TOP_LEVEL = ("critic", "max_revisions", "commit_policy")
-"""Corrector settings given as top-level fields of the eval config (and CLI options)."""
-
-
 class ConfigFileError(BadInputError):
     """A config file that cannot be read or parsed."""
 
 
-class ShardSpec(BaseModel):
+class ShardSpec(Settings):
     """One shard of a run: the episodes whose id modulo ``count`` is ``index``."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     index: int = Field(ge=0)
     """This shard's number, from 0."""
@@ -120,10 +89,18 @@ class ShardSpec(BaseModel):
         return episode % self.count == self.index
 
 
-class EvalConfig(BaseModel):
+class EvalConfig(Settings):
     """What one eval run measures and how it runs. Recorded in the run's manifest."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    renamed: ClassVar[Mapping[str, str]] = {
+        "max_rounds": "corrector.max_revisions",
+        "rounds": "corrector.max_revisions",
+        "critic": "corrector.critic",
+        "max_revisions": "corrector.max_revisions",
+        "commit_policy": "corrector.commit_policy",
+    }
+    """Old names and places still read: the revision budget's old names, and the corrector
+    settings that were top-level fields until the corrector became their one home."""
 
     task: str
     """The registered task name (``redraft list`` shows them)."""
@@ -131,16 +108,6 @@ class EvalConfig(BaseModel):
     """The backend's model string, ``PROVIDER/MODEL`` (e.g. ``simulated/e=0.1,r=0.5``)."""
     model_options: dict[str, JsonValue] = Field(default_factory=dict)
     """Keyword options for the backend factory (e.g. ``n_ctx`` for ``llamacpp``)."""
-    critic: CriticMode = "tool"
-    """Where feedback comes from: none, self, tool, self+tool, resample, constrained, oracle."""
-    max_revisions: int = Field(2, ge=0, le=MAX_REVISIONS_LIMIT)
-    """Revisions allowed per step after the first proposal, k (``--revisions``, alias
-    ``--rounds``): a step has up to k+1 rounds. Read from ``max_rounds`` or ``rounds`` too,
-    its old names."""
-    commit_policy: CommitPolicy = "last_accepted"
-    """Which round's answer a step commits (``--commit-policy``): ``last_accepted`` (the
-    latest answer the verifier accepted, else the last round's, marked as a fallback) or
-    ``last``. Runs of schema 2 manifests read as ``last``."""
     episodes: int = Field(20, ge=1)
     """How many episodes the run holds (ids 0..episodes-1)."""
     max_steps: int = Field(30, ge=1)
@@ -158,17 +125,13 @@ class EvalConfig(BaseModel):
     verifier: str | None = None
     """A registered verifier used as the feedback source instead of the task's own."""
     corrector: CorrectorConfig = Field(default_factory=CorrectorConfig)
-    """Further corrector settings (sampling, retry context, templates); its ``critic``,
-    ``max_revisions`` and ``commit_policy`` are set from the fields above."""
+    """How the agent proposes, critiques and revises: the critic mode (``--critic``), the
+    revision budget (``--revisions``), the commit policy, sampling (``--temperature``,
+    ``--max-tokens``), the monologue, the templates."""
     batch_size: int = Field(64, ge=1)
     """Episodes in flight at once; each round of the batch is one backend call per node."""
     shard: ShardSpec | None = None
     """Run only this shard's episodes (``--shard i/N``); None runs them all."""
-
-    @model_validator(mode="before")
-    @classmethod
-    def _old_names(cls, data: Any) -> Any:
-        return current_names(data) if isinstance(data, dict) else data
 
     @field_validator("task", "model")
     @classmethod
@@ -184,35 +147,13 @@ class EvalConfig(BaseModel):
         provider = self.model.partition("/")[0]
         return public_options(options, provider)
 
-    @field_serializer("corrector")
-    def _corrector_rest(self, corrector: CorrectorConfig) -> dict[str, Any]:
-        # critic, max_revisions and commit_policy live at the top level; recording them twice
-        # would let an edited dump contradict itself.
-        rest: dict[str, Any] = corrector.model_dump(mode="json", exclude=set(_TOP_LEVEL))
-        return rest
-
     @model_validator(mode="after")
-    def _one_critic(self) -> Self:
-        explicit = self.corrector.model_fields_set
-        for name in _TOP_LEVEL:
-            value = getattr(self, name)
-            if name in explicit and getattr(self.corrector, name) != value:
-                raise ValueError(
-                    f"corrector.{name} conflicts with {name}; set it at the top level only"
-                )
-        # One source of truth: the corrector as recorded is the corrector as it runs.
-        object.__setattr__(self, "corrector", self.corrector_config())
+    def _task_options_apart(self) -> Self:
         if "representation" in self.task_options or "opponent" in self.task_options:
             raise ValueError(
                 "give representation and opponent as top-level fields, not in task_options"
             )
         return self
-
-    def corrector_config(self) -> CorrectorConfig:
-        """The corrector's full configuration for this run."""
-        return self.corrector.model_copy(
-            update={name: getattr(self, name) for name in _TOP_LEVEL}
-        )
 
     def task_kwargs(self) -> dict[str, Any]:
         """The keyword options the task factory gets."""
@@ -241,11 +182,18 @@ class EvalConfig(BaseModel):
         return data
 
 
-def read_config_file(path: Path) -> dict[str, Any]:
-    """Read a TOML, YAML or JSON config file into a dict (validated later as EvalConfig).
+def read_config_file(
+    path: Path, *, notify: Callable[[str], None] | None = None
+) -> dict[str, Any]:
+    """Read a TOML, YAML or JSON config file into a dict, in today's field names.
+
+    The dict is validated later as an :class:`EvalConfig` (with the command line's flags
+    over it). Old names are translated here (:meth:`EvalConfig.migrate`); ``notify`` gets
+    the one line saying so, which names the file (default: a ``DeprecationWarning``).
 
     Raises:
-        ConfigFileError: the file is missing, unreadable, malformed or not a mapping.
+        ConfigFileError: the file is missing, unreadable, malformed or not a mapping, or
+            gives an old name beside its new one.
     """
     try:
         text = path.read_text(encoding="utf-8")
@@ -276,14 +224,15 @@ def read_config_file(path: Path) -> dict[str, Any]:
         data = {}
     if not isinstance(data, dict):
         raise ConfigFileError(f"config file {path} must hold a mapping of option names to values")
-    return data
 
+    def tell(line: str) -> None:
+        notice = f"config file {path}: {line}"
+        if notify is None:
+            warnings.warn(notice, DeprecationWarning, stacklevel=4)
+        else:
+            notify(notice)
 
-def describe_validation_error(exc: ValidationError, what: str = "config") -> str:
-    """One line naming every invalid field and what is wrong with it."""
-    parts = []
-    for error in exc.errors():
-        where = ".".join(str(p) for p in error["loc"]) or what
-        message = error["msg"].removeprefix("Value error, ")
-        parts.append(f"{where}: {message}")
-    return f"invalid {what}: " + "; ".join(parts)
+    try:
+        return EvalConfig.migrate(data, notify=tell)
+    except ValueError as exc:
+        raise ConfigFileError(f"config file {path}: {exc}") from None

@@ -2,15 +2,15 @@
 
 :func:`arun_eval` ties the pieces together: it builds the task, the feedback source and the
 backend, opens the run directory (writing the manifest of a new run, or checking a resumed
-run's config against it and dropping its unfinished episodes), then lets the
-:class:`~redraft.evals._runner.LockstepRunner` append the remaining episodes to the log.
+run's config against it and replaying its unfinished episodes to their last logged step),
+then lets the :class:`~redraft.evals._runner.LockstepRunner` append the rest to the log.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
+import itertools
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -24,31 +24,39 @@ from redraft.agent import build_corrector, is_leaky
 from redraft.agent.backends import (
     Backend,
     HintReceiver,
-    backends,
     load_backend,
     split_model_string,
 )
+from redraft.core import BadInputError
 from redraft.evals._config import EvalConfig
 from redraft.evals._events import Event, StepEvent
 from redraft.evals._log import (
     EVENTS_FILE,
     EventLogError,
     EventWriter,
-    keep_finished,
+    keep_whole_steps,
     remove_stale_temporaries,
+    scan_events,
+    write_error,
 )
 from redraft.evals._manifest import (
     MANIFEST_FILE,
     build_manifest,
+    check_provenance,
     check_resumable,
     model_file,
     read_manifest,
     write_manifest,
 )
+from redraft.evals._preflight import (
+    check_backend_options,
+    feedback_source,
+    refuse_non_directory,
+)
 from redraft.evals._progress import RunObserver
+from redraft.evals._resume import Restored, close_restored, restore_unfinished
 from redraft.evals._runner import LockstepRunner, close_quietly
-from redraft.evals.tasks import Task, load_task
-from redraft.tools import BadInputError, Verifier, oracle_as_verifier, verifiers
+from redraft.evals.tasks import DescribedTask, IndexedTask, Task, load_task, tasks
 
 try:
     import fcntl
@@ -60,6 +68,8 @@ __all__ = [
     "RunResult",
     "arun_eval",
     "arun_grid",
+    "check_run",
+    "default_episodes",
     "grid_order",
     "load_eval_task",
     "run_eval",
@@ -87,6 +97,10 @@ class RunResult(BaseModel):
     """Steps this call ran."""
     seconds: float
     """Wall-clock time of this call."""
+    continued: int = 0
+    """Unfinished episodes this call continued from their last logged step (a resume)."""
+    kept_steps: int = 0
+    """Steps of those episodes kept from the log, not run again."""
 
 
 def load_eval_task(config: EvalConfig) -> Task:
@@ -109,7 +123,35 @@ def load_eval_task(config: EvalConfig) -> Task:
             f"task {config.task!r} does not support error policy {config.error_policy!r} "
             f"(it supports: {', '.join(task.error_policies)})"
         )
+    if isinstance(task, IndexedTask) and config.episodes > len(task):
+        size = len(task)
+        close_quietly(task)
+        raise BadInputError(
+            f"task {config.task!r} holds {size} episodes (records), and episode i is record "
+            f"i: --episodes {config.episodes} asks for more; leave --episodes out to run each "
+            f"once, or pass at most {size}"
+        )
     return task
+
+
+def default_episodes(config: EvalConfig) -> int | None:
+    """How many episodes a run of ``config``'s task holds when none are asked for.
+
+    An :class:`~redraft.evals.tasks.IndexedTask` (a dataset) runs each record once: its
+    size. None for other tasks (:class:`EvalConfig`'s default stands).
+    """
+    factory = tasks.get(config.task)
+    if isinstance(factory, type) and not hasattr(factory, "new_episode_at"):
+        return None  # a task class that is not indexed: no need to build one (an engine)
+    task = load_eval_task(config.model_copy(update={"episodes": 1}))
+    try:
+        return len(task) if isinstance(task, IndexedTask) else None
+    finally:
+        close_quietly(task)
+
+
+def _provenance(task: Task) -> dict[str, Any] | None:
+    return task.provenance() if isinstance(task, DescribedTask) else None
 
 
 class _Tee:
@@ -153,11 +195,6 @@ def _existing_run(out: Path, config: EvalConfig) -> dict[str, Any] | None:
     return manifest
 
 
-def _refuse_non_directory(out: Path) -> None:
-    if out.exists() and not out.is_dir():
-        raise BadInputError(f"output directory {out} is a file; choose another --out")
-
-
 @contextlib.contextmanager
 def _exclusive(out: Path) -> Iterator[None]:
     """Create ``out`` and hold its lock: two processes appending to one log would mix it.
@@ -171,10 +208,7 @@ def _exclusive(out: Path) -> Iterator[None]:
         out.mkdir(parents=True, exist_ok=True)
         fd = os.open(out / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as exc:
-        raise BadInputError(
-            f"cannot write to output directory {out}: {exc.strerror or exc}; "
-            "choose a writable --out"
-        ) from exc
+        raise write_error(out, exc, _NEW_FIX, "output directory ") from exc
     try:
         if fcntl is not None:
             try:
@@ -203,49 +237,56 @@ def _remove_if_only_lock(out: Path) -> None:
 
 def _load_backend(config: EvalConfig) -> Backend:
     """Load the config's backend, refusing options its factory does not take (exit 2)."""
-    provider, spec = split_model_string(config.model)
-    factory = backends.get(provider)
-    options = config.model_options
+    check_backend_options(config)
+    return load_backend(config.model, **config.model_options)
+
+
+def check_run(config: EvalConfig, out: Path) -> None:
+    """Check a run's arguments without running it or loading its model.
+
+    The task and its options, the feedback source (and that it can check the task's
+    contexts), the backend's provider and options, and that ``out`` is new or holds this
+    run (see :mod:`~redraft.evals._preflight`).
+
+    Raises:
+        BadInputError: naming what to fix.
+    """
+    out = Path(out)
+    task = load_eval_task(config)
     try:
-        signature = inspect.signature(factory)
-    except (TypeError, ValueError):  # no signature to check: the factory decides
-        signature = None
-    if signature is not None:
-        try:
-            signature.bind(spec, **options)
-        except TypeError:
-            takes = [
-                name for name, param in list(signature.parameters.items())[1:]
-                if param.kind in (param.KEYWORD_ONLY, param.POSITIONAL_OR_KEYWORD)
-            ]
-            unknown = sorted(set(options) - set(takes))
-            raise BadInputError(
-                f"backend {provider!r} does not take the option(s) {', '.join(unknown)} "
-                f"(--model-option / model_options); it takes: {', '.join(takes) or 'none'}"
-            ) from None
-    return load_backend(config.model, **options)
+        feedback_source(config, task, task.oracle())
+    finally:
+        close_quietly(task)
+    check_backend_options(config)
+    refuse_non_directory(out)
+    if out.is_dir():
+        _existing_run(out, config)
 
 
-def _create_run(out: Path, config: EvalConfig, backend: Backend, *, leaky: bool) -> None:
+def _create_run(out: Path, config: EvalConfig, backend: Backend, *, leaky: bool,
+                task_info: dict[str, Any] | None) -> None:
     provider, _ = split_model_string(config.model)
     if (out / MANIFEST_FILE).exists():  # re-check after the model load, as a second guard
         raise BadInputError(
             f"another process created a run in {out} meanwhile; rerun to resume it"
         )
     try:
-        write_manifest(out, build_manifest(config, backend, provider, leaky=leaky))
+        write_manifest(out, build_manifest(config, backend, provider, leaky=leaky,
+                                           task_info=task_info))
         (out / EVENTS_FILE).touch()
     except OSError as exc:
-        raise BadInputError(
-            f"cannot write to output directory {out}: {exc.strerror or exc}; "
-            "choose a writable --out"
-        ) from exc
+        raise write_error(out, exc, _NEW_FIX, "output directory ") from exc
 
 
 def _reopen_run(
-    out: Path, config: EvalConfig, manifest: dict[str, Any], backend: Backend
-) -> set[int]:
-    """Check the model file, drop unfinished episodes from the log; the finished ids."""
+    out: Path, config: EvalConfig, manifest: dict[str, Any], backend: Backend, task: Task
+) -> tuple[set[int], dict[int, Restored]]:
+    """Check the model file, keep the log's whole steps; the finished ids and the rest.
+
+    Each unfinished episode is replayed to its last logged step (returned by id, to go on
+    from there); one that does not replay is dropped from the log, to rerun from scratch.
+    The rounds of steps in flight are dropped.
+    """
     recorded = (manifest.get("backend") or {}).get("model_file") or {}
     current = model_file(backend) or {}
     if recorded.get("sha256") != current.get("sha256"):
@@ -254,16 +295,23 @@ def _reopen_run(
             f"{recorded.get('sha256')}); the model now resolves to {current.get('path')} "
             f"(sha256 {current.get('sha256')}): choose another --out"
         )
-    try:
-        done = keep_finished(out).finished()
-    except OSError as exc:
-        raise BadInputError(_unwritable(out, exc)) from exc
+    scan = scan_events(out)
     ids = config.episode_ids()
-    extra = {i for i in done if i not in ids}
+    extra = {e.episode for e in scan.events if e.episode not in ids}
     if extra:
         raise EventLogError(
             f"{out}/{EVENTS_FILE} holds episodes outside this run: {sorted(extra)[:10]}"
         )
+    restored, restart = restore_unfinished(
+        task, scan, max_steps=config.max_steps, error_policy=config.error_policy
+    )
+    try:
+        done = keep_whole_steps(scan, restart).finished()
+    except BaseException as exc:
+        close_restored(restored.values())
+        if isinstance(exc, OSError):
+            raise write_error(out / EVENTS_FILE, exc, _RESUME_FIX) from exc
+        raise
     now = datetime.now(UTC).isoformat(timespec="seconds")
     resumed = list(manifest.get("resumed_at") or [])
     resumed.append(now)
@@ -275,16 +323,16 @@ def _reopen_run(
         updated.update(config={**recorded, "episodes": config.episodes}, extended=extended)
     try:
         write_manifest(out, updated)
-    except OSError as exc:
-        raise BadInputError(_unwritable(out, exc)) from exc
-    return done
+    except BaseException as exc:
+        close_restored(restored.values())
+        if isinstance(exc, OSError):
+            raise write_error(out / MANIFEST_FILE, exc, _RESUME_FIX) from exc
+        raise
+    return done, restored
 
 
-def _unwritable(out: Path, exc: OSError) -> str:
-    return (
-        f"cannot write to run directory {out}: {exc.strerror or exc}; make it writable to "
-        "resume the run there, or choose another --out"
-    )
+_NEW_FIX = "choose a writable --out"
+_RESUME_FIX = "make it writable to resume the run there, or choose another --out"
 
 
 async def arun_eval(
@@ -296,9 +344,11 @@ async def arun_eval(
 ) -> RunResult:
     """Run (or resume) an eval into the run directory ``out``.
 
-    Episodes already finished in ``out`` are kept; unfinished ones are dropped from the log
-    and rerun from scratch, so a run killed at any moment ends, once resumed, with exactly
-    its episodes.
+    Every whole step already in ``out`` is kept: finished episodes stay as they are, and an
+    unfinished one continues from its last logged step (replayed into the task's state; one
+    that does not replay is rerun from scratch). So a run killed at any moment ends, once
+    resumed, with exactly its episodes, as an uninterrupted run would have them, and loses
+    only the rounds that were in flight.
 
     Args:
         config: what to run.
@@ -318,41 +368,48 @@ async def arun_eval(
         task = load_eval_task(config)
         stack.callback(close_quietly, task)
         oracle = task.oracle()
-        verifier: Verifier[Any]
-        if config.critic == "oracle":  # the leaky upper bound: feedback from ground truth
-            verifier = oracle_as_verifier(oracle)
-        elif config.verifier:
-            verifier = verifiers.create(config.verifier)
-        else:
-            verifier = task.verifier()
+        verifier = feedback_source(config, task, oracle)
         leaky = is_leaky(verifier)
         if backend is None:
-            backends.get(split_model_string(config.model)[0])  # unknown provider: fail early
-        _refuse_non_directory(out)
+            check_backend_options(config)  # an unknown provider or option: fail early
+        refuse_non_directory(out)
         # The lock comes before the manifest is read and is held to the end: two processes
         # given the same fresh --out would otherwise both see "no run here", both create it
         # and both run every episode into one log.
         stack.enter_context(_exclusive(out))
         remove_stale_temporaries(out)
         manifest = _existing_run(out, config)
+        task_info = _provenance(task)
+        if manifest is not None:
+            check_provenance(manifest, task_info, out)
         if backend is None:
             backend = _load_backend(config)
             stack.push_async_callback(backend.aclose)
+        restored: dict[int, Restored] = {}
         if manifest is None:
-            _create_run(out, config, backend, leaky=leaky)
+            _create_run(out, config, backend, leaky=leaky, task_info=task_info)
             done: set[int] = set()
         else:
-            done = _reopen_run(out, config, manifest, backend)
-        corrector = build_corrector(backend, verifier, config=config.corrector_config())
+            done, restored = _reopen_run(out, config, manifest, backend, task)
+        # Whatever the runner does not take over is released (it takes them as they join).
+        stack.callback(lambda: close_restored(restored.values()))
+        corrector = build_corrector(backend, verifier, config=config.corrector)
         ids = config.episode_ids()
-        todo = (i for i in ids if i not in done)
+        # Unfinished episodes first, in id order, then the rest: the batches an
+        # uninterrupted run would have had.
+        going_on = set(restored)  # the runner empties ``restored`` as they join
+        todo = itertools.chain(
+            sorted(going_on), (i for i in ids if i not in done and i not in going_on)
+        )
+        continued = len(restored)
+        kept_steps = sum(state.steps for state in restored.values())
         for observer in observers:
             observer.start(len(ids), len(done))
             stack.callback(observer.finish)
         try:
             writer = stack.enter_context(EventWriter(out))
         except OSError as exc:
-            raise BadInputError(_unwritable(out, exc)) from exc
+            raise write_error(out / EVENTS_FILE, exc, _RESUME_FIX) from exc
         tee = _Tee(writer, observers)
         runner = LockstepRunner(
             task,
@@ -366,7 +423,7 @@ async def arun_eval(
             hints=backend.hints if isinstance(backend, HintReceiver) else None,
             leaky=leaky,
         )
-        await runner.run(todo)
+        await runner.run(todo, restored)
     return RunResult(
         run_dir=out,
         episodes=len(done) + tee.ended,
@@ -374,6 +431,8 @@ async def arun_eval(
         resumed=manifest is not None,
         steps=tee.steps,
         seconds=time.perf_counter() - started,
+        continued=continued,
+        kept_steps=kept_steps,
     )
 
 
@@ -402,7 +461,7 @@ def grid_order(configs: Sequence[EvalConfig]) -> list[int]:
     revisions, whose first rounds ask exactly the same until their trajectories part.
     The order changes no answer a deterministic backend gives, only when it is computed.
     """
-    return sorted(range(len(configs)), key=lambda i: -configs[i].max_revisions)
+    return sorted(range(len(configs)), key=lambda i: -configs[i].corrector.max_revisions)
 
 
 async def arun_grid(
@@ -411,6 +470,8 @@ async def arun_grid(
     on_start: Callable[[int], None] | None = None,
 ) -> list[RunResult]:
     """Run (or resume) several evals in :func:`grid_order`; results in the order given.
+
+    Every run's arguments are checked (:func:`check_run`) before the first one starts.
 
     When every run uses the same model and options of a :data:`SHARED_PROVIDERS`
     provider, the model is loaded once and shared (its memo of deterministic requests
@@ -421,6 +482,9 @@ async def arun_grid(
         on_start: called with a run's index (into ``runs``) just before it starts.
     """
     configs = [config for config, _, _ in runs]
+    # Every run's arguments first: a grid does not stop at its third run over a typo.
+    for config, out, _ in runs:
+        check_run(config, out)
     results: list[RunResult | None] = [None] * len(runs)
     async with contextlib.AsyncExitStack() as stack:
         backend: Backend | None = None

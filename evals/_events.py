@@ -43,8 +43,9 @@ from pydantic import (
 )
 
 from redraft.agent import RoundRecord, StopReason
+from redraft.core import Cost
 from redraft.evals.tasks import EndReason
-from redraft.tools import LOG_CONTEXT, Correctness, Cost
+from redraft.tools import LOG_CONTEXT, Correctness
 
 __all__ = [
     "READABLE_SCHEMAS",

@@ -1,21 +1,26 @@
 """The event log of a run: ``events.jsonl``, appended one validated record per line.
 
-Writing: :class:`EventWriter` appends and flushes every record as it is written, and fsyncs
-once per batch of steps in which an episode ended, so a run killed at any moment loses at
-most its unfinished episodes and the last line it was writing.
+Writing: :class:`EventWriter` appends and flushes every record as it is written, so a
+process killed at any moment loses at most the last line it was writing (and the rounds of
+its steps in flight, which have no ``step`` record yet). It fsyncs once per batch of steps in
+which an episode ended, and at least once a second while steps are written, so that a lost
+machine loses at most about a second of steps besides.
 
 Reading: :func:`scan_events` is the one parser of log files. It validates every line,
 recognises a torn last line (a writer killed mid-record) and names the line number of any
-other bad line. :func:`read_events` is the everyday form; :func:`keep_finished` rewrites
-a log atomically without its unfinished episodes, which is how a run resumes.
+other bad line. :func:`read_events` is the everyday form; :func:`keep_whole_steps` rewrites
+a log atomically without the rounds of its steps in flight, which is how a run resumes
+(each unfinished episode continues from its last logged step).
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import tempfile
+import time
 import warnings
 from collections.abc import Callable, Container, Iterable
 from dataclasses import dataclass
@@ -26,27 +31,34 @@ from typing import IO, NoReturn, Self
 from pydantic import TypeAdapter, ValidationError
 from pydantic_core import PydanticSerializationError
 
+from redraft.core import BadInputError, RedraftError
 from redraft.evals._events import (
     READABLE_SCHEMAS,
     SCHEMA_VERSION,
     EpisodeEndEvent,
     Event,
+    RoundEvent,
+    StepEvent,
     parse_event,
 )
-from redraft.tools import LOG_CONTEXT, BadInputError
+from redraft.tools import LOG_CONTEXT
 
 __all__ = [
     "EVENTS_FILE",
+    "DiskFullError",
     "EventLogError",
     "EventWriter",
     "LogScan",
+    "RunWriteError",
     "atomic_write",
     "encode_event",
     "events_path",
     "keep_finished",
+    "keep_whole_steps",
     "read_events",
     "remove_stale_temporaries",
     "scan_events",
+    "write_error",
 ]
 
 EVENTS_FILE = "events.jsonl"
@@ -57,6 +69,44 @@ _EVENT: TypeAdapter[Event] = TypeAdapter(Event)
 
 class EventLogError(BadInputError):
     """An event log that cannot be read; the message names the file and the line."""
+
+
+class DiskFullError(RedraftError):
+    """A write failed for want of space (or quota): not bad input, exit 1 (free space, rerun)."""
+
+
+class RunWriteError(RedraftError):
+    """A write to a run directory failed for another reason than its path or a full disk."""
+
+
+_FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+_PATH = frozenset({
+    errno.ENAMETOOLONG, errno.ENOENT, errno.ENOTDIR, errno.EISDIR, errno.EACCES, errno.EPERM,
+    errno.EROFS, errno.EEXIST, errno.ELOOP,
+})
+
+
+def write_error(path: Path, exc: OSError, fix: str, what: str = "") -> RedraftError:
+    """The error to raise for a failed write to ``path``, on one line that names it.
+
+    A path the system refuses (read-only, not a directory, no permission) is bad input,
+    with ``fix`` as the advice; a full disk or quota is :class:`DiskFullError`, and any
+    other failure (an I/O error) :class:`RunWriteError`: exit status 1, where a rerun
+    resumes once the disk has room again. ``what`` names the path's role ("output
+    directory ").
+    """
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    if exc.errno in _FULL:
+        return DiskFullError(
+            f"cannot write {what}{path}: {reason} (the disk is full); free some space, "
+            "then rerun the same command to resume"
+        )
+    if exc.errno in _PATH:
+        return BadInputError(f"cannot write to {what}{path}: {reason}; {fix}")
+    return RunWriteError(
+        f"cannot write {what}{path}: {reason}; rerun the same command to resume once it "
+        "can be written"
+    )
 
 
 @dataclass(frozen=True)
@@ -255,13 +305,36 @@ def read_events(path: Path) -> list[Event]:
 def keep_finished(path: Path) -> LogScan:
     """Rewrite a log atomically to hold only its finished episodes; return what is kept.
 
-    Records of episodes without an ``episode_end`` and a torn last line are dropped, so a
-    resumed run reruns those episodes from scratch and appends to a clean file. The file is
-    left untouched when there is nothing to drop.
+    Records of episodes without an ``episode_end`` and a torn last line are dropped, so that
+    those episodes can be rerun from scratch onto a clean file. The file is left untouched
+    when there is nothing to drop. (A run resumes with :func:`keep_whole_steps`, which keeps
+    the finished steps of unfinished episodes too.)
     """
     scan = scan_events(path)
     done = scan.finished()
-    keep = [i for i, event in enumerate(scan.events) if event.episode in done]
+    return keep_whole_steps(scan, restart={e.episode for e in scan.events} - done)
+
+
+def keep_whole_steps(scan: LogScan, restart: Container[int] = ()) -> LogScan:
+    """Rewrite a scanned log atomically to hold its whole steps; return what is kept.
+
+    Kept: every record of a finished episode, and of an unfinished one its
+    ``episode_start``, its ``step`` records and the rounds of those steps, so that it can
+    continue from its last logged step. Dropped: the rounds of a step in flight (no ``step``
+    record yet), a torn last line, and every record of the episodes in ``restart`` (to be
+    rerun from scratch). The file is left untouched when there is nothing to drop.
+    """
+    done = scan.finished()
+    stepped = {(e.episode, e.step) for e in scan.events if isinstance(e, StepEvent)}
+
+    def kept(event: Event) -> bool:
+        if event.episode in done:
+            return True
+        if event.episode in restart:
+            return False
+        return not isinstance(event, RoundEvent) or (event.episode, event.step) in stepped
+
+    keep = [i for i, event in enumerate(scan.events) if kept(event)]
     if len(keep) == len(scan.events) and scan.clean_end and not scan.torn:
         return scan
     events = [scan.events[i] for i in keep]
@@ -323,31 +396,51 @@ class EventWriter:
     """Append records to a log: one JSON line each, flushed to the OS at once.
 
     Flushed records survive the writer being killed; :meth:`sync` (and :meth:`close`) also
-    fsyncs them to disk when an episode ended since the last sync, so finished episodes
-    survive a power loss too. The runner syncs once per batch of steps (group commit).
-    Use as a context manager, or call :meth:`close`.
+    fsyncs them to disk when an episode ended since the last sync, or when records wait
+    that are older than ``sync_interval_s``, so finished episodes survive a power loss, and
+    finished steps all but the last second's. The runner syncs once per batch of steps
+    (group commit). Use as a context manager, or call :meth:`close`.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, sync_interval_s: float = 1.0) -> None:
         self.path = events_path(path)
         self._file: IO[bytes] = open(self.path, "ab")  # noqa: SIM115 - closed by close()
         self.written = 0
         """Records written by this writer."""
+        self.sync_interval_s = sync_interval_s
         self._ended = False
+        self._waiting_since: float | None = None
 
     def write(self, event: Event) -> None:
-        """Append one record and flush it."""
-        self._file.write(encode_event(event) + b"\n")
-        self._file.flush()
+        """Append one record and flush it.
+
+        Raises:
+            DiskFullError: no space left (exit 1: free space, rerun to resume).
+            RunWriteError, BadInputError: another failure, naming the log.
+        """
+        try:
+            self._file.write(encode_event(event) + b"\n")
+            self._file.flush()
+        except OSError as exc:
+            raise write_error(self.path, exc, _RESUME_FIX) from exc
         self.written += 1
         if isinstance(event, EpisodeEndEvent):
             self._ended = True
+        if self._waiting_since is None:
+            self._waiting_since = time.monotonic()
 
     def sync(self) -> None:
-        """Fsync if an episode ended since the last sync."""
-        if self._ended:
-            os.fsync(self._file.fileno())
+        """Fsync if an episode ended since the last sync, or records wait too long."""
+        waited = self._waiting_since
+        if self._ended or (
+            waited is not None and time.monotonic() - waited >= self.sync_interval_s
+        ):
+            try:
+                os.fsync(self._file.fileno())
+            except OSError as exc:
+                raise write_error(self.path, exc, _RESUME_FIX) from exc
             self._ended = False
+            self._waiting_since = None
 
     def write_all(self, events: Iterable[Event]) -> None:
         """Append several records, then sync."""
@@ -356,11 +449,17 @@ class EventWriter:
         self.sync()
 
     def close(self) -> None:
-        """Flush, fsync and close the file."""
-        if not self._file.closed:
+        """Flush, fsync and close the file (closed even when the flush fails)."""
+        if self._file.closed:
+            return
+        try:
             self._file.flush()
             os.fsync(self._file.fileno())
-            self._file.close()
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                self._file.close()
+            raise write_error(self.path, exc, _RESUME_FIX) from exc
+        self._file.close()
 
     def __enter__(self) -> Self:
         return self
@@ -373,6 +472,8 @@ class EventWriter:
     ) -> None:
         self.close()
 
+
+_RESUME_FIX = "make it writable, then rerun the same command to resume"
 
 _NOT_A_RECORD = object()
 

@@ -5,9 +5,11 @@ The manifest identifies a run: resuming compares the new config with the recorde
 
 A manifest is read in today's names (:func:`read_manifest`): a schema 2 run's config gets
 ``commit_policy = "last"`` (it always committed the last round), and a config written
-before a field was renamed gets the new name (``max_rounds`` -> ``max_revisions``,
+before a field was renamed or moved gets today's names (:meth:`EvalConfig.migrate`:
+``max_rounds`` -> ``corrector.max_revisions``, ``critic`` -> ``corrector.critic``,
 ``corrector.retry_context`` -> ``corrector.revision_context``; same values and meanings),
-so such a run keeps its identity: it resumes, merges and reports.
+silently, since redraft wrote it, so such a run keeps its identity: it resumes, merges and
+reports.
 """
 
 from __future__ import annotations
@@ -24,15 +26,17 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from redraft.agent.backends import public_options
-from redraft.evals._config import EvalConfig, current_names
+from redraft.core import BadInputError, describe_validation_error
+from redraft.evals._config import EvalConfig
 from redraft.evals._events import READABLE_SCHEMAS, SCHEMA_VERSION
 from redraft.evals._log import EventLogError, _schemas, atomic_write
-from redraft.tools import BadInputError, verdict_codes
+from redraft.tools import verdict_codes
 
 __all__ = [
     "MANIFEST_FILE",
     "SEED_RULE",
     "build_manifest",
+    "check_provenance",
     "check_resumable",
     "config_differences",
     "file_sha256",
@@ -112,14 +116,22 @@ def backend_options(backend: object, provider: str) -> dict[str, Any] | None:
 
 
 def build_manifest(
-    config: EvalConfig, backend: object, provider: str, *, leaky: bool = False
+    config: EvalConfig,
+    backend: object,
+    provider: str,
+    *,
+    leaky: bool = False,
+    task_info: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The manifest of a new run.
 
     It records the config without secret backend options (``api_key``, ...), whether
-    ground truth fed the loop (``leaky``, from the feedback source), and the verdict code
-    table of this process, so that the log's codes stay readable without its plug-ins.
+    ground truth fed the loop (``leaky``, from the feedback source), the verdict code
+    table of this process, so that the log's codes stay readable without its plug-ins, and
+    the task's provenance (``task_info``: a dataset's name and content hash, a sandbox's
+    isolation), when the task gives one.
     """
+    extra = {} if task_info is None else {"task_info": task_info}
     return {
         "schema": SCHEMA_VERSION,
         "config": config.model_dump(mode="json"),
@@ -135,6 +147,7 @@ def build_manifest(
         "platform": {"system": platform.platform(), "executable": sys.executable},
         "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "resumed_at": [],
+        **extra,
     }
 
 
@@ -175,13 +188,18 @@ def _migrated(manifest: dict[str, Any], path: Path) -> dict[str, Any]:
     config = manifest.get("config")
     if not isinstance(config, dict):
         return manifest
-    if manifest.get("schema") == 2:
-        config = {"commit_policy": "last", **config}
     try:
-        config = current_names(config)
+        config = EvalConfig.migrate(config, notify=_silent)
     except ValueError as exc:
         raise EventLogError(f"manifest {path}: {exc}") from None
+    corrector = config.get("corrector")
+    if manifest.get("schema") == 2 and isinstance(corrector, dict):
+        config["corrector"] = {"commit_policy": "last", **corrector}
     return {**manifest, "config": config}
+
+
+def _silent(notice: str) -> None:
+    """Old names in a manifest are redraft's own, not the user's to rewrite: no notice."""
 
 
 def manifest_config(manifest: dict[str, Any], where: Path) -> EvalConfig:
@@ -193,18 +211,25 @@ def manifest_config(manifest: dict[str, Any], where: Path) -> EvalConfig:
     try:
         return EvalConfig.model_validate(manifest.get("config"))
     except ValidationError as exc:
-        raise EventLogError(f"manifest in {where} holds an invalid config: {exc}") from exc
+        raise EventLogError(
+            f"{Path(where) / MANIFEST_FILE} is not a valid run manifest: "
+            f"{describe_validation_error(exc)} (written by another program, or edited); "
+            "rerun the eval into a new --out"
+        ) from exc
 
 
 def config_differences(
     old: EvalConfig, new: EvalConfig, ignore: frozenset[str] = frozenset()
 ) -> list[str]:
-    """``field: old -> new`` for each identity field that differs."""
-    a, b = old.identity(), new.identity()
+    """``field: old -> new`` for each identity field that differs (``corrector.critic``).
+
+    A field in ``ignore`` is left out with the settings nested in it.
+    """
+    a, b = _flat(old.identity()), _flat(new.identity())
     return [
         f"{name}: {a.get(name)!r} -> {b.get(name)!r}"
         for name in sorted(set(a) | set(b))
-        if name not in ignore and a.get(name) != b.get(name)
+        if name.split(".")[0] not in ignore and name not in ignore and a.get(name) != b.get(name)
     ]
 
 
@@ -232,6 +257,44 @@ def check_resumable(manifest: dict[str, Any], config: EvalConfig, run_dir: Path)
             "rerun with the same options to resume it (only --episodes may grow, to extend "
             "it), or choose another --out"
         )
+
+
+def _flat(value: Any, prefix: str = "") -> dict[str, Any]:
+    """Nested settings as dotted names and values (``corrector.sampling.temperature``)."""
+    if isinstance(value, dict) and value:
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            out.update(_flat(item, f"{prefix}.{key}" if prefix else str(key)))
+        return out
+    return {prefix or "task_info": value}
+
+
+def check_provenance(
+    manifest: dict[str, Any], task_info: dict[str, Any] | None, run_dir: Path
+) -> None:
+    """Refuse to resume ``run_dir`` when the task's provenance changed (a dataset's file).
+
+    Raises:
+        BadInputError: one line naming what changed.
+    """
+    recorded = manifest.get("task_info")
+    if recorded == task_info:
+        return
+    old, new = _flat(recorded or {}), _flat(task_info or {})
+    changed = [
+        f"{key}: {_short(old.get(key))} -> {_short(new.get(key))}"
+        for key in sorted(set(old) | set(new))
+        if old.get(key) != new.get(key) and not key.endswith("summary")
+    ]
+    raise BadInputError(
+        f"{run_dir} was run on other task data ({'; '.join(changed[:4]) or 'task_info'}): a "
+        "changed file is a different run; restore it, or choose another --out"
+    )
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def read_label(run_dir: Path) -> str | None:

@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn
 
-from redraft.agent.backends._contention import (
+from redraft.agent.backends.contention import (
     RunnableWatch,
     cpus_available,
     oversubscribed,
@@ -110,7 +110,7 @@ def machine_load(
     """A reader of the machine's load now: other processes' runnable tasks, and our CPUs.
 
     Not the one-minute load average, which lags a minute behind a job that starts or ends
-    (:mod:`~redraft.agent.backends._contention`): each call takes at most one reading a
+    (:mod:`~redraft.agent.backends.contention`): each call takes at most one reading a
     second and answers the median of the last five.
     """
     watch = watch or RunnableWatch()

@@ -19,7 +19,7 @@ import asyncio
 import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from langgraph.graph.state import CompiledStateGraph
 
@@ -34,8 +34,19 @@ from redraft.agent import (
 )
 from redraft.agent.backends import HintBoard
 from redraft.evals._events import EpisodeEndEvent, EpisodeStartEvent, Event, RoundEvent, StepEvent
-from redraft.evals.tasks import EndReason, Episode, ErrorPolicy, StepPrompt, StepResult, Task
+from redraft.evals.tasks import (
+    EndReason,
+    Episode,
+    ErrorPolicy,
+    IndexedTask,
+    StepPrompt,
+    StepResult,
+    Task,
+)
 from redraft.tools import Correctness, Judgement, Oracle
+
+if TYPE_CHECKING:
+    from redraft.evals._resume import Restored
 
 __all__ = [
     "CorrectorResultError",
@@ -45,6 +56,7 @@ __all__ = [
     "close_quietly",
     "episode_seed",
     "item_id",
+    "new_episode",
 ]
 
 Corrector = CompiledStateGraph[CorrectorState, None, CorrectorInput, CorrectorOutput]
@@ -74,6 +86,19 @@ def episode_seed(run_seed: int, episode: int) -> int:
     """The seed of episode ``episode``: a hash of (run seed, id), so each replays alone."""
     digest = hashlib.blake2b(f"{run_seed}:{episode}".encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big") & ((1 << 63) - 1)
+
+
+def new_episode(
+    task: Task, episode_id: int, seed: int, *, max_steps: int, error_policy: ErrorPolicy
+) -> Episode:
+    """Episode ``episode_id`` of a run, seeded by ``seed``.
+
+    Of an :class:`IndexedTask` (a dataset), item ``episode_id``; else a fresh episode.
+    """
+    if isinstance(task, IndexedTask):
+        return task.new_episode_at(episode_id, seed, max_steps=max_steps,
+                                   error_policy=error_policy)
+    return task.new_episode(seed, max_steps=max_steps, error_policy=error_policy)
 
 
 def item_id(episode: int, step: int) -> str:
@@ -153,11 +178,23 @@ class LockstepRunner:
         self.batch_size = batch_size
         self.invocations = 0
         """Corrector invocations so far (one per lockstep iteration)."""
+        self._restored: dict[int, Restored] = {}
 
-    async def run(self, episode_ids: Iterable[int]) -> None:
-        """Run the episodes to their ends, in id order of joining the batch."""
+    async def run(
+        self, episode_ids: Iterable[int], restored: dict[int, Restored] | None = None
+    ) -> None:
+        """Run the episodes to their ends, in id order of joining the batch.
+
+        Args:
+            episode_ids: the episodes to run, in the order they join the batch.
+            restored: episodes among them that continue from logged steps (a resume),
+                replayed by :func:`~redraft.evals._resume.restore_unfinished`; they log
+                no second ``episode_start``. The runner takes them over: each is removed
+                from the dict as it joins, and those left are closed at the end.
+        """
         # An iterator, never a list: a run of 10**12 episodes starts at once.
         waiting = iter(episode_ids)
+        self._restored = restored if restored is not None else {}
         more = True
         running: list[_Running] = []
         try:
@@ -173,7 +210,8 @@ class LockstepRunner:
                 prompts = [r.episode.prompt() for r in running]
                 items = [self._item(r, p) for r, p in zip(running, prompts, strict=True)]
                 if self.hints is not None:
-                    self.hints.post({i.id: p.hint for i, p in zip(items, prompts, strict=True)})
+                    self.hints.post({i.id: p.hint for i, p in zip(items, prompts, strict=True)
+                                     if p.hint is not None})
                 try:
                     state = await self.corrector.ainvoke({"items": items})
                 finally:
@@ -191,12 +229,21 @@ class LockstepRunner:
         finally:
             for r in running:
                 close_quietly(r.episode)
+            for state in self._restored.values():
+                close_quietly(state.episode)
+            self._restored.clear()
 
     def _start(self, episode_id: int) -> _Running | None:
+        state = self._restored.pop(episode_id, None)
+        if state is not None:  # continues from its last logged step
+            running = _Running(episode_id, state.episode, state.steps, state.first_error_step)
+            if state.end is not None:  # only its episode_end record was missing
+                self._end(running, state.end)
+                return None
+            return running
         seed = episode_seed(self.seed, episode_id)
-        episode = self.task.new_episode(
-            seed, max_steps=self.max_steps, error_policy=self.error_policy
-        )
+        episode = new_episode(self.task, episode_id, seed, max_steps=self.max_steps,
+                              error_policy=self.error_policy)
         self.sink.write(EpisodeStartEvent(episode=episode_id, step=0, round=0, seed=seed))
         running = _Running(episode_id, episode)
         if episode.done:  # an episode with nothing to do ends at once
@@ -212,6 +259,7 @@ class LockstepRunner:
             constraint=prompt.constraint,
             cache_key=str(running.id),
             monologue_template=prompt.monologue_template,
+            stop=prompt.stop,
         )
 
     async def _judge(

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from redraft.core import BadInputError
 from redraft.evals._config import EvalConfig
 from redraft.evals._log import EVENTS_FILE, atomic_write, scan_events
 from redraft.evals._manifest import (
@@ -20,7 +21,6 @@ from redraft.evals._manifest import (
     read_manifest,
     write_manifest,
 )
-from redraft.tools import BadInputError
 
 __all__ = ["merge_runs"]
 

@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from redraft.tools import BadInputError
+from redraft.core import BadInputError
 
 __all__ = ["MODEL_RECIPE_FILE", "trained_defaults"]
 

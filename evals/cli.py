@@ -21,10 +21,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from redraft.core import BadInputError, RedraftError
 from redraft.evals.commands import Command, backend_log, commands, key_value, say
-from redraft.tools import BadInputError, RedraftError
 
-__all__ = ["build_parser", "main"]
+__all__ = ["build_parser", "main", "preload"]
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -48,6 +48,8 @@ examples:
   redraft report a/run=baseline b/run=retrained --out reports/ab   # labels
   redraft train running_sum --regime retry --out models/rs-retry   # then --model hf/models/rs-retry
   redraft findings --out docs/findings --scale quick   # the experiment -> docs/findings.md
+  redraft grid dataset --task-option path=examples/word_problems.jsonl --critic none,self,tool \
+      --out runs/words   # your own data: JSONL, JSON, CSV or Parquet, each record an episode
 """
 
 
@@ -86,6 +88,31 @@ def _on_off(text: str) -> list[bool]:
     return [values[item] for item in items]
 
 
+_OLD_SPELLINGS = {"--rounds": "--revisions"}
+"""Old spellings of options, still read with one notice."""
+
+
+class _Spelled(argparse.Action):
+    """Store an option's value and how the user spelt it (errors name the option as typed).
+
+    An old spelling (:data:`_OLD_SPELLINGS`) works as the new one, with one line saying so.
+    """
+
+    def __call__(
+        self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        setattr(namespace, self.dest, values)
+        if option_string is not None:
+            spelled = dict(getattr(namespace, "spelled", None) or {})
+            spelled[self.dest] = option_string
+            namespace.spelled = spelled
+            new = _OLD_SPELLINGS.get(option_string)
+            if new is not None:
+                print(f"redraft: {option_string} is the old spelling of {new} (the same option: "
+                      f"it counts revisions, not rounds); write {new}", file=sys.stderr)
+
+
 def _add_run_options(parser: argparse.ArgumentParser, *, grid: bool) -> None:
     parser.add_argument("task", nargs="?", help="task name (see 'redraft list'); or in --config")
     parser.add_argument("--config", type=Path, help="TOML/YAML/JSON file of EvalConfig fields")
@@ -94,8 +121,8 @@ def _add_run_options(parser: argparse.ArgumentParser, *, grid: bool) -> None:
         parser.add_argument("--critic", type=_csv, help="critic modes, e.g. none,self,tool")
         parser.add_argument(
             "--revisions", "--rounds", dest="revisions", type=_csv_int, metavar="K[,K...]",
-            help="revision budgets k (revisions after the first proposal; a step has up to "
-            "k+1 rounds), e.g. 0,2; --rounds is the same option (it counts revisions too)",
+            action=_Spelled, help="revision budgets k (revisions after the first proposal; a "
+            "step has up to k+1 rounds), e.g. 0,2 (--rounds: its old spelling)",
         )
         parser.add_argument("--representation", type=_csv, help="representations, e.g. a,b")
         parser.add_argument(
@@ -105,8 +132,8 @@ def _add_run_options(parser: argparse.ArgumentParser, *, grid: bool) -> None:
         parser.add_argument("--critic", help="none|self|tool|self+tool|resample|constrained|oracle")
         parser.add_argument(
             "--revisions", "--rounds", dest="revisions", type=int, metavar="K",
-            help="revisions allowed per step after the first proposal (k: up to k+1 rounds); "
-            "--rounds is the same option (it counts revisions too)",
+            action=_Spelled, help="revisions allowed per step after the first proposal (k: up "
+            "to k+1 rounds; --rounds: its old spelling)",
         )
         parser.add_argument("--representation", help="the task's prompt representation")
         parser.add_argument(
@@ -207,7 +234,8 @@ def build_parser() -> argparse.ArgumentParser:
     p_merge.add_argument("shards", nargs="+", type=Path, metavar="SHARD_DIR")
     p_merge.add_argument("--out", type=_out_dir, required=True, help="merged run directory")
     p_merge.set_defaults(func=_cmd_merge)
-    p_list = sub.add_parser("list", help="list tasks, verifiers and backends (with plug-ins)")
+    p_list = sub.add_parser(
+        "list", help="list tasks, verifiers, scorers and backends (with plug-ins)")
     p_list.set_defaults(func=_cmd_list)
     p_cache = sub.add_parser(
         "cache", help="list or clear the models converted once, and native-weights probe "
@@ -222,62 +250,127 @@ def build_parser() -> argparse.ArgumentParser:
 # -- configs -------------------------------------------------------------------------------
 
 
-def _config_data(args: argparse.Namespace) -> dict[str, Any]:
-    """The config file's fields, overridden by the flags given."""
-    from redraft.evals._config import current_names, read_config_file
+FieldPath = tuple[str, ...]
+"""Where a setting lives in an :class:`~redraft.evals.EvalConfig` (``corrector.sampling``...)."""
 
-    data: dict[str, Any] = read_config_file(args.config) if args.config else {}
-    try:
-        # A file written with an old name (max_rounds, rounds) means today's max_revisions,
-        # which the flag below then replaces.
-        data = current_names(data)
-    except ValueError as exc:
-        raise BadInputError(f"config file {args.config}: {exc}") from None
-    flags = {
-        "task": args.task,
-        "model": args.model,
-        "critic": args.critic,
-        "max_revisions": args.revisions,
-        "commit_policy": args.commit_policy,
-        "representation": args.representation,
-        "episodes": args.episodes,
-        "max_steps": args.max_steps,
-        "seed": args.seed,
-        "opponent": args.opponent,
-        "verifier": args.verifier,
-        "batch_size": args.batch_size,
-        "error_policy": args.error_policy,
-        "shard": getattr(args, "shard", None),
-    }
-    data.update({k: v for k, v in flags.items() if v is not None})
-    if isinstance(args.monologue, str):  # eval; a grid lists several (see _cmd_grid)
-        data["corrector"] = {**(data.get("corrector") or {}), "monologue": args.monologue == "on"}
-    sampling = {"max_tokens": args.max_tokens, "temperature": args.temperature}
-    if any(v is not None for v in sampling.values()):
-        corrector = dict(data.get("corrector") or {})
-        merged_sampling = dict(corrector.get("sampling") or {})
-        merged_sampling.update({k: v for k, v in sampling.items() if v is not None})
-        data["corrector"] = {**corrector, "sampling": merged_sampling}
-        if args.max_tokens is not None:
+_FLAG_FIELDS: dict[str, FieldPath] = {
+    "task": ("task",),
+    "model": ("model",),
+    "critic": ("corrector", "critic"),
+    "revisions": ("corrector", "max_revisions"),
+    "commit_policy": ("corrector", "commit_policy"),
+    "monologue": ("corrector", "monologue"),
+    "temperature": ("corrector", "sampling", "temperature"),
+    "max_tokens": ("corrector", "sampling", "max_tokens"),
+    "representation": ("representation",),
+    "episodes": ("episodes",),
+    "max_steps": ("max_steps",),
+    "seed": ("seed",),
+    "opponent": ("opponent",),
+    "verifier": ("verifier",),
+    "batch_size": ("batch_size",),
+    "error_policy": ("error_policy",),
+    "shard": ("shard",),
+}
+"""Each run option (its argparse ``dest``) and the one field it sets."""
+
+_GRID_AXES = ("critic", "revisions", "representation", "monologue")
+"""Options that list values in a grid (one run per combination)."""
+
+
+class _RunSettings:
+    """A run's config as data: a config file's fields with the flags over them.
+
+    Each field remembers where it came from, so that an invalid value is named as the user
+    gave it: ``--revisions -1``, or ``runs.yaml: episodes``.
+    """
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        from redraft.evals._config import read_config_file
+
+        self.args = args
+        self.data: dict[str, Any] = {}
+        self.origin: dict[FieldPath, str] = {}
+        if args.config:
+            def notice(line: str) -> None:
+                print(f"redraft: {line}", file=sys.stderr)
+
+            self.data = read_config_file(args.config, notify=notice)
+            self._from_file(self.data, ())
+        for dest, path in _FLAG_FIELDS.items():
+            value = getattr(args, dest, None)
+            if value is not None and not isinstance(value, list):  # a grid's lists: per run
+                self.put(path, value == "on" if dest == "monologue" else value, dest)
+        for dest, field in (("task_option", "task_options"), ("model_option", "model_options")):
+            for key, value in getattr(args, dest):
+                self.put((field, key), value, dest, f"{key}={json.dumps(value)}")
+
+    def _from_file(self, data: dict[str, Any], prefix: FieldPath) -> None:
+        for key, value in data.items():
+            path = (*prefix, str(key))
+            if isinstance(value, dict) and value:
+                self._from_file(value, path)
+            else:
+                self.origin[path] = f"{self.args.config}: {'.'.join(path)}"
+
+    def spelling(self, dest: str) -> str:
+        """The option as the user typed it (``--rounds`` or ``--revisions``)."""
+        typed: dict[str, str] = getattr(self.args, "spelled", None) or {}
+        return typed.get(dest, "--" + dest.replace("_", "-"))
+
+    def put(self, path: FieldPath, value: Any, dest: str, shown: str | None = None) -> None:
+        """Set the field at ``path``, as option ``dest`` gave it (``shown``, else ``value``)."""
+        _put(self.data, path, value)
+        self.origin[path] = f"{self.spelling(dest)} {shown if shown is not None else value}"
+        if path == _FLAG_FIELDS["max_tokens"]:
             # One explicit limit for every generation, monologue or not.
-            data["corrector"]["monologue_max_tokens"] = None
-    for field, pairs in (("task_options", args.task_option), ("model_options", args.model_option)):
-        if pairs:
-            merged = dict(data.get(field) or {})
-            merged.update(dict(pairs))
-            data[field] = merged
-    return data
+            _put(self.data, ("corrector", "monologue_max_tokens"), None)
+            self.origin[("corrector", "monologue_max_tokens")] = self.origin[path]
+
+    def get(self, path: FieldPath, default: Any = None) -> Any:
+        """The value at ``path`` so far, or ``default``."""
+        node: Any = self.data
+        for key in path:
+            if not isinstance(node, dict) or key not in node:
+                return default
+            node = node[key]
+        return node
+
+    def name(self, loc: tuple[str | int, ...]) -> str:
+        """How the user gave the field at ``loc`` (the longest known prefix), else its path."""
+        for end in range(len(loc), 0, -1):
+            origin = self.origin.get(tuple(str(part) for part in loc[:end]))
+            if origin is not None:
+                return origin
+        return ".".join(str(part) for part in loc)
+
+    def validate(self, data: dict[str, Any] | None = None) -> Any:
+        """The :class:`~redraft.evals.EvalConfig` of ``data`` (default: the settings as read).
+
+        Raises:
+            BadInputError: no task, or an invalid value, named as the user gave it.
+        """
+        from redraft.core import describe_validation_error
+        from redraft.evals._config import EvalConfig
+
+        data = self.data if data is None else data
+        if not data.get("task"):
+            raise BadInputError(
+                "no task given: name one (redraft eval TASK ...) or set it in --config")
+        try:
+            return EvalConfig.model_validate(data)
+        except ValidationError as exc:
+            raise BadInputError(describe_validation_error(exc, name=self.name)) from exc
 
 
-def _validate(data: dict[str, Any]) -> Any:
-    from redraft.evals._config import EvalConfig, describe_validation_error
-
-    if not data.get("task"):
-        raise BadInputError("no task given: name one (redraft eval TASK ...) or set it in --config")
-    try:
-        return EvalConfig.model_validate(data)
-    except ValidationError as exc:
-        raise BadInputError(describe_validation_error(exc)) from exc
+def _put(data: dict[str, Any], path: FieldPath, value: Any) -> None:
+    """Set ``data[path[0]][path[1]]...`` to ``value``, making (or copying) dicts on the way."""
+    node = data
+    for key in path[:-1]:
+        child = node.get(key)
+        node[key] = dict(child) if isinstance(child, dict) else {}
+        node = node[key]
+    node[path[-1]] = value
 
 
 def _observers(quiet: bool, config: Any, title: str = "steps") -> list[Any]:
@@ -289,24 +382,38 @@ def _observers(quiet: bool, config: Any, title: str = "steps") -> list[Any]:
 # -- commands ------------------------------------------------------------------------------
 
 
-def _trained_defaults(data: dict[str, Any]) -> dict[str, Any]:
+def _trained_defaults(settings: _RunSettings) -> None:
     """A trained model's own task options and representation, unless the user set them."""
     from redraft.evals._trained import trained_defaults
 
+    data = settings.data
     if data.get("task"):
         representation, options = trained_defaults(
             data["task"], data.get("model"), data.get("representation"),
             dict(data.get("task_options") or {}),
         )
-        data = {**data, "representation": representation, "task_options": options}
-    return data
+        data.update(representation=representation, task_options=options)
+
+
+def _episodes_default(settings: _RunSettings) -> None:
+    """Without ``--episodes``, a dataset task runs each record once (episode i: record i)."""
+    if "episodes" in settings.data:
+        return
+    from redraft.evals._eval import default_episodes
+
+    count = default_episodes(settings.validate())
+    if count is not None:
+        settings.data["episodes"] = count
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
     from redraft.evals._eval import run_eval
 
     backend_log(args.verbose)
-    config = _validate(_trained_defaults(_config_data(args)))
+    settings = _RunSettings(args)
+    _trained_defaults(settings)
+    _episodes_default(settings)
+    config = settings.validate()
     if args.label is not None and not args.label.strip():
         raise BadInputError("--label must not be blank")
     result = run_eval(config, args.out,
@@ -316,10 +423,12 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
         write_label(args.out, args.label)
     verb = "resumed" if result.resumed else "ran"
+    kept = (f"; {result.continued} unfinished episodes continued after their "
+            f"{result.kept_steps} logged steps" if result.continued else "")
     say(
         args.quiet,
         f"redraft: {args.out}: {result.episodes} episodes done ({verb}: {result.ran} episodes, "
-        f"{result.steps} steps in {result.seconds:.1f} s)",
+        f"{result.steps} steps in {result.seconds:.1f} s{kept})",
     )
     return EXIT_OK
 
@@ -332,32 +441,37 @@ def _grid_name(critic: str, k: int, representation: str | None, monologue: bool)
 
 
 def _cmd_grid(args: argparse.Namespace) -> int:
-    from redraft.evals._config import EvalConfig
+    from redraft.agent import CorrectorConfig
     from redraft.evals._eval import run_grid
 
     backend_log(args.verbose)
-    base = _trained_defaults(_config_data(args))
-    critics: list[str] = args.critic or [base.get("critic", "tool")]
-    default_k = EvalConfig.model_fields["max_revisions"].default
-    budgets: list[int] = args.revisions or [int(base.get("max_revisions", default_k))]
-    reps: list[str | None] = args.representation or [base.get("representation")]
-    corrector = dict(base.get("corrector") or {})
-    monologues: list[bool] = args.monologue or [bool(corrector.get("monologue", False))]
+    settings = _RunSettings(args)
+    _trained_defaults(settings)
+    _episodes_default(settings)
+    defaults = CorrectorConfig.model_fields
+
+    def axis(dest: str, default: Any) -> list[Any]:
+        given: list[Any] | None = getattr(args, dest)
+        return given or [settings.get(_FLAG_FIELDS[dest], default)]
+
+    critics = axis("critic", defaults["critic"].default)
+    budgets = axis("revisions", defaults["max_revisions"].default)
+    reps = axis("representation", None)
+    monologues = axis("monologue", defaults["monologue"].default)
     combos: dict[str, Any] = {}
     for critic, budget, rep, mono in itertools.product(critics, budgets, reps, monologues):
         # Without a critic the revision budget is unused: one run stands for every k.
         k = 0 if critic == "none" else budget
         name = _grid_name(critic, k, rep, mono)
-        if name not in combos:
-            combos[name] = _validate(
-                {
-                    **base,
-                    "critic": critic,
-                    "max_revisions": k,
-                    "representation": rep,
-                    "corrector": {**corrector, "monologue": mono},
-                }
-            )
+        if name in combos:
+            continue
+        for dest, value in (("critic", critic), ("revisions", k), ("representation", rep),
+                            ("monologue", mono)):
+            if getattr(args, dest):
+                settings.put(_FLAG_FIELDS[dest], value, dest)
+            else:
+                _put(settings.data, _FLAG_FIELDS[dest], value)
+        combos[name] = settings.validate()
     names = list(combos)
     run_dirs = [args.out / name for name in names]
     titles = [f"run {i}/{len(names)} {name}" for i, name in enumerate(names, start=1)]
@@ -386,10 +500,9 @@ def _report(
         report = write_report(list(run_dirs), out, labels=list(labels) or None)
     except OSError as exc:
         if exc.filename is not None and Path(exc.filename).is_relative_to(out):
-            raise BadInputError(
-                f"cannot write the report to {out}: {exc.strerror or exc}; choose a writable "
-                "--out"
-            ) from exc
+            from redraft.evals._log import write_error
+
+            raise write_error(out, exc, "choose a writable --out for the report") from exc
         raise
     say(quiet, f"redraft: report written to {out / 'report.html'}")
     for line in report.headlines:
@@ -470,11 +583,11 @@ def _cmd_merge(args: argparse.Namespace) -> int:
 def _cmd_list(args: argparse.Namespace) -> int:
     from redraft.agent.backends import backends
     from redraft.evals.tasks import tasks
-    from redraft.tools import verifiers
+    from redraft.tools import scorers, verifiers
 
     broken = 0
-    registries = (("tasks", tasks), ("verifiers", verifiers), ("backends", backends),
-                  ("commands", commands))
+    registries = (("tasks", tasks), ("verifiers", verifiers), ("scorers", scorers),
+                  ("backends", backends), ("commands", commands))
     for title, registry in registries:
         print(f"{title}:")
         names = registry.names()
@@ -498,7 +611,7 @@ def _megabytes(size: int) -> str:
 
 
 def _cmd_cache(args: argparse.Namespace) -> int:
-    from redraft.agent.backends._cache import cache_entries, cache_root, clear_cache
+    from redraft.agent.backends.cache import cache_entries, cache_root, clear_cache
 
     root = cache_root()
     if args.action == "clear":
@@ -530,6 +643,40 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
 
 
+_PRELOAD = {
+    "eval": ("redraft.evals._eval", "redraft.evals._trained"),
+    "grid": ("redraft.evals._eval", "redraft.evals._trained"),
+    "report": ("redraft.evals.report",),
+    "merge": ("redraft.evals._shards",),
+}
+"""The heavy modules each command imports before it does anything."""
+
+
+def preload(argv: Sequence[str] | None = None) -> None:
+    """Import the modules the command in ``argv`` needs first.
+
+    The console entry point (:mod:`redraft.evals._console`) calls it while a Ctrl-C still
+    ends the process at once, so that one during these imports (most of a second) cannot
+    surface half-way through as a traceback, or wrapped in another library's error.
+    """
+    words = list(sys.argv[1:] if argv is None else argv)
+    command = next((word for word in words if not word.startswith("-")), None)
+    for module in _PRELOAD.get(command or "", ()):
+        importlib.import_module(module)
+
+
+def _interrupted(exc: BaseException) -> bool:
+    """Did a Ctrl-C cause ``exc`` (a library that wrapped the ``KeyboardInterrupt``)?"""
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, KeyboardInterrupt):
+            return True
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return False
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``redraft`` command; return the exit status."""
     args = build_parser().parse_args(argv)
@@ -559,6 +706,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"redraft: cannot use{where}: {reason}", file=sys.stderr)
         return EXIT_BAD_INPUT if exc.errno in _PATH_ERRNOS else EXIT_FAILURE
     except Exception as exc:
+        if _interrupted(exc):
+            print("redraft: interrupted; rerun the same command to resume", file=sys.stderr)
+            return EXIT_INTERRUPTED
         traceback.print_exc()
         print(f"redraft: failed: {type(exc).__name__}: {_one_line(exc)}", file=sys.stderr)
         return EXIT_FAILURE

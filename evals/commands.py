@@ -8,8 +8,8 @@ the entry point's name is the command's name::
     [project.entry-points."redraft.commands"]
     train = "redraft.lab.cli:train_command"
 
-``run`` raises :class:`~redraft.tools.BadInputError` for bad input (exit 2, its message on
-one line) and any other :class:`~redraft.tools.RedraftError` for a failure (exit 1), as the
+``run`` raises :class:`~redraft.core.BadInputError` for bad input (exit 2, its message on
+one line) and any other :class:`~redraft.core.RedraftError` for a failure (exit 1), as the
 built-in commands do. ``redraft list`` lists the commands with the other plug-ins.
 """
 
@@ -23,7 +23,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from pydantic import ValidationError
 
-from redraft.tools import BadInputError, Registry
+from redraft.core import BadInputError, Registry
 
 __all__ = [
     "Command",

@@ -11,8 +11,8 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from redraft.core import BadInputError
 from redraft.evals.commands import backend_log, key_value, option_error, say
-from redraft.tools import BadInputError
 
 __all__ = ["FindingsCommand", "TrainCommand", "findings_command", "train_command"]
 

@@ -17,8 +17,10 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[1]
-FOLDERS = ("agent", "tools", "evals", "lab")
+FOLDERS = ("core", "agent", "tools", "evals", "lab")
 """The source folders; setuptools maps each onto ``redraft.<folder>`` (lab: the study)."""
 
 
@@ -39,6 +41,14 @@ def test_tools_does_not_import_agent_or_evals(tmp_path: object) -> None:
         [sys.executable, "-c", code], cwd=str(tmp_path), capture_output=True, text=True, check=True
     )
     assert "redraft.agent" not in out.stdout and "redraft.evals" not in out.stdout
+
+
+def test_the_core_imports_no_other_redraft_package(tmp_path: object) -> None:
+    code = "import sys, redraft.core; print(sorted(m for m in sys.modules if 'redraft.' in m))"
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=str(tmp_path), capture_output=True, text=True, check=True
+    )
+    assert all(name.startswith("redraft.core") for name in eval(out.stdout)), out.stdout
 
 
 # -- the wheel ------------------------------------------------------------------------------
@@ -145,3 +155,11 @@ def test_the_wheels_command_runs(wheel_site: Path, command: list[str], expected:
     # The console script pip wrote from the wheel's entry point, run on the wheel alone.
     out = wheel_python(wheel_site, str(wheel_site / "bin" / "redraft"), *command, "--help")
     assert expected in out.stdout
+
+
+def test_the_wheel_holds_the_report_templates(wheel_site: Path) -> None:
+    # Package data, not code: an import test would not notice it missing.
+    code = ("from redraft.evals.report._html import _TEMPLATES\n"
+            "print(_TEMPLATES.get_template('report.html.j2').filename)\n")
+    out = wheel_python(wheel_site, "-c", code).stdout.strip()
+    assert Path(out).is_relative_to(wheel_site), out

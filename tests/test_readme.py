@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import sys
+import types
 from pathlib import Path
 
 import pytest
@@ -15,6 +17,14 @@ def test_readme_has_examples() -> None:
     assert BLOCKS
 
 
-@pytest.mark.parametrize("block", BLOCKS, ids=[f"block{i}" for i in range(len(BLOCKS))])
-def test_readme_example_runs(block: str) -> None:
-    exec(compile(block, str(README), "exec"), {"__name__": "__readme__"})
+@pytest.mark.parametrize("block", [
+    # An example on the embedded model loads llama.cpp: the slow loop's.
+    pytest.param(block, id=f"block{i}", marks=[pytest.mark.slow] if "llamacpp/" in block else [])
+    for i, block in enumerate(BLOCKS)
+])
+def test_readme_example_runs(block: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Run as a module of its own, as a user's file would be: LangGraph reads a state's type
+    # hints through its module.
+    module = types.ModuleType("__readme__")
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    exec(compile(block, str(README), "exec"), module.__dict__)

@@ -1,25 +1,25 @@
-"""Verifiers: verdicts, the verifier and oracle protocols, the registry, built-in verifiers.
+"""Verifiers and scorers: verdicts, the protocols, the registries, built-in verifiers.
 
-Usable with no LLM at all. Nothing here imports ``redraft.agent`` or ``redraft.evals``.
+Usable with no LLM at all. Built on ``redraft.core`` (errors, costs, registries); nothing
+here imports ``redraft.agent`` or ``redraft.evals``.
 """
 
-from redraft.tools._errors import (
-    BadInputError,
-    ConstraintNotSupportedError,
-    MissingDependencyError,
-    PluginLoadError,
-    RedraftError,
-    UnknownPluginError,
+from redraft.tools._context_type import accepts_context, context_type, describe_type
+from redraft.tools._registry import register_verifier, verifiers
+from redraft.tools._scorer import (
+    AnswerContext,
+    AnswerTruth,
+    FormatChecking,
+    Scorer,
+    Turn,
+    load_scorer,
+    register_scorer,
+    scorers,
+    unscorable,
 )
-from redraft.tools._options import parse_options
-from redraft.tools._registry import Registry, register_verifier, verifiers
 from redraft.tools._verdict import (
     LOG_CONTEXT,
-    UNKNOWN_CODES,
-    UNREADABLE_CODES,
-    VERDICT_CODES,
     Correctness,
-    Cost,
     Judgement,
     Verdict,
     register_verdict_code,
@@ -28,11 +28,8 @@ from redraft.tools._verdict import (
 )
 from redraft.tools._verifier import (
     FunctionVerifier,
-    LeakyOracleVerifier,
     Oracle,
     Verifier,
-    VerifierAsOracle,
-    VerifierTimeoutError,
     ensure_oracle,
     ensure_verifier,
     oracle_as_verifier,
@@ -45,36 +42,33 @@ from redraft.tools.schema import SchemaVerifier
 
 __all__ = [
     "LOG_CONTEXT",
-    "UNKNOWN_CODES",
-    "UNREADABLE_CODES",
-    "VERDICT_CODES",
-    "BadInputError",
-    "ConstraintNotSupportedError",
+    "AnswerContext",
+    "AnswerTruth",
     "Correctness",
-    "Cost",
+    "FormatChecking",
     "FunctionVerifier",
     "Judgement",
-    "LeakyOracleVerifier",
-    "MissingDependencyError",
     "Oracle",
-    "PluginLoadError",
-    "RedraftError",
-    "Registry",
     "SchemaVerifier",
-    "UnknownPluginError",
+    "Scorer",
+    "Turn",
     "Verdict",
     "Verifier",
-    "VerifierAsOracle",
-    "VerifierTimeoutError",
+    "accepts_context",
+    "context_type",
+    "describe_type",
     "ensure_oracle",
     "ensure_verifier",
+    "load_scorer",
     "oracle_as_verifier",
-    "parse_options",
+    "register_scorer",
     "register_verdict_code",
     "register_verifier",
     "safe_judge",
     "safe_verify",
+    "scorers",
     "truncated_judgement",
+    "unscorable",
     "verdict_codes",
     "verifier_as_oracle",
     "verifiers",

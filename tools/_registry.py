@@ -2,129 +2,9 @@
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
-from importlib import import_module
-from importlib.metadata import entry_points
-from typing import Any, TypeVar
+from redraft.core import Registry
 
-from redraft.tools._errors import MissingDependencyError, PluginLoadError, UnknownPluginError
-
-__all__ = ["Registry", "register_verifier", "verifiers"]
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-class Registry:
-    """Named factories of one kind, from decorators, lazy module paths and entry points.
-
-    Args:
-        kind: what is registered ("verifier", "backend", "task"); used in error messages.
-        group: the entry point group third parties register in.
-    """
-
-    def __init__(self, kind: str, group: str) -> None:
-        self.kind = kind
-        self.group = group
-        self._factories: dict[str, Callable[..., Any]] = {}
-        self._lazy: dict[str, str] = {}
-        self._plugins_loaded = False
-        self._lock = threading.Lock()
-
-    def register(self, name: str) -> Callable[[F], F]:
-        """Decorator: register ``factory`` under ``name``."""
-
-        def decorate(factory: F) -> F:
-            self.add(name, factory)
-            return factory
-
-        return decorate
-
-    def add(self, name: str, factory: Callable[..., Any]) -> None:
-        """Register a factory under ``name`` (re-registering the same object is allowed)."""
-        with self._lock:
-            known = self._factories.get(name)
-            if known is not None and known is not factory and _qualname(known) != _qualname(
-                factory
-            ):
-                raise ValueError(f"{self.kind} {name!r} is already registered by {known!r}")
-            self._factories[name] = factory
-
-    def add_lazy(self, name: str, target: str) -> None:
-        """Register ``"module:attribute"`` to import only when ``name`` is first used."""
-        self._lazy[name] = target
-
-    def _load_plugins(self) -> None:
-        if self._plugins_loaded:
-            return
-        self._plugins_loaded = True
-        for ep in entry_points(group=self.group):
-            if ep.name not in self._factories and ep.name not in self._lazy:
-                self._lazy[ep.name] = ep.value
-
-    def names(self) -> list[str]:
-        """Every name available: registered, lazy built-ins and entry points."""
-        self._load_plugins()
-        return sorted(set(self._factories) | set(self._lazy))
-
-    def origin(self, name: str) -> str:
-        """Where ``name`` comes from (a module path), for listings."""
-        self._load_plugins()
-        if name in self._factories:
-            return _qualname(self._factories[name])
-        return self._lazy.get(name, "?")
-
-    def get(self, name: str) -> Callable[..., Any]:
-        """The factory registered under ``name``.
-
-        Raises:
-            UnknownPluginError: if no registry entry or entry point provides ``name``.
-        """
-        factory = self._factories.get(name)
-        if factory is not None:
-            return factory
-        self._load_plugins()
-        target = self._lazy.get(name)
-        if target is None:
-            raise UnknownPluginError(self.kind, name, self.names())
-        module_name, _, attribute = target.partition(":")
-        try:
-            module = import_module(module_name)
-            factory = self._factories.get(name)  # the import may have registered it
-            if factory is None:
-                obj: Any = module
-                for part in attribute.split(".") if attribute else []:
-                    obj = getattr(obj, part)
-                factory = obj
-        except MissingDependencyError:
-            raise
-        except Exception as exc:  # a plug-in's import can raise anything
-            raise PluginLoadError(self.kind, name, target, exc) from exc
-        if not callable(factory):
-            raise PluginLoadError(
-                self.kind, name, target, TypeError(f"{target} is not callable")
-            )
-        self._factories[name] = factory
-        return factory
-
-    def problem(self, name: str) -> PluginLoadError | None:
-        """The error loading ``name`` raises when it is broken, or None when it loads."""
-        try:
-            self.get(name)
-        except PluginLoadError as exc:
-            return exc
-        except (MissingDependencyError, UnknownPluginError):
-            return None  # not broken: an optional dependency is missing, or no such name
-        return None
-
-    def create(self, name: str, /, **options: Any) -> Any:
-        """Build the object registered under ``name`` with ``options``."""
-        return self.get(name)(**options)
-
-
-def _qualname(obj: Any) -> str:
-    return f"{getattr(obj, '__module__', '?')}:{getattr(obj, '__qualname__', repr(obj))}"
-
+__all__ = ["register_verifier", "verifiers"]
 
 verifiers = Registry("verifier", "redraft.verifiers")
 """The verifier registry (entry point group ``redraft.verifiers``)."""
@@ -141,6 +21,13 @@ def _register_builtins() -> None:
         "running_sum": "redraft.tools.arithmetic:RunningSumVerifier",
         "tracking": "redraft.tools.tracking:TrackingVerifier",
         "schema": "redraft.tools.schema:SchemaVerifier",
+        # Format verifiers of the answer scorers (redraft.tools.formats, .code).
+        "answer": "redraft.tools.formats:AnswerVerifier",
+        "number": "redraft.tools.formats:NumberVerifier",
+        "choice": "redraft.tools.formats:ChoiceVerifier",
+        "regex": "redraft.tools.formats:RegexVerifier",
+        "json": "redraft.tools.formats:JsonVerifier",
+        "code": "redraft.tools.code:CodeVerifier",
     }.items():
         verifiers.add_lazy(name, target)
 

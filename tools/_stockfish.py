@@ -7,7 +7,7 @@ import shutil
 
 import chess.engine
 
-from redraft.tools._errors import BadInputError
+from redraft.core import BadInputError
 
 __all__ = ["find_stockfish", "open_stockfish"]
 

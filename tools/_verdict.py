@@ -20,13 +20,14 @@ from pydantic import (
     model_validator,
 )
 
+from redraft.core import Cost
+
 __all__ = [
     "LOG_CONTEXT",
     "UNKNOWN_CODES",
     "UNREADABLE_CODES",
     "VERDICT_CODES",
     "Correctness",
-    "Cost",
     "Judgement",
     "Verdict",
     "register_verdict_code",
@@ -55,11 +56,19 @@ VERDICT_CODES: dict[str, str] = {
     "truncated": "the output was cut off at the token limit before it held a complete answer",
     "withheld": "the server withheld the output (a content filter): not the model's answer",
     "critique_unreadable": "the self-critique ended in no verdict the parser could read",
+    "unscorable": "the scorer cannot judge an answer against this target (the message says "
+    "why): unknown, never wrong",
+    "test_failed": "the program ran and a test failed",
+    "runtime_error": "the program raised an error, or exited, before its tests finished",
+    "time_limit": "the program ran past its time limit (CPU time or wall clock)",
+    "resource_limit": "the program went past a memory, process, file-size or output limit",
+    "forbidden": "the program tried what its sandbox does not allow (files outside its "
+    "folder, the network, new processes)",
 }
 _codes_lock = threading.Lock()
 
 UNKNOWN_CODES: frozenset[str] = frozenset(
-    {"verifier_error", "oracle_error", "truncated", "withheld"}
+    {"verifier_error", "oracle_error", "truncated", "withheld", "unscorable"}
 )
 """Codes that mean "not checked": an oracle verdict with one of them is ``unknown``."""
 UNREADABLE_CODES: frozenset[str] = frozenset({"unparseable", "invalid_syntax", "schema_error"})
@@ -91,26 +100,6 @@ def register_verdict_code(code: str, meaning: str) -> None:
         if known is not None and known != meaning:
             raise ValueError(f"verdict code {code!r} is already registered as {known!r}")
         VERDICT_CODES[code] = meaning
-
-
-class Cost(BaseModel):
-    """What producing a verdict or a generation cost."""
-
-    model_config = ConfigDict(frozen=True)
-
-    prompt_tokens: int = 0
-    """Tokens read (prompt side)."""
-    completion_tokens: int = 0
-    """Tokens generated."""
-    seconds: float = 0.0
-    """Wall-clock seconds spent."""
-
-    def __add__(self, other: Cost) -> Cost:
-        return Cost(
-            prompt_tokens=self.prompt_tokens + other.prompt_tokens,
-            completion_tokens=self.completion_tokens + other.completion_tokens,
-            seconds=self.seconds + other.seconds,
-        )
 
 
 class Verdict(BaseModel):

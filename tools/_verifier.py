@@ -149,7 +149,7 @@ def _failure(
     source: str, exc: BaseException, started: float, why: str = "failed",
     code: str = "verifier_error",
 ) -> Verdict:
-    from redraft.tools._verdict import Cost
+    from redraft.core import Cost
 
     return Verdict.reject(
         code,

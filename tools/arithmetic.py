@@ -21,8 +21,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
+from redraft.core import Settings, parse_options
 from redraft.tools._numbers import NumberToken, find_numbers
-from redraft.tools._options import parse_options
 from redraft.tools._verdict import Judgement, Verdict
 
 __all__ = [
@@ -256,10 +256,8 @@ def addition_answer(digit: int, carry: int) -> str:
     return f"digit {digit}, carry {carry}"
 
 
-class ArithmeticVerifierConfig(BaseModel):
+class ArithmeticVerifierConfig(Settings):
     """Options of :class:`AdditionVerifier` and :class:`RunningSumVerifier`."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     reveal: bool = False
     """Put the right value in the hint of a ``wrong_value`` verdict (a calculator critic)."""
@@ -267,10 +265,8 @@ class ArithmeticVerifierConfig(BaseModel):
     """Take only answers in the exact format; anything read leniently is ``invalid_syntax``."""
 
 
-class ArithmeticOracleConfig(BaseModel):
+class ArithmeticOracleConfig(Settings):
     """Options of :class:`AdditionOracle` and :class:`RunningSumOracle`."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     strict: bool = False
     """Judge only answers in the exact format; anything read leniently is ``invalid_syntax``."""

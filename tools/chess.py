@@ -23,10 +23,9 @@ import chess
 import chess.engine
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
+from redraft.core import BadInputError, Settings, parse_options
 from redraft.tools._chess_notation import ReadMove, read_move
-from redraft.tools._errors import BadInputError
-from redraft.tools._options import parse_options
-from redraft.tools._stockfish import open_stockfish
+from redraft.tools._stockfish import find_stockfish, open_stockfish
 from redraft.tools._verdict import Judgement, Verdict
 
 __all__ = [
@@ -37,7 +36,9 @@ __all__ = [
     "ChessVerifierConfig",
     "ReadMove",
     "board_of",
+    "find_stockfish",
     "move_verdict",
+    "open_stockfish",
     "read_move",
 ]
 
@@ -117,10 +118,8 @@ def move_verdict(board: chess.Board, read: ReadMove, *, legal_moves_hint: bool =
     return Verdict.reject(read.status, message, hint=hint, evidence=evidence)
 
 
-class ChessVerifierConfig(BaseModel):
+class ChessVerifierConfig(Settings):
     """Options of :class:`ChessVerifier`."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     legal_moves_hint: bool = False
     """Add the list of legal moves to every rejection, as its hint."""
@@ -146,15 +145,13 @@ class ChessVerifier:
         return move_verdict(board, read_move(board, proposal, strict=self.config.strict),
                             legal_moves_hint=self.config.legal_moves_hint)
 
-    async def verify(self, context: object, proposal: str) -> Verdict:
-        """Check ``proposal`` in the position ``context`` describes."""
+    async def verify(self, context: ChessContext | chess.Board | str, proposal: str) -> Verdict:
+        """Check ``proposal`` in the position ``context`` describes (a FEN, for a string)."""
         return self.check(context, proposal)
 
 
-class ChessOracleConfig(BaseModel):
+class ChessOracleConfig(Settings):
     """Options of :class:`ChessOracle`."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     quality: bool = False
     """Measure the centipawn loss of legal moves with Stockfish."""

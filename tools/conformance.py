@@ -10,6 +10,9 @@ Use it from pytest by subclassing :class:`VerifierConformance`::
 or call :func:`check_verifier` directly; it raises ``ConformanceError`` on the first breach.
 Oracles have :func:`check_oracle`: the same checks on their judgements (registered codes,
 garbage survived without an error, the expected correct / incorrect labels, determinism).
+Answer scorers have :func:`check_scorer` (and the :class:`ScorerConformance` mix-in): the
+oracle checks, plus targets vetted before a run (:meth:`~redraft.tools.Scorer.target_problem`),
+an ``unknown`` that always says why, and a format verifier that accepts every right answer.
 """
 
 from __future__ import annotations
@@ -19,19 +22,28 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from redraft.tools._verdict import VERDICT_CODES, Correctness, Judgement, Verdict
+from pydantic import JsonValue
+
+from redraft.tools._scorer import AnswerContext, AnswerTruth, FormatChecking, Scorer
+from redraft.tools._verdict import (
+    UNKNOWN_CODES,
+    VERDICT_CODES,
+    Correctness,
+    Judgement,
+    Verdict,
+)
 from redraft.tools._verifier import Oracle, Verifier, ensure_oracle, ensure_verifier
 
 __all__ = [
     "GARBAGE",
     "ConformanceError",
+    "ScorerConformance",
     "VerifierConformance",
     "check_oracle",
+    "check_scorer",
     "check_verifier",
 ]
 
-#: Outputs every verifier must survive without raising: empty, whitespace, control bytes,
-#: unicode, enormous output, JSON and markup noise.
 GARBAGE: tuple[str, ...] = (
     "",
     "   \n\t ",
@@ -44,6 +56,8 @@ GARBAGE: tuple[str, ...] = (
     "9" * 5000,
     "lorem ipsum " * 20000,
 )
+"""Outputs every verifier and oracle must survive without raising: empty, whitespace, control
+bytes, unicode, enormous output, JSON and markup noise."""
 
 
 class ConformanceError(AssertionError):
@@ -226,3 +240,121 @@ def check_oracle(
         raise ConformanceError("give at least one case")
     context = cases[0][0] if garbage_context is None else garbage_context
     asyncio.run(_acheck_oracle(oracle, cases, context))
+
+
+def _visible(truth: AnswerTruth) -> AnswerContext:
+    return AnswerContext(**truth.model_dump(exclude={"target"}))
+
+
+def _unknown_says_why(scorer: Scorer, judgement: Judgement, what: str) -> None:
+    if judgement.correctness != "unknown":
+        return
+    local = judgement.local
+    if local.code not in UNKNOWN_CODES or not local.message.strip():
+        raise ConformanceError(
+            f"{scorer.name}: {what} is unknown without saying why (code {local.code!r}, "
+            f"message {local.message!r}); use redraft.tools.unscorable(name, why)"
+        )
+
+
+async def _acheck_scorer(
+    scorer: Scorer,
+    cases: Sequence[tuple[AnswerTruth, str, Correctness]],
+    bad_targets: Sequence[tuple[JsonValue, AnswerContext]],
+) -> None:
+    if not isinstance(scorer, Scorer):
+        raise ConformanceError(
+            f"{scorer!r} is not a scorer: it needs a name, async judge(context, answer) and "
+            "target_problem(target, context)"
+        )
+    for truth, proposal, _ in cases:
+        problem = scorer.target_problem(truth.target, _visible(truth))
+        if problem is not None:
+            raise ConformanceError(
+                f"{scorer.name}: refused the target {truth.target!r} of a case it must score: "
+                f"{problem}"
+            )
+        judgement = await scorer.judge(truth, proposal)
+        _unknown_says_why(scorer, judgement, repr(proposal))
+    for target, context in bad_targets:
+        problem = scorer.target_problem(target, context)
+        if not isinstance(problem, str) or not problem.strip():
+            raise ConformanceError(
+                f"{scorer.name}: target_problem accepted {target!r}, a target it cannot score"
+            )
+        truth = AnswerTruth(**context.model_dump(), target=target)
+        judgement = _check_judgement(scorer, await scorer.judge(truth, "42"), repr(target))
+        if judgement.correctness != "unknown":
+            raise ConformanceError(
+                f"{scorer.name}: judged an answer against the unscorable target {target!r} "
+                f"{judgement.correctness}; it must be unknown, saying why"
+            )
+        _unknown_says_why(scorer, judgement, f"the target {target!r}")
+    if isinstance(scorer, FormatChecking):
+        verifier = scorer.format_verifier()
+        ensure_verifier(verifier)
+        for truth, proposal, expected in cases:
+            if expected != "correct":
+                continue
+            verdict = _check_verdict(verifier, await verifier.verify(_visible(truth), proposal),
+                                     repr(proposal))
+            if not verdict.ok:
+                raise ConformanceError(
+                    f"{scorer.name}: its format verifier {verifier.name!r} rejected "
+                    f"{proposal!r}, an answer the scorer judges correct ({verdict.message})"
+                )
+        for junk in GARBAGE:
+            try:
+                verdict = await verifier.verify(_visible(cases[0][0]), junk)
+            except Exception as exc:
+                raise ConformanceError(
+                    f"{verifier.name}: raised {type(exc).__name__} on garbage {junk[:40]!r}"
+                ) from exc
+            _check_verdict(verifier, verdict, f"garbage {junk[:40]!r}")
+    for junk in GARBAGE:
+        judgement = await scorer.judge(cases[0][0], junk)
+        _unknown_says_why(scorer, judgement, f"garbage {junk[:40]!r}")
+
+
+def check_scorer(
+    scorer: Scorer,
+    cases: Sequence[tuple[AnswerTruth, str, Correctness]],
+    bad_targets: Sequence[tuple[JsonValue, AnswerContext]] = (),
+) -> None:
+    """Check the scorer contract; raise :class:`ConformanceError` on the first breach.
+
+    Everything :func:`check_oracle` checks, and: the scorer accepts every case's target
+    (``target_problem`` is None) and refuses each of ``bad_targets`` with a reason; judged
+    against a refused target an answer is ``unknown``, and every ``unknown`` says why (an
+    unknown code and a message); a scorer with a format verifier has one that accepts
+    every answer the scorer judges correct and survives garbage.
+
+    Args:
+        scorer: the scorer under test.
+        cases: ``(oracle context, answer, expected correctness)`` triples.
+        bad_targets: ``(target, verifier context)`` pairs the scorer cannot score.
+    """
+    if not cases:
+        raise ConformanceError("give at least one case")
+    check_oracle(scorer, cases)
+    asyncio.run(_acheck_scorer(scorer, cases, bad_targets))
+
+
+class ScorerConformance:
+    """Pytest mix-in: subclass it as ``TestSomething`` and fill in the methods."""
+
+    def make_scorer(self) -> Scorer:
+        """The scorer under test."""
+        raise NotImplementedError
+
+    def cases(self) -> Sequence[tuple[AnswerTruth, str, Correctness]]:
+        """``(oracle context, answer, expected correctness)`` triples."""
+        raise NotImplementedError
+
+    def bad_targets(self) -> Sequence[tuple[JsonValue, AnswerContext]]:
+        """``(target, verifier context)`` pairs the scorer cannot score (default none)."""
+        return ()
+
+    def test_conformance(self) -> None:
+        """The whole contract in one test."""
+        check_scorer(self.make_scorer(), self.cases(), self.bad_targets())

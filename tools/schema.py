@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from redraft.tools._errors import BadInputError
+from redraft.core import BadInputError
 from redraft.tools._verdict import Verdict
 
 __all__ = ["SchemaVerifier", "extract_json"]

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, JsonValue
 
-from redraft.tools._options import parse_options
+from redraft.core import Settings, parse_options
 from redraft.tools._verdict import Judgement, Verdict
 
 __all__ = [
@@ -170,10 +170,8 @@ def _read_tracking(text: str, holders: tuple[str, ...], objects: tuple[str, ...]
     return TrackingRead("ok", state=state, notes=tuple(notes))
 
 
-class TrackingVerifierConfig(BaseModel):
+class TrackingVerifierConfig(Settings):
     """Options of :class:`TrackingVerifier`."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     reveal: bool = False
     """Put the right state in the hint of a ``wrong_value`` verdict."""
@@ -181,10 +179,8 @@ class TrackingVerifierConfig(BaseModel):
     """Take only answers in the exact format; anything read leniently is ``invalid_syntax``."""
 
 
-class TrackingOracleConfig(BaseModel):
+class TrackingOracleConfig(Settings):
     """Options of :class:`TrackingOracle`."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     strict: bool = False
     """Judge only answers in the exact format; anything read leniently is ``invalid_syntax``."""

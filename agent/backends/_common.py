@@ -1,6 +1,6 @@
 """What the real backends share: model files, optional imports, constraints, accounting.
 
-Usage accounting is the same in every backend (:class:`~redraft.tools.Cost`):
+Usage accounting is the same in every backend (:class:`~redraft.core.Cost`):
 
 - ``prompt_tokens``: tokens of the rendered chat prompt, whether or not a cache spared
   recomputing some of them;
@@ -18,18 +18,21 @@ from __future__ import annotations
 import hashlib
 import importlib
 import importlib.util
+import random
+from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from redraft.agent.backends._cache import cache_root, content_digest
 from redraft.agent.backends._protocol import ConstraintKind, GenerationRequest, Message
-from redraft.tools import BadInputError, ConstraintNotSupportedError, MissingDependencyError
+from redraft.agent.backends.cache import cache_root, content_digest
+from redraft.core import BadInputError, ConstraintNotSupportedError, MissingDependencyError
 
 __all__ = [
     "SMOLLM2_FILE",
     "SMOLLM2_NAME",
+    "RequestSeeds",
     "cache_folder",
     "cache_key_order",
     "check_constraints",
@@ -71,7 +74,7 @@ def cache_folder(name: str) -> Path:
 def source_digest(source: Path, *extra: str) -> str:
     """A short hash naming a conversion of ``source``, made anew when its content changes.
 
-    It hashes the file's content digest (:func:`~._cache.content_digest`, remembered, so
+    It hashes the file's content digest (:func:`~.cache.content_digest`, remembered, so
     not recomputed on every load) and ``extra`` (for example the converter's version), not
     its path: the same model installed in two environments shares one conversion.
     """
@@ -231,3 +234,45 @@ def decoding_limits(request: GenerationRequest) -> tuple[int, list[str]]:
         longest = max(len(choice.encode("utf-8")) for choice in constraint.choices)
         return max(params.max_tokens, longest + 1), []
     return params.max_tokens, list(params.stop)
+
+
+class RequestSeeds:
+    """Seeds for the sampled requests that bring none, fixed by what each request is for.
+
+    A seed drawn from one generator in call order changes when the order of calls does:
+    a run resumed mid-episode asks only for the steps it has left, and would sample them
+    differently. Instead, the ``n``-th request (from 0) for item ``i`` and purpose ``p``
+    gets a hash of (``base``, ``i``, ``p``, ``n``): the seed it got in an uninterrupted
+    run, whatever else was asked before it. Requests without an item id take the next
+    number of a generator seeded with ``base``.
+
+    Args:
+        base: the backend's seed option, mixed into every seed.
+        remember: items whose counts are kept (least recently used forgotten first; a run
+            does not come back to a finished step).
+    """
+
+    def __init__(self, base: int, *, remember: int = 1 << 16) -> None:
+        self.base = base
+        self.remember = remember
+        self._stream = random.Random(base)
+        self._counts: OrderedDict[tuple[str, str], int] = OrderedDict()
+
+    def restart(self) -> None:
+        """Start again as a fresh backend would (a grid's next run)."""
+        self._stream = random.Random(self.base)
+        self._counts.clear()
+
+    def seed(self, request: GenerationRequest) -> int:
+        """The request's own seed, else its derived one (a 32-bit number)."""
+        if request.params.seed is not None:
+            return request.params.seed
+        if request.item_id is None:
+            return self._stream.getrandbits(32)
+        key = (request.item_id, request.purpose)
+        count = self._counts.pop(key, 0)
+        self._counts[key] = count + 1
+        while len(self._counts) > self.remember:
+            self._counts.popitem(last=False)
+        text = f"{self.base}:{request.item_id}:{request.purpose}:{count}"
+        return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=4).digest(), "big")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from redraft.tools import BadInputError, RedraftError
+from redraft.core import BadInputError, RedraftError
 
 __all__ = ["BackendRejectedError", "BackendUnavailableError"]
 

@@ -33,7 +33,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from redraft.tools import BadInputError, RedraftError
+from redraft.core import BadInputError, RedraftError
 
 __all__ = [
     "BatchedDecoder",

@@ -28,7 +28,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from redraft.agent.backends._common import cache_folder, source_digest
-from redraft.tools import BadInputError
+from redraft.core import BadInputError
 
 __all__ = ["CRASH_FOR_TESTS_ENV", "ProbeOutcome", "check_native_weights", "probe_key"]
 

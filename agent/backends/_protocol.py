@@ -8,7 +8,7 @@ from typing import Literal, Protocol, Self, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from redraft.tools import Cost
+from redraft.core import Cost, Settings
 
 __all__ = [
     "Backend",
@@ -30,6 +30,8 @@ Purpose = Literal["propose", "critique", "revise", "resample"]
 feedback, or (critic ``resample``) a fresh draw from the original prompt in a revision's
 place, which sees none."""
 ConstraintKind = Literal["choice", "regex", "grammar"]
+"""What a constraint restricts decoding to: one of a list (``choice``), a ``regex``, or a
+``grammar`` (GBNF); a backend says which it can enforce in ``constraint_kinds``."""
 FinishReason = Literal["stop", "length", "error", "content_filter", "other"]
 """Why generation ended: ``stop`` (end of text or a stop sequence), ``length`` (the token
 limit cut it), ``error`` (the backend failed on it), ``content_filter`` (the server withheld
@@ -78,10 +80,8 @@ class Constraint(BaseModel):
         return self
 
 
-class SamplingParams(BaseModel):
+class SamplingParams(Settings):
     """How to sample. Defaults are greedy and short: redraft steps are short answers."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     temperature: float = Field(0.0, ge=0.0)
     """0 means greedy."""
@@ -91,7 +91,7 @@ class SamplingParams(BaseModel):
     """Upper bound on generated tokens."""
     seed: int | None = None
     """Per-request seed where the backend supports one."""
-    stop: tuple[str, ...] = ()
+    stop: tuple[str, ...] = Field((), strict=False)
     """Stop sequences."""
 
 

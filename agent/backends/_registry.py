@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from redraft.agent.backends._protocol import Backend
-from redraft.tools import BadInputError, Registry
+from redraft.core import BadInputError, Registry
 
 __all__ = ["backends", "load_backend", "register_backend", "split_model_string"]
 

@@ -37,7 +37,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from redraft.agent.backends._common import (
     SMOLLM2_NAME,
@@ -57,15 +57,13 @@ from redraft.agent.backends._protocol import (
     Generation,
     GenerationRequest,
 )
-from redraft.tools import BadInputError, Cost, parse_options
+from redraft.core import BadInputError, Cost, Settings, parse_options
 
 __all__ = ["ChoiceTrie", "HFBackend", "HFOptions", "batch_seed", "resolve_hf_model"]
 
 
-class HFOptions(BaseModel):
+class HFOptions(Settings):
     """How to load and run a transformers model."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     device: str | None = None
     """Torch device; ``None`` takes ``cuda`` when available, else ``cpu``."""
@@ -95,7 +93,7 @@ def resolve_hf_model(spec: str, gguf_file: str | None) -> tuple[str, str | None]
     """The ``from_pretrained`` location and GGUF file name a spec stands for.
 
     Raises:
-        BadInputError: a ``.gguf`` path that does not exist.
+        BadInputError: a ``.gguf`` path, or a folder path, that does not exist.
     """
     if spec == SMOLLM2_NAME:
         path = smollm2_gguf("hf")
@@ -107,6 +105,15 @@ def resolve_hf_model(spec: str, gguf_file: str | None) -> tuple[str, str | None]
         return str(path.parent), path.name
     if not spec:
         raise BadInputError("hf/: name a model, e.g. hf/smollm2 or hf/HuggingFaceTB/SmolLM2-135M")
+    # A Hub id is OWNER/NAME; anything else with a slash, or starting like a path, is a
+    # folder on this machine, and one that is not there is a typo, not a Hub id to fetch.
+    local = spec.startswith(("/", "./", "../", "~")) or spec in (".", "..") or spec.count("/") > 1
+    if local and not Path(spec).expanduser().is_dir():
+        raise BadInputError(
+            f"hf/{spec}: no such model folder {str(Path(spec).expanduser())!r} (a local model "
+            "is a folder written by 'redraft train' or save_pretrained; a Hub model is "
+            "hf/OWNER/NAME)"
+        )
     return spec, gguf_file
 
 
@@ -163,11 +170,12 @@ class HFBackend:
     def __init__(
         self, model: str, *, name: str | None = None, options: HFOptions | None = None
     ) -> None:
-        self._torch: Any = require("torch", "the hf backend", "hf")
-        transformers: Any = require("transformers", "the hf backend", "hf")
         self.options = options or HFOptions()
         self.name = name or f"hf/{model}"
+        # First, so that a missing folder is refused before torch is imported.
         location, gguf_file = resolve_hf_model(model, self.options.gguf_file)
+        self._torch: Any = require("torch", "the hf backend", "hf")
+        transformers: Any = require("transformers", "the hf backend", "hf")
         if gguf_file is not None:
             require("gguf", "loading a GGUF file with transformers", "hf")
         torch = self._torch

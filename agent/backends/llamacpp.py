@@ -45,7 +45,6 @@ import asyncio
 import ctypes
 import functools
 import os
-import random
 import sys
 import tempfile
 import threading
@@ -56,9 +55,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from redraft.agent.backends._common import (
+    RequestSeeds,
     cache_folder,
     cache_key_order,
     check_constraints,
@@ -70,7 +70,6 @@ from redraft.agent.backends._common import (
     share_seconds,
     source_digest,
 )
-from redraft.agent.backends._contention import cpus_available, oversubscribed, sample_runnable
 from redraft.agent.backends._llama_batch import (
     BatchedDecoder,
     DecodeJob,
@@ -84,7 +83,8 @@ from redraft.agent.backends._protocol import (
     Generation,
     GenerationRequest,
 )
-from redraft.tools import BadInputError, ConstraintNotSupportedError, Cost, parse_options
+from redraft.agent.backends.contention import cpus_available, oversubscribed, sample_runnable
+from redraft.core import BadInputError, ConstraintNotSupportedError, Cost, Settings, parse_options
 
 __all__ = [
     "VERBOSE_ENV", "LlamaCppBackend", "LlamaCppOptions", "machine_busy", "regex_grammar",
@@ -98,10 +98,8 @@ Engine = Literal["batched", "sequential"]
 Weights = Literal["f32", "native"]
 
 
-class LlamaCppOptions(BaseModel):
+class LlamaCppOptions(Settings):
     """How to load and run a GGUF model with llama-cpp-python."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     weights: Weights = "f32"
     """``f32``: the file's weights dequantized once into 32-bit floats (cached on disk under
@@ -137,8 +135,10 @@ class LlamaCppOptions(BaseModel):
     n_gpu_layers: int = 0
     """Layers to offload to a GPU build of llama.cpp (``-1``: all)."""
     seed: int = 0
-    """Seeds the random draws of requests that bring no seed (``batched``: each such request
-    takes the next number of a generator seeded with it)."""
+    """Mixed into the seed of every sampled request that brings none, which is derived from
+    its item id, purpose and how many such requests came before it (see
+    :class:`~redraft.agent.backends._common.RequestSeeds`): a resumed run samples as an
+    uninterrupted one."""
     reuse_prefix: bool = True
     """Reuse the key-value cache of the prompt prefix already evaluated (``batched``: the
     episode's own sequence; ``sequential``: the previous request). ``False`` evaluates every
@@ -237,7 +237,7 @@ class LlamaCppBackend:
         self._memo: OrderedDict[Hashable, Generation] = OrderedDict()
         self.memo_hits = 0
         """Requests answered from the memo (or by an identical request in the same call)."""
-        self._seeds = random.Random(self.options.seed)
+        self._seeds = RequestSeeds(self.options.seed)
         self._decoder: BatchedDecoder | None = None
         if batched:
             self._formatter = self._chat_formatter()
@@ -274,7 +274,7 @@ class LlamaCppBackend:
         A grid calls it before each run it shares the backend with, so that a run samples as
         it would alone, whatever ran before it.
         """
-        self._seeds = random.Random(self.options.seed)
+        self._seeds.restart()
 
     @property
     def stats(self) -> DecoderStats | None:
@@ -327,7 +327,7 @@ class LlamaCppBackend:
         )
         max_tokens, stop = decoding_limits(request)
         params = request.params
-        seed = params.seed if params.seed is not None else self._seeds.getrandbits(32)
+        seed = self._seeds.seed(request)
         grammar = None if request.constraint is None else self._grammar(request.constraint)
         job = DecodeJob(
             tokens=tokens,
@@ -418,7 +418,7 @@ class LlamaCppBackend:
                 min_p=0.0,
                 max_tokens=max_tokens,
                 stop=stop,
-                seed=params.seed,
+                seed=self._seeds.seed(request),
                 grammar=grammar,
             )
         except ValueError as exc:  # e.g. "Requested tokens (...) exceed context window of ..."
@@ -498,7 +498,7 @@ def machine_busy(threads: int | None = None) -> bool:
 
     ``threads`` defaults to every CPU this process may use, so on 2 cores one other
     CPU-bound process makes the machine busy. The count is read now, not averaged over the
-    last minute (:mod:`~redraft.agent.backends._contention`); where it cannot be read (not
+    last minute (:mod:`~redraft.agent.backends.contention`); where it cannot be read (not
     Linux) the answer is False: no decision.
     """
     cpus = cpus_available()

@@ -43,7 +43,7 @@ import time
 from collections.abc import Sequence
 from typing import Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from redraft.agent.backends._common import (
     check_constraints,
@@ -59,7 +59,7 @@ from redraft.agent.backends._protocol import (
     Generation,
     GenerationRequest,
 )
-from redraft.tools import BadInputError, ConstraintNotSupportedError, Cost, parse_options
+from redraft.core import BadInputError, ConstraintNotSupportedError, Cost, Settings, parse_options
 
 __all__ = [
     "CONSTRAINT_KINDS",
@@ -84,12 +84,10 @@ CONSTRAINT_KINDS: dict[ConstraintStyle, frozenset[ConstraintKind]] = {
 """The constraint kinds each style can send."""
 
 
-class OpenAIOptions(BaseModel):
+class OpenAIOptions(Settings):
     """How to reach OpenAI-compatible servers."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    base_urls: tuple[str, ...] = ()
+    base_urls: tuple[str, ...] = Field((), strict=False)
     """Server base URLs (ending in ``/v1``), in addition to those in the model string."""
     api_key: str | None = None
     """API key; ``None`` reads ``OPENAI_API_KEY``, falling back to ``EMPTY``."""

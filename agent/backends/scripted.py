@@ -14,17 +14,25 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from redraft.agent.backends._protocol import ConstraintKind, Generation, GenerationRequest
-from redraft.tools import BadInputError, Cost
+from redraft.core import BadInputError, Cost
 
-__all__ = ["ScriptExhaustedError", "ScriptedBackend"]
+__all__ = ["ScriptConstraintError", "ScriptExhaustedError", "ScriptedBackend"]
 
 Output = str | Generation | Callable[[GenerationRequest], str | Generation]
 """A scripted text, a whole generation (to script reasoning fields, token counts or a finish
 reason), or a callable computing either from the request."""
 
 
-class ScriptExhaustedError(AssertionError):
-    """The code asked the scripted backend for more outputs than were scripted."""
+class ScriptExhaustedError(BadInputError, AssertionError):
+    """The code asked the scripted backend for more outputs than were scripted.
+
+    Bad input (the script is too short for the run) to the command line, and an
+    ``AssertionError`` to a test.
+    """
+
+
+class ScriptConstraintError(BadInputError, AssertionError):
+    """A scripted output breaks the ``choice`` constraint of the request it answers."""
 
 
 class ScriptedBackend:
@@ -111,8 +119,10 @@ class ScriptedBackend:
             self.requests.append(request)
             if self._next >= len(self._outputs):
                 raise ScriptExhaustedError(
-                    f"scripted backend exhausted after {len(self._outputs)} outputs; "
-                    f"unexpected {request.purpose} request: {request.messages[-1].content[:200]!r}"
+                    f"{self.name}: scripted backend exhausted after {len(self._outputs)} "
+                    f"outputs (script more, or run fewer episodes or steps); unexpected "
+                    f"{request.purpose} request{_for(request)}: "
+                    f"{request.messages[-1].content[:200]!r}"
                 )
             output = self._outputs[self._next]
             self._next += 1
@@ -121,7 +131,12 @@ class ScriptedBackend:
             constraint = request.constraint
             allowed = constraint.choices if constraint and constraint.kind == "choice" else None
             if allowed is not None and text not in allowed:
-                raise AssertionError(f"scripted output {text!r} breaks the choice constraint")
+                shown = ", ".join(allowed[:10]) + (", ..." if len(allowed) > 10 else "")
+                raise ScriptConstraintError(
+                    f"{self.name}: scripted output {self._next} ({text[:80]!r}) breaks the "
+                    f"choice constraint of its {request.purpose} request{_for(request)}: it "
+                    f"must be one of {shown}"
+                )
             if isinstance(scripted, Generation):
                 results.append(scripted)
                 continue
@@ -141,3 +156,7 @@ class ScriptedBackend:
 
     async def aclose(self) -> None:
         """Nothing to release."""
+
+
+def _for(request: GenerationRequest) -> str:
+    return f" for item {request.item_id}" if request.item_id is not None else ""

@@ -45,7 +45,7 @@ from redraft.agent.backends._protocol import (
     HintBoard,
     SimulationHint,
 )
-from redraft.tools import BadInputError, Cost
+from redraft.core import BadInputError, Cost
 
 __all__ = ["SimulatedBackend", "SimulationParams"]
 

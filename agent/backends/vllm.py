@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol, Self
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from redraft.agent.backends._common import (
     check_constraints,
@@ -36,7 +36,7 @@ from redraft.agent.backends._protocol import (
     Generation,
     GenerationRequest,
 )
-from redraft.tools import BadInputError, Cost, parse_options
+from redraft.core import BadInputError, Cost, Settings, parse_options
 
 __all__ = [
     "VLLMBackend",
@@ -48,10 +48,8 @@ __all__ = [
 ]
 
 
-class VLLMOptions(BaseModel):
+class VLLMOptions(Settings):
     """How to start the vLLM engine (passed to ``vllm.LLM``)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     tensor_parallel_size: int = Field(1, ge=1)
     """GPUs to shard the model over."""

@@ -21,6 +21,7 @@ from redraft.evals.report._profile import RunProfile
 from redraft.evals.report._settings import (
     CRITIC_WORDS,
     describe_change,
+    setting,
     setting_differences,
     setting_value,
 )
@@ -161,11 +162,11 @@ def _degenerate(estimate: Estimate | None) -> bool:
 
 def _describe(stats: RunStats) -> str:
     cfg = stats.config
-    critic = cfg.get("critic")
+    critic = setting(cfg, "critic")
     parts = [str(cfg.get("model", "?")), "on", str(cfg.get("task", "?"))]
     detail = [CRITIC_WORDS.get(str(critic), str(critic))] if critic is not None else []
-    if critic not in (None, "none") and cfg.get("max_revisions") is not None:
-        detail.append(f"k={cfg.get('max_revisions')}")
+    if critic not in (None, "none") and setting(cfg, "max_revisions") is not None:
+        detail.append(f"k={setting(cfg, 'max_revisions')}")
     return " ".join(parts) + (f" ({', '.join(detail)})" if detail else "")
 
 
@@ -182,6 +183,14 @@ def _compounding(stats: RunStats, power: TrendPower) -> tuple[str, list[tuple[Ca
         return text, [("no_errors", f"{name} committed no error: ê = 0 and the horizon is "
                        "unbounded; only the interval's upper end says how large the error "
                        "could still be.")]
+    if power.at_risk_after_first == 0 and power.first_errors < stats.episodes:
+        # Some episodes ended at step 1 without an error (a dataset of single questions):
+        # there was no step 2 to be at risk in, which is not a wall of first errors.
+        text = (f"Whether errors compound cannot be told: no episode went past step 1 "
+                f"({power.first_errors} of the {stats.episodes} erred there, the rest ended "
+                f"there), so there is no later step to compound into; ê = {_interval(e_hat)} "
+                "is that one step's error.")
+        return text, []
     if power.at_risk_after_first == 0:
         why = (f"every one of the {stats.episodes} episodes had its first committed error at "
                "step 1, so none was still error-free at step 2 and the hazard was observed at "
@@ -274,6 +283,22 @@ def run_headline(stats: RunStats, profile: RunProfile | None = None) -> Headline
         text = f"{_describe(stats)}: no finished episodes, so nothing was measured."
         return _headline(name, "run", text, caveats)
     m = stats.metrics
+    post = m.get("e_post")
+    if post is not None and post.n == 0:
+        # Not "no committed error": nothing was judged, so nothing can be said of errors.
+        raw = m.get("e_raw")
+        first = ("" if raw is None or not raw.n else
+                 f" (the first proposals' error was {_interval(raw)} over the {raw.n} that "
+                 "could)")
+        caveats.append(("no_data", f"None of the {stats.steps} committed answers of {name} "
+                        "could be judged: it has no error rate after correction, no survival "
+                        "and no compounding test."))
+        text = (f"{_describe(stats)}, {stats.episodes} episodes, {stats.steps} steps: none of "
+                f"its committed answers could be judged{first}, so nothing can be said about "
+                "its errors after correction or whether they compound.")
+        if profile is not None:
+            caveats.extend(_profile_caveats(name, profile))
+        return _headline(name, "run", text, caveats)
     text = (
         f"{_describe(stats)}, {stats.episodes} episodes, {stats.steps} steps: the error per "
         f"step was {_interval(m.get('e_raw'))} before correction and "

@@ -1,17 +1,25 @@
-"""The self-contained HTML report: tables, figures embedded as base64 PNG, method notes."""
+"""The self-contained HTML report: tables, figures embedded as base64 PNG, method notes.
+
+The page is ``templates/report.html.j2``, rendered by Jinja2 with autoescaping: this module
+turns the statistics into plain values (text, numbers, lists), the template holds all the
+markup, and nothing a run recorded (a model's output, a label) can reach the page unescaped.
+"""
 
 from __future__ import annotations
 
 import base64
-import html
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, NamedTuple
+
+from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from redraft.evals.report._headline import Headline, judged_steps, p_text
 from redraft.evals.report._power import trend_power
 from redraft.evals.report._profile import RunProfile, run_setting
-from redraft.evals.report._transcripts import transcripts_html
+from redraft.evals.report._settings import setting
+from redraft.evals.report._transcripts import kind_words, log_href
 from redraft.evals.stats import (
     DEFAULT_LEVEL,
     METRIC_DESCRIPTIONS,
@@ -46,56 +54,6 @@ _EXTRA_DESCRIPTIONS = {
     "global_error_undone_any": "the same, counting states the task restored by a forced "
     "replacement",
 }
-_CAPTIONS = {
-    "survival.png": "Kaplan–Meier survival of “no committed error yet” with 95% Greenwood "
-    "bands (solid), beside the constant-error prediction (1-ê)<sup>n</sup> (dashed). Episodes "
-    "that end naturally or at max_steps are censored.",
-    "error_rates.png": "Left: e_raw(t), the share of first proposals the oracle rejects at "
-    "step t. Right: e_post(t), the share of committed answers it rejects; 95% Wilson bands. "
-    "Steps with fewer than 10 episodes are not drawn.",
-    "hazard.png": "Hazard of the first committed error per step with 95% Wilson bands; the "
-    "dotted line is the constant-hazard fit ê. LeCun's argument predicts a flat or rising "
-    "hazard; correction should flatten it.",
-    "global_error.png": "P(global error at t): the share of running episodes whose state is "
-    "wrong. Pure accumulation makes it rise monotonically; an agent that undoes errors can "
-    "bring it down. Under the <code>stop</code> policy an episode ends at its first error, so "
-    "this curve is the hazard; the <code>continue</code> policy shows accumulation.",
-}
-_CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px auto;
-max-width:1100px;color:#222;line-height:1.4;padding:0 16px}
-h1{margin-bottom:4px} .meta{color:#666;font-size:90%}
-table{border-collapse:collapse;margin:8px 0 20px;font-size:88%}
-th,td{border:1px solid #ddd;padding:4px 8px;text-align:right;vertical-align:top}
-th{background:#f4f4f4} td.name,th.name{text-align:left}
-.ci{color:#777;font-size:90%;white-space:nowrap} .desc{color:#777;font-size:90%}
-.leaky{background:#fff3cd;border:1px solid #e0b000;
-padding:8px 12px;margin:12px 0;border-radius:4px}
-tr.leaky td{background:#fff8e1} .tag{font-weight:bold;color:#a15c00}
-figure{margin:20px 0} figure img{max-width:100%;border:1px solid #eee}
-figcaption{color:#555;font-size:90%;max-width:860px}
-.sig{font-weight:bold}
-.first{border-left:4px solid #1f77b4;padding:4px 14px;margin:10px 0 18px}
-p.headline{margin:8px 0;font-size:104%} p.headline b{color:#123}
-.warn{background:#fff3cd;border:1px solid #e0b000;padding:6px 12px;margin:6px 0;
-border-radius:4px;font-size:95%} .warn b{color:#7a4a00}
-table.runs td{text-align:left} td.stops{font-size:90%}
-.transcript{border:1px solid #ddd;border-radius:4px;padding:8px 12px;margin:10px 0}
-.transcript pre{white-space:pre-wrap;background:#f8f8f8;padding:6px;margin:4px 0;
-font-size:88%} .round{margin:6px 0 6px 12px} .line{color:#777;font-size:85%}
-.fb{color:#a15c00} .judge{color:#225522}
-"""
-_SCRIPT = f"""
-window.addEventListener('load', function () {{
-  var imgs = Array.prototype.slice.call(document.images);
-  var ok = imgs.length > 0 && imgs.every(function (i) {{
-    return i.complete && i.naturalWidth > 0;
-  }});
-  if (ok) {{ document.title = {FIGURES_READY_TITLE!r} + ' (' + imgs.length + ')'; }}
-}});
-"""
-
-
 def _fmt(value: float | None, digits: int = 3) -> str:
     if value is None:
         return "–"
@@ -104,29 +62,26 @@ def _fmt(value: float | None, digits: int = 3) -> str:
     return f"{value:.{digits}f}" if abs(value) < 10 else f"{value:.1f}"
 
 
-def _cell(estimate: Estimate | None, *, judged: bool = False) -> str:
-    """A value with its interval; ``judged``: also the steps it counts (they differ)."""
+class _Cell(NamedTuple):
+    """A value with its interval, as a table cell shows it."""
+
+    value: str
+    ci: str | None
+    judged: int | None
+    """The steps it counts, where e_raw, e_post and net_effect count different ones."""
+
+
+def _cell(estimate: Estimate | None, *, judged: bool = False) -> _Cell | None:
     if estimate is None or estimate.value is None:
-        return "<td>–</td>"
-    ci = ""
+        return None
+    ci = None
     if estimate.ci_low is not None or estimate.ci_high is not None:
-        ci = f'<br><span class="ci">[{_fmt(estimate.ci_low)}, {_fmt(estimate.ci_high)}]</span>'
-    steps = f'<br><span class="ci">{estimate.n} judged steps</span>' if judged else ""
-    return f"<td>{_fmt(estimate.value)}{ci}{steps}</td>"
+        ci = f"[{_fmt(estimate.ci_low)}, {_fmt(estimate.ci_high)}]"
+    return _Cell(_fmt(estimate.value), ci, estimate.n if judged else None)
 
 
-def _esc(text: object) -> str:
-    return html.escape(str(text))
-
-
-def _leaky_tag(stats: RunStats) -> str:
-    return ' <span class="tag">LEAKY upper bound</span>' if stats.leaky else ""
-
-
-def _run_head(stats: RunStats) -> str:
-    critic = stats.config.get("critic")
-    mode = "" if critic is None else f'<br><span class="desc">critic={_esc(critic)}</span>'
-    return f"<th>{_esc(stats.name)}{mode}{_leaky_tag(stats)}</th>"
+def _run_head(stats: RunStats) -> dict[str, Any]:
+    return {"name": stats.name, "critic": setting(stats.config, "critic"), "leaky": stats.leaky}
 
 
 _SETTINGS = (
@@ -137,56 +92,30 @@ _SETTINGS = (
 )
 
 
-def _stops(profile: RunProfile | None) -> str:
+def _stops(profile: RunProfile | None) -> list[str]:
     if profile is None or not profile.steps:
-        return "–"
-    return "<br>".join(
-        f"{_esc(reason)}: {count} ({count / profile.steps:.0%})"
-        for reason, count in profile.stop_reasons.items()
-    )
+        return ["–"]
+    return [f"{reason}: {count} ({count / profile.steps:.0%})"
+            for reason, count in profile.stop_reasons.items()]
 
 
-def _lenient(profile: RunProfile | None) -> str:
+def _lenient(profile: RunProfile | None) -> list[str]:
     if profile is None or not profile.lenient.recorded:
-        return "not recorded"
+        return ["not recorded"]
     r = profile.lenient
-    text = f"{r.lenient} of {r.recorded} committed ({r.lenient / r.recorded:.0%})"
+    lines = [f"{r.lenient} of {r.recorded} committed ({r.lenient / r.recorded:.0%})"]
     if r.correct:
-        text += f"<br>{r.correct_lenient} of {r.correct} judged correct"
+        lines.append(f"{r.correct_lenient} of {r.correct} judged correct")
     if r.recovered:
-        text += f"<br>{r.recovered_lenient} of {r.recovered} recoveries"
-    return text
+        lines.append(f"{r.recovered_lenient} of {r.recovered} recoveries")
+    return lines
 
 
 def _setting_cell(stats: RunStats, key: str) -> str:
-    critic = stats.config.get("critic")
+    critic = setting(stats.config, "critic")
     if key in ("max_revisions", "repeat_limit", "commit_policy") and critic == "none":
         return "– (no critic)"
-    return _esc(run_setting(stats.config, key))
-
-
-def _runs_table(runs: Sequence[RunStats], profiles: Sequence[RunProfile | None]) -> str:
-    """One column per run, one row per setting or count (a wide config reads down)."""
-    head = "".join(_run_head(s) for s in runs)
-    rows = [
-        f'<tr><td class="name">{label}</td>'
-        + "".join(f"<td>{_setting_cell(s, key)}</td>" for s in runs) + "</tr>"
-        for key, label in _SETTINGS
-    ]
-    counts = (
-        ("episodes (finished)", [str(s.episodes) for s in runs]),
-        ("steps", [str(s.steps) for s in runs]),
-        ("unfinished episodes (censored at their last step)", [str(s.unfinished) for s in runs]),
-        ("why steps stopped revising", [_stops(p) for p in profiles]),
-        ("committed answers read leniently", [_lenient(p) for p in profiles]),
-    )
-    rows.extend(
-        f'<tr><td class="name">{label}</td>'
-        + "".join(f'<td class="stops">{v}</td>' for v in values) + "</tr>"
-        for label, values in counts
-    )
-    return (f'<table class="runs"><tr><th class="name">setting</th>{head}</tr>'
-            f'{"".join(rows)}</table>')
+    return run_setting(stats.config, key)
 
 
 _CAVEAT_TITLES = {
@@ -206,18 +135,12 @@ _CAVEAT_TITLES = {
 }
 
 
-def _first_screen(items: Sequence[Headline]) -> str:
-    parts = []
-    for item in items:
-        parts.append(f'<p class="headline {item.kind}"><b>{_esc(item.subject)}.</b> '
-                     f"{_esc(item.text)}</p>")
-        parts.extend(f'<div class="warn"><b>{_CAVEAT_TITLES.get(c.kind, "Warning")}:</b> '
-                     f"{_esc(c.text)}</div>" for c in item.caveats)
-    return f'<section class="first" id="headline">{"".join(parts)}</section>'
+def _headline(item: Headline) -> dict[str, Any]:
+    return {"kind": item.kind, "subject": item.subject, "text": item.text, "caveats": [
+        {"title": _CAVEAT_TITLES.get(c.kind, "Warning"), "text": c.text} for c in item.caveats]}
 
 
-def _metrics_table(runs: Sequence[RunStats]) -> str:
-    head = "".join(_run_head(s) for s in runs)
+def _metric_rows(runs: Sequence[RunStats]) -> list[dict[str, Any]]:
     rows = []
     for name in _TABLE_METRICS:
         meaning = (
@@ -225,82 +148,77 @@ def _metrics_table(runs: Sequence[RunStats]) -> str:
             or MONOLOGUE_METRICS.get(name)
             or _EXTRA_DESCRIPTIONS.get(name, "")
         )
-        cells = "".join(
-            _cell(s.metrics.get(name), judged=name in _JUDGED and bool(judged_steps(s)))
-            for s in runs)
-        rows.append(
-            f'<tr><td class="name"><b>{name}</b><br><span class="desc">{_esc(meaning)}</span>'
-            f"</td>{cells}</tr>"
-        )
-    level = runs[0].level if runs else DEFAULT_LEVEL
-    return (f'<table><tr><th class="name">metric ({level:.0%} CI)</th>{head}</tr>'
-            f'{"".join(rows)}</table>')
+        cells = [_cell(s.metrics.get(name), judged=name in _JUDGED and bool(judged_steps(s)))
+                 for s in runs]
+        rows.append({"name": name, "meaning": meaning, "cells": cells})
+    return rows
 
 
-def _trend_table(runs: Sequence[RunStats]) -> str:
-    rows = []
-    for s in runs:
-        t = s.trend
-        sig = ' class="sig"' if t.rejects() else ""
-        rows.append(
-            f'<tr><td class="name">{_esc(s.name)}{_leaky_tag(s)}</td>{_cell(s.metrics["e_hat"])}'
-            f'{_cell(s.metrics["horizon_50"])}<td>{_fmt(t.statistic)}</td>'
-            f"<td{sig}>{_esc(p_text(t.p_value, t.simulations))}</td><td>{t.direction}</td>"
-            f"<td>{_fmt(t.slope)}</td>"
-            f"<td>{_power(s)}</td></tr>"
-        )
-    return (
-        '<table><tr><th class="name">run</th><th>ê</th><th>H<sub>0.5</sub> (steps)</th>'
-        "<th>LR statistic</th><th>p (simulated)</th><th>direction</th><th>slope (log-odds/step)"
-        "</th><th>power: odds change detectable over the steps seen</th></tr>"
-        f"{''.join(rows)}</table>"
-    )
+def _trend_row(stats: RunStats) -> dict[str, Any]:
+    t = stats.trend
+    power, flagged = _power(stats)
+    return {
+        "name": stats.name, "leaky": stats.leaky, "e_hat": _cell(stats.metrics["e_hat"]),
+        "horizon": _cell(stats.metrics["horizon_50"]), "statistic": _fmt(t.statistic),
+        "sig": t.rejects(), "p": p_text(t.p_value, t.simulations), "direction": t.direction,
+        "slope": _fmt(t.slope), "power": power, "power_tag": flagged,
+    }
 
 
-def _power(stats: RunStats) -> str:
+def _power(stats: RunStats) -> tuple[str, bool]:
+    """The detectable change in words, and whether it is flagged (uninformative, low)."""
     power = trend_power(stats)
     if stats.steps == 0:
-        return "no data"
+        return "no data", False
     if power.first_errors == 0:
-        return "no errors: nothing to test"
+        return "no errors: nothing to test", False
     if not power.testable:
-        return '<span class="tag">none: uninformative</span>'
+        return "none: uninformative", True
     fold = power.detectable_fold or 0.0
-    label = f"{fold:.3g}×" if fold < 1e6 else "&gt;10⁶×"
+    label = f"{fold:.3g}×" if fold < 1e6 else ">10⁶×"
     # Low power matters only where the test did not reject: one that did saw a trend.
     low = power.low and not stats.trend.rejects()
-    return f'<span class="tag">{label} (low)</span>' if low else label
+    return (f"{label} (low)", True) if low else (label, False)
 
 
-def _comparison_table(comparison: Comparison, runs: Sequence[RunStats]) -> str:
-    names = [s.name for s in runs if s.name != comparison.baseline]
-    leaky = {s.name for s in runs if s.leaky}
-    tag = ' <span class="tag">LEAKY upper bound</span>'
-    head = "".join(f"<th>{_esc(n)}{tag if n in leaky else ''}</th><th>Δ vs baseline</th>"
-                   for n in names)
+def _comparison(comparison: Comparison, runs: Sequence[RunStats]) -> dict[str, Any]:
+    others = [s for s in runs if s.name != comparison.baseline]
     by_metric: dict[str, dict[str, tuple[Estimate, Estimate]]] = {}
     for row in comparison.rows:
         by_metric.setdefault(row.metric, {})[row.run] = (row.value, row.difference)
     rows = []
     for metric, cells in by_metric.items():
         base = cells.get(comparison.baseline)
-        body = _cell(base[0] if base else None)
-        for n in names:
-            value, diff = cells.get(n, (None, None))
-            body += _cell(value) + _cell(diff)
-        rows.append(f'<tr><td class="name"><b>{metric}</b></td>{body}</tr>')
-    return (
-        f'<table><tr><th class="name">metric</th><th>{_esc(comparison.baseline)} '
-        f"(baseline)</th>{head}</tr>{''.join(rows)}</table>"
-    )
+        values = [_cell(base[0] if base else None)]
+        for other in others:
+            value, diff = cells.get(other.name, (None, None))
+            values += [_cell(value), _cell(diff)]
+        rows.append({"metric": metric, "cells": values})
+    return {"baseline": comparison.baseline, "level": f"{comparison.level:.0%}",
+            "others": [{"name": s.name, "leaky": s.leaky} for s in others], "rows": rows}
 
 
-def _figure(name: str, png: bytes) -> str:
-    data = base64.b64encode(png).decode("ascii")
-    return (
-        f'<figure><img alt="{_esc(name)}" src="data:image/png;base64,{data}">'
-        f"<figcaption>{_CAPTIONS.get(name, '')}</figcaption></figure>"
-    )
+def _transcripts(profile: RunProfile, base: Path | None) -> dict[str, Any]:
+    steps = [{
+        "episode": t.episode, "step": t.step, "kind": kind_words(t),
+        "stop_reason": t.stop_reason, "step_line": t.step_line, "prompt": t.prompt,
+        "rounds": [{
+            "round": r.round, "name": "proposal" if r.round == 0 else f"revision {r.round}",
+            "line": r.line, "output": r.output, "answer": r.answer, "feedback": r.feedback,
+            "judgement": r.judgement,
+        } for r in t.rounds],
+    } for t in profile.transcripts]
+    return {"name": profile.name, "log": profile.log, "href": log_href(profile.log, base),
+            "steps": steps}
+
+
+_TEMPLATES = Environment(
+    loader=PackageLoader("redraft.evals.report", "templates"),
+    autoescape=True,
+    undefined=StrictUndefined,
+    keep_trailing_newline=True,
+)
+"""The report's templates (``templates/``): every value they show is escaped."""
 
 
 def render_html(
@@ -323,61 +241,33 @@ def render_html(
         base: the report directory, for relative links to the runs' logs.
     """
     profiled = list(profiles) + [None] * (len(runs) - len(profiles))
-    compare = ""
-    if comparison is not None and len(runs) > 1:
-        compare = (
-            "<h2>Comparison</h2><p>Each run against the baseline; Δ is the run's value minus "
-            f"the baseline's, with a {comparison.level:.0%} bootstrap interval: paired by "
-            "episode where the runs share episode seeds (the same episodes), else each run "
-            "resampled by episode on its own.</p>"
-            + _comparison_table(comparison, runs)
-        )
-    level = runs[0].level if runs else 0.95
-    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    samples = "".join(transcripts_html(p, base) for p in profiled if p is not None)
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
-<title>redraft report</title><style>{_CSS}</style></head><body>
-<h1>redraft report</h1>
-<p class="meta">{len(runs)} run(s), generated {stamp}. Intervals are {level:.0%}: bootstrap
-over whole episodes for pooled metrics, Wilson for simple proportions, Greenwood for
-survival.</p>
-{_first_screen(headlines)}
-<h2>Runs</h2>{_runs_table(runs, profiled)}
-<h2>Metrics</h2>{_metrics_table(runs)}
-<h2>Constant error or compounding?</h2>
-<p>ê is the censored-geometric MLE of the per-step committed-error probability. The
-likelihood-ratio test compares constant hazard with a logistic hazard in t; a small p with
-direction <i>rising</i> supports compounding errors, <i>falling</i> supports recovery. The
-power column gives the change in the hazard's odds, from the first to the last step observed,
-that the test would detect with 80% power: a test that needs a huge change to notice one
-cannot tell constant from compounding error.</p>
-{_trend_table(runs)}
-{compare}
-<h2>Figures</h2>
-{"".join(_figure(name, png) for name, png in figures.items())}
-<h2 id="transcripts">Sample transcripts</h2>
-<p>A few steps per run, revised ones first: the prompt, each round's output, what the critic
-said and what the oracle judged, with the line of each record in the run's
-<code>events.jsonl</code>.</p>
-{samples or "<p>No transcripts (the runs were not loaded from a directory).</p>"}
-<h2>Method notes</h2>
-<ul>
-<li>e_raw: the oracle's verdict on round 0; e_post: on the committed answer. Recovery and
-harm condition on round 0 being wrong or right.</li>
-<li>Critic rates count every round with feedback against the oracle's verdict on the same
-output; <code>verifier_error</code> feedback is counted apart, as neither accept nor
-reject.</li>
-<li>Survival time is the step of the first committed error; steps are counted from 1.</li>
-<li>P(global error at t) uses the logged global label, falling back to “some committed error
-so far” where a task has none.</li>
-<li>“Read leniently”: the oracle's reader took a liberty with the answer's form (a move picked
-out of prose, a lowercase piece letter, a column sum for digit and carry) and recorded it in
-its verdict evidence. The task option <code>strict=true</code> reads only well-formed
-answers.</li>
-<li>The repeat rule: a step stops revising (<code>repeated_error</code>) once
-<code>corrector.repeat_limit</code> consecutive rounds get the same rejection (default 2).</li>
-</ul>
-<script>{_SCRIPT}</script>
-</body></html>
-"""
+    level = runs[0].level if runs else DEFAULT_LEVEL
+    counts = (
+        ("episodes (finished)", [[str(s.episodes)] for s in runs]),
+        ("steps", [[str(s.steps)] for s in runs]),
+        ("unfinished episodes (censored at their last step)", [[str(s.unfinished)] for s in runs]),
+        ("why steps stopped revising", [_stops(p) for p in profiled]),
+        ("committed answers read leniently", [_lenient(p) for p in profiled]),
+    )
+    return _TEMPLATES.get_template("report.html.j2").render(
+        runs=[_run_head(s) for s in runs],
+        stamp=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        level=f"{level:.0%}",
+        headlines=[_headline(h) for h in headlines],
+        settings=[{"label": label, "cells": [_setting_cell(s, key) for s in runs]}
+                  for key, label in _SETTINGS],
+        counts=[{"label": label, "cells": cells} for label, cells in counts],
+        # Where the episodes came from (a dataset's file and hash, the sandbox's isolation).
+        provenance=[{"label": key, "cells": [p.task_info.get(key, "–") if p else "–"
+                                             for p in profiled]}
+                    for key in dict.fromkeys(k for p in profiled if p is not None
+                                             for k in p.task_info)],
+        metrics=_metric_rows(runs),
+        trends=[_trend_row(s) for s in runs],
+        comparison=(_comparison(comparison, runs)
+                    if comparison is not None and len(runs) > 1 else None),
+        figures=[{"name": name, "data": base64.b64encode(png).decode("ascii")}
+                 for name, png in figures.items()],
+        transcripts=[_transcripts(p, base) for p in profiled if p is not None],
+        figures_ready_title=FIGURES_READY_TITLE,
+    )

@@ -16,6 +16,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from redraft.evals._events import RoundEvent, StepEvent
+from redraft.evals.report._settings import setting
 from redraft.evals.stats import EpisodeLog, RunData
 
 __all__ = [
@@ -58,9 +59,9 @@ def run_setting(config: dict[str, JsonValue], name: str) -> str:
     """One setting of a run in words (``representation`` None is the task's default)."""
     if name == "repeat_limit":
         corrector = config.get("corrector")
-        value = corrector.get("repeat_limit", 2) if isinstance(corrector, dict) else 2
-        return "never" if value is None else str(value)
-    value = config.get(name)
+        limit = corrector.get("repeat_limit", 2) if isinstance(corrector, dict) else 2
+        return "never" if limit is None else str(limit)
+    value = setting(config, name)
     if value is None:
         return {"representation": "task default", "verifier": "task's own",
                 "opponent": "task default"}.get(name, "–")
@@ -158,6 +159,9 @@ class RunProfile(BaseModel):
     """Answers read only leniently."""
     transcripts: list[Transcript]
     """A few sample steps, revised ones first."""
+    task_info: dict[str, str] = Field(default_factory=dict)
+    """Where the task's episodes came from, one line per entry of the manifest's
+    ``task_info`` (a dataset's file and hash, its scorer, the sandbox's isolation)."""
     log: str | None
     """The event log's path, when known (transcripts cite its lines)."""
 
@@ -248,6 +252,17 @@ def _samples(run: RunData) -> list[tuple[EpisodeLog, StepEvent]]:
     return [pair for _, pair in ranked[:MAX_TRANSCRIPTS]]
 
 
+def _task_info(manifest: dict[str, JsonValue]) -> dict[str, str]:
+    info = manifest.get("task_info")
+    if not isinstance(info, dict):
+        return {}
+    lines = {}
+    for key, value in info.items():
+        summary = value.get("summary") if isinstance(value, dict) else None
+        lines[key] = summary if isinstance(summary, str) and summary else str(value)[:300]
+    return lines
+
+
 def profile_run(run: RunData, log: Path | None = None) -> RunProfile:
     """Profile a run; with its ``events.jsonl`` path, transcripts cite log line numbers."""
     stops: Counter[str] = Counter()
@@ -256,7 +271,7 @@ def profile_run(run: RunData, log: Path | None = None) -> RunProfile:
     unknown_codes: Counter[str] = Counter()
     counts = Counter[str]()
     early = unknown = steps = 0
-    max_revisions = run.config.get("max_revisions")
+    max_revisions = setting(run.config, "max_revisions")
     for episode in run.episodes:
         committed = {(r.step, r.round): r for r in episode.rounds}
         for step in episode.steps:
@@ -306,5 +321,6 @@ def profile_run(run: RunData, log: Path | None = None) -> RunProfile:
         unknown_reasons=dict(unknown_codes.most_common()),
         lenient=LenientReading(**counts, notes=dict(notes.most_common(6))),
         transcripts=[_transcript(ep, step, lines) for ep, step in _samples(run)],
+        task_info=_task_info(run.manifest),
         log=str(log) if log is not None else None,
     )

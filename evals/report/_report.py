@@ -8,6 +8,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
+from redraft.core import BadInputError
 from redraft.evals._log import EVENTS_FILE
 from redraft.evals._manifest import read_label
 from redraft.evals.report._headline import Headline, headlines
@@ -25,11 +26,11 @@ from redraft.evals.stats import (
     compare_runs,
     load_run,
 )
-from redraft.tools import BadInputError
 
 __all__ = ["HTML_FILE", "Report", "build_report", "run_labels", "write_report"]
 
 HTML_FILE = "report.html"
+"""The report page's file name inside a report directory."""
 
 
 class Report(BaseModel):
@@ -120,6 +121,10 @@ def build_report(
         errors="backslashreplace",
     )
     data = summary(stats, comparison)
+    entries = data["runs"] if isinstance(data["runs"], list) else []
+    for entry, run in zip(entries, runs, strict=True):
+        if isinstance(entry, dict) and "task_info" in run.manifest:
+            entry["task_info"] = run.manifest["task_info"]  # a dataset's hash, the sandbox
     data["headlines"] = [line.summary() for line in lines]
     summary_path = out / SUMMARY_FILE
     summary_path.write_text(json.dumps(data, indent=2, allow_nan=False) + "\n", encoding="utf-8")

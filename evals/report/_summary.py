@@ -23,6 +23,7 @@ from redraft.evals.stats import Comparison, PermutationTest, RunStats
 __all__ = ["SUMMARY_FILE", "summary", "write_summary"]
 
 SUMMARY_FILE = "summary.json"
+"""The summary's file name inside a report directory (its shape is a contract: DESIGN.md)."""
 
 
 def _clean(value: object) -> JsonValue:

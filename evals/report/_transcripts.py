@@ -1,14 +1,16 @@
-"""Sample transcripts as HTML: prompt, rounds, feedback and judgement, with log line links."""
+"""Sample transcripts: what a step's outcome is called, and the link to its run's log.
+
+The page itself shows them (``templates/report.html.j2``).
+"""
 
 from __future__ import annotations
 
-import html
 import os
 from pathlib import Path
 
-from redraft.evals.report._profile import RunProfile, Transcript
+from redraft.evals.report._profile import Transcript
 
-__all__ = ["kind_words", "transcripts_html"]
+__all__ = ["kind_words", "log_href"]
 
 _KIND_WORDS = {
     "recovered": "recovered: round 0 wrong, committed answer right",
@@ -31,56 +33,11 @@ def kind_words(t: Transcript) -> str:
     return _KIND_WORDS[t.kind]
 
 
-def _esc(text: object) -> str:
-    return html.escape(str(text))
-
-
-def _href(log: str | None, base: Path | None) -> str | None:
+def log_href(log: str | None, base: Path | None) -> str | None:
+    """A link to a run's log from the report directory ``base`` (absolute without one)."""
     if log is None:
         return None
     path = Path(log)
     if base is None:
         return path.resolve().as_uri()
     return Path(os.path.relpath(path.resolve(), Path(base).resolve())).as_posix()
-
-
-def _line(href: str | None, line: int | None) -> str:
-    if line is None:
-        return ""
-    label = f"events.jsonl line {line}"
-    if href is None:
-        return f' <span class="line">({label})</span>'
-    return f' <span class="line">(<a href="{_esc(href)}">{label}</a>)</span>'
-
-
-def _one(t: Transcript, href: str | None) -> str:
-    rounds = []
-    for r in t.rounds:
-        name = "proposal" if r.round == 0 else f"revision {r.round}"
-        feedback = (f'<div class="fb">critic: {_esc(r.feedback)}</div>'
-                    if r.feedback is not None else '<div class="fb">critic: (none)</div>')
-        judged = (f'<div class="judge">oracle: {_esc(r.judgement)}</div>'
-                  if r.judgement is not None else "")
-        answer = (f"<div>answer read from it: <code>{_esc(r.answer)}</code></div>"
-                  if r.answer is not None else "")
-        rounds.append(
-            f'<div class="round"><b>round {r.round} ({name})</b>{_line(href, r.line)}'
-            f"<pre>{_esc(r.output)}</pre>{answer}{feedback}{judged}</div>"
-        )
-    return (
-        f'<div class="transcript"><b>episode {t.episode}, step {t.step}</b>: '
-        f"{_esc(kind_words(t))}; stopped: {_esc(t.stop_reason)}"
-        f"{_line(href, t.step_line)}"
-        f'<div class="round">prompt (last message):<pre>{_esc(t.prompt)}</pre></div>'
-        f"{''.join(rounds)}</div>"
-    )
-
-
-def transcripts_html(profile: RunProfile, base: Path | None = None) -> str:
-    """One run's sample transcripts; ``base`` is the report directory (links are relative)."""
-    if not profile.transcripts:
-        return f"<h3>{_esc(profile.name)}</h3><p>No steps to show.</p>"
-    href = _href(profile.log, base)
-    source = "" if profile.log is None else f" (log: <code>{_esc(profile.log)}</code>)"
-    body = "".join(_one(t, href) for t in profile.transcripts)
-    return f"<h3>{_esc(profile.name)}{source}</h3>{body}"

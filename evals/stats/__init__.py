@@ -8,48 +8,18 @@ labels are left out of every rate; undefined metrics are None, never 0; unfinish
 are censored at their last step.
 """
 
-from redraft.evals.stats._compare import (
-    COMPARED_METRICS,
-    Comparison,
-    ComparisonRow,
-    compare_runs,
-    seed_pairs,
-)
+from redraft.evals.stats._compare import Comparison, ComparisonRow, compare_runs
 from redraft.evals.stats._compounding import (
-    DEFAULT_PERMUTATIONS,
     PermutationTest,
     self_conditioning_test,
     step_trend_test,
 )
-from redraft.evals.stats._episodes import EpisodeArrays, episode_arrays, judged_wrong
-from redraft.evals.stats._hazard import (
-    DEFAULT_SIMULATIONS,
-    HazardTrend,
-    hazard_curve,
-    hazard_trend_test,
-)
-from redraft.evals.stats._intervals import (
-    DEFAULT_LEVEL,
-    MIN_BOOTSTRAP_EPISODES,
-    Estimate,
-    bca_interval,
-    bootstrap_ratios,
-    clopper_pearson,
-    clustered_wilson,
-    ratio_estimate,
-    wilson,
-)
-from redraft.evals.stats._load import (
-    EpisodeLog,
-    EventLogError,
-    RunData,
-    load_run,
-    read_events,
-)
+from redraft.evals.stats._episodes import EpisodeArrays, episode_arrays
+from redraft.evals.stats._hazard import HazardTrend, hazard_curve, hazard_trend_test
+from redraft.evals.stats._intervals import DEFAULT_LEVEL, Estimate, wilson
+from redraft.evals.stats._load import EpisodeLog, RunData, load_run
 from redraft.evals.stats._metrics import (
     METRIC_DESCRIPTIONS,
-    NOT_PROPORTIONS,
-    RATIO_METRICS,
     StepCurve,
     global_error_undone,
     step_curve,
@@ -59,22 +29,15 @@ from redraft.evals.stats._run import DEFAULT_BOOTSTRAP, RunStats, analyze_run
 from redraft.evals.stats._survival import GeometricFit, KaplanMeier, geometric_fit, kaplan_meier
 
 __all__ = [
-    "COMPARED_METRICS",
     "DEFAULT_BOOTSTRAP",
     "DEFAULT_LEVEL",
-    "DEFAULT_PERMUTATIONS",
-    "DEFAULT_SIMULATIONS",
     "METRIC_DESCRIPTIONS",
-    "MIN_BOOTSTRAP_EPISODES",
     "MONOLOGUE_METRICS",
-    "NOT_PROPORTIONS",
-    "RATIO_METRICS",
     "Comparison",
     "ComparisonRow",
     "EpisodeArrays",
     "EpisodeLog",
     "Estimate",
-    "EventLogError",
     "GeometricFit",
     "HazardTrend",
     "KaplanMeier",
@@ -83,23 +46,15 @@ __all__ = [
     "RunStats",
     "StepCurve",
     "analyze_run",
-    "bca_interval",
-    "bootstrap_ratios",
-    "clopper_pearson",
-    "clustered_wilson",
     "compare_runs",
     "episode_arrays",
     "geometric_fit",
     "global_error_undone",
     "hazard_curve",
     "hazard_trend_test",
-    "judged_wrong",
     "kaplan_meier",
     "load_run",
     "monologue_metrics",
-    "ratio_estimate",
-    "read_events",
-    "seed_pairs",
     "self_conditioning_test",
     "step_curve",
     "step_trend_test",

@@ -12,10 +12,9 @@ import warnings
 from collections.abc import Iterable
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from redraft.evals import _log as shared_log
-from redraft.evals._config import current_names
 from redraft.evals._events import (
     EpisodeEndEvent,
     EpisodeStartEvent,
@@ -24,7 +23,7 @@ from redraft.evals._events import (
     StepEvent,
 )
 from redraft.evals._log import EVENTS_FILE, EventLogError
-from redraft.evals._manifest import MANIFEST_FILE, read_manifest
+from redraft.evals._manifest import MANIFEST_FILE, manifest_config, read_manifest
 
 __all__ = [
     "EpisodeLog",
@@ -72,8 +71,8 @@ class RunData(BaseModel):
     name: str
     """The run's name (its directory name)."""
     config: dict[str, JsonValue] = Field(default_factory=dict)
-    """The run's config (critic, model, task, max_revisions, ...), as in the manifest, in
-    today's field names (``max_rounds`` given is read as ``max_revisions``)."""
+    """The run's config as its manifest records it, read in today's field names (model,
+    task, ..., and ``corrector``: critic, max_revisions, ...)."""
     manifest: dict[str, JsonValue] = Field(default_factory=dict)
     """The whole manifest, if any."""
     episodes: tuple[EpisodeLog, ...] = ()
@@ -83,16 +82,11 @@ class RunData(BaseModel):
     unfinished: int = 0
     """Episodes started but not ended (a run still going, or killed)."""
 
-    @field_validator("config", mode="before")
-    @classmethod
-    def _current_names(cls, config: object) -> object:
-        # Reports read settings by name: a config written before a rename still shows its k.
-        return current_names(config) if isinstance(config, dict) else config
-
     @property
     def critic(self) -> str | None:
         """The critic mode from the config, if recorded."""
-        critic = self.config.get("critic")
+        corrector = self.config.get("corrector")
+        critic = corrector.get("critic") if isinstance(corrector, dict) else None
         return critic if isinstance(critic, str) else None
 
     @property
@@ -185,8 +179,12 @@ def load_run(run_dir: Path) -> RunData:
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise EventLogError(f"run directory {run_dir} does not exist")
-    # The manifest is optional here: a log alone is enough to rebuild a report.
+    # The manifest is optional here: a log alone is enough to rebuild a report. One that is
+    # there must be a run's (a config of the right types), or the report would describe
+    # something that never ran.
     manifest = read_manifest(run_dir) if (run_dir / MANIFEST_FILE).exists() else {}
+    if manifest:
+        manifest_config(manifest, run_dir)
     raw_config = manifest.get("config")
     config = dict(raw_config) if isinstance(raw_config, dict) else {}
     events = read_events(run_dir / EVENTS_FILE)

@@ -9,8 +9,9 @@ from typing import Any, Generic, Protocol, Self, TypeVar
 from pydantic import BaseModel, JsonValue
 
 from redraft.agent.backends import SimulationHint
+from redraft.core import BadInputError, RedraftError, parse_options
 from redraft.evals.tasks._protocol import EndReason, ErrorPolicy, StepResult
-from redraft.tools import BadInputError, Correctness, RedraftError, parse_options
+from redraft.tools import Correctness
 
 __all__ = ["ClosingMixin", "ConfiguredTask", "EpisodeBase", "EpisodeFinishedError"]
 

@@ -25,7 +25,16 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
 from redraft.agent.backends import Constraint, Message, SimulationHint
 from redraft.tools import Correctness, Judgement, Oracle, Verifier
 
-__all__ = ["EndReason", "Episode", "ErrorPolicy", "StepPrompt", "StepResult", "Task"]
+__all__ = [
+    "DescribedTask",
+    "EndReason",
+    "Episode",
+    "ErrorPolicy",
+    "IndexedTask",
+    "StepPrompt",
+    "StepResult",
+    "Task",
+]
 
 ErrorPolicy = Literal["stop", "continue"]
 """What happens after an uncorrected error: ``stop`` ends the episode (survival);
@@ -51,12 +60,17 @@ class StepPrompt(BaseModel):
     :attr:`context` (a task whose truth follows from the prompt alone)."""
     constraint: Constraint | None = None
     """The valid answers, for the ``constrained`` critic mode (None if the task has none)."""
-    hint: SimulationHint
+    hint: SimulationHint | None = None
     """A correct and some wrong answers: the ``simulated`` backend's hooks. The runner
-    hands it to the simulated backend out of band; no request and no prompt carries it."""
+    hands it to the simulated backend out of band; no request and no prompt carries it.
+    None: the task does not play with the simulated backend (real models need no hint)."""
     monologue_template: str | None = None
     """The task's own request to reason first and mark the answer line, used instead of the
     corrector's when the monologue is on (None: the corrector's, task-independent)."""
+    stop: tuple[str, ...] = ()
+    """Sequences that end an answer in this representation (e.g. a newline: the answer is
+    one line), so that a model that goes on writing after its answer is stopped there
+    rather than cut at the token limit. Not used with the monologue on."""
 
     @model_validator(mode="after")
     def _oracle_sees_the_context_by_default(self) -> Self:
@@ -133,4 +147,38 @@ class Task(Protocol):
 
     def new_episode(self, seed: int, *, max_steps: int, error_policy: ErrorPolicy) -> Episode:
         """A fresh episode, fully determined by ``seed``."""
+        ...
+
+
+@runtime_checkable
+class IndexedTask(Task, Protocol):
+    """A task over a fixed list of items, a dataset's records: episode ``i`` is item ``i``.
+
+    The runner builds episode ``i`` with :meth:`new_episode_at` instead of
+    :meth:`Task.new_episode`; a run may not hold more episodes than the task has items, and
+    ``redraft eval`` without ``--episodes`` runs each item once.
+    """
+
+    def __len__(self) -> int:
+        """How many items (episodes) the task holds."""
+        ...
+
+    def new_episode_at(
+        self, index: int, seed: int, *, max_steps: int, error_policy: ErrorPolicy
+    ) -> Episode:
+        """Episode ``index`` (item ``index``); ``seed`` is its seed, for any random draw."""
+        ...
+
+
+@runtime_checkable
+class DescribedTask(Task, Protocol):
+    """A task that records where its episodes come from, beyond its options."""
+
+    def provenance(self) -> dict[str, JsonValue]:
+        """What a run's manifest records about the task, as its ``task_info``.
+
+        E.g. a dataset's file name and content hash, the sandbox its programs run in. A
+        resume whose task describes itself otherwise is refused: a changed file is a
+        different run. Each entry may carry a ``summary`` string, which reports show.
+        """
         ...

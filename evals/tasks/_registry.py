@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from redraft.core import Registry
 from redraft.evals.tasks._protocol import Task
-from redraft.tools import Registry
 
 __all__ = ["load_task", "register_task", "tasks"]
 
@@ -20,6 +20,7 @@ for _name, _target in {
     "addition": "redraft.evals.tasks.addition:AdditionTask",
     "running_sum": "redraft.evals.tasks.running_sum:RunningSumTask",
     "tracking": "redraft.evals.tasks.tracking:TrackingTask",
+    "dataset": "redraft.evals.tasks.dataset:DatasetTask",
 }.items():
     tasks.add_lazy(_name, _target)
 

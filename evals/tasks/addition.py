@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from redraft.agent.backends import Constraint, Message
+from redraft.core import Settings
 from redraft.evals.tasks._episode import ConfiguredTask, EpisodeBase
 from redraft.evals.tasks._protocol import ErrorPolicy, StepPrompt, StepResult
 from redraft.tools import Correctness, Judgement
@@ -36,10 +37,8 @@ SYSTEM_PROMPT = (
 _ANSWERS = tuple(addition_answer(d, c) for c in (0, 1) for d in range(10))
 
 
-class AdditionConfig(BaseModel):
+class AdditionConfig(Settings):
     """Options of the ``addition`` task."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     digits: int = Field(8, ge=1, le=200)
     """How many digits each number has (the episode has this many steps)."""

@@ -20,15 +20,20 @@ from typing import Any, Literal
 
 import chess
 import chess.engine
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from redraft.agent.backends import Constraint, Message
+from redraft.core import BadInputError, Settings, parse_options
 from redraft.evals.tasks._episode import ClosingMixin, EpisodeBase
 from redraft.evals.tasks._protocol import ErrorPolicy, StepPrompt, StepResult
-from redraft.tools import BadInputError, Judgement
-from redraft.tools._options import parse_options
-from redraft.tools._stockfish import open_stockfish
-from redraft.tools.chess import ChessContext, ChessOracle, ChessVerifier, read_move
+from redraft.tools import Judgement
+from redraft.tools.chess import (
+    ChessContext,
+    ChessOracle,
+    ChessVerifier,
+    open_stockfish,
+    read_move,
+)
 
 __all__ = ["ChessEpisode", "ChessTask", "ChessTaskConfig"]
 
@@ -40,10 +45,8 @@ SYSTEM_PROMPT = (
 )
 
 
-class ChessTaskConfig(BaseModel):
+class ChessTaskConfig(Settings):
     """Options of the ``chess`` task."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     representation: ChessRepresentation = "san"
     """How the game is shown: ``san``, ``fen``, ``board`` or ``legal``."""
@@ -72,6 +75,12 @@ class ChessTaskConfig(BaseModel):
     """Count blunders as local errors (the committed move is still played)."""
     analysis_depth: int = Field(8, ge=1, le=30)
     """Stockfish search depth of the quality oracle."""
+
+
+ANSWER_STOP = ("\n",)
+"""A move is one line: generation stops at the end of the first one. A small model that
+goes on (SmolLM2-135M echoes the game, or writes prose, until the token limit) is then
+judged on the line it answered with instead of being cut off, unjudged."""
 
 
 def _diagram(board: chess.Board) -> str:
@@ -161,6 +170,7 @@ class ChessEpisode(EpisodeBase):
             context=self.context(),
             constraint=Constraint(kind="choice", choices=tuple(legal)),
             hint=self.hint(self._draw("correct").choice(legal), self._wrong_answers()),
+            stop=ANSWER_STOP,
         )
 
     def _over(self) -> chess.Outcome | None:

@@ -26,9 +26,10 @@ import string
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from redraft.agent.backends import Constraint, Message
+from redraft.core import Settings
 from redraft.evals.tasks._episode import ConfiguredTask, EpisodeBase
 from redraft.evals.tasks._protocol import ErrorPolicy, StepPrompt, StepResult
 from redraft.tools import Correctness, Judgement
@@ -51,10 +52,8 @@ SYSTEM_PROMPT = (
 )
 
 
-class RunningSumConfig(BaseModel):
+class RunningSumConfig(Settings):
     """Options of the ``running_sum`` task."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     n_keys: int = Field(10, ge=1, le=26)
     """How many keys the table has (named A, B, C, ...)."""

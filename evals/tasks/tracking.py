@@ -12,9 +12,10 @@ from __future__ import annotations
 import itertools
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from redraft.agent.backends import Constraint, Message
+from redraft.core import Settings
 from redraft.evals.tasks._episode import ConfiguredTask, EpisodeBase
 from redraft.evals.tasks._protocol import ErrorPolicy, StepPrompt, StepResult
 from redraft.tools import Correctness, Judgement
@@ -41,10 +42,8 @@ SYSTEM_PROMPT = (
 _MAX_CHOICES = 120  # choice constraints for up to 5 holders (5! = 120)
 
 
-class TrackingConfig(BaseModel):
+class TrackingConfig(Settings):
     """Options of the ``tracking`` task."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     n_objects: int = Field(3, ge=2, le=len(HOLDERS))
     """How many holders (and objects) there are (BIG-Bench uses 3, 5 and 7)."""

@@ -287,9 +287,10 @@ def _critic_runs(prefix: str, base: dict[str, JsonValue], critics: tuple[str, ..
             name = f"{prefix}{critic}-k{k}" + ("-monologue" if mono else "")
             given = base.get("corrector")
             corrector: dict[str, JsonValue] = {
-                "monologue": mono, **(given if isinstance(given, dict) else {})}
+                "monologue": mono, **(given if isinstance(given, dict) else {}),
+                "critic": critic, "max_revisions": k}
             fields = {k2: v for k2, v in base.items() if k2 != "corrector"}
-            runs.append(_run(name, **fields, critic=critic, max_revisions=k, corrector=corrector))
+            runs.append(_run(name, **fields, corrector=corrector))
     return runs
 
 
@@ -318,8 +319,9 @@ def condition_config(scale_name: str, condition: Condition, model: str,
     return {"task": TESTBED_TASK, "model": model, "representation": representation,
             "task_options": options, "episodes": scale.episodes,
             "max_steps": scale.episode_steps, "seed": seed, "error_policy": "continue",
-            "critic": "none", "max_revisions": 0, "batch_size": scale.eval_batch,
-            "corrector": {"monologue": False, "sampling": sampling}}
+            "batch_size": scale.eval_batch,
+            "corrector": {"critic": "none", "max_revisions": 0, "monologue": False,
+                          "sampling": sampling}}
 
 
 def _model_strings(options: FindingsOptions, scale: Scale) -> list[tuple[int, str]]:
@@ -369,9 +371,7 @@ def plan(options: FindingsOptions) -> Plan:
     groups: list[Group] = []
     common: dict[str, JsonValue] = {"seed": seed, "error_policy": "continue"}
     expert = models.get(("expert", seed)) or next(iter(models.values()))
-    critics = {key: value for key, value in condition_config(
-        options.scale, CONDITIONS["free"], expert, seed).items()
-        if key not in ("critic", "max_revisions")}
+    critics = condition_config(options.scale, CONDITIONS["free"], expert, seed)
     critics["episodes"] = scale.critic_episodes
     groups.append(Group(
         name="critics", title=f"one expert model ({expert}), temperature "

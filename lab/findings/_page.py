@@ -15,6 +15,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from redraft.core import BadInputError
+from redraft.evals import EvalConfig
 from redraft.evals.report import format_number, needed_digits
 from redraft.lab.findings._analysis import DECISIVE_FILE, DecisiveResults
 from redraft.lab.findings._decisive_page import (
@@ -24,7 +26,6 @@ from redraft.lab.findings._decisive_page import (
     replication_lines,
 )
 from redraft.lab.findings._markdown import table
-from redraft.tools import BadInputError
 
 __all__ = [
     "REPLICATE_FILE",
@@ -137,10 +138,16 @@ def _value(run: Summary, name: str) -> float | None:
     return None if metric is None else metric.get("value")
 
 
+def _written_by_redraft(notice: str) -> None:
+    """Old names in a summary are redraft's own: no notice."""
+
+
 def _critic(run: Summary) -> str:
-    config = run.get("config", {})
-    critic = str(config.get("critic", "?"))
-    if (config.get("corrector") or {}).get("monologue"):
+    # A summary written before the corrector held its critic says it at the top level.
+    config = EvalConfig.migrate(run.get("config", {}), notify=_written_by_redraft)
+    corrector = config.get("corrector") or {}
+    critic = str(corrector.get("critic", "?"))
+    if corrector.get("monologue"):
         critic += " +monologue"
     return critic
 

@@ -22,6 +22,7 @@ from typing import Any
 
 from pydantic import JsonValue, ValidationError
 
+from redraft.core import BadInputError, ConstraintNotSupportedError
 from redraft.lab.findings._analysis import LEARNT
 from redraft.lab.findings._design import ARMS, BASE, DECISIVE_CALIBRATION
 from redraft.lab.findings._grid import (
@@ -42,7 +43,6 @@ from redraft.lab.findings._grid import (
     plan,
     task_options,
 )
-from redraft.tools import BadInputError, ConstraintNotSupportedError
 
 __all__ = ["MODEL_COST", "run_findings", "score_grid", "train_models", "training_threads"]
 
@@ -52,7 +52,7 @@ SCORES_COST = "scores"
 
 def training_threads(options: FindingsOptions) -> int:
     """Torch threads of the training stack: ``options.threads``, else every CPU."""
-    from redraft.agent.backends import cpus_available
+    from redraft.agent.backends.contention import cpus_available
 
     return options.threads if options.threads is not None else cpus_available()
 
@@ -108,7 +108,7 @@ def _device(options: FindingsOptions) -> str:
     device = SCALES[options.scale].device
     if device is not None:
         return device
-    from redraft.lab.testbed._deps import require_train
+    from redraft.lab.testbed import require_train
 
     return "cuda" if require_train("torch").cuda.is_available() else "cpu"
 
@@ -307,8 +307,7 @@ def score_grid(grid: Plan, options: FindingsOptions, say: Callable[[str], None])
         if kept.get("digests") == digests:
             return Scores.model_validate(kept["scores"])
     choose_wait_policy(training_threads(options))
-    from redraft.lab.testbed._deps import require_train
-    from redraft.lab.testbed._train import set_threads
+    from redraft.lab.testbed import require_train, set_threads
 
     set_threads(require_train("torch"), training_threads(options))
     say(f"findings: scoring {len(specs)} models exactly on the shared states")
@@ -326,8 +325,14 @@ def score_grid(grid: Plan, options: FindingsOptions, say: Callable[[str], None])
     return scores
 
 
+def _critic(spec: RunSpec) -> JsonValue:
+    corrector = spec.config.get("corrector")
+    return corrector.get("critic") if isinstance(corrector, dict) else None
+
+
 def _eval_config(spec: RunSpec) -> Any:
-    from redraft.evals import EvalConfig, describe_validation_error, trained_defaults
+    from redraft.core import describe_validation_error
+    from redraft.evals import EvalConfig, trained_defaults
 
     data: dict[str, Any] = dict(spec.config)
     representation, options = trained_defaults(
@@ -408,8 +413,8 @@ def _run_all(jobs: list[tuple[str, RunSpec, Path]], costs: _Costs,
     ran: set[Path] = set()
     skipped: list[JsonValue] = []
     for model, todo in by_model.items():
-        batches = [[j for j in todo if j[1].config.get("critic") != "constrained"]]
-        batches += [[j] for j in todo if j[1].config.get("critic") == "constrained"]
+        batches = [[j for j in todo if _critic(j[1]) != "constrained"]]
+        batches += [[j] for j in todo if _critic(j[1]) == "constrained"]
         for batch in batches:
             if not batch:
                 continue

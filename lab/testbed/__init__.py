@@ -23,6 +23,7 @@ from redraft.lab.testbed._decisive import (
     DECISIVE_TRAIN_OVERRIDES,
     decisive_options,
 )
+from redraft.lab.testbed._deps import require_train
 from redraft.lab.testbed._lockstep import Member, StackBatch, StackData, heldout_batch
 from redraft.lab.testbed._markers import BACK_MARKER
 from redraft.lab.testbed._recipe import (
@@ -56,8 +57,8 @@ from redraft.lab.testbed._stack_train import (
     train_stack,
 )
 from redraft.lab.testbed._threads import choose_wait_policy
-from redraft.lab.testbed._tokenizer import render_chat
-from redraft.lab.testbed._train import train, versions
+from redraft.lab.testbed._tokenizer import END_TOKEN, build_tokenizer, render_chat
+from redraft.lab.testbed._train import set_threads, train, versions
 from redraft.lab.testbed._wrong import WrongAnswers, sample_wrong_answers, weights_digest
 
 __all__ = [
@@ -65,6 +66,7 @@ __all__ = [
     "DECISIVE_CALIBRATION",
     "DECISIVE_TASK_OPTIONS",
     "DECISIVE_TRAIN_OVERRIDES",
+    "END_TOKEN",
     "HELDOUT_SEED_OFFSET",
     "RECIPE_FILE",
     "REGIMES",
@@ -91,6 +93,7 @@ __all__ = [
     "TaskSpec",
     "TrainConfig",
     "WrongAnswers",
+    "build_tokenizer",
     "choose_wait_policy",
     "committed_right",
     "decisive_options",
@@ -99,8 +102,10 @@ __all__ = [
     "heldout_batch",
     "read_recipe",
     "render_chat",
+    "require_train",
     "sample_wrong_answers",
     "save_folder",
+    "set_threads",
     "task_spec",
     "total_probabilities",
     "train",

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from redraft.tools import BadInputError
+from redraft.core import BadInputError
 
 __all__ = [
     "DECISIVE_CALIBRATION",

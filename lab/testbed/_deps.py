@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-from redraft.tools import BadInputError
+from redraft.core import BadInputError
 
 __all__ = ["TRAIN_EXTRA_HINT", "require_train"]
 

@@ -33,6 +33,7 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
+from redraft.core import BadInputError
 from redraft.evals.tasks import Task, load_task
 from redraft.lab.testbed._answers import AnswerCodec, draw_wrong_totals
 from redraft.lab.testbed._data import IGNORE, CharCodec
@@ -40,7 +41,7 @@ from redraft.lab.testbed._markers import BACK_MARKER
 from redraft.lab.testbed._regimes import task_spec, training_seed
 from redraft.lab.testbed._stack import StackedLlama
 from redraft.lab.testbed._tokenizer import END_TOKEN, render_chat
-from redraft.tools import BadInputError, Judgement, Verdict
+from redraft.tools import Judgement, Verdict
 from redraft.tools.arithmetic import RunningSumContext, RunningSumTruth
 
 __all__ = ["EPISODES", "Member", "StackBatch", "StackData", "heldout_batch"]

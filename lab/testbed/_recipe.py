@@ -13,11 +13,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError, model_validator
 
+from redraft.core import BadInputError
 from redraft.evals import MODEL_RECIPE_FILE
 from redraft.lab.testbed._markers import BACK_MARKER
 from redraft.lab.testbed._regimes import Regime
 from redraft.lab.testbed._wrong import WrongAnswers
-from redraft.tools import BadInputError
 
 __all__ = [
     "RECIPE_FILE",

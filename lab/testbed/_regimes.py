@@ -31,10 +31,11 @@ from typing import Any, Literal, TypeVar, get_args
 from pydantic import JsonValue
 
 from redraft.agent.backends import Message
+from redraft.core import BadInputError
 from redraft.evals.tasks import StepPrompt, Task
 from redraft.lab.testbed._markers import BACK_MARKER
 from redraft.lab.testbed._wrong import WrongAnswers
-from redraft.tools import BadInputError, Judgement, Verdict
+from redraft.tools import Judgement, Verdict
 from redraft.tools.arithmetic import (
     AdditionContext,
     RunningSumContext,
@@ -322,6 +323,9 @@ def _stream(
         erred = False
         while not episode.done:
             prompt = episode.prompt()
+            if prompt.hint is None:  # the training target is the hint's right answer
+                raise BadInputError(f"task {task.name!r} gives no right answer to train on "
+                                    "(its steps carry no simulation hint)")
             right = prompt.hint.correct
             if regime == "recovery" and spec.true_answer is not None:
                 right = spec.true_answer(prompt.oracle_context)

@@ -7,7 +7,7 @@ idle cores, issue 29), ruinous when another process holds a core (a spinning wai
 burns the time slice its descheduled partner needs: 20x slower on a loaded 2-core
 machine). So, as :func:`redraft.agent.backends.llamacpp.wait_passively_when_busy` does
 for llama.cpp, the policy follows the other processes' runnable tasks read at the moment
-torch loads (:func:`redraft.agent.backends.sample_runnable`): ``PASSIVE`` when they and
+torch loads (:func:`redraft.agent.backends.contention.sample_runnable`): ``PASSIVE`` when they and
 our threads exceed the CPUs, OpenMP's default (spin, then sleep) otherwise. A policy the
 user set is kept; once torch has loaded, OpenMP has read its environment and nothing
 changes.
@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 import sys
 
-from redraft.agent.backends import cpus_available, sample_runnable
+from redraft.agent.backends.contention import cpus_available, sample_runnable
 
 __all__ = ["choose_wait_policy"]
 

@@ -25,6 +25,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from redraft.core import BadInputError
 from redraft.evals.tasks import Task, load_task
 from redraft.lab.testbed._data import Batch, Batches, Source
 from redraft.lab.testbed._deps import require_train
@@ -40,7 +41,6 @@ from redraft.lab.testbed._regimes import examples, task_spec
 from redraft.lab.testbed._threads import choose_wait_policy
 from redraft.lab.testbed._tokenizer import build_tokenizer
 from redraft.lab.testbed._wrong import sample_wrong_answers, weights_digest
-from redraft.tools import BadInputError
 
 __all__ = ["build_model", "set_threads", "train", "versions", "write_model_dir"]
 

@@ -27,8 +27,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from redraft.agent.backends import GenerationRequest, SamplingParams, load_backend
+from redraft.core import BadInputError
 from redraft.evals.tasks import Task
-from redraft.tools import BadInputError
 from redraft.tools.arithmetic import RunningSumContext, read_total
 
 __all__ = ["MIN_WRONG", "TEMPERATURES", "WrongAnswers", "sample_wrong_answers", "weights_digest"]

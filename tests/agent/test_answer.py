@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from redraft.agent import (
-    ANSWER_MARKER,
-    RETRY_MARKER,
+from redraft.agent import ANSWER_MARKER, RETRY_MARKER
+from redraft.agent._answer import (
     ExtractedAnswer,
     extract_answer,
     marked_values,
@@ -14,7 +13,7 @@ from redraft.agent import (
     strip_think,
 )
 from redraft.agent.backends import Generation
-from redraft.tools import Cost
+from redraft.core import Cost
 
 
 def gen(text: str, *, tokens: int = 0, finish: str = "stop", **fields: object) -> Generation:

@@ -11,17 +11,10 @@ from typing import Any
 
 import pytest
 
-from redraft.agent import (
-    CRITIC_MODES,
-    DEFAULT_CRITIQUE_TEMPLATE,
-    CommitPolicy,
-    Correction,
-    CriticMode,
-    Item,
-    ajudge_correction,
-    arun_items,
-    correct,
-)
+from redraft.agent import CommitPolicy, Correction, CriticMode, Item, ajudge_correction, correct
+from redraft.agent._correct import arun_items
+from redraft.agent._prompts import DEFAULT_CRITIQUE_TEMPLATE
+from redraft.agent._records import CRITIC_MODES
 from redraft.agent.backends import Constraint, Message, ScriptedBackend
 from redraft.tools import FunctionVerifier, Judgement, Verdict, oracle_as_verifier
 

@@ -3,30 +3,28 @@
 from __future__ import annotations
 
 import asyncio
+import gc
+import warnings
 from typing import Any, TypedDict
 
 import pytest
 from langgraph.graph import END, START, StateGraph
 
 from redraft.agent import (
-    DEFAULT_CRITIQUE_TEMPLATE,
     Correction,
     CorrectorConfig,
     Item,
+    RunningLoopError,
+    acorrect,
     ajudge_correction,
-    arun_items,
     build_corrector,
+    correct,
 )
+from redraft.agent._correct import arun_items
+from redraft.agent._prompts import DEFAULT_CRITIQUE_TEMPLATE
 from redraft.agent.backends import Constraint, Message, SamplingParams, ScriptedBackend
-from redraft.tools import (
-    BadInputError,
-    ConstraintNotSupportedError,
-    FunctionVerifier,
-    Judgement,
-    Oracle,
-    Verdict,
-    oracle_as_verifier,
-)
+from redraft.core import BadInputError, ConstraintNotSupportedError
+from redraft.tools import FunctionVerifier, Judgement, Oracle, Verdict, oracle_as_verifier
 
 SECRET = "ORACLE-SECRET-7f3a"
 
@@ -213,13 +211,17 @@ def test_repeated_error_stops_early_and_max_revisions_counts_revisions() -> None
 
 
 def test_the_old_name_max_rounds_is_read_as_max_revisions() -> None:
-    # Callers written before the rename keep their meaning: max_rounds counted revisions.
+    # Callers written before the rename keep their meaning (max_rounds counted revisions),
+    # with one DeprecationWarning.
     backend = ScriptedBackend(["1", "2", "3"])
-    (result,) = run(backend, critic="tool", max_rounds=1, repeat_limit=None)
-    assert (result.max_revisions, [r.round for r in result.rounds]) == (1, [0, 1])
+    with pytest.warns(DeprecationWarning, match="max_rounds -> max_revisions") as caught:
+        (result,) = run(backend, critic="tool", max_rounds=1, repeat_limit=None)
+    assert len(caught) == 1
+    assert [r.round for r in result.rounds] == [0, 1]
     assert result.stop_reason == "rounds_exhausted" and len(backend.requests) == 2
-    assert CorrectorConfig(max_rounds=3).max_revisions == 3
-    assert CorrectorConfig.model_validate({"max_rounds": 0}).max_revisions == 0
+    with pytest.warns(DeprecationWarning):
+        assert CorrectorConfig(max_rounds=3).max_revisions == 3  # type: ignore[call-arg]
+        assert CorrectorConfig.model_validate({"max_rounds": 0}).max_revisions == 0
     with pytest.raises(BadInputError, match="max_rounds is an old name of max_revisions"):
         build_corrector(ScriptedBackend(), FunctionVerifier(is_42), max_rounds=1,
                         max_revisions=2)
@@ -265,12 +267,25 @@ def test_constrained_mode_passes_the_constraint_and_checks_the_backend() -> None
         run(ScriptedBackend(["42"]), [ITEM], critic="constrained")
 
 
+def test_an_items_stop_ends_its_answers_not_its_critiques_nor_a_monologue() -> None:
+    item = ITEM.model_copy(update={"stop": ("\n",)})
+    sampling = SamplingParams(stop=("END",))
+    backend = ScriptedBackend(["41", "VERDICT: INCORRECT", "42", "VERDICT: CORRECT"])
+    run(backend, [item], critic="self", max_revisions=1, sampling=sampling)
+    stops = [(r.purpose, r.params.stop) for r in backend.requests]
+    assert stops == [("propose", ("END", "\n")), ("critique", ("END",)),
+                     ("revise", ("END", "\n")), ("critique", ("END",))]
+    thinking = ScriptedBackend(["ANSWER: 42"])
+    run(thinking, [item], critic="tool", monologue=True)
+    assert thinking.requests[0].params.stop == ()
+
+
 def test_none_mode_never_revises() -> None:
     backend = ScriptedBackend(["41"])
     (result,) = run(backend, critic="none", max_revisions=3, oracle=SecretOracle())
     assert result.stop_reason == "no_critic"
-    # The budget is recorded as configured, like the run's config; none just never uses it.
-    assert (result.max_revisions, result.revisions, len(backend.requests)) == (3, 0, 1)
+    # None never uses the budget, whatever it says.
+    assert (result.revisions, len(backend.requests)) == (0, 1)
     assert result.outcome == "stayed_wrong"
 
 
@@ -302,6 +317,25 @@ def test_sync_invoke_and_use_as_a_subgraph() -> None:
     parent.add_edge("summarise", END)
     out = parent.compile().invoke({"items": [ITEM]})
     assert out["summary"] == "42"
+
+
+def test_correct_inside_a_running_loop_says_to_await_acorrect() -> None:
+    async def inside() -> Correction:
+        return correct("What is 6*7?", FunctionVerifier(is_42), model=ScriptedBackend(["42"]))
+
+    async def awaited() -> Correction:
+        return await acorrect("What is 6*7?", FunctionVerifier(is_42),
+                              model=ScriptedBackend(["42"]))
+
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        with pytest.raises(RunningLoopError) as caught:
+            asyncio.run(inside())
+        gc.collect()  # an un-awaited coroutine warns when it is collected
+    message = str(caught.value)
+    assert "await acorrect(...)" in message and "\n" not in message
+    assert not [w for w in seen if "never awaited" in str(w.message)], seen
+    assert asyncio.run(awaited()).stop_reason == "accepted"
 
 
 def test_unknown_or_invalid_options_are_bad_input() -> None:

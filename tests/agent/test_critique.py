@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from redraft.agent import DEFAULT_CRITIQUE_TEMPLATE, parse_critique
+from redraft.agent._critique import parse_critique
+from redraft.agent._prompts import DEFAULT_CRITIQUE_TEMPLATE
 
 PROPOSAL = "total: 41"
 

@@ -9,16 +9,12 @@ from typing import Any
 
 import pytest
 
-from redraft.agent import (
-    DEFAULT_MONOLOGUE_CRITIQUE_TEMPLATE,
-    DEFAULT_MONOLOGUE_TEMPLATE,
-    Correction,
-    Item,
-    RoundRecord,
-    arun_items,
-)
+from redraft.agent import Correction, Item, RoundRecord
+from redraft.agent._correct import arun_items
+from redraft.agent._prompts import DEFAULT_MONOLOGUE_CRITIQUE_TEMPLATE, DEFAULT_MONOLOGUE_TEMPLATE
 from redraft.agent.backends import Generation, Message, ScriptedBackend
-from redraft.tools import BadInputError, Cost, FunctionVerifier, Verdict
+from redraft.core import BadInputError, Cost
+from redraft.tools import FunctionVerifier, Verdict
 
 PROMPT = "What is 6*7? Answer with a number."
 ITEM = Item(id="q", messages=(Message(role="user", content=PROMPT),))

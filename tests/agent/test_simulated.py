@@ -14,7 +14,7 @@ from redraft.agent.backends import (
     SimulationHint,
     load_backend,
 )
-from redraft.tools import BadInputError, UnknownPluginError
+from redraft.core import BadInputError, UnknownPluginError
 
 PROMPT = (Message(role="user", content="step"),)
 _ids = iter(range(10**9))

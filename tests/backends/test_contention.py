@@ -12,12 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from redraft.agent.backends._contention import (
+from redraft.agent.backends.contention import (
     other_runnable,
     oversubscribed,
     read_runnable,
     sample_runnable,
 )
+
+pytestmark = pytest.mark.slow
 
 linux_only = pytest.mark.skipif(not Path("/proc/loadavg").is_file(), reason="needs Linux /proc")
 
@@ -119,7 +121,7 @@ def test_a_process_counts_its_own_running_thread_as_its_own() -> None:
     # the process's own, or every reading would see one "other" task too many.
     probe = (
         "import threading, time\n"
-        "from redraft.agent.backends._contention import read_runnable\n"
+        "from redraft.agent.backends.contention import read_runnable\n"
         "threading.Thread(target=time.sleep, args=(60,), daemon=True).start()\n"
         "for _ in range(100):  # until the new thread has gone to sleep\n"
         "    machine, own = read_runnable()\n"

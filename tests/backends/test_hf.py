@@ -24,7 +24,7 @@ from redraft.agent.backends._protocol import (
 )
 from redraft.agent.backends._registry import load_backend
 from redraft.agent.backends.hf import ChoiceTrie, batch_seed, resolve_hf_model
-from redraft.tools import BadInputError, ConstraintNotSupportedError
+from redraft.core import BadInputError, ConstraintNotSupportedError
 
 
 @pytest.fixture(scope="module")
@@ -66,6 +66,7 @@ def test_missing_gguf_path_is_bad_input(tmp_path: Path) -> None:
         load_backend("hf/smollm2", max_batch=3)
 
 
+@pytest.mark.slow
 def test_generates_a_mixed_batch(hf_backend: Any) -> None:
     assert isinstance(hf_backend, Backend)
     assert hf_backend.name == "hf/smollm2" and hf_backend.device in ("cpu", "cuda")
@@ -90,6 +91,7 @@ def test_generates_a_mixed_batch(hf_backend: Any) -> None:
     assert alone.usage.prompt_tokens == colour.usage.prompt_tokens
 
 
+@pytest.mark.slow
 def test_choice_constraint_keeps_chess_moves_legal(hf_backend: Any) -> None:
     boards = []
     for seed in range(8):
@@ -121,6 +123,7 @@ def test_choice_constraint_keeps_chess_moves_legal(hf_backend: Any) -> None:
         assert out.finish_reason == "stop"
 
 
+@pytest.mark.slow
 def test_unsupported_constraints_are_refused(hf_backend: Any) -> None:
     request = GenerationRequest(
         messages=(Message(role="user", content="x"),),
@@ -155,6 +158,7 @@ def _testbed_prompts(n: int) -> list[tuple[Message, ...]]:
 
 
 @pytest.mark.parametrize(("temperature", "top_p"), [(0.0, 1.0), (1.0, 1.0), (0.8, 0.9)])
+@pytest.mark.slow
 def test_static_decoding_equals_generate(
     testbed_model: Path, temperature: float, top_p: float
 ) -> None:
@@ -188,6 +192,7 @@ def test_static_decoding_equals_generate(
     assert ended.any() and len({tuple(r) for r in new.tolist()}) > 1  # rows differ
 
 
+@pytest.mark.slow
 def test_the_backend_decodes_testbed_models_statically(testbed_model: Path) -> None:
     from redraft.agent.backends.hf import HFBackend
 
@@ -204,6 +209,7 @@ def test_the_backend_decodes_testbed_models_statically(testbed_model: Path) -> N
         asyncio.run(backend.aclose())
 
 
+@pytest.mark.slow
 def test_smollm2_static_decoding_equals_generate(hf_backend: Any) -> None:
     from redraft.agent.backends.hf import HFBackend
 

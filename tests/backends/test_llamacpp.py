@@ -21,7 +21,7 @@ from redraft.agent.backends._protocol import (
     SamplingParams,
 )
 from redraft.agent.backends._registry import load_backend
-from redraft.tools import BadInputError, ConstraintNotSupportedError
+from redraft.core import BadInputError, ConstraintNotSupportedError
 
 
 def ask(text: str, **params: Any) -> GenerationRequest:
@@ -34,6 +34,7 @@ def run(backend: Any, requests: list[GenerationRequest]) -> list[Any]:
     return asyncio.run(backend.generate(requests))
 
 
+@pytest.mark.slow
 def test_model_string_loads_the_embedded_model(smollm2_path: Path) -> None:
     backend = load_backend("llamacpp/smollm2", n_ctx=512, n_threads=2)
     try:
@@ -48,6 +49,7 @@ def test_model_string_loads_the_embedded_model(smollm2_path: Path) -> None:
         asyncio.run(backend.aclose())
 
 
+@pytest.mark.slow
 def test_a_gguf_path_loads_too(smollm2_path: Path) -> None:
     backend = load_backend(f"llamacpp/{smollm2_path}", n_ctx=256)
     asyncio.run(backend.aclose())
@@ -71,6 +73,7 @@ def test_prompt_longer_than_the_context_is_bad_input() -> None:
         asyncio.run(backend.aclose())
 
 
+@pytest.mark.slow
 def test_greedy_is_deterministic_and_seeds_reproduce(exact_backend: Any) -> None:
     prompt = "Name a colour."
     greedy = run(exact_backend, [ask(prompt, max_tokens=12), ask(prompt, max_tokens=12)])
@@ -83,6 +86,7 @@ def test_greedy_is_deterministic_and_seeds_reproduce(exact_backend: Any) -> None
     assert len(set(first)) > 1, "different seeds should sample different texts"
 
 
+@pytest.mark.slow
 def test_max_tokens_and_stop(llama_backend: Any) -> None:
     long, stopped = run(
         llama_backend,
@@ -95,6 +99,7 @@ def test_max_tokens_and_stop(llama_backend: Any) -> None:
     assert "5" not in stopped.text and stopped.finish_reason == "stop"
 
 
+@pytest.mark.slow
 def test_grouping_by_cache_key_keeps_request_order(exact_backend: Any) -> None:
     prompts = ["What is 2+2?", "Name a fruit.", "What is 3+3?", "Name a tree."]
     requests = [
@@ -126,6 +131,7 @@ def test_gbnf_literal_escapes() -> None:
         choice_grammar(["x", ""])
 
 
+@pytest.mark.slow
 def test_choice_with_awkward_strings(llama_backend: Any) -> None:
     choices = ('say "yes"', "back\\slash", "two\nlines", "naïve ünïcode ♞", "[x] | y ::= z")
     requests = [
@@ -140,6 +146,7 @@ def test_choice_with_awkward_strings(llama_backend: Any) -> None:
     assert all(text in choices for text in outputs), outputs
 
 
+@pytest.mark.slow
 def test_regex_and_grammar_constraints(llama_backend: Any) -> None:
     date = r"[12][0-9]{3}-(0[1-9]|1[0-2])-[0-3][0-9]"
     grammar = 'root ::= ("yes" | "no") " because " [a-z ]{3,20}\n'
@@ -161,6 +168,7 @@ def test_regex_and_grammar_constraints(llama_backend: Any) -> None:
     assert re.fullmatch(r"(yes|no) because [a-z ]{3,20}", reasoned.text), reasoned.text
 
 
+@pytest.mark.slow
 def test_bad_grammar_and_unsupported_regex_raise_instead_of_crashing(llama_backend: Any) -> None:
     # llama.cpp aborts the process on an unparseable grammar; the backend must check first.
     with pytest.raises(BadInputError, match="cannot parse"):
@@ -193,6 +201,7 @@ def random_position(seed: int) -> chess.Board:
     return board
 
 
+@pytest.mark.slow
 def test_choice_constraint_makes_illegal_chess_moves_impossible(llama_backend: Any) -> None:
     boards = [random_position(seed) for seed in range(12)]
     requests = []
@@ -260,6 +269,7 @@ def animal_requests() -> list[GenerationRequest]:
     ]
 
 
+@pytest.mark.slow
 def test_greedy_answers_do_not_depend_on_the_batch(smollm2_path: Path) -> None:
     requests = animal_requests()
     one, eight = (
@@ -288,6 +298,7 @@ def test_greedy_answers_do_not_depend_on_the_batch(smollm2_path: Path) -> None:
     assert {g.finish_reason for g in alone} == {"stop", "length"}
 
 
+@pytest.mark.slow
 def test_a_revision_round_on_scattered_episodes_moves_them_together(
     exact_backend: Any,
 ) -> None:
@@ -313,6 +324,7 @@ def test_a_revision_round_on_scattered_episodes_moves_them_together(
     assert [g.text for g in second] == [g.text for g in fresh]
 
 
+@pytest.mark.slow
 def test_repeated_deterministic_requests_are_decoded_once(smollm2_path: Path) -> None:
     backend = load_backend("llamacpp/smollm2", n_ctx=512, n_threads=2)
     try:
@@ -333,12 +345,23 @@ def test_repeated_deterministic_requests_are_decoded_once(smollm2_path: Path) ->
         fresh = random.Random(backend.options.seed)
         expected = [fresh.getrandbits(32) for _ in sampled]
         assert [backend._job(r)[0].sampler.seed for r in sampled] == expected
+        # A request for an item draws by what it is for, whatever was asked before it
+        # (a resumed run asks only for the steps it has left).
+        step = sampled[0].model_copy(update={"item_id": "3/1", "purpose": "resample"})
+        backend.restart_seeds()
+        alone = [backend._job(step)[0].sampler.seed for _ in range(2)]
+        backend.restart_seeds()
+        backend._job(sampled[0])
+        backend._job(step.model_copy(update={"item_id": "0/1"}))
+        after_others = [backend._job(step)[0].sampler.seed for _ in range(2)]
+        assert alone == after_others and alone[0] != alone[1]
     finally:
         asyncio.run(backend.aclose())
     assert [g.text for g in first[3:]] == [g.text for g in first[:3]]
     assert again == first[:3]  # the same text, finish reason and usage (the decode's cost)
 
 
+@pytest.mark.slow
 def test_f32_weights_are_converted_once_and_cached(smollm2_path: Path, tmp_path: Path) -> None:
     from redraft.agent.backends.llamacpp import LlamaCppBackend, LlamaCppOptions
 
@@ -367,6 +390,7 @@ def test_f32_weights_are_converted_once_and_cached(smollm2_path: Path, tmp_path:
         LlamaCppBackend(smollm2_path, options=LlamaCppOptions(cache_dir=str(blocked)))
 
 
+@pytest.mark.slow
 def test_episodes_keep_their_cache_and_match_a_fresh_evaluation(
     smollm2_path: Path, exact_backend: Any
 ) -> None:
@@ -384,6 +408,7 @@ def test_episodes_keep_their_cache_and_match_a_fresh_evaluation(
     assert cached == play_rounds(exact_backend, "abc", rounds=3)
 
 
+@pytest.mark.slow
 def test_more_episodes_than_sequences_evicts_the_least_recently_used(
     smollm2_path: Path, exact_backend: Any
 ) -> None:
@@ -396,6 +421,7 @@ def test_more_episodes_than_sequences_evicts_the_least_recently_used(
     assert texts == play_rounds(exact_backend, "abc", rounds=2)
 
 
+@pytest.mark.slow
 def test_sequential_engine_still_answers(smollm2_path: Path) -> None:
     backend = load_backend("llamacpp/smollm2", engine="sequential", n_ctx=256, n_threads=2)
     try:
@@ -418,6 +444,7 @@ def test_n_batch_must_hold_a_token_per_sequence() -> None:
         load_backend("llamacpp/smollm2", n_seq=64, n_batch=32)
 
 
+@pytest.mark.slow
 def test_random_subsets_of_episodes_with_evictions_match_fresh_evaluations(
     exact_backend: Any,
 ) -> None:
@@ -446,6 +473,7 @@ def test_random_subsets_of_episodes_with_evictions_match_fresh_evaluations(
         asyncio.run(backend.aclose())
 
 
+@pytest.mark.slow
 def test_prompts_and_batches_take_their_own_thread_count(smollm2_path: Path) -> None:
     from redraft.evals._manifest import backend_options
 

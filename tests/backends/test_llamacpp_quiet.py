@@ -12,6 +12,8 @@ import pytest
 
 from redraft.agent.backends._common import source_digest
 
+pytestmark = pytest.mark.slow
+
 
 def _redraft(cache: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "XDG_CACHE_HOME": str(cache), "OMP_NUM_THREADS": "1"}

@@ -18,8 +18,8 @@ from redraft.agent.backends._native_probe import (
     check_native_weights,
     probe_key,
 )
+from redraft.core import BadInputError
 from redraft.evals.cli import main
-from redraft.tools import BadInputError
 
 
 @pytest.fixture
@@ -30,6 +30,7 @@ def probe_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path / "cache" / "redraft" / "llamacpp-probe"
 
 
+@pytest.mark.slow
 def test_a_crashing_native_load_is_one_line_naming_the_option(
     smollm2_path: Path, probe_cache: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -50,6 +51,7 @@ def test_a_crashing_native_load_is_one_line_naming_the_option(
         check_native_weights(smollm2_path, "llamacpp/smollm2", n_threads=2)
 
 
+@pytest.mark.slow
 def test_the_cli_exits_2_with_one_line(
     smollm2_path: Path,
     probe_cache: Path,
@@ -66,6 +68,7 @@ def test_the_cli_exits_2_with_one_line(
     assert err.count("\n") == 0 and "weights=native" in err, err
 
 
+@pytest.mark.slow
 def test_native_weights_run_here_and_are_probed_once(
     smollm2_path: Path, probe_cache: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -102,6 +105,7 @@ def test_a_child_that_fails_without_a_signal_decides_nothing(
     assert not probe_cache.exists() or not any(probe_cache.iterdir())
 
 
+@pytest.mark.slow
 def test_cache_list_labels_probe_records_as_probe_results(
     smollm2_path: Path, probe_cache: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -22,7 +22,7 @@ from redraft.agent.backends._protocol import (
     SamplingParams,
 )
 from redraft.agent.backends._registry import load_backend
-from redraft.tools import BadInputError, ConstraintNotSupportedError
+from redraft.core import BadInputError, ConstraintNotSupportedError
 
 pytest.importorskip("openai", reason="extra 'openai' not installed")
 
@@ -152,6 +152,7 @@ def test_unsupported_constraint_is_refused_before_any_request(scripted: Any) -> 
 
 
 @pytest.mark.parametrize("status", [400, 401, 404, 422])
+@pytest.mark.slow
 def test_client_errors_are_not_retried(scripted: Any, status: int) -> None:
     server = scripted([status] * 5)
     backend = load_backend(f"openai/m@{server.base_url}", retry_attempts=5, **FAST_RETRY)
@@ -163,6 +164,7 @@ def test_client_errors_are_not_retried(scripted: Any, status: int) -> None:
 
 
 @pytest.mark.parametrize("status", [429, 500, 503])
+@pytest.mark.slow
 def test_transient_errors_are_retried_until_success(scripted: Any, status: int) -> None:
     server = scripted([status, status])
     backend = load_backend(f"openai/m@{server.base_url}", retry_attempts=5, **FAST_RETRY)
@@ -172,6 +174,7 @@ def test_transient_errors_are_retried_until_success(scripted: Any, status: int) 
     assert backend.retries == 2
 
 
+@pytest.mark.slow
 def test_transient_errors_give_up_with_a_named_error(scripted: Any) -> None:
     server = scripted([500] * 10)
     backend = load_backend(f"openai/m@{server.base_url}", retry_attempts=4, **FAST_RETRY)
@@ -181,6 +184,7 @@ def test_transient_errors_give_up_with_a_named_error(scripted: Any) -> None:
     assert server.base_url in str(info.value)
 
 
+@pytest.mark.slow
 def test_requests_are_balanced_and_retries_move_to_a_healthy_server(scripted: Any) -> None:
     a, b = scripted(), scripted()
     backend = load_backend(f"openai/m@{a.base_url}|{b.base_url}")
@@ -194,6 +198,7 @@ def test_requests_are_balanced_and_retries_move_to_a_healthy_server(scripted: An
     assert healthy.hits == 6 and broken.hits <= 6
 
 
+@pytest.mark.slow
 def test_api_key_comes_from_the_environment(scripted: Any, monkeypatch: Any) -> None:
     server = scripted()
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-123")
@@ -204,6 +209,7 @@ def test_api_key_comes_from_the_environment(scripted: Any, monkeypatch: Any) -> 
     assert auth == ["Bearer sk-test-123", "Bearer EMPTY"]
 
 
+@pytest.mark.slow
 def test_sampling_params_reach_the_server(scripted: Any) -> None:
     server = scripted()
     request = ask("hi", temperature=0.7, top_p=0.9, max_tokens=5, seed=3, stop=("\n",))
@@ -216,6 +222,7 @@ def test_sampling_params_reach_the_server(scripted: Any) -> None:
 # -- a real llama.cpp server -----------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_rounds_against_a_llama_cpp_server(llama_server: LlamaServer) -> None:
     backend = load_backend(
         f"openai/smollm2@{llama_server.base_url}", constraint_style="llamacpp", max_concurrency=4
@@ -265,6 +272,7 @@ def test_rounds_against_a_llama_cpp_server(llama_server: LlamaServer) -> None:
     assert rounds[2][0].usage.prompt_tokens > rounds[0][0].usage.prompt_tokens
 
 
+@pytest.mark.slow
 def test_server_killed_mid_run_recovers_by_retrying(spare_server: LlamaServer) -> None:
     spare_server.start()
     backend = load_backend(
@@ -298,6 +306,7 @@ def test_server_killed_mid_run_recovers_by_retrying(spare_server: LlamaServer) -
     assert time.monotonic() - started < 60
 
 
+@pytest.mark.slow
 def test_server_that_stays_down_fails_cleanly_in_bounded_time() -> None:
     url = f"http://127.0.0.1:{free_port()}/v1"  # nothing listens there
     backend = load_backend(f"openai/smollm2@{url}", retry_attempts=5, timeout_s=2, **FAST_RETRY)
@@ -310,6 +319,7 @@ def test_server_that_stays_down_fails_cleanly_in_bounded_time() -> None:
     assert "APIConnectionError" in str(info.value) and url in str(info.value)
 
 
+@pytest.mark.slow
 def test_deadline_bounds_the_retries(scripted: Any) -> None:
     server = scripted([503] * 1000)
     backend = load_backend(
@@ -385,6 +395,7 @@ ERROR = b'{"error": {"message": "slow down", "type": "x"}}'
 
 @pytest.mark.parametrize("status", [429, 503])
 @pytest.mark.parametrize("header", ["retry-after", "retry-after-ms"])
+@pytest.mark.slow
 def test_retry_after_is_honoured(raw: Any, status: int, header: str) -> None:
     value = "1" if header == "retry-after" else "1000"
     server = raw([(status, {**JSON, header: value}, ERROR)])
@@ -395,6 +406,7 @@ def test_retry_after_is_honoured(raw: Any, status: int, header: str) -> None:
     assert server.times[1] - server.times[0] >= 0.95
 
 
+@pytest.mark.slow
 def test_retry_after_as_an_http_date(raw: Any) -> None:
     from email.utils import formatdate
 
@@ -407,6 +419,7 @@ def test_retry_after_as_an_http_date(raw: Any) -> None:
     assert server.walls[0] < when - 0.5 and server.walls[1] >= when - 0.05
 
 
+@pytest.mark.slow
 def test_a_retry_after_beyond_the_limit_fails_at_once_saying_so(raw: Any) -> None:
     server = raw([(429, {**JSON, "Retry-After": "3600"}, ERROR)])
     backend = load_backend(f"openai/m@{server.base_url}", retry_after_max_s=30, **FAST_RETRY)
@@ -428,6 +441,7 @@ NOT_COMPLETIONS = {
 
 
 @pytest.mark.parametrize("kind", sorted(NOT_COMPLETIONS))
+@pytest.mark.slow
 def test_a_200_that_is_not_a_completion_is_retried(raw: Any, kind: str) -> None:
     headers, body = NOT_COMPLETIONS[kind]
     server = raw([(200, headers, body)] * 2)
@@ -437,6 +451,7 @@ def test_a_200_that_is_not_a_completion_is_retried(raw: Any, kind: str) -> None:
 
 
 @pytest.mark.parametrize("kind", sorted(NOT_COMPLETIONS))
+@pytest.mark.slow
 def test_a_server_that_never_sends_a_completion_fails_in_one_line(raw: Any, kind: str) -> None:
     headers, body = NOT_COMPLETIONS[kind]
     server = raw([(200, headers, body)] * 10)
@@ -452,6 +467,7 @@ def test_a_server_that_never_sends_a_completion_fails_in_one_line(raw: Any, kind
     ("finish_reason", "expected"),
     [("content_filter", "content_filter"), (None, "content_filter"), ("stop", "content_filter")],
 )
+@pytest.mark.slow
 def test_null_content_is_a_withheld_answer_not_an_empty_one(
     raw: Any, finish_reason: str | None, expected: str
 ) -> None:

@@ -9,7 +9,9 @@ from typing import Any
 import pytest
 from backend_servers import CannedChatServer
 
-from redraft.agent import Item, arun_items, extract_answer
+from redraft.agent import Item
+from redraft.agent._answer import extract_answer
+from redraft.agent._correct import arun_items
 from redraft.agent.backends import Generation, GenerationRequest, Message, SamplingParams
 from redraft.tools import FunctionVerifier, Verdict
 

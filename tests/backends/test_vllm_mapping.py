@@ -26,7 +26,7 @@ from redraft.agent.backends.vllm import (
     structured_kwargs,
     to_generation,
 )
-from redraft.tools import BadInputError, MissingDependencyError
+from redraft.core import BadInputError, MissingDependencyError
 
 HAS_VLLM = importlib.util.find_spec("vllm") is not None
 
@@ -138,6 +138,7 @@ def test_to_generation() -> None:
     assert unknown.finish_reason == "stop" and unknown.usage.prompt_tokens == 0
 
 
+@pytest.mark.slow
 def test_importing_backend_modules_imports_no_optional_dependency() -> None:
     modules = ", ".join(f"redraft.agent.backends.{m}" for m in ("llamacpp", "openai", "vllm", "hf"))
     optional = ("llama_cpp", "openai", "vllm", "torch", "transformers", "gguf")

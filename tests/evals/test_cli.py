@@ -53,6 +53,7 @@ def _assert_bad_input(result: subprocess.CompletedProcess[str], *words: str) -> 
         assert word in message, message
 
 
+@pytest.mark.slow
 def test_malformed_config_file_exits_2(tmp_path: Path, plugin_env: dict[str, str]) -> None:
     config = tmp_path / "bad.toml"
     config.write_text('task = "counting"\nepisodes = [unclosed\n')
@@ -61,11 +62,14 @@ def test_malformed_config_file_exits_2(tmp_path: Path, plugin_env: dict[str, str
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.slow
 def test_invalid_config_values_exit_2(tmp_path: Path, plugin_env: dict[str, str]) -> None:
     config = tmp_path / "c.yaml"
-    config.write_text("task: counting\nepisodes: 0\ncritic: telepathy\nbogus: 1\n")
+    config.write_text("task: counting\nepisodes: 0\ncorrector: {critic: telepathy}\nbogus: 1\n")
     result = _redraft(plugin_env, "eval", "--config", str(config), "--out", str(tmp_path / "r"))
-    _assert_bad_input(result, "episodes", "critic", "bogus")
+    # Each field is named with the file it came from.
+    _assert_bad_input(result, f"{config}: episodes", f"{config}: corrector.critic",
+                      f"{config}: bogus")
 
 
 @pytest.mark.parametrize(
@@ -76,6 +80,7 @@ def test_invalid_config_values_exit_2(tmp_path: Path, plugin_env: dict[str, str]
         (["--verifier", "no_such_verifier"], ["unknown verifier", "plugged_in_verifier"]),
     ],
 )
+@pytest.mark.slow
 def test_unknown_names_exit_2(
     tmp_path: Path, plugin_env: dict[str, str], change: list[str], words: list[str]
 ) -> None:
@@ -87,6 +92,7 @@ def test_unknown_names_exit_2(
     _assert_bad_input(_redraft(plugin_env, *args), *words)
 
 
+@pytest.mark.slow
 def test_unwritable_output_dir_exits_2(tmp_path: Path, plugin_env: dict[str, str]) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("not a directory")
@@ -94,6 +100,7 @@ def test_unwritable_output_dir_exits_2(tmp_path: Path, plugin_env: dict[str, str
     _assert_bad_input(result, "output directory", "--out")
 
 
+@pytest.mark.slow
 def test_list_shows_plugins_from_entry_points(plugin_env: dict[str, str]) -> None:
     result = _redraft(plugin_env, "list")
     assert result.returncode == 0, result.stderr
@@ -110,12 +117,13 @@ def test_flags_override_the_config_file(tmp_path: Path) -> None:
     config = tmp_path / "run.toml"
     config.write_text(
         'task = "counting"\nmodel = "simulated/e=0.3"\nepisodes = 7\nmax_steps = 3\n'
-        'critic = "self"\n[corrector]\nrevision_context = "last"\n'
+        '[corrector]\ncritic = "self"\nrevision_context = "last"\n'
     )
     out = tmp_path / "run"
     assert main(["eval", "--config", str(config), "--episodes", "4", "--out", str(out), "-q"]) == 0
     recorded = read_manifest(out)["config"]
-    assert (recorded["episodes"], recorded["max_steps"], recorded["critic"]) == (4, 3, "self")
+    assert (recorded["episodes"], recorded["max_steps"]) == (4, 3)
+    assert recorded["corrector"]["critic"] == "self"
     assert recorded["corrector"]["revision_context"] == "last"
     check_log(read_events(out), range(4))
     # The same command resumes; another config is refused with status 2 (more episodes
@@ -133,13 +141,13 @@ def test_the_commit_policy_is_a_flag_recorded_in_the_manifest_and_the_report(
     args = _eval_args(out, "--critic", "self+tool", "--commit-policy", "last")
     assert main(args) == 0
     recorded = read_manifest(out)["config"]
-    assert recorded["commit_policy"] == "last" and "commit_policy" not in recorded["corrector"]
+    assert recorded["corrector"]["commit_policy"] == "last" and "commit_policy" not in recorded
     steps = [e for e in read_events(out) if e.kind == "step"]
     assert all(s.committed_round == s.round for s in steps)  # type: ignore[union-attr]
     # It is part of the run's identity: resuming with the default policy is refused.
     capsys.readouterr()
     assert main(_eval_args(out, "--critic", "self+tool")) == 2
-    assert "commit_policy: 'last' -> 'last_accepted'" in capsys.readouterr().err
+    assert "corrector.commit_policy: 'last' -> 'last_accepted'" in capsys.readouterr().err
     assert main(["report", str(out), "--out", str(tmp_path / "report")]) == 0
     page = (tmp_path / "report" / "report.html").read_text()
     assert '<td class="name">commit policy</td><td>last</td>' in page
@@ -153,7 +161,7 @@ def test_revisions_is_the_rounds_option_under_its_own_name(tmp_path: Path) -> No
     assert main(_eval_args(tmp_path / "a", "--rounds", "1", "--error-policy", "continue")) == 0
     assert main(_eval_args(tmp_path / "b", "--revisions", "1", "--error-policy", "continue")) == 0
     for run in ("a", "b"):
-        assert read_manifest(tmp_path / run)["config"]["max_revisions"] == 1
+        assert read_manifest(tmp_path / run)["config"]["corrector"]["max_revisions"] == 1
     rounds = [e.round for e in read_events(tmp_path / "a") if e.kind == "round"]
     assert max(rounds) == 1
     assert read_events(tmp_path / "a") != [] and [
@@ -192,7 +200,7 @@ def test_shards_merge_from_the_command_line(tmp_path: Path) -> None:
 def test_grid_runs_every_combination_then_reports(tmp_path: Path) -> None:
     pytest.importorskip("redraft.evals.report")
     out = tmp_path / "grid"
-    args = ["grid", "counting", "--model", MODEL, "--critic", "none,tool", "--rounds", "0,2",
+    args = ["grid", "counting", "--model", MODEL, "--critic", "none,tool", "--revisions", "0,2",
             "--episodes", "4", "--max-steps", "4", "--out", str(out), "-q"]
     assert main(args) == 0
     runs = sorted(p.name for p in out.iterdir() if p.name != "report")
@@ -215,7 +223,8 @@ def test_progress_bar_shows_steps_and_error_rates(
 
     monkeypatch.setenv("COLUMNS", "200")  # a wide terminal: nothing is cut short
 
-    from redraft.evals import EvalConfig, ProgressBar, run_eval
+    from redraft.evals import EvalConfig, run_eval
+    from redraft.evals._progress import ProgressBar
 
     stream = io.StringIO()
     bar = ProgressBar(stream, enabled=True, max_steps=4, title="run 1/1 x")
@@ -238,6 +247,7 @@ def test_progress_bar_shows_steps_and_error_rates(
     assert quiet.getvalue() == ""
 
 
+@pytest.mark.slow
 def test_sigint_exits_130_and_a_rerun_resumes(tmp_path: Path) -> None:
     """Ctrl-C (SIGINT) ends a run with 130, as shells report it; the README says so."""
     import signal

@@ -11,9 +11,9 @@ sys.path.insert(0, str(Path(__file__).parent / "plugins"))
 
 from redraft_logcheck import check_log, trajectory
 
+from redraft.core import BadInputError
 from redraft.evals import EvalConfig, read_events, read_manifest, run_eval
 from redraft.evals._events import EpisodeEndEvent, EpisodeStartEvent
-from redraft.tools import BadInputError
 
 CONFIG = EvalConfig(task="addition", model="simulated/e=0.2,r=0.5", episodes=5, max_steps=4,
                     task_options={"digits": 4}, seed=11)

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from redraft.agent import CorrectorConfig
 from redraft.evals import EvalConfig
 from redraft.evals._eval import grid_order, run_grid
 from redraft.evals._manifest import read_manifest
@@ -25,12 +26,14 @@ def round_zero(run: Path) -> dict[tuple[int, int], tuple[str, str]]:
 
 def test_grid_order_puts_larger_revision_budgets_first() -> None:
     configs = [
-        EvalConfig(task="addition", model="simulated/e=0.1", critic=critic, max_revisions=k)
+        EvalConfig(task="addition", model="simulated/e=0.1",
+                   corrector=CorrectorConfig(critic=critic, max_revisions=k))
         for critic, k in [("none", 0), ("tool", 2), ("constrained", 1), ("self", 2)]
     ]
     assert grid_order(configs) == [1, 3, 2, 0]
 
 
+@pytest.mark.slow
 def test_a_grid_shares_one_llamacpp_model_and_its_memo(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -47,8 +50,8 @@ def test_a_grid_shares_one_llamacpp_model_and_its_memo(
     monkeypatch.setattr(LlamaCppBackend, "__init__", counting_init)
     base = {"task": "chess", "model": "llamacpp/smollm2", "episodes": 2, "max_steps": 2,
             "error_policy": "continue", "model_options": {"n_ctx": 1024}}
-    configs = [EvalConfig(**base, critic="none", max_revisions=0),
-               EvalConfig(**base, critic="tool", max_revisions=1)]
+    configs = [EvalConfig(**base, corrector=CorrectorConfig(critic="none", max_revisions=0)),
+               EvalConfig(**base, corrector=CorrectorConfig(critic="tool", max_revisions=1))]
     dirs = [tmp_path / "none-k0", tmp_path / "tool-k1"]
     started: list[int] = []
     results = run_grid(

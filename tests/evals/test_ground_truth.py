@@ -24,7 +24,8 @@ sys.path.insert(0, str(Path(__file__).parent / "plugins"))
 import redraft_counting
 from redraft_logcheck import ListSink, check_log
 
-from redraft.agent import CRITIC_MODES, build_corrector
+from redraft.agent import CorrectorConfig, build_corrector
+from redraft.agent._records import CRITIC_MODES
 from redraft.agent.backends import (
     Constraint,
     Generation,
@@ -35,18 +36,12 @@ from redraft.agent.backends import (
     SimulationHint,
     SimulationParams,
 )
-from redraft.evals import (
-    EvalConfig,
-    Event,
-    LockstepRunner,
-    RoundEvent,
-    StepEvent,
-    read_events,
-    run_eval,
-)
+from redraft.core import Cost
+from redraft.evals import EvalConfig, Event, RoundEvent, StepEvent, read_events, run_eval
+from redraft.evals._runner import LockstepRunner
 from redraft.evals.stats import RunData, episode_arrays
 from redraft.evals.tasks import ErrorPolicy, StepPrompt, StepResult, tasks
-from redraft.tools import Cost, Judgement, Verdict
+from redraft.tools import Judgement, Verdict
 
 WORD = "TRUTH-quokka"
 """The oracle's answer. It must never reach a backend or a verifier outside oracle mode."""
@@ -175,8 +170,9 @@ def test_no_request_and_no_verifier_context_holds_the_answer_except_in_oracle_mo
 ) -> None:
     backend = ScriptedBackend([_script] * 500)
     task = GuessTask()
-    config = EvalConfig(task="guess", model="scripted/inline", critic=critic, max_revisions=2,
-                        episodes=3, max_steps=2, error_policy="continue")
+    config = EvalConfig(task="guess", model="scripted/inline", episodes=3, max_steps=2,
+                        corrector=CorrectorConfig(critic=critic, max_revisions=2),
+                        error_policy="continue")
     # run_eval builds its own task; route it to ours to inspect what its verifier saw.
     monkeypatch.setitem(tasks._factories, "guess", lambda **_: task)
     run_eval(config, tmp_path / "run", backend=backend)
@@ -215,8 +211,9 @@ def test_a_plug_in_verifier_that_says_leaky_labels_the_run_whatever_the_mode(
     task = GuessTask()
     task._verifier = Peeking()
     monkeypatch.setitem(tasks._factories, "guess", lambda **_: task)
-    run_eval(EvalConfig(task="guess", model="scripted/inline", critic="tool", episodes=1,
-                        max_steps=1), tmp_path / "run", backend=ScriptedBackend([_script] * 10))
+    run_eval(EvalConfig(task="guess", model="scripted/inline", episodes=1, max_steps=1,
+                        corrector=CorrectorConfig(critic="tool")),
+             tmp_path / "run", backend=ScriptedBackend([_script] * 10))
     assert json.loads((tmp_path / "run" / "manifest.json").read_text())["leaky"] is True
 
 
@@ -281,6 +278,7 @@ def _counting_run(oracle: Any, policy: ErrorPolicy, **runner: Any) -> list[Event
     return sink.events
 
 
+@pytest.mark.slow
 def test_a_crashing_oracle_yields_unknowns_that_change_no_rate() -> None:
     # Under `continue` the trajectories do not depend on the oracle, so both runs see the
     # same outputs; only the labels differ.
@@ -328,8 +326,9 @@ class _Cut(ScriptedBackend):
 
 
 def test_an_answer_cut_at_the_token_limit_is_unknown_not_wrong(tmp_path: Path) -> None:
-    config = EvalConfig(task="running_sum", model="scripted/inline", critic="none",
-                        max_revisions=0, episodes=1, max_steps=2, error_policy="stop")
+    config = EvalConfig(task="running_sum", model="scripted/inline", episodes=1, max_steps=2,
+                        corrector=CorrectorConfig(critic="none", max_revisions=0),
+                        error_policy="stop")
     # Cut before any number: truncated (unknown). Cut after a complete wrong total (words
     # follow it): wrong. A total the cut may have ended early is tested in test_judge_round.
     outputs = ["The running total is", "ANSWER: total: 99999\nbecause I added"]

@@ -7,17 +7,16 @@ from pathlib import Path
 
 import pytest
 
+from redraft.core import Cost
 from redraft.evals import (
     EpisodeEndEvent,
     EpisodeStartEvent,
     EventLogError,
-    EventWriter,
+    RoundEvent,
     StepEvent,
-    keep_finished,
     read_events,
-    scan_events,
 )
-from redraft.tools import Cost
+from redraft.evals._log import EventWriter, keep_finished, keep_whole_steps, scan_events
 
 
 def _episode(ep: int, steps: int = 2, *, end: bool = True) -> list[object]:
@@ -58,7 +57,7 @@ def test_round_trip_uses_aliases(tmp_path: Path) -> None:
 
 def test_missing_log_is_an_error_to_read_and_empty_to_resume(tmp_path: Path) -> None:
     # One behaviour for readers (stats and the shared reader agree); resuming starts empty.
-    from redraft.evals.stats import read_events as stats_read_events
+    from redraft.evals.stats._load import read_events as stats_read_events
 
     for reader in (read_events, stats_read_events):
         with pytest.raises(EventLogError, match="no such file"):
@@ -118,6 +117,37 @@ def test_keep_finished_drops_unfinished_episodes_and_torn_tail(tmp_path: Path) -
     assert path.stat().st_mtime_ns == before
 
 
+def _round(ep: int, step: int, round_: int) -> RoundEvent:
+    return RoundEvent(episode=ep, step=step, round=round_, purpose="propose", messages=(),
+                      output="1")
+
+
+def test_keep_whole_steps_keeps_the_finished_steps_of_unfinished_episodes(
+    tmp_path: Path,
+) -> None:
+    def steps(ep: int, n: int, *, in_flight: bool) -> list[object]:
+        records: list[object] = [EpisodeStartEvent(episode=ep, step=0, round=0, seed=ep)]
+        for t, step in enumerate(_episode(ep, n, end=False)[1:]):
+            records += [_round(ep, t, 0), _round(ep, t, 1), step]
+        if in_flight:  # rounds of a step whose step record was never written
+            records += [_round(ep, n, 0)]
+        return records
+
+    _write(tmp_path, _episode(0), steps(1, 2, in_flight=True), steps(2, 1, in_flight=False),
+           steps(3, 3, in_flight=True))
+    path = tmp_path / "events.jsonl"
+    with open(path, "ab") as file:
+        file.write(b'{"schema":3,"episode":3,"st')
+    kept = keep_whole_steps(scan_events(tmp_path), restart={3})
+    assert kept.finished() == {0}
+    held = {(e.episode, e.kind, e.step, e.round) for e in read_events(tmp_path)}
+    assert (1, "round", 2, 0) not in held and (1, "round", 1, 1) in held
+    assert (1, "step", 1, 0) in held and (2, "step", 0, 0) in held
+    assert not any(ep == 3 for ep, *_ in held)
+    assert sum(kind == "episode_start" for _, kind, *_ in held) == 3
+    assert path.read_bytes().endswith(b"\n")
+
+
 def test_writer_appends(tmp_path: Path) -> None:
     _write(tmp_path, _episode(0))
     _write(tmp_path, _episode(1))
@@ -169,7 +199,8 @@ def test_a_schema_1_log_is_refused_naming_the_line(tmp_path: Path) -> None:
 
 def test_a_log_with_a_plug_in_verdict_code_loads_without_the_plug_in(tmp_path: Path) -> None:
     from redraft.evals import RoundEvent
-    from redraft.tools import VERDICT_CODES, Verdict, register_verdict_code
+    from redraft.tools import Verdict, register_verdict_code
+    from redraft.tools._verdict import VERDICT_CODES
 
     register_verdict_code("off_by_one_h9", "a plug-in's own code")
     try:
@@ -194,7 +225,8 @@ def test_a_lone_surrogate_keeps_the_log_context_on_reading(tmp_path: Path) -> No
     # path reads plug-in verdict codes and checks the schema like the fast one.
     from redraft.evals import RoundEvent
     from redraft.evals._log import encode_event
-    from redraft.tools import VERDICT_CODES, Verdict, register_verdict_code
+    from redraft.tools import Verdict, register_verdict_code
+    from redraft.tools._verdict import VERDICT_CODES
 
     register_verdict_code("off_by_one_h22", "a plug-in's own code")
     try:
@@ -238,10 +270,12 @@ def test_a_schema_2_log_reads_as_schema_3_committing_its_last_round(tmp_path: Pa
              s.committed_answer) for s in steps] == [(2, 1, False, "correct", "1")] * 2
     manifest = {"schema": 2, "config": {"task": "addition", "critic": "self+tool"}}
     (tmp_path / "manifest.json").write_text(json.dumps(manifest))
-    assert read_manifest(tmp_path)["config"]["commit_policy"] == "last"
+    corrector = read_manifest(tmp_path)["config"]["corrector"]
+    assert (corrector["commit_policy"], corrector["critic"]) == ("last", "self+tool")
     manifest["schema"] = 3
     (tmp_path / "manifest.json").write_text(json.dumps(manifest))
-    assert "commit_policy" not in read_manifest(tmp_path)["config"]  # the default applies
+    corrector = read_manifest(tmp_path)["config"]["corrector"]
+    assert "commit_policy" not in corrector  # the default applies
 
 
 def test_a_schema_3_step_without_committed_round_is_refused_not_migrated(

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from redraft.agent import DEFAULT_MONOLOGUE_TEMPLATE
+from redraft.agent._prompts import DEFAULT_MONOLOGUE_TEMPLATE
 from redraft.evals import EvalConfig, read_events, run_eval
 from redraft.evals.cli import main
 from redraft.evals.stats import MONOLOGUE_METRICS, analyze_run, load_run
@@ -32,11 +32,10 @@ def test_intervals_cover_the_planted_in_generation_rates(tmp_path: Path) -> None
         {
             "task": "running_sum",
             "model": MODEL,
-            "critic": "none",
             "episodes": 150,
             "max_steps": 10,
             "error_policy": "continue",
-            "corrector": {"monologue": True},
+            "corrector": {"critic": "none", "monologue": True},
         }
     )
     run_eval(config, tmp_path / "run")
@@ -59,11 +58,9 @@ def test_the_log_keeps_output_answer_and_reasoning(tmp_path: Path) -> None:
         {
             "task": "running_sum",
             "model": "simulated/e=0.5,think_r=1.0,seed=1",
-            "critic": "tool",
-            "max_revisions": 1,
             "episodes": 4,
             "max_steps": 3,
-            "corrector": {"monologue": True},
+            "corrector": {"critic": "tool", "max_revisions": 1, "monologue": True},
         }
     )
     run_eval(config, tmp_path / "run")
@@ -125,6 +122,7 @@ def test_bad_monologue_value_exits_2(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert "off,on" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_grid_monologue_on_the_embedded_model(tmp_path: Path) -> None:
     pytest.importorskip("llama_cpp", reason="extra 'llamacpp' not installed")
     pytest.importorskip("redraft.evals.report")
@@ -160,8 +158,8 @@ def test_a_task_refines_the_monologue_template(
     monkeypatch.setattr(RunningSumEpisode, "prompt", refined)
     backend = ScriptedBackend(["adding\nANSWER: total: 99999"])
     config = EvalConfig.model_validate(
-        {"task": "running_sum", "model": "scripted/inline", "critic": "none", "episodes": 1,
-         "max_steps": 1, "corrector": {"monologue": True}}
+        {"task": "running_sum", "model": "scripted/inline", "episodes": 1,
+         "max_steps": 1, "corrector": {"critic": "none", "monologue": True}}
     )
     run_eval(config, tmp_path / "run", backend=backend)
     assert backend.requests[0].messages[-1].content.endswith("\n\nAdd, then ANSWER:")
@@ -172,8 +170,8 @@ def test_a_task_refines_the_monologue_template(
 def test_the_self_critic_reasons_then_its_verdict_line_is_measured(tmp_path: Path) -> None:
     config = EvalConfig.model_validate(
         {"task": "running_sum", "model": "simulated/e=0.3,r=0.6,think_r=0.5,tpr=0.8,fpr=0.1",
-         "critic": "self", "max_revisions": 1, "episodes": 100, "max_steps": 8,
-         "error_policy": "continue", "corrector": {"monologue": True}}
+         "episodes": 100, "max_steps": 8, "error_policy": "continue",
+         "corrector": {"critic": "self", "max_revisions": 1, "monologue": True}}
     )
     run_eval(config, tmp_path / "run")
     critiques = [e.critique for e in read_events(tmp_path / "run")

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from redraft.agent.backends._contention import RunnableWatch
-from redraft.evals import EvalConfig, ProgressBar, run_eval
-from redraft.evals._progress import ETA_AFTER_STEPS, StepEstimate, machine_load
+from redraft.agent.backends.contention import RunnableWatch
+from redraft.evals import EvalConfig, run_eval
+from redraft.evals._progress import ETA_AFTER_STEPS, ProgressBar, StepEstimate, machine_load
 
 
 def test_the_total_starts_at_the_upper_bound_and_settles() -> None:

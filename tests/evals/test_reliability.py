@@ -4,13 +4,16 @@ read, and one line (exit 2) for every bad input. Each test here once failed (iss
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import json
 import os
+import random
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +28,9 @@ from redraft_logcheck import check_log
 from redraft.agent import CorrectorConfig, Item, build_corrector
 from redraft.agent.backends import Message
 from redraft.agent.backends.scripted import ScriptedBackend
-from redraft.evals import EvalConfig, read_events, run_eval, scan_events
+from redraft.evals import EvalConfig, read_events, run_eval
 from redraft.evals import _log as log_module
-from redraft.evals._log import EventLogError, atomic_write
+from redraft.evals._log import EventLogError, atomic_write, scan_events
 from redraft.evals.cli import main
 from redraft.evals.tasks import tasks
 from redraft.tools import FunctionVerifier, Verdict, safe_judge, safe_verify
@@ -77,6 +80,7 @@ def _eval_args(out: Path | str, *extra: str, episodes: int = 6) -> list[str]:
 
 
 @pytest.mark.parametrize("second_model", ["same", "other"])
+@pytest.mark.slow
 def test_two_evals_on_one_fresh_out_exactly_one_runs(
     tmp_path: Path, fault_env: dict[str, str], second_model: str
 ) -> None:
@@ -110,6 +114,7 @@ def test_two_evals_on_one_fresh_out_exactly_one_runs(
     check_log(read_events(out), range(20))
 
 
+@pytest.mark.slow
 def test_a_failed_start_leaves_no_empty_run_directory(
     tmp_path: Path, fault_env: dict[str, str]
 ) -> None:
@@ -243,10 +248,11 @@ def test_verify_timeout_is_a_config_field() -> None:
     config = EvalConfig.model_validate(
         {"task": "counting", "corrector": {"verify_timeout_s": 2.5}}
     )
-    assert config.corrector_config().verify_timeout_s == 2.5
+    assert config.corrector.verify_timeout_s == 2.5
     assert CorrectorConfig().verify_timeout_s == 30.0
 
 
+@pytest.mark.slow
 def test_a_verifier_raising_systemexit_does_not_end_the_run_early(
     tmp_path: Path, fault_env: dict[str, str]
 ) -> None:
@@ -271,6 +277,59 @@ def test_systemexit_escaping_a_command_is_a_failure_not_success(
     _one_line(capsys.readouterr().err, "resume")
 
 
+# -- Ctrl-C at any moment -------------------------------------------------------------------
+
+
+def _sigint_as_a_shell_delivers_it() -> None:
+    """In the child before exec: SIGINT handled by default (not ignored, as it is in a
+    shell's background job) and held back until the program unblocks it.
+
+    Holding it covers the interpreter's own start-up (10-20 ms before any Python code of
+    the program runs, where no program can handle it); redraft's entry point unblocks it as
+    its first act, so a Ctrl-C sent at any moment from the start is handled by redraft.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+
+
+@pytest.mark.slow
+def test_the_entry_point_handles_ctrl_c_before_any_heavy_import() -> None:
+    # redraft.evals loads its names lazily, so the console entry point starts in
+    # milliseconds and its handler is in place before pydantic, LangGraph or numpy load.
+    probe = ("import sys, redraft.evals._console, redraft.evals as e; "
+             "heavy = [m for m in ('pydantic', 'langgraph', 'numpy', 'rich') if m in sys.modules]; "
+             "print(heavy, all(getattr(e, n) is not None for n in e.__all__), e.tasks.tasks)")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          timeout=60, check=True)
+    assert done.stdout.startswith("[] True "), done.stdout + done.stderr
+
+
+@pytest.mark.slow
+def test_ctrl_c_at_any_moment_of_the_first_two_seconds_is_exit_130_and_one_line(
+    tmp_path: Path,
+) -> None:
+    from redraft.evals._console import INTERRUPTED
+
+    script = Path(sys.executable).parent / "redraft"
+    if not script.is_file():
+        pytest.skip("the redraft console script is not installed next to this Python")
+    rng = random.Random(130)
+    moments = sorted(rng.uniform(0.0, 2.0) for _ in range(20))
+    for attempt, moment in enumerate(moments):
+        out = tmp_path / f"run{attempt}"
+        proc = subprocess.Popen(
+            [str(script), "eval", "addition", "--model", "simulated/e=0.1,r=0.5",
+             "--episodes", "100000", "--max-steps", "20", "--out", str(out), "-q"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+            env={**os.environ, "OMP_WAIT_POLICY": "PASSIVE"},
+            preexec_fn=_sigint_as_a_shell_delivers_it,
+        )
+        time.sleep(moment)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+        assert (proc.returncode, err.strip()) == (130, INTERRUPTED), (moment, err)
+
+
 # -- any text can be logged ----------------------------------------------------------------
 
 
@@ -278,8 +337,8 @@ SURROGATE_TEXT = "7\ud800 and \udfff, \x00 nul, \u2028 line sep, 🤖"
 
 
 def test_any_string_is_logged_and_replayed_through_a_resume(tmp_path: Path) -> None:
-    config = EvalConfig(task="counting", model="scripted/inline", critic="tool",
-                        max_revisions=1, episodes=4, max_steps=3, batch_size=1)
+    config = EvalConfig(task="counting", model="scripted/inline", episodes=4, max_steps=3,
+                        corrector=CorrectorConfig(critic="tool", max_revisions=1), batch_size=1)
     out = tmp_path / "run"
     run_eval(config, out, backend=ScriptedBackend([lambda r: SURROGATE_TEXT] * 100))
     log = out / "events.jsonl"
@@ -295,6 +354,7 @@ def test_any_string_is_logged_and_replayed_through_a_resume(tmp_path: Path) -> N
     assert outputs == {SURROGATE_TEXT}
 
 
+@pytest.mark.slow
 def test_a_scripted_file_with_lone_surrogates_runs_from_the_command_line(
     tmp_path: Path, fault_env: dict[str, str]
 ) -> None:
@@ -392,6 +452,20 @@ def test_a_corrupt_log_is_refused_with_its_line_number_everywhere(
     assert not (tmp_path / "merged").exists()
 
 
+def test_a_manifest_with_wrong_field_types_is_refused_not_reported(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = _finished_run(tmp_path)
+    manifest = json.loads((out / "manifest.json").read_text())
+    manifest["config"]["model"] = 5
+    manifest["config"]["corrector"]["max_revisions"] = "x"
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    assert main(["report", str(out), "--out", str(tmp_path / "rep")]) == 2
+    _one_line(capsys.readouterr().err, "not a valid run manifest", "model",
+              "corrector.max_revisions")
+    assert not (tmp_path / "rep" / "report.html").exists()
+
+
 # -- bad input: exit 2, one line -----------------------------------------------------------
 
 
@@ -413,8 +487,11 @@ def _config(tmp_path: Path, name: str, text: str | bytes) -> Path:
         ("non-utf8-script", ["not UTF-8"]),
         ("report-unwritable", ["report"]),
         ("broken-plugin", ["broken", "libfoo"]),
+        ("hf-missing-folder", ["no such model folder", "'/path/that/does/not/exist'"]),
+        ("verifier-for-another-task", ["--verifier chess", "CountingSeen", "cannot check"]),
     ],
 )
+@pytest.mark.slow
 def test_bad_input_is_one_line_and_exit_2(
     tmp_path: Path, fault_env: dict[str, str], case: str, words: list[str]
 ) -> None:
@@ -443,12 +520,63 @@ def test_bad_input_is_one_line_and_exit_2(
         args = ["report", str(out), "--out", str(tmp_path / "file" / "report")]
     elif case == "broken-plugin":
         args += ["--verifier", "broken"]
+    elif case == "hf-missing-folder":
+        args[3] = "hf//path/that/does/not/exist"
+    elif case == "verifier-for-another-task":
+        args += ["--verifier", "chess"]
     _bad_input(_redraft(fault_env, *args), *words)
     if case not in ("report-unwritable",):
         assert not out.exists() or not (out / "manifest.json").exists()
     assert not Path("").resolve().joinpath("manifest.json").exists()
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("case", ["short-script", "script-breaks-choice", "exploding-verifier"])
+def test_faults_of_a_plugin_or_a_scripted_file_are_one_line(
+    tmp_path: Path, fault_env: dict[str, str], case: str
+) -> None:
+    out = tmp_path / "run"
+    script = tmp_path / "script.jsonl"
+    if case == "short-script":  # 2 outputs for a run that needs at least 6
+        script.write_text('"1"\n"2"\n')
+        args = _eval_args(out, "--critic", "none")
+        args[3] = f"scripted/{script}"
+        words = [str(script), "exhausted after 2 outputs", "fewer episodes"]
+    elif case == "script-breaks-choice":  # an illegal move under constrained decoding
+        script.write_text('"Qz9"\n')
+        args = ["eval", "chess", "--model", f"scripted/{script}", "--critic", "constrained",
+                "--episodes", "1", "--max-steps", "1", "--out", str(out), "-q"]
+        words = [str(script), "'Qz9'", "breaks the choice constraint", "must be one of"]
+    else:
+        args = _eval_args(out, "--verifier", "exploding")
+        words = ["verifier 'exploding'", "creating it raised RuntimeError", "licence"]
+    _bad_input(_redraft(fault_env, *args), *words)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("argv", "words"),
+    [
+        (["grid", "ches"], ["unknown task 'ches'"]),
+        (["grid", "counting", "--critic", "none,tool", "--verifier", "chess"],
+         ["--verifier chess"]),
+        (["grid", "chess", "--representation", "san,nope"], ["representation"]),
+        (["grid", "counting", "--critic", "none,tool", "--model-option", "bogus=1"], ["bogus"]),
+    ],
+    ids=["task", "verifier", "representation", "model-option"],
+)
+def test_a_grid_checks_every_runs_arguments_before_the_first_starts(
+    tmp_path: Path, fault_env: dict[str, str], argv: list[str], words: list[str]
+) -> None:
+    out = tmp_path / "grid"
+    result = _redraft(fault_env, *argv, "--model", MODEL, "--episodes", "2", "--max-steps",
+                      "2", "--out", str(out))
+    _bad_input(result, *words)
+    assert "run 1/" not in result.stdout + result.stderr
+    assert not out.exists() or not list(out.rglob("manifest.json"))
+
+
+@pytest.mark.slow
 def test_list_shows_a_broken_plugin_and_the_rest(fault_env: dict[str, str]) -> None:
     result = _redraft(fault_env, "list")
     assert result.returncode == 0, result.stderr
@@ -477,6 +605,97 @@ def test_resume_into_an_unwritable_run_directory_is_one_line(
     _one_line(capsys.readouterr().err, "cannot write", str(out))
 
 
+class _FillingFile:
+    """A log file on a disk that fills after ``room`` bytes (ENOSPC), as a real one does."""
+
+    def __init__(self, path: Any, mode: str, room: int) -> None:
+        self.file = open(path, mode)  # noqa: SIM115 - closed by close()
+        self.room = room
+
+    def write(self, data: bytes) -> int:
+        if len(data) > self.room:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        self.room -= len(data)
+        return int(self.file.write(data))
+
+    def flush(self) -> None:
+        self.file.flush()
+
+    def fileno(self) -> int:
+        return int(self.file.fileno())
+
+    def close(self) -> None:
+        self.file.close()
+
+    @property
+    def closed(self) -> bool:
+        return bool(self.file.closed)
+
+
+def _filling(path: Any, mode: str = "r") -> Any:
+    # The event log fills the disk; other files (the manifest) are written as usual.
+    return _FillingFile(path, mode, 20_000) if mode == "ab" else open(path, mode)
+
+
+def test_a_full_disk_is_one_line_naming_the_path_and_exit_1_mid_run_and_on_resume(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Simulated ENOSPC; the tmpfs test below fills a real disk where it can mount one."""
+    out = tmp_path / "run"
+    argv = _eval_args(out, "--batch-size", "2", episodes=40)
+    with monkeypatch.context() as patch:
+        patch.setattr(log_module, "open", _filling, raising=False)
+        assert main(argv) == 1
+    _one_line(capsys.readouterr().err, f"cannot write {out / 'events.jsonl'}",
+              "No space left on device", "free some space", "resume")
+
+    def full(*args: Any, **kwargs: Any) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with monkeypatch.context() as patch:  # the resume rewrites the log without its rounds
+        patch.setattr(log_module.os, "replace", full)
+        assert main(argv) == 1
+    _one_line(capsys.readouterr().err, str(out / "events.jsonl"), "No space left on device")
+    assert main(argv) == 0  # room again: the resume finishes the run
+    check_log(read_events(out), range(40))
+
+
+@contextlib.contextmanager
+def _tiny_disk(where: Path, kilobytes: int) -> Iterator[Path]:
+    """A tmpfs of ``kilobytes`` mounted at ``where`` (root only; skips elsewhere)."""
+    where.mkdir()
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs needs root; the simulated ENOSPC test stands in")
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={kilobytes}k", "tmpfs",
+                              str(where)], capture_output=True, text=True)
+    if mounted.returncode:
+        pytest.skip(f"cannot mount a tmpfs here ({mounted.stderr.strip()}); the simulated "
+                    "ENOSPC test stands in")
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", "-l", str(where)], check=False)
+
+
+@pytest.mark.slow
+def test_a_full_tmpfs_mid_run_and_on_resume_then_room_again(
+    tmp_path: Path, fault_env: dict[str, str]
+) -> None:
+    with _tiny_disk(tmp_path / "disk", 96) as disk:
+        out = disk / "run"
+        args = _eval_args(out, "--batch-size", "4", episodes=3000)
+        for attempt in ("mid-run", "resume"):
+            result = _redraft(fault_env, *args)
+            assert result.returncode == 1, (attempt, result.stderr)
+            line = _one_line(result.stderr, "No space left on device", "resume")
+            assert str(out) in line, (attempt, line)
+        scan_events(out)  # still a readable log: every record whole but maybe the last
+        subprocess.run(["mount", "-o", "remount,size=64m", str(disk)], check=True)
+        done = _redraft(fault_env, *args, timeout=120)
+        assert done.returncode == 0, done.stderr
+        check_log(read_events(out), range(3000))
+
+
 def test_a_failed_write_leaves_no_temporary_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -501,6 +720,7 @@ def test_stale_temporaries_of_a_killed_writer_are_removed_on_resume(tmp_path: Pa
     assert not list(out.glob("*.tmp")) and not list(out.glob(".*.tmp"))
 
 
+@pytest.mark.slow
 def test_a_huge_episode_count_streams_instead_of_building_a_list(
     tmp_path: Path, fault_env: dict[str, str]
 ) -> None:

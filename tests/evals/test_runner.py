@@ -16,7 +16,13 @@ import redraft_counting
 from langgraph.graph import END, START, StateGraph
 from redraft_logcheck import ListSink, check_log, trajectory
 
-from redraft.agent import CorrectorInput, CorrectorOutput, CorrectorState, build_corrector
+from redraft.agent import (
+    CorrectorConfig,
+    CorrectorInput,
+    CorrectorOutput,
+    CorrectorState,
+    build_corrector,
+)
 from redraft.agent.backends import (
     Generation,
     GenerationRequest,
@@ -24,17 +30,15 @@ from redraft.agent.backends import (
     SimulationParams,
 )
 from redraft.evals import (
-    CorrectorResultError,
     EpisodeStartEvent,
     EvalConfig,
     Event,
-    LockstepRunner,
     RoundEvent,
     StepEvent,
-    episode_seed,
     read_events,
     run_eval,
 )
+from redraft.evals._runner import CorrectorResultError, LockstepRunner, episode_seed
 from redraft.evals.tasks import tasks
 
 tasks.add("counting", redraft_counting.CountingTask)
@@ -223,8 +227,8 @@ def test_run_eval_writes_a_complete_run(tmp_path: Path) -> None:
 
 def test_stop_policy_ends_at_the_first_error(tmp_path: Path) -> None:
     config = EvalConfig(
-        task="counting", model="simulated/e=0.4,r=0.0", critic="none", max_revisions=0,
-        episodes=20, max_steps=10,
+        task="counting", model="simulated/e=0.4,r=0.0", episodes=20, max_steps=10,
+        corrector=CorrectorConfig(critic="none", max_revisions=0),
     )
     run_eval(config, tmp_path / "run")
     groups = check_log(read_events(tmp_path / "run"), range(20))
@@ -259,8 +263,9 @@ def test_forced_step_logs_the_state_after_the_replacement(tmp_path: Path) -> Non
     from redraft.agent.backends import ScriptedBackend
 
     config = EvalConfig(
-        task="running_sum", model="scripted/inline", critic="none", max_revisions=0,
-        episodes=1, max_steps=2, error_policy="continue", seed=0,
+        task="running_sum", model="scripted/inline", episodes=1, max_steps=2,
+        corrector=CorrectorConfig(critic="none", max_revisions=0), error_policy="continue",
+        seed=0,
     )
     run_eval(config, tmp_path / "run", backend=ScriptedBackend(["no idea", "no idea"]))
     steps = [e for e in read_events(tmp_path / "run") if isinstance(e, StepEvent)]

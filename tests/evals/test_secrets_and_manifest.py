@@ -14,18 +14,13 @@ sys.path.insert(0, str(Path(__file__).parent / "plugins"))
 
 import redraft_counting
 
-from redraft.agent.backends import (
-    SimulatedBackend,
-    backends,
-    is_secret_option,
-    public_options,
-    secret_field,
-)
+from redraft.agent.backends import SimulatedBackend, backends, public_options, secret_field
+from redraft.agent.backends._secrets import is_secret_option
 from redraft.evals import EvalConfig, EventLogError, run_eval
 from redraft.evals._manifest import read_manifest
 from redraft.evals.cli import main
 from redraft.evals.tasks import tasks
-from redraft.tools import VERDICT_CODES
+from redraft.tools._verdict import VERDICT_CODES
 
 tasks.add("counting", redraft_counting.CountingTask)
 KEY = "sk-test-SECRET-0123456789"

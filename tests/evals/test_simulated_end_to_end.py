@@ -18,14 +18,17 @@ TRUTH = {"e_raw": 0.15, "recovery": 0.6, "harm": 0.1}
 LEVEL = 0.99
 
 
-def _run(tmp_path: Path, name: str, *, level: float = LEVEL, **options: object) -> RunStats:
-    config = EvalConfig.model_validate({"seed": 5, "max_revisions": 1, **options})
+def _run(tmp_path: Path, name: str, *, level: float = LEVEL, critic: str,
+         **options: object) -> RunStats:
+    config = EvalConfig.model_validate(
+        {"seed": 5, "corrector": {"critic": critic, "max_revisions": 1}, **options})
     run_eval(config, tmp_path / name)
     return analyze_run(load_run(tmp_path / name), level=level, n_boot=600, n_sim=199,
                        n_perm=199, seed=0)
 
 
 @pytest.mark.parametrize("task", ["addition", "running_sum", "tracking", "chess"])
+@pytest.mark.slow
 def test_intervals_cover_the_planted_rates(task: str, tmp_path: Path) -> None:
     # critic=self with the simulated critic flagging everything (tpr=fpr=1) and one revision:
     # every first proposal is revised once, so recovery and harm are exactly r and h.

@@ -3,9 +3,10 @@
 Real ``redraft eval`` processes run one run directory to its end while faults are injected:
 the backend fails now and then (the run exits 1), the verifier crashes, hangs (awaiting and
 blocking), forges verdicts and raises ``SystemExit`` (each recorded as ``verifier_error``),
-and the process is SIGKILLed at random moments. Each attempt is rerun until one exits 0.
-Then the log must hold every episode exactly once, complete and consistent, with the
-faults visible where they happened, and the report must count exactly those episodes.
+and the process is SIGKILLed at random moments. Each attempt is rerun until one exits 0,
+and none may ask the backend again for a step an earlier attempt logged. Then the log must
+hold every episode exactly once, complete and consistent, with the faults visible where
+they happened, and the report must count exactly those episodes.
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ sys.path.insert(0, str(Path(__file__).parent / "plugins"))
 import redraft_faults
 from redraft_logcheck import check_log
 
-from redraft.evals import read_events, scan_events
+from redraft.evals import read_events
+from redraft.evals._log import scan_events
 
 EPISODES = 3000
 SEED = 12
@@ -50,6 +52,7 @@ def _command(out: Path, config: Path) -> list[str]:
 
 
 @pytest.mark.soak
+@pytest.mark.slow
 def test_soak_faults_and_kills_then_audit(tmp_path: Path) -> None:
     root = redraft_faults.install(tmp_path / "plugin")
     config = tmp_path / "run.toml"
@@ -58,11 +61,13 @@ def test_soak_faults_and_kills_then_audit(tmp_path: Path) -> None:
     rng = random.Random(SEED)
     started = time.monotonic()
     outcomes: Counter[str] = Counter()
+    logged: set[str] = set()
     for attempt in range(MAX_ATTEMPTS):
         assert time.monotonic() - started < BUDGET_S, f"not done after {outcomes}"
+        requests = tmp_path / f"requests-{attempt}.txt"
         env = {**os.environ, "PYTHONPATH": str(root), "OMP_WAIT_POLICY": "PASSIVE",
                "REDRAFT_FAULT_SEED": str(attempt), "REDRAFT_FAULT_BACKEND": BACKEND_FAULT,
-               "REDRAFT_FAULT_VERIFIER": VERIFIER_FAULTS}
+               "REDRAFT_FAULT_VERIFIER": VERIFIER_FAULTS, "REDRAFT_REQUEST_LOG": str(requests)}
         proc = subprocess.Popen(_command(out, config), env=env, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.PIPE, text=True)
         kill_after = rng.uniform(1.0, 6.0) if attempt < 8 and rng.random() < 0.6 else None
@@ -72,6 +77,11 @@ def test_soak_faults_and_kills_then_audit(tmp_path: Path) -> None:
             proc.send_signal(signal.SIGKILL)
             _, err = proc.communicate()
             outcomes["killed"] += 1
+        # No step an earlier attempt logged was asked for again (resumes keep every step).
+        again = {item for item, _ in redraft_faults.requested(requests)} & logged
+        assert not again, f"attempt {attempt} recomputed logged steps {sorted(again)[:5]}"
+        logged = {f"{e.episode}/{e.step}" for e in scan_events(out).events if e.kind == "step"}
+        if proc.returncode == -signal.SIGKILL:
             continue
         lines = err.strip().splitlines()
         assert proc.returncode in (0, 1), (proc.returncode, err)

@@ -33,6 +33,7 @@ from redraft.lab.findings import (
     Findings,
     FindingsOptions,
     ModelStatus,
+    RunSpec,
     analyze,
     group_tables,
     load_findings,
@@ -107,7 +108,8 @@ def test_every_arm_starts_from_its_seeds_base_and_runs_in_distribution(
     for run in grid.decisive:
         config = run.spec.config
         assert config["max_steps"] == sizes.episode_steps  # in distribution: never longer
-        assert config["critic"] == "none" and config["error_policy"] == "continue"
+        assert config["corrector"]["critic"] == "none"  # type: ignore[index, call-overload]
+        assert config["error_policy"] == "continue"
         condition = CONDITIONS[run.condition]
         options = config["task_options"]
         assert isinstance(options, dict)
@@ -127,16 +129,20 @@ def test_four_primary_outcomes_each_involving_the_expert() -> None:
     assert all(c.fails_if and c.supports for c in PRIMARY)
 
 
+def _critic(run: RunSpec) -> object:
+    corrector = run.config["corrector"]
+    return corrector["critic"] if isinstance(corrector, dict) else None
+
+
 def test_exploratory_groups_label_what_they_are(tmp_path: Path) -> None:
     grid = plan(FindingsOptions(out=tmp_path / "o", work=tmp_path / "w"))
     names = {g.name: g for g in grid.groups}
     assert set(names) == {"critics", "smollm2-chess", "smollm2-addition", "simulated"}
     assert "negative control" in names["critics"].title
     assert "best-of-n" in names["critics"].title
-    assert [r.config["critic"] for r in names["critics"].runs] == [
-        "none", "tool", "self", "resample"]
+    assert [_critic(r) for r in names["critics"].runs] == ["none", "tool", "self", "resample"]
     chess = names["smollm2-chess"].runs
-    assert [r.config["critic"] for r in chess] == ["none", "tool", "constrained"]
+    assert [_critic(r) for r in chess] == ["none", "tool", "constrained"]
     no_embedded = plan(FindingsOptions(out=tmp_path / "o", embedded=False))
     assert {g.name for g in no_embedded.groups} == {"critics", "simulated"}
 
@@ -308,6 +314,7 @@ def test_a_seed_whose_model_had_not_converged_is_left_out_and_named() -> None:
     assert "(left out: seed 3: retry held-out accuracy 0.5 < 0.98)" in _line(page, "retry")
 
 
+@pytest.mark.slow
 def test_the_tiny_rehearsal_runs_the_whole_grid_writes_the_page_and_resumes(
     tmp_path: Path,
 ) -> None:
@@ -350,8 +357,10 @@ def test_findings_runs_its_grids_through_redraft_grids_executor(
     simulated = next(g for g in grid.groups if g.name == "simulated")
     other = simulated.runs[0].model_copy(update={"name": "other-none-k0", "config": {
         **simulated.runs[0].config, "model": "simulated/e=0.5"}})
+    given = simulated.runs[0].config
     constrained = simulated.runs[0].model_copy(update={"name": "constrained-k1", "config": {
-        **simulated.runs[0].config, "critic": "constrained", "max_revisions": 1}})
+        **given, "corrector": {**given["corrector"],  # type: ignore[dict-item]
+                               "critic": "constrained", "max_revisions": 1}}})
     specs = [*simulated.runs[:3], other, constrained]
     jobs = [("simulated", spec, group_dir(tmp_path / "w", simulated, spec)) for spec in specs]
     ran, skipped = _run_all(jobs, _Costs(tmp_path / "costs.json"), lambda _m: None)
@@ -364,9 +373,9 @@ def test_findings_runs_its_grids_through_redraft_grids_executor(
 def test_runs_of_a_model_since_deleted_are_refused_before_any_training(tmp_path: Path) -> None:
     """A rerun keeps finished runs as they stand: runs made by a model that is gone would be
     reported as its retrained successor's."""
+    from redraft.core import BadInputError
     from redraft.lab.findings import run_findings
     from redraft.lab.findings._grid import decisive_dir
-    from redraft.tools import BadInputError
 
     options = FindingsOptions(out=tmp_path / "o", work=tmp_path / "w", scale="tiny",
                               embedded=False)

@@ -8,12 +8,13 @@ import re
 import shutil
 from pathlib import Path
 
+import pytest
 from headless import chromium, needs_chromium
 from markdown_it import MarkdownIt  # rich's own Markdown parser, installed with redraft
 
 from redraft.lab.findings import write_page
 
-pytestmark = needs_chromium
+pytestmark = [needs_chromium, pytest.mark.slow]
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 

@@ -18,6 +18,7 @@ import pytest
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
+from redraft.core import BadInputError  # noqa: E402
 from redraft.lab.findings import (  # noqa: E402
     ARMS,
     DECISIVE_FILE,
@@ -28,7 +29,6 @@ from redraft.lab.findings import (  # noqa: E402
     run_findings,
 )
 from redraft.lab.testbed import StackedLlama, read_recipe, weights_digest  # noqa: E402
-from redraft.tools import BadInputError  # noqa: E402
 
 pytestmark = pytest.mark.slow
 

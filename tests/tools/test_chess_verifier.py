@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from redraft.tools import BadInputError, verifiers, verify_sync
+from redraft.core import BadInputError
+from redraft.tools import verifiers, verify_sync
 from redraft.tools.chess import ChessContext, ChessOracle, ChessVerifier, read_move
 from redraft.tools.conformance import VerifierConformance
 

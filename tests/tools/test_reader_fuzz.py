@@ -23,8 +23,10 @@ import chess
 import pytest
 from pydantic import BaseModel
 
+from redraft.tools.answers import read_choice, read_number
 from redraft.tools.arithmetic import read_addition, read_total
 from redraft.tools.chess import read_move
+from redraft.tools.code import extract_code
 from redraft.tools.schema import SchemaVerifier
 from redraft.tools.tracking import read_tracking
 
@@ -52,6 +54,9 @@ READERS: dict[str, Callable[[str], Any]] = {
     "tracking": lambda text: read_tracking(text, HOLDERS, OBJECTS),
     "chess": lambda text: read_move(_BOARD, text),
     "schema": _SCHEMA.check,
+    "number": read_number,
+    "choice": lambda text: read_choice(text, ("Paris", "Lyon", "Nice", "Metz")),
+    "code": extract_code,
 }
 
 # Fragments each reader's patterns react to: markers, separators, numbers, moves, JSON.
@@ -67,6 +72,12 @@ VOCABULARY: dict[str, tuple[str, ...]] = {
               "1.", "Q", "b", "c4", "a"),
     "schema": ("{", "[", "}", "]", '"', "\\", ":", ",", "```", "```json\n", "1", "null",
                '"total"', " ", "\n", "{\"total\": 1, \"items\": [", "e", "-"),
+    "number": ("####", "\\boxed{", "}", "answer", "is", ":", " ", "1", "1,", "1,000", ",000",
+               "-", ".", "1.5", "/", "3/4", "$", "%", "x", "\n", "*"),
+    "choice": ("A", "B", "(B)", "B.", "answer", "is", ":", " ", "*", "(", ")", "Paris", "b",
+               "option", "\n", "I", "E"),
+    "code": ("```", "```python\n", "def f(x):", "    return x", "\n", "class A:", "(", ")",
+             " ", ":", "py", "#"),
 }
 
 
@@ -77,6 +88,9 @@ MARKERS: dict[str, tuple[str, ...]] = {
     "tracking": ("Alice: ball ", "ball ", "Alice "),
     "chess": ("e4 move ", "Nf3 ", "king "),
     "schema": ("{", "```json\n", "[1, "),
+    "number": ("#### ", "\\boxed{", "The answer is "),
+    "choice": ("B ", "The answer is ", "(B) "),
+    "code": ("```python\n", "def f(x):\n", "```\n"),
 }
 
 
@@ -138,6 +152,7 @@ def _deadline(seconds: float) -> Iterator[None]:
 
 
 @pytest.mark.soak
+@pytest.mark.slow
 @pytest.mark.parametrize("reader", sorted(READERS))
 def test_reader_is_linear_on_adversarial_text(reader: str) -> None:
     read = READERS[reader]

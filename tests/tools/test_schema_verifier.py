@@ -7,7 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, ConfigDict
 
-from redraft.tools import BadInputError, verifiers, verify_sync
+from redraft.core import BadInputError
+from redraft.tools import verifiers, verify_sync
 from redraft.tools.conformance import VerifierConformance
 from redraft.tools.schema import SchemaVerifier, extract_json
 

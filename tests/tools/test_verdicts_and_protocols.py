@@ -7,10 +7,9 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from redraft.core import Registry, UnknownPluginError
 from redraft.tools import (
     Judgement,
-    Registry,
-    UnknownPluginError,
     Verdict,
     ensure_oracle,
     ensure_verifier,

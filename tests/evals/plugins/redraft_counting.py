@@ -143,7 +143,7 @@ class CountingTask:
 
     def __init__(self, representation: str = "plain", **options: Any) -> None:
         if representation not in self.representations:
-            from redraft.tools import BadInputError
+            from redraft.core import BadInputError
 
             raise BadInputError(f"counting has no representation {representation!r}")
         self.options = options

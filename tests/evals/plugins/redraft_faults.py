@@ -12,7 +12,14 @@ Registered through entry points (see :func:`install`) next to the counting task,
 - verifier ``faulty_counting``: the counting verifier, but each call raises, hangs
   (awaiting or blocking), returns a forged verdict or raises ``SystemExit`` with the
   probabilities in ``REDRAFT_FAULT_VERIFIER`` (``raise,hang,block,forge,exit``);
-- verifier ``broken``: its module fails to import.
+- verifier ``broken``: its module fails to import; verifier ``exploding``: its constructor
+  raises;
+- backend ``counted/e=...``: the simulated backend, appending one line per request (its
+  item id and purpose) to the file ``REDRAFT_REQUEST_LOG`` names, so that a test sees
+  which steps a process asked for (``faulty`` does the same when the variable is set);
+  with ``REDRAFT_STALL_AFTER=N`` its call N+1 touches the file ``REDRAFT_STALL_MARK`` names
+  and never returns (a model that hangs mid-batch), so that a test can stop the process
+  with rounds in flight whatever the machine's load.
 """
 
 from __future__ import annotations
@@ -51,6 +58,42 @@ def gated_backend(spec: str) -> SimulatedBackend:
     return SimulatedBackend.from_spec("e=0.2,r=0.5")
 
 
+def record_requests(requests: Sequence[GenerationRequest]) -> None:
+    """Append each request's item id and purpose to ``REDRAFT_REQUEST_LOG`` (if set)."""
+    path = os.environ.get("REDRAFT_REQUEST_LOG")
+    if path:
+        with open(path, "a", encoding="utf-8") as file:
+            file.writelines(f"{r.item_id} {r.purpose}\n" for r in requests)
+
+
+def requested(path: Path) -> list[tuple[str, str]]:
+    """The (item id, purpose) of every request a :func:`record_requests` file holds."""
+    if not path.exists():
+        return []
+    return [(item, purpose) for item, purpose in
+            (line.split() for line in path.read_text(encoding="utf-8").splitlines())]
+
+
+class CountedBackend(SimulatedBackend):
+    """The simulated backend, recording every request (see :func:`record_requests`)."""
+
+    calls = 0
+
+    async def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
+        stall_after = os.environ.get("REDRAFT_STALL_AFTER")
+        if stall_after is not None and self.calls >= int(stall_after):
+            Path(os.environ["REDRAFT_STALL_MARK"]).touch()
+            await asyncio.sleep(3600)
+        self.calls += 1
+        record_requests(requests)
+        return await super().generate(requests)
+
+
+def counted_backend(spec: str) -> CountedBackend:
+    inner = SimulatedBackend.from_spec(spec)
+    return CountedBackend(inner.params, name=f"counted/{spec}")
+
+
 class FaultyBackend:
     """The simulated backend whose calls fail now and then."""
 
@@ -64,6 +107,7 @@ class FaultyBackend:
     async def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
         if _RNG.random() < self.rate:
             raise BackendUnavailableError("http://faulty.invalid/v1", "injected fault", 6, 0.0)
+        record_requests(requests)
         return await self.inner.generate(requests)
 
     async def aclose(self) -> None:
@@ -108,6 +152,18 @@ class FaultyVerifier:
         return None
 
 
+class ExplodingVerifier:
+    """A verifier plug-in whose constructor raises (a missing licence file, say)."""
+
+    name = "exploding"
+
+    def __init__(self, **options: Any) -> None:
+        raise RuntimeError("injected: no licence file at /etc/exploding.lic")
+
+    async def verify(self, context: Any, proposal: str) -> Verdict:  # pragma: no cover
+        return Verdict.accept()
+
+
 def install(root: Path) -> Path:
     """Make ``root`` an importable plug-in distribution (this module, the counting task,
     a broken module); put it on ``PYTHONPATH``."""
@@ -124,8 +180,8 @@ def install(root: Path) -> Path:
     (info / "entry_points.txt").write_text(
         "[redraft.tasks]\ncounting = redraft_counting:CountingTask\n\n"
         "[redraft.backends]\ngated = redraft_faults:gated_backend\n"
-        "faulty = redraft_faults:faulty_backend\n\n"
+        "faulty = redraft_faults:faulty_backend\ncounted = redraft_faults:counted_backend\n\n"
         "[redraft.verifiers]\nfaulty_counting = redraft_faults:FaultyVerifier\n"
-        "broken = redraft_broken_plugin:Verifier\n"
+        "broken = redraft_broken_plugin:Verifier\nexploding = redraft_faults:ExplodingVerifier\n"
     )
     return root

@@ -7,15 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from redraft.agent import CorrectorConfig
 from redraft.agent.backends import Generation, GenerationRequest, ScriptedBackend
+from redraft.core import Cost
 from redraft.evals import EvalConfig, run_eval
-from redraft.evals.report import (
-    build_report,
-    profile_run,
-    run_headline,
-    setting_differences,
-    trend_power,
-)
+from redraft.evals.report import build_report
 from redraft.evals.report._headline import (
     _effect,
     _interval,
@@ -23,11 +19,13 @@ from redraft.evals.report._headline import (
     judged_steps,
     p_clause,
     p_text,
+    run_headline,
 )
-from redraft.evals.report._profile import Transcript, TranscriptRound
+from redraft.evals.report._power import trend_power
+from redraft.evals.report._profile import Transcript, TranscriptRound, profile_run
+from redraft.evals.report._settings import setting_differences
 from redraft.evals.report._transcripts import kind_words
 from redraft.evals.stats import Estimate, analyze_run, load_run
-from redraft.tools import Cost
 
 
 def _column_sum(request: GenerationRequest) -> int:
@@ -45,10 +43,12 @@ def _lenient_reviser(request: GenerationRequest) -> str:
     return f"So the column sum is {_column_sum(request):02d}."
 
 
-def _run(tmp: Path, name: str, outputs: object, **fields: object) -> Path:
+def _run(tmp: Path, name: str, outputs: object, critic: str = "tool", max_revisions: int = 2,
+         **fields: object) -> Path:
     config = EvalConfig.model_validate({"task": "addition", "model": "scripted/inline",
-                                        "critic": "tool", "max_revisions": 2, "episodes": 6,
-                                        "max_steps": 4, "batch_size": 1,
+                                        "episodes": 6, "max_steps": 4, "batch_size": 1,
+                                        "corrector": {"critic": critic,
+                                                      "max_revisions": max_revisions},
                                         "task_options": {"digits": 4}, **fields})
     backend = ScriptedBackend([outputs] * 200)  # type: ignore[list-item]
     run_eval(config, tmp / name, backend=backend)
@@ -102,13 +102,29 @@ def test_the_repeat_rule_is_named_when_it_cuts_steps_short(runs: dict[str, Path]
 
 
 def test_a_run_without_errors_says_there_is_nothing_to_compound(tmp_path: Path) -> None:
-    config = EvalConfig(task="addition", model="simulated/e=0,r=0,h=0", critic="none",
-                        max_revisions=0, episodes=20, max_steps=5)
+    config = EvalConfig(task="addition", model="simulated/e=0,r=0,h=0", episodes=20,
+                        max_steps=5, corrector=CorrectorConfig(critic="none", max_revisions=0))
     run_eval(config, tmp_path / "clean")
     stats = analyze_run(load_run(tmp_path / "clean"), n_boot=50)
     headline = run_headline(stats)
     assert "No committed error in" in headline.text
     assert {c.kind for c in headline.caveats} == {"all_same", "no_errors"}
+
+
+def _all_cut(request: GenerationRequest) -> Generation:
+    return Generation(text="I think", finish_reason="length", usage=Cost(completion_tokens=2))
+
+
+def test_a_run_with_nothing_judged_says_so_instead_of_no_committed_error(tmp_path: Path) -> None:
+    run = _run(tmp_path, "cut", _all_cut, critic="none", max_revisions=0, episodes=2,
+               max_steps=2)
+    stats = analyze_run(load_run(run), n_boot=50)
+    assert stats.metrics["e_post"].n == 0
+    headline = run_headline(stats, profile_run(load_run(run)))
+    assert "none of its committed answers could be judged" in headline.text
+    assert "No committed error" not in headline.text and "ê" not in headline.text
+    kinds = {c.kind for c in headline.caveats}
+    assert "no_data" in kinds and "unknown" in kinds and "no_errors" not in kinds
 
 
 def _est(value: float, low: float, high: float) -> Estimate:
@@ -148,7 +164,8 @@ def test_simulated_p_values_at_their_floor_are_bounds() -> None:
 
 
 def _simulated(tmp: Path, name: str, model: str, episodes: int, steps: int) -> Path:
-    config = EvalConfig(task="addition", model=model, critic="none", max_revisions=0,
+    config = EvalConfig(task="addition", model=model,
+                        corrector=CorrectorConfig(critic="none", max_revisions=0),
                         episodes=episodes, max_steps=steps, seed=0,
                         task_options={"digits": steps})
     run_eval(config, tmp / name)
@@ -213,11 +230,13 @@ def test_numbers_side_by_side_say_when_they_count_different_steps(tmp_path: Path
 
 
 def test_setting_differences_ignore_seeds_and_the_unused_budget() -> None:
-    base = {"task": "chess", "model": "m", "critic": "none", "max_revisions": 0, "seed": 1,
-            "episodes": 10, "corrector": {"repeat_limit": 2}}
-    tool = {**base, "critic": "tool", "max_revisions": 2, "seed": 7, "episodes": 40}
+    base = {"task": "chess", "model": "m", "seed": 1, "episodes": 10,
+            "corrector": {"critic": "none", "max_revisions": 0, "repeat_limit": 2}}
+    tool = {**base, "seed": 7, "episodes": 40,
+            "corrector": {"critic": "tool", "max_revisions": 2, "repeat_limit": 2}}
     assert setting_differences(base, tool) == ["critic"]  # type: ignore[arg-type]
-    other = {**tool, "model": "n", "corrector": {"repeat_limit": None}}
+    other = {**tool, "model": "n",
+             "corrector": {"critic": "tool", "max_revisions": 2, "repeat_limit": None}}
     assert setting_differences(tool, other) == ["model", "corrector.repeat_limit"]  # type: ignore[arg-type]
 
 

@@ -11,9 +11,10 @@ from headless import chromium, needs_chromium
 from matplotlib import image
 from synthetic_logs import Policy, write_run
 
-from redraft.evals.report import FIGURES_READY_TITLE, write_report
+from redraft.evals.report import write_report
+from redraft.evals.report._html import FIGURES_READY_TITLE
 
-pytestmark = needs_chromium
+pytestmark = [needs_chromium, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")

@@ -17,8 +17,11 @@ import pytest
 from headless import CHROMIUM, chromium, needs_chromium
 from matplotlib import image
 
+from redraft.agent import CorrectorConfig
 from redraft.evals import EvalConfig, run_eval
 from redraft.evals.report import Report, write_report
+
+pytestmark = pytest.mark.slow
 
 
 def _visible_text(dom: str) -> str:
@@ -33,18 +36,20 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Report:
     common = {"task": "addition", "max_steps": 8, "seed": 3}
     runs = {
         # No critic: the baseline.
-        "none": EvalConfig(model="simulated/e=0.1,r=0.6,h=0.02", critic="none", max_revisions=0,
-                           episodes=150, **common),
+        "none": EvalConfig(model="simulated/e=0.1,r=0.6,h=0.02", episodes=150,
+                           corrector=CorrectorConfig(critic="none", max_revisions=0), **common),
         # Tool feedback on the same model: differs from the baseline in the critic only.
-        "tool": EvalConfig(model="simulated/e=0.1,r=0.6,h=0.02", critic="tool", episodes=150,
-                           **common),
+        "tool": EvalConfig(model="simulated/e=0.1,r=0.6,h=0.02", episodes=150,
+                           corrector=CorrectorConfig(critic="tool"), **common),
         # Every answer wrong, errors counted and replaced: every first error is at step 1.
-        "wall": EvalConfig(model="simulated/e=1.0,r=0,h=0", critic="tool", episodes=30,
-                           error_policy="continue", **common),
+        "wall": EvalConfig(model="simulated/e=1.0,r=0,h=0", episodes=30,
+                           corrector=CorrectorConfig(critic="tool"), error_policy="continue",
+                           **common),
         # Few episodes, a steeply rising hazard: the test rejects at its simulated floor,
         # though its power is low.
-        "rising": EvalConfig(model="simulated/e=0.03,growth=0.5", critic="none", max_revisions=0,
-                             episodes=20, **common),
+        "rising": EvalConfig(model="simulated/e=0.03,growth=0.5", episodes=20,
+                             corrector=CorrectorConfig(critic="none", max_revisions=0),
+                             **common),
     }
     for name, config in runs.items():
         run_eval(config, base / name)

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from synthetic_logs import Policy, write_run
 
+from redraft.core import BadInputError
 from redraft.evals.report import build_report, write_report
 from redraft.evals.stats import RunData, load_run
-from redraft.tools import BadInputError
 
 REQUIRED = ("e_raw", "e_post", "recovery", "harm", "e_hat", "critic_tpr", "critic_fpr")
 
@@ -59,7 +59,7 @@ def test_summary_json_has_the_contract_shape(report_dir: Path) -> None:
     # No critic: critic rates are undefined, so null, never NaN.
     assert runs["none"]["metrics"]["critic_tpr"] == {"value": None, "ci_low": None,
                                                       "ci_high": None}
-    assert runs["none"]["config"]["critic"] == "none"
+    assert runs["none"]["config"]["corrector"]["critic"] == "none"
     assert "leaky" not in runs["none"]
     assert runs["oracle"]["leaky"] is True and runs["oracle"]["config"]["leaky"] is True
     value = runs["oracle"]["metrics"]["e_raw"]
@@ -83,6 +83,7 @@ def test_report_rejects_no_runs_and_duplicate_names(tmp_path: Path) -> None:
     assert [s.name for s in report.runs] == ["first", "second"]
 
 
+@pytest.mark.slow
 def test_report_of_an_empty_run_is_null_not_nan(tmp_path: Path) -> None:
     d = tmp_path / "empty"
     d.mkdir()
@@ -91,3 +92,19 @@ def test_report_of_an_empty_run_is_null_not_nan(tmp_path: Path) -> None:
     data = json.loads(report.summary.read_text())
     assert data["runs"][0]["episodes"] == 0
     assert data["runs"][0]["metrics"]["e_raw"]["value"] is None
+
+
+def test_what_a_run_recorded_reaches_the_page_escaped(tmp_path: Path) -> None:
+    from redraft.agent import CorrectorConfig
+    from redraft.agent.backends import ScriptedBackend
+    from redraft.evals import EvalConfig, run_eval
+
+    hostile = '<script>alert("x")</script><img src=x onerror=alert(1)>'
+    config = EvalConfig(task="addition", model="scripted/inline", episodes=1, max_steps=1,
+                        corrector=CorrectorConfig(critic="tool", max_revisions=1))
+    run_dir = tmp_path / "<b>run</b>"
+    run_eval(config, run_dir, backend=ScriptedBackend([hostile] * 4))
+    html = build_report([load_run(run_dir)], tmp_path / "report", n_boot=20).html.read_text()
+    assert "<script>alert" not in html and "<img src=x" not in html and "<b>run</b>" not in html
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in html
+    assert html.count("<script>") == 1  # the page's own: figures-loaded marker

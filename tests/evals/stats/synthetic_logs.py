@@ -13,6 +13,7 @@ from typing import Literal
 
 import numpy as np
 
+from redraft.core import Cost
 from redraft.evals._events import (
     SCHEMA_VERSION,
     EpisodeEndEvent,
@@ -22,7 +23,7 @@ from redraft.evals._events import (
     StepEvent,
 )
 from redraft.evals.stats import RunData
-from redraft.tools import Correctness, Cost, Judgement, Verdict
+from redraft.tools import Correctness, Judgement, Verdict
 
 ACCEPT = Verdict.accept(source="critic")
 REJECT = Verdict.reject("wrong_value", "looks wrong", source="critic")
@@ -223,8 +224,9 @@ def simulated_run(
 ) -> RunData:
     """A whole simulated run as RunData."""
     outcomes = simulate(policy, episodes, max_steps, np.random.default_rng(seed))
-    config = {"critic": critic if policy.revise else "none", "model": "synthetic",
-              "task": "synthetic", "max_revisions": 1 if policy.revise else 0}
+    corrector = {"critic": critic if policy.revise else "none",
+                 "max_revisions": 1 if policy.revise else 0}
+    config = {"model": "synthetic", "task": "synthetic", "corrector": corrector}
     return RunData.from_events(to_events(outcomes, policy), name=name, config=config)
 
 
@@ -235,9 +237,10 @@ def write_run(
     """Write manifest.json and events.jsonl for a simulated run; returns the directory."""
     run_dir.mkdir(parents=True, exist_ok=True)
     outcomes = simulate(policy, episodes, max_steps, np.random.default_rng(seed))
-    config = {"critic": critic if policy.revise else "none", "model": "synthetic/e="
-              f"{policy.e},r={policy.r},h={policy.h}", "task": "synthetic",
-              "max_revisions": 1 if policy.revise else 0, "max_steps": max_steps}
+    corrector = {"critic": critic if policy.revise else "none",
+                 "max_revisions": 1 if policy.revise else 0}
+    config = {"model": f"synthetic/e={policy.e},r={policy.r},h={policy.h}",
+              "task": "synthetic", "max_steps": max_steps, "corrector": corrector}
     (run_dir / "manifest.json").write_text(
         json.dumps({"schema": SCHEMA_VERSION, "config": config, "seed": seed})
     )

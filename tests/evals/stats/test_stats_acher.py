@@ -13,6 +13,8 @@ from synthetic_logs import Policy, simulated_run
 
 from redraft.evals.stats import analyze_run
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.mark.parametrize(
     ("rate", "moves", "published"), [(0.003, 52, 0.15), (0.0066, 48, 0.27)]

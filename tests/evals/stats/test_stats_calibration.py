@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from synthetic_logs import Policy, simulated_run
 
 from redraft.evals.stats import analyze_run, episode_arrays, hazard_trend_test
+
+pytestmark = pytest.mark.slow
 
 SEEDS = 150
 

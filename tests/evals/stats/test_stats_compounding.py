@@ -40,6 +40,7 @@ def _hazard_rejections(policy: Policy, episodes: int, sets: int) -> tuple[float,
 
 
 @pytest.mark.parametrize("episodes", [10, 30])
+@pytest.mark.slow
 def test_hazard_trend_false_positive_rate_is_nominal(episodes: int) -> None:
     rate, chi2 = _hazard_rejections(Policy(e=0.1, revise=False), episodes, 500)
     print(f"hazard trend at {episodes} episodes: simulated p rejects {rate:.3f}, "
@@ -67,6 +68,7 @@ def _continue_rejections(policy: Policy, episodes: int, steps: int, sets: int) -
 
 
 @pytest.mark.parametrize("episodes", [10, 30])
+@pytest.mark.slow
 def test_self_conditioning_and_trend_false_positive_rates_are_nominal(episodes: int) -> None:
     policy = Policy(e=0.1, revise=False, error_policy="continue")
     selfcond, trend = _continue_rejections(policy, episodes, 20, 500)
@@ -96,6 +98,7 @@ def test_self_conditioning_test_holds_its_size_when_episodes_differ() -> None:
     assert naive / sets > 0.5
 
 
+@pytest.mark.slow
 def test_self_conditioning_is_found_with_stated_power() -> None:
     # Planted: e = 0.10 before a committed error, 0.20 after (the backend's selfcond=0.1).
     # Stated power at 60 episodes × 20 steps: ≥ 0.85 (measured ≈ 0.93); at 30 episodes

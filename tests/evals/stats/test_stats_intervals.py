@@ -12,18 +12,16 @@ import pytest
 from scipy import stats as sps
 from synthetic_logs import Policy, simulated_run
 
-from redraft.evals.stats import (
+from redraft.evals.stats import episode_arrays, kaplan_meier, wilson
+from redraft.evals.stats._intervals import (
     MIN_BOOTSTRAP_EPISODES,
     bca_interval,
     bootstrap_ratios,
     clopper_pearson,
     clustered_wilson,
-    episode_arrays,
-    kaplan_meier,
+    jackknife_ratios,
     ratio_estimate,
-    wilson,
 )
-from redraft.evals.stats._intervals import jackknife_ratios
 from redraft.evals.stats._metrics import ratio_metrics
 
 
@@ -146,6 +144,7 @@ def test_intervals_cover_planted_truth_at_10_episodes(harm: float) -> None:
         assert 0.90 <= rate <= 1.0, (name, rate)
 
 
+@pytest.mark.slow
 def test_true_rates_of_0_and_1_are_covered_without_zero_width() -> None:
     # A perfect critic and reviser: harm 0, FPR 0, TPR 1, recovery and repair 1.
     policy = Policy(e=0.3, r=1.0, h=0.0, tpr=1.0, fpr=0.0)

@@ -8,12 +8,13 @@ import numpy as np
 import pytest
 from synthetic_logs import Policy, simulate, to_events, write_run
 
-from redraft.evals.stats import EventLogError, RunData, load_run
+from redraft.evals.stats import RunData, load_run
+from redraft.evals.stats._load import EventLogError
 
 
 def test_load_run_reads_manifest_config(tmp_path: Path) -> None:
     run = load_run(write_run(tmp_path / "r1", Policy(), 10, 5, 0))
-    assert run.name == "r1" and run.config["critic"] == "tool"
+    assert run.name == "r1" and run.critic == "tool"
     assert len(run.episodes) == 10 and run.unfinished == 0
 
 

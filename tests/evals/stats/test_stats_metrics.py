@@ -65,7 +65,8 @@ def test_critic_rates_count_verifier_errors_apart() -> None:
 def test_critic_rates_leave_out_the_extractors_no_answer() -> None:
     # "No answer" is said by the extractor, unasked: no critic detected anything. Each
     # patched round is one the oracle rejects, so counting it would be a true positive.
-    from redraft.agent import EXTRACTOR_SOURCE, missing_answer_verdict
+    from redraft.agent import EXTRACTOR_SOURCE
+    from redraft.agent._answer import missing_answer_verdict
 
     policy = Policy(e=0.3, tpr=0.5, fpr=0.2)
     events = to_events(simulate(policy, 200, 10, np.random.default_rng(3)), policy)

@@ -6,7 +6,8 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from redraft.evals.stats import bootstrap_ratios, hazard_trend_test, kaplan_meier, ratio_estimate
+from redraft.evals.stats import hazard_trend_test, kaplan_meier
+from redraft.evals.stats._intervals import bootstrap_ratios, ratio_estimate
 
 durations = st.lists(
     st.tuples(st.integers(1, 15), st.booleans()), min_size=1, max_size=40

@@ -166,6 +166,7 @@ def test_runs_sharing_seeds_are_compared_paired() -> None:
 
 
 @pytest.mark.parametrize("episodes", [10, 40])
+@pytest.mark.slow
 def test_paired_comparison_keeps_its_coverage(episodes: int) -> None:
     # The same episodes, hard and easy ones (e = 0.05 or 0.45), played without a critic and
     # with a tool critic that flags every wrong proposal and repairs it w.p. 0.8. Pairing

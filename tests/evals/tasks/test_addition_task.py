@@ -5,8 +5,8 @@ from typing import Any
 import pytest
 
 from redraft.agent.backends import ScriptedBackend, load_backend
+from redraft.core import BadInputError
 from redraft.evals.tasks import Episode, Task, load_task
-from redraft.tools import BadInputError
 from redraft.tools.arithmetic import AdditionVerifier
 
 

@@ -9,9 +9,9 @@ import pytest
 from task_harness import commit
 
 from redraft.agent.backends import ScriptedBackend, load_backend
+from redraft.core import BadInputError
 from redraft.evals.tasks import Task, load_task
 from redraft.evals.tasks.chess import ChessTask
-from redraft.tools import BadInputError
 from redraft.tools.chess import ChessVerifier
 
 needs_stockfish = pytest.mark.skipif(
@@ -48,6 +48,7 @@ def test_representations(representation: str, marker: str) -> None:
         assert marker in text
         assert "as White" in prompt.messages[0].content and "SAN" in prompt.messages[0].content
         assert prompt.constraint is not None and prompt.hint.correct in prompt.constraint.choices
+        assert prompt.stop == ("\n",)  # a move is one line
         verifier = task.verifier()
         assert verifier.check(prompt.context, prompt.hint.correct).ok
         assert not any(verifier.check(prompt.context, w).ok for w in prompt.hint.wrong)
@@ -128,6 +129,7 @@ def test_opponent_mate_ends_naturally() -> None:
 
 
 @needs_stockfish
+@pytest.mark.slow
 def test_game_against_stockfish(drive: Any, check: Any) -> None:
     with load_task("chess", opponent="stockfish", skill_level=0, move_time=0.01,
                    representation="san", quality=True) as task:

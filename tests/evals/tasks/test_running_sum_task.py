@@ -6,8 +6,8 @@ import pytest
 from task_harness import commit
 
 from redraft.agent.backends import load_backend
+from redraft.core import BadInputError
 from redraft.evals.tasks import Task, load_task
-from redraft.tools import BadInputError
 from redraft.tools.arithmetic import RunningSumTruth
 
 

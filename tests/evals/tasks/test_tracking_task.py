@@ -6,8 +6,8 @@ from typing import Any
 import pytest
 
 from redraft.agent.backends import ScriptedBackend, load_backend
+from redraft.core import BadInputError
 from redraft.evals.tasks import Task, load_task
-from redraft.tools import BadInputError
 
 
 def test_options() -> None:

@@ -6,6 +6,7 @@ import itertools
 
 import pytest
 
+from redraft.core import BadInputError
 from redraft.evals.tasks import load_task
 from redraft.lab.testbed import (
     DECISIVE_CALIBRATION,
@@ -14,7 +15,6 @@ from redraft.lab.testbed import (
     decisive_options,
     examples,
 )
-from redraft.tools import BadInputError
 
 
 @pytest.mark.parametrize("scale", ["quick", "full", "gpu"])

@@ -14,6 +14,7 @@ import pytest
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
+from redraft.core import BadInputError  # noqa: E402
 from redraft.evals.tasks import load_task  # noqa: E402
 from redraft.lab.testbed import (  # noqa: E402
     BACK_MARKER,
@@ -26,7 +27,6 @@ from redraft.lab.testbed import (  # noqa: E402
 from redraft.lab.testbed._lockstep import _Lockstep  # noqa: E402
 from redraft.lab.testbed._tokenizer import build_tokenizer  # noqa: E402
 from redraft.lab.testbed._train import build_model  # noqa: E402
-from redraft.tools import BadInputError  # noqa: E402
 
 TASK = {"representation": "recent", "modulus": 100, "start": "mixed", "step_label": False,
         "window": 3, "n_keys": 10, "keys_per_step": 1, "value_min": 0, "value_max": 9}

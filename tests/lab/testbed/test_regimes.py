@@ -6,6 +6,7 @@ import itertools
 
 import pytest
 
+from redraft.core import BadInputError
 from redraft.evals._runner import episode_seed
 from redraft.evals.tasks import load_task
 from redraft.lab.testbed import (
@@ -16,7 +17,6 @@ from redraft.lab.testbed import (
     examples,
     training_seed,
 )
-from redraft.tools import BadInputError
 
 
 def _task(name: str) -> object:

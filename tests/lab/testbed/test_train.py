@@ -50,6 +50,7 @@ def _eval(model: Path, out: Path, *extra: str) -> int:
                  "--out", str(out), "-q", *extra])
 
 
+@pytest.mark.slow
 def test_the_model_directory_is_complete(expert: Path) -> None:
     names = {p.name for p in expert.iterdir()}
     assert {"config.json", "model.safetensors", "tokenizer.json", RECIPE_FILE} <= names
@@ -63,6 +64,7 @@ def test_the_model_directory_is_complete(expert: Path) -> None:
     assert recipe.versions["torch"] != "missing"
 
 
+@pytest.mark.slow
 def test_micro_model_beats_chance_on_held_out_episodes(expert: Path, tmp_path: Path) -> None:
     run = tmp_path / "run"
     assert main(["eval", "running_sum", "--model", f"hf/{expert}", "--critic", "none",
@@ -81,12 +83,14 @@ def test_micro_model_beats_chance_on_held_out_episodes(expert: Path, tmp_path: P
 
 
 @pytest.mark.parametrize("critic", ["tool", "self", "resample"])
+@pytest.mark.slow
 def test_every_critic_mode_runs_the_model(expert: Path, tmp_path: Path, critic: str) -> None:
     assert _eval(expert, tmp_path / critic, "--critic", critic, "--rounds", "1") == 0
     steps = [json.loads(line) for line in (tmp_path / critic / "events.jsonl").open()]
     assert sum(e["kind"] == "episode_end" for e in steps) == 8
 
 
+@pytest.mark.slow
 def test_a_model_of_another_task_is_bad_input(
     expert: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -97,6 +101,7 @@ def test_a_model_of_another_task_is_bad_input(
     assert len(err.splitlines()) == 1 and "trained on task 'running_sum'" in err
 
 
+@pytest.mark.slow
 def test_retry_model_trains_and_runs(tmp_path: Path) -> None:
     model = tmp_path / "retry"
     assert main(["train", "running_sum", "--regime", "retry", "--retry-p", "0.5", "--size",
@@ -106,6 +111,7 @@ def test_retry_model_trains_and_runs(tmp_path: Path) -> None:
     assert _eval(model, tmp_path / "run", "--critic", "none") == 0
 
 
+@pytest.mark.slow
 def test_retry_draws_wrong_answers_from_a_trained_model(expert: Path, tmp_path: Path) -> None:
     model = tmp_path / "retry-own"
     assert main(["train", "running_sum", "--regime", "retry", "--retry-p", "0.5",
@@ -123,6 +129,7 @@ def test_retry_draws_wrong_answers_from_a_trained_model(expert: Path, tmp_path: 
     assert len(wrong.offsets) > wrong.sampled // 10 and 0 not in wrong.offsets
 
 
+@pytest.mark.slow
 def test_a_model_too_accurate_at_temperature_1_is_sampled_hotter(expert: Path) -> None:
     # An expert that makes few mistakes at temperature 1 (one of the quick scale's made
     # none in 2048 steps) is sampled again, hotter, until enough wrong totals are found;
@@ -137,6 +144,7 @@ def test_a_model_too_accurate_at_temperature_1_is_sampled_hotter(expert: Path) -
     assert hotter.temperature == 2.0 and hotter.offsets and 0 not in hotter.offsets
 
 
+@pytest.mark.slow
 def test_the_marker_is_one_token_that_survives_decoding(expert: Path) -> None:
     from transformers import AutoTokenizer
 
@@ -177,6 +185,7 @@ def test_the_marker_is_one_token_that_survives_decoding(expert: Path) -> None:
         (["train", "running_sum", "--wrong-model", "nowhere"], "not a testbed model"),
     ],
 )
+@pytest.mark.slow
 def test_bad_train_input_is_one_line_exit_2(
     argv: list[str], needle: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -187,6 +196,7 @@ def test_bad_train_input_is_one_line_exit_2(
     assert not (tmp_path / "m").exists()
 
 
+@pytest.mark.slow
 def test_a_used_out_directory_is_refused(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -197,6 +207,7 @@ def test_a_used_out_directory_is_refused(
     assert (tmp_path / "m" / "keep.txt").read_text() == "data"
 
 
+@pytest.mark.slow
 def test_missing_torch_says_what_to_install(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -116,6 +116,7 @@ def _first(batches: Batches, n: int) -> list[np.ndarray]:
         batches.close()
 
 
+@pytest.mark.slow
 def test_batches_depend_on_the_seed_not_on_the_worker_count() -> None:
     alone = _first(Batches(_source(), 48, workers=0), 12)
     again = _first(Batches(_source(), 48, workers=0), 12)
@@ -139,6 +140,7 @@ def test_bucketing_pads_less() -> None:
     assert padding(True) < padding(False) / 2
 
 
+@pytest.mark.slow
 def test_the_lean_loss_is_the_models_loss() -> None:
     tokenizer = build_tokenizer()
     torch.manual_seed(0)
@@ -168,6 +170,7 @@ def _weights(model_dir: Path) -> dict[str, torch.Tensor]:
     return load_file(str(model_dir / "model.safetensors"))
 
 
+@pytest.mark.slow
 def test_training_is_deterministic_on_cpu(tmp_path: Path) -> None:
     def run(name: str, seed: int) -> tuple[float, dict[str, torch.Tensor], int]:
         config = TrainConfig(task="running_sum", regime="retry", size="micro", steps=40,
@@ -182,6 +185,7 @@ def test_training_is_deterministic_on_cpu(tmp_path: Path) -> None:
     assert not all(torch.equal(first[1][k], other[1][k]) for k in first[1])
 
 
+@pytest.mark.slow
 def test_a_token_budget_stops_training(tmp_path: Path) -> None:
     config = TrainConfig(task="running_sum", size="micro", steps=1000, tokens=3000,
                          minutes=None, batch_size=16, device="cpu", threads=1, log_every=2)
@@ -191,6 +195,7 @@ def test_a_token_budget_stops_training(tmp_path: Path) -> None:
     assert recipe.steps_done < 10
 
 
+@pytest.mark.slow
 def test_a_compile_that_fails_falls_back_to_eager(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -41,11 +41,14 @@ class UnknownPluginError(BadInputError, LookupError):
 class PluginLoadError(BadInputError, ImportError):
     """A registered verifier, backend or task that fails to load.
 
-    Its module raised on import, or lacks the named attribute: a broken plug-in or built-in,
-    named with the error it raised.
+    Its module raised on import, or lacks the named attribute, or its factory raised when
+    called (``stage="creating"``): a broken plug-in or built-in, named with the error it
+    raised.
     """
 
-    def __init__(self, kind: str, name: str, target: str, exc: BaseException) -> None:
+    def __init__(
+        self, kind: str, name: str, target: str, exc: BaseException, stage: str = "loading"
+    ) -> None:
         self.kind = kind
         self.name = name
         self.target = target
@@ -53,7 +56,7 @@ class PluginLoadError(BadInputError, ImportError):
         self.reason = f"{type(exc).__name__}: {detail[:300]}"
         """What loading it raised, on one line."""
         super().__init__(
-            f"{kind} {name!r} ({target}) is broken: loading it raised {self.reason}; fix or "
+            f"{kind} {name!r} ({target}) is broken: {stage} it raised {self.reason}; fix or "
             "uninstall the package that provides it"
         )
 
