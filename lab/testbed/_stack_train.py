@@ -26,7 +26,7 @@ import numpy as np
 
 from redraft.lab.testbed._deps import require_train
 from redraft.lab.testbed._lockstep import Member, StackBatch, StackData, heldout_batch
-from redraft.lab.testbed._recipe import SIZES, HeldoutPoint, LossPoint, SizeName
+from redraft.lab.testbed._recipe import HeldoutPoint, LossPoint, SizeName
 from redraft.lab.testbed._stack import StackedAdamW, StackedLlama
 from redraft.lab.testbed._threads import choose_wait_policy
 
@@ -296,11 +296,6 @@ def _rows(batch: StackBatch, rows: Sequence[int]) -> StackBatch:
     index = np.asarray(rows)
     return StackBatch(batch.ids[index], batch.labels[index], batch.tokens[index],
                       batch.targets[index])
-
-
-def size_of(plan: StackPlan) -> Any:
-    """The model shape of the plan's size."""
-    return SIZES[plan.size]
 
 
 def save_folder(outcome: StackOutcome, k: int, out: Path, recipe: Any) -> None:

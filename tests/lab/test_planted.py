@@ -32,19 +32,24 @@ def test_zero_effects_are_rejected_at_most_five_percent_of_the_time(world: World
     assert all(rates[k] <= 0.05 for k in ("compounding", "undo", "retry", "recovery"))
 
 
-def test_effects_at_the_stated_detectable_size_are_found_at_about_80_percent(
-    world: World,
+@pytest.mark.slow
+@pytest.mark.parametrize("key", ["compounding", "undo", "retry", "recovery"])
+def test_an_effect_at_the_stated_detectable_size_is_found_at_about_80_percent(
+    world: World, key: str,
 ) -> None:
-    planted = planted_at_power(world, 8)
-    rates = replicate(planted, 8, REPS, seed=12)
-    allowance = 2.5 * (0.8 * 0.2 / REPS) ** 0.5
-    for key in ("compounding", "undo", "retry", "recovery"):
-        # Holm finds at least what its first step (the Bonferroni level) finds.
-        assert rates[key] >= 0.8 - allowance, (key, rates)
+    # One effect planted alone, the others 0: Holm's first step is the level it is
+    # stated at, so it is found about 80% of the time (no less, beyond Monte Carlo error).
+    planted = planted_at_power(world, 8, only=key)
+    reps = 2 * REPS
+    rates = replicate(planted, 8, reps, seed=12)
+    allowance = 2.5 * (0.8 * 0.2 / reps) ** 0.5
+    assert 0.8 - allowance <= rates[key] <= 0.95, rates
+    others = [k for k in ("compounding", "undo", "retry", "recovery") if k != key]
+    assert all(rates[k] <= 0.05 for k in others)
 
 
 def test_a_small_effect_is_missed_and_a_large_one_always_found(world: World) -> None:
-    planted = planted_at_power(world, 8)
+    planted = planted_at_power(world, 8, only="compounding")
     small = replicate(replace(world, compounding=planted.compounding / 4), 8, 100, seed=13)
     large = replicate(replace(world, compounding=planted.compounding * 3), 8, 100, seed=14)
     assert small["compounding"] < 0.5 < 0.95 <= large["compounding"]
