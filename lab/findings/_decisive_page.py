@@ -77,6 +77,12 @@ def _words(result: PrimaryResult) -> str:
     tests = (f"sign-flip p = {_p(e.p_sign_flip)}, t p = {_p(e.p_t)}, Holm-adjusted p = "
              f"{_p(result.p_holm)}; smallest detectable effect {_detectable(e)}")
     sign = detected(result)
+    if sign == 0 and e.detectable is None:
+        # Too few converged seeds for any exact p to reach the level: not a null.
+        return (f"**not testable at this scale**: {e.n} converged seed"
+                f"{'' if e.n == 1 else 's'}, and no exact p can reach level {e.alpha:.3g} "
+                f"with so few (the smallest is 2/2^n); exploratory: {paired_text(e)}; "
+                f"sign-flip p = {_p(e.p_sign_flip)}, t p = {_p(e.p_t)}")
     if sign == 0:
         bound = "" if e.detectable is None else f"; at most ±{_num(e.detectable)} at this scale"
         return f"no detectable effect{bound}: {paired_text(e)}; {tests}"

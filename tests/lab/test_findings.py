@@ -220,6 +220,15 @@ def test_a_page_with_zero_planted_effects_says_no_detectable_effect_and_the_boun
     assert "withdrawn" in page and "length generalisation" in page
 
 
+def test_too_few_converged_seeds_is_not_testable_not_a_null() -> None:
+    # 3 seeds: the smallest exact two-sided p is 2/2^3 = 0.25, above any Holm level.
+    strong = replace(planted_at_power(WORLD, 8), undo=0.0, retry=0.0, recovery=0.0)
+    page = render_page(Findings({}, _meta(), _decisive(strong, n=3)))
+    line = _line(page, "compounding")
+    assert "**not testable at this scale**: 3 converged seeds" in line
+    assert "no detectable effect" not in line and "exploratory" in line
+
+
 def test_a_planted_effect_is_named_with_whom_it_supports_and_needs_a_second_run() -> None:
     strong = replace(planted_at_power(WORLD, 8), undo=0.0, retry=0.0, recovery=0.0)
     strong = replace(strong, compounding=strong.compounding * 2)
