@@ -112,8 +112,8 @@ def _learning(meta: dict[str, Any]) -> bytes:
         steps = [p[0] for p in m["curve"]]
         label = m["arm"] if m is next(x for x in models if x["arm"] == m["arm"]) else None
         ax.plot(steps, [p[1] for p in m["curve"]], color=colour, linewidth=0.8, label=label)
-    label_axes(ax, "held-out greedy accuracy while training (base from scratch; arms from "
-               "their base)", "optimizer step", "accuracy")
+    label_axes(ax, "held-out greedy accuracy while training\n(base from scratch; arms "
+               "from their base)", "optimizer step", "accuracy")
     ax.set_ylim(-0.02, 1.02)
     _legend(ax)
     png: bytes = png_bytes(fig)

@@ -52,6 +52,9 @@ def commit_record(lab: Path | None = None) -> str:
     Read from the file a wheel built from a checkout carries (``redraft/lab/_commit.txt``,
     :mod:`redraft.lab._build`), else from git in an editable checkout, else unknown.
     """
+    # The same git calls as lab/_build.py's source_commit, kept apart on purpose:
+    # setuptools loads that module as a lone file (no package to import from), and this
+    # one must not import setuptools at run time.
     lab = lab or Path(__file__).resolve().parents[1]
     built = lab / "_commit.txt"  # first: an installed copy may sit inside another checkout
     if built.is_file():
