@@ -490,6 +490,10 @@ def render_page(findings: Findings) -> str:
         "- Seeds are the unit and are paired: every arm of a seed starts from the same base "
         "model and sees the same data; the tests are exact sign-flip tests on the per-seed "
         "differences (a t-test beside), Holm-adjusted over the four.",
+        "- The analysis is checked on simulated grids with planted effects "
+        "([findings-power.md](findings-power.md)): zero effects rejected in 2.7-5.4% of "
+        "1000 grids (Monte Carlo SE 0.7%), an effect of the stated detectable size found in "
+        "78-82%.",
         "- Errors are sampled at a temperature above the one the models were trained to "
         "imitate: they are the tokens LeCun's argument is about (sampled outside the correct "
         "set), made by models that would know better at temperature 0.",
