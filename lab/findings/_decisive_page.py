@@ -55,6 +55,10 @@ def paired_text(e: PairedEstimate | None) -> str:
             f"({e.n} seed{'' if e.n == 1 else 's'}{sd})")
 
 
+BAND = (0.01, 0.10)
+"""The expert's per-step error the main condition is meant to give (the design's band)."""
+
+
 def detected(result: PrimaryResult) -> int:
     """+1 / −1 for a primary outcome detected (Holm-adjusted p < :data:`ALPHA`), else 0."""
     e = result.estimate
@@ -240,6 +244,16 @@ def decisive_sections(results: DecisiveResults, command: str) -> list[str]:
                    + ("met" if results.expert_sd <= smallest / 3 else "**not met**"))
         lines += ["", f"Between-seed SD of the converged experts' e_TF at T={temp}: "
                   f"{_num(results.expert_sd, 4)}{verdict}."]
+    expert = results.arms.get("expert")
+    main = [v for t, vs in (expert.e_tf.items() if expert else []) if float(t) == float(temp)
+            for v in vs]
+    if main:
+        mean = sum(main) / len(main)
+        inside = BAND[0] <= mean <= BAND[1]
+        lines += ["", f"The experts' mean e_TF at the main condition (T={temp}) is "
+                  f"{_num(mean)}: the design asks for {BAND[0]:.0%}-{BAND[1]:.0%}, so it is "
+                  + ("inside" if inside else "**outside** (the temperature was set from a "
+                     "pilot's experts, under Setup)") + "."]
     lines += ["", f"e_TF(t) at T={temp} (is every step equally hard?):", ""]
     for a in arms:
         lines.append(f"- `{a.name}`: {_curve_text(results.arms[a.name].e_tf_curve, every)}")

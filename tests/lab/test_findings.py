@@ -218,6 +218,9 @@ def test_a_page_with_zero_planted_effects_says_no_detectable_effect_and_the_boun
     bullets = [x for x in headline.splitlines() if x.startswith("- **")]
     assert [b.split("**")[1] for b in bullets] == [c.key for c in PRIMARY]
     assert "withdrawn" in page and "length generalisation" in page
+    assert "the design asks for 1%-10%, so it is inside" in page  # the experts' e ~ 0.04
+    cold = render_page(Findings({}, _meta(), _decisive(replace(WORLD, e=0.002))))
+    assert "so it is **outside**" in cold
 
 
 def test_too_few_converged_seeds_is_not_testable_not_a_null() -> None:
