@@ -148,6 +148,9 @@ def replication_lines(results: DecisiveResults, replicate: DecisiveResults,
         twin = other.get(r.contrast.key)
         verdict = {None: "nothing detected to replicate", True: "agrees in direction",
                    False: "**not replicated**"}[replicated(r, twin)]
+        if r.estimate is not None and r.estimate.value is not None \
+                and r.estimate.detectable is None:
+            verdict = "not testable in this run (too few converged seeds)"
         rows.append([f"`{r.contrast.key}`", paired_text(r.estimate),
                      _p(r.p_holm), paired_text(twin.estimate if twin else None),
                      _p(twin.p_holm if twin else None), verdict])
