@@ -36,7 +36,7 @@ from redraft.lab.testbed._tokenizer import (
 )
 from redraft.lab.testbed._wrong import WrongAnswers
 
-__all__ = ["CHUNK", "SHARDS", "Batch", "Batches", "CharCodec", "Chunk", "shard_seed"]
+__all__ = ["CHUNK", "SHARDS", "Batch", "Batches", "CharCodec", "Chunk", "Prefetcher", "shard_seed"]
 
 SHARDS = 8
 """Independent example streams (fixed, so the data does not depend on the worker count)."""
@@ -236,7 +236,63 @@ def _concat(chunks: Sequence[Chunk]) -> Chunk:
                  np.concatenate([c.heads for c in chunks]))
 
 
-class Batches:
+class Prefetcher:
+    """Items made ahead by a background thread and handed out in order by iteration.
+
+    A subclass makes its items in :meth:`_make` and hands each to :meth:`_hand`; an
+    exception raised there reaches the consumer at its next ``next()``. :meth:`close` stops
+    the thread (a producer blocked on a full queue is unblocked).
+    """
+
+    def __init__(self, *, ahead: int, name: str) -> None:
+        self._ready: queue.Queue[Any] = queue.Queue(maxsize=ahead)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+
+    def _start(self) -> None:
+        self._thread.start()
+
+    def _make(self) -> None:
+        raise NotImplementedError
+
+    def _run(self) -> None:
+        try:
+            self._make()
+        except _Stopped:
+            return
+        except BaseException as exc:  # handed to the consumer, which raises it
+            self._ready.put(exc)
+
+    def _hand(self, item: Any) -> None:
+        """Queue ``item`` for the consumer, waiting while the queue is full (until closed)."""
+        while not self._stop.is_set():
+            try:
+                self._ready.put(item, timeout=0.2)
+                return
+            except queue.Full:
+                continue
+
+    def __iter__(self) -> Iterator[Any]:
+        return self
+
+    def __next__(self) -> Any:
+        item = self._ready.get()
+        if isinstance(item, BaseException):
+            raise item
+        return item
+
+    def close(self, timeout: float = 5) -> None:
+        """Stop the thread."""
+        self._stop.set()
+        while True:  # unblock a producer waiting on a full queue
+            try:
+                self._ready.get_nowait()
+            except queue.Empty:
+                break
+        self._thread.join(timeout=timeout)
+
+
+class Batches(Prefetcher):
     """Shuffled batches made ahead by a background thread (and optional worker processes).
 
     Each pool of ``pool_batches`` batches is drawn from consecutive chunks and shuffled with
@@ -278,11 +334,9 @@ class Batches:
         self.producer_seconds = 0.0
         """CPU time the background thread spent making batches (generating examples too, unless
         worker processes do; those are not counted)."""
-        self._ready: queue.Queue[Any] = queue.Queue(maxsize=ahead)
-        self._stop = threading.Event()
+        super().__init__(ahead=ahead, name="testbed-data")
         self._procs: list[Any] = []
-        self._thread = threading.Thread(target=self._run, name="testbed-data", daemon=True)
-        self._thread.start()
+        self._start()
 
     def _chunks(self) -> Iterator[Chunk]:
         if self.workers <= 0:
@@ -315,65 +369,40 @@ class Batches:
                                        ) from None
         raise _Stopped
 
-    def _run(self) -> None:
-        try:
-            rng = np.random.default_rng(shard_seed(self.source.seed, -1))
-            chunks = self._chunks()
-            pending: list[Chunk] = []
-            held = 0
-            pool_size = self.pool_batches * self.batch_size
-            while not self._stop.is_set():
-                started = time.thread_time()
-                while held < pool_size:
-                    chunk = next(chunks)
-                    pending.append(chunk)
-                    held += len(chunk.lengths)
-                pool = _concat(pending)
-                order = rng.permutation(len(pool.lengths))[:pool_size]
-                rest = np.setdiff1d(np.arange(len(pool.lengths)), order)
-                if self.bucket:
-                    order = order[np.argsort(pool.lengths[order], kind="stable")]
-                batches = order.reshape(self.pool_batches, self.batch_size)
-                made: list[Any] = [collate(pool, batches[i], self.pad, self.multiple)
-                                   for i in rng.permutation(self.pool_batches)]
-                if self.prepare is not None:
-                    made = [self.prepare(batch) for batch in made]
-                pending = [Chunk(*_take(pool, rest))] if len(rest) else []
-                held = len(rest)
-                self.producer_seconds += time.thread_time() - started
-                for batch in made:
-                    while not self._stop.is_set():
-                        try:
-                            self._ready.put(batch, timeout=0.2)
-                            break
-                        except queue.Full:
-                            continue
-        except _Stopped:
-            return
-        except BaseException as exc:  # handed to the consumer, which raises it
-            self._ready.put(exc)
+    def _make(self) -> None:
+        rng = np.random.default_rng(shard_seed(self.source.seed, -1))
+        chunks = self._chunks()
+        pending: list[Chunk] = []
+        held = 0
+        pool_size = self.pool_batches * self.batch_size
+        while not self._stop.is_set():
+            started = time.thread_time()
+            while held < pool_size:
+                chunk = next(chunks)
+                pending.append(chunk)
+                held += len(chunk.lengths)
+            pool = _concat(pending)
+            order = rng.permutation(len(pool.lengths))[:pool_size]
+            rest = np.setdiff1d(np.arange(len(pool.lengths)), order)
+            if self.bucket:
+                order = order[np.argsort(pool.lengths[order], kind="stable")]
+            batches = order.reshape(self.pool_batches, self.batch_size)
+            made: list[Any] = [collate(pool, batches[i], self.pad, self.multiple)
+                               for i in rng.permutation(self.pool_batches)]
+            if self.prepare is not None:
+                made = [self.prepare(batch) for batch in made]
+            pending = [Chunk(*_take(pool, rest))] if len(rest) else []
+            held = len(rest)
+            self.producer_seconds += time.thread_time() - started
+            for batch in made:
+                self._hand(batch)
 
-    def __iter__(self) -> Iterator[Any]:
-        return self
-
-    def __next__(self) -> Any:
-        item = self._ready.get()
-        if isinstance(item, BaseException):
-            raise item
-        return item
-
-    def close(self) -> None:
+    def close(self, timeout: float = 5) -> None:
         """Stop the thread and the worker processes."""
-        self._stop.set()
         stop = getattr(self, "_proc_stop", None)
         if stop is not None:
             stop.set()
-        while True:  # unblock a producer waiting on a full queue
-            try:
-                self._ready.get_nowait()
-            except queue.Empty:
-                break
-        self._thread.join(timeout=5)
+        super().close(timeout)
         for proc in self._procs:
             proc.join(timeout=5)
             if proc.is_alive():

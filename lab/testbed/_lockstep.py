@@ -23,8 +23,6 @@ write at that very state, at the evaluation temperature. Per regime:
 
 from __future__ import annotations
 
-import queue
-import threading
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -36,7 +34,7 @@ from numpy.typing import NDArray
 from redraft.core import BadInputError
 from redraft.evals.tasks import Task, load_task
 from redraft.lab.testbed._answers import AnswerCodec, draw_wrong_totals
-from redraft.lab.testbed._data import IGNORE, CharCodec
+from redraft.lab.testbed._data import IGNORE, CharCodec, Prefetcher
 from redraft.lab.testbed._markers import BACK_MARKER
 from redraft.lab.testbed._regimes import task_spec, training_seed
 from redraft.lab.testbed._stack import StackedLlama
@@ -314,7 +312,7 @@ class _Lockstep:
         return rows
 
 
-class StackData:
+class StackData(Prefetcher):
     """Shuffled ``(M, B, L)`` batches for a stack's members, made by a background thread.
 
     Each member's examples are pooled (``pool_batches`` batches) and shuffled with a
@@ -348,61 +346,36 @@ class StackData:
         self.pad = CharCodec().pad
         self.seconds = 0.0
         """Thread time spent making batches (drawing wrong totals included)."""
-        self._ready: queue.Queue[Any] = queue.Queue(maxsize=ahead)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="stack-data", daemon=True)
-        self._thread.start()
+        super().__init__(ahead=ahead, name="stack-data")
+        self._start()
 
-    def _run(self) -> None:
+    def _make(self) -> None:
         import time
 
-        try:
-            shufflers = {m.seed: np.random.default_rng([m.seed, 3]) for m in self.members}
-            buffers: list[list[tuple[NDArray[np.int64], int]]] = [[] for _ in self.members]
-            steps = self.lockstep.step_examples()
-            while not self._stop.is_set():
-                started = time.thread_time()
-                while len(buffers[0]) < self.pool:
-                    for buffer, examples in zip(buffers, next(steps), strict=True):
-                        buffer.extend(examples)
-                orders = {seed: rng.permutation(self.pool) for seed, rng in shufflers.items()}
-                pools = [[buffer[j] for j in orders[m.seed]]
-                         for buffer, m in zip(buffers, self.members, strict=True)]
-                buffers = [buffer[self.pool:] for buffer in buffers]
-                made = []
-                for b in range(self.pool_batches):
-                    part = slice(b * self.batch_size, (b + 1) * self.batch_size)
-                    batch = _collate([pool[part] for pool in pools], self.pad)
-                    made.append(self.prepare(batch) if self.prepare else batch)
-                self.seconds += time.thread_time() - started
-                for item in made:
-                    while not self._stop.is_set():
-                        try:
-                            self._ready.put(item, timeout=0.2)
-                            break
-                        except queue.Full:
-                            continue
-        except BaseException as exc:  # handed to the consumer, which raises it
-            self._ready.put(exc)
+        shufflers = {m.seed: np.random.default_rng([m.seed, 3]) for m in self.members}
+        buffers: list[list[tuple[NDArray[np.int64], int]]] = [[] for _ in self.members]
+        steps = self.lockstep.step_examples()
+        while not self._stop.is_set():
+            started = time.thread_time()
+            while len(buffers[0]) < self.pool:
+                for buffer, examples in zip(buffers, next(steps), strict=True):
+                    buffer.extend(examples)
+            orders = {seed: rng.permutation(self.pool) for seed, rng in shufflers.items()}
+            pools = [[buffer[j] for j in orders[m.seed]]
+                     for buffer, m in zip(buffers, self.members, strict=True)]
+            buffers = [buffer[self.pool:] for buffer in buffers]
+            made = []
+            for b in range(self.pool_batches):
+                part = slice(b * self.batch_size, (b + 1) * self.batch_size)
+                batch = _collate([pool[part] for pool in pools], self.pad)
+                made.append(self.prepare(batch) if self.prepare else batch)
+            self.seconds += time.thread_time() - started
+            for item in made:
+                self._hand(item)
 
-    def __iter__(self) -> Iterator[Any]:
-        return self
-
-    def __next__(self) -> Any:
-        item = self._ready.get()
-        if isinstance(item, BaseException):
-            raise item
-        return item
-
-    def close(self) -> None:
+    def close(self, timeout: float = 10) -> None:
         """Stop the thread."""
-        self._stop.set()
-        while True:
-            try:
-                self._ready.get_nowait()
-            except queue.Empty:
-                break
-        self._thread.join(timeout=10)
+        super().close(timeout)
 
 
 def heldout_batch(task_name: str, task_kwargs: dict[str, Any], members: Sequence[Member], *,
