@@ -18,6 +18,7 @@ import subprocess
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from importlib.resources import files
 from typing import Any, Literal
 
@@ -126,6 +127,18 @@ class Launch(BaseModel):
     the folder, the network and new processes)."""
 
 
+def _chunks(fd: int) -> Iterator[bytes]:
+    """What ``fd`` gives until its end (or a read error: the other end went away)."""
+    while True:
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:
+            return
+        if not chunk:
+            return
+        yield chunk
+
+
 class _Pipe(threading.Thread):
     """Drains one pipe, keeping its head and tail, counting what went past."""
 
@@ -135,13 +148,7 @@ class _Pipe(threading.Thread):
         self.data = bytearray()
 
     def run(self) -> None:
-        while True:
-            try:
-                chunk = os.read(self.fd, 65536)
-            except OSError:
-                break
-            if not chunk:
-                break
+        for chunk in _chunks(self.fd):
             self.shared[0] += len(chunk)
             self.data += chunk
             if len(self.data) > 4 * _TAIL:
@@ -229,13 +236,7 @@ class _Events(threading.Thread):
 
     def run(self) -> None:
         buffer = b""
-        while True:
-            try:
-                chunk = os.read(self.fd, 65536)
-            except OSError:
-                break
-            if not chunk:
-                break
+        for chunk in _chunks(self.fd):
             buffer += chunk
             *lines, buffer = buffer.split(b"\n")
             for line in lines:
