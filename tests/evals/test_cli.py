@@ -256,8 +256,12 @@ def test_sigint_exits_130_and_a_rerun_resumes(tmp_path: Path) -> None:
     out = tmp_path / "run"
     args = ["eval", "addition", "--model", MODEL, "--episodes", "1000000", "--max-steps", "4",
             "--out", str(out), "-q"]
+    # SIGINT as a shell leaves it for a foreground job: handled by default. A test run
+    # started as a background job of a non-interactive shell inherits it ignored, and an
+    # ignored SIGINT stays ignored in redraft (as in any program), so set it here.
     process = subprocess.Popen([sys.executable, "-m", "redraft.evals.cli", *args],
-                               stderr=subprocess.PIPE, text=True)
+                               stderr=subprocess.PIPE, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     events = out / "events.jsonl"
     deadline = time.monotonic() + 120
     while not (events.is_file() and events.stat().st_size > 0):  # inside the run loop
