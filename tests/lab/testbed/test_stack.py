@@ -16,6 +16,8 @@ torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
 from redraft.lab.testbed import (  # noqa: E402
+    DECISIVE_TASK_OPTIONS,
+    DECISIVE_TRAIN_OVERRIDES,
     Member,
     Recipe,
     StackedAdamW,
@@ -30,8 +32,8 @@ from redraft.lab.testbed._stack_train import StackOutcome, initial_stack  # noqa
 from redraft.lab.testbed._tokenizer import build_tokenizer  # noqa: E402
 from redraft.lab.testbed._train import build_model  # noqa: E402
 
-TASK = {"representation": "recent", "modulus": 100, "start": "mixed", "step_label": False,
-        "window": 3, "n_keys": 10, "keys_per_step": 1, "value_min": 0, "value_max": 9}
+TASK = {**DECISIVE_TASK_OPTIONS["quick"], **DECISIVE_TRAIN_OVERRIDES}
+"""The decisive experiment's task as its models train on it."""
 
 
 def _models(seeds: tuple[int, ...]) -> list[object]:
