@@ -67,6 +67,18 @@ def detected(result: PrimaryResult) -> int:
     return 1 if e.value > 0 else -1 if e.value < 0 else 0
 
 
+def untestable(result: PrimaryResult) -> bool:
+    """Estimated, not detected, and too few seeds for Holm's first level: not a null.
+
+    With so few converged seeds no exact p (2/2^n at the least) reaches the first level.
+
+    An outcome detected at a later Holm step (a looser level) is reported as detected.
+    """
+    e = result.estimate
+    return (e is not None and e.value is not None and e.detectable is None
+            and detected(result) == 0)
+
+
 def _detectable(e: PairedEstimate) -> str:
     if e.detectable is None:
         return (f"none: {e.n} seeds cannot reach level {e.alpha:.3g} (the smallest exact p "
@@ -78,18 +90,17 @@ def _words(result: PrimaryResult) -> str:
     e = result.estimate
     if e is None or e.value is None:
         return paired_text(e)
-    tests = (f"sign-flip p = {_p(e.p_sign_flip)}, t p = {_p(e.p_t)}, Holm-adjusted p = "
-             f"{_p(result.p_holm)}; smallest detectable effect {_detectable(e)}")
-    sign = detected(result)
-    if sign == 0 and e.detectable is None:
-        # Too few converged seeds for any exact p to reach the level: not a null.
+    if untestable(result):  # not a null: no test could have rejected it
         return (f"**not testable at this scale**: {e.n} converged seed"
                 f"{'' if e.n == 1 else 's'}, and no exact p can reach level {e.alpha:.3g} "
                 f"with so few (the smallest is 2/2^n); exploratory: {paired_text(e)}; "
                 f"sign-flip p = {_p(e.p_sign_flip)}, t p = {_p(e.p_t)}")
+    tests = (f"sign-flip p = {_p(e.p_sign_flip)}, t p = {_p(e.p_t)}, Holm-adjusted p = "
+             f"{_p(result.p_holm)}; smallest detectable effect {_detectable(e)}")
+    sign = detected(result)
     if sign == 0:
-        bound = "" if e.detectable is None else f"; at most ±{_num(e.detectable)} at this scale"
-        return f"no detectable effect{bound}: {paired_text(e)}; {tests}"
+        return (f"no detectable effect; at most ±{_num(e.detectable)} at this scale: "
+                f"{paired_text(e)}; {tests}")
     side: Side = "positive" if sign > 0 else "negative"
     return (f"**{side}**: {paired_text(e)}; {tests}: supports "
             f"{result.contrast.supports.get(side, '')}")
@@ -148,8 +159,7 @@ def replication_lines(results: DecisiveResults, replicate: DecisiveResults,
         twin = other.get(r.contrast.key)
         verdict = {None: "nothing detected to replicate", True: "agrees in direction",
                    False: "**not replicated**"}[replicated(r, twin)]
-        if r.estimate is not None and r.estimate.value is not None \
-                and r.estimate.detectable is None:
+        if untestable(r):
             verdict = "not testable in this run (too few converged seeds)"
         rows.append([f"`{r.contrast.key}`", paired_text(r.estimate),
                      _p(r.p_holm), paired_text(twin.estimate if twin else None),
