@@ -262,7 +262,9 @@ class _VerifierThread:
         with self._box_lock:
             done = self._outbox.pop(caller, [])
         for job, result in done:
-            if not job.waiter.done():
+            # Not ``if not done(): set_result``: asyncio.Runner's SIGINT handler cancels the
+            # run at whatever bytecode the main thread is on, between the two included.
+            with contextlib.suppress(asyncio.InvalidStateError):
                 job.waiter.set_result(result)
 
     # -- worker side ---------------------------------------------------------------------
@@ -306,7 +308,7 @@ async def _capture(call: Callable[[], Awaitable[T]]) -> T | _Raised:
 
 
 def _expire(waiter: asyncio.Future[Any]) -> None:
-    if not waiter.done():
+    with contextlib.suppress(asyncio.InvalidStateError):  # answered or cancelled (see _deliver)
         waiter.set_exception(VerifierTimeoutError())
 
 

@@ -182,6 +182,40 @@ def test_a_verifier_raising_anything_is_a_verifier_error(exc: BaseException) -> 
     assert ok.ok
 
 
+class _CtrlCBeforeTheAnswer(asyncio.Future[Any]):
+    """A waiter whose answer arrives just as a Ctrl-C lands.
+
+    ``asyncio.run`` answers SIGINT by cancelling its main task from a signal handler, which
+    runs at whatever bytecode the main thread is on: here, the one before the verifier
+    thread's answer is set on the waiter the task awaits.
+    """
+
+    main: asyncio.Task[Any] | None = None
+
+    def set_result(self, result: Any) -> None:
+        assert self.main is not None
+        self.main.cancel()
+        super().set_result(result)
+
+
+def test_a_ctrl_c_as_a_bounded_verifier_answers_stops_the_run_without_a_stray_error() -> None:
+    class Loop(asyncio.SelectorEventLoop):
+        def create_future(self) -> asyncio.Future[Any]:
+            return _CtrlCBeforeTheAnswer(loop=self)
+
+    errors: list[dict[str, Any]] = []
+
+    async def run() -> Verdict:
+        asyncio.get_running_loop().set_exception_handler(lambda _, ctx: errors.append(ctx))
+        _CtrlCBeforeTheAnswer.main = asyncio.current_task()
+        return await safe_verify(FunctionVerifier(lambda c, p: Verdict.accept()), None, "x",
+                                 timeout_s=5)
+
+    with asyncio.Runner(loop_factory=Loop) as runner, pytest.raises(asyncio.CancelledError):
+        runner.run(run())
+    assert errors == []
+
+
 def test_without_a_limit_a_keyboard_interrupt_still_stops_the_run() -> None:
     # In the caller's thread it may be the user's Ctrl-C: the run stops and resumes later.
     with pytest.raises(KeyboardInterrupt):
