@@ -199,9 +199,10 @@ def convergence_lines(results: DecisiveResults) -> list[str]:
              "in a row) or, at the step cap, its last four scorings were all at least 0.9 "
              "and one at least 0.98 (at a constant learning rate a learnt model's greedy "
              "accuracy wanders by a few states out of 192). An arm, which starts from its "
-             "base and cools down, has converged when its held-out error on examples of its "
-             "own training distribution no longer moves over the last quarter of training "
-             "(and, for the expert, its accuracy is at least 0.98). A seed whose base or arm "
+             "base and cools down, has converged when its held-out greedy accuracy on examples "
+             "of its own training distribution is flat over the last quarter of training (a "
+             "least-squares trend within ±0.02; and, for the expert, at least 0.98). A seed "
+             "whose base or arm "
              "had not is left out of every outcome that involves it, and said so above.", ""]
     rows = [[m.arm, str(m.seed), "yes" if m.converged else "**no**", _num(m.accuracy),
              _num(m.error), m.why] for m in results.models]

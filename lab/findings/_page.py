@@ -383,11 +383,13 @@ def _task_calibration_lines(calibration: Any) -> list[str]:
            if overrides else "") + ". " + str(calibration.get("why", ""))]
     measured = calibration.get("measured_e_tf")
     if isinstance(measured, Mapping) and measured:
-        lines += ["", "Measured (converged bases, exact e_TF on clean states):", ""]
+        lines += ["", "Measured (exact e_TF on clean states; each cell names its models):", ""]
         lines += table(["temperature", "e_TF, mean (lowest–highest)"],
                        ([str(t), str(v)] for t, v in measured.items()))
     if calibration.get("command"):
         lines += ["", f"Command: `{calibration['command']}`."]
+    if calibration.get("earlier_command"):
+        lines += ["", f"The pilot before it: `{calibration['earlier_command']}`."]
     return [*lines, ""]
 
 

@@ -168,38 +168,46 @@ learning turn then moved with the seed."""
 _PILOT = ("redraft findings --scale quick --out /tmp/h29/q0/findings --work /tmp/h29/q0/work "
           "(2026-12-07, the pilot: bases and arms trained 1000 steps from them at lr 7e-4; "
           "scores.json)")
+_PROBE = ("python -m redraft.lab.probe_temperature WORK --seed S (2026-12-07, on the experts "
+          "of the earlier quick runs of seed 0 and seed 100, whose main condition was T=2; "
+          "each trained 3000 steps from its converged base, as every scale trains them)")
 _MEASURED = {
     # Exact e_TF on 64 evaluation episodes x 24 clean steps, mean (lowest-highest) of 8 seeds.
-    "0 (greedy)": "bases 0.010 (0.000-0.038); experts 0.000 (0.000-0.000)",
-    "1": "bases 0.023 (0.000-0.062); experts 0.0004 (0.000-0.001)",
-    "1.5": "bases 0.067 (0.006-0.112); experts 0.008 (0.003-0.016)",
-    "2": "bases 0.188 (0.053-0.300); experts 0.054 (0.027-0.088)",
+    "0 (greedy)": "pilot bases 0.010 (0.000-0.038); pilot experts 0.000 (0.000-0.000)",
+    "1": "pilot bases 0.023 (0.000-0.062); experts 0.000 (0.000-0.000) in both runs",
+    "1.5": "pilot experts 0.008 (0.003-0.016); experts 0.0005 (0.0001-0.0013), seed 0",
+    "2": ("pilot experts 0.054 (0.027-0.088); experts 0.0065 (0.0023-0.0162), seed 0, and "
+          "0.0063 (0.0025-0.0137), seed 100"),
+    "2.5": ("experts 0.037 (0.018-0.082), SD 0.023, seed 0; 0.037 (0.020-0.071), SD 0.019, "
+            "seed 100"),
+    "3": "experts 0.121 (0.074-0.233), seed 0; 0.121 (0.080-0.206), seed 100",
 }
 
 DECISIVE_CALIBRATION: dict[str, dict[str, Any]] = {
     scale: {
         "knob": "temperature",
-        "temperature": 2.0,
+        "temperature": 2.5,
         "task_options": DECISIVE_TASK_OPTIONS[scale],
         "train_overrides": DECISIVE_TRAIN_OVERRIDES,
         "measured": True,
         "measured_e_tf": _MEASURED,
-        "command": _PILOT,
+        "command": _PROBE,
+        "earlier_command": _PILOT,
         "why": ("Sampling temperature, not difficulty: a task every seed learns, sampled "
                 "hotter, errs at a rate one declared number sets, read exactly from the "
-                "logits. A pilot of the quick grid (8 seeds) measured the converged models' "
-                "exact e_TF on clean states: the experts, cooled down from their bases, err "
-                "on 0.3-1.6% of steps at temperature 1.5 (at or below the 1% floor) and on "
-                "2.7-8.8% at temperature 2, which is the main condition. The issue's first "
-                "probe (a converged quick-scale expert of the earlier task: 3.9% at 1.5) set "
-                "the pilot's 1.5. Set before any outcome of the runs on the page; the "
-                + ("quick scale measured it, and " if scale != "quick" else "")
+                "logits. A pilot (experts 1000 steps from their bases) set 2, where they "
+                "erred on 2.7-8.8% of steps; the runs' experts, 3000 steps from their bases, "
+                "are sharper and erred on 0.2-1.6% at 2, below the 1% floor in both quick "
+                "runs. Scored exactly at other temperatures (the command), those experts err "
+                "on 1.8-8.2% of steps at 2.5 (mean 3.7% in both runs), the main condition "
+                "since. Set from the experts' e_TF alone, before any outcome at 2.5; "
+                + ("the quick scale measured it, and " if scale != "quick" else "")
                 + "every scale trains the same micro models to the same budgets."),
     }
     for scale in ("quick", "full", "gpu")
 }
 """How each scale's evaluation temperature was chosen: the knob, the temperature, the task,
-the converged experts' exact ``e_TF`` at the temperatures tried, and the command."""
+the converged experts' exact ``e_TF`` at the temperatures tried, and the commands."""
 
 
 def decisive_options(scale: str) -> tuple[str, dict[str, Any]]:

@@ -326,6 +326,33 @@ def test_a_seed_whose_model_had_not_converged_is_left_out_and_named() -> None:
     assert "(left out: seed 3: retry held-out accuracy 0.5 < 0.98)" in _line(page, "retry")
 
 
+def _curve(accuracies: list[float], losses: list[float] | None = None) -> list[list[float]]:
+    """A learning curve scored every 250 steps: ``[step, accuracy, error, loss]``."""
+    losses = losses or [0.05] * len(accuracies)
+    return [[250.0 * (i + 1), a, 0.1, loss]
+            for i, (a, loss) in enumerate(zip(accuracies, losses, strict=True))]
+
+
+def test_an_arm_converges_when_its_accuracy_is_flat_over_the_last_quarter() -> None:
+    from redraft.lab.findings._analysis import converged
+
+    # Retry, seed 0 of the 2026-12-07 quick run (T=2): still rising at its last step.
+    ok, why = converged([[2000.0, 0.7135, 0.5, 0.04], [2250.0, 0.8281, 0.5, 0.03],
+                         [2500.0, 0.9062, 0.4, 0.02], [2750.0, 0.9375, 0.4, 0.016],
+                         [3000.0, 0.9375, 0.4, 0.017]])
+    assert not ok and "still learning" in why
+    # Flat within a scoring's noise (a few of 192 states), its loss still falling: converged.
+    noisy = _curve([0.89] * 8 + [0.885, 0.896, 0.89, 0.901, 0.885, 0.89, 0.896, 0.891],
+                   [0.07 - 0.001 * i for i in range(16)])
+    assert converged(noisy) == (True, "accuracy 0.891, trend -0.004 over the last quarter")
+    # A slow drift across the last quarter is a trend even when no scoring jumps.
+    drift = _curve([0.8] * 12 + [0.81, 0.82, 0.83, 0.84])
+    assert not converged(drift)[0]
+    # Flat but below the bar an expert must reach; too few scorings for a trend.
+    assert converged(_curve([0.9] * 16), accuracy=0.98)[1] == "held-out accuracy 0.900 < 0.98"
+    assert not converged(_curve([1.0, 1.0]))[0]
+
+
 @pytest.mark.slow
 def test_the_tiny_rehearsal_runs_the_whole_grid_writes_the_page_and_resumes(
     tmp_path: Path,
