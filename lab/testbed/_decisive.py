@@ -168,9 +168,9 @@ learning turn then moved with the seed."""
 _PILOT = ("redraft findings --scale quick --out /tmp/h29/q0/findings --work /tmp/h29/q0/work "
           "(2026-12-07, the pilot: bases and arms trained 1000 steps from them at lr 7e-4; "
           "scores.json)")
-_PROBE = ("python -m redraft.lab.probe_temperature WORK --seed S (2026-12-07, on the experts "
-          "of the earlier quick runs of seed 0 and seed 100, whose main condition was T=2; "
-          "each trained 3000 steps from its converged base, as every scale trains them)")
+_PROBE = ("python -m redraft.lab.findings.probe_temperature WORK --seed S (2026-12-07, on the "
+          "experts of the earlier quick runs of seed 0 and seed 100, whose main condition was "
+          "T=2; each trained 3000 steps from its converged base, as every scale trains them)")
 _MEASURED = {
     # Exact e_TF on 64 evaluation episodes x 24 clean steps, mean (lowest-highest) of 8 seeds.
     "0 (greedy)": "pilot bases 0.010 (0.000-0.038); pilot experts 0.000 (0.000-0.000)",

@@ -6,7 +6,7 @@ from their logits on the run's clean evaluation states (as ``scores.json`` score
 sampling noise), at each temperature; one line per temperature with the mean, range and
 between-seed SD over the seeds, then each seed's value.
 
-    python -m redraft.lab.probe_temperature runs/findings --seed 0 --seeds 8
+    python -m redraft.lab.findings.probe_temperature runs/findings --seed 0 --seeds 8
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import numpy as np
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Print the exact e_TF table; return the exit status."""
-    parser = argparse.ArgumentParser(prog="python -m redraft.lab.probe_temperature",
+    parser = argparse.ArgumentParser(prog="python -m redraft.lab.findings.probe_temperature",
                                      description=(__doc__ or "").splitlines()[0])
     parser.add_argument("work", type=Path, help="a findings --work folder")
     parser.add_argument("--seed", type=int, default=0, help="the run's --seed")
@@ -35,8 +35,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     from redraft.evals.tasks import load_task
     from redraft.lab.findings._grid import task_options
     from redraft.lab.findings._states import clean_states
-    from redraft.lab.testbed import AnswerCodec, StackedLlama, total_probabilities
-    from redraft.lab.testbed._deps import require_train
+    from redraft.lab.testbed import (
+        AnswerCodec,
+        StackedLlama,
+        require_train,
+        total_probabilities,
+    )
 
     require_train("torch").set_num_threads(2)
     folders = [args.work / "models" / f"{args.arm}-s{s}"
