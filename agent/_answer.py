@@ -144,15 +144,32 @@ def _marker_pattern(marker: str) -> re.Pattern[str]:
     )
 
 
+_FENCE = re.compile(r"^[ \t]{0,3}(?:```|~~~)", re.MULTILINE)
+
+
+def _fenced_spans(text: str) -> list[tuple[int, int]]:
+    """Spans of the fenced code blocks (markdown: an unclosed fence runs to the end)."""
+    marks = [m.start() for m in _FENCE.finditer(text)]
+    if len(marks) % 2:
+        marks.append(len(text))
+    return list(zip(marks[::2], marks[1::2], strict=True))
+
+
 def marked_values(text: str, marker: str = ANSWER_MARKER) -> list[tuple[str, int, int]]:
     """Every value written on a line starting with ``marker``, in order.
+
+    A marked line inside a fenced code block is code (``# Answer: ...`` is a comment), not
+    an answer line.
 
     Returns:
         ``(value, start, end)`` per marked line, ``start:end`` spanning the marked line (and
         the next line, when the value was written there). Empty values are left out.
     """
     found = []
+    fenced = _fenced_spans(text) if "```" in text or "~~~" in text else []
     for match in _marker_pattern(marker).finditer(text):
+        if any(lo < match.start() < hi for lo, hi in fenced):
+            continue
         value, end = match.group("value").strip(), match.end()
         if not value:
             rest = text[end:].lstrip("\n")

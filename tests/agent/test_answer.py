@@ -28,6 +28,7 @@ def test_public_markers() -> None:
 
 
 # (output, monologue) -> (answer, first_answer, answers, path)
+CODE = "```python\ndef total(xs):\n    # Answer: the sum of xs\n    return sum(xs)\n```"
 CASES = [
     ("17", False, ("17", "17", 1, "plain")),
     ("  e4 \n", False, ("e4", "e4", 1, "plain")),
@@ -54,6 +55,11 @@ CASES = [
     ("<think>a</think><think>b</think>ANSWER: 17", True, ("17", "17", 1, "marker")),
     ("<think>I am still thinking", False, (None, None, 0, "none")),
     ("<think>8+9=17</think>", False, (None, None, 0, "none")),
+    # A marker inside a fenced code block is code (a comment), not the answer line.
+    (CODE, False, (CODE, CODE, 1, "plain")),
+    (CODE + "\nANSWER: 42", True, ("42", "42", 1, "marker")),
+    ("```python\n# Answer: 17\nprint(17)", False,  # an unclosed fence runs to the end
+     ("```python\n# Answer: 17\nprint(17)",) * 2 + (1, "plain")),
 ]
 
 
