@@ -39,7 +39,10 @@ from redraft.lab.testbed import (
     total_probabilities,
 )
 
-__all__ = ["SCORES_FILE", "BackStats", "ModelScores", "PostScores", "Scores", "score_models"]
+__all__ = [
+    "SCORES_FILE", "BackStats", "ModelScores", "PostScores", "Scores", "clean_right",
+    "score_models",
+]
 
 SCORES_FILE = "scores.json"
 """The exact scores of every model, beside ``meta.json``."""
@@ -191,15 +194,8 @@ def score_models(
     answers = AnswerCodec()
     temps = sorted({0.0, 1.0, float(temperature), 2.0})
     clean = clean_states(task, seed=run_seed, episodes=episodes, steps=steps)
-    m = stack.size
-    p_clean = {t: np.zeros((m, episodes, steps)) for t in temps}
-    prefix = np.zeros((m, episodes, steps))
-    for t_index in range(steps):
-        probs, pre = total_probabilities(stack, answers, clean.prompts[t_index],
-                                         clean.right[:, t_index], temps, rows=rows)
-        for t in temps:
-            p_clean[t][:, :, t_index] = probs[t]
-        prefix[:, :, t_index] = pre[temperature]
+    p_clean, prefixes = clean_right(stack, answers, clean, temps, rows=rows)
+    prefix = prefixes[temperature]
     post, chance, local, truth = _post_error(stack, answers, task, clean, models, run_seed,
                                              steps, sites, temperature, expert_rows, rows)
     twin_right = p_clean[temperature][:, post.episode, post.step - 1]
@@ -220,6 +216,27 @@ def score_models(
     return Scores(temperature=temperature, temperatures=temps, episodes=episodes, steps=steps,
                   sites=list(sites), committed_states=committed_states if committed else 0,
                   models=out)
+
+
+def clean_right(stack: StackedLlama, answers: AnswerCodec, clean: CleanStates,
+                temps: Sequence[float], *, rows: int = 256
+                ) -> tuple[dict[float, FloatArray], dict[float, FloatArray]]:
+    """Per temperature, each model's probability of the right total on every clean state.
+
+    Returns:
+        ``(right, prefix)``: ``right[t]`` of shape (models, episodes, steps), and the
+        probability of the canonical ``total: `` before it, ``prefix[t]``, alike.
+    """
+    episodes, steps = clean.right.shape
+    right = {t: np.zeros((stack.size, episodes, steps)) for t in temps}
+    prefix = {t: np.zeros((stack.size, episodes, steps)) for t in temps}
+    for t_index in range(steps):
+        probs, pre = total_probabilities(stack, answers, clean.prompts[t_index],
+                                         clean.right[:, t_index], list(temps), rows=rows)
+        for t in temps:
+            right[t][:, :, t_index] = probs[t]
+            prefix[t][:, :, t_index] = pre[t]
+    return right, prefix
 
 
 def _window(task: Task) -> int:

@@ -15,8 +15,6 @@ import argparse
 from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
-
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Print the exact e_TF table; return the exit status."""
@@ -34,13 +32,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from redraft.evals.tasks import load_task
     from redraft.lab.findings._grid import task_options
+    from redraft.lab.findings._scores import clean_right
     from redraft.lab.findings._states import clean_states
-    from redraft.lab.testbed import (
-        AnswerCodec,
-        StackedLlama,
-        require_train,
-        total_probabilities,
-    )
+    from redraft.lab.testbed import AnswerCodec, StackedLlama, require_train
 
     require_train("torch").set_num_threads(2)
     folders = [args.work / "models" / f"{args.arm}-s{s}"
@@ -50,12 +44,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     task = load_task("running_sum", **options, representation=representation)
     temps = [float(t) for t in args.temperatures.split(",")]
     clean = clean_states(task, seed=args.seed, episodes=args.episodes, steps=args.steps)
-    right = {t: np.zeros((stack.size, args.episodes, args.steps)) for t in temps}
-    for i in range(args.steps):
-        probs, _ = total_probabilities(stack, AnswerCodec(), clean.prompts[i],
-                                       clean.right[:, i], temps, rows=256)
-        for t in temps:
-            right[t][:, :, i] = probs[t]
+    right, _ = clean_right(stack, AnswerCodec(), clean, temps)
     for t in temps:
         e = 1 - right[t].mean(axis=(1, 2))
         print(f"T={t:g}: mean {e.mean():.4f} ({e.min():.4f}-{e.max():.4f}), "
