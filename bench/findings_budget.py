@@ -21,11 +21,17 @@ trend within ±0.02) recovery passes 4 of 4 (trends +0.002 to +0.007) and retry 
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
-from redraft.lab.findings import FindingsOptions, converged, plan, train_models
+from redraft.lab.findings import (
+    FindingsOptions,
+    converged,
+    learning_curve,
+    plan,
+    train_models,
+)
+from redraft.lab.testbed import read_recipe
 
 
 def main() -> None:
@@ -51,9 +57,10 @@ def main() -> None:
     train_models(specs, options, say=lambda line: print(line, flush=True))
     print(f"trained {len(specs)} models in {time.perf_counter() - started:.0f} s")
     for spec in specs:
-        recipe = json.loads((spec.out / "redraft-recipe.json").read_text(encoding="utf-8"))
-        curve = [[p["step"], p["accuracy"], p.get("error", 0.0), p.get("loss", 0.0)]
-                 for p in recipe["heldout_curve"]]
+        recipe = read_recipe(spec.out)
+        if recipe is None:
+            raise SystemExit(f"{spec.out} holds no trained model")
+        curve = learning_curve(recipe)
         ok, why = converged(curve)
         print(f"{spec.arm}-s{spec.seed}: {'converged' if ok else 'not converged'}: {why}")
         print("   step:accuracy/loss " + ", ".join(f"{int(p[0])}:{p[1]:.3f}/{p[3]:.4f}"

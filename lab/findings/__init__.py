@@ -20,6 +20,7 @@ from redraft.lab.findings._analysis import (
     analyze,
     analyze_decisive,
     converged,
+    learning_curve,
     primary_values,
 )
 from redraft.lab.findings._design import (
@@ -104,6 +105,7 @@ __all__ = [
     "decisive_dir",
     "group_dir",
     "group_tables",
+    "learning_curve",
     "load_findings",
     "model_dir",
     "page_path",

@@ -41,6 +41,7 @@ from redraft.lab.stats import (
 
 if TYPE_CHECKING:
     from redraft.lab.findings._grid import FindingsOptions, Plan
+    from redraft.lab.testbed import Recipe
 
 __all__ = [
     "DECISIVE_FILE",
@@ -53,6 +54,7 @@ __all__ = [
     "analyze",
     "analyze_decisive",
     "converged",
+    "learning_curve",
     "past_turn",
     "primary_values",
 ]
@@ -86,6 +88,14 @@ class ModelStatus(BaseModel):
     """Final held-out greedy accuracy."""
     error: float | None
     """Final held-out error at the evaluation temperature (exact target)."""
+
+
+def learning_curve(recipe: Recipe) -> list[list[float]]:
+    """A trained model's held-out learning curve, as :func:`converged` reads it.
+
+    One ``[step, accuracy, error, loss]`` point per scoring.
+    """
+    return [[p.step, p.accuracy, p.error, p.loss] for p in recipe.heldout_curve]
 
 
 def converged(curve: Sequence[Sequence[float]], *, accuracy: float | None = None
@@ -428,7 +438,7 @@ def _statuses(grid: Plan) -> list[ModelStatus]:
         recipe = read_recipe(spec.out)
         if recipe is None:
             continue
-        curve = [[p.step, p.accuracy, p.error, p.loss] for p in recipe.heldout_curve]
+        curve = learning_curve(recipe)
         if spec.phase == 1:
             ok, why = past_turn(curve, recipe.stopped_by == "converged")
         else:
