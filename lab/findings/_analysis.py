@@ -50,6 +50,7 @@ __all__ = [
     "DecisiveResults",
     "ModelStatus",
     "PrimaryResult",
+    "ReadWith",
     "RunCurves",
     "analyze",
     "analyze_decisive",
@@ -57,6 +58,7 @@ __all__ = [
     "learning_curve",
     "past_turn",
     "primary_values",
+    "read_with",
 ]
 
 DECISIVE_FILE = "decisive.json"
@@ -272,6 +274,68 @@ def primary_values(contrast: Contrast, scores: Scores, seeds: Sequence[int]
             value = arm.post.error_vs_truth - expert.post.error_vs_truth
         out.append(value if value is None or math.isfinite(value) else None)
     return out
+
+
+class ReadWith(BaseModel):
+    """What a regime contrast is read with (exploratory, on the seeds it kept).
+
+    At one temperature two arms that are not equally sharp differ on every sampled outcome
+    by that alone: a flatter model errs more on clean states, and puts more mass on any one
+    total, the truth after an error included. So beside each regime contrast stand the two
+    arms' clean error and the part of the outcome that is the arm's own doing.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    clean_gap: PairedEstimate | None
+    """The arm's exact error on clean states at the evaluation temperature minus its seed's
+    expert's."""
+    own: PairedEstimate | None
+    """The outcome without what flatness gives by itself, arm minus expert: for ``recovery``
+    P(back to the truth) beyond the chance that a fresh error lands on it (``undo``); for
+    ``retry`` the committed error minus the first total's error (what taking totals back
+    changes)."""
+    own_label: str
+    """What :attr:`own` is, for the page."""
+
+
+def _by_seed(seeds: Sequence[int], values: Sequence[float | None]) -> dict[int, float]:
+    return {s: float(v) for s, v in zip(seeds, values, strict=True)
+            if v is not None and math.isfinite(v)}
+
+
+def read_with(results: DecisiveResults, result: PrimaryResult) -> ReadWith | None:
+    """The clean-error gap and the arm's own part of a regime contrast (None: not one).
+
+    Computed from ``results`` alone (the page reads it from ``decisive.json``), on the seeds
+    the contrast kept; exploratory, unadjusted.
+    """
+    kind, e = result.contrast.kind, result.estimate
+    arm, expert = results.arms.get(result.contrast.arm), results.arms.get("expert")
+    if kind not in ("retry", "recovery") or e is None or arm is None or expert is None:
+        return None
+    kept = {s for s, v in zip(e.seeds, e.per_seed, strict=True) if v is not None}
+    key = f"{results.temperature:g}"
+
+    def gap(a: dict[int, float], b: dict[int, float]) -> PairedEstimate | None:
+        diffs = [a[s] - b[s] if s in kept and s in a and s in b else None for s in e.seeds]
+        if not any(d is not None for d in diffs):
+            return None
+        return paired_estimate(diffs, e.seeds, alpha=0.05)
+
+    def own(summary: ArmSummary) -> dict[int, float]:
+        if kind == "recovery":
+            return _by_seed(summary.seeds, summary.post.get("all", {}).get("undo", []))
+        committed = summary.committed.get("committed_error", [])
+        first = summary.committed.get("first_error", [])
+        return _by_seed(summary.seeds, [None if c is None or f is None else c - f
+                                        for c, f in zip(committed, first, strict=True)])
+
+    clean = gap(_by_seed(arm.seeds, arm.e_tf.get(key, [])),
+                _by_seed(expert.seeds, expert.e_tf.get(key, [])))
+    label = ("P(back to the truth) beyond chance (`undo`)" if kind == "recovery"
+             else "committed error minus the first total's (what taking totals back changes)")
+    return ReadWith(clean_gap=clean, own=gap(own(arm), own(expert)), own_label=label)
 
 
 def _involved(contrast: Contrast) -> tuple[str, ...]:

@@ -12,7 +12,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from redraft.evals.report import format_number, needed_digits
-from redraft.lab.findings._analysis import DecisiveResults, PrimaryResult, RunCurves
+from redraft.lab.findings._analysis import (
+    DecisiveResults,
+    PrimaryResult,
+    RunCurves,
+    read_with,
+)
 from redraft.lab.findings._design import ARMS, BASE, CONDITIONS, PRIMARY, Side
 from redraft.lab.findings._markdown import table
 from redraft.lab.stats import PairedEstimate
@@ -137,7 +142,34 @@ def headline_lines(results: DecisiveResults, replicate: DecisiveResults | None =
         if r.left_out:
             text += " (left out: " + "; ".join(r.left_out) + ")"
         lines.append(text + ".")
+        lines += _read_with_lines(results, r)
     return lines
+
+
+def _sharp(e: PairedEstimate) -> str:
+    if e.ci_low is None or e.ci_high is None:
+        return "too few seeds for an interval"
+    if e.ci_low > 0 or e.ci_high < 0:
+        which = "flatter" if e.value is not None and e.value > 0 else "sharper"
+        return (f"the arm is {which} than its expert at this temperature, and flatness alone "
+                "moves this outcome, so it does not isolate what the arm does")
+    return "the two are equally sharp within the interval"
+
+
+def _read_with_lines(results: DecisiveResults, result: PrimaryResult) -> list[str]:
+    """A regime contrast's companions: the clean-error gap and the arm's own part."""
+    extra = read_with(results, result)
+    if extra is None or extra.clean_gap is None:
+        return []
+    gap = extra.clean_gap
+    text = (f"  - read with (exploratory, unadjusted): error on clean states at "
+            f"T={results.temperature:g}, {result.contrast.arm} minus expert, "
+            f"{paired_text(gap)}, sign-flip p = {_p(gap.p_sign_flip)}: {_sharp(gap)}")
+    if extra.own is not None:
+        text += (f"; its own part, {extra.own_label}, {result.contrast.arm} minus expert: "
+                 f"{paired_text(extra.own)}, sign-flip p = {_p(extra.own.p_sign_flip)}, "
+                 f"t p = {_p(extra.own.p_t)}")
+    return [text + "."]
 
 
 def replicated(a: PrimaryResult, b: PrimaryResult | None) -> bool | None:

@@ -39,6 +39,7 @@ from redraft.lab.findings import (
     load_findings,
     page_path,
     plan,
+    read_with,
     render_page,
 )
 from redraft.lab.findings._decisive_page import replicated
@@ -304,6 +305,47 @@ def test_a_replication_at_exactly_zero_has_no_direction() -> None:
     for value in (0.1, -0.1, 0.0):
         twin = detected.model_copy(update={"estimate": est.model_copy(update={"value": value})})
         assert replicated(detected, twin) is (value > 0)
+
+
+def test_a_regime_contrast_is_read_beside_the_clean_gap_and_the_arms_own_part() -> None:
+    # A flatter recovery model (as trained at quick: 0.67 against the experts' 0.04 on clean
+    # states at the main temperature) lands on the truth after an error more often by chance
+    # alone; its own part (undo beyond chance) is then 0, and the page says which is which.
+    seeds = list(range(8))
+    scores = simulate(WORLD, seeds, np.random.default_rng(3))
+    models = []
+    for m in scores.models:
+        if m.arm == "recovery":
+            post = m.post.model_copy(update={"truth": m.post.truth + 0.05,
+                                             "clean_chance": m.post.clean_chance + 0.05})
+            m = m.model_copy(update={"e_tf": {"1.5": m.e_tf["1.5"] + 0.3 + 0.01 * m.seed},
+                                     "post": post, "post_by_after": {"1": post, "2": post}})
+        models.append(m)
+    statuses = [ModelStatus(arm=a, seed=s, converged=not (a == "recovery" and s == 2),
+                            why="planted", accuracy=1.0, error=0.05)
+                for s in seeds for a in ("base", "expert", "retry", "recovery")]
+    result = analyze(scores=scores.model_copy(update={"models": models}), statuses=statuses,
+                     seeds=seeds, runs={}, task_options={}, representation="recent",
+                     episode_steps=24, temperature=1.5, sites=[5], eval_episodes=1,
+                     committed_states=1, tf_sampled={})
+    recovery = next(r for r in result.primary if r.contrast.key == "recovery")
+    assert recovery.estimate is not None
+    extra = read_with(result, recovery)
+    assert extra is not None and extra.clean_gap is not None and extra.own is not None
+    expected = [None if s == 2 else pytest.approx(0.3 + 0.01 * s) for s in seeds]
+    assert extra.clean_gap.per_seed == expected  # the seeds the contrast kept, in order
+    # The outcome is its own part plus the 0.05 that flatness gave (and the seed noise).
+    assert extra.own.per_seed == [None if v is None else pytest.approx(-(v + 0.05))
+                                  for v in recovery.estimate.per_seed]
+    assert read_with(result, next(r for r in result.primary if r.contrast.key == "undo")) is None
+    page = render_page(Findings({}, _meta(), result))
+    lines = page.splitlines()
+    below = lines[lines.index(_line(page, "recovery")) + 1]
+    assert below.startswith("  - read with") and "the arm is flatter than its expert" in below
+    assert "beyond chance" in below
+    retry = lines[lines.index(_line(page, "retry")) + 1]
+    assert "equally sharp" in retry and "taking totals back" in retry
+    assert not lines[lines.index(_line(page, "undo")) + 1].startswith("  - read with")
 
 
 def test_a_seed_whose_model_had_not_converged_is_left_out_and_named() -> None:
