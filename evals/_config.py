@@ -109,7 +109,8 @@ class EvalConfig(Settings):
     model_options: dict[str, JsonValue] = Field(default_factory=dict)
     """Keyword options for the backend factory (e.g. ``n_ctx`` for ``llamacpp``)."""
     episodes: int = Field(20, ge=1)
-    """How many episodes the run holds (ids 0..episodes-1)."""
+    """How many episodes the run holds (ids 0..episodes-1). A dataset task given none runs
+    each record once (episode i: record i), whatever this default says."""
     max_steps: int = Field(30, ge=1)
     """Steps after which an episode is censored (end ``max_steps``)."""
     seed: int = 0

@@ -123,7 +123,8 @@ def load_eval_task(config: EvalConfig) -> Task:
             f"task {config.task!r} does not support error policy {config.error_policy!r} "
             f"(it supports: {', '.join(task.error_policies)})"
         )
-    if isinstance(task, IndexedTask) and config.episodes > len(task):
+    if (isinstance(task, IndexedTask) and "episodes" in config.model_fields_set
+            and config.episodes > len(task)):
         size = len(task)
         close_quietly(task)
         raise BadInputError(
@@ -241,6 +242,18 @@ def _load_backend(config: EvalConfig) -> Backend:
     return load_backend(config.model, **config.model_options)
 
 
+def episodes_of(config: EvalConfig, task: Task) -> EvalConfig:
+    """``config`` with the episodes its run holds.
+
+    A dataset task (an :class:`~redraft.evals.tasks.IndexedTask`) given no ``episodes`` runs
+    each record once, from Python as from the command line (the config's default, 20, would
+    ask for records a small dataset lacks, or leave most of a large one out).
+    """
+    if isinstance(task, IndexedTask) and "episodes" not in config.model_fields_set:
+        return config.model_copy(update={"episodes": len(task)})
+    return config
+
+
 def check_run(config: EvalConfig, out: Path) -> None:
     """Check a run's arguments without running it or loading its model.
 
@@ -253,6 +266,7 @@ def check_run(config: EvalConfig, out: Path) -> None:
     """
     out = Path(out)
     task = load_eval_task(config)
+    config = episodes_of(config, task)
     try:
         feedback_source(config, task, task.oracle())
     finally:
@@ -367,6 +381,7 @@ async def arun_eval(
     async with contextlib.AsyncExitStack() as stack:
         task = load_eval_task(config)
         stack.callback(close_quietly, task)
+        config = episodes_of(config, task)
         oracle = task.oracle()
         verifier = feedback_source(config, task, oracle)
         leaky = is_leaky(verifier)

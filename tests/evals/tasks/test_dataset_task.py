@@ -88,6 +88,23 @@ def test_more_episodes_than_records_is_bad_input(tmp_path: Path,
     assert err.count("\n") == 0 and "holds 20 episodes" in err and "at most 20" in err
 
 
+def test_from_python_a_dataset_without_episodes_runs_each_record_once(tmp_path: Path) -> None:
+    # EvalConfig's default (20) would ask a 3-record file for records it lacks, and leave
+    # most of a 30-record one out; as on the command line, no episodes means every record.
+    data = tmp_path / "q.csv"
+    data.write_text("question,answer\nOne?,1\nTwo?,2\nThree?,3\n")
+    for path, records in ((data, 3), (WORDS, 30)):
+        config = EvalConfig(task="dataset", task_options={"path": str(path)},
+                            corrector=CorrectorConfig(critic="none"), model="simulated/e=0")
+        out = tmp_path / f"run-{records}"
+        assert run_eval(config, out).episodes == records
+        assert read_manifest(out)["config"]["episodes"] == records
+        assert run_eval(config, out).ran == 0  # the same config resumes the same run
+    with pytest.raises(BadInputError, match="holds 3 episodes"):
+        run_eval(EvalConfig(task="dataset", task_options={"path": str(data)}, episodes=4,
+                            model="simulated/e=0"), tmp_path / "four")
+
+
 @pytest.mark.parametrize("path", [WORDS, CHOICES, CODE])
 def test_a_perfect_simulated_model_is_right_everywhere(path: Path, tmp_path: Path) -> None:
     # The simulated backend plays the task's hints: a right hint must score as right.
