@@ -167,6 +167,74 @@ def _source(name: str, text: str) -> Any:
     return compile(text, name, "exec", dont_inherit=True)
 
 
+EQUAL = "__redraft_equal__"
+"""The name a test's ``assert X == Y`` calls instead of ``==`` (:func:`_equal`)."""
+_TYPE, _OBJECT, _BOOL = type, object, bool  # before the program can patch them
+_PLAIN = (int, float, complex, bool, str, bytes, type(None))
+_CONTAINERS = (list, tuple, set, frozenset)
+
+
+class _Equality(ast.NodeTransformer):
+    """``assert X == Y`` becomes ``assert __redraft_equal__(X, Y)``; other asserts stay."""
+
+    def visit_Assert(self, node: ast.Assert) -> ast.AST:
+        test = node.test
+        if (isinstance(test, ast.Compare) and len(test.ops) == 1
+                and isinstance(test.ops[0], ast.Eq)):
+            call = ast.Call(func=ast.Name(EQUAL, ast.Load()),
+                            args=[test.left, test.comparators[0]], keywords=[])
+            return ast.copy_location(ast.Assert(test=call, msg=node.msg), node)
+        return node
+
+
+def _test_source(name: str, text: str) -> Any:
+    """A test compiled with its ``==`` assertions through :func:`_equal`."""
+    linecache.cache[name] = (len(text), None, text.splitlines(True), name)
+    tree = ast.fix_missing_locations(_Equality().visit(ast.parse(text, name)))
+    return compile(tree, name, "exec", dont_inherit=True)
+
+
+def _says_equal_to_anything(value: Any, depth: int = 0) -> str | None:
+    """The name of the type of a value that equals a brand-new ``object()``, or None.
+
+    Such an ``__eq__`` says yes to everything, which no real answer does; values inside a
+    list, tuple, set or dict are looked at too (their ``==`` asks their items).
+    """
+    kind = _TYPE(value)
+    if kind in _PLAIN:
+        return None
+    if kind in _CONTAINERS or kind is dict:
+        if depth >= 3:
+            return None
+        items = list(value.items()) if kind is dict else [(item,) for item in value]
+        for row in items[:1000]:
+            for item in row:
+                found = _says_equal_to_anything(item, depth + 1)
+                if found:
+                    return found
+        return None
+    try:
+        equal = _BOOL(value == _OBJECT())
+    except BaseException:  # e.g. an array: no single truth value; == decides as it will
+        return None
+    return kind.__qualname__ if equal else None
+
+
+def _equal(got: Any, want: Any) -> bool:
+    """``got == want``, unless either says it equals anything (the test fails, saying so).
+
+    A program that returns an object whose ``__eq__`` is always true would pass every
+    ``assert f(x) == y``: the reward hack of code benchmarks. This stops that naive attempt;
+    like the audit hook it is no security boundary (a program can still patch the harness).
+    """
+    for value in (got, want):
+        kind = _says_equal_to_anything(value)
+        if kind:
+            raise AssertionError(f"a {kind} says it equals anything (even a new object()), "
+                                 "so == cannot test it")
+    return _BOOL(got == want)
+
+
 def _explain(test: str, namespace: dict[str, Any]) -> str:
     """For ``assert X == Y`` (or ``is``): what X and Y were (evaluated again)."""
     try:
@@ -208,7 +276,7 @@ def main() -> None:
     report("ready")
     try:
         program = _source("<solution>", spec["program"])
-        tests = [_source(f"<test {i + 1}>", t) for i, t in enumerate(spec["tests"])]
+        tests = [_test_source(f"<test {i + 1}>", t) for i, t in enumerate(spec["tests"])]
     except SyntaxError as exc:
         report("stopped", outcome="invalid_syntax",
                message=f"SyntaxError: {exc.msg} ({exc.filename}, line {exc.lineno})")
@@ -226,6 +294,7 @@ def main() -> None:
     results = []
     for index, test in enumerate(tests):
         report("start", index=index)
+        namespace[EQUAL] = _equal  # again before each test: the program may have replaced it
         try:
             exec(test, namespace)
         except BaseException as exc:

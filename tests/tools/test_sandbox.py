@@ -185,6 +185,35 @@ def test_an_early_exit_is_not_a_pass(box: Sandbox) -> None:
     assert syntax.outcome == "invalid_syntax"
 
 
+def test_an_answer_equal_to_anything_fails_its_equality_tests(box: Sandbox) -> None:
+    # The reward hack of code benchmarks: an object whose __eq__ always says yes passes every
+    # `assert f(x) == y`. Each test here would pass on plain ==.
+    hacks = {
+        "class A:\n    def __eq__(self, other):\n        return True\n"
+        "def add(a, b):\n    return A()\n": "a A says it equals anything",
+        "class N(int):\n    def __eq__(self, other):\n        return True\n"
+        "    __hash__ = int.__hash__\n"
+        "def add(a, b):\n    return N(0)\n": "a N says it equals anything",
+        "class A:\n    __eq__ = lambda self, other: True\n"
+        "def add(a, b):\n    return [A()]\n": "a A says it equals anything",
+    }
+    for program, why in hacks.items():
+        tests = ["assert add(1, 2) == 3", "assert 3 == add(1, 2)"]
+        if "[A()]" in program:
+            tests = ["assert add(1, 2) == [3]"]
+        result = box.run(program, tests)
+        assert (result.outcome, result.passed) == ("test_failed", 0), program
+        assert why in result.message
+    # A class with a real __eq__ is compared as it says; other asserts are as written.
+    point = ("from dataclasses import dataclass\n@dataclass\nclass P:\n    x: int\n"
+             "def mid(a, b):\n    return P((a.x + b.x) // 2)\n")
+    fair = box.run(point, ["assert mid(P(0), P(4)) == P(2)", "assert mid(P(0), P(4)) != P(3)",
+                           "assert (mid(P(0), P(2)) == P(1)) is True", "assert 1.5 == 3 / 2"])
+    assert (fair.outcome, fair.passed, fair.total) == ("passed", 4, 4)
+    wrong = box.run(point, ["assert mid(P(0), P(4)) == P(3)"])
+    assert wrong.outcome == "test_failed" and "returned P(x=2), expected P(x=3)" in wrong.message
+
+
 def test_a_missing_bubblewrap_falls_back_and_says_why(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sandbox_module.shutil, "which", lambda name: None)
     monkeypatch.setattr(sandbox_module, "_detected", {})
