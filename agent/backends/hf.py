@@ -29,13 +29,16 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
 import shutil
+import socket
 import tempfile
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Literal, Self
+from urllib.parse import urlsplit
 
 from pydantic import Field
 
@@ -59,7 +62,9 @@ from redraft.agent.backends._protocol import (
 )
 from redraft.core import BadInputError, Cost, Settings, parse_options
 
-__all__ = ["ChoiceTrie", "HFBackend", "HFOptions", "batch_seed", "resolve_hf_model"]
+__all__ = [
+    "ChoiceTrie", "HFBackend", "HFOptions", "batch_seed", "hub_reachable", "resolve_hf_model",
+]
 
 
 class HFOptions(Settings):
@@ -114,7 +119,55 @@ def resolve_hf_model(spec: str, gguf_file: str | None) -> tuple[str, str | None]
             "is a folder written by 'redraft train' or save_pretrained; a Hub model is "
             "hf/OWNER/NAME)"
         )
+    if not Path(spec).expanduser().is_dir() and not _in_hub_cache(spec):
+        endpoint = _hub_endpoint()
+        if not hub_reachable(endpoint):
+            # from_pretrained would retry for most of a minute before saying the same.
+            raise BadInputError(
+                f"hf/{spec}: no folder {spec!r} here, not in the Hugging Face cache, and the "
+                f"Hub ({endpoint}) cannot be reached to fetch it: for a folder on this "
+                f"machine give its path (hf/./{spec}); for a Hub model connect to the Hub or "
+                "fill the cache where you can (HF_HOME)"
+            )
     return spec, gguf_file
+
+
+def _hub_endpoint() -> str:
+    return os.environ.get("HF_ENDPOINT", "").strip() or "https://huggingface.co"
+
+
+def _in_hub_cache(repo: str) -> bool:
+    """Whether the Hugging Face cache holds ``repo``'s ``config.json``.
+
+    True when there is no ``huggingface_hub`` to ask: then ``from_pretrained`` decides.
+    """
+    try:
+        from huggingface_hub import try_to_load_from_cache
+    except ImportError:
+        return True
+    try:
+        return isinstance(try_to_load_from_cache(repo, "config.json"), str)
+    except Exception:  # a repo id the cache cannot even name: from_pretrained will say so
+        return True
+
+
+def hub_reachable(endpoint: str | None = None, timeout_s: float = 3.0) -> bool:
+    """Whether the Hugging Face Hub answers a TCP connection.
+
+    False at once when ``HF_HUB_OFFLINE`` is set: a machine without the Hub learns so in
+    seconds, not after a minute of retries.
+    """
+    if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on"):
+        return False
+    url = urlsplit(endpoint or _hub_endpoint())
+    if not url.hostname:
+        return False
+    try:
+        port = url.port or (443 if url.scheme == "https" else 80)
+        with socket.create_connection((url.hostname, port), timeout=timeout_s):
+            return True
+    except (OSError, ValueError):
+        return False
 
 
 _COMPLETE = "redraft-converted-from.txt"

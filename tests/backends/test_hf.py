@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import random
+import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +17,7 @@ pytest.importorskip("torch", reason="extra 'hf' not installed (torch)")
 pytest.importorskip("transformers", reason="extra 'hf' not installed (transformers)")
 pytest.importorskip("gguf", reason="extra 'hf' not installed (gguf)")
 
+from redraft.agent.backends import hf as hf_module
 from redraft.agent.backends._protocol import (
     Backend,
     Constraint,
@@ -23,7 +26,7 @@ from redraft.agent.backends._protocol import (
     SamplingParams,
 )
 from redraft.agent.backends._registry import load_backend
-from redraft.agent.backends.hf import ChoiceTrie, batch_seed, resolve_hf_model
+from redraft.agent.backends.hf import ChoiceTrie, batch_seed, hub_reachable, resolve_hf_model
 from redraft.core import BadInputError, ConstraintNotSupportedError
 
 
@@ -64,6 +67,42 @@ def test_missing_gguf_path_is_bad_input(tmp_path: Path) -> None:
         resolve_hf_model(str(tmp_path / "x.gguf"), None)
     with pytest.raises(BadInputError, match="option max_batch: Extra inputs"):
         load_backend("hf/smollm2", max_batch=3)
+
+
+def test_a_hub_id_the_hub_cannot_serve_is_bad_input_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # from_pretrained retried for ~50 s before saying it could not connect; a typo'd local
+    # folder (models/nope) reads as a Hub id.
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(hf_module, "hub_reachable", lambda endpoint=None: False)
+    started = time.monotonic()
+    with pytest.raises(BadInputError, match=r"no folder 'models/nope' here, not in the Hugging "
+                       r"Face cache, and the Hub .* cannot be reached.*hf/\./models/nope"):
+        resolve_hf_model("models/nope", None)
+    assert time.monotonic() - started < 5
+    (tmp_path / "models" / "here").mkdir(parents=True)  # a folder that is there is used
+    assert resolve_hf_model("models/here", None) == ("models/here", None)
+    monkeypatch.setattr(hf_module, "hub_reachable", lambda endpoint=None: True)
+    assert resolve_hf_model("models/nope", None) == ("models/nope", None)  # the Hub decides
+
+
+def test_the_hub_probe_is_quick_offline_and_on_a_closed_port(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert hub_reachable("https://huggingface.co") is False
+    monkeypatch.delenv("HF_HUB_OFFLINE")
+    with socket.socket() as listener:  # a loopback port nobody listens on
+        listener.bind(("127.0.0.1", 0))
+        port = listener.getsockname()[1]
+    started = time.monotonic()
+    assert hub_reachable(f"http://127.0.0.1:{port}") is False
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        assert hub_reachable(f"http://127.0.0.1:{listener.getsockname()[1]}") is True
+    assert time.monotonic() - started < 5
 
 
 @pytest.mark.slow
