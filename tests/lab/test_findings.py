@@ -48,6 +48,8 @@ from redraft.lab.findings._planted import World, planted_at_power, simulate
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "tests" / "data" / "findings"
 DOCS = ROOT / "docs" / "findings"
+PAGES = [DOCS]
+"""The committed pages: the quick run (with its replication) and the full run."""
 
 
 @pytest.fixture(scope="module")
@@ -71,15 +73,18 @@ def test_tables_rebuilt_from_the_committed_log_equal_the_expected_markdown(
     assert tables == expected
 
 
-def test_committed_findings_artefacts_stay_small() -> None:
-    total = sum(p.stat().st_size for p in DOCS.rglob("*") if p.is_file())
+@pytest.mark.parametrize("docs", PAGES, ids=lambda p: p.name)
+def test_committed_findings_artefacts_stay_small(docs: Path) -> None:
+    total = sum(p.stat().st_size for p in docs.rglob("*") if p.is_file())
     assert total < 2_000_000
 
 
-def test_the_committed_page_is_what_its_committed_files_produce() -> None:
-    page = page_path(DOCS)
-    assert page.is_file(), "docs/findings.md is missing: run 'redraft findings --out docs/findings'"
-    assert page.read_text(encoding="utf-8") == render_page(load_findings(DOCS))
+@pytest.mark.parametrize("docs", PAGES, ids=lambda p: p.name)
+def test_the_committed_page_is_what_its_committed_files_produce(docs: Path) -> None:
+    page = page_path(docs)
+    assert page.is_file(), (f"{page} is missing: run 'redraft findings --out "
+                            f"docs/{docs.name}'")
+    assert page.read_text(encoding="utf-8") == render_page(load_findings(docs))
 
 
 # -- the grid ------------------------------------------------------------------------------
@@ -258,6 +263,12 @@ def test_page_only_rewrites_from_the_files_alone(tmp_path: Path) -> None:
     assert main(["findings", "--out", str(out), "--page-only"]) == 0
     text = page_path(out).read_text(encoding="utf-8")
     assert text == render_page(load_findings(out))
+    assert "](findings/etf.png)" in text
+    other = _folder(tmp_path / "findings-full", _decisive(WORLD), "redraft findings --out y")
+    assert main(["findings", "--out", str(other), "--page-only"]) == 0
+    text = page_path(other).read_text(encoding="utf-8")  # its links go to its own folder
+    assert "](findings-full/etf.png)" in text and "](findings/" not in text
+    assert "from findings-full/meta.json" in text
     assert all((out / name).stat().st_size > 0 for name in FIGURE_FILES if name != "learning.png")
 
 
