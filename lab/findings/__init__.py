@@ -24,6 +24,7 @@ from redraft.lab.findings._analysis import (
     learning_curve,
     primary_values,
     read_with,
+    terms,
 )
 from redraft.lab.findings._design import (
     ARMS,
@@ -121,6 +122,7 @@ __all__ = [
     "score_grid",
     "score_models",
     "simulate",
+    "terms",
     "train_models",
     "write_figures",
     "write_page",

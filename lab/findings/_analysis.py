@@ -59,6 +59,7 @@ __all__ = [
     "past_turn",
     "primary_values",
     "read_with",
+    "terms",
 ]
 
 DECISIVE_FILE = "decisive.json"
@@ -336,6 +337,29 @@ def read_with(results: DecisiveResults, result: PrimaryResult) -> ReadWith | Non
     label = ("P(back to the truth) beyond chance (`undo`)" if kind == "recovery"
              else "committed error minus the first total's (what taking totals back changes)")
     return ReadWith(clean_gap=clean, own=gap(own(arm), own(expert)), own_label=label)
+
+
+def terms(results: DecisiveResults, result: PrimaryResult) -> tuple[float, float] | None:
+    """The two terms an expert contrast subtracts, each the mean over the seeds it kept.
+
+    ``compounding``: the fresh error after a wrong total and on its clean twin; ``undo``:
+    P(back to the truth) and the chance of it. None for a regime contrast or without scores.
+    A difference reads differently against terms of 0.002 than of 0.2.
+    """
+    kind, e = result.contrast.kind, result.estimate
+    expert = results.arms.get("expert")
+    if kind not in ("compounding", "undo") or e is None or expert is None:
+        return None
+    kept = {s for s, v in zip(e.seeds, e.per_seed, strict=True) if v is not None}
+    post = expert.post.get("all", {})
+    first, second = ("fresh", "clean_fresh") if kind == "compounding" else ("truth",
+                                                                             "clean_chance")
+    a, b = _by_seed(expert.seeds, post.get(first, [])), _by_seed(expert.seeds,
+                                                               post.get(second, []))
+    both = [s for s in sorted(kept) if s in a and s in b]
+    if not both:
+        return None
+    return float(np.mean([a[s] for s in both])), float(np.mean([b[s] for s in both]))
 
 
 def _involved(contrast: Contrast) -> tuple[str, ...]:

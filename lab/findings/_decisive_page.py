@@ -17,6 +17,7 @@ from redraft.lab.findings._analysis import (
     PrimaryResult,
     RunCurves,
     read_with,
+    terms,
 )
 from redraft.lab.findings._design import ARMS, BASE, CONDITIONS, PRIMARY, Side
 from redraft.lab.findings._markdown import table
@@ -157,7 +158,23 @@ def _sharp(e: PairedEstimate) -> str:
 
 
 def _read_with_lines(results: DecisiveResults, result: PrimaryResult) -> list[str]:
-    """A regime contrast's companions: the clean-error gap and the arm's own part."""
+    """A contrast's companions, exploratory.
+
+    An expert contrast's two terms; a regime contrast's clean-error gap and the arm's own part.
+    """
+    pair = terms(results, result)
+    if pair is not None:
+        first, second = pair
+        names = (("fresh error after a wrong total", "on the clean twin")
+                 if result.contrast.kind == "compounding"
+                 else ("P(back to the truth)", "the chance of it"))
+        digits = needed_digits(first, second)
+        pct = (first / second - 1) * 100 if second > 0 else None
+        share = ("" if pct is None else
+                 f": the first {abs(pct):.1f}% {'above' if pct >= 0 else 'below'} the second")
+        return [f"  - the two terms, mean over these seeds: {names[0]} "
+                f"{_num(first, max(digits, 5))}, {names[1]} {_num(second, max(digits, 5))}"
+                f"{share}."]
     extra = read_with(results, result)
     if extra is None or extra.clean_gap is None:
         return []
@@ -197,9 +214,9 @@ def replication_lines(results: DecisiveResults, replicate: DecisiveResults,
                      _p(r.p_holm), paired_text(twin.estimate if twin else None),
                      _p(twin.p_holm if twin else None), verdict])
     return ["## Replication", "",
-            f"The same grid from scratch with another seed (`{command}`): every model, "
-            "every state and every run drawn anew. An outcome this page detects counts as "
-            "established only if the second run agrees in direction.", "",
+            f"A second run with other seeds (`{command}`; its scale in the command): every "
+            "model, every state and every run drawn anew. An outcome this page detects counts "
+            "as established only if the second run agrees in direction.", "",
             *table(["outcome", "this run", "Holm p", "second run", "Holm p", "verdict"], rows)]
 
 

@@ -41,6 +41,7 @@ from redraft.lab.findings import (
     plan,
     read_with,
     render_page,
+    terms,
 )
 from redraft.lab.findings._decisive_page import replicated
 from redraft.lab.findings._planted import World, planted_at_power, simulate
@@ -48,7 +49,7 @@ from redraft.lab.findings._planted import World, planted_at_power, simulate
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "tests" / "data" / "findings"
 DOCS = ROOT / "docs" / "findings"
-PAGES = [DOCS]
+PAGES = [DOCS, ROOT / "docs" / "findings-full"]
 """The committed pages: the quick run (with its replication) and the full run."""
 
 
@@ -357,6 +358,15 @@ def test_a_regime_contrast_is_read_beside_the_clean_gap_and_the_arms_own_part() 
     retry = lines[lines.index(_line(page, "retry")) + 1]
     assert "equally sharp" in retry and "taking totals back" in retry
     assert not lines[lines.index(_line(page, "undo")) + 1].startswith("  - read with")
+    # An expert contrast is shown with the two terms it subtracts (their size in context).
+    undo = next(r for r in result.primary if r.contrast.key == "undo")
+    experts = [m for m in models if m.arm == "expert"]
+    assert terms(result, undo) == pytest.approx(
+        (np.mean([m.post.truth for m in experts]), np.mean([m.post.clean_chance
+                                                            for m in experts])))
+    assert terms(result, recovery) is None
+    assert lines[lines.index(_line(page, "undo")) + 1].startswith(
+        "  - the two terms, mean over these seeds: P(back to the truth) ")
 
 
 def test_a_seed_whose_model_had_not_converged_is_left_out_and_named() -> None:
