@@ -300,6 +300,11 @@ class ReadWith(BaseModel):
     """What :attr:`own` is, for the page."""
 
 
+def _kept(e: PairedEstimate) -> set[int]:
+    """The seeds an estimate has a value for (the ones its contrast kept)."""
+    return {s for s, v in zip(e.seeds, e.per_seed, strict=True) if v is not None}
+
+
 def _by_seed(seeds: Sequence[int], values: Sequence[float | None]) -> dict[int, float]:
     return {s: float(v) for s, v in zip(seeds, values, strict=True)
             if v is not None and math.isfinite(v)}
@@ -315,7 +320,7 @@ def read_with(results: DecisiveResults, result: PrimaryResult) -> ReadWith | Non
     arm, expert = results.arms.get(result.contrast.arm), results.arms.get("expert")
     if kind not in ("retry", "recovery") or e is None or arm is None or expert is None:
         return None
-    kept = {s for s, v in zip(e.seeds, e.per_seed, strict=True) if v is not None}
+    kept = _kept(e)
     key = f"{results.temperature:g}"
 
     def gap(a: dict[int, float], b: dict[int, float]) -> PairedEstimate | None:
@@ -350,7 +355,7 @@ def terms(results: DecisiveResults, result: PrimaryResult) -> tuple[float, float
     expert = results.arms.get("expert")
     if kind not in ("compounding", "undo") or e is None or expert is None:
         return None
-    kept = {s for s, v in zip(e.seeds, e.per_seed, strict=True) if v is not None}
+    kept = _kept(e)
     post = expert.post.get("all", {})
     first, second = ("fresh", "clean_fresh") if kind == "compounding" else ("truth",
                                                                              "clean_chance")
