@@ -151,6 +151,8 @@ class FindingsCommand:
             except ValidationError as exc:
                 raise option_error(exc) from exc
             words = ["redraft findings", "--out", str(args.out), "--scale", args.scale]
+            if args.work != Path("runs/findings"):
+                words += ["--work", str(args.work)]
             if args.model:
                 words += ["--model", args.model]
             if args.seed:

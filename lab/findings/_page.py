@@ -308,7 +308,7 @@ def _cost_lines(meta: Mapping[str, Any]) -> list[str]:
     for key, seconds in costs.items():
         parts = key.split("/")
         if key.startswith(MODEL_COST):
-            head = f"train: {parts[1].replace('-', ' ')} (one stack)"
+            head = f"train: {parts[1].replace('-', ' ')}"
         elif parts[0] == "grid":
             head = f"runs: {parts[1]}"
         else:

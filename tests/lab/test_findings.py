@@ -176,6 +176,25 @@ def test_bad_input_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     assert "--threads" in capsys.readouterr().err
 
 
+def test_the_recorded_command_names_a_work_folder_given(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import redraft.lab.findings as findings_module
+
+    heard: list[str] = []
+
+    def fake(options: FindingsOptions, *, say: object = None, command: str = "") -> Path:
+        heard.append(command)
+        return tmp_path / "page.md"
+
+    monkeypatch.setattr(findings_module, "run_findings", fake)
+    assert main(["findings", "--out", "o", "--scale", "tiny"]) == 0
+    assert main(["findings", "--out", "o", "--work", "/tmp/w", "--scale", "tiny",
+                 "--seed", "3"]) == 0
+    assert heard == ["redraft findings --out o --scale tiny",
+                     "redraft findings --out o --scale tiny --work /tmp/w --seed 3"]
+
+
 # -- the page ------------------------------------------------------------------------------
 
 
@@ -253,7 +272,7 @@ def test_the_page_records_the_machine_and_states_costs_from_this_runs_timings() 
     page = render_page(Findings({}, _meta(), _decisive(WORLD)))
     assert "CPU Test CPU 9000, 2 cores visible" in page
     assert "torch 2.13.0 (CPU build)" in page and "commit abc123" in page
-    assert "| train: phase 1 (one stack) | 0.5 |" in page
+    assert "| train: phase 1 | 0.5 |" in page
     assert "| runs: decisive | 1.5 |" in page and "| scores | 0.1 |" in page
     assert "**total of the items** | **3.1**" in page
     assert "took 3.2 min" in page and "[2.0, 1.0, 1.0]" in page
