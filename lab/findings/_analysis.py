@@ -296,8 +296,6 @@ class ReadWith(BaseModel):
     P(back to the truth) beyond the chance that a fresh error lands on it (``undo``); for
     ``retry`` the committed error minus the first total's error (what taking totals back
     changes)."""
-    own_label: str
-    """What :attr:`own` is, for the page."""
 
 
 def _kept(e: PairedEstimate) -> set[int]:
@@ -339,9 +337,7 @@ def read_with(results: DecisiveResults, result: PrimaryResult) -> ReadWith | Non
 
     clean = gap(_by_seed(arm.seeds, arm.e_tf.get(key, [])),
                 _by_seed(expert.seeds, expert.e_tf.get(key, [])))
-    label = ("P(back to the truth) beyond chance (`undo`)" if kind == "recovery"
-             else "committed error minus the first total's (what taking totals back changes)")
-    return ReadWith(clean_gap=clean, own=gap(own(arm), own(expert)), own_label=label)
+    return ReadWith(clean_gap=clean, own=gap(own(arm), own(expert)))
 
 
 def terms(results: DecisiveResults, result: PrimaryResult) -> tuple[float, float] | None:

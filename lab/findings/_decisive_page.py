@@ -183,7 +183,10 @@ def _read_with_lines(results: DecisiveResults, result: PrimaryResult) -> list[st
             f"T={results.temperature:g}, {result.contrast.arm} minus expert, "
             f"{paired_text(gap)}, sign-flip p = {_p(gap.p_sign_flip)}: {_sharp(gap)}")
     if extra.own is not None:
-        text += (f"; its own part, {extra.own_label}, {result.contrast.arm} minus expert: "
+        label = ("P(back to the truth) beyond chance (`undo`)"
+                 if result.contrast.kind == "recovery" else
+                 "committed error minus the first total's (what taking totals back changes)")
+        text += (f"; its own part, {label}, {result.contrast.arm} minus expert: "
                  f"{paired_text(extra.own)}, sign-flip p = {_p(extra.own.p_sign_flip)}, "
                  f"t p = {_p(extra.own.p_t)}")
     return [text + "."]
