@@ -12,8 +12,12 @@ here imports them until it trains.
 from redraft.lab.testbed._answers import (
     AnswerCodec,
     Committed,
+    Temperature,
+    TotalLogits,
     committed_right,
     draw_wrong_totals,
+    matched_temperature,
+    total_logits,
     total_probabilities,
 )
 from redraft.lab.testbed._data import CharCodec
@@ -91,6 +95,8 @@ __all__ = [
     "StackedAdamW",
     "StackedLlama",
     "TaskSpec",
+    "Temperature",
+    "TotalLogits",
     "TrainConfig",
     "WrongAnswers",
     "build_tokenizer",
@@ -100,6 +106,7 @@ __all__ = [
     "draw_wrong_totals",
     "examples",
     "heldout_batch",
+    "matched_temperature",
     "read_recipe",
     "render_chat",
     "require_train",
@@ -107,6 +114,7 @@ __all__ = [
     "save_folder",
     "set_threads",
     "task_spec",
+    "total_logits",
     "total_probabilities",
     "train",
     "train_stack",

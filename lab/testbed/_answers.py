@@ -33,8 +33,12 @@ from redraft.lab.testbed._stack import StackedLlama
 __all__ = [
     "PREFIX",
     "AnswerCodec",
+    "Temperature",
+    "TotalLogits",
     "committed_right",
     "draw_wrong_totals",
+    "matched_temperature",
+    "total_logits",
     "total_probabilities",
 ]
 
@@ -78,14 +82,27 @@ def _forward(stack: StackedLlama, ids: IntArray, rows: int, last: int) -> Any:
     return torch.cat(out, dim=1)
 
 
-def _log_softmax(logits: Any, temperature: float) -> Any:
+Temperature = float | NDArray[np.float64]
+"""One sampling temperature for every model, or one per model (an ``(M,)`` array, each > 0:
+the scores at matched clean error sample each model at its own)."""
+
+
+def _log_softmax(logits: Any, temperature: Temperature) -> Any:
     import torch
 
-    if temperature <= 0:  # greedy: 1 for the argmax token (ties: the first), else 0
+    if np.ndim(temperature) == 1:  # one per model: the leading axis of ``logits``
+        per = np.asarray(temperature, dtype=np.float64)
+        if per.shape[0] != logits.shape[0] or not (per > 0).all():
+            raise ValueError("one temperature above 0 per model")
+        shape = (-1,) + (1,) * (logits.dim() - 1)
+        t = torch.as_tensor(per, dtype=logits.dtype, device=logits.device).view(shape)
+        return torch.log_softmax(logits / t, dim=-1)
+    t0 = float(temperature)
+    if t0 <= 0:  # greedy: 1 for the argmax token (ties: the first), else 0
         best = logits.argmax(dim=-1, keepdim=True)
         out = torch.full_like(logits, -torch.inf)
         return out.scatter_(-1, best, 0.0)
-    return torch.log_softmax(logits / temperature, dim=-1)
+    return torch.log_softmax(logits / t0, dim=-1)
 
 
 def _gather(logp: Any, tokens: IntArray) -> Any:
@@ -120,6 +137,17 @@ def total_probabilities(
         ``(probabilities, prefix)``: each ``T → (M, B)``; ``prefix`` is the probability of
         the canonical ``total: `` before the digits.
     """
+    logits = total_logits(stack, answers, prompts, totals, rows=rows)
+    probs: dict[float, FloatArray] = {}
+    prefixes: dict[float, FloatArray] = {}
+    for temperature in temperatures:
+        probs[temperature], prefixes[temperature] = logits.probabilities(temperature)
+    return probs, prefixes
+
+
+def total_logits(stack: StackedLlama, answers: AnswerCodec, prompts: IntArray,
+                 totals: IntArray, *, rows: int = 256) -> TotalLogits:
+    """The one forward pass of :func:`total_probabilities` (same arguments), kept."""
     m = stack.size
     totals = np.asarray(totals, dtype=np.int64)
     digit_ids = answers.total(totals)  # (..., B, 2)
@@ -136,17 +164,82 @@ def total_probabilities(
     n_scored = n_prefix + 2
     # Logits at position j predict token j + 1: the last n_scored + 1 positions but one.
     scored = _forward(stack, ids, rows, n_scored + 1)[:, :, :-1]
-    targets = _with_models(ids[..., -n_scored:], m)
-    probs: dict[float, FloatArray] = {}
-    prefixes: dict[float, FloatArray] = {}
-    for temperature in temperatures:
-        logp = _gather(_log_softmax(scored, temperature), targets)
-        prefixes[temperature] = logp[..., :n_prefix].sum(-1).exp().double().cpu().numpy()
-        probs[temperature] = logp[..., n_prefix:].sum(-1).exp().double().cpu().numpy()
-    return probs, prefixes
+    return TotalLogits(scored, _with_models(ids[..., -n_scored:], m), n_prefix)
 
 
-def _digit_probs(logits: Any, answers: AnswerCodec, temperature: float, *,
+class TotalLogits:
+    """The logits behind :func:`total_probabilities`, kept.
+
+    Its probabilities at any temperature (one for all models, or one per model) without
+    another forward pass.
+    """
+
+    def __init__(self, scored: Any, targets: IntArray, n_prefix: int) -> None:
+        self.scored = scored
+        """``(M, B, n, V)`` logits at the prefix's and the two digits' positions."""
+        self.targets = targets
+        """``(M, B, n)`` the tokens they score."""
+        self.n_prefix = n_prefix
+        """How many of the ``n`` are the prefix ``total: ``."""
+
+    def probabilities(self, temperature: Temperature) -> tuple[FloatArray, FloatArray]:
+        """``(P(total), P(prefix))``, each ``(M, B)``, at ``temperature``."""
+        logp = _gather(_log_softmax(self.scored, temperature), self.targets)
+        return (logp[..., self.n_prefix:].sum(-1).exp().double().cpu().numpy(),
+                logp[..., :self.n_prefix].sum(-1).exp().double().cpu().numpy())
+
+    def digits(self) -> TotalLogits:
+        """The digits' positions alone (what :func:`matched_temperature` needs)."""
+        return TotalLogits(self.scored[:, :, self.n_prefix:], self.targets[..., self.n_prefix:],
+                           0)
+
+    def rows(self, models: Sequence[int]) -> TotalLogits:
+        """The models ``models`` alone."""
+        return TotalLogits(self.scored[list(models)], self.targets[list(models)],
+                           self.n_prefix)
+
+    @staticmethod
+    def join(parts: Sequence[TotalLogits]) -> TotalLogits:
+        """Several state sets' logits as one (along the states' axis)."""
+        import torch
+
+        return TotalLogits(torch.cat([p.scored for p in parts], dim=1),
+                           np.concatenate([p.targets for p in parts], axis=1),
+                           parts[0].n_prefix)
+
+
+def matched_temperature(logits: TotalLogits, target: float, *, low: float = 0.05,
+                        high: float = 20.0, tolerance: float = 1e-6
+                        ) -> tuple[float | None, float]:
+    """The temperature at which one model's mean error ``1 - P(total)`` equals ``target``.
+
+    ``logits``: one model's (``M = 1``) on a set of clean states, targets the right totals.
+    A bisection on ``[low, high]`` (a model's error on states it gets right greedily rises
+    with the temperature). Returns ``(temperature, error there)``; the temperature is None
+    when no temperature in the range reaches ``target`` (the model errs more than that even
+    at ``low``, or less even at ``high``), with the error at the nearer end.
+    """
+
+    def error(t: float) -> float:
+        return float(1.0 - logits.probabilities(t)[0].mean())
+
+    lo_err, hi_err = error(low), error(high)
+    if lo_err > target:
+        return None, lo_err
+    if hi_err < target:
+        return None, hi_err
+    lo, hi = low, high
+    while hi - lo > tolerance * hi:
+        mid = (lo + hi) / 2
+        if error(mid) < target:
+            lo = mid
+        else:
+            hi = mid
+    t = (lo + hi) / 2
+    return t, error(t)
+
+
+def _digit_probs(logits: Any, answers: AnswerCodec, temperature: Temperature, *,
                  renormalise: bool = True) -> FloatArray:
     """P(next token = each digit) ``(M, B, 10)``; ``renormalise``: over the digits only."""
     logp = _log_softmax(logits, temperature)[..., answers.digits.tolist()]
@@ -256,7 +349,7 @@ class Committed:
 
 def committed_right(
     stack: StackedLlama, answers: AnswerCodec, prompts: IntArray, right: IntArray,
-    temperature: float, *, candidates: int = 6, rows: int = 128,
+    temperature: Temperature, *, candidates: int = 6, rows: int = 128,
 ) -> Committed:
     """P(committed total right) for models that may write ``total: x [BACK] total: y``.
 
@@ -272,7 +365,7 @@ def committed_right(
         answers: the answer tokens.
         prompts: ``(B, Lp)`` shared prompts.
         right: ``(B,)`` the right totals.
-        temperature: the sampling temperature (> 0).
+        temperature: the sampling temperature (> 0), or one per model.
         candidates: first totals followed by a retry, per state.
         rows: rows per forward pass.
     """

@@ -21,10 +21,13 @@ from redraft.agent.backends import GenerationRequest, Message, SamplingParams, l
 from redraft.lab.testbed import (  # noqa: E402
     AnswerCodec,
     StackedLlama,
+    TotalLogits,
     TrainConfig,
     committed_right,
     draw_wrong_totals,
+    matched_temperature,
     render_chat,
+    total_logits,
     total_probabilities,
 )
 from redraft.lab.testbed._tokenizer import build_tokenizer  # noqa: E402
@@ -111,6 +114,48 @@ def test_a_model_that_never_retries_commits_its_first_total() -> None:
     assert np.allclose(got.first_right, first[1.0], rtol=1e-4)
     assert np.allclose(got.right, got.first_right, rtol=1e-3, atol=1e-9)
     assert np.allclose(got.back, 0.0, atol=1e-9)
+
+
+def test_one_temperature_per_model_scores_each_as_if_alone() -> None:
+    stack = _peaky_stack(seeds=(0, 1, 2))
+    codec = AnswerCodec()
+    prompts, right = _prompt(codec, 3), np.array([21, 40, 7])
+    per = np.array([0.7, 1.3, 2.2])
+    logits = total_logits(stack, codec, prompts, right)
+    together, prefix = logits.probabilities(per)
+    committed = committed_right(stack, codec, prompts, right, per)
+    for k, t in enumerate(per):
+        alone, alone_prefix = total_probabilities(stack.select([k]), codec, prompts, right,
+                                                  [float(t)])
+        assert np.allclose(together[k], alone[float(t)][0], rtol=1e-5)
+        assert np.allclose(prefix[k], alone_prefix[float(t)][0], rtol=1e-5)
+        one = committed_right(stack.select([k]), codec, prompts, right, float(t))
+        assert np.allclose(committed.right[k], one.right[0], rtol=1e-5)
+    with pytest.raises(ValueError, match="one temperature above 0 per model"):
+        logits.probabilities(np.array([1.0, 0.0, 1.0]))
+
+
+def test_the_matched_temperature_gives_the_target_error_or_says_none_does() -> None:
+    # Four states whose right digits lead by margins 3-6 logits over 9 others: the error
+    # rises with the temperature from 0 (greedy right) towards 0.99 (uniform digits).
+    scored = torch.zeros(1, 4, 2, 10)
+    scored[0, :, :, 0] = torch.tensor([3.0, 4.0, 5.0, 6.0])[:, None]
+    logits = TotalLogits(scored, np.zeros((1, 4, 2), dtype=np.int64), 0)
+
+    def error(t: float) -> float:
+        return float(1 - logits.probabilities(t)[0].mean())
+
+    target = error(1.7)
+    t, got = matched_temperature(logits, target)
+    assert t is not None and t == pytest.approx(1.7, rel=1e-4)
+    assert got == pytest.approx(target, abs=1e-6)
+    # No temperature makes it err more than uniform digits.
+    assert matched_temperature(logits, 0.995) == (None, pytest.approx(error(20.0)))
+    # A model greedy-wrong on one state in four errs on a quarter of them at least.
+    scored[0, 0, 0, 1] = 4.0
+    wrong = TotalLogits(scored, np.zeros((1, 4, 2), dtype=np.int64), 0)
+    t, at_low = matched_temperature(wrong, 0.1)
+    assert t is None and at_low == pytest.approx(0.25, abs=1e-3)
 
 
 @pytest.mark.slow
