@@ -25,11 +25,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
-from pydantic import BaseModel, ConfigDict, JsonValue
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from redraft.evals.stats import episode_arrays, load_run
-from redraft.lab.findings._design import ARMS, PRIMARY, Contrast
-from redraft.lab.findings._scores import ModelScores, Scores
+from redraft.lab.findings._design import ARMS, PRIMARY, Contrast, ContrastKind
+from redraft.lab.findings._scores import ModelScores, PostScores, Scores
 from redraft.lab.stats import (
     PairedEstimate,
     global_error_curve,
@@ -59,7 +59,9 @@ __all__ = [
     "past_turn",
     "primary_values",
     "read_with",
+    "regime_value",
     "terms",
+    "unmatched",
 ]
 
 DECISIVE_FILE = "decisive.json"
@@ -213,6 +215,11 @@ class ArmSummary(BaseModel):
     ``undo``, ``error_vs_truth``)."""
     committed: dict[str, list[float | None]]
     """Committed error with retries and the retry's stats, per model."""
+    matched: dict[str, list[float | None]] = Field(default_factory=dict)
+    """At matched clean error (an arm a regime contrast compares), per model:
+    ``temperature``, ``target``, ``e_tf``, the post-error ``truth``, ``clean_chance``,
+    ``undo`` and ``error_vs_truth``, and the committed ``committed_error`` and
+    ``first_error`` (None where the model has no matched temperature)."""
     runs: dict[str, RunCurves]
     """Free-running (and teacher-forced sampled) curves by condition."""
 
@@ -268,13 +275,41 @@ def primary_values(contrast: Contrast, scores: Scores, seeds: Sequence[int]
             value = expert.post.compounding
         elif contrast.kind == "undo" and expert is not None:
             value = expert.post.undo
-        elif contrast.kind == "retry" and expert is not None and arm is not None \
-                and arm.committed is not None and expert.committed is not None:
-            value = arm.committed.committed_error - expert.committed.committed_error
-        elif contrast.kind == "recovery" and expert is not None and arm is not None:
-            value = arm.post.error_vs_truth - expert.post.error_vs_truth
+        elif contrast.kind in ("retry", "recovery") and expert is not None and arm is not None:
+            value = regime_value(contrast.kind, arm, expert, matched=True)
         out.append(value if value is None or math.isfinite(value) else None)
     return out
+
+
+def regime_value(kind: ContrastKind, arm: ModelScores, expert: ModelScores, *,
+                 matched: bool) -> float | None:
+    """A regime contrast's value for one seed: the arm minus its expert.
+
+    ``matched``: the arm at its matched temperature (the declared outcome; None where it has
+    none); else both at the evaluation temperature (the definition before matching, read
+    beside it).
+    """
+    post: PostScores | None = arm.post
+    committed = arm.committed
+    if matched:
+        if arm.matched is None or arm.matched.temperature is None:
+            return None
+        post, committed = arm.matched.post, arm.matched.committed
+    if kind == "retry":
+        if committed is None or expert.committed is None:
+            return None
+        return committed.committed_error - expert.committed.committed_error
+    if post is None:
+        return None
+    return post.error_vs_truth - expert.post.error_vs_truth
+
+
+def unmatched(contrast: Contrast, scores: Scores, seed: int) -> str | None:
+    """Why a regime contrast has no value for ``seed``'s arm at matched clean error."""
+    arm = scores.get(contrast.arm, seed)
+    if contrast.kind not in ("retry", "recovery") or arm is None or arm.matched is None:
+        return None
+    return arm.matched.why
 
 
 class ReadWith(BaseModel):
@@ -282,20 +317,27 @@ class ReadWith(BaseModel):
 
     At one temperature two arms that are not equally sharp differ on every sampled outcome
     by that alone: a flatter model errs more on clean states, and puts more mass on any one
-    total, the truth after an error included. So beside each regime contrast stand the two
-    arms' clean error and the part of the outcome that is the arm's own doing.
+    total, the truth after an error included. The declared outcome therefore samples the
+    arm at its matched temperature; beside it stand the temperatures that took, the outcome
+    at the evaluation temperature with the clean-error gap that moves it there (the
+    definition before matching), and the part of the outcome that is the arm's own doing.
     """
 
     model_config = ConfigDict(frozen=True)
 
+    temperatures: tuple[float, float] | None
+    """The lowest and highest matched temperature of the arm's models."""
     clean_gap: PairedEstimate | None
     """The arm's exact error on clean states at the evaluation temperature minus its seed's
     expert's."""
+    at_main: PairedEstimate | None
+    """The outcome with the arm sampled at the evaluation temperature too, arm minus expert
+    (the declared definition before 2026-12-07's full run showed the arms flatter)."""
     own: PairedEstimate | None
-    """The outcome without what flatness gives by itself, arm minus expert: for ``recovery``
-    P(back to the truth) beyond the chance that a fresh error lands on it (``undo``); for
-    ``retry`` the committed error minus the first total's error (what taking totals back
-    changes)."""
+    """At matched clean error, the outcome without what a fresh error's landing gives,
+    arm minus expert: for ``recovery`` P(back to the truth) beyond the chance that a fresh
+    error lands on it (``undo``); for ``retry`` the committed error minus the first total's
+    error (what taking totals back changes)."""
 
 
 def _kept(e: PairedEstimate) -> set[int]:
@@ -304,12 +346,14 @@ def _kept(e: PairedEstimate) -> set[int]:
 
 
 def _by_seed(seeds: Sequence[int], values: Sequence[float | None]) -> dict[int, float]:
+    if not values:  # a statistic the arm has no scores of
+        return {}
     return {s: float(v) for s, v in zip(seeds, values, strict=True)
             if v is not None and math.isfinite(v)}
 
 
 def read_with(results: DecisiveResults, result: PrimaryResult) -> ReadWith | None:
-    """The clean-error gap and the arm's own part of a regime contrast (None: not one).
+    """What a regime contrast is read with (:class:`ReadWith`; None: not a regime contrast).
 
     Computed from ``results`` alone (the page reads it from ``decisive.json``), on the seeds
     the contrast kept; exploratory, unadjusted.
@@ -327,17 +371,30 @@ def read_with(results: DecisiveResults, result: PrimaryResult) -> ReadWith | Non
             return None
         return paired_estimate(diffs, e.seeds, alpha=0.05)
 
-    def own(summary: ArmSummary) -> dict[int, float]:
+    def own(summary: ArmSummary, at: dict[str, list[float | None]]) -> dict[int, float]:
         if kind == "recovery":
-            return _by_seed(summary.seeds, summary.post.get("all", {}).get("undo", []))
-        committed = summary.committed.get("committed_error", [])
-        first = summary.committed.get("first_error", [])
+            return _by_seed(summary.seeds, at.get("undo", []))
+        committed, first = at.get("committed_error", []), at.get("first_error", [])
         return _by_seed(summary.seeds, [None if c is None or f is None else c - f
                                         for c, f in zip(committed, first, strict=True)])
 
+    def main(summary: ArmSummary) -> dict[str, list[float | None]]:
+        post = summary.post.get("all", {})
+        return {"undo": list(post.get("undo", [])),
+                "error_vs_truth": list(post.get("error_vs_truth", [])),
+                "committed_error": summary.committed.get("committed_error", []),
+                "first_error": summary.committed.get("first_error", [])}
+
+    outcome = "committed_error" if kind == "retry" else "error_vs_truth"
     clean = gap(_by_seed(arm.seeds, arm.e_tf.get(key, [])),
                 _by_seed(expert.seeds, expert.e_tf.get(key, [])))
-    return ReadWith(clean_gap=clean, own=gap(own(arm), own(expert)))
+    at_main = gap(_by_seed(arm.seeds, main(arm)[outcome]),
+                  _by_seed(expert.seeds, main(expert)[outcome]))
+    found = [t for s, t in _by_seed(arm.seeds, arm.matched.get("temperature", [])).items()
+             if s in kept]
+    return ReadWith(temperatures=(min(found), max(found)) if found else None,
+                    clean_gap=clean, at_main=at_main,
+                    own=gap(own(arm, arm.matched), own(expert, main(expert))))
 
 
 def terms(results: DecisiveResults, result: PrimaryResult) -> tuple[float, float] | None:
@@ -428,6 +485,22 @@ def _run_curves(runs: Sequence[RunMatrices], width: int) -> RunCurves:
         models=len(runs))
 
 
+MATCHED_KEYS = ("temperature", "target", "e_tf", "truth", "clean_chance", "undo",
+                "error_vs_truth", "committed_error", "first_error")
+"""What :attr:`ArmSummary.matched` holds per model."""
+
+
+def _matched_value(m: ModelScores, key: str) -> float | None:
+    found = m.matched
+    if found is None or found.temperature is None:
+        return None
+    if key in ("temperature", "target", "e_tf"):
+        return float(getattr(found, key))
+    if key in ("committed_error", "first_error"):
+        return None if found.committed is None else float(getattr(found.committed, key))
+    return None if found.post is None else float(getattr(found.post, key))
+
+
 def _arm_summary(arm: str, scores: Scores | None, seeds: Sequence[int],
                  runs: dict[str, list[RunMatrices]], width: int) -> ArmSummary:
     models = [m for m in (scores.get(arm, s) for s in seeds) if m is not None] if scores else []
@@ -441,11 +514,14 @@ def _arm_summary(arm: str, scores: Scores | None, seeds: Sequence[int],
                 "residual"):
         committed[key] = [getattr(m.committed, key) if m.committed is not None else None
                           for m in models]
+    matched: dict[str, list[float | None]] = {}
+    if any(m.matched is not None for m in models):
+        matched = {k: [_matched_value(m, k) for m in models] for k in MATCHED_KEYS}
     return ArmSummary(
         seeds=[m.seed for m in models], e_tf={t: [m.e_tf[t] for m in models] for t in temps},
         e_tf_curve=[v for v in _mean_curve([m.e_tf_curve for m in models]) if v is not None],
         prefix=float(np.mean([m.prefix for m in models])) if models else None,
-        post=post, committed=committed,
+        post=post, committed=committed, matched=matched,
         runs={c: _run_curves(ms, width) for c, ms in runs.items() if ms})
 
 
@@ -485,6 +561,9 @@ def analyze(
         for seed, value in zip(seeds, values, strict=True):
             why = [f"{a} {unconverged[(a, seed)]}" for a in _involved(contrast)
                    if (a, seed) in unconverged]
+            no_match = unmatched(contrast, scores, seed)
+            if no_match is not None:
+                why.append(f"{contrast.arm}: {no_match}")
             if why:
                 left.append(f"seed {seed}: " + "; ".join(why))
                 kept.append(None)

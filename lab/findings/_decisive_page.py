@@ -117,7 +117,14 @@ def predictions_lines() -> list[str]:
     lines = ["Declared before the results (in code: `PRIMARY` in `lab/findings/_design.py`); "
              "each is one number per seed, scored exactly from the models' logits on one "
              "shared set of constructed states; Holm's correction runs over exactly these "
-             "four, and every other number on this page is exploratory:", ""]
+             "four, and every other number on this page is exploratory. A regime contrast "
+             "(retry, recovery) samples the arm at *matched clean error*, the temperature "
+             "where it errs on clean states as often as its seed's expert at the main "
+             "condition: at one temperature a flatter arm puts more mass on every total, the "
+             "truth after an error included, and the runs showed the arms far flatter (this "
+             "matching was declared on 2026-12-07 after the full run, before any score at a "
+             "matched temperature; the outcome at the main temperature stays beside each):",
+             ""]
     rows = [[f"`{c.key}`", c.label, c.supports.get("negative", "—"),
              c.supports.get("positive", "—"), c.fails_if] for c in PRIMARY]
     lines += table(["outcome", "per seed", "if detectably negative", "if detectably positive",
@@ -152,8 +159,8 @@ def _sharp(e: PairedEstimate) -> str:
         return "too few seeds for an interval"
     if e.ci_low > 0 or e.ci_high < 0:
         which = "flatter" if e.value is not None and e.value > 0 else "sharper"
-        return (f"the arm is {which} than its expert at this temperature, and flatness alone "
-                "moves this outcome, so it does not isolate what the arm does")
+        return (f"the arm is {which} than its expert at that temperature, and flatness alone "
+                "moves the outcome there, so it does not isolate what the arm does")
     return "the two are equally sharp within the interval"
 
 
@@ -176,20 +183,31 @@ def _read_with_lines(results: DecisiveResults, result: PrimaryResult) -> list[st
                 f"{_num(first, max(digits, 5))}, {names[1]} {_num(second, max(digits, 5))}"
                 f"{share}."]
     extra = read_with(results, result)
-    if extra is None or extra.clean_gap is None:
+    if extra is None:
         return []
-    gap = extra.clean_gap
-    text = (f"  - read with (exploratory, unadjusted): error on clean states at "
-            f"T={results.temperature:g}, {result.contrast.arm} minus expert, "
-            f"{paired_text(gap)}, sign-flip p = {_p(gap.p_sign_flip)}: {_sharp(gap)}")
+    parts = []
+    if extra.temperatures is not None:
+        low, high = extra.temperatures
+        span = f"{low:.2f}" if f"{low:.2f}" == f"{high:.2f}" else f"{low:.2f}-{high:.2f}"
+        parts.append(f"the {result.contrast.arm} models sampled at T={span}, "
+                     f"where each errs on its clean states as often as its expert at "
+                     f"T={results.temperature:g}")
     if extra.own is not None:
         label = ("P(back to the truth) beyond chance (`undo`)"
                  if result.contrast.kind == "recovery" else
                  "committed error minus the first total's (what taking totals back changes)")
-        text += (f"; its own part, {label}, {result.contrast.arm} minus expert: "
-                 f"{paired_text(extra.own)}, sign-flip p = {_p(extra.own.p_sign_flip)}, "
-                 f"t p = {_p(extra.own.p_t)}")
-    return [text + "."]
+        parts.append(f"its own part there, {label}, {result.contrast.arm} minus expert: "
+                     f"{paired_text(extra.own)}, sign-flip p = {_p(extra.own.p_sign_flip)}, "
+                     f"t p = {_p(extra.own.p_t)}")
+    if extra.at_main is not None and extra.clean_gap is not None:
+        gap = extra.clean_gap
+        parts.append(f"sampled at T={results.temperature:g} instead (the definition before "
+                     f"matching), {paired_text(extra.at_main)}, sign-flip p = "
+                     f"{_p(extra.at_main.p_sign_flip)}, where the arm's clean error minus its "
+                     f"expert's is {paired_text(gap)}: {_sharp(gap)}")
+    if not parts:
+        return []
+    return ["  - read with (exploratory, unadjusted): " + "; ".join(parts) + "."]
 
 
 def replicated(a: PrimaryResult, b: PrimaryResult | None) -> bool | None:
@@ -354,6 +372,19 @@ def decisive_sections(results: DecisiveResults, command: str) -> list[str]:
             "residual")]])
     lines += table(["arm", "committed error", "first error", "taken back", "precision",
                     "recall", "harm", "not enumerated"], rows)
+    matched_rows = [[a.name, *[_spread(list(results.arms[a.name].matched.get(k, []))) for k in (
+        "temperature", "target", "e_tf", "truth", "undo", "error_vs_truth", "committed_error",
+        "first_error")]] for a in arms if results.arms[a.name].matched]
+    if matched_rows:
+        lines += ["", "### At matched clean error", "",
+                  "What the regime contrasts compare: each arm's model sampled at the "
+                  "temperature where its exact error on the clean states equals its seed's "
+                  f"expert's at T={temp} (found by bisection on the logits), and its "
+                  "post-error and committed scores there, mean over models (lowest–highest; "
+                  "the expert's own at T=" + temp + " are in the tables above):", ""]
+        lines += table(["arm", "temperature", "expert's e_TF", "its e_TF there", "P(truth)",
+                        "undo", "error vs truth", "committed error", "first error"],
+                       matched_rows)
     lines += ["", "### Trajectories: P(globally right at n) against survival to n", "",
               "From the runs: survival = no local error through n; globally right = the state "
               "equals the true total at n; their difference is the share that erred and is "

@@ -35,6 +35,17 @@ the rows before it right.
 - ``recovery`` (DAgger): if training on post-error states with true targets does not teach
   recomputing, the recovery model continues from the wrong total as the expert does and the
   difference is 0.
+
+**Regime contrasts at matched clean error** (declared 2026-12-07, after the full run and
+before any score at a matched temperature was computed): a regime contrast samples the arm
+at the temperature where its exact error on the clean states equals its seed's expert's at
+the evaluation temperature (:data:`REGIME_ARMS`; the expert at the evaluation temperature).
+The runs showed the arms much flatter than their experts at one temperature (recovery 0.63
+more clean error, retry 0.3 more), and a flatter model puts more mass on every total, the
+truth after an error included, so at one temperature these two contrasts moved by flatness
+alone; at matched clean error they measure what the arm does after an error, and a
+retry's committed error is compared at an equal error of the first total. The outcome at
+the evaluation temperature stays on the page beside each, exploratory.
 """
 
 from __future__ import annotations
@@ -51,6 +62,7 @@ __all__ = [
     "DECISIVE_TASK_OPTIONS",
     "DECISIVE_TRAIN_OVERRIDES",
     "PRIMARY",
+    "REGIME_ARMS",
     "Arm",
     "ArmName",
     "Condition",
@@ -183,17 +195,19 @@ PRIMARY: tuple[Contrast, ...] = (
              fails_if="the model does not recompute the truth from the row before the error"),
     Contrast(key="retry", kind="retry", arm="retry",
              label="committed error on clean states (the model may take its first total back), "
-             "retry minus expert",
+             "retry minus expert, at matched clean error",
              supports={"negative": "Razied (training on mistakes and their corrections lowers "
                        "the committed error)",
                        "positive": "the case against Razied: retry data raises the error"},
              fails_if="taking answers back does not lower the committed error"),
     Contrast(key="recovery", kind="recovery", arm="recovery",
              label="post-error error judged against the true total (1 − P(truth)), recovery "
-             "minus expert",
+             "minus expert, at matched clean error",
              supports={"negative": "DAgger / Razied (training on states that hold errors, "
                        "with true targets, teaches returning to the truth)",
                        "positive": "the case against: recovery data makes it worse"},
              fails_if="the recovery model continues from the wrong total as the expert does"),
 )
 """The primary outcomes, in the order Holm's correction and the page list them."""
+REGIME_ARMS: tuple[str, ...] = tuple(c.arm for c in PRIMARY if c.kind in ("retry", "recovery"))
+"""The arms a regime contrast compares with the expert: scored at matched clean error too."""

@@ -23,7 +23,7 @@ import numpy as np
 
 from redraft.lab.findings._analysis import ModelStatus, analyze
 from redraft.lab.findings._design import PRIMARY
-from redraft.lab.findings._scores import BackStats, ModelScores, PostScores, Scores
+from redraft.lab.findings._scores import BackStats, Matched, ModelScores, PostScores, Scores
 from redraft.lab.stats import detectable_effect
 
 __all__ = ["World", "replicate", "simulate"]
@@ -93,9 +93,12 @@ def simulate(world: World, seeds: Sequence[int], rng: np.random.Generator) -> Sc
                 ("expert", expert_post, committed),
                 ("retry", expert_post, committed + effect(world.retry)),
                 ("recovery", recovery, committed)):
+            # The arms planted as sharp as their experts: matched at the same temperature.
+            matched = None if arm == "expert" else Matched(
+                temperature=1.5, target=e, e_tf=e, post=post, committed=_back(back))
             models.append(ModelScores(
                 arm=arm, seed=seed, e_tf={"1.5": e}, e_tf_curve=[e], prefix=1.0, post=post,
-                post_by_after={"1": post, "2": post}, committed=_back(back)))
+                post_by_after={"1": post, "2": post}, committed=_back(back), matched=matched))
     return Scores(temperature=1.5, temperatures=[1.5], episodes=0, steps=0, sites=[],
                   committed_states=1, models=models)
 

@@ -24,7 +24,7 @@ from pydantic import JsonValue, ValidationError
 
 from redraft.core import BadInputError, ConstraintNotSupportedError
 from redraft.lab.findings._analysis import LEARNT
-from redraft.lab.findings._design import ARMS, BASE, DECISIVE_CALIBRATION
+from redraft.lab.findings._design import ARMS, BASE, DECISIVE_CALIBRATION, REGIME_ARMS
 from redraft.lab.findings._grid import (
     META_FILE,
     MODEL_COST,
@@ -319,7 +319,7 @@ def score_grid(grid: Plan, options: FindingsOptions, say: Callable[[str], None])
         stack, [(s.arm, s.seed) for s in specs], task=task, run_seed=options.seed,
         episodes=scale.eval_episodes, steps=scale.episode_steps, sites=scale.error_sites,
         temperature=scale.temperature, committed_states=scale.committed_states,
-        expert_rows=experts)
+        expert_rows=experts, matched_arms=REGIME_ARMS)
     path.write_text(json.dumps({"digests": digests, "scores": scores.model_dump(mode="json")})
                     + "\n", encoding="utf-8")
     return scores

@@ -16,7 +16,13 @@ sampling noise. Per model:
   chance) and the post-error error judged against the truth;
 - ``committed``: on a subset of clean states, the probability of committing a wrong total
   when the model may take its first one back (``[BACK]``), with the retry's precision,
-  recall and harm (:func:`~redraft.lab.testbed.committed_right`).
+  recall and harm (:func:`~redraft.lab.testbed.committed_right`);
+- ``matched`` (the arms a regime contrast compares with the expert): the same post-error
+  and committed scores at the model's *matched* temperature, where its error on the clean
+  states equals its seed's expert's at the evaluation temperature
+  (:func:`~redraft.lab.testbed.matched_temperature`, on the logits already computed). Two
+  models that are not equally sharp differ at one temperature on every sampled outcome by
+  that alone; at matched clean error they differ by what each does after an error.
 """
 
 from __future__ import annotations
@@ -34,14 +40,17 @@ from redraft.lab.findings._states import CleanStates, PostStates, clean_states, 
 from redraft.lab.testbed import (
     AnswerCodec,
     StackedLlama,
+    Temperature,
+    TotalLogits,
     committed_right,
     draw_wrong_totals,
-    total_probabilities,
+    matched_temperature,
+    total_logits,
 )
 
 __all__ = [
-    "SCORES_FILE", "BackStats", "ModelScores", "PostScores", "Scores", "clean_right",
-    "score_models",
+    "MATCH_RANGE", "SCORES_FILE", "BackStats", "Matched", "ModelScores", "PostScores",
+    "Scores", "clean_right", "score_models",
 ]
 
 SCORES_FILE = "scores.json"
@@ -108,6 +117,29 @@ class BackStats(BaseModel):
     """First-total mass outside the enumeration (counted as committed wrong)."""
 
 
+MATCH_RANGE = (0.05, 20.0)
+"""The temperatures searched for a matched one."""
+
+
+class Matched(BaseModel):
+    """A model's scores at the temperature where its clean error equals its expert's."""
+
+    model_config = ConfigDict(frozen=True)
+
+    temperature: float | None
+    """The matched temperature (None: none in :data:`MATCH_RANGE` reaches the target)."""
+    target: float
+    """Its seed's expert's error on the clean states at the evaluation temperature."""
+    e_tf: float
+    """Its own error on the clean states there (or at the nearer end of the range)."""
+    post: PostScores | None = None
+    """Over every post-error state, at the matched temperature."""
+    committed: BackStats | None = None
+    """Committed error with retries, at the matched temperature."""
+    why: str | None = None
+    """Why there is no matched temperature."""
+
+
 class ModelScores(BaseModel):
     """One model's exact scores."""
 
@@ -129,6 +161,8 @@ class ModelScores(BaseModel):
     """By steps since the error (``"1"``, ``"2"``)."""
     committed: BackStats | None = None
     """Committed error with retries (on a subset of clean states)."""
+    matched: Matched | None = None
+    """At matched clean error (None: an arm no regime contrast compares with the expert)."""
 
 
 class Scores(BaseModel):
@@ -174,6 +208,7 @@ def score_models(
     stack: StackedLlama, models: Sequence[tuple[str, int]], *, task: Task, run_seed: int,
     episodes: int, steps: int, sites: Sequence[int], temperature: float,
     committed_states: int, expert_rows: dict[int, int], rows: int = 256,
+    matched_arms: Sequence[str] = (),
 ) -> Scores:
     """Score every model of ``stack`` on the shared states.
 
@@ -190,17 +225,51 @@ def score_models(
             window) scored for the committed error with retries; 0: none.
         expert_rows: seed → the stack row of that seed's expert (whose mistakes are δ).
         rows: rows per forward pass.
+        matched_arms: arms also scored at matched clean error, each model against the
+            ``expert`` arm's model of its seed.
     """
     answers = AnswerCodec()
     temps = sorted({0.0, 1.0, float(temperature), 2.0})
     clean = clean_states(task, seed=run_seed, episodes=episodes, steps=steps)
-    p_clean, prefixes = clean_right(stack, answers, clean, temps, rows=rows)
+    clean_logits = _clean_logits(stack, answers, clean, rows=rows)
+    p_clean, prefixes = _by_temperature(clean_logits, temps, episodes)
     prefix = prefixes[temperature]
-    post, chance, local, truth = _post_error(stack, answers, task, clean, models, run_seed,
-                                             steps, sites, temperature, expert_rows, rows)
+    post, chance_l, local_l, truth_l = _post_error(stack, answers, task, clean, models,
+                                                   run_seed, steps, sites, temperature,
+                                                   expert_rows, rows)
+    chance, local, truth = (x.probabilities(temperature)[0] for x in (chance_l, local_l,
+                                                                      truth_l))
     twin_right = p_clean[temperature][:, post.episode, post.step - 1]
     committed = _committed(stack, answers, clean, committed_states, temperature, rows,
                            window=_window(task))
+    row_of = {(arm, seed): k for k, (arm, seed) in enumerate(models)}
+    matched: dict[int, Matched] = {}
+    for k, (arm, seed) in enumerate(models):
+        expert = row_of.get(("expert", seed))
+        if arm not in matched_arms or expert is None:
+            continue
+        target = float(1 - p_clean[temperature][expert].mean())
+        t, error = matched_temperature(
+            TotalLogits.join([c.digits().rows([k]) for c in clean_logits]), target,
+            low=MATCH_RANGE[0], high=MATCH_RANGE[1])
+        matched[k] = Matched(temperature=t, target=target, e_tf=error, why=None if t else (
+            f"no temperature in {MATCH_RANGE[0]:g}-{MATCH_RANGE[1]:g} brings its clean error "
+            f"to its expert's {target:.4f} (it is {error:.4f} at the nearer end)"))
+    found = [k for k, m in matched.items() if m.temperature is not None]
+    if found:
+        at = np.asarray([matched[k].temperature for k in found], dtype=np.float64)
+        m_chance, m_local, m_truth = (x.rows(found).probabilities(at)[0]
+                                      for x in (chance_l, local_l, truth_l))
+        m_twin = np.stack([c.rows(found).probabilities(at)[0] for c in clean_logits],
+                          axis=-1).reshape(len(found), episodes, steps)[:, post.episode,
+                                                                         post.step - 1]
+        m_committed = _committed(stack.select(found), answers, clean, committed_states, at,
+                                 rows, window=_window(task))
+        every = np.ones(len(post.step), dtype=bool)
+        for i, k in enumerate(found):
+            matched[k] = matched[k].model_copy(update={
+                "post": _post(m_local[i], m_truth[i], m_twin[i], m_chance[i], every),
+                "committed": m_committed[i] if m_committed is not None else None})
     out = []
     for k, (arm, seed) in enumerate(models):
         every = np.ones(len(post.step), dtype=bool)
@@ -212,10 +281,30 @@ def score_models(
             post=_post(local[k], truth[k], twin_right[k], chance[k], every),
             post_by_after={str(a): _post(local[k], truth[k], twin_right[k], chance[k],
                                          post.after == a) for a in (1, 2)},
-            committed=committed[k] if committed is not None else None))
+            committed=committed[k] if committed is not None else None,
+            matched=matched.get(k)))
     return Scores(temperature=temperature, temperatures=temps, episodes=episodes, steps=steps,
                   sites=list(sites), committed_states=committed_states if committed else 0,
                   models=out)
+
+
+def _clean_logits(stack: StackedLlama, answers: AnswerCodec, clean: CleanStates, *,
+                  rows: int) -> list[TotalLogits]:
+    """Every model's logits for the right total on the clean states, one entry per step."""
+    return [total_logits(stack, answers, clean.prompts[t], clean.right[:, t], rows=rows)
+            for t in range(clean.right.shape[1])]
+
+
+def _by_temperature(logits: Sequence[TotalLogits], temps: Sequence[float], episodes: int
+                    ) -> tuple[dict[float, FloatArray], dict[float, FloatArray]]:
+    """``(right, prefix)`` per temperature, each ``(models, episodes, steps)``."""
+    right: dict[float, FloatArray] = {}
+    prefix: dict[float, FloatArray] = {}
+    for t in temps:
+        pairs = [step.probabilities(t) for step in logits]
+        right[t] = np.stack([p for p, _ in pairs], axis=-1)
+        prefix[t] = np.stack([q for _, q in pairs], axis=-1)
+    return right, prefix
 
 
 def clean_right(stack: StackedLlama, answers: AnswerCodec, clean: CleanStates,
@@ -227,16 +316,8 @@ def clean_right(stack: StackedLlama, answers: AnswerCodec, clean: CleanStates,
         ``(right, prefix)``: ``right[t]`` of shape (models, episodes, steps), and the
         probability of the canonical ``total: `` before it, ``prefix[t]``, alike.
     """
-    episodes, steps = clean.right.shape
-    right = {t: np.zeros((stack.size, episodes, steps)) for t in temps}
-    prefix = {t: np.zeros((stack.size, episodes, steps)) for t in temps}
-    for t_index in range(steps):
-        probs, pre = total_probabilities(stack, answers, clean.prompts[t_index],
-                                         clean.right[:, t_index], list(temps), rows=rows)
-        for t in temps:
-            right[t][:, :, t_index] = probs[t]
-            prefix[t][:, :, t_index] = pre[t]
-    return right, prefix
+    return _by_temperature(_clean_logits(stack, answers, clean, rows=rows), temps,
+                           clean.right.shape[0])
 
 
 def _window(task: Task) -> int:
@@ -247,8 +328,11 @@ def _window(task: Task) -> int:
 def _post_error(stack: StackedLlama, answers: AnswerCodec, task: Task, clean: CleanStates,
                 models: Sequence[tuple[str, int]], run_seed: int, steps: int,
                 sites: Sequence[int], temperature: float, expert_rows: dict[int, int],
-                rows: int) -> tuple[PostStates, FloatArray, FloatArray, FloatArray]:
-    """The post-error states (δ from each seed's expert) and their probabilities."""
+                rows: int) -> tuple[PostStates, TotalLogits, TotalLogits, TotalLogits]:
+    """The post-error states and the logits of P(chance), P(local) and P(truth) on them.
+
+    δ is each seed's expert's own mistake, drawn at the evaluation temperature.
+    """
     episodes = clean.right.shape[0]
     seeds = sorted(expert_rows)
     experts = stack.select([expert_rows[s] for s in seeds])
@@ -262,19 +346,17 @@ def _post_error(stack: StackedLlama, answers: AnswerCodec, task: Task, clean: Cl
     per_seed = {s: drawn[i].reshape(len(sites), episodes).T for i, s in enumerate(seeds)}
     wrong = np.stack([per_seed[seed] for _, seed in models])                # (M, E, sites)
     post = post_states(task, seed=run_seed, sites=sites, steps=steps, clean=clean, wrong=wrong)
-    local, _ = total_probabilities(stack, answers, post.prompts, post.local, [temperature],
-                                   rows=rows)
-    truth, _ = total_probabilities(stack, answers, post.prompts, post.truth, [temperature],
-                                   rows=rows)
+    local = total_logits(stack, answers, post.prompts, post.local, rows=rows)
+    truth = total_logits(stack, answers, post.prompts, post.truth, rows=rows)
     twins = np.stack([clean.prompts[t - 1][e] for e, t in zip(post.episode, post.step,
                                                                strict=True)])
-    chance, _ = total_probabilities(stack, answers, twins, (post.truth[None] - post.delta) % 100,
-                                    [temperature], rows=rows)
-    return post, chance[temperature], local[temperature], truth[temperature]
+    chance = total_logits(stack, answers, twins, (post.truth[None] - post.delta) % 100,
+                          rows=rows)
+    return post, chance, local, truth
 
 
 def _committed(stack: StackedLlama, answers: AnswerCodec, clean: CleanStates, count: int,
-               temperature: float, rows: int, *, window: int) -> list[BackStats] | None:
+               temperature: Temperature, rows: int, *, window: int) -> list[BackStats] | None:
     """Committed error with retries on the first ``count`` full-window clean states."""
     if count <= 0:
         return None

@@ -45,6 +45,7 @@ from redraft.lab.findings import (
 )
 from redraft.lab.findings._decisive_page import replicated
 from redraft.lab.findings._planted import World, planted_at_power, simulate
+from redraft.lab.findings._scores import Matched
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "tests" / "data" / "findings"
@@ -338,19 +339,28 @@ def test_a_replication_at_exactly_zero_has_no_direction() -> None:
         assert replicated(detected, twin) is (value > 0)
 
 
-def test_a_regime_contrast_is_read_beside_the_clean_gap_and_the_arms_own_part() -> None:
-    # A flatter recovery model (as trained at quick: 0.67 against the experts' 0.04 on clean
-    # states at the main temperature) lands on the truth after an error more often by chance
-    # alone; its own part (undo beyond chance) is then 0, and the page says which is which.
+def test_a_regime_contrast_is_scored_at_matched_clean_error_and_read_beside_the_rest() -> None:
+    # A recovery model far flatter than its expert at the main temperature (as trained at
+    # quick: 0.67 against the experts' 0.04 on clean states) lands on the truth after an
+    # error more often there by flatness alone (+0.05 here, all of it chance). The declared
+    # outcome samples it where its clean error equals its expert's (planted: the expert's
+    # post-error scores there), so the flatness is not in it; the page shows both.
     seeds = list(range(8))
     scores = simulate(WORLD, seeds, np.random.default_rng(3))
     models = []
     for m in scores.models:
         if m.arm == "recovery":
+            assert m.matched is not None
             post = m.post.model_copy(update={"truth": m.post.truth + 0.05,
                                              "clean_chance": m.post.clean_chance + 0.05})
+            matched = m.matched.model_copy(update={"temperature": 0.6 + 0.01 * m.seed})
+            if m.seed == 5:
+                matched = Matched(temperature=None, target=0.04, e_tf=0.05,
+                                  why="no temperature in 0.05-20 brings its clean error to "
+                                  "its expert's 0.0400 (it is 0.0500 at the nearer end)")
             m = m.model_copy(update={"e_tf": {"1.5": m.e_tf["1.5"] + 0.3 + 0.01 * m.seed},
-                                     "post": post, "post_by_after": {"1": post, "2": post}})
+                                     "post": post, "post_by_after": {"1": post, "2": post},
+                                     "matched": matched})
         models.append(m)
     statuses = [ModelStatus(arm=a, seed=s, converged=not (a == "recovery" and s == 2),
                             why="planted", accuracy=1.0, error=0.05)
@@ -361,28 +371,40 @@ def test_a_regime_contrast_is_read_beside_the_clean_gap_and_the_arms_own_part() 
                      committed_states=1, tf_sampled={})
     recovery = next(r for r in result.primary if r.contrast.key == "recovery")
     assert recovery.estimate is not None
+    by_seed = {m.seed: m for m in models if m.arm == "recovery"}
+    experts = {m.seed: m for m in models if m.arm == "expert"}
+    # The declared value: the matched post-error scores minus the expert's, flatness-free.
+    kept = [s for s in seeds if s not in (2, 5)]
+    assert recovery.estimate.per_seed == [
+        pytest.approx(experts[s].post.truth - by_seed[s].matched.post.truth)  # type: ignore[union-attr]
+        if s in kept else None for s in seeds]
+    assert any(x.startswith("seed 5: recovery: no temperature") for x in recovery.left_out)
     extra = read_with(result, recovery)
     assert extra is not None and extra.clean_gap is not None and extra.own is not None
-    expected = [None if s == 2 else pytest.approx(0.3 + 0.01 * s) for s in seeds]
+    assert extra.at_main is not None and extra.temperatures == pytest.approx((0.6, 0.67))
+    expected = [pytest.approx(0.3 + 0.01 * s) if s in kept else None for s in seeds]
     assert extra.clean_gap.per_seed == expected  # the seeds the contrast kept, in order
-    # The outcome is its own part plus the 0.05 that flatness gave (and the seed noise).
-    assert extra.own.per_seed == [None if v is None else pytest.approx(-(v + 0.05))
+    # At the main temperature the outcome is the matched one minus the 0.05 flatness gave.
+    assert extra.at_main.per_seed == [None if v is None else pytest.approx(v - 0.05)
+                                      for v in recovery.estimate.per_seed]
+    # Its own part (undo beyond chance) at matched error: the outcome's negative here.
+    assert extra.own.per_seed == [None if v is None else pytest.approx(-v)
                                   for v in recovery.estimate.per_seed]
     assert read_with(result, next(r for r in result.primary if r.contrast.key == "undo")) is None
     page = render_page(Findings({}, _meta(), result))
     lines = page.splitlines()
     below = lines[lines.index(_line(page, "recovery")) + 1]
-    assert below.startswith("  - read with") and "the arm is flatter than its expert" in below
-    assert "beyond chance" in below
+    assert below.startswith("  - read with") and "sampled at T=0.60-0.67" in below
+    assert "the arm is flatter than its expert at that temperature" in below
+    assert "beyond chance" in below and "the definition before matching" in below
     retry = lines[lines.index(_line(page, "retry")) + 1]
     assert "equally sharp" in retry and "taking totals back" in retry
     assert not lines[lines.index(_line(page, "undo")) + 1].startswith("  - read with")
     # An expert contrast is shown with the two terms it subtracts (their size in context).
     undo = next(r for r in result.primary if r.contrast.key == "undo")
-    experts = [m for m in models if m.arm == "expert"]
     assert terms(result, undo) == pytest.approx(
-        (np.mean([m.post.truth for m in experts]), np.mean([m.post.clean_chance
-                                                            for m in experts])))
+        (np.mean([m.post.truth for m in experts.values()]),
+         np.mean([m.post.clean_chance for m in experts.values()])))
     assert terms(result, recovery) is None
     assert lines[lines.index(_line(page, "undo")) + 1].startswith(
         "  - the two terms, mean over these seeds: P(back to the truth) ")
