@@ -1,30 +1,47 @@
 """The harness that runs a program and its tests inside the sandbox (standard library only).
 
 Not imported by redraft: :mod:`redraft.tools.sandbox` runs this file's source with
-``python -I -S -c`` inside the sandbox. It reads its spec (the program, the tests, the limits,
-a nonce, the file descriptor to report on) from stdin, sets the limits on itself, then runs
-the program and each test in one namespace and reports one line per event, each prefixed by
-the nonce: ``ready``, ``start`` (before the program, ``index`` -1, and before each test),
-then ``done`` with every test's outcome, or ``stopped`` when the program's own run failed.
-A forked child never reports. Errors are classified here, where their type is known: a
-``MemoryError`` is a memory limit, a refused ``open`` or ``connect`` the sandbox's refusal, a
-failed assertion a failed test.
+``python -I -S -c`` inside the sandbox. It reads its spec from stdin in two lines: the
+program and its limits, then the tests, a nonce and the file descriptor to report on. It
+sets the limits on itself and forks **before it reads the second line**: the program runs
+in the child, which never holds the tests, the nonce or the report's descriptor (it closes
+every other descriptor before the program starts). The parent, which runs no code of the
+program's, reports one line per event, each prefixed by the nonce: ``ready``, ``start``
+(before the program, ``index`` -1, and before each test), then ``done`` with every test's
+outcome, or ``stopped`` when the program's own run failed.
 
-The fallback isolation (no bubblewrap) also installs an audit hook that refuses writes
-outside the program's folder, reads of ``/proc``, the network, new processes, signals to
-other processes and ``ctypes``. Audit hooks are not a security boundary (code that means
-harm gets around them); they stop the accidents and the naive attempts.
+**Judged tests.** A test made only of ``assert X == Y`` lines where one side is a value the
+parent can compute (it names nothing the program defines) is judged by the parent: the
+child evaluates the other side and returns it as plain data (numbers, strings, bytes,
+``None`` and lists, tuples, sets and dicts of them), and the parent compares. So a program
+can neither see what a judged test expects nor answer for it: an object whose ``__eq__``
+says yes to everything, or code that finds the harness in memory and reports success,
+gets nowhere. Any other test runs in the child, in the program's namespace, as before; its
+``assert X == Y`` goes through a check that refuses a value equal to anything, but code in
+that process could still patch it. Errors are classified in the child, where their type is
+known: a ``MemoryError`` is a memory limit, a refused ``open`` or ``connect`` the sandbox's
+refusal, a failed assertion a failed test. Where the harness cannot fork (a process limit of
+1), everything runs in one process, as judged tests otherwise would not.
+
+The fallback isolation (no bubblewrap) also installs, in the child, an audit hook that
+refuses writes outside the program's folder, reads of ``/proc``, the network, new
+processes, signals to other processes and ``ctypes``. Audit hooks are not a security
+boundary (code that means harm gets around them); they stop the accidents and the naive
+attempts.
 """
 
 from __future__ import annotations
 
 import ast
+import builtins
 import contextlib
 import errno
 import json
 import linecache
+import numbers
 import os
 import resource
+import select
 import signal
 import sys
 import traceback
@@ -224,8 +241,9 @@ def _equal(got: Any, want: Any) -> bool:
     """``got == want``, unless either says it equals anything (the test fails, saying so).
 
     A program that returns an object whose ``__eq__`` is always true would pass every
-    ``assert f(x) == y``: the reward hack of code benchmarks. This stops that naive attempt;
-    like the audit hook it is no security boundary (a program can still patch the harness).
+    ``assert f(x) == y``: the reward hack of code benchmarks. Used where a test runs in the
+    program's process (one the parent cannot judge): there it stops the naive attempt, but
+    like the audit hook it is no security boundary (the program can patch it).
     """
     for value in (got, want):
         kind = _says_equal_to_anything(value)
@@ -255,33 +273,410 @@ def _explain(test: str, namespace: dict[str, Any]) -> str:
     return f"{ast.unparse(compare.left)} returned {repr(got)[:300]}, expected {repr(want)[:300]}"
 
 
-def main() -> None:
-    """Read the spec on stdin, run the program and its tests, report on fd 3."""
-    spec = json.loads(sys.stdin.buffer.read().decode("utf-8"))
+def _names(tree: ast.AST) -> set[str]:
+    """Every name a program binds anywhere (functions, classes, assignments, imports)."""
+    out: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            out.add(node.name)
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            out.add(node.id)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            out.update((a.asname or a.name).split(".")[0] for a in node.names)
+        elif isinstance(node, (ast.Global, ast.Nonlocal)):
+            out.update(node.names)
+    return out
+
+
+def _parent_value(node: ast.expr, program_names: set[str]) -> tuple[bool, Any]:
+    """``(True, value)`` when the parent can compute an expression of a test by itself."""
+    if any(isinstance(n, ast.Name) and n.id in program_names for n in ast.walk(node)):
+        return False, None
+    try:
+        return True, ast.literal_eval(node)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        pass
+    try:  # the tests are trusted; the program's names are not in this namespace
+        value = eval(compile(ast.Expression(node), "<test>", "eval"),
+                     {"__builtins__": builtins})
+    except BaseException:
+        return False, None
+    return True, value
+
+
+def _judged(text: str, program_names: set[str]) -> list[tuple[ast.Assert, ast.expr, Any]] | None:
+    """A test the parent judges: per line, the assert, the child's side and the expected."""
+    tree = ast.parse(text)
+    out = []
+    for node in tree.body:
+        if not (isinstance(node, ast.Assert) and isinstance(node.test, ast.Compare)
+                and len(node.test.ops) == 1 and isinstance(node.test.ops[0], ast.Eq)):
+            return None
+        left, right = node.test.left, node.test.comparators[0]
+        known, want = _parent_value(right, program_names)
+        side = left
+        if not known:
+            known, want = _parent_value(left, program_names)
+            side = right
+        if not known or _encode(want) is None:
+            return None
+        out.append((node, side, want))
+    return out or None
+
+
+_MAX_DATA = 4 * 1024 * 1024
+"""The largest value (as JSON) a judged test's answer may be."""
+
+
+def _encode(value: Any, depth: int = 0) -> Any:
+    """A value as tagged plain data (None: not plain data).
+
+    Subclasses count as their base: the parent compares what an ``int`` subclass converts
+    to, not what it says of itself.
+    """
+    if depth > 50:
+        return None
+    if value is None or _TYPE(value) is bool:
+        return ["v", value]
+    if isinstance(value, bool):
+        return ["v", _BOOL(value)]
+    if isinstance(value, numbers.Integral):  # hexadecimal: no limit on the digits
+        return ["i", hex(int(value))]
+    if isinstance(value, numbers.Real):
+        return ["f", repr(float(value))]
+    if isinstance(value, numbers.Complex):
+        c = complex(value)
+        return ["c", repr(c.real), repr(c.imag)]
+    if isinstance(value, str):
+        return ["s", str.__str__(value)]
+    if isinstance(value, (bytes, bytearray)):
+        return ["b", bytes(value).hex()]
+    kinds: tuple[tuple[str, Any], ...] = (("l", list), ("t", tuple), ("S", set),
+                                          ("F", frozenset))
+    for tag, kind in kinds:
+        if isinstance(value, kind):  # the base type's iteration, not the subclass's
+            items = [_encode(x, depth + 1) for x in kind.__iter__(value)]
+            return None if any(x is None for x in items) else [tag, items]
+    if isinstance(value, dict):
+        pairs = [[_encode(k, depth + 1), _encode(v, depth + 1)]
+                 for k, v in dict.items(value)]
+        return None if any(k is None or v is None for k, v in pairs) else ["d", pairs]
+    item = getattr(_TYPE(value), "item", None)  # a numpy scalar: its Python value
+    if callable(item) and depth == 0:
+        with contextlib.suppress(BaseException):
+            return _encode(item(value), depth + 1)
+    return None
+
+
+def _decode(data: Any) -> Any:
+    tag = data[0]
+    if tag == "v":
+        return data[1]
+    if tag == "i":
+        return int(data[1], 16)
+    if tag == "f":
+        return float(data[1])
+    if tag == "c":
+        return complex(float(data[1]), float(data[2]))
+    if tag == "s":
+        return data[1]
+    if tag == "b":
+        return bytes.fromhex(data[1])
+    if tag == "l":
+        return [_decode(x) for x in data[1]]
+    if tag == "t":
+        return tuple(_decode(x) for x in data[1])
+    if tag == "S":
+        return {_decode(x) for x in data[1]}
+    if tag == "F":
+        return frozenset(_decode(x) for x in data[1])
+    return {_decode(k): _decode(v) for k, v in data[1]}
+
+
+def _child(to_child: int, from_child: int, first: dict[str, Any]) -> None:
+    """The program's process: runs what the parent asks, answers on ``from_child``."""
+    keep = {1, 2, to_child, from_child}
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
     os.close(devnull)
-    report = _Reporter(spec.pop("nonce"), int(spec["fd"]))
-    limits: dict[str, Any] = spec["limits"]
+    for fd in range(3, 1024):  # the report's descriptor among them: the parent's alone
+        if fd not in keep:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+    signal.signal(signal.SIGXCPU, signal.SIG_DFL)  # the parent says it was the CPU limit
+    limits: dict[str, Any] = first["limits"]
+    me = os.getpid()
+    namespace: dict[str, Any] = {"__name__": "solution", "__builtins__": __builtins__}
+    inbox = os.fdopen(to_child, "rb", buffering=0)
+    dumps, loads, write = json.dumps, json.loads, os.write  # before the program patches them
+
+    def answer(**data: Any) -> None:
+        if os.getpid() != me:  # a process the program forked: stay silent
+            os._exit(1)
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(BaseException):
+                stream.flush()
+        line = (dumps(data) + "\n").encode("utf-8")
+        while line:
+            line = line[write(from_child, line):]
+
+    def failed(exc: BaseException, source: str | None = None) -> None:
+        outcome, message = classify(exc, limits)
+        explained = (_explain(source, namespace) if source is not None
+                     and outcome == "test_failed" else "")
+        answer(error={"outcome": outcome, "message": message, "explained": explained,
+                      "trace": _trace(exc)})
+
+    buffer = b""
+    while True:
+        while b"\n" not in buffer:
+            chunk = inbox.read(65536)
+            if not chunk:
+                os._exit(0)
+            buffer += chunk
+        raw, _, buffer = buffer.partition(b"\n")
+        ask = loads(raw.decode("utf-8"))
+        if ask["op"] == "program":
+            if first.get("audit"):
+                _audit(os.getcwd())
+            try:
+                exec(_source("<solution>", first["program"]), namespace)
+            except BaseException as exc:
+                failed(exc)
+            else:
+                answer(ok=True)
+        elif ask["op"] == "exec":
+            namespace[EQUAL] = _equal  # again before each test: the program may replace it
+            try:
+                exec(_test_source(ask["name"], ask["code"]), namespace)
+            except BaseException as exc:
+                failed(exc, ask["code"])
+            else:
+                answer(ok=True)
+        else:  # eval: one side of a judged test
+            try:
+                value = eval(compile(ask["code"], ask["name"], "eval", dont_inherit=True),
+                             namespace)
+                kind = _says_equal_to_anything(value)
+                if kind:
+                    raise AssertionError(f"a {kind} says it equals anything (even a new "
+                                         "object()), so == cannot test it")
+                data = _encode(value)
+                text = dumps(data) if data is not None else ""
+            except BaseException as exc:
+                failed(exc)
+                continue
+            if data is None:
+                answer(opaque=_TYPE(value).__qualname__)
+            elif len(text) > _MAX_DATA:
+                answer(error={"outcome": "test_failed", "message": (
+                    f"AssertionError: returned a value too large to compare (over "
+                    f"{_MAX_DATA // (1024 * 1024)} MB as data)"), "explained": "", "trace": ""})
+            else:
+                answer(value=data)
+        del ask
+
+
+class _Child:
+    """The parent's side: asks the child, waits for its answer or its end."""
+
+    def __init__(self, pid: int, to_child: int, from_child: int) -> None:
+        self.pid, self.to_child, self.from_child = pid, to_child, from_child
+        self.buffer = b""
+
+    def ask(self, **data: Any) -> dict[str, Any]:
+        line = (json.dumps(data) + "\n").encode("utf-8")
+        with contextlib.suppress(BrokenPipeError):
+            while line:
+                line = line[os.write(self.to_child, line):]
+        while b"\n" not in self.buffer:
+            ready, _, _ = select.select([self.from_child], [], [], 0.05)
+            if ready:
+                chunk = os.read(self.from_child, 65536)
+                if chunk:
+                    self.buffer += chunk
+                    if len(self.buffer) > 2 * _MAX_DATA:
+                        raise _Ended(None, "answered with more data than any value")
+                    continue
+            done, status = os.waitpid(self.pid, os.WNOHANG)
+            if done or (ready and not chunk):
+                if not done:
+                    _, status = os.waitpid(self.pid, 0)
+                raise _Ended(status, "")
+        raw, _, self.buffer = self.buffer.partition(b"\n")
+        answer: dict[str, Any] = json.loads(raw.decode("utf-8"))
+        return answer
+
+
+class _Ended(Exception):
+    """The child is gone (``status`` from ``waitpid``, or None: it misbehaved)."""
+
+    def __init__(self, status: int | None, why: str) -> None:
+        super().__init__(why)
+        self.status = status
+
+
+def main() -> None:
+    """Read the spec on stdin, run the program and its tests, report."""
+    # The first part's length, then the first part, read without reading ahead: the second
+    # part (the tests) must not be in this process's memory when it forks.
+    header = b""
+    while not header.endswith(b"\n"):
+        byte = os.read(0, 1)
+        if not byte:
+            raise SystemExit("redraft sandbox harness: no spec on stdin")
+        header += byte
+    size, raw = int(header), b""
+    while len(raw) < size:
+        chunk = os.read(0, size - len(raw))
+        if not chunk:
+            raise SystemExit("redraft sandbox harness: the spec was cut short")
+        raw += chunk
+    first = json.loads(raw.decode("utf-8"))
+    del raw
+    limits: dict[str, Any] = first["limits"]
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # an over-size write raises EFBIG instead
+    _set_limits(limits)
+    to_child_r, to_child_w = os.pipe()
+    from_child_r, from_child_w = os.pipe()
+    try:
+        pid = os.fork()
+    except OSError:
+        pid = None  # a process limit of 1: one process for all
+    if pid == 0:
+        os.close(to_child_w)
+        os.close(from_child_r)
+        try:
+            _child(to_child_r, from_child_w, first)
+        finally:
+            os._exit(1)
+    rest = b""
+    while chunk := os.read(0, 65536):
+        rest += chunk
+    second = json.loads(rest.decode("utf-8"))
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
+    report = _Reporter(second.pop("nonce"), int(second["fd"]))
+    if pid is None:
+        for fd in (to_child_r, to_child_w, from_child_r, from_child_w):
+            os.close(fd)
+        _in_one_process(first, second["tests"], report)
+        return
+    os.close(to_child_r)
+    os.close(from_child_w)
+    child = _Child(pid, to_child_w, from_child_r)
+    try:
+        _judge(first, second["tests"], report, child)
+    except _Ended as ended:
+        _ended(ended, limits, report)
+    finally:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def _ended(ended: _Ended, limits: dict[str, Any], report: _Reporter) -> None:
+    """The child ended before its work did: say why, or end as it did."""
+    status = ended.status
+    if status is None:
+        report("stopped", outcome="runtime_error", message=str(ended))
+        return
+    if os.WIFSIGNALED(status) and os.WTERMSIG(status) in (signal.SIGXCPU, signal.SIGKILL):
+        report("stopped", outcome="time_limit",
+               message=f"used more than its {limits['cpu_s']:g} s of CPU time")
+        return
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(BaseException):
+            stream.flush()
+    if os.WIFSIGNALED(status):  # end as the program did: the caller reads the status
+        signum = os.WTERMSIG(status)
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+    os._exit(os.waitstatus_to_exitcode(status))
+
+
+def _syntax(first: dict[str, Any], tests: list[str], report: _Reporter) -> ast.AST | None:
+    """The program's tree, or None after reporting that it or a test does not parse."""
+    try:
+        tree: ast.AST = ast.parse(str(first["program"]), "<solution>")
+        for i, t in enumerate(tests):
+            ast.parse(t, f"<test {i + 1}>")
+    except SyntaxError as exc:
+        report("stopped", outcome="invalid_syntax",
+               message=f"SyntaxError: {exc.msg} ({exc.filename}, line {exc.lineno})")
+        return None
+    return tree
+
+
+def _judge(first: dict[str, Any], tests: list[str], report: _Reporter, child: _Child) -> None:
+    """The parent: the program in the child, then each test, judged here where it can be."""
+    report("ready")
+    tree = _syntax(first, tests, report)
+    if tree is None:
+        return
+    program_names = _names(tree)
+    report("start", index=-1)
+    got = child.ask(op="program")
+    if "error" in got:
+        report("stopped", **got["error"])
+        return
+    results = []
+    for index, test in enumerate(tests):
+        report("start", index=index)
+        name = f"<test {index + 1}>"
+        judged = _judged(test, program_names)
+        if judged is None:
+            got = child.ask(op="exec", name=name, code=test)
+            results.append(got.get("error", {"outcome": "passed"}))
+            continue
+        results.append(_judge_one(judged, name, child))
+    report("done", results=results)
+
+
+def _judge_one(lines: list[tuple[ast.Assert, ast.expr, Any]], name: str, child: _Child
+               ) -> dict[str, Any]:
+    """One judged test: each line's answer from the child against its expected value."""
+    for node, side, want in lines:
+        source = ast.unparse(side)
+        got = child.ask(op="eval", name=name, code=source)
+        if "error" in got:
+            return dict(got["error"])
+        message = "AssertionError"
+        if node.msg is not None:
+            with contextlib.suppress(ValueError, TypeError, SyntaxError):
+                message = f"AssertionError: {ast.literal_eval(node.msg)}"
+        if "opaque" in got:
+            return {"outcome": "test_failed", "message": message, "trace": "",
+                    "explained": (f"{source} returned a {got['opaque']}, which is not plain "
+                                  f"data (numbers, strings, lists, tuples, sets, dicts), so it "
+                                  f"cannot equal {repr(want)[:300]}")}
+        value = _decode(got["value"])
+        if value != want:
+            return {"outcome": "test_failed", "message": message, "trace": "",
+                    "explained": f"{source} returned {repr(value)[:300]}, expected "
+                                 f"{repr(want)[:300]}"}
+    return {"outcome": "passed"}
+
+
+def _in_one_process(first: dict[str, Any], tests_text: list[str], report: _Reporter) -> None:
+    """Program and tests in this process (the harness could not fork)."""
+    limits: dict[str, Any] = first["limits"]
 
     def out_of_cpu(signum: int, frame: Any) -> None:
         report("stopped", outcome="time_limit",
                message=f"used more than its {limits['cpu_s']:g} s of CPU time")
         os._exit(124)
 
-
     signal.signal(signal.SIGXCPU, out_of_cpu)
-    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # an over-size write raises EFBIG instead
-    _set_limits(limits)
     report("ready")
     try:
-        program = _source("<solution>", spec["program"])
-        tests = [_test_source(f"<test {i + 1}>", t) for i, t in enumerate(spec["tests"])]
+        program = _source("<solution>", first["program"])
+        tests = [_test_source(f"<test {i + 1}>", t) for i, t in enumerate(tests_text)]
     except SyntaxError as exc:
         report("stopped", outcome="invalid_syntax",
                message=f"SyntaxError: {exc.msg} ({exc.filename}, line {exc.lineno})")
         return
-    if spec.get("audit"):
+    if first.get("audit"):
         _audit(os.getcwd())
     namespace: dict[str, Any] = {"__name__": "solution", "__builtins__": __builtins__}
     report("start", index=-1)
@@ -300,7 +695,7 @@ def main() -> None:
         except BaseException as exc:
             outcome, message = classify(exc, limits)
             failed = outcome == "test_failed"
-            explained = _explain(spec["tests"][index], namespace) if failed else ""
+            explained = _explain(tests_text[index], namespace) if failed else ""
             results.append({"outcome": outcome, "message": message, "explained": explained,
                             "trace": _trace(exc)})
         else:

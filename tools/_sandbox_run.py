@@ -172,8 +172,11 @@ def execute(
     launch: Launch, program: str, tests: list[str], limits: SandboxLimits, isolation: Isolation
 ) -> ProgramResult:
     nonce = secrets.token_hex(16)
-    spec = {"nonce": nonce, "program": program, "tests": tests, "audit": launch.audit,
-            "limits": limits.model_dump()}
+    # Two parts: the harness forks after the first, so the program's process never holds
+    # the second (the tests, the nonce, the report's descriptor).
+    first = json.dumps({"program": program, "audit": launch.audit,
+                        "limits": limits.model_dump()}).encode("utf-8")
+    second: dict[str, Any] = {"nonce": nonce, "tests": tests}
     folder = tempfile.mkdtemp(prefix="redraft-run-") if launch.folder else None
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
@@ -181,7 +184,7 @@ def execute(
     started = time.perf_counter()
     try:
         argv = [*launch.argv, "-I", "-S", "-B", "-X", "utf8", "-c", _harness_source()]
-        spec["fd"] = res_w  # the harness reports there (the number is kept in the child)
+        second["fd"] = res_w  # the harness reports there (the number is kept in the child)
         process = subprocess.Popen(
             argv, stdin=subprocess.PIPE, stdout=out_w, stderr=err_w, pass_fds=(res_w,),
             cwd=folder or "/", env=dict(ENV), start_new_session=True,
@@ -205,7 +208,8 @@ def execute(
     try:
         if process.stdin is not None:
             with contextlib.suppress(BrokenPipeError):
-                process.stdin.write(json.dumps(spec).encode("utf-8"))
+                process.stdin.write(b"%d\n" % len(first) + first
+                                    + json.dumps(second).encode("utf-8"))
             with contextlib.suppress(BrokenPipeError):
                 process.stdin.close()
         stop = _watch(process, limits, over, events, started)

@@ -214,6 +214,80 @@ def test_an_answer_equal_to_anything_fails_its_equality_tests(box: Sandbox) -> N
     assert wrong.outcome == "test_failed" and "returned P(x=2), expected P(x=3)" in wrong.message
 
 
+# Finds the tests in its process's memory and answers what they expect.
+_PEEKER = """
+import gc, re
+
+def _expected(call):
+    for holder in gc.get_objects():
+        texts = holder.values() if isinstance(holder, dict) else holder \\
+            if isinstance(holder, (list, tuple)) else ()
+        for text in texts:
+            if isinstance(text, str) and call in text:
+                found = re.search(re.escape(call) + r' == (.+)', text)
+                if found:
+                    return eval(found.group(1).splitlines()[0])
+    return None
+
+def add(a, b):
+    return _expected(f'add({a}, {b})')
+"""
+
+# Looks for the harness's reporter up the stack and says every test passed.
+_FORGER = """
+import os, sys
+frame = sys._getframe()
+while frame is not None:
+    report = frame.f_locals.get('report')
+    if callable(report):
+        report('done', results=[{'outcome': 'passed'}] * 2)
+        os._exit(0)
+    frame = frame.f_back
+
+def add(a, b):
+    return a - b
+"""
+
+
+def test_a_program_cannot_see_what_a_judged_test_expects_nor_report_for_it(
+    box: Sandbox,
+) -> None:
+    # `assert add(1, 2) == 3`: the parent computes 3 and compares; the program's process
+    # never holds the tests, so reading them from memory finds nothing.
+    peek = box.run(_PEEKER, ["assert add(1, 2) == 3", "assert add(2, 2) == 2 * 2"])
+    assert (peek.outcome, peek.passed) == ("test_failed", 0), peek.message
+    assert "add(1, 2) returned None, expected 3" in peek.message
+    # A test the parent cannot judge (not `X == Y` alone) runs in the program's process,
+    # as before: there the same trick still works (the docs say so).
+    assert box.run(_PEEKER, ["assert add(1, 2) == 3 or add is None"]).outcome == "passed"
+    forged = box.run(_FORGER, ["assert add(1, 2) == 3", "assert add(2, 2) == 4"])
+    assert (forged.outcome, forged.passed) == ("test_failed", 0), forged.message
+
+
+def test_a_judged_test_compares_plain_data_as_python_does(box: Sandbox) -> None:
+    program = ("from fractions import Fraction\n"
+               "def half(x):\n    return Fraction(x, 2)\n"
+               "def evens(n):\n    return [i for i in range(n) if i % 2 == 0]\n"
+               "def nothing():\n    return object()\n"
+               "def power(n):\n    return 7 ** n\n"
+               "def boom():\n    raise ValueError('no')\n")
+    fine = box.run(program, ["assert half(3) == 1.5", "assert evens(5) == sorted([4, 0, 2])",
+                             "assert power(6000) == 7 ** 6000",  # 5,071 digits
+                             "assert (0, 2) != tuple(evens(4)) or True",
+                             "assert evens(3) == [0, 2], 'two evens'"])
+    assert (fine.outcome, fine.passed) == ("passed", 5), fine.message
+    wrong = box.run(program, ["assert evens(3) == (0, 2), 'a tuple'"])
+    assert wrong.outcome == "test_failed"
+    assert "AssertionError: a tuple" in wrong.message
+    assert "evens(3) returned [0, 2], expected (0, 2)" in wrong.message
+    opaque = box.run(program, ["assert nothing() == 3"])
+    assert opaque.outcome == "test_failed" and "returned a object, which is not plain" in \
+        opaque.message
+    raised = box.run(program, ["assert boom() == 1"])
+    assert raised.outcome == "runtime_error" and "ValueError: no" in raised.message
+    assert "boom" in raised.trace
+
+
 def test_a_missing_bubblewrap_falls_back_and_says_why(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sandbox_module.shutil, "which", lambda name: None)
     monkeypatch.setattr(sandbox_module, "_detected", {})
