@@ -46,6 +46,7 @@ __all__ = [
     "smollm2_gguf",
     "source_digest",
     "truncate_at_stop",
+    "with_seeds",
 ]
 
 SMOLLM2_NAME = "smollm2"
@@ -234,6 +235,23 @@ def decoding_limits(request: GenerationRequest) -> tuple[int, list[str]]:
         longest = max(len(choice.encode("utf-8")) for choice in constraint.choices)
         return max(params.max_tokens, longest + 1), []
     return params.max_tokens, list(params.stop)
+
+
+def with_seeds(requests: Sequence[GenerationRequest], seeds: RequestSeeds
+               ) -> list[GenerationRequest]:
+    """The requests, each sampled one that brings no seed given its derived one.
+
+    For backends whose engine takes a seed per request or per call (``hf``, ``vllm``):
+    without it every call of ``hf`` drew the same random numbers (one engine seed), so the
+    same episode's steps shared their sampling noise, and neither reproduced after a resume.
+    """
+    out = []
+    for request in requests:
+        if request.params.seed is None and request.params.temperature > 0:
+            params = request.params.model_copy(update={"seed": seeds.seed(request)})
+            request = request.model_copy(update={"params": params})
+        out.append(request)
+    return out
 
 
 class RequestSeeds:

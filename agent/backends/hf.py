@@ -17,7 +17,10 @@ stays on the device (:mod:`._hf_decode`; option ``decode``); its answers are
 
 Seeds: ``generate`` draws from one generator for the whole call, so each call is seeded from
 the seeds of all its requests (and the ``seed`` option): the same batch reproduces, but a
-request's sample depends on its batch mates. ``choice`` constraints are enforced by
+request's sample depends on its batch mates. A sampled request without a seed gets one fixed
+by what it is for (:class:`~._common.RequestSeeds`: its item, purpose and how many such
+requests came before), so successive calls draw anew and a resumed run draws as the
+uninterrupted one did. ``choice`` constraints are enforced by
 restricting each step to the tokens that continue a choice (``prefix_allowed_tokens_fn``).
 
 On a CPU shared with other busy processes, start Python with ``OMP_WAIT_POLICY=PASSIVE``:
@@ -44,6 +47,7 @@ from pydantic import Field
 
 from redraft.agent.backends._common import (
     SMOLLM2_NAME,
+    RequestSeeds,
     cache_folder,
     check_constraints,
     decoding_limits,
@@ -53,6 +57,7 @@ from redraft.agent.backends._common import (
     smollm2_gguf,
     source_digest,
     truncate_at_stop,
+    with_seeds,
 )
 from redraft.agent.backends._hf_decode import decode_static, supports_static_decode
 from redraft.agent.backends._protocol import (
@@ -255,6 +260,7 @@ class HFBackend:
         self._static = wanted and supports_static_decode(self.model)
         self._all_tokens = list(range(len(self.tokenizer)))
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hf")
+        self._seeds = RequestSeeds(self.options.seed)
 
     def _converted(self, transformers: Any, location: str, gguf_file: str) -> str:
         """A folder holding the GGUF model in transformers format, converted once."""
@@ -310,8 +316,17 @@ class HFBackend:
             ConstraintNotSupportedError: a ``regex`` or ``grammar`` constraint.
         """
         check_constraints(self.name, self.constraint_kinds, requests)
+        seeded = with_seeds(requests, self._seeds)  # here, in the order they were asked
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self._generate_sync, list(requests))
+        return await loop.run_in_executor(self._executor, self._generate_sync, seeded)
+
+    def restart_seeds(self) -> None:
+        """Draw unseeded requests' seeds from the start again, as a freshly loaded backend.
+
+        A grid calls it before each run that shares this backend: each run samples as it
+        would alone.
+        """
+        self._seeds.restart()
 
     def _generate_sync(self, requests: list[GenerationRequest]) -> list[Generation]:
         groups: dict[tuple[object, ...], list[int]] = {}

@@ -24,11 +24,13 @@ from typing import Any, Protocol, Self
 from pydantic import Field
 
 from redraft.agent.backends._common import (
+    RequestSeeds,
     check_constraints,
     message_dicts,
     require,
     sampling_fields,
     share_seconds,
+    with_seeds,
 )
 from redraft.agent.backends._protocol import (
     Constraint,
@@ -62,7 +64,8 @@ class VLLMOptions(Settings):
     dtype: str = "auto"
     """Weight dtype (``auto``, ``bfloat16``, ``float16``...)."""
     seed: int = 0
-    """Engine seed, used by requests that bring none."""
+    """Engine seed; mixed into the seed a sampled request without one gets (derived from
+    what it is for, so a resumed run samples as the uninterrupted one did)."""
     engine_kwargs: dict[str, Any] = Field(default_factory=dict)
     """Further keyword arguments for ``vllm.LLM`` (e.g. ``quantization``)."""
 
@@ -177,6 +180,7 @@ class VLLMBackend:
         self._structured, self._structured_field = _structured_api()
         # The engine is driven from one thread; the event loop stays free meanwhile.
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vllm")
+        self._seeds = RequestSeeds(opts.seed)
 
     @classmethod
     def from_spec(cls, spec: str, **options: Any) -> Self:
@@ -200,8 +204,13 @@ class VLLMBackend:
         if not requests:
             return []
         check_constraints(self.name, self.constraint_kinds, requests)
+        seeded = with_seeds(requests, self._seeds)  # here, in the order they were asked
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self._generate_sync, list(requests))
+        return await loop.run_in_executor(self._executor, self._generate_sync, seeded)
+
+    def restart_seeds(self) -> None:
+        """Draw unseeded requests' seeds from the start again, as a freshly loaded engine."""
+        self._seeds.restart()
 
     def _generate_sync(self, requests: list[GenerationRequest]) -> list[Generation]:
         conversations = [message_dicts(r.messages) for r in requests]

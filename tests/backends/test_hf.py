@@ -249,6 +249,29 @@ def test_the_backend_decodes_testbed_models_statically(testbed_model: Path) -> N
 
 
 @pytest.mark.slow
+def test_unseeded_samples_draw_anew_each_call_and_again_after_a_restart(
+    testbed_model: Path,
+) -> None:
+    # One engine seed for every call made each call draw the same numbers: an episode's
+    # steps shared their sampling noise (an unlucky draw erred at every step), and a
+    # resumed run could not draw as the uninterrupted one had.
+    backend = load_backend(f"hf/{testbed_model}", max_batch_size=64)
+    prompts = _testbed_prompts(16)
+
+    def step() -> list[str]:  # the same states, asked again as an episode's next step
+        requests = [GenerationRequest(messages=p, params=SamplingParams(
+            max_tokens=12, temperature=3.0), item_id=f"{i}/0", purpose="propose")
+            for i, p in enumerate(prompts)]
+        return [g.text for g in run(backend, requests)]
+
+    first, second = step(), step()
+    assert first != second  # the second step draws anew (same states: else identical)
+    backend.restart_seeds()  # type: ignore[attr-defined]
+    assert step() == first  # a run started again draws as the first did
+    asyncio.run(backend.aclose())
+
+
+@pytest.mark.slow
 def test_smollm2_static_decoding_equals_generate(hf_backend: Any) -> None:
     from redraft.agent.backends.hf import HFBackend
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from redraft.agent.backends import GenerationRequest, Message, SamplingParams
-from redraft.agent.backends._common import RequestSeeds
+from redraft.agent.backends._common import RequestSeeds, with_seeds
 
 
 def request(
@@ -44,3 +44,18 @@ def test_restart_and_forgetting_old_items() -> None:
     seeds.seed(request("b"))
     seeds.seed(request("c"))  # "a" is forgotten: a run never comes back to a finished step
     assert seeds.seed(request("a")) == first
+
+
+def test_only_sampled_requests_without_a_seed_are_given_one() -> None:
+    seeds = RequestSeeds(3)
+    sampled = request("2/0").model_copy(
+        update={"params": SamplingParams(temperature=1.0)})
+    greedy = request("2/0").model_copy(update={"params": SamplingParams(temperature=0.0)})
+    own = request("2/0", seed=5).model_copy(
+        update={"params": SamplingParams(temperature=1.0, seed=5)})
+    first = with_seeds([sampled, greedy, own, sampled], seeds)
+    assert first[1] == greedy and first[2] == own
+    assert first[0].params.seed == RequestSeeds(3).seed(sampled)
+    assert first[3].params.seed not in (None, first[0].params.seed)  # the next draw
+    seeds.restart()
+    assert with_seeds([sampled], seeds)[0].params.seed == first[0].params.seed
