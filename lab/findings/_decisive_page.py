@@ -388,7 +388,10 @@ def decisive_sections(results: DecisiveResults, command: str) -> list[str]:
     lines += ["", "### Trajectories: P(globally right at n) against survival to n", "",
               "From the runs: survival = no local error through n; globally right = the state "
               "equals the true total at n; their difference is the share that erred and is "
-              "back at the truth (undone, or by compensating errors).", ""]
+              "back at the truth: undone, by compensating errors, or after an answer that could "
+              "not be read (counted as an error; the `continue` policy then states the true "
+              "total, so it is not the model's doing). The exact `undo` above is the model's "
+              "own.", ""]
     rows = []
     for a in arms:
         rows += _run_rows(a.name, results.arms[a.name].runs, every)
