@@ -393,6 +393,50 @@ def _decode(data: Any) -> Any:
     return {_decode(k): _decode(v) for k, v in data[1]}
 
 
+class _Program:
+    """The program's namespace and what runs in it: the child's, or this process's."""
+
+    def __init__(self, first: dict[str, Any]) -> None:
+        self.first = first
+        self.limits: dict[str, Any] = first["limits"]
+        self.namespace: dict[str, Any] = {"__name__": "solution",
+                                          "__builtins__": __builtins__}
+        self.dumps = json.dumps  # before the program can patch it
+
+    def serve(self, ask: dict[str, Any]) -> dict[str, Any]:
+        """Run one request (``program``, ``exec`` a test, ``eval`` a side); the answer."""
+        try:
+            if ask["op"] == "program":
+                if self.first.get("audit"):
+                    _audit(os.getcwd())
+                exec(_source("<solution>", self.first["program"]), self.namespace)
+                return {"ok": True}
+            if ask["op"] == "exec":
+                self.namespace[EQUAL] = _equal  # again each time: the program may replace it
+                exec(_test_source(ask["name"], ask["code"]), self.namespace)
+                return {"ok": True}
+            value = eval(compile(ask["code"], ask["name"], "eval", dont_inherit=True),
+                         self.namespace)
+            kind = _says_equal_to_anything(value)
+            if kind:
+                raise AssertionError(f"a {kind} says it equals anything (even a new "
+                                     "object()), so == cannot test it")
+            data = _encode(value)
+            if data is None:
+                return {"opaque": _TYPE(value).__qualname__}
+            if len(self.dumps(data)) > _MAX_DATA:
+                raise AssertionError(f"returned a value too large to compare (over "
+                                     f"{_MAX_DATA // (1024 * 1024)} MB as data)")
+            return {"value": data}
+        except BaseException as exc:
+            outcome, message = classify(exc, self.limits)
+            test = ask["code"] if ask["op"] == "exec" else None
+            explained = (_explain(test, self.namespace) if test is not None
+                         and outcome == "test_failed" else "")
+            return {"error": {"outcome": outcome, "message": message, "explained": explained,
+                              "trace": _trace(exc)}}
+
+
 def _child(to_child: int, from_child: int, first: dict[str, Any]) -> None:
     """The program's process: runs what the parent asks, answers on ``from_child``."""
     keep = {1, 2, to_child, from_child}
@@ -404,29 +448,10 @@ def _child(to_child: int, from_child: int, first: dict[str, Any]) -> None:
             with contextlib.suppress(OSError):
                 os.close(fd)
     signal.signal(signal.SIGXCPU, signal.SIG_DFL)  # the parent says it was the CPU limit
-    limits: dict[str, Any] = first["limits"]
     me = os.getpid()
-    namespace: dict[str, Any] = {"__name__": "solution", "__builtins__": __builtins__}
+    program = _Program(first)
     inbox = os.fdopen(to_child, "rb", buffering=0)
     dumps, loads, write = json.dumps, json.loads, os.write  # before the program patches them
-
-    def answer(**data: Any) -> None:
-        if os.getpid() != me:  # a process the program forked: stay silent
-            os._exit(1)
-        for stream in (sys.stdout, sys.stderr):
-            with contextlib.suppress(BaseException):
-                stream.flush()
-        line = (dumps(data) + "\n").encode("utf-8")
-        while line:
-            line = line[write(from_child, line):]
-
-    def failed(exc: BaseException, source: str | None = None) -> None:
-        outcome, message = classify(exc, limits)
-        explained = (_explain(source, namespace) if source is not None
-                     and outcome == "test_failed" else "")
-        answer(error={"outcome": outcome, "message": message, "explained": explained,
-                      "trace": _trace(exc)})
-
     buffer = b""
     while True:
         while b"\n" not in buffer:
@@ -435,46 +460,25 @@ def _child(to_child: int, from_child: int, first: dict[str, Any]) -> None:
                 os._exit(0)
             buffer += chunk
         raw, _, buffer = buffer.partition(b"\n")
-        ask = loads(raw.decode("utf-8"))
-        if ask["op"] == "program":
-            if first.get("audit"):
-                _audit(os.getcwd())
-            try:
-                exec(_source("<solution>", first["program"]), namespace)
-            except BaseException as exc:
-                failed(exc)
-            else:
-                answer(ok=True)
-        elif ask["op"] == "exec":
-            namespace[EQUAL] = _equal  # again before each test: the program may replace it
-            try:
-                exec(_test_source(ask["name"], ask["code"]), namespace)
-            except BaseException as exc:
-                failed(exc, ask["code"])
-            else:
-                answer(ok=True)
-        else:  # eval: one side of a judged test
-            try:
-                value = eval(compile(ask["code"], ask["name"], "eval", dont_inherit=True),
-                             namespace)
-                kind = _says_equal_to_anything(value)
-                if kind:
-                    raise AssertionError(f"a {kind} says it equals anything (even a new "
-                                         "object()), so == cannot test it")
-                data = _encode(value)
-                text = dumps(data) if data is not None else ""
-            except BaseException as exc:
-                failed(exc)
-                continue
-            if data is None:
-                answer(opaque=_TYPE(value).__qualname__)
-            elif len(text) > _MAX_DATA:
-                answer(error={"outcome": "test_failed", "message": (
-                    f"AssertionError: returned a value too large to compare (over "
-                    f"{_MAX_DATA // (1024 * 1024)} MB as data)"), "explained": "", "trace": ""})
-            else:
-                answer(value=data)
-        del ask
+        answer = program.serve(loads(raw.decode("utf-8")))
+        if os.getpid() != me:  # a process the program forked: stay silent
+            os._exit(1)
+        for stream in (sys.stdout, sys.stderr):  # what it printed comes first
+            with contextlib.suppress(BaseException):
+                stream.flush()
+        line = (dumps(answer) + "\n").encode("utf-8")
+        while line:
+            line = line[write(from_child, line):]
+
+
+class _Here:
+    """The program in this process (the harness could not fork): the same requests."""
+
+    def __init__(self, program: _Program) -> None:
+        self.program = program
+
+    def ask(self, **data: Any) -> dict[str, Any]:
+        return self.program.serve(data)
 
 
 class _Child:
@@ -561,7 +565,14 @@ def main() -> None:
     if pid is None:
         for fd in (to_child_r, to_child_w, from_child_r, from_child_w):
             os.close(fd)
-        _in_one_process(first, second["tests"], report)
+
+        def out_of_cpu(signum: int, frame: Any) -> None:
+            report("stopped", outcome="time_limit",
+                   message=f"used more than its {limits['cpu_s']:g} s of CPU time")
+            os._exit(124)
+
+        signal.signal(signal.SIGXCPU, out_of_cpu)
+        _judge(first, second["tests"], report, _Here(_Program(first)))
         return
     os.close(to_child_r)
     os.close(from_child_w)
@@ -608,7 +619,8 @@ def _syntax(first: dict[str, Any], tests: list[str], report: _Reporter) -> ast.A
     return tree
 
 
-def _judge(first: dict[str, Any], tests: list[str], report: _Reporter, child: _Child) -> None:
+def _judge(first: dict[str, Any], tests: list[str], report: _Reporter,
+           child: _Child | _Here) -> None:
     """The parent: the program in the child, then each test, judged here where it can be."""
     report("ready")
     tree = _syntax(first, tests, report)
@@ -633,8 +645,8 @@ def _judge(first: dict[str, Any], tests: list[str], report: _Reporter, child: _C
     report("done", results=results)
 
 
-def _judge_one(lines: list[tuple[ast.Assert, ast.expr, Any]], name: str, child: _Child
-               ) -> dict[str, Any]:
+def _judge_one(lines: list[tuple[ast.Assert, ast.expr, Any]], name: str,
+               child: _Child | _Here) -> dict[str, Any]:
     """One judged test: each line's answer from the child against its expected value."""
     for node, side, want in lines:
         source = ast.unparse(side)
@@ -656,51 +668,6 @@ def _judge_one(lines: list[tuple[ast.Assert, ast.expr, Any]], name: str, child: 
                     "explained": f"{source} returned {repr(value)[:300]}, expected "
                                  f"{repr(want)[:300]}"}
     return {"outcome": "passed"}
-
-
-def _in_one_process(first: dict[str, Any], tests_text: list[str], report: _Reporter) -> None:
-    """Program and tests in this process (the harness could not fork)."""
-    limits: dict[str, Any] = first["limits"]
-
-    def out_of_cpu(signum: int, frame: Any) -> None:
-        report("stopped", outcome="time_limit",
-               message=f"used more than its {limits['cpu_s']:g} s of CPU time")
-        os._exit(124)
-
-    signal.signal(signal.SIGXCPU, out_of_cpu)
-    report("ready")
-    try:
-        program = _source("<solution>", first["program"])
-        tests = [_test_source(f"<test {i + 1}>", t) for i, t in enumerate(tests_text)]
-    except SyntaxError as exc:
-        report("stopped", outcome="invalid_syntax",
-               message=f"SyntaxError: {exc.msg} ({exc.filename}, line {exc.lineno})")
-        return
-    if first.get("audit"):
-        _audit(os.getcwd())
-    namespace: dict[str, Any] = {"__name__": "solution", "__builtins__": __builtins__}
-    report("start", index=-1)
-    try:
-        exec(program, namespace)
-    except BaseException as exc:
-        outcome, message = classify(exc, limits)
-        report("stopped", outcome=outcome, message=message, trace=_trace(exc))
-        return
-    results = []
-    for index, test in enumerate(tests):
-        report("start", index=index)
-        namespace[EQUAL] = _equal  # again before each test: the program may have replaced it
-        try:
-            exec(test, namespace)
-        except BaseException as exc:
-            outcome, message = classify(exc, limits)
-            failed = outcome == "test_failed"
-            explained = _explain(tests_text[index], namespace) if failed else ""
-            results.append({"outcome": outcome, "message": message, "explained": explained,
-                            "trace": _trace(exc)})
-        else:
-            results.append({"outcome": "passed"})
-    report("done", results=results)
 
 
 def _run() -> None:

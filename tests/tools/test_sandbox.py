@@ -264,6 +264,21 @@ def test_a_program_cannot_see_what_a_judged_test_expects_nor_report_for_it(
     assert (forged.outcome, forged.passed) == ("test_failed", 0), forged.message
 
 
+@pytest.mark.skipif(not _bwrap_works(), reason="bubblewrap cannot start here")
+def test_with_a_process_limit_of_1_one_process_runs_program_and_tests() -> None:
+    # The harness cannot fork (bwrap runs it as an unprivileged user, so the limit holds):
+    # the same requests run in its own process, with the same verdicts, and a program can
+    # then read its tests (the README says so).
+    box = Sandbox("bwrap", LIMITS.model_copy(update={"processes": 1}))
+    bad = box.run("def add(a, b):\n    return a - b\n",
+                  ["assert add(1, 1) == 0", "assert add(2, 3) == 5"])
+    assert (bad.outcome, bad.passed) == ("test_failed", 1)
+    assert "add(2, 3) returned -1, expected 5" in bad.message
+    loop = box.run("while True:\n    pass\n", [])
+    assert loop.outcome == "time_limit" and "CPU time" in loop.message
+    assert box.run(_PEEKER, ["assert add(1, 2) == 3"]).outcome == "passed"
+
+
 def test_a_judged_test_compares_plain_data_as_python_does(box: Sandbox) -> None:
     program = ("from fractions import Fraction\n"
                "def half(x):\n    return Fraction(x, 2)\n"
