@@ -232,7 +232,7 @@ def score_models(
     temps = sorted({0.0, 1.0, float(temperature), 2.0})
     clean = clean_states(task, seed=run_seed, episodes=episodes, steps=steps)
     clean_logits = _clean_logits(stack, answers, clean, rows=rows)
-    p_clean, prefixes = _by_temperature(clean_logits, temps, episodes)
+    p_clean, prefixes = _by_temperature(clean_logits, temps)
     prefix = prefixes[temperature]
     post, chance_l, local_l, truth_l = _post_error(stack, answers, task, clean, models,
                                                    run_seed, steps, sites, temperature,
@@ -242,37 +242,12 @@ def score_models(
     twin_right = p_clean[temperature][:, post.episode, post.step - 1]
     committed = _committed(stack, answers, clean, committed_states, temperature, rows,
                            window=_window(task))
-    row_of = {(arm, seed): k for k, (arm, seed) in enumerate(models)}
-    matched: dict[int, Matched] = {}
-    for k, (arm, seed) in enumerate(models):
-        expert = row_of.get(("expert", seed))
-        if arm not in matched_arms or expert is None:
-            continue
-        target = float(1 - p_clean[temperature][expert].mean())
-        t, error = matched_temperature(
-            TotalLogits.join([c.digits().rows([k]) for c in clean_logits]), target,
-            low=MATCH_RANGE[0], high=MATCH_RANGE[1])
-        matched[k] = Matched(temperature=t, target=target, e_tf=error, why=None if t else (
-            f"no temperature in {MATCH_RANGE[0]:g}-{MATCH_RANGE[1]:g} brings its clean error "
-            f"to its expert's {target:.4f} (it is {error:.4f} at the nearer end)"))
-    found = [k for k, m in matched.items() if m.temperature is not None]
-    if found:
-        at = np.asarray([matched[k].temperature for k in found], dtype=np.float64)
-        m_chance, m_local, m_truth = (x.rows(found).probabilities(at)[0]
-                                      for x in (chance_l, local_l, truth_l))
-        m_twin = np.stack([c.rows(found).probabilities(at)[0] for c in clean_logits],
-                          axis=-1).reshape(len(found), episodes, steps)[:, post.episode,
-                                                                         post.step - 1]
-        m_committed = _committed(stack.select(found), answers, clean, committed_states, at,
-                                 rows, window=_window(task))
-        every = np.ones(len(post.step), dtype=bool)
-        for i, k in enumerate(found):
-            matched[k] = matched[k].model_copy(update={
-                "post": _post(m_local[i], m_truth[i], m_twin[i], m_chance[i], every),
-                "committed": m_committed[i] if m_committed is not None else None})
+    matched = _matched(stack, answers, clean, models, matched_arms, clean_logits,
+                       (chance_l, local_l, truth_l), post, p_clean[temperature],
+                       committed_states, rows, window=_window(task))
     out = []
+    every = np.ones(len(post.step), dtype=bool)
     for k, (arm, seed) in enumerate(models):
-        every = np.ones(len(post.step), dtype=bool)
         out.append(ModelScores(
             arm=arm, seed=seed,
             e_tf={f"{t:g}": float(1 - p_clean[t][k].mean()) for t in temps},
@@ -288,6 +263,47 @@ def score_models(
                   models=out)
 
 
+def _matched(stack: StackedLlama, answers: AnswerCodec, clean: CleanStates,
+             models: Sequence[tuple[str, int]], arms: Sequence[str],
+             clean_logits: Sequence[TotalLogits],
+             post_logits: tuple[TotalLogits, TotalLogits, TotalLogits], post: PostStates,
+             p_clean: FloatArray, committed_states: int, rows: int, *,
+             window: int) -> dict[int, Matched]:
+    """Each model of ``arms`` at its matched temperature (by stack row).
+
+    ``post_logits``: chance, local and truth on the post-error states; ``p_clean``: every
+    model's P(right) on the clean states at the evaluation temperature.
+    """
+    row_of = {(arm, seed): k for k, (arm, seed) in enumerate(models)}
+    matched: dict[int, Matched] = {}
+    for k, (arm, seed) in enumerate(models):
+        expert = row_of.get(("expert", seed))
+        if arm not in arms or expert is None:
+            continue
+        target = float(1 - p_clean[expert].mean())
+        t, error = matched_temperature(
+            TotalLogits.join([c.digits().rows([k]) for c in clean_logits]), target,
+            low=MATCH_RANGE[0], high=MATCH_RANGE[1])
+        matched[k] = Matched(temperature=t, target=target, e_tf=error, why=None if t else (
+            f"no temperature in {MATCH_RANGE[0]:g}-{MATCH_RANGE[1]:g} brings its clean error "
+            f"to its expert's {target:.4f} (it is {error:.4f} at the nearer end)"))
+    found = [k for k, m in matched.items() if m.temperature is not None]
+    if not found:
+        return matched
+    at = np.asarray([matched[k].temperature for k in found], dtype=np.float64)
+    chance, local, truth = (x.rows(found).probabilities(at)[0] for x in post_logits)
+    twin = np.stack([c.rows(found).probabilities(at)[0] for c in clean_logits],
+                    axis=-1)[:, post.episode, post.step - 1]
+    committed = _committed(stack.select(found), answers, clean, committed_states, at, rows,
+                           window=window)
+    every = np.ones(len(post.step), dtype=bool)
+    for i, k in enumerate(found):
+        matched[k] = matched[k].model_copy(update={
+            "post": _post(local[i], truth[i], twin[i], chance[i], every),
+            "committed": committed[i] if committed is not None else None})
+    return matched
+
+
 def _clean_logits(stack: StackedLlama, answers: AnswerCodec, clean: CleanStates, *,
                   rows: int) -> list[TotalLogits]:
     """Every model's logits for the right total on the clean states, one entry per step."""
@@ -295,7 +311,7 @@ def _clean_logits(stack: StackedLlama, answers: AnswerCodec, clean: CleanStates,
             for t in range(clean.right.shape[1])]
 
 
-def _by_temperature(logits: Sequence[TotalLogits], temps: Sequence[float], episodes: int
+def _by_temperature(logits: Sequence[TotalLogits], temps: Sequence[float]
                     ) -> tuple[dict[float, FloatArray], dict[float, FloatArray]]:
     """``(right, prefix)`` per temperature, each ``(models, episodes, steps)``."""
     right: dict[float, FloatArray] = {}
@@ -316,8 +332,7 @@ def clean_right(stack: StackedLlama, answers: AnswerCodec, clean: CleanStates,
         ``(right, prefix)``: ``right[t]`` of shape (models, episodes, steps), and the
         probability of the canonical ``total: `` before it, ``prefix[t]``, alike.
     """
-    return _by_temperature(_clean_logits(stack, answers, clean, rows=rows), temps,
-                           clean.right.shape[0])
+    return _by_temperature(_clean_logits(stack, answers, clean, rows=rows), temps)
 
 
 def _window(task: Task) -> int:
