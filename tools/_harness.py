@@ -443,10 +443,11 @@ def _child(to_child: int, from_child: int, first: dict[str, Any]) -> None:
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
     os.close(devnull)
-    for fd in range(3, 1024):  # the report's descriptor among them: the parent's alone
-        if fd not in keep:
-            with contextlib.suppress(OSError):
-                os.close(fd)
+    low = 3  # every other descriptor, the report's among them: the parent's alone
+    for fd in sorted(f for f in keep if f >= low):
+        os.closerange(low, fd)
+        low = fd + 1
+    os.closerange(low, 1 << 16)
     signal.signal(signal.SIGXCPU, signal.SIG_DFL)  # the parent says it was the CPU limit
     me = os.getpid()
     program = _Program(first)
