@@ -3,13 +3,15 @@
 - ``etf.png``: exact e_TF(t) per arm at the evaluation temperature, beside e(t) of the
   free-running runs;
 - ``post_error.png``: per arm, the fresh error after a wrong total against its clean twin,
-  and P(back to the truth) against chance;
+  and P(back to the truth) against chance, the regime arms also at matched clean error
+  (what their contrasts compare);
 - ``survival.png``: per arm, P(globally right at n) against survival to n (free-running);
 - ``learning.png``: every model's held-out accuracy over training (convergence).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -64,16 +66,22 @@ def _etf(results: DecisiveResults) -> bytes:
 
 def _post(results: DecisiveResults) -> bytes:
     fig, axes = _figure(2)
-    names = list(results.arms)
     width = 0.38
-    for ax, (after, twin, title) in zip(axes, (
-            ("fresh", "clean_fresh", "fresh error: after a wrong total vs its twin"),
-            ("truth", "clean_chance", "back to the truth vs chance")), strict=True):
-        for i, name in enumerate(names):
-            post = results.arms[name].post.get("all") or {}
+    at = f"T={results.temperature:g}"
+    for ax, (after, twin, title, matched) in zip(axes, (
+            ("fresh", "clean_fresh", f"fresh error: after a wrong total vs its twin ({at})",
+             False),
+            ("truth", "clean_chance", f"back to the truth vs chance ({at};\n'matched': "
+             "at matched clean error)", True)), strict=True):
+        bars: list[tuple[str, Mapping[str, Sequence[float | None]]]] = [
+            (name, arm.post.get("all") or {}) for name, arm in results.arms.items()]
+        if matched:  # what the regime contrasts compare
+            bars += [(f"{name}\nmatched", arm.matched) for name, arm in results.arms.items()
+                     if arm.matched]
+        for i, (_, values_by_key) in enumerate(bars):
             for j, (key, label) in enumerate(((after, "after the error"),
                                               (twin, "clean twin"))):
-                values = list(post.get(key, []))
+                values = [v for v in values_by_key.get(key, []) if v is not None]
                 if not values:
                     continue
                 mean = sum(values) / len(values)
@@ -81,8 +89,9 @@ def _post(results: DecisiveResults) -> bytes:
                        label=label if i == 0 else None)
                 ax.plot([i + (j - 0.5) * width] * len(values), values, ".", color="black",
                         markersize=3)
-        ax.set_xticks(range(len(names)), names)
+        ax.set_xticks(range(len(bars)), [name for name, _ in bars])
         label_axes(ax, title, "arm", "probability")
+        ax.set_xlim(-0.6, len(bars) - 0.4)  # label_axes starts at 0: the first bar's half
         _legend(ax)
     png: bytes = png_bytes(fig)
     return png
