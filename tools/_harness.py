@@ -292,10 +292,6 @@ def _parent_value(node: ast.expr, program_names: set[str]) -> tuple[bool, Any]:
     """``(True, value)`` when the parent can compute an expression of a test by itself."""
     if any(isinstance(n, ast.Name) and n.id in program_names for n in ast.walk(node)):
         return False, None
-    try:
-        return True, ast.literal_eval(node)
-    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
-        pass
     try:  # the tests are trusted; the program's names are not in this namespace
         value = eval(compile(ast.Expression(node), "<test>", "eval"),
                      {"__builtins__": builtins})
@@ -304,9 +300,9 @@ def _parent_value(node: ast.expr, program_names: set[str]) -> tuple[bool, Any]:
     return True, value
 
 
-def _judged(text: str, program_names: set[str]) -> list[tuple[ast.Assert, ast.expr, Any]] | None:
+def _judged(tree: ast.Module, program_names: set[str]
+            ) -> list[tuple[ast.Assert, ast.expr, Any]] | None:
     """A test the parent judges: per line, the assert, the child's side and the expected."""
-    tree = ast.parse(text)
     out = []
     for node in tree.body:
         if not (isinstance(node, ast.Assert) and isinstance(node.test, ast.Compare)
@@ -437,12 +433,23 @@ class _Program:
                               "trace": _trace(exc)}}
 
 
-def _child(to_child: int, from_child: int, first: dict[str, Any]) -> None:
-    """The program's process: runs what the parent asks, answers on ``from_child``."""
-    keep = {1, 2, to_child, from_child}
+def _send(fd: int, data: bytes, write: Any = os.write) -> None:
+    """Write all of ``data`` to a pipe (with ``os.write`` as it was before any program)."""
+    while data:
+        data = data[write(fd, data):]
+
+
+def _no_stdin() -> None:
+    """Standard input from /dev/null (the spec came on it; nothing else does)."""
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
     os.close(devnull)
+
+
+def _child(to_child: int, from_child: int, first: dict[str, Any]) -> None:
+    """The program's process: runs what the parent asks, answers on ``from_child``."""
+    keep = {1, 2, to_child, from_child}
+    _no_stdin()
     low = 3  # every other descriptor, the report's among them: the parent's alone
     for fd in sorted(f for f in keep if f >= low):
         os.closerange(low, fd)
@@ -452,7 +459,7 @@ def _child(to_child: int, from_child: int, first: dict[str, Any]) -> None:
     me = os.getpid()
     program = _Program(first)
     inbox = os.fdopen(to_child, "rb", buffering=0)
-    dumps, loads, write = json.dumps, json.loads, os.write  # before the program patches them
+    dumps, loads, send = json.dumps, json.loads, _send  # before the program patches them
     buffer = b""
     while True:
         while b"\n" not in buffer:
@@ -467,9 +474,7 @@ def _child(to_child: int, from_child: int, first: dict[str, Any]) -> None:
         for stream in (sys.stdout, sys.stderr):  # what it printed comes first
             with contextlib.suppress(BaseException):
                 stream.flush()
-        line = (dumps(answer) + "\n").encode("utf-8")
-        while line:
-            line = line[write(from_child, line):]
+        send(from_child, (dumps(answer) + "\n").encode("utf-8"))
 
 
 class _Here:
@@ -490,10 +495,8 @@ class _Child:
         self.buffer = b""
 
     def ask(self, **data: Any) -> dict[str, Any]:
-        line = (json.dumps(data) + "\n").encode("utf-8")
         with contextlib.suppress(BrokenPipeError):
-            while line:
-                line = line[os.write(self.to_child, line):]
+            _send(self.to_child, (json.dumps(data) + "\n").encode("utf-8"))
         while b"\n" not in self.buffer:
             ready, _, _ = select.select([self.from_child], [], [], 0.05)
             if ready:
@@ -559,9 +562,7 @@ def main() -> None:
     while chunk := os.read(0, 65536):
         rest += chunk
     second = json.loads(rest.decode("utf-8"))
-    devnull = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(devnull, 0)
-    os.close(devnull)
+    _no_stdin()
     report = _Reporter(second.pop("nonce"), int(second["fd"]))
     if pid is None:
         for fd in (to_child_r, to_child_w, from_child_r, from_child_w):
@@ -607,27 +608,26 @@ def _ended(ended: _Ended, limits: dict[str, Any], report: _Reporter) -> None:
     os._exit(os.waitstatus_to_exitcode(status))
 
 
-def _syntax(first: dict[str, Any], tests: list[str], report: _Reporter) -> ast.AST | None:
-    """The program's tree, or None after reporting that it or a test does not parse."""
+def _syntax(first: dict[str, Any], tests: list[str], report: _Reporter
+            ) -> tuple[ast.Module, list[ast.Module]] | None:
+    """The program's and the tests' trees, or None after reporting one does not parse."""
     try:
-        tree: ast.AST = ast.parse(str(first["program"]), "<solution>")
-        for i, t in enumerate(tests):
-            ast.parse(t, f"<test {i + 1}>")
+        return (ast.parse(str(first["program"]), "<solution>"),
+                [ast.parse(t, f"<test {i + 1}>") for i, t in enumerate(tests)])
     except SyntaxError as exc:
         report("stopped", outcome="invalid_syntax",
                message=f"SyntaxError: {exc.msg} ({exc.filename}, line {exc.lineno})")
         return None
-    return tree
 
 
 def _judge(first: dict[str, Any], tests: list[str], report: _Reporter,
            child: _Child | _Here) -> None:
     """The parent: the program in the child, then each test, judged here where it can be."""
     report("ready")
-    tree = _syntax(first, tests, report)
-    if tree is None:
+    trees = _syntax(first, tests, report)
+    if trees is None:
         return
-    program_names = _names(tree)
+    program_names = _names(trees[0])
     report("start", index=-1)
     got = child.ask(op="program")
     if "error" in got:
@@ -637,7 +637,7 @@ def _judge(first: dict[str, Any], tests: list[str], report: _Reporter,
     for index, test in enumerate(tests):
         report("start", index=index)
         name = f"<test {index + 1}>"
-        judged = _judged(test, program_names)
+        judged = _judged(trees[1][index], program_names)
         if judged is None:
             got = child.ask(op="exec", name=name, code=test)
             results.append(got.get("error", {"outcome": "passed"}))
