@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from redraft.evals.stats import episode_arrays, load_run
 from redraft.lab.findings._design import ARMS, PRIMARY, Contrast, ContrastKind
-from redraft.lab.findings._scores import ModelScores, PostScores, Scores
+from redraft.lab.findings._scores import ModelScores, Scores
 from redraft.lab.stats import (
     PairedEstimate,
     global_error_curve,
@@ -276,32 +276,28 @@ def primary_values(contrast: Contrast, scores: Scores, seeds: Sequence[int]
         elif contrast.kind == "undo" and expert is not None:
             value = expert.post.undo
         elif contrast.kind in ("retry", "recovery") and expert is not None and arm is not None:
-            value = regime_value(contrast.kind, arm, expert, matched=True)
+            value = regime_value(contrast.kind, arm, expert)
         out.append(value if value is None or math.isfinite(value) else None)
     return out
 
 
-def regime_value(kind: ContrastKind, arm: ModelScores, expert: ModelScores, *,
-                 matched: bool) -> float | None:
-    """A regime contrast's value for one seed: the arm minus its expert.
+def regime_value(kind: ContrastKind, arm: ModelScores, expert: ModelScores) -> float | None:
+    """A regime contrast's value for one seed (None: the arm has no matched temperature).
 
-    ``matched``: the arm at its matched temperature (the declared outcome; None where it has
-    none); else both at the evaluation temperature (the definition before matching, read
-    beside it).
+    The arm at its matched temperature minus its expert at the evaluation temperature. The
+    same contrast at the evaluation temperature for both is read beside it from the
+    arms' summaries (:func:`read_with`).
     """
-    post: PostScores | None = arm.post
-    committed = arm.committed
-    if matched:
-        if arm.matched is None or arm.matched.temperature is None:
-            return None
-        post, committed = arm.matched.post, arm.matched.committed
-    if kind == "retry":
-        if committed is None or expert.committed is None:
-            return None
-        return committed.committed_error - expert.committed.committed_error
-    if post is None:
+    found = arm.matched
+    if found is None or found.temperature is None:
         return None
-    return post.error_vs_truth - expert.post.error_vs_truth
+    if kind == "retry":
+        if found.committed is None or expert.committed is None:
+            return None
+        return found.committed.committed_error - expert.committed.committed_error
+    if found.post is None:
+        return None
+    return found.post.error_vs_truth - expert.post.error_vs_truth
 
 
 def unmatched(contrast: Contrast, scores: Scores, seed: int) -> str | None:

@@ -275,15 +275,15 @@ def _matched(stack: StackedLlama, answers: AnswerCodec, clean: CleanStates,
     model's P(right) on the clean states at the evaluation temperature.
     """
     row_of = {(arm, seed): k for k, (arm, seed) in enumerate(models)}
+    digits = TotalLogits.join([c.digits() for c in clean_logits])  # every clean state
     matched: dict[int, Matched] = {}
     for k, (arm, seed) in enumerate(models):
         expert = row_of.get(("expert", seed))
         if arm not in arms or expert is None:
             continue
         target = float(1 - p_clean[expert].mean())
-        t, error = matched_temperature(
-            TotalLogits.join([c.digits().rows([k]) for c in clean_logits]), target,
-            low=MATCH_RANGE[0], high=MATCH_RANGE[1])
+        t, error = matched_temperature(digits.rows([k]), target, low=MATCH_RANGE[0],
+                                       high=MATCH_RANGE[1])
         matched[k] = Matched(temperature=t, target=target, e_tf=error, why=None if t else (
             f"no temperature in {MATCH_RANGE[0]:g}-{MATCH_RANGE[1]:g} brings its clean error "
             f"to its expert's {target:.4f} (it is {error:.4f} at the nearer end)"))
