@@ -13,6 +13,7 @@ def no_torch(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
     monkeypatch.setattr(_threads, "_torch_loaded", lambda: False)
     monkeypatch.setattr(_threads, "cpus_available", lambda: 2)
+    monkeypatch.setattr(_threads, "_chosen", None)
 
 
 @pytest.mark.usefixtures("no_torch")
@@ -38,10 +39,26 @@ def test_the_users_policy_and_an_unknown_load_are_left_alone(
     monkeypatch.setattr(_threads, "sample_runnable", lambda: None)
     assert choose_wait_policy(2) == "default (load unknown)"
     monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")
-    assert choose_wait_policy(2) == "kept: ACTIVE (set by the user)"
+    assert choose_wait_policy(2) == "kept: ACTIVE (set before torch loaded)"
 
 
 def test_once_torch_has_loaded_nothing_changes(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    monkeypatch.setattr(_threads, "_chosen", None)
     monkeypatch.setattr(_threads, "_torch_loaded", lambda: True)
     assert choose_wait_policy(2) == "unchanged: torch already loaded"
+
+
+@pytest.mark.usefixtures("no_torch")
+def test_a_later_call_reports_the_policy_torch_loaded_with(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The first call saw idle cores; torch loads spinning. A later call (the next training
+    # phase, on a machine now busy, or after llama.cpp set PASSIVE) changes nothing and
+    # must not call the policy "the user's".
+    monkeypatch.setattr(_threads, "sample_runnable", lambda: 0.0)
+    assert choose_wait_policy(2) == "default (idle)"
+    monkeypatch.setattr(_threads, "_torch_loaded", lambda: True)
+    monkeypatch.setenv("OMP_WAIT_POLICY", "PASSIVE")
+    monkeypatch.setattr(_threads, "sample_runnable", lambda: 5.0)
+    assert choose_wait_policy(2) == "default (idle); torch loaded with it"
