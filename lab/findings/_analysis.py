@@ -140,7 +140,9 @@ def converged(curve: Sequence[Sequence[float]], *, accuracy: float | None = None
 
 
 def past_turn(curve: Sequence[Sequence[float]], stopped: bool) -> tuple[bool, str]:
-    """Has a base passed its learning turn? ``stopped``: the stopping rule ended it.
+    """Has a base (or an arm trained until learnt) passed its learning turn?
+
+    ``stopped``: the stopping rule ended it.
 
     Past it: the stopping rule fired (held-out accuracy at least :data:`LEARNT` at three
     scorings in a row), or, at the step cap, the last four scorings all at least 0.9 and
@@ -603,7 +605,8 @@ def _statuses(grid: Plan) -> list[ModelStatus]:
         if recipe is None:
             continue
         curve = learning_curve(recipe)
-        if spec.phase == 1:
+        if spec.phase == 1 or recipe.stopped_by == "converged":
+            # A base, or an arm trained until learnt: the stopping rule, else at its cap.
             ok, why = past_turn(curve, recipe.stopped_by == "converged")
         else:
             ok, why = converged(curve, accuracy=LEARNT if spec.regime == "expert" else None)

@@ -51,8 +51,9 @@ __all__ = [
 META_FILE = "meta.json"
 """What the page needs besides the summaries: options, costs, trained models."""
 MODEL_COST = "model/"
-"""Costs key prefix (``WORK/costs.json``, the meta's ``costs``) of a training phase's
-seconds (``model/phase-1``): every model of a phase trains at once, in one stack."""
+"""Costs key prefix (``WORK/costs.json``, the meta's ``costs``) of a training stack's
+seconds (``model/phase-2-expert+recovery``: the phase, then the arms in the stack; a phase
+trains in one stack, or two where some arms write longer answers)."""
 SUMMARIES_DIR = "summaries"
 """Folder (inside the output folder) of one compact ``summary.json`` per group."""
 
@@ -84,6 +85,8 @@ class Scale(BaseModel):
     """Optimizer steps of every arm's model from its base (equal examples per arm)."""
     lr: float = Field(gt=0)
     """The arms' peak learning rate."""
+    learn_steps: int = Field(ge=1)
+    """The most optimizer steps of an arm trained until learnt (the retry), from its base."""
     batch_size: int = Field(ge=1)
     """Training examples per optimizer step."""
     device: str | None
@@ -135,7 +138,8 @@ def _temperature(scale: str) -> float:
 
 SCALES: dict[str, Scale] = {
     "tiny": Scale(seeds=2, size="micro", base_steps=4, base_lr=3e-3, train_steps=3, lr=1e-3,
-                  batch_size=8, device="cpu", episode_steps=6, temperature=_temperature("gpu"),
+                  learn_steps=6, batch_size=8, device="cpu", episode_steps=6,
+                  temperature=_temperature("gpu"),
                   eval_every=2, heldout_episodes=1, eval_episodes=2, error_sites=(3,),
                   committed_states=4, episodes=2, eval_batch=8, arms=_ALL_ARMS, rounds=1,
                   critic_episodes=2, embedded_episodes=1, chess_steps=2, addition_steps=2,
@@ -143,7 +147,7 @@ SCALES: dict[str, Scale] = {
                   budget="a CPU rehearsal of the whole pipeline in seconds (the gpu preset's "
                   "code at tiny sizes); numbers meaningless"),
     "quick": Scale(seeds=8, size="micro", base_steps=4000, base_lr=7e-4, train_steps=3000,
-                   lr=1e-3, batch_size=32, device="cpu", episode_steps=24,
+                   lr=1e-3, learn_steps=8000, batch_size=32, device="cpu", episode_steps=24,
                    temperature=_temperature("quick"), eval_every=250, heldout_episodes=8,
                    eval_episodes=64, error_sites=(5, 11, 17), committed_states=512,
                    episodes=32, eval_batch=64, arms=_PRIMARY_ARMS, rounds=1,
@@ -152,7 +156,7 @@ SCALES: dict[str, Scale] = {
                    budget="2 CPU cores: 8 paired seeds, each a base model and 3 arms from it, "
                    "every phase's models trained at once in one stack"),
     "full": Scale(seeds=12, size="micro", base_steps=4000, base_lr=7e-4, train_steps=3000,
-                  lr=1e-3, batch_size=32, device="cpu", episode_steps=24,
+                  lr=1e-3, learn_steps=8000, batch_size=32, device="cpu", episode_steps=24,
                   temperature=_temperature("full"), eval_every=250, heldout_episodes=8,
                   eval_episodes=96, error_sites=(5, 11, 17), committed_states=768,
                   episodes=48, eval_batch=64, arms=_ALL_ARMS, rounds=2, critic_episodes=40,
@@ -161,7 +165,7 @@ SCALES: dict[str, Scale] = {
                   budget="2 CPU cores: 12 paired seeds, each a base model, 3 arms and the "
                   "scratchpad from it"),
     "gpu": Scale(seeds=16, size="micro", base_steps=4000, base_lr=7e-4, train_steps=3000,
-                 lr=1e-3, batch_size=32, device="cuda", episode_steps=24,
+                 lr=1e-3, learn_steps=8000, batch_size=32, device="cuda", episode_steps=24,
                  temperature=_temperature("gpu"), eval_every=250, heldout_episodes=8,
                  eval_episodes=128, error_sites=(5, 11, 17), committed_states=1024,
                  episodes=64, eval_batch=128, arms=_ALL_ARMS, rounds=2, critic_episodes=64,

@@ -355,10 +355,15 @@ def _models_table(meta: Mapping[str, Any]) -> list[str]:
     models = meta.get("models") or []
     if not models:
         return []
+    sizes = meta.get("scale_sizes") or {}
+    learn = sizes.get("learn_steps") if isinstance(sizes, Mapping) else None
+    # A page from before the retry trained until learnt keeps the sentence it was written with.
+    until = ("" if learn is None else
+             f"; the retry: until the same stopping rule says it learnt, at most {learn} steps")
     lines = ["Testbed models (trained here). Phase 1: each seed's base, from scratch, until "
              "the stopping rule says it converged; phase 2: every arm of the seed from its "
-             "base, the same steps and batch (the scratchpad: as many supervised tokens), "
-             "all the models of a phase in one stack:", ""]
+             "base, the same steps and batch (the scratchpad: as many supervised tokens"
+             f"{until}), all the models of a phase in one stack:", ""]
     lines += table(
         ["arm", "seed", "phase", "parameters", "steps × batch", "stopped by",
          "trained with", "tokens (supervised)", "held-out accuracy"],

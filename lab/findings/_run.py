@@ -24,7 +24,7 @@ from pydantic import JsonValue, ValidationError
 
 from redraft.core import BadInputError, ConstraintNotSupportedError
 from redraft.lab.findings._analysis import LEARNT
-from redraft.lab.findings._design import ARMS, BASE, DECISIVE_CALIBRATION, REGIME_ARMS
+from redraft.lab.findings._design import ARMS, BASE, DECISIVE_CALIBRATION, REGIME_ARMS, Arm
 from redraft.lab.findings._grid import (
     META_FILE,
     MODEL_COST,
@@ -57,16 +57,25 @@ def training_threads(options: FindingsOptions) -> int:
     return options.threads if options.threads is not None else cpus_available()
 
 
+def _arm(spec: TrainSpec) -> Arm:
+    return next(a for a in (BASE, *ARMS) if a.name == spec.arm)
+
+
 def _steps(spec: TrainSpec, options: FindingsOptions) -> int:
-    """The spec's optimizer steps: its own, the scale's, or a supervised-token budget."""
+    """The spec's optimizer steps: its own, the scale's, or a supervised-token budget.
+
+    Under a stopping rule (a base, an arm trained until learnt) it is the step cap.
+    """
     scale = SCALES[options.scale]
     if spec.steps is not None:
         return spec.steps
-    arm = next(a for a in (BASE, *ARMS) if a.name == spec.arm)
+    arm = _arm(spec)
     if arm.budget == "base":
         return scale.base_steps
     if arm.budget == "steps":
         return scale.train_steps
+    if arm.budget == "until_learnt":
+        return scale.learn_steps
     # As many supervised tokens as the expert's steps: the expert's answer is 10 tokens
     # ("total: NN" and the end), the scratchpad's 24 ("K=v; NN+v=S; " before it).
     return max(1, round(scale.train_steps * 10 / 24))
@@ -178,8 +187,10 @@ def _train_all(trains: list[TrainSpec], options: FindingsOptions, costs: _Costs,
             if stack:
                 started = time.perf_counter()
                 _train_phase(stack, options, say)
-                costs.keep(f"{MODEL_COST}phase-{phase}", time.perf_counter() - started
-                           + costs.items.get(f"{MODEL_COST}phase-{phase}", 0.0))
+                # One item per stack, named by its arms: retraining one stack (a changed
+                # budget) replaces its own time and leaves the other's.
+                arms = "+".join(sorted({s.arm for s in stack}))
+                costs.keep(f"{MODEL_COST}phase-{phase}-{arms}", time.perf_counter() - started)
 
 
 def _train_phase(todo: list[TrainSpec], options: FindingsOptions,
@@ -217,13 +228,15 @@ def _train_phase(todo: list[TrainSpec], options: FindingsOptions,
     steps = tuple(_steps(s, options) for s in todo)
     base = todo[0].phase == 1
     # The bases train from scratch until they converge (a stopping rule, so a constant
-    # learning rate); the arms train a fixed budget from them, cooling down.
+    # learning rate); the arms train a fixed budget from them, cooling down, and an arm
+    # trained until learnt stops by the same rule, cooling over its step cap.
+    stops = tuple(LEARNT if base or _arm(s).budget == "until_learnt" else None for s in todo)
     stack_plan = StackPlan(task=TESTBED_TASK, task_kwargs=task_kwargs, size=scale.size,  # type: ignore[arg-type]
                            steps=steps, batch_size=scale.batch_size,
                            episode_steps=scale.episode_steps,
                            lr=scale.base_lr if base else scale.lr,
                            schedule="constant" if base else "cosine",
-                           stop_accuracy=LEARNT if base else None,
+                           member_stop=stops,
                            temperature=scale.temperature, eval_every=scale.eval_every,
                            heldout_episodes=scale.heldout_episodes, device=device,
                            threads=training_threads(options))

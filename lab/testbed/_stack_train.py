@@ -58,11 +58,14 @@ class StackPlan:
     member_lr: tuple[float, ...] | None = None
     """Per member, a peak learning rate instead of ``lr`` (None: ``lr`` for all)."""
     schedule: Literal["cosine", "constant"] = "cosine"
-    """After the warm-up: ``cosine`` decay to a tenth at the member's last step, or
-    ``constant`` (for a stopping rule, which ends training at no known step)."""
+    """After the warm-up: ``cosine`` decay to a tenth at the member's last step (its step
+    cap, under a stopping rule), or ``constant``."""
     stop_accuracy: float | None = None
     """The stopping rule: a member stops when its held-out greedy accuracy has been at
     least this at ``stop_patience`` scorings in a row (None: it trains all its steps)."""
+    member_stop: tuple[float | None, ...] | None = None
+    """Per member, the stopping rule's accuracy instead of ``stop_accuracy`` (None in it:
+    that member trains all its steps)."""
     stop_patience: int = 3
     """Scorings in a row the stopping rule asks for."""
     temperature: float = 1.0
@@ -182,6 +185,9 @@ def train_stack(members: Sequence[Member], plan: StackPlan, *,
     """
     if len(plan.steps) != len(members):
         raise ValueError("one step budget per member")
+    stop_at = plan.member_stop or (plan.stop_accuracy,) * len(members)
+    if len(stop_at) != len(members):
+        raise ValueError("one stopping rule (or None) per member")
     policy = choose_wait_policy(plan.threads)
     torch = require_train("torch")
     from redraft.lab.testbed._train import set_threads
@@ -255,13 +261,14 @@ def train_stack(members: Sequence[Member], plan: StackPlan, *,
             ending = [k for k in active if step >= plan.steps[k]]
             if step % plan.eval_every == 0 or ending:
                 record(step)
-                if plan.stop_accuracy is not None:
-                    for k in active:
-                        recent = heldout_curves[k][-plan.stop_patience:]
-                        if k not in ending and len(recent) == plan.stop_patience and all(
-                                p.accuracy >= plan.stop_accuracy for p in recent):
-                            ending.append(k)
-                            stopped_by[k] = "converged"
+                for k in active:
+                    at = stop_at[k]
+                    recent = heldout_curves[k][-plan.stop_patience:]
+                    if at is not None and k not in ending and len(
+                            recent) == plan.stop_patience and all(
+                            p.accuracy >= at for p in recent):
+                        ending.append(k)
+                        stopped_by[k] = "converged"
                 if say is not None:
                     scores = ", ".join(f"{heldout_curves[k][-1].accuracy:.2f}" for k in active)
                     say(f"step {step}: held-out accuracy {scores} "

@@ -65,6 +65,15 @@ def test_each_phase_trains_in_one_stack_and_every_arm_starts_from_its_base(
         if spec.expert is not None:
             assert recipe.wrong_expert is not None
             assert recipe.wrong_expert.weights == weights_digest(spec.expert)
+        # The retry trains until learnt, at most its own step cap; the other arms a budget.
+        tiny = SCALES["tiny"]
+        cap = {"base": tiny.base_steps, "retry": tiny.learn_steps,
+               "scratchpad": round(tiny.train_steps * 10 / 24)}.get(spec.arm, tiny.train_steps)
+        assert recipe.config.steps == cap, spec.arm
+    # Each stack's time is an item of its own, so retraining one leaves the other's.
+    costs = json.loads((options.work / "costs.json").read_text(encoding="utf-8"))
+    assert {k for k in costs if k.startswith("model/")} == {
+        "model/phase-1-base", "model/phase-2-expert+recovery", "model/phase-2-retry+scratchpad"}
 
 
 def test_a_saved_model_serves_the_stacks_logits(

@@ -8,6 +8,7 @@ depend on the stack around it.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -143,3 +144,19 @@ def test_a_member_trains_the_same_alone_or_beside_others() -> None:
                               atol=1e-5), name
     assert [p.step for p in beside.heldout_curves[1]] == [0, 3, 4]
     assert alone.tokens[0] == beside.tokens[0]
+
+
+@pytest.mark.slow
+def test_each_member_stops_by_its_own_rule() -> None:
+    # Accuracy 0 is met at every scoring: that member stops at its third (steps 0, 1, 2).
+    # Accuracy above 1 is never met: that member trains its whole budget.
+    plan = StackPlan(task="running_sum", task_kwargs=TASK, size="micro", steps=(6, 5),
+                     batch_size=8, episode_steps=6, eval_every=1, heldout_episodes=1,
+                     threads=1, member_stop=(0.0, 1.01))
+    out = train_stack([Member(name="e0", regime="expert", seed=0),
+                       Member(name="e1", regime="expert", seed=1)], plan)
+    assert out.steps_done == [2, 5]
+    assert out.stopped_by == ["converged", "steps"]
+    with pytest.raises(ValueError, match="one stopping rule"):
+        train_stack([Member(name="e0", regime="expert", seed=0)],
+                    dataclasses.replace(plan, steps=(6,)))
