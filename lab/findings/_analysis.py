@@ -56,6 +56,7 @@ __all__ = [
     "analyze_decisive",
     "converged",
     "learning_curve",
+    "model_converged",
     "past_turn",
     "primary_values",
     "read_with",
@@ -160,6 +161,20 @@ def past_turn(curve: Sequence[Sequence[float]], stopped: bool) -> tuple[bool, st
                       + ", ".join(f"{a:.3f}" for a in last))
     return False, (f"not past its learning turn in {step} steps (last held-out accuracies "
                    + ", ".join(f"{a:.3f}" for a in last) + ")")
+
+
+def model_converged(curve: Sequence[Sequence[float]], *, phase: int, regime: str,
+                    stopped: bool) -> tuple[bool, str]:
+    """Whether a trained model of the grid converged, and the reading behind it.
+
+    A base, or an arm that the stopping rule ended (trained until learnt), by
+    :func:`past_turn`; any other arm by its plateau (:func:`converged`), an expert also at
+    :data:`LEARNT`. An arm trained until learnt that reached its step cap instead is read as
+    any other arm: converged if it no longer changed over its last quarter.
+    """
+    if phase == 1 or stopped:
+        return past_turn(curve, stopped)
+    return converged(curve, accuracy=LEARNT if regime == "expert" else None)
 
 
 class PrimaryResult(BaseModel):
@@ -605,11 +620,8 @@ def _statuses(grid: Plan) -> list[ModelStatus]:
         if recipe is None:
             continue
         curve = learning_curve(recipe)
-        if spec.phase == 1 or recipe.stopped_by == "converged":
-            # A base, or an arm trained until learnt: the stopping rule, else at its cap.
-            ok, why = past_turn(curve, recipe.stopped_by == "converged")
-        else:
-            ok, why = converged(curve, accuracy=LEARNT if spec.regime == "expert" else None)
+        ok, why = model_converged(curve, phase=spec.phase, regime=spec.regime,
+                                  stopped=recipe.stopped_by == "converged")
         last = recipe.heldout_curve[-1] if recipe.heldout_curve else None
         out.append(ModelStatus(arm=spec.arm, seed=spec.seed, converged=ok, why=why,
                                accuracy=last.accuracy if last else None,

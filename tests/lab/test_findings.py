@@ -457,6 +457,24 @@ def test_an_arm_converges_when_its_accuracy_is_flat_over_the_last_quarter() -> N
     assert not converged(_curve([1.0, 1.0]))[0]
 
 
+def test_an_arm_stopped_by_the_rule_has_learnt_one_at_its_cap_is_read_by_its_plateau() -> None:
+    from redraft.lab.findings._analysis import model_converged
+
+    rising = _curve([0.5] * 8 + [0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.97, 0.99])
+    # The retry trains until learnt: the rule (>= 0.98 at three scorings) ended it.
+    assert model_converged(rising, phase=2, regime="retry", stopped=True) == (
+        True, "stopping rule at step 4000")
+    # At its step cap, still rising: not learnt, whatever its last scoring.
+    ok, why = model_converged(rising, phase=2, regime="retry", stopped=False)
+    assert not ok and why.startswith("still learning over the last quarter")
+    # An expert must also end at LEARNT; a base at its cap by its last four scorings.
+    flat = _curve([0.95] * 16)
+    assert model_converged(flat, phase=2, regime="expert", stopped=False) == (
+        False, "held-out accuracy 0.950 < 0.98")
+    assert model_converged(flat, phase=2, regime="recovery", stopped=False)[0]
+    assert not model_converged(flat, phase=1, regime="expert", stopped=False)[0]
+
+
 @pytest.mark.slow
 def test_the_tiny_rehearsal_runs_the_whole_grid_writes_the_page_and_resumes(
     tmp_path: Path,
