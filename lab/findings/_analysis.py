@@ -28,7 +28,7 @@ from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from redraft.evals.stats import episode_arrays, load_run
-from redraft.lab.findings._design import ARMS, PRIMARY, Contrast, ContrastKind
+from redraft.lab.findings._design import ARMS, BASE, PRIMARY, Contrast, ContrastKind
 from redraft.lab.findings._scores import ModelScores, Scores
 from redraft.lab.stats import (
     PairedEstimate,
@@ -163,18 +163,19 @@ def past_turn(curve: Sequence[Sequence[float]], stopped: bool) -> tuple[bool, st
                    + ", ".join(f"{a:.3f}" for a in last) + ")")
 
 
-def model_converged(curve: Sequence[Sequence[float]], *, phase: int, regime: str,
-                    stopped: bool) -> tuple[bool, str]:
+def model_converged(curve: Sequence[Sequence[float]], *, until_learnt: bool, stopped: bool,
+                    accuracy: float | None = None) -> tuple[bool, str]:
     """Whether a trained model of the grid converged, and the reading behind it.
 
-    A base, or an arm that the stopping rule ended (trained until learnt), by
-    :func:`past_turn`; any other arm by its plateau (:func:`converged`), an expert also at
-    :data:`LEARNT`. An arm trained until learnt that reached its step cap instead is read as
-    any other arm: converged if it no longer changed over its last quarter.
+    A model trained until learnt (a base, the retry arm) by :func:`past_turn`: the stopping
+    rule ended it, or at its step cap its last four scorings say it learnt; one that
+    reached its cap short of that has not learnt, and is left out of every contrast,
+    however flat its curve (a retry stuck at half its decisions is flat). Any other arm by
+    its plateau (:func:`converged`), at least ``accuracy`` if given.
     """
-    if phase == 1 or stopped:
+    if until_learnt:
         return past_turn(curve, stopped)
-    return converged(curve, accuracy=LEARNT if regime == "expert" else None)
+    return converged(curve, accuracy=accuracy)
 
 
 class PrimaryResult(BaseModel):
@@ -620,8 +621,11 @@ def _statuses(grid: Plan) -> list[ModelStatus]:
         if recipe is None:
             continue
         curve = learning_curve(recipe)
-        ok, why = model_converged(curve, phase=spec.phase, regime=spec.regime,
-                                  stopped=recipe.stopped_by == "converged")
+        arm = next(a for a in (BASE, *ARMS) if a.name == spec.arm)
+        ok, why = model_converged(
+            curve, until_learnt=arm.budget in ("base", "until_learnt"),
+            stopped=recipe.stopped_by == "converged",
+            accuracy=LEARNT if spec.regime == "expert" else None)
         last = recipe.heldout_curve[-1] if recipe.heldout_curve else None
         out.append(ModelStatus(arm=spec.arm, seed=spec.seed, converged=ok, why=why,
                                accuracy=last.accuracy if last else None,

@@ -112,7 +112,8 @@ class Arm(BaseModel):
     scratchpad writes about 2.4 times as many per step, so it trains fewer steps);
     ``until_learnt``: until its held-out greedy accuracy is at least ``LEARNT`` at three
     scorings in a row (the stopping rule), at most the scale's ``learn_steps``, the learning
-    rate cooling over those."""
+    rate cooling over those; read as a base is (one that reaches its cap short of learning
+    has not learnt, however flat its curve, and is left out of every contrast)."""
     description: str
     """What the arm's data is, for the page."""
 

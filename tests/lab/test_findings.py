@@ -457,22 +457,24 @@ def test_an_arm_converges_when_its_accuracy_is_flat_over_the_last_quarter() -> N
     assert not converged(_curve([1.0, 1.0]))[0]
 
 
-def test_an_arm_stopped_by_the_rule_has_learnt_one_at_its_cap_is_read_by_its_plateau() -> None:
+def test_a_retry_has_learnt_when_the_stopping_rule_ended_it_not_when_flat_at_its_cap() -> None:
     from redraft.lab.findings._analysis import model_converged
 
     rising = _curve([0.5] * 8 + [0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.97, 0.99])
     # The retry trains until learnt: the rule (>= 0.98 at three scorings) ended it.
-    assert model_converged(rising, phase=2, regime="retry", stopped=True) == (
+    assert model_converged(rising, until_learnt=True, stopped=True) == (
         True, "stopping rule at step 4000")
-    # At its step cap, still rising: not learnt, whatever its last scoring.
-    ok, why = model_converged(rising, phase=2, regime="retry", stopped=False)
-    assert not ok and why.startswith("still learning over the last quarter")
-    # An expert must also end at LEARNT; a base at its cap by its last four scorings.
+    # At its step cap: flat at half its decisions (a plateau) or still rising, not learnt;
+    # its last four scorings at 0.9 or more, one of them at LEARNT, learnt.
+    for curve in (_curve([0.55, 0.5] * 8), _curve([0.5] * 12 + [0.6, 0.7, 0.8, 0.9])):
+        ok, why = model_converged(curve, until_learnt=True, stopped=False)
+        assert not ok and why.startswith("not past its learning turn in 4000 steps")
+    assert model_converged(rising, until_learnt=True, stopped=False)[0]
+    # The other arms are read by their plateau, an expert also at LEARNT.
     flat = _curve([0.95] * 16)
-    assert model_converged(flat, phase=2, regime="expert", stopped=False) == (
+    assert model_converged(flat, until_learnt=False, stopped=False, accuracy=0.98) == (
         False, "held-out accuracy 0.950 < 0.98")
-    assert model_converged(flat, phase=2, regime="recovery", stopped=False)[0]
-    assert not model_converged(flat, phase=1, regime="expert", stopped=False)[0]
+    assert model_converged(flat, until_learnt=False, stopped=False)[0]
 
 
 @pytest.mark.slow
