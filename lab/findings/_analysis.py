@@ -94,6 +94,8 @@ class ModelStatus(BaseModel):
     """Final held-out greedy accuracy."""
     error: float | None
     """Final held-out error at the evaluation temperature (exact target)."""
+    until_learnt: bool = False
+    """Trained until learnt (a base, the retry): read by :func:`past_turn`."""
 
 
 def learning_curve(recipe: Recipe) -> list[list[float]]:
@@ -622,14 +624,14 @@ def _statuses(grid: Plan) -> list[ModelStatus]:
             continue
         curve = learning_curve(recipe)
         arm = next(a for a in (BASE, *ARMS) if a.name == spec.arm)
-        ok, why = model_converged(
-            curve, until_learnt=arm.budget in ("base", "until_learnt"),
-            stopped=recipe.stopped_by == "converged",
-            accuracy=LEARNT if spec.regime == "expert" else None)
+        until_learnt = arm.budget in ("base", "until_learnt")
+        ok, why = model_converged(curve, until_learnt=until_learnt,
+                                  stopped=recipe.stopped_by == "converged",
+                                  accuracy=LEARNT if spec.regime == "expert" else None)
         last = recipe.heldout_curve[-1] if recipe.heldout_curve else None
         out.append(ModelStatus(arm=spec.arm, seed=spec.seed, converged=ok, why=why,
                                accuracy=last.accuracy if last else None,
-                               error=last.error if last else None))
+                               error=last.error if last else None, until_learnt=until_learnt))
     return out
 
 

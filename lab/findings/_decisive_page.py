@@ -264,6 +264,10 @@ def convergence_lines(results: DecisiveResults) -> list[str]:
     for m in results.models:
         by_arm.setdefault(m.arm, []).append(m.converged)
     counts = "; ".join(f"{arm} {sum(v)} of {len(v)}" for arm, v in by_arm.items())
+    learning = sorted({m.arm for m in results.models if m.until_learnt and m.arm != "base"})
+    until = ("" if not learning else
+             f" An arm trained until learnt ({', '.join(learning)}) is read as a base is: one "
+             "that reached its step cap short of that has not learnt, however flat its curve.")
     lines = [f"Converged models: {counts}. A base has passed its learning turn when the "
              "stopping rule fired (held-out greedy accuracy at least 0.98 at three scorings "
              "in a row) or, at the step cap, its last four scorings were all at least 0.9 "
@@ -271,9 +275,9 @@ def convergence_lines(results: DecisiveResults) -> list[str]:
              "accuracy wanders by a few states out of 192). An arm, which starts from its "
              "base and cools down, has converged when its held-out greedy accuracy on examples "
              "of its own training distribution is flat over the last quarter of training (a "
-             "least-squares trend within ±0.02; and, for the expert, at least 0.98). A seed "
-             "whose base or arm "
-             "had not is left out of every outcome that involves it, and said so above.", ""]
+             f"least-squares trend within ±0.02; and, for the expert, at least 0.98).{until} "
+             "A seed whose base or arm had not is left out of every outcome that involves it, "
+             "and said so above.", ""]
     rows = [[m.arm, str(m.seed), "yes" if m.converged else "**no**", _num(m.accuracy),
              _num(m.error), m.why] for m in results.models]
     lines += table(["arm", "seed", "converged", "held-out accuracy",

@@ -414,7 +414,8 @@ def test_a_seed_whose_model_had_not_converged_is_left_out_and_named() -> None:
     seeds = list(range(8))
     statuses = [ModelStatus(arm=a, seed=s, converged=not (a == "retry" and s == 3),
                             why="held-out accuracy 0.5 < 0.98" if a == "retry" and s == 3
-                            else "ok", accuracy=1.0, error=0.05)
+                            else "ok", accuracy=1.0, error=0.05,
+                            until_learnt=a in ("base", "retry"))
                 for s in seeds for a in ("base", "expert", "retry", "recovery")]
     result = analyze(scores=simulate(WORLD, seeds, np.random.default_rng(0)),
                      statuses=statuses, seeds=seeds, runs={}, task_options={},
@@ -428,6 +429,7 @@ def test_a_seed_whose_model_had_not_converged_is_left_out_and_named() -> None:
     assert compounding.estimate is not None and compounding.estimate.n == 8
     page = render_page(Findings({}, _meta(), result))
     assert "(left out: seed 3: retry held-out accuracy 0.5 < 0.98)" in _line(page, "retry")
+    assert "An arm trained until learnt (retry) is read as a base is" in page
 
 
 def _curve(accuracies: list[float], losses: list[float] | None = None) -> list[list[float]]:
