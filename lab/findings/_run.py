@@ -140,10 +140,14 @@ def _kept(spec: TrainSpec, options: FindingsOptions) -> bool:
     if recipe is None:
         return False
     config = _train_config(spec, options)
-    if recipe.config.model_dump(exclude=_SAME) != config.model_dump(exclude=_SAME):
+    had, wants = recipe.config.model_dump(exclude=_SAME), config.model_dump(exclude=_SAME)
+    if had != wants:
+        changed = ", ".join(f"{k} {had.get(k)!r} -> {wants.get(k)!r}"
+                            for k in sorted(set(had) | set(wants)) if had.get(k) != wants.get(k))
         raise BadInputError(
             f"{spec.out} holds a model trained with other settings than scale "
-            f"{options.scale!r} and seed {spec.seed}: give another --work folder")
+            f"{options.scale!r} and seed {spec.seed} ({changed}): delete it and the runs "
+            "made with it to retrain it, or give another --work folder")
     wrong = recipe.wrong_expert
     if spec.init is not None:
         now = weights_digest(spec.init)

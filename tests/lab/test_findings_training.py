@@ -129,3 +129,21 @@ def test_an_arm_whose_base_changed_is_refused_and_a_base_retrains_bit_for_bit(
     run_findings(copy, say=heard.append)
     assert weights.read_bytes() == original
     assert "training 1 model(s) at once in one stack (base-s0)" in "\n".join(heard)
+
+
+def test_a_model_trained_with_other_settings_is_refused_naming_what_differs(
+    rehearsal: tuple[FindingsOptions, list[str]], tmp_path: Path,
+) -> None:
+    # A retry trained before its budget changed (3000 steps then, 8000 now, at quick).
+    options, _ = rehearsal
+    copy = options.model_copy(update={"work": tmp_path / "w", "out": tmp_path / "o"})
+    shutil.copytree(options.work / "models", copy.work / "models")
+    recipe = copy.work / "models" / "retry-s0" / "redraft-recipe.json"
+    data = json.loads(recipe.read_text(encoding="utf-8"))
+    cap = data["config"]["steps"]
+    data["config"]["steps"] = cap - 1
+    recipe.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(BadInputError, match=(
+            rf"retry-s0 holds a model trained with other settings than scale 'tiny' and seed "
+            rf"0 \(steps {cap - 1} -> {cap}\): delete it and the runs made with it")):
+        run_findings(copy)
