@@ -110,12 +110,17 @@ def test_the_rehearsal_scores_runs_analyses_and_writes_the_page(
     assert not any(m.startswith("findings: scoring") for m in again)
 
 
+def _copy(options: FindingsOptions, where: Path) -> FindingsOptions:
+    """The rehearsal's options on a copy of its trained models (its runs left behind)."""
+    copy = options.model_copy(update={"work": where / "w", "out": where / "o"})
+    shutil.copytree(options.work / "models", copy.work / "models")
+    return copy
+
+
 def test_an_arm_whose_base_changed_is_refused_and_a_base_retrains_bit_for_bit(
     rehearsal: tuple[FindingsOptions, list[str]], tmp_path: Path,
 ) -> None:
-    options, _ = rehearsal
-    copy = options.model_copy(update={"work": tmp_path / "w", "out": tmp_path / "o"})
-    shutil.copytree(options.work / "models", copy.work / "models")
+    copy = _copy(rehearsal[0], tmp_path)
     base = copy.work / "models" / "base-s0"
     weights = base / "model.safetensors"
     original = weights.read_bytes()
@@ -135,9 +140,7 @@ def test_a_model_trained_with_other_settings_is_refused_naming_what_differs(
     rehearsal: tuple[FindingsOptions, list[str]], tmp_path: Path,
 ) -> None:
     # A retry trained before its budget changed (3000 steps then, 8000 now, at quick).
-    options, _ = rehearsal
-    copy = options.model_copy(update={"work": tmp_path / "w", "out": tmp_path / "o"})
-    shutil.copytree(options.work / "models", copy.work / "models")
+    copy = _copy(rehearsal[0], tmp_path)
     recipe = copy.work / "models" / "retry-s0" / "redraft-recipe.json"
     data = json.loads(recipe.read_text(encoding="utf-8"))
     cap = data["config"]["steps"]
