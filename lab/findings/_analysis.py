@@ -28,7 +28,7 @@ from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from redraft.evals.stats import episode_arrays, load_run
-from redraft.lab.findings._design import ARMS, BASE, PRIMARY, Contrast, ContrastKind
+from redraft.lab.findings._design import ARMS, PRIMARY, Contrast, ContrastKind, arm_named
 from redraft.lab.findings._scores import ModelScores, Scores
 from redraft.lab.stats import (
     PairedEstimate,
@@ -623,8 +623,7 @@ def _statuses(grid: Plan) -> list[ModelStatus]:
         if recipe is None:
             continue
         curve = learning_curve(recipe)
-        arm = next(a for a in (BASE, *ARMS) if a.name == spec.arm)
-        until_learnt = arm.budget in ("base", "until_learnt")
+        until_learnt = arm_named(spec.arm).budget in ("base", "until_learnt")
         ok, why = model_converged(curve, until_learnt=until_learnt,
                                   stopped=recipe.stopped_by == "converged",
                                   accuracy=LEARNT if spec.regime == "expert" else None)

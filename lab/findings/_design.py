@@ -75,6 +75,7 @@ __all__ = [
     "Contrast",
     "ContrastKind",
     "Side",
+    "arm_named",
 ]
 
 # The calibrated task options per scale and how each was chosen live with the testbed;
@@ -141,6 +142,18 @@ ARMS: tuple[Arm, ...] = (
 )
 """The arms, expert first (every regime contrast is against it); each starts from its seed's
 :data:`BASE`."""
+
+
+def arm_named(name: str) -> Arm:
+    """The base or the arm called ``name``.
+
+    Raises:
+        KeyError: no arm has that name.
+    """
+    for arm in (BASE, *ARMS):
+        if arm.name == name:
+            return arm
+    raise KeyError(name)
 
 
 class Condition(BaseModel):

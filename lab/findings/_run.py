@@ -24,7 +24,12 @@ from pydantic import JsonValue, ValidationError
 
 from redraft.core import BadInputError, ConstraintNotSupportedError
 from redraft.lab.findings._analysis import LEARNT
-from redraft.lab.findings._design import ARMS, BASE, DECISIVE_CALIBRATION, REGIME_ARMS, Arm
+from redraft.lab.findings._design import (
+    BASE,
+    DECISIVE_CALIBRATION,
+    REGIME_ARMS,
+    arm_named,
+)
 from redraft.lab.findings._grid import (
     META_FILE,
     MODEL_COST,
@@ -57,10 +62,6 @@ def training_threads(options: FindingsOptions) -> int:
     return options.threads if options.threads is not None else cpus_available()
 
 
-def _arm(spec: TrainSpec) -> Arm:
-    return next(a for a in (BASE, *ARMS) if a.name == spec.arm)
-
-
 def _steps(spec: TrainSpec, options: FindingsOptions) -> int:
     """The spec's optimizer steps: its own, the scale's, or a supervised-token budget.
 
@@ -69,7 +70,7 @@ def _steps(spec: TrainSpec, options: FindingsOptions) -> int:
     scale = SCALES[options.scale]
     if spec.steps is not None:
         return spec.steps
-    arm = _arm(spec)
+    arm = arm_named(spec.arm)
     if arm.budget == "base":
         return scale.base_steps
     if arm.budget == "steps":
@@ -234,7 +235,8 @@ def _train_phase(todo: list[TrainSpec], options: FindingsOptions,
     # The bases train from scratch until they converge (a stopping rule, so a constant
     # learning rate); the arms train a fixed budget from them, cooling down, and an arm
     # trained until learnt stops by the same rule, cooling over its step cap.
-    stops = tuple(LEARNT if base or _arm(s).budget == "until_learnt" else None for s in todo)
+    stops = tuple(LEARNT if base or arm_named(s.arm).budget == "until_learnt" else None
+                  for s in todo)
     stack_plan = StackPlan(task=TESTBED_TASK, task_kwargs=task_kwargs, size=scale.size,  # type: ignore[arg-type]
                            steps=steps, batch_size=scale.batch_size,
                            episode_steps=scale.episode_steps,
