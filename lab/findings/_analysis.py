@@ -623,7 +623,7 @@ def _statuses(grid: Plan) -> list[ModelStatus]:
         if recipe is None:
             continue
         curve = learning_curve(recipe)
-        until_learnt = arm_named(spec.arm).budget in ("base", "until_learnt")
+        until_learnt = arm_named(spec.arm).until_learnt
         ok, why = model_converged(curve, until_learnt=until_learnt,
                                   stopped=recipe.stopped_by == "converged",
                                   accuracy=LEARNT if spec.regime == "expert" else None)

@@ -118,6 +118,11 @@ class Arm(BaseModel):
     description: str
     """What the arm's data is, for the page."""
 
+    @property
+    def until_learnt(self) -> bool:
+        """Whether it trains until the stopping rule says it learnt (the base, the retry)."""
+        return self.budget in ("base", "until_learnt")
+
 
 BASE = Arm(name="base", regime="expert", phase=1, primary=False, budget="base",
            description="behaviour cloning from scratch to convergence: every arm of its seed "

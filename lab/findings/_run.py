@@ -235,8 +235,7 @@ def _train_phase(todo: list[TrainSpec], options: FindingsOptions,
     # The bases train from scratch until they converge (a stopping rule, so a constant
     # learning rate); the arms train a fixed budget from them, cooling down, and an arm
     # trained until learnt stops by the same rule, cooling over its step cap.
-    stops = tuple(LEARNT if base or arm_named(s.arm).budget == "until_learnt" else None
-                  for s in todo)
+    stops = tuple(LEARNT if arm_named(s.arm).until_learnt else None for s in todo)
     stack_plan = StackPlan(task=TESTBED_TASK, task_kwargs=task_kwargs, size=scale.size,  # type: ignore[arg-type]
                            steps=steps, batch_size=scale.batch_size,
                            episode_steps=scale.episode_steps,

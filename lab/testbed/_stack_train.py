@@ -60,12 +60,10 @@ class StackPlan:
     schedule: Literal["cosine", "constant"] = "cosine"
     """After the warm-up: ``cosine`` decay to a tenth at the member's last step (its step
     cap, under a stopping rule), or ``constant``."""
-    stop_accuracy: float | None = None
-    """The stopping rule: a member stops when its held-out greedy accuracy has been at
-    least this at ``stop_patience`` scorings in a row (None: it trains all its steps)."""
     member_stop: tuple[float | None, ...] | None = None
-    """Per member, the stopping rule's accuracy instead of ``stop_accuracy`` (None in it:
-    that member trains all its steps)."""
+    """Per member, the stopping rule: it stops when its held-out greedy accuracy has been at
+    least this at ``stop_patience`` scorings in a row (None, for it or for all: it trains
+    all its steps)."""
     stop_patience: int = 3
     """Scorings in a row the stopping rule asks for."""
     temperature: float = 1.0
@@ -185,7 +183,7 @@ def train_stack(members: Sequence[Member], plan: StackPlan, *,
     """
     if len(plan.steps) != len(members):
         raise ValueError("one step budget per member")
-    stop_at = plan.member_stop or (plan.stop_accuracy,) * len(members)
+    stop_at = plan.member_stop or (None,) * len(members)
     if len(stop_at) != len(members):
         raise ValueError("one stopping rule (or None) per member")
     policy = choose_wait_policy(plan.threads)
@@ -262,11 +260,9 @@ def train_stack(members: Sequence[Member], plan: StackPlan, *,
             if step % plan.eval_every == 0 or ending:
                 record(step)
                 for k in active:
-                    at = stop_at[k]
-                    recent = heldout_curves[k][-plan.stop_patience:]
-                    if at is not None and k not in ending and len(
-                            recent) == plan.stop_patience and all(
-                            p.accuracy >= at for p in recent):
+                    at, recent = stop_at[k], heldout_curves[k][-plan.stop_patience:]
+                    if (at is not None and k not in ending and len(recent) == plan.stop_patience
+                            and all(p.accuracy >= at for p in recent)):
                         ending.append(k)
                         stopped_by[k] = "converged"
                 if say is not None:
