@@ -208,12 +208,16 @@ def _train_phase(todo: list[TrainSpec], options: FindingsOptions,
         Recipe,
         StackedLlama,
         StackPlan,
+        choose_wait_policy,
         save_folder,
         train_stack,
         versions,
         weights_digest,
     )
 
+    # Before the source models load torch: OpenMP reads its wait policy once, then (a call
+    # whose phase 1 was kept would otherwise spin on a busy machine).
+    choose_wait_policy(training_threads(options))
     scale = SCALES[options.scale]
     representation, opts = task_options(options.scale, training=True)
     task_kwargs: dict[str, Any] = {**opts, "representation": representation}

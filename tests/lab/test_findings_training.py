@@ -27,6 +27,7 @@ from redraft.lab.findings import (  # noqa: E402
     FindingsOptions,
     plan,
     run_findings,
+    train_models,
 )
 from redraft.lab.testbed import StackedLlama, read_recipe, weights_digest  # noqa: E402
 
@@ -150,3 +151,31 @@ def test_a_model_trained_with_other_settings_is_refused_naming_what_differs(
             rf"retry-s0 holds a model trained with other settings than scale 'tiny' and seed "
             rf"0 \(steps {cap - 1} -> {cap}\): delete it and the runs made with it")):
         run_findings(copy)
+
+
+def test_a_call_whose_bases_are_kept_decides_the_wait_policy_before_torch_loads(
+    rehearsal: tuple[FindingsOptions, list[str]], tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A resumed call: phase 1 kept, an arm to train. Loading its base (the first use of
+    # torch in a fresh process) must come after the decision, or a busy machine spins.
+    from redraft.lab import testbed
+    from redraft.lab.testbed import _threads
+
+    copy = _copy(rehearsal[0], tmp_path)
+    shutil.rmtree(copy.work / "models" / "expert-s0")
+    loaded = {"torch": False}
+    load = testbed.StackedLlama.load
+
+    def load_and_mark(*args: object, **kwargs: object) -> StackedLlama:
+        loaded["torch"] = True
+        return load(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(testbed.StackedLlama, "load", load_and_mark)
+    monkeypatch.setattr(_threads, "_torch_loaded", lambda: loaded["torch"])
+    monkeypatch.setattr(_threads, "_chosen", None)
+    monkeypatch.setattr(_threads, "sample_runnable", lambda: 0.0)
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    train_models([s for s in plan(copy).trains if s.arm == "expert"], copy)
+    recipe = read_recipe(copy.work / "models" / "expert-s0")
+    assert recipe is not None and recipe.wait_policy == "default (idle); torch loaded with it"
