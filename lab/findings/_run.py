@@ -215,8 +215,8 @@ def _train_phase(todo: list[TrainSpec], options: FindingsOptions,
         weights_digest,
     )
 
-    # Before the source models load torch: OpenMP reads its wait policy once, then (a call
-    # whose phase 1 was kept would otherwise spin on a busy machine).
+    # Decide before the source models load torch, since OpenMP reads its wait policy once,
+    # when torch loads: a call whose phase 1 was kept would otherwise spin on a busy machine.
     choose_wait_policy(training_threads(options))
     scale = SCALES[options.scale]
     representation, opts = task_options(options.scale, training=True)
